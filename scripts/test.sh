@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test.sh: every test of batlink -- unit and integration tests (real peers, the SocketCAN VM)
+# under AddressSanitizer + UndefinedBehaviorSanitizer, the format check, cppcheck and a short
+# libFuzzer run of every parser. This is exactly what .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/setup.sh --test
+
+echo "== build (ASan + UBSan) and tests"
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DBL_SANITIZE=ON >/dev/null
+cmake --build build-test -j"$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-test && ctest --output-on-failure -j"$jobs")
+
+echo "== format check"
+clang-format --dry-run --Werror $(git ls-files '*.c' '*.h')
+
+echo "== cppcheck"
+cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+    --std=c11 -I include -I src --suppress=missingIncludeSystem src
+
+echo "== fuzz (short libFuzzer runs over the stored corpora)"
+scripts/fuzz.sh "${BL_FUZZ_RUNS:-100000}"
+
+echo "== all tests passed"

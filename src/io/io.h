@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* io.h: internals shared by the transports of src/io (not public): the source object, the
+ * per-transport operations, URI parsing and small fd helpers. */
+#ifndef BATLINK_IO_INTERNAL_H
+#define BATLINK_IO_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "batlink/source.h"
+
+#define IO_URI_MAX_PARAMS 8
+
+/** A parsed source URI: scheme, the part after "scheme:" up to '?', and key=value params. */
+struct io__uri {
+    char scheme[24];
+    char path[256];
+    unsigned nparams;
+    struct {
+        char key[32];
+        char val[96];
+    } p[IO_URI_MAX_PARAMS];
+};
+
+struct io__ops {
+    const char *scheme;
+    /** Parse and validate the URI, open what can be opened now (files, devices). May set
+     * s->impl (malloc'd; freed by close). BL_ERR_USAGE for bad URIs, BL_ERR_IO for open errors. */
+    enum bl_err (*open)(struct bl_source *s, const struct io__uri *u, char err[BL_ERRLEN]);
+    /** Register watchers/timers on s->loop; start connecting. */
+    enum bl_err (*attach)(struct bl_source *s);
+    /** NULL = read-only transport. */
+    enum bl_err (*write)(struct bl_source *s, const struct bl_frame *f);
+    /** Free everything of s->impl, remove watchers/timers. */
+    void (*close)(struct bl_source *s);
+};
+
+struct bl_source {
+    const struct io__ops *ops;
+    char uri[300];
+    unsigned flags; /* BL_SOURCE_* */
+    enum bl_source_state state;
+    struct bl_source_stats stats;
+    struct bl_source_cbs cbs;
+    struct bl_loop *loop;
+    bool is_file;
+    bool can_write;
+    void *impl;
+};
+
+/* one per transport, defined in its own file */
+extern const struct io__ops io__socketcan_ops;
+extern const struct io__ops io__canet_ops;
+extern const struct io__ops io__canet_listen_ops;
+extern const struct io__ops io__slcan_ops;
+extern const struct io__ops io__candump_ops;
+extern const struct io__ops io__pcap_ops;
+extern const struct io__ops io__sim_ops;
+
+/** Deliver a received frame: counts it (error frames by class), stamps last_frame_mono_us,
+ * calls cbs.on_frame. */
+void io__emit_frame(struct bl_source *s, const struct bl_frame *f);
+/** Change state and tell cbs.on_state when it changed. */
+void io__set_state(struct bl_source *s, enum bl_source_state st);
+/** Report a warning through cbs.on_warn (or stderr). printf-style. */
+void io__warn(struct bl_source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Format into err (BL_ERRLEN). */
+void io__errf(char err[BL_ERRLEN], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Value of a URI parameter or NULL. */
+const char *io__uri_get(const struct io__uri *u, const char *key);
+/** BL_ERR_USAGE (with err naming the key and the accepted ones) when u has a key not in `allowed`
+ * (NULL-terminated). */
+enum bl_err io__uri_check_keys(const struct io__uri *u, const char *const *allowed,
+                               char err[BL_ERRLEN]) BL_MUST_CHECK;
+/** Parse a URI into `u` (no scheme resolution). BL_ERR_USAGE on malformed input. */
+enum bl_err io__uri_parse(const char *uri, struct io__uri *u, char err[BL_ERRLEN]) BL_MUST_CHECK;
+/** Parse an unsigned decimal parameter in [lo, hi]; BL_ERR_USAGE naming the key otherwise. */
+enum bl_err io__uri_get_ulong(const struct io__uri *u, const char *key, unsigned long dflt,
+                              unsigned long lo, unsigned long hi, unsigned long *out,
+                              char err[BL_ERRLEN]) BL_MUST_CHECK;
+
+/** O_NONBLOCK + FD_CLOEXEC. Returns 0 or -1 with errno. */
+int io__set_nonblock(int fd);
+
+#endif
