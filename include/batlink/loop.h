@@ -54,6 +54,8 @@ void bl_timer_remove(struct bl_timer *t);
 
 /** Register a prepare hook (see bl_prepare_fn). Returns BL_ERR_NOMEM when full. */
 enum bl_err bl_loop_prepare(struct bl_loop *l, bl_prepare_fn fn, void *ctx) BL_MUST_CHECK;
+/** Remove a prepare hook registered with the same fn and ctx (no-op when absent). */
+void bl_loop_unprepare(struct bl_loop *l, bl_prepare_fn fn, void *ctx);
 
 /**
  * Run until bl_loop_stop or a fatal poll error (BL_ERR_IO). EINTR restarts the iteration.

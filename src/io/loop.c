@@ -135,6 +135,16 @@ enum bl_err bl_loop_prepare(struct bl_loop *l, bl_prepare_fn fn, void *ctx)
     return BL_ERR_NOMEM;
 }
 
+void bl_loop_unprepare(struct bl_loop *l, bl_prepare_fn fn, void *ctx)
+{
+    for (unsigned i = 0; i < BL_LOOP_MAX_PREPARE; i++) {
+        if (l->prep[i].fn == fn && l->prep[i].ctx == ctx) {
+            l->prep[i].fn = NULL;
+            l->prep[i].ctx = NULL;
+        }
+    }
+}
+
 static void run_timers(struct bl_loop *l)
 {
     bl_us now = bl_now_mono();

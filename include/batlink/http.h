@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* http.h: the HTTP endpoint of `monitor --http` (libmicrohttpd in external-select mode on the
+ * batlink poll loop): /metrics (Prometheus text 0.0.4), /api/state (JSON), /healthz. */
+#ifndef BATLINK_HTTP_H
+#define BATLINK_HTTP_H
+
+#include <stdint.h>
+
+#include "batlink/battery.h"
+#include "batlink/err.h"
+#include "batlink/loop.h"
+#include "batlink/source.h"
+#include "batlink/tracker.h"
+
+struct bl_http;
+
+/**
+ * Listen on `addr_port`: "PORT", "ADDR:PORT" or "[IPv6]:PORT" (only a port = 127.0.0.1;
+ * "0.0.0.0:PORT" to listen on every interface; port 0 = any free port, see bl_http_port).
+ * Serves GET /metrics, /api/state, /healthz (200 "up" while the link is BL_LINK_UP, 503 with the
+ * state otherwise, also before the first bl_http_update); anything else 404, non-GET 405.
+ * Returns: BL_OK; BL_ERR_USAGE (malformed address: `err` says why); BL_ERR_IO (bind/listen
+ * failed: "http 127.0.0.1:9100: bind: Address already in use"); BL_ERR_NOMEM.
+ * Ownership: free with bl_http_free. Blocking: never (no name lookup: numeric addresses only).
+ */
+enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_http **out,
+                        char err[BL_ERRLEN]) BL_MUST_CHECK;
+
+/**
+ * Label values used in /metrics: battery="<device>" and source="<uri>" (defaults "battery" and
+ * none). Strings are copied. Call any time.
+ */
+void bl_http_set_names(struct bl_http *h, const char *device, const char *source_uri);
+
+/**
+ * Snapshot for the next responses (copied; `st` may be NULL when there is no source). Call on
+ * every state change or at least once a second: ages in responses are computed from `now`/
+ * `wall_us` plus the time elapsed since this call. Blocking: never. Cost: a struct copy.
+ */
+void bl_http_update(struct bl_http *h, const struct bl_battery *b, const struct bl_link *l,
+                    const struct bl_source_stats *st, bl_us now, int64_t wall_us);
+
+/** The bound TCP port (useful after asking for port 0). */
+unsigned bl_http_port(const struct bl_http *h);
+
+/** Stop listening and free (accepts NULL); removes its watcher and timer from the loop. */
+void bl_http_free(struct bl_http *h);
+
+#endif

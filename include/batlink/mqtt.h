@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* mqtt.h: battery state to MQTT with Home Assistant discovery (design.md section 6), through
+ * libmosquitto's external-loop API driven by the batlink poll loop (style.md rule 11). */
+#ifndef BATLINK_MQTT_H
+#define BATLINK_MQTT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "batlink/battery.h"
+#include "batlink/err.h"
+#include "batlink/loop.h"
+#include "batlink/source.h" /* BL_ERRLEN */
+#include "batlink/tracker.h"
+
+struct bl_mqtt;
+
+/** Options; every pointer is copied by bl_mqtt_new. NULL / 0 = the default in brackets. */
+struct bl_mqtt_opts {
+    const char *url;              /**< mqtt://[user[:pass]@]host[:port] (1883) | mqtts:// (8883) */
+    const char *cafile;           /**< mqtts: CA bundle [system store /etc/ssl/certs] */
+    const char *client_id;        /**< ["batlink-<device>"] */
+    const char *topic_prefix;     /**< ["batlink"] */
+    const char *device;           /**< ["battery"]; [a-zA-Z0-9_-]+, one HA device per battery */
+    const char *discovery_prefix; /**< ["homeassistant"] */
+    double min_interval_s;        /**< publish at most this often on change [1] */
+    double max_interval_s;        /**< publish at least this often [60] */
+    bool discovery;               /**< send HA discovery configs (set true for the default) */
+};
+
+/** Counters of one MQTT output (for logs and tests). */
+struct bl_mqtt_stats {
+    bool connected;          /**< CONNACK accepted and not lost since */
+    uint64_t connects;       /**< accepted connections (first + reconnects) */
+    uint64_t disconnects;    /**< losses of an accepted connection */
+    uint64_t refused;        /**< CONNACK refusals (bad credentials ...) and failed connects */
+    uint64_t states;         /**< state messages queued */
+    uint64_t discoveries;    /**< full discovery announcements queued */
+    uint64_t implausible;    /**< field values withheld because outside the plausible range */
+    uint64_t publish_errors; /**< mosquitto_publish failures (other than "not connected") */
+};
+
+/**
+ * Create the MQTT output and start connecting. Last will: "offline" (retained) on
+ * <prefix>/<device>/availability. After each accepted connection it subscribes to
+ * <discovery_prefix>/status, sends the discovery configs (retained), availability and the current
+ * state (not a backlog). A broker that is down at start-up, goes away or refuses us is retried
+ * with backoff (1 s doubling to 30 s); monitoring never stops because of the broker.
+ * Returns: BL_OK; BL_ERR_USAGE (malformed URL, bad device name, bad intervals: `err` says which);
+ * BL_ERR_IO (libmosquitto/TLS set-up failed, e.g. unreadable CA file); BL_ERR_NOMEM (also when the
+ * loop tables are full).
+ * Ownership: free with bl_mqtt_free. Blocking: the host name lookup of the connect path
+ * (getaddrinfo) may block; use an IP address or a local resolver. No broker I/O blocks.
+ */
+enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, struct bl_mqtt **out,
+                        char err[BL_ERRLEN]) BL_MUST_CHECK;
+
+/**
+ * Offer the current state. Publishes <prefix>/<device>/state (JSON of json.h) when a field
+ * changed beyond its deadband (field table), a field appeared/disappeared, an alarm/flag changed
+ * or the link state changed, at most every min_interval (a pending change is sent by a timer when
+ * the interval has passed) and at least every max_interval. Availability is "offline" while the
+ * link is BL_LINK_DOWN, "online" otherwise. Implausible values are withheld and counted.
+ * While disconnected nothing is queued; the current state goes out after reconnecting.
+ * Borrowed pointers (copied). Blocking: never. Cost: O(fields); a publish builds ~2 kB JSON.
+ */
+void bl_mqtt_update(struct bl_mqtt *m, const struct bl_battery *b, const struct bl_link *l,
+                    bl_us now, int64_t wall_us);
+
+/**
+ * Clean shutdown: publish "offline" (retained), disconnect, and drain the socket until the
+ * DISCONNECT is written or 2 s pass (drives the MQTT socket itself, so it works after
+ * bl_loop_stop). Blocking: up to 2 s. Call once, before bl_mqtt_free.
+ */
+void bl_mqtt_shutdown(struct bl_mqtt *m, struct bl_loop *loop);
+
+/** Counters (pointer valid until bl_mqtt_free). */
+const struct bl_mqtt_stats *bl_mqtt_stats(const struct bl_mqtt *m);
+
+/** Free (accepts NULL): removes its watcher, timers and prepare hook from the loop. */
+void bl_mqtt_free(struct bl_mqtt *m);
+
+#endif
