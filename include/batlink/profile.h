@@ -59,7 +59,8 @@ struct bl_signal_desc {
     enum bl_field field; /**< battery field, or BL_F_NONE */
     uint32_t mask;       /**< bit rows: the enum bl_alarm / bl_warning bit; special rows: their
                               own parameter (e.g. the undefined bits) */
-    const char *text;    /**< ASCII rows: constant text to encode (NULL = from the field) */
+    const char *text;    /**< ASCII rows: text to encode; for a field row (manufacturer) the
+                              default used while the field is unknown */
     const struct bl_sig_special *special; /**< NULL = plain integer row */
     const char *comment; /**< one line for the DBC CM_ and docs, may cite the reference */
 };

@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: MIT */
+/* engine.c: the one generic engine behind every CAN profile table: decode, encode, the `dump`
+ * text/JSON line and the DBC export, all driven by struct bl_msg_desc rows. Pure. */
+#include <assert.h>
+#include <string.h>
+
+#include "batlink/profile.h"
+
+static const struct bl_profile *const profiles[] = {&bl_profile_pylontech};
+
+const struct bl_profile *bl_profile_find(const char *name)
+{
+    if (name == NULL) return NULL;
+    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
+        const struct bl_profile *p = profiles[i];
+        if (strcmp(p->name, name) == 0) return p;
+        for (const char *const *a = p->aliases; a != NULL && *a != NULL; a++)
+            if (strcmp(*a, name) == 0) return p;
+    }
+    return NULL;
+}
+
+const struct bl_profile *const *bl_profile_list(size_t *n)
+{
+    if (n != NULL) *n = sizeof profiles / sizeof profiles[0];
+    return profiles;
+}
+
+const struct bl_msg_desc *bl_profile_msg(const struct bl_profile *p, uint32_t id, bool ext)
+{
+    if (p == NULL) return NULL;
+    for (size_t i = 0; i < p->n_msgs; i++) {
+        const struct bl_msg_desc *m = &p->msgs[i];
+        if (m->id == id && (m->ext == ext || (m->flags & BL_MSG_EXT_ALSO))) return m;
+    }
+    return NULL;
+}
+
+/* ---- bit access: the frame's first len bytes as one little-endian 64-bit word ---- */
+
+static uint64_t load_le(const uint8_t *data, uint8_t len)
+{
+    uint64_t w = 0;
+    for (unsigned i = 0; i < len && i < 8; i++)
+        w |= (uint64_t)data[i] << (8u * i);
+    return w;
+}
+
+/* True when every byte of the row lies inside the first `len` bytes. */
+static bool row_present(const struct bl_signal_desc *s, uint8_t len)
+{
+    return (unsigned)s->start + s->len <= 8u * len;
+}
+
+static int64_t row_raw(const struct bl_signal_desc *s, uint64_t w)
+{
+    uint64_t mask = s->len >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << s->len) - 1u);
+    uint64_t u = (w >> s->start) & mask;
+    if (s->is_signed && s->len < 64 && (u >> (s->len - 1u)) & 1u)
+        return (int64_t)u - ((int64_t)1 << s->len);
+    return (int64_t)u;
+}
+
+void bl_signal_range(const struct bl_signal_desc *s, int64_t *lo, int64_t *hi)
+{
+    int64_t rlo = 0, rhi;
+    unsigned len = s->len > 32 ? 32u : s->len;
+    if (s->is_signed) {
+        rlo = -((int64_t)1 << (len - 1u));
+        rhi = ((int64_t)1 << (len - 1u)) - 1;
+    } else {
+        rhi = ((int64_t)1 << len) - 1;
+    }
+    *lo = rlo * s->factor;
+    *hi = rhi * s->factor;
+}
+
+static enum bl_field_kind field_kind(enum bl_field f)
+{
+    const struct bl_field_desc *d = bl_field_desc(f);
+    return d != NULL ? d->kind : BL_FK_NUMBER;
+}
+
+/* ---- decode ---- */
+
+#define MAX_BITFIELDS 4
+
+struct bitacc {
+    enum bl_field field;
+    uint32_t covered, set;
+};
+
+static void bitacc_add(struct bitacc *acc, size_t *n, enum bl_field f, uint32_t mask, bool on)
+{
+    size_t i = 0;
+    while (i < *n && acc[i].field != f)
+        i++;
+    if (i == *n) {
+        assert(*n < MAX_BITFIELDS); /* table invariant: at most a few bitmask fields */
+        acc[i] = (struct bitacc){f, 0, 0};
+        (*n)++;
+    }
+    acc[i].covered |= mask;
+    if (on) acc[i].set |= mask;
+}
+
+enum bl_err bl_profile_decode(const struct bl_profile *p, const struct bl_frame *f, bl_us now,
+                              struct bl_battery *st, struct bl_diag *why)
+{
+    assert(p != NULL && f != NULL && st != NULL);
+    if (f->flags & (BL_FRAME_ERR | BL_FRAME_RTR)) {
+        bl_diag_set(why,
+                    (f->flags & BL_FRAME_ERR) ? "error frame, not a data frame"
+                                              : "remote request, not a data frame",
+                    0);
+        return BL_ERR_INVAL;
+    }
+    if (f->len > 8) {
+        bl_diag_set(why, "frame length above 8", 0);
+        return BL_ERR_INVAL;
+    }
+    const struct bl_msg_desc *m = bl_profile_msg(p, f->id, (f->flags & BL_FRAME_EXT) != 0);
+    if (m == NULL) return BL_ERR_UNKNOWN_ID;
+    if (f->len < m->min_len) {
+        bl_diag_set(why, "frame shorter than its message", f->len);
+        return BL_ERR_SHORT;
+    }
+    /* From here on nothing can fail, so `st` is only written on success. */
+    uint64_t w = load_le(f->data, f->len);
+    struct bitacc acc[MAX_BITFIELDS];
+    size_t nacc = 0;
+    bool power = false;
+    for (size_t i = 0; i < m->n_sigs; i++) {
+        const struct bl_signal_desc *s = &m->sigs[i];
+        if (s->special != NULL) {
+            if (s->special->decode != NULL && s->start / 8u < f->len)
+                s->special->decode(s, f->data, f->len, now, st);
+            continue;
+        }
+        if (!row_present(s, f->len) || s->field == BL_F_NONE) continue;
+        int64_t raw = row_raw(s, w);
+        switch (field_kind(s->field)) {
+        case BL_FK_BITS:
+            bitacc_add(acc, &nacc, s->field, s->mask, raw == 1);
+            break;
+        case BL_FK_BOOL:
+            bl_battery_set(st, s->field, raw != 0, now);
+            break;
+        case BL_FK_NUMBER:
+        case BL_FK_STRING:
+            /* |raw| < 2^32 and |factor| < 2^8 in every table: fits int32 (unit-tested) */
+            bl_battery_set(st, s->field, (int32_t)(raw * s->factor), now);
+            power |= s->field == BL_F_VOLTAGE || s->field == BL_F_CURRENT;
+            break;
+        }
+    }
+    for (size_t i = 0; i < nacc; i++) {
+        uint32_t old = bl_battery_known(st, acc[i].field) ? (uint32_t)st->v[acc[i].field] : 0u;
+        uint32_t v = (old & ~acc[i].covered) | acc[i].set;
+        bl_battery_set(st, acc[i].field, (int32_t)v, now);
+    }
+    if (power) bl_battery_update_power(st, now);
+    st->profile = p->name;
+    return BL_OK;
+}
+
+/* ---- encode ---- */
+
+static int64_t div_round(int64_t v, int64_t d)
+{
+    return v >= 0 ? (v + d / 2) / d : (v - d / 2) / d;
+}
+
+static int64_t encode_raw(const struct bl_signal_desc *s, const struct bl_battery *st)
+{
+    if (s->field == BL_F_NONE || !bl_battery_known(st, s->field)) return 0;
+    int32_t v = st->v[s->field];
+    switch (field_kind(s->field)) {
+    case BL_FK_BITS:
+        return ((uint32_t)v & s->mask) ? 1 : 0;
+    case BL_FK_BOOL:
+        return v != 0;
+    case BL_FK_NUMBER:
+    case BL_FK_STRING:
+        break;
+    }
+    int64_t lo, hi;
+    bl_signal_range(s, &lo, &hi);
+    int64_t raw = div_round(v, s->factor);
+    if (raw * s->factor < lo) raw = lo / s->factor;
+    if (raw * s->factor > hi) raw = hi / s->factor;
+    return raw;
+}
+
+enum bl_err bl_profile_encode(const struct bl_profile *p, uint32_t id, const struct bl_battery *st,
+                              struct bl_frame *out)
+{
+    assert(p != NULL && st != NULL && out != NULL);
+    const struct bl_msg_desc *m = bl_profile_msg(p, id, false);
+    if (m == NULL) return BL_ERR_UNKNOWN_ID;
+    memset(out, 0, sizeof *out);
+    out->id = m->id;
+    out->flags = m->ext ? BL_FRAME_EXT : 0;
+    out->len = m->dlc;
+    uint64_t w = 0;
+    for (size_t i = 0; i < m->n_sigs; i++) {
+        const struct bl_signal_desc *s = &m->sigs[i];
+        if (s->special != NULL || !row_present(s, m->dlc)) continue;
+        uint64_t mask = (((uint64_t)1 << s->len) - 1u);
+        w |= ((uint64_t)encode_raw(s, st) & mask) << s->start;
+    }
+    for (unsigned b = 0; b < m->dlc; b++)
+        out->data[b] = (uint8_t)(w >> (8u * b));
+    for (size_t i = 0; i < m->n_sigs; i++) {
+        const struct bl_signal_desc *s = &m->sigs[i];
+        if (s->special != NULL && s->special->encode != NULL && s->start / 8u < m->dlc)
+            s->special->encode(s, st, out->data);
+    }
+    for (unsigned b = m->dlc; b < 8; b++)
+        out->data[b] = 0;
+    return BL_OK;
+}
+
+size_t bl_profile_encode_cycle(const struct bl_profile *p, const struct bl_battery *st,
+                               struct bl_frame *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_msgs && n < max; i++) {
+        const struct bl_msg_desc *m = &p->msgs[i];
+        if (!(m->flags & BL_MSG_CYCLE) || m->ext) continue;
+        if (bl_profile_encode(p, m->id, st, &out[n]) == BL_OK) n++;
+    }
+    return n;
+}
+
+/* ---- formatting: a bounded writer, hand-rolled for speed (dump prints a million lines) ---- */
+
+struct wr {
+    char *p, *end; /* end = last usable byte (reserved for the NUL) */
+    char *start;
+};
+
+static void wr_init(struct wr *w, char *buf, size_t n)
+{
+    w->start = w->p = buf;
+    w->end = buf + (n > 0 ? n - 1 : 0);
+}
+
+static void put_c(struct wr *w, char c)
+{
+    if (w->p < w->end) *w->p++ = c;
+}
+
+static void put_s(struct wr *w, const char *s)
+{
+    while (*s != '\0' && w->p < w->end)
+        *w->p++ = *s++;
+}
+
+static const char hexdig[] = "0123456789ABCDEF";
+static const char hexlow[] = "0123456789abcdef";
+
+static void put_u64(struct wr *w, uint64_t v)
+{
+    char tmp[24];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v != 0);
+    while (i > 0)
+        put_c(w, tmp[--i]);
+}
+
+/* value / 10^dec, exact, trailing zeros of the fraction trimmed ("52.8", "480", "-27.9"). */
+static void put_fixed(struct wr *w, int64_t v, unsigned dec)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    uint64_t p10 = 1;
+    for (unsigned i = 0; i < dec; i++)
+        p10 *= 10u;
+    uint64_t ip = u / p10, fp = u % p10;
+    if (v < 0) put_c(w, '-');
+    put_u64(w, ip);
+    if (fp == 0) return;
+    char frac[20];
+    unsigned n = dec;
+    for (unsigned i = dec; i > 0; i--) {
+        frac[i - 1] = (char)('0' + (int)(fp % 10u));
+        fp /= 10u;
+    }
+    while (n > 0 && frac[n - 1] == '0')
+        n--;
+    put_c(w, '.');
+    for (unsigned i = 0; i < n; i++)
+        put_c(w, frac[i]);
+}
+
+static void put_hex(struct wr *w, uint32_t v, unsigned digits, const char *dig)
+{
+    for (unsigned i = digits; i > 0; i--)
+        put_c(w, dig[(v >> (4u * (i - 1u))) & 0xFu]);
+}
+
+/* Timestamp as Unix seconds with 6 decimals. */
+static void put_ts(struct wr *w, int64_t ts_us)
+{
+    uint64_t u = ts_us < 0 ? (uint64_t)0 - (uint64_t)ts_us : (uint64_t)ts_us;
+    if (ts_us < 0) put_c(w, '-');
+    put_u64(w, u / 1000000u);
+    put_c(w, '.');
+    uint64_t f = u % 1000000u;
+    for (uint64_t d = 100000u; d > 0; d /= 10u)
+        put_c(w, (char)('0' + (int)((f / d) % 10u)));
+}
+
+/* Characters of a special row's format callback go through a scratch buffer. */
+static void put_special(struct wr *w, const struct bl_signal_desc *s, const struct bl_frame *f,
+                        bool json, bool *first)
+{
+    char tmp[96];
+    size_t k = s->special->format(s, f->data, f->len, json, tmp, sizeof tmp);
+    if (k == 0) return;
+    if (json) {
+        put_s(w, *first ? "\"" : ",\"");
+        put_s(w, s->name);
+        put_s(w, "\":");
+    } else {
+        put_s(w, *first ? ": " : ", ");
+        put_s(w, s->name);
+        put_c(w, '=');
+    }
+    *first = false;
+    put_s(w, tmp);
+}
+
+static const char *bit_name(enum bl_field f, uint32_t mask)
+{
+    unsigned bit = 0;
+    while (bit < 32 && !((mask >> bit) & 1u))
+        bit++;
+    return f == BL_F_ALARMS ? bl_alarm_name(bit) : bl_warning_name(bit);
+}
+
+/* All bit rows of field `f` in message `m`, as one list: JSON array or "[a,b]" / "none". */
+static void put_bits(struct wr *w, const struct bl_msg_desc *m, enum bl_field f, uint64_t word,
+                     uint8_t len, bool json)
+{
+    bool any = false;
+    put_c(w, '[');
+    for (size_t i = 0; i < m->n_sigs; i++) {
+        const struct bl_signal_desc *s = &m->sigs[i];
+        if (s->field != f || s->special != NULL || !row_present(s, len) || row_raw(s, word) != 1)
+            continue;
+        const char *name = bit_name(f, s->mask);
+        if (any) put_c(w, ',');
+        if (json) put_c(w, '"');
+        put_s(w, name != NULL ? name : "?");
+        if (json) put_c(w, '"');
+        any = true;
+    }
+    put_c(w, ']');
+}
+
+static void put_signals(struct wr *w, const struct bl_msg_desc *m, const struct bl_frame *f,
+                        bool json)
+{
+    uint64_t word = load_le(f->data, f->len);
+    bool first = true;
+    uint32_t bits_done = 0; /* bitmask fields already printed (bit = enum bl_field) */
+    for (size_t i = 0; i < m->n_sigs; i++) {
+        const struct bl_signal_desc *s = &m->sigs[i];
+        if (s->special != NULL) {
+            if (s->special->format != NULL && s->start / 8u < f->len)
+                put_special(w, s, f, json, &first);
+            continue;
+        }
+        if (!row_present(s, f->len)) continue;
+        enum bl_field_kind kind = s->field == BL_F_NONE ? BL_FK_NUMBER : field_kind(s->field);
+        const char *key = s->name;
+        if (kind == BL_FK_BITS) {
+            if ((bits_done >> (unsigned)s->field) & 1u) continue;
+            bits_done |= 1u << (unsigned)s->field;
+            key = bl_field_desc(s->field)->key;
+        }
+        if (json) {
+            put_s(w, first ? "\"" : ",\"");
+            put_s(w, key);
+            put_s(w, "\":");
+        } else {
+            put_s(w, first ? ": " : ", ");
+            put_s(w, key);
+            put_c(w, '=');
+        }
+        first = false;
+        int64_t raw = row_raw(s, word);
+        switch (kind) {
+        case BL_FK_BITS:
+            put_bits(w, m, s->field, word, f->len, json);
+            break;
+        case BL_FK_BOOL:
+            if (json)
+                put_s(w, raw != 0 ? "true" : "false");
+            else
+                put_c(w, raw != 0 ? '1' : '0');
+            break;
+        case BL_FK_NUMBER:
+        case BL_FK_STRING:
+            put_fixed(w, raw * s->factor, s->decimals);
+            if (!json && s->unit != NULL && s->unit[0] != '\0') {
+                put_c(w, ' ');
+                put_s(w, s->unit);
+            }
+            break;
+        }
+    }
+}
+
+static const char *const err_class_names[] = {
+    "tx_timeout", "lost_arbitration", "controller", "protocol",  "transceiver",
+    "no_ack",     "bus_off",          "bus_error",  "restarted", "error_counters",
+};
+static const char *const err_crtl_names[] = {
+    "rx_overflow", "tx_overflow", "rx_warning", "tx_warning", "rx_passive", "tx_passive", "active",
+};
+
+static void put_names(struct wr *w, uint32_t bits, const char *const *names, size_t n, bool json)
+{
+    bool any = false;
+    put_c(w, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (!((bits >> i) & 1u)) continue;
+        if (any) put_c(w, ',');
+        if (json) put_c(w, '"');
+        put_s(w, names[i]);
+        if (json) put_c(w, '"');
+        any = true;
+    }
+    put_c(w, ']');
+}
+
+static void put_error_frame(struct wr *w, const struct bl_frame *f, bool json)
+{
+    size_t ncls = sizeof err_class_names / sizeof err_class_names[0];
+    size_t ncrtl = sizeof err_crtl_names / sizeof err_crtl_names[0];
+    if (json) {
+        put_s(w, "\"message\":\"error_frame\",\"signals\":{\"error_classes\":");
+        put_names(w, f->id, err_class_names, ncls, true);
+        if ((f->id & BL_CAN_ERR_CRTL) && f->len > 1) {
+            put_s(w, ",\"controller\":");
+            put_names(w, f->data[1], err_crtl_names, ncrtl, true);
+        }
+        put_c(w, '}');
+    } else {
+        put_s(w, "  ERROR FRAME classes=");
+        put_names(w, f->id, err_class_names, ncls, false);
+        if ((f->id & BL_CAN_ERR_CRTL) && f->len > 1) {
+            put_s(w, " controller=");
+            put_names(w, f->data[1], err_crtl_names, ncrtl, false);
+        }
+    }
+}
+
+static void put_note(struct wr *w, const char *what, const struct bl_msg_desc *m,
+                     const struct bl_frame *f, bool json)
+{
+    put_s(w, json ? ",\"note\":\"" : "  (");
+    put_s(w, what);
+    if (m != NULL) {
+        put_s(w, ": ");
+        put_u64(w, f->len);
+        put_s(w, " of ");
+        put_u64(w, m->min_len);
+        put_s(w, " bytes");
+    }
+    put_s(w, json ? "\"" : ")");
+}
+
+_Static_assert(BL_FORMAT_LINE_MAX >= 512, "a dump line needs room for about 20 signals");
+
+size_t bl_profile_format_frame(const struct bl_profile *p, const struct bl_frame *f,
+                               enum bl_fmt fmt, char *buf, size_t n)
+{
+    struct wr w;
+    bool json = fmt == BL_FMT_JSON;
+    bool ext = (f->flags & BL_FRAME_EXT) != 0;
+    bool err = (f->flags & BL_FRAME_ERR) != 0;
+    bool rtr = (f->flags & BL_FRAME_RTR) != 0;
+    uint8_t len = f->len > 8 ? 8 : f->len;
+    unsigned idw = (ext || err) ? 8u : 3u;
+    if (n == 0) return 0;
+    wr_init(&w, buf, n);
+    const struct bl_msg_desc *m = (p != NULL && !err) ? bl_profile_msg(p, f->id, ext) : NULL;
+
+    if (json) {
+        put_s(&w, "{\"ts\":");
+        put_ts(&w, f->ts_us);
+        put_s(&w, ",\"id\":\"0x");
+        put_hex(&w, f->id, idw, hexdig);
+        put_s(&w, ext ? "\",\"ext\":true" : "\",\"ext\":false");
+        if (err) put_s(&w, ",\"error\":true");
+        if (rtr) put_s(&w, ",\"rtr\":true");
+        put_s(&w, ",\"dlc\":");
+        put_u64(&w, f->len);
+        put_s(&w, ",\"data\":\"");
+        for (unsigned i = 0; i < len && !rtr; i++) {
+            put_c(&w, hexlow[f->data[i] >> 4]);
+            put_c(&w, hexlow[f->data[i] & 0xFu]);
+        }
+        put_s(&w, "\",");
+        if (err) {
+            put_error_frame(&w, f, true);
+        } else if (m == NULL || rtr) {
+            put_s(&w, "\"message\":null,\"signals\":{}");
+            if (rtr) put_note(&w, "remote request", NULL, f, true);
+        } else {
+            put_s(&w, "\"message\":\"");
+            put_s(&w, m->name);
+            put_s(&w, "\",\"signals\":{");
+            if (f->len >= m->min_len) put_signals(&w, m, f, true);
+            put_c(&w, '}');
+            if (f->len < m->min_len) put_note(&w, "short frame", m, f, true);
+        }
+        put_c(&w, '}');
+    } else {
+        put_ts(&w, f->ts_us);
+        put_s(&w, "  ");
+        put_hex(&w, f->id, idw, hexdig);
+        put_s(&w, "  [");
+        put_u64(&w, f->len);
+        put_s(&w, "] ");
+        for (unsigned i = 0; i < len && !rtr; i++) {
+            put_c(&w, ' ');
+            put_c(&w, hexdig[f->data[i] >> 4]);
+            put_c(&w, hexdig[f->data[i] & 0xFu]);
+        }
+        /* align the message column for the usual 11-bit ids */
+        if (m != NULL && !rtr && !ext)
+            for (unsigned i = len; i < 8; i++)
+                put_s(&w, "   ");
+        if (err) {
+            put_error_frame(&w, f, false);
+        } else if (rtr) {
+            put_s(&w, "  remote request");
+        } else if (m != NULL) {
+            put_s(&w, "  ");
+            put_s(&w, m->name);
+            if (f->len < m->min_len)
+                put_note(&w, "short frame", m, f, false);
+            else
+                put_signals(&w, m, f, false);
+        }
+    }
+    put_c(&w, '\n');
+    *w.p = '\0';
+    return (size_t)(w.p - w.start);
+}
+
+/* ---- DBC ---- */
+
+struct dbcw {
+    bl_write_fn fn;
+    void *ctx;
+    bool failed;
+    char buf[512];
+};
+
+static void dbc_flush(struct dbcw *d, struct wr *w)
+{
+    size_t k = (size_t)(w->p - w->start);
+    if (!d->failed && k > 0 && !d->fn(d->ctx, w->start, k)) d->failed = true;
+    wr_init(w, d->buf, sizeof d->buf);
+}
+
+static void dbc_signal(struct dbcw *d, struct wr *w, const struct bl_msg_desc *m,
+                       const struct bl_signal_desc *s)
+{
+    int64_t lo, hi;
+    bl_signal_range(s, &lo, &hi);
+    put_s(w, " SG_ ");
+    put_s(w, s->name);
+    put_s(w, " : ");
+    put_u64(w, s->start);
+    put_c(w, '|');
+    put_u64(w, s->len);
+    put_s(w, s->is_signed ? "@1- (" : "@1+ (");
+    put_fixed(w, s->factor, s->decimals);
+    put_s(w, ",0) [");
+    put_fixed(w, lo, s->decimals);
+    put_c(w, '|');
+    put_fixed(w, hi, s->decimals);
+    put_s(w, "] \"");
+    put_s(w, s->unit != NULL ? s->unit : "");
+    put_s(w, m->dir == BL_DIR_BATTERY_TO_INVERTER ? "\" INVERTER\n" : "\" BATTERY\n");
+    dbc_flush(d, w);
+}
+
+enum bl_err bl_profile_write_dbc(const struct bl_profile *p, bl_write_fn fn, void *ctx)
+{
+    struct dbcw d = {.fn = fn, .ctx = ctx, .failed = false};
+    struct wr w;
+    wr_init(&w, d.buf, sizeof d.buf);
+    put_s(&w, "VERSION \"batlink ");
+    put_s(&w, p->name);
+    put_s(&w, "\"\n\nNS_ :\n\tCM_\n\tVAL_\n\nBS_:\n\nBU_: BATTERY INVERTER\n");
+    dbc_flush(&d, &w);
+    for (size_t i = 0; i < p->n_msgs; i++) {
+        const struct bl_msg_desc *m = &p->msgs[i];
+        put_s(&w, "\nBO_ ");
+        put_u64(&w, m->ext ? (m->id | BL_CAN_EFF_FLAG) : m->id);
+        put_c(&w, ' ');
+        put_s(&w, m->name);
+        put_s(&w, ": ");
+        put_u64(&w, m->dlc);
+        put_s(&w, m->dir == BL_DIR_BATTERY_TO_INVERTER ? " BATTERY\n" : " INVERTER\n");
+        dbc_flush(&d, &w);
+        for (size_t k = 0; k < m->n_sigs; k++) {
+            const struct bl_signal_desc *s = &m->sigs[k];
+            if (s->special == NULL || s->special->in_dbc) dbc_signal(&d, &w, m, s);
+        }
+    }
+    put_c(&w, '\n');
+    put_s(&w, "CM_ \"");
+    put_s(&w, p->description);
+    put_s(&w, "\";\n");
+    dbc_flush(&d, &w);
+    for (size_t i = 0; i < p->n_msgs; i++) {
+        const struct bl_msg_desc *m = &p->msgs[i];
+        uint32_t dbcid = m->ext ? (m->id | BL_CAN_EFF_FLAG) : m->id;
+        if (m->comment != NULL) {
+            put_s(&w, "CM_ BO_ ");
+            put_u64(&w, dbcid);
+            put_s(&w, " \"");
+            put_s(&w, m->comment);
+            put_s(&w, "\";\n");
+            dbc_flush(&d, &w);
+        }
+        for (size_t k = 0; k < m->n_sigs; k++) {
+            const struct bl_signal_desc *s = &m->sigs[k];
+            if (s->comment == NULL) continue;
+            if (s->special != NULL && !s->special->in_dbc) {
+                /* not a DBC signal: described on the message instead */
+                put_s(&w, "CM_ BO_ ");
+                put_u64(&w, dbcid);
+                put_s(&w, " \"");
+                put_s(&w, s->name);
+                put_s(&w, " (bytes ");
+                put_u64(&w, s->start / 8u);
+                put_c(&w, '-');
+                put_u64(&w, (s->start + s->len) / 8u - 1u);
+                put_s(&w, ", not a DBC signal): ");
+            } else {
+                put_s(&w, "CM_ SG_ ");
+                put_u64(&w, dbcid);
+                put_c(&w, ' ');
+                put_s(&w, s->name);
+                put_s(&w, " \"");
+            }
+            put_s(&w, s->comment);
+            put_s(&w, "\";\n");
+            dbc_flush(&d, &w);
+        }
+    }
+    for (size_t i = 0; i < p->n_msgs; i++) {
+        const struct bl_msg_desc *m = &p->msgs[i];
+        for (size_t k = 0; k < m->n_sigs; k++) {
+            const struct bl_signal_desc *s = &m->sigs[k];
+            if (s->special != NULL || s->field == BL_F_NONE || s->len != 2 ||
+                field_kind(s->field) != BL_FK_BITS)
+                continue;
+            put_s(&w, "VAL_ ");
+            put_u64(&w, m->ext ? (m->id | BL_CAN_EFF_FLAG) : m->id);
+            put_c(&w, ' ');
+            put_s(&w, s->name);
+            put_s(&w, " 3 \"invalid\" 2 \"cleared\" 1 \"raised\" 0 \"none\" ;\n");
+            dbc_flush(&d, &w);
+        }
+    }
+    return d.failed ? BL_ERR_IO : BL_OK;
+}

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/* pylontech.c: the Pylontech low-voltage CAN profile (V1.2 + the newer "V1.3" firmware frames and
+ * the common 0x70/0x379 extensions) as one table; facts from shared/reference/can-profiles.md 1-4.
+ */
+#include <string.h>
+
+#include "batlink/profile.h"
+
+/* ---- special rows ---- */
+
+/* Printable text of an ASCII row, as a battery means it: bytes up to the frame's end, cut at the
+ * first byte outside 0x20..0x7E (a NUL pad, or the binary tail of Deye's "DY001" 03 E8 03,
+ * can-profiles.md 1.3 0x35E), trailing spaces trimmed ("PYLON" + 3 spaces, D8). */
+static size_t ascii_text(const struct bl_signal_desc *s, const uint8_t *data, uint8_t len,
+                         char *out, size_t n)
+{
+    size_t first = s->start / 8u, last = (size_t)(s->start + s->len) / 8u;
+    size_t k = 0;
+    if (last > len) last = len;
+    for (size_t i = first; i < last && k + 1 < n; i++) {
+        if (data[i] < 0x20 || data[i] > 0x7E) break;
+        out[k++] = (char)data[i];
+    }
+    while (k > 0 && out[k - 1] == ' ')
+        k--;
+    if (n > 0) out[k] = '\0';
+    return k;
+}
+
+static void ascii_decode(const struct bl_signal_desc *s, const uint8_t *data, uint8_t len,
+                         bl_us now, struct bl_battery *st)
+{
+    if (s->field != BL_F_MANUFACTURER) return;
+    size_t k = ascii_text(s, data, len, st->manufacturer, sizeof st->manufacturer);
+    bl_battery_set(st, BL_F_MANUFACTURER, (int32_t)k, now);
+}
+
+/* Pads with spaces to the row's width: genuine Pylontech sends "PYLON" + 3 spaces, DLC 8 (D6). */
+static void ascii_encode(const struct bl_signal_desc *s, const struct bl_battery *st,
+                         uint8_t data[8])
+{
+    const char *t = s->text != NULL ? s->text : "";
+    if (s->field == BL_F_MANUFACTURER && bl_battery_known(st, BL_F_MANUFACTURER))
+        t = st->manufacturer;
+    size_t first = s->start / 8u, width = s->len / 8u, tl = strlen(t);
+    for (size_t i = 0; i < width && first + i < 8; i++)
+        data[first + i] = i < tl ? (uint8_t)t[i] : (uint8_t)' ';
+}
+
+static size_t ascii_format(const struct bl_signal_desc *s, const uint8_t *data, uint8_t len,
+                           bool json, char *buf, size_t n)
+{
+    char t[9];
+    size_t k = ascii_text(s, data, len, t, sizeof t), o = 0;
+    if (k == 0 || n < 2 * k + 3) return 0;
+    buf[o++] = '"';
+    for (size_t i = 0; i < k; i++) {
+        if (json && (t[i] == '"' || t[i] == '\\')) buf[o++] = '\\';
+        buf[o++] = t[i];
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return o;
+}
+
+/* D4: implementations set bits the spec leaves undefined (system error in byte 1 bit 7 instead of
+ * bit 3 ...). Decode per spec, and show any undefined set bit raw so nothing is hidden. */
+static size_t undefined_format(const struct bl_signal_desc *s, const uint8_t *data, uint8_t len,
+                               bool json, char *buf, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t first = s->start / 8u, last = (size_t)(s->start + s->len) / 8u;
+    uint32_t v = 0;
+    if (last > len) last = len;
+    for (size_t i = first; i < last; i++)
+        v |= (uint32_t)data[i] << (8u * (i - first));
+    v &= s->mask;
+    size_t digits = 2 * (last - first), o = 0;
+    if (v == 0 || n < digits + 5) return 0;
+    if (json) buf[o++] = '"';
+    buf[o++] = '0';
+    buf[o++] = 'x';
+    for (size_t i = digits; i > 0; i--)
+        buf[o++] = hex[(v >> (4u * (i - 1u))) & 0xFu];
+    if (json) buf[o++] = '"';
+    buf[o] = '\0';
+    return o;
+}
+
+static const struct bl_sig_special sp_ascii = {"ascii", ascii_decode, ascii_encode, ascii_format,
+                                               false};
+static const struct bl_sig_special sp_undefined = {"undefined_bits", NULL, NULL, undefined_format,
+                                                   false};
+
+/* ---- rows ---- */
+
+#define NUM(name_, start_, len_, sgn_, factor_, dec_, unit_, field_, cm_)                          \
+    {                                                                                              \
+        name_, start_, len_, sgn_, factor_, dec_, unit_, field_, 0, NULL, NULL, cm_                \
+    }
+#define BIT(name_, start_, field_, mask_, cm_)                                                     \
+    {                                                                                              \
+        name_, start_, 1, false, 1, 0, "", field_, mask_, NULL, NULL, cm_                          \
+    }
+#define PAIR(name_, start_, field_, mask_)                                                         \
+    {                                                                                              \
+        name_, start_, 2, false, 1, 0, "", field_, mask_, NULL, NULL, NULL                         \
+    }
+#define ASCII(name_, start_, nbytes_, field_, text_, cm_)                                          \
+    {                                                                                              \
+        name_, start_, (nbytes_)*8, false, 1, 0, "", field_, 0, text_, &sp_ascii, cm_              \
+    }
+
+static const struct bl_signal_desc sig_351[] = {
+    NUM("charge_voltage_limit_v", 0, 16, false, 100, 3, "V", BL_F_CHARGE_VOLTAGE_LIMIT,
+        "u16 0.1 V (PYLON-LV-1.2)"),
+    NUM("charge_current_limit_a", 16, 16, true, 100, 3, "A", BL_F_CHARGE_CURRENT_LIMIT,
+        "s16 0.1 A (PYLON-LV-1.2)"),
+    /* D5: real batteries send the DCL positive; a negative one (PYLON-EMU DBC, old diyBMS) is
+     * decoded as sent, signed, and the encoder never produces one from a positive limit. */
+    NUM("discharge_current_limit_a", 32, 16, true, 100, 3, "A", BL_F_DISCHARGE_CURRENT_LIMIT,
+        "s16 0.1 A, positive on every real battery (D5)"),
+    /* Bytes 6-7 are blank in PYLON-LV-1.2 but every real US2000/US3000/US5000 fills them, and
+     * SMA/Sol-Ark/Seplos/Lux define them as DVL (can-profiles.md 1.3): optional on decode. */
+    NUM("discharge_voltage_limit_v", 48, 16, false, 100, 3, "V", BL_F_DISCHARGE_VOLTAGE_LIMIT,
+        "u16 0.1 V, optional bytes 6-7 (captures, SMA-SI)"),
+};
+
+static const struct bl_signal_desc sig_355[] = {
+    NUM("soc_pct", 0, 16, false, 100, 2, "%", BL_F_SOC, "u16 1 %, SOC first (PYLON-LV-1.2, CAP)"),
+    NUM("soh_pct", 16, 16, false, 1, 0, "%", BL_F_SOH, "u16 1 %"),
+    /* SMA/Victron put a 0.01 % SOC here, but Pylontech V1.3 sends 0x0000 (can-profiles.md 1.4):
+     * taking it as soc_pct would report 0 %, so it stays a separate, display-only signal. */
+    NUM("soc_hires_pct", 32, 16, false, 1, 2, "%", BL_F_NONE,
+        "u16 0.01 %, optional; zero on Pylontech V1.3, SMA high-resolution SOC"),
+};
+
+static const struct bl_signal_desc sig_356[] = {
+    /* D2: 0.01 V as PYLON-LV-1.2, SMA and every real Pylontech capture (Sol-Ark says 0.1 V). */
+    NUM("voltage_v", 0, 16, true, 10, 3, "V", BL_F_VOLTAGE, "s16 0.01 V (D2)"),
+    /* D1: Pylontech does not define the sign; positive = charging as the raw value says, the
+     * Victron convention most inverter integrations read (can-profiles.md 1.7). */
+    NUM("current_a", 16, 16, true, 100, 3, "A", BL_F_CURRENT,
+        "s16 0.1 A, positive = charging as sent (D1)"),
+    /* D3: signed two's complement, no offset. */
+    NUM("temperature_c", 32, 16, true, 1, 1, "degC", BL_F_TEMPERATURE,
+        "s16 0.1 degC, average cell temperature (D3)"),
+};
+
+/* 0x359 defined bits (PYLON-LV-1.2): bytes 0-1 protection, bytes 2-3 alarm. */
+#define PYLON_359_DEFINED 0x089E089Eu
+
+static const struct bl_signal_desc sig_359[] = {
+    BIT("alarm_overvoltage", 1, BL_F_ALARMS, BL_ALARM_OVERVOLTAGE, "cell or module over-voltage"),
+    BIT("alarm_undervoltage", 2, BL_F_ALARMS, BL_ALARM_UNDERVOLTAGE, NULL),
+    BIT("alarm_overtemperature", 3, BL_F_ALARMS, BL_ALARM_OVERTEMPERATURE, NULL),
+    BIT("alarm_undertemperature", 4, BL_F_ALARMS, BL_ALARM_UNDERTEMPERATURE, NULL),
+    BIT("alarm_discharge_overcurrent", 7, BL_F_ALARMS, BL_ALARM_DISCHARGE_OVERCURRENT, NULL),
+    BIT("alarm_charge_overcurrent", 8, BL_F_ALARMS, BL_ALARM_CHARGE_OVERCURRENT, NULL),
+    /* D4: bit 3 of byte 1 per PYLON-LV-1.2, Sol-Ark, Lux (ArminJo and Battery-Emulator use bit
+     * 7; that shows up in undefined_bits, not as system_error). */
+    BIT("alarm_system_error", 11, BL_F_ALARMS, BL_ALARM_SYSTEM_ERROR,
+        "byte 1 bit 3 per the spec (D4)"),
+    BIT("warning_high_voltage", 17, BL_F_WARNINGS, BL_WARN_HIGH_VOLTAGE, NULL),
+    BIT("warning_low_voltage", 18, BL_F_WARNINGS, BL_WARN_LOW_VOLTAGE, NULL),
+    BIT("warning_high_temperature", 19, BL_F_WARNINGS, BL_WARN_HIGH_TEMPERATURE, NULL),
+    BIT("warning_low_temperature", 20, BL_F_WARNINGS, BL_WARN_LOW_TEMPERATURE, NULL),
+    BIT("warning_discharge_high_current", 23, BL_F_WARNINGS, BL_WARN_DISCHARGE_HIGH_CURRENT, NULL),
+    BIT("warning_charge_high_current", 24, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_CURRENT, NULL),
+    BIT("warning_internal_communication_fail", 27, BL_F_WARNINGS,
+        BL_WARN_INTERNAL_COMMUNICATION_FAIL, NULL),
+    {"undefined_bits", 0, 32, false, 1, 0, "", BL_F_NONE, ~PYLON_359_DEFINED, NULL, &sp_undefined,
+     "flag bits the spec leaves undefined, shown raw when set (D4)"},
+    /* D7: number of modules in parallel, counted honestly. */
+    NUM("module_count", 32, 8, false, 1, 0, "", BL_F_MODULE_COUNT, "u8 modules (D7)"),
+    ASCII("marker", 40, 2, BL_F_NONE, "PN", "'P' 'N' (Pytes sends 'P' 'Y')"),
+};
+
+static const struct bl_signal_desc sig_35c[] = {
+    BIT("full_charge_request", 3, BL_F_FULL_CHARGE_REQUEST, 0, "since V1.2"),
+    /* Sol-Ark and Lux label bits 4/5 the other way round (request 1 = bit 4); we keep the
+     * Pylontech names: bit 5 = force charge I, bit 4 = force charge II (can-profiles.md 1.3). */
+    BIT("force_charge_2", 4, BL_F_FORCE_CHARGE_2, 0, "since V1.1"),
+    BIT("force_charge_1", 5, BL_F_FORCE_CHARGE_1, 0, NULL),
+    BIT("discharge_enable", 6, BL_F_DISCHARGE_ENABLE, 0, NULL),
+    BIT("charge_enable", 7, BL_F_CHARGE_ENABLE, 0, NULL),
+};
+
+static const struct bl_signal_desc sig_35e[] = {
+    ASCII("manufacturer", 0, 8, BL_F_MANUFACTURER, "PYLON",
+          "ASCII, DLC 5-8, trailing spaces and NULs trimmed (D8)"),
+};
+
+/* can-profiles.md section 3: pair (2n, 2n+1), 1 = raised, 2 = cleared, 0/3 = no information.
+ * Only 1 counts as active: Pylontech V1.3 and Pytes send 0 for "all fine", BYD 0xAA. */
+static const struct bl_signal_desc sig_35a[] = {
+    PAIR("alarm_general", 0, BL_F_ALARMS, BL_ALARM_GENERAL),
+    PAIR("alarm_overvoltage", 2, BL_F_ALARMS, BL_ALARM_OVERVOLTAGE),
+    PAIR("alarm_undervoltage", 4, BL_F_ALARMS, BL_ALARM_UNDERVOLTAGE),
+    PAIR("alarm_overtemperature", 6, BL_F_ALARMS, BL_ALARM_OVERTEMPERATURE),
+    PAIR("alarm_undertemperature", 8, BL_F_ALARMS, BL_ALARM_UNDERTEMPERATURE),
+    PAIR("alarm_charge_overtemperature", 10, BL_F_ALARMS, BL_ALARM_CHARGE_OVERTEMPERATURE),
+    PAIR("alarm_charge_undertemperature", 12, BL_F_ALARMS, BL_ALARM_CHARGE_UNDERTEMPERATURE),
+    PAIR("alarm_discharge_overcurrent", 14, BL_F_ALARMS, BL_ALARM_DISCHARGE_OVERCURRENT),
+    PAIR("alarm_charge_overcurrent", 16, BL_F_ALARMS, BL_ALARM_CHARGE_OVERCURRENT),
+    PAIR("alarm_contactor", 18, BL_F_ALARMS, BL_ALARM_CONTACTOR),
+    PAIR("alarm_short_circuit", 20, BL_F_ALARMS, BL_ALARM_SHORT_CIRCUIT),
+    PAIR("alarm_system_error", 22, BL_F_ALARMS, BL_ALARM_SYSTEM_ERROR),
+    PAIR("alarm_cell_imbalance", 24, BL_F_ALARMS, BL_ALARM_CELL_IMBALANCE),
+    PAIR("warning_general", 32, BL_F_WARNINGS, BL_WARN_GENERAL),
+    PAIR("warning_high_voltage", 34, BL_F_WARNINGS, BL_WARN_HIGH_VOLTAGE),
+    PAIR("warning_low_voltage", 36, BL_F_WARNINGS, BL_WARN_LOW_VOLTAGE),
+    PAIR("warning_high_temperature", 38, BL_F_WARNINGS, BL_WARN_HIGH_TEMPERATURE),
+    PAIR("warning_low_temperature", 40, BL_F_WARNINGS, BL_WARN_LOW_TEMPERATURE),
+    PAIR("warning_charge_high_temperature", 42, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_TEMPERATURE),
+    PAIR("warning_charge_low_temperature", 44, BL_F_WARNINGS, BL_WARN_CHARGE_LOW_TEMPERATURE),
+    PAIR("warning_discharge_high_current", 46, BL_F_WARNINGS, BL_WARN_DISCHARGE_HIGH_CURRENT),
+    PAIR("warning_charge_high_current", 48, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_CURRENT),
+    PAIR("warning_contactor", 50, BL_F_WARNINGS, BL_WARN_CONTACTOR),
+    PAIR("warning_short_circuit", 52, BL_F_WARNINGS, BL_WARN_SHORT_CIRCUIT),
+    /* The "BMS internal" warning pair has no warning of its own in battery.h; it is the
+     * condition Pylontech's 0x359 byte 3 bit 3 reports, so it maps there. */
+    PAIR("warning_internal_communication_fail", 54, BL_F_WARNINGS,
+         BL_WARN_INTERNAL_COMMUNICATION_FAIL),
+    PAIR("warning_cell_imbalance", 56, BL_F_WARNINGS, BL_WARN_CELL_IMBALANCE),
+};
+
+/* can-profiles.md 1.4 and 4: only bytes 4-5 (capacity, Ah) agree between sources, and
+ * Pylontech's 572 Ah for 600 Ah installed is not the installed capacity: display only. */
+static const struct bl_signal_desc sig_35f[] = {
+    ASCII("chemistry", 0, 2, BL_F_NONE, "LI", "LI on Pylontech V1.3 (UNVERIFIED)"),
+    NUM("version_major", 16, 8, false, 1, 0, "", BL_F_NONE, "01 on Pylontech V1.3 (UNVERIFIED)"),
+    NUM("version_minor", 24, 8, false, 1, 0, "", BL_F_NONE, "03 on Pylontech V1.3 (UNVERIFIED)"),
+    NUM("info_capacity_ah", 32, 16, false, 1, 0, "Ah", BL_F_NONE,
+        "u16 1 Ah, available or installed depending on the vendor"),
+};
+
+/* 0x70 "PYLON+" (SEPLOS-1.0): the PDF's voltage unit is a copy error; the implementations that
+ * send this frame (Uksa, Sleeper85, YamBMS) send V x 100, so 10 mV (can-profiles.md 1.6). */
+static const struct bl_signal_desc sig_70[] = {
+    NUM("cell_temperature_max_c", 0, 16, true, 1, 1, "degC", BL_F_CELL_TEMPERATURE_MAX,
+        "s16 0.1 degC"),
+    NUM("cell_temperature_min_c", 16, 16, true, 1, 1, "degC", BL_F_CELL_TEMPERATURE_MIN,
+        "s16 0.1 degC"),
+    NUM("cell_voltage_max_v", 32, 16, false, 10, 3, "V", BL_F_CELL_VOLTAGE_MAX,
+        "u16 10 mV as sent by implementations (unit UNVERIFIED)"),
+    NUM("cell_voltage_min_v", 48, 16, false, 10, 3, "V", BL_F_CELL_VOLTAGE_MIN,
+        "u16 10 mV as sent by implementations (unit UNVERIFIED)"),
+};
+
+static const struct bl_signal_desc sig_379[] = {
+    NUM("capacity_ah", 0, 16, false, 1, 0, "Ah", BL_F_CAPACITY,
+        "u16 1 Ah installed capacity (SOLARK-1.3)"),
+};
+
+#define ROWS(a) a, sizeof a / sizeof a[0]
+#define B2I     BL_DIR_BATTERY_TO_INVERTER
+
+static const struct bl_msg_desc msgs[] = {
+    {0x351, false, "limits", B2I, 8, 6, BL_MSG_CYCLE, 1000, ROWS(sig_351),
+     "charge voltage, charge and discharge current limits, discharge voltage"},
+    {0x355, false, "soc_soh", B2I, 4, 4, BL_MSG_CYCLE, 1000, ROWS(sig_355),
+     "state of charge and health; DLC 4 (V1.2) or 6 (V1.3)"},
+    {0x356, false, "measurements", B2I, 6, 6, BL_MSG_CYCLE, 1000, ROWS(sig_356),
+     "voltage, current, temperature"},
+    {0x359, false, "protection_alarms", B2I, 7, 4, BL_MSG_CYCLE, 1000, ROWS(sig_359),
+     "protection (bytes 0-1) and alarm (bytes 2-3) flags, module count, P N; gone in V1.3"},
+    {0x35C, false, "requests", B2I, 2, 1, BL_MSG_CYCLE, 1000, ROWS(sig_35c),
+     "charge and discharge enable, force charge, full charge request; gone in V1.3"},
+    {0x35E, false, "manufacturer", B2I, 8, 1, BL_MSG_CYCLE, 1000, ROWS(sig_35e),
+     "manufacturer name, PYLON and 3 spaces"},
+    {0x35A, false, "sma_alarms", B2I, 8, 4, BL_MSG_OPTIONAL, 1000, ROWS(sig_35a),
+     "V1.3 firmware: SMA-style alarm (bytes 0-3) and warning (bytes 4-7) bit pairs"},
+    {0x35F, false, "battery_info", B2I, 8, 6, BL_MSG_OPTIONAL, 1000, ROWS(sig_35f),
+     "V1.3 firmware: battery info, meaning of bytes 0-3 UNVERIFIED"},
+    {0x70, false, "cell_extremes", B2I, 8, 8, BL_MSG_OPTIONAL, 1000, ROWS(sig_70),
+     "PYLON+ extension (Seplos): max and min cell temperature and voltage"},
+    {0x379, false, "capacity", B2I, 8, 2, BL_MSG_OPTIONAL, 1000, ROWS(sig_379),
+     "installed capacity extension (Sol-Ark, Luxpower)"},
+    {0x305, false, "inverter_heartbeat", BL_DIR_INVERTER_TO_BATTERY, 8, 0, BL_MSG_EXT_ALSO, 1000,
+     NULL, 0, "inverter keep-alive, 8 zero bytes"},
+};
+
+static const char *const aliases[] = {"pylon", "pylontech-lv", "pylon-lv", NULL};
+
+const struct bl_profile bl_profile_pylontech = {
+    "pylontech",
+    aliases,
+    "Pylontech low-voltage CAN (V1.2, V1.3 frames, 0x70/0x379 extensions), 500 kbit/s",
+    msgs,
+    sizeof msgs / sizeof msgs[0],
+};
