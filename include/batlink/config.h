@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h: the batlink INI file (design.md section 7): sections [source] [mqtt] [http]
+ * [monitor] [bridge] [limits] [diagnose], one table of keys with types, ranges and defaults. */
+#ifndef BATLINK_CONFIG_H
+#define BATLINK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "batlink/err.h"
+
+#define BL_CONFIG_STR 256
+
+/** Every setting of the file, with its default after bl_config_defaults. Durations in seconds. */
+struct bl_config {
+    struct {
+        char uri[BL_CONFIG_STR]; /**< [source] uri = "sim:" */
+        char profile[32];        /**< [source] profile = "pylontech" */
+    } source;
+    struct {
+        char url[BL_CONFIG_STR];    /**< [mqtt] url = "" (off) */
+        char cafile[BL_CONFIG_STR]; /**< [mqtt] cafile = "" (system store) */
+        char client_id[64];         /**< [mqtt] client_id = "" (batlink-<device>) */
+        char topic_prefix[64];      /**< [mqtt] topic_prefix = "batlink" */
+        char device[64];            /**< [mqtt] device = "battery" */
+        char discovery_prefix[64];  /**< [mqtt] discovery_prefix = "homeassistant" */
+        bool discovery;             /**< [mqtt] discovery = true */
+        double min_interval;        /**< [mqtt] min_interval = 1 */
+        double max_interval;        /**< [mqtt] max_interval = 60 */
+    } mqtt;
+    struct {
+        char listen[64]; /**< [http] listen = "" (off); "9100", "0.0.0.0:9100" */
+    } http;
+    struct {
+        double stale_after;     /**< [monitor] stale_after = 5 */
+        double down_after;      /**< [monitor] down_after = 30 (alias dead_after) */
+        double conflict_window; /**< [monitor] conflict_window = 1.5 */
+        bool json;              /**< [monitor] json = false */
+        double duration;        /**< [monitor] duration = 0 (run until stopped) */
+        char log_level[8];      /**< [monitor] log_level = "warn" */
+    } monitor;
+    struct {
+        char bms[BL_CONFIG_STR]; /**< [bridge] bms = "" */
+        char can[BL_CONFIG_STR]; /**< [bridge] can = "" */
+        char profile[32];        /**< [bridge] profile = "pylontech" */
+        double period;           /**< [bridge] period = 1 */
+        double stale_after;      /**< [bridge] stale_after = 5 */
+        double dead_after;       /**< [bridge] dead_after = 30 */
+        long module_count;       /**< [bridge] module_count = 1 */
+        bool commands;           /**< [bridge] commands = false */
+        double command_expiry;   /**< [bridge] command_expiry = 300 */
+    } bridge;
+    struct {
+        double max_charge_current;     /**< [limits] max_charge_current = 50 (A) */
+        double max_discharge_current;  /**< [limits] max_discharge_current = 100 (A) */
+        double charge_voltage;         /**< [limits] charge_voltage = 55.2 (V, 16S LFP bulk) */
+        double float_voltage;          /**< [limits] float_voltage = 53.6 (V) */
+        double discharge_voltage;      /**< [limits] discharge_voltage = 48.0 (V) */
+        double min_charge_temperature; /**< [limits] min_charge_temperature = 0 (degC) */
+    } limits;
+    struct {
+        double duration; /**< [diagnose] duration = 60 */
+        char format[12]; /**< [diagnose] format = "text" (text|json|markdown) */
+    } diagnose;
+};
+
+/** Fill every member with its default. Never fails. */
+void bl_config_defaults(struct bl_config *c);
+
+/**
+ * Read an INI file into `c` (which should hold the defaults). Stops at the first problem.
+ * Returns BL_OK; BL_ERR_IO when the file cannot be opened (`err` = "FILE: open: reason");
+ * BL_ERR_USAGE for an unknown section or key, a bad value or a syntax error, with `err` =
+ * "FILE:LINE: key: reason" (e.g. "/etc/batlink.ini:12: stale_after: \"5x\" is not a number").
+ * After an error `c` may be partly updated. Blocking: reads the file.
+ */
+enum bl_err bl_config_load(struct bl_config *c, const char *path, char err[256]) BL_MUST_CHECK;
+
+/**
+ * Set one key from text, as the file would ("mqtt", "url", "mqtt://host"). Used for command-line
+ * flags, which override the file. Returns BL_OK or BL_ERR_USAGE with `reason` = "unknown key" /
+ * "\"x\" is not a number" / "5000 is outside 0.1..3600" ... (no file or line).
+ */
+enum bl_err bl_config_set(struct bl_config *c, const char *section, const char *key,
+                          const char *value, char reason[128]) BL_MUST_CHECK;
+
+/**
+ * Check relations between keys (stale_after < down_after, min_interval <= max_interval).
+ * Returns BL_OK or BL_ERR_USAGE with `err` = "SECTION: key: reason".
+ */
+enum bl_err bl_config_check(const struct bl_config *c, char err[256]) BL_MUST_CHECK;
+
+/** One documented key (the table behind load, set and packaging/batlink.ini). */
+struct bl_config_key {
+    const char *section;
+    const char *key;
+    const char *dflt; /**< default as written in the file ("" = empty / off) */
+    const char *help; /**< one line */
+};
+
+/** The i-th key of the table (for docs and tests), NULL past the end. Lifetime: static. */
+const struct bl_config_key *bl_config_key(size_t i);
+
+#endif

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c: the INI file (inih) and command-line overrides, driven by one table of keys; the
+ * first unknown key or bad value stops start-up with "FILE:LINE: key: reason". */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "batlink/config.h"
+#include "batlink/profile.h"
+
+enum type { T_STR, T_NUM, T_LONG, T_BOOL, T_CHOICE, T_URL, T_NAME, T_PROFILE };
+
+struct key {
+    struct bl_config_key doc;
+    enum type type;
+    size_t off;  /* offset in struct bl_config */
+    size_t size; /* of a string member */
+    double lo, hi;
+    const char *choices; /* T_CHOICE: "a|b|c" */
+};
+
+#define OFF(m) offsetof(struct bl_config, m)
+#define STR(sec, k, m, d, h)                                                                       \
+    {                                                                                              \
+        {sec, k, d, h}, T_STR, OFF(m), sizeof(((struct bl_config *)0)->m), 0, 0, NULL              \
+    }
+#define TYP(t, sec, k, m, d, h)                                                                    \
+    {                                                                                              \
+        {sec, k, d, h}, t, OFF(m), sizeof(((struct bl_config *)0)->m), 0, 0, NULL                  \
+    }
+#define NUM(sec, k, m, lo, hi, d, h)                                                               \
+    {                                                                                              \
+        {sec, k, d, h}, T_NUM, OFF(m), 0, lo, hi, NULL                                             \
+    }
+#define LNG(sec, k, m, lo, hi, d, h)                                                               \
+    {                                                                                              \
+        {sec, k, d, h}, T_LONG, OFF(m), 0, lo, hi, NULL                                            \
+    }
+#define BOOL(sec, k, m, d, h)                                                                      \
+    {                                                                                              \
+        {sec, k, d, h}, T_BOOL, OFF(m), 0, 0, 0, NULL                                              \
+    }
+#define CHO(sec, k, m, ch, d, h)                                                                   \
+    {                                                                                              \
+        {sec, k, d, h}, T_CHOICE, OFF(m), sizeof(((struct bl_config *)0)->m), 0, 0, ch             \
+    }
+
+static const struct key keys[] = {
+    STR("source", "uri", source.uri, "sim:",
+        "where frames come from: socketcan:can0, canet:HOST[:PORT], slcan:/dev/ttyACM0, "
+        "candump:FILE, pcap:FILE, sim:"),
+    TYP(T_PROFILE, "source", "profile", source.profile, "pylontech",
+        "CAN profile used to decode the frames"),
+    TYP(T_URL, "mqtt", "url", mqtt.url, "",
+        "broker: mqtt://[user[:pass]@]host[:port] or mqtts://...; empty = MQTT off"),
+    STR("mqtt", "cafile", mqtt.cafile, "", "CA bundle for mqtts:// (empty = system store)"),
+    STR("mqtt", "client_id", mqtt.client_id, "", "MQTT client id (empty = batlink-<device>)"),
+    TYP(T_NAME, "mqtt", "topic_prefix", mqtt.topic_prefix, "batlink",
+        "state and availability topics live under <topic_prefix>/<device>/"),
+    TYP(T_NAME, "mqtt", "device", mqtt.device, "battery",
+        "device name in topics and Home Assistant ([A-Za-z0-9_-]+)"),
+    TYP(T_NAME, "mqtt", "discovery_prefix", mqtt.discovery_prefix, "homeassistant",
+        "Home Assistant discovery prefix"),
+    BOOL("mqtt", "discovery", mqtt.discovery, "true", "send Home Assistant discovery configs"),
+    NUM("mqtt", "min_interval", mqtt.min_interval, 0.1, 3600, "1",
+        "publish a change at most this often (seconds)"),
+    NUM("mqtt", "max_interval", mqtt.max_interval, 1, 86400, "60",
+        "publish the state at least this often (seconds)"),
+    STR("http", "listen", http.listen, "",
+        "serve /metrics, /api/state, /healthz on [ADDR:]PORT (only a port = 127.0.0.1); "
+        "empty = off"),
+    NUM("monitor", "stale_after", monitor.stale_after, 0.1, 3600, "5",
+        "link is stale after this long without a battery frame (seconds)"),
+    NUM("monitor", "down_after", monitor.down_after, 0.1, 86400, "30",
+        "link is down after this long without a battery frame (seconds); alias dead_after"),
+    NUM("monitor", "conflict_window", monitor.conflict_window, 0.01, 60, "1.5",
+        "an id flipping A-B-A within this span has two senders (seconds)"),
+    BOOL("monitor", "json", monitor.json, "false",
+         "print one JSON state object per update instead of the terminal view"),
+    NUM("monitor", "duration", monitor.duration, 0, 1e9, "0",
+        "stop after this many seconds (0 = run until stopped)"),
+    CHO("monitor", "log_level", monitor.log_level, "error|warn|info|debug", "warn",
+        "messages on stderr: error, warn, info or debug"),
+    STR("bridge", "bms", bridge.bms, "", "BMS to read, e.g. jk:/dev/ttyUSB0"),
+    STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
+    TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
+        "CAN profile spoken to the inverter"),
+    NUM("bridge", "period", bridge.period, 0.05, 10, "1", "transmit period (seconds)"),
+    NUM("bridge", "stale_after", bridge.stale_after, 0.1, 3600, "5",
+        "BMS silent this long: limits 0 and communication alarm (seconds)"),
+    NUM("bridge", "dead_after", bridge.dead_after, 0.1, 86400, "30",
+        "BMS silent this long: stop transmitting (seconds)"),
+    LNG("bridge", "module_count", bridge.module_count, 1, 255, "1",
+        "module count sent to the inverter (0x359)"),
+    BOOL("bridge", "commands", bridge.commands, "false",
+         "accept MQTT commands <prefix>/<device>/set/<key> (only lower limits)"),
+    NUM("bridge", "command_expiry", bridge.command_expiry, 1, 86400, "300",
+        "an MQTT command expires after this many seconds"),
+    NUM("limits", "max_charge_current", limits.max_charge_current, 0, 5000, "50",
+        "never request more charge current (A)"),
+    NUM("limits", "max_discharge_current", limits.max_discharge_current, 0, 5000, "100",
+        "never allow more discharge current (A)"),
+    NUM("limits", "charge_voltage", limits.charge_voltage, 10, 1000, "55.2",
+        "bulk charge voltage (V); 55.2 V = 3.45 V/cell on 16S LiFePO4"),
+    NUM("limits", "float_voltage", limits.float_voltage, 10, 1000, "53.6",
+        "float voltage after end of charge (V)"),
+    NUM("limits", "discharge_voltage", limits.discharge_voltage, 10, 1000, "48",
+        "discharge voltage limit (V)"),
+    NUM("limits", "min_charge_temperature", limits.min_charge_temperature, -40, 60, "0",
+        "no charging below this cell temperature (degC)"),
+    NUM("diagnose", "duration", diagnose.duration, 1, 86400, "60",
+        "how long diagnose listens (seconds)"),
+    CHO("diagnose", "format", diagnose.format, "text|json|markdown", "text",
+        "report format: text, json or markdown"),
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+const struct bl_config_key *bl_config_key(size_t i)
+{
+    return i < NKEYS ? &keys[i].doc : NULL;
+}
+
+static const struct key *find(const char *section, const char *name)
+{
+    if (strcmp(section, "monitor") == 0 && strcmp(name, "dead_after") == 0) name = "down_after";
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].doc.section, section) == 0 && strcmp(keys[i].doc.key, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static bool section_known(const char *section)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].doc.section, section) == 0) return true;
+    return false;
+}
+
+static bool valid_name(const char *v)
+{
+    if (*v == '\0') return false;
+    for (; *v != '\0'; v++)
+        if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+              *v == '_' || *v == '-'))
+            return false;
+    return true;
+}
+
+static bool choice_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p != '\0';) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0) return true;
+        p += len + (bar != NULL);
+    }
+    return false;
+}
+
+static bool set_value(struct bl_config *c, const struct key *k, const char *v, char reason[128])
+{
+    char *base = (char *)c + k->off;
+    switch (k->type) {
+    case T_URL:
+        if (*v != '\0' && strncmp(v, "mqtt://", 7) != 0 && strncmp(v, "mqtts://", 8) != 0) {
+            snprintf(reason, 128, "\"%.60s\" is not mqtt://HOST[:PORT] or mqtts://...", v);
+            return false;
+        }
+        break;
+    case T_NAME:
+        if (!valid_name(v)) {
+            snprintf(reason, 128, "\"%.60s\" must be letters, digits, '_' or '-'", v);
+            return false;
+        }
+        break;
+    case T_PROFILE:
+        if (bl_profile_find(v) == NULL) {
+            snprintf(reason, 128, "unknown profile \"%.40s\" (known: pylontech)", v);
+            return false;
+        }
+        break;
+    case T_CHOICE:
+        if (!choice_ok(k->choices, v)) {
+            snprintf(reason, 128, "\"%.40s\" is not one of %s", v, k->choices);
+            return false;
+        }
+        break;
+    case T_NUM:
+    case T_LONG: {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (*v == '\0' || *end != '\0' || errno != 0 || !isfinite(d)) {
+            snprintf(reason, 128, "\"%.60s\" is not a number", v);
+            return false;
+        }
+        if (k->type == T_LONG && d != floor(d)) {
+            snprintf(reason, 128, "\"%.60s\" is not a whole number", v);
+            return false;
+        }
+        if (d < k->lo || d > k->hi) {
+            snprintf(reason, 128, "%.40s is outside %g..%g", v, k->lo, k->hi);
+            return false;
+        }
+        if (k->type == T_LONG)
+            *(long *)(void *)base = (long)d;
+        else
+            *(double *)(void *)base = d;
+        return true;
+    }
+    case T_BOOL:
+        if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0 ||
+            strcmp(v, "1") == 0) {
+            *(bool *)(void *)base = true;
+        } else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 ||
+                   strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0) {
+            *(bool *)(void *)base = false;
+        } else {
+            snprintf(reason, 128, "\"%.60s\" is not true/false/yes/no/on/off/1/0", v);
+            return false;
+        }
+        return true;
+    case T_STR:
+        break;
+    }
+    if (strlen(v) >= k->size) {
+        snprintf(reason, 128, "value longer than %zu characters", k->size - 1);
+        return false;
+    }
+    memcpy(base, v, strlen(v) + 1);
+    return true;
+}
+
+enum bl_err bl_config_set(struct bl_config *c, const char *section, const char *key,
+                          const char *value, char reason[128])
+{
+    const struct key *k = find(section, key);
+    if (k == NULL) {
+        if (!section_known(section))
+            snprintf(reason, 128,
+                     "unknown section [%.40s] (known: source, mqtt, http, monitor, bridge, "
+                     "limits, diagnose)",
+                     section);
+        else
+            snprintf(reason, 128, "unknown key in [%.40s]", section);
+        return BL_ERR_USAGE;
+    }
+    return set_value(c, k, value, reason) ? BL_OK : BL_ERR_USAGE;
+}
+
+void bl_config_defaults(struct bl_config *c)
+{
+    char reason[128];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!set_value(c, &keys[i], keys[i].doc.dflt, reason))
+            abort(); /* a default that does not parse is a programming error */
+}
+
+/* inih does not tell the handler its line (INI_HANDLER_LINENO is 0 in Debian's build): a
+ * counting reader does. */
+struct parse {
+    FILE *fp;
+    const char *path;
+    unsigned line;
+    unsigned err_line;
+    struct bl_config *c;
+    char *err;
+};
+
+static char *reader(char *str, int num, void *stream)
+{
+    struct parse *p = stream;
+    char *r = fgets(str, num, p->fp);
+    if (r != NULL && strchr(str, '\n') != NULL)
+        p->line++;
+    else if (r != NULL && feof(p->fp))
+        p->line++; /* last line without a newline */
+    return r;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    char reason[128];
+    if (p->err_line != 0) return 0;
+    if (section[0] == '\0') {
+        snprintf(reason, sizeof reason, "key outside a [section]");
+    } else if (bl_config_set(p->c, section, name, value, reason) == BL_OK) {
+        return 1;
+    }
+    p->err_line = p->line;
+    snprintf(p->err, 256, "%s:%u: %s: %s", p->path, p->line, name, reason);
+    return 0;
+}
+
+enum bl_err bl_config_load(struct bl_config *c, const char *path, char err[256])
+{
+    struct parse p = {.path = path, .c = c, .err = err};
+    p.fp = fopen(path, "r");
+    if (p.fp == NULL) {
+        snprintf(err, 256, "%s: open: %s", path, strerror(errno));
+        return BL_ERR_IO;
+    }
+    int r = ini_parse_stream(reader, &p, handler, &p);
+    bool read_error = ferror(p.fp) != 0;
+    fclose(p.fp);
+    if (read_error) {
+        snprintf(err, 256, "%s: read error", path);
+        return BL_ERR_IO;
+    }
+    if (r == 0) return BL_OK;
+    if (r > 0 && (p.err_line == 0 || (unsigned)r < p.err_line))
+        snprintf(err, 256, "%s:%d: syntax error: expected [section], key = value or a comment",
+                 path, r);
+    else if (r < 0)
+        snprintf(err, 256, "%s: out of memory while parsing", path);
+    return BL_ERR_USAGE;
+}
+
+enum bl_err bl_config_check(const struct bl_config *c, char err[256])
+{
+    if (c->monitor.stale_after >= c->monitor.down_after) {
+        snprintf(err, 256, "monitor: stale_after: %g must be less than down_after (%g)",
+                 c->monitor.stale_after, c->monitor.down_after);
+        return BL_ERR_USAGE;
+    }
+    if (c->bridge.stale_after >= c->bridge.dead_after) {
+        snprintf(err, 256, "bridge: stale_after: %g must be less than dead_after (%g)",
+                 c->bridge.stale_after, c->bridge.dead_after);
+        return BL_ERR_USAGE;
+    }
+    if (c->mqtt.min_interval > c->mqtt.max_interval) {
+        snprintf(err, 256, "mqtt: min_interval: %g must not exceed max_interval (%g)",
+                 c->mqtt.min_interval, c->mqtt.max_interval);
+        return BL_ERR_USAGE;
+    }
+    if (c->limits.float_voltage > c->limits.charge_voltage) {
+        snprintf(err, 256, "limits: float_voltage: %g must not exceed charge_voltage (%g)",
+                 c->limits.float_voltage, c->limits.charge_voltage);
+        return BL_ERR_USAGE;
+    }
+    if (c->limits.discharge_voltage >= c->limits.float_voltage) {
+        snprintf(err, 256, "limits: discharge_voltage: %g must be below float_voltage (%g)",
+                 c->limits.discharge_voltage, c->limits.float_voltage);
+        return BL_ERR_USAGE;
+    }
+    return BL_OK;
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/* test_config.c: the INI file of src/app/config.c -- defaults, the shipped packaging/batlink.ini,
+ * and errors that name the file, the line and the key. config.c lives in the app layer, so this
+ * test compiles it in (#include), as style.md rule 14 allows for code outside the libraries. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/app/config.c"
+
+static char path[64];
+
+static const char *write_file(const char *text)
+{
+    strcpy(path, "/tmp/bl_test_config_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+/* Load `text`; return the error message (static buffer), "" on success. */
+static const char *load(const char *text, struct bl_config *c, enum bl_err *e)
+{
+    static char err[256];
+    static char want_prefix[80];
+    err[0] = '\0';
+    bl_config_defaults(c);
+    const char *p = write_file(text);
+    *e = bl_config_load(c, p, err);
+    unlink(p);
+    /* every message starts with the file name; strip it so tests compare literals */
+    snprintf(want_prefix, sizeof want_prefix, "%s:", p);
+    if (strncmp(err, want_prefix, strlen(want_prefix)) == 0) return err + strlen(want_prefix);
+    return err;
+}
+
+static void defaults(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    bl_config_defaults(&c);
+    assert_string_equal(c.source.uri, "sim:");
+    assert_string_equal(c.source.profile, "pylontech");
+    assert_string_equal(c.mqtt.url, "");
+    assert_string_equal(c.mqtt.topic_prefix, "batlink");
+    assert_string_equal(c.mqtt.device, "battery");
+    assert_string_equal(c.mqtt.discovery_prefix, "homeassistant");
+    assert_true(c.mqtt.discovery);
+    assert_true(c.mqtt.min_interval == 1.0);
+    assert_true(c.mqtt.max_interval == 60.0);
+    assert_string_equal(c.http.listen, "");
+    assert_true(c.monitor.stale_after == 5.0);
+    assert_true(c.monitor.down_after == 30.0);
+    assert_true(c.monitor.conflict_window == 1.5);
+    assert_false(c.monitor.json);
+    assert_true(c.monitor.duration == 0.0);
+    assert_string_equal(c.monitor.log_level, "warn");
+    assert_true(c.bridge.dead_after == 30.0);
+    assert_int_equal(c.bridge.module_count, 1);
+    assert_true(c.limits.charge_voltage == 55.2);
+    assert_string_equal(c.diagnose.format, "text");
+    char err[256];
+    assert_int_equal(bl_config_check(&c, err), BL_OK);
+}
+
+static void values_comments_and_alias(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    enum bl_err e;
+    const char *msg = load("# comment\n"
+                           "; another\n"
+                           "[source]\n"
+                           "uri = canet:192.168.1.20\n"
+                           "[mqtt]\n"
+                           "url = mqtt://user:pw@127.0.0.1:1884\n"
+                           "discovery = off\n"
+                           "min_interval = 2.5 ; inline comment\n"
+                           "[monitor]\n"
+                           "dead_after = 45\n"
+                           "json = yes\n"
+                           "log_level = debug\n"
+                           "[bridge]\n"
+                           "module_count = 6", /* last line without a newline */
+                           &c, &e);
+    assert_string_equal(msg, "");
+    assert_int_equal(e, BL_OK);
+    assert_string_equal(c.source.uri, "canet:192.168.1.20");
+    assert_string_equal(c.mqtt.url, "mqtt://user:pw@127.0.0.1:1884");
+    assert_false(c.mqtt.discovery);
+    assert_true(c.mqtt.min_interval == 2.5);
+    assert_true(c.monitor.down_after == 45.0);
+    assert_true(c.monitor.json);
+    assert_string_equal(c.monitor.log_level, "debug");
+    assert_int_equal(c.bridge.module_count, 6);
+}
+
+static void errors_name_file_line_and_key(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    enum bl_err e;
+    static const struct {
+        const char *text;
+        const char *msg;
+    } cases[] = {
+        {"[monitor]\nstale_after = 5\nfoo = 1\n", "3: foo: unknown key in [monitor]"},
+        {"[monitor]\nstale_after = 5x\n", "2: stale_after: \"5x\" is not a number"},
+        {"[monitor]\n\ndown_after = -1\n", "3: down_after: -1 is outside 0.1..86400"},
+        {"[monitor]\nduration = nan\n", "2: duration: \"nan\" is not a number"},
+        {"[foo]\nbar = 1\n",
+         "2: bar: unknown section [foo] (known: source, mqtt, http, monitor, bridge, limits, "
+         "diagnose)"},
+        {"x = 1\n[monitor]\n", "1: x: key outside a [section]"},
+        {"[mqtt]\ndiscovery = maybe\n",
+         "2: discovery: \"maybe\" is not true/false/yes/no/on/off/1/0"},
+        {"[mqtt]\nurl = http://broker\n",
+         "2: url: \"http://broker\" is not mqtt://HOST[:PORT] or mqtts://..."},
+        {"[mqtt]\ndevice = my battery\n",
+         "2: device: \"my battery\" must be letters, digits, '_' or '-'"},
+        {"[source]\nprofile = nope\n", "2: profile: unknown profile \"nope\" (known: pylontech)"},
+        {"[bridge]\nmodule_count = 2.5\n", "2: module_count: \"2.5\" is not a whole number"},
+        {"[monitor]\nlog_level = loud\n",
+         "2: log_level: \"loud\" is not one of error|warn|info|debug"},
+        {"[monitor]\nstale_after = 5\nthis is not ini\n",
+         "3: syntax error: expected [section], key = value or a comment"},
+        /* the first error wins, also when a later line is bad too */
+        {"[monitor]\nstale_after = 1\nbad = 1\nworse = 2\n", "3: bad: unknown key in [monitor]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *msg = load(cases[i].text, &c, &e);
+        assert_int_equal(e, BL_ERR_USAGE);
+        assert_string_equal(msg, cases[i].msg);
+    }
+}
+
+static void missing_file(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    char err[256];
+    bl_config_defaults(&c);
+    assert_int_equal(bl_config_load(&c, "/nonexistent/batlink.ini", err), BL_ERR_IO);
+    assert_string_equal(err, "/nonexistent/batlink.ini: open: No such file or directory");
+}
+
+static void flags_override_with_set(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    enum bl_err e;
+    char reason[128];
+    (void)load("[mqtt]\nurl = mqtt://a\n", &c, &e);
+    assert_int_equal(e, BL_OK);
+    assert_int_equal(bl_config_set(&c, "mqtt", "url", "mqtt://b:1884", reason), BL_OK);
+    assert_string_equal(c.mqtt.url, "mqtt://b:1884");
+    assert_int_equal(bl_config_set(&c, "monitor", "duration", "0.5", reason), BL_OK);
+    assert_true(c.monitor.duration == 0.5);
+    assert_int_equal(bl_config_set(&c, "monitor", "nope", "1", reason), BL_ERR_USAGE);
+    assert_string_equal(reason, "unknown key in [monitor]");
+    char longer[300];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    assert_int_equal(bl_config_set(&c, "source", "uri", longer, reason), BL_ERR_USAGE);
+    assert_string_equal(reason, "value longer than 255 characters");
+}
+
+static void relations_are_checked(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    char err[256];
+    bl_config_defaults(&c);
+    c.monitor.stale_after = 30;
+    assert_int_equal(bl_config_check(&c, err), BL_ERR_USAGE);
+    assert_string_equal(err, "monitor: stale_after: 30 must be less than down_after (30)");
+    bl_config_defaults(&c);
+    c.mqtt.min_interval = 90;
+    assert_int_equal(bl_config_check(&c, err), BL_ERR_USAGE);
+    assert_string_equal(err, "mqtt: min_interval: 90 must not exceed max_interval (60)");
+}
+
+/* packaging/batlink.ini documents every key: each appears in its section as "key = default",
+ * and loading the file gives exactly the defaults. */
+static void shipped_file_documents_every_key(void **state)
+{
+    (void)state;
+    const char *ini = BL_SOURCE_DIR "/packaging/batlink.ini";
+    struct bl_config c, d;
+    char err[256] = "";
+    bl_config_defaults(&c);
+    bl_config_defaults(&d);
+    assert_int_equal(bl_config_load(&c, ini, err), BL_OK);
+    assert_memory_equal(&c, &d, sizeof c);
+
+    FILE *fp = fopen(ini, "r");
+    assert_non_null(fp);
+    static char text[16384];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    size_t count = 0;
+    for (size_t i = 0; bl_config_key(i) != NULL; i++, count++) {
+        const struct bl_config_key *k = bl_config_key(i);
+        char sec[48], line[128];
+        snprintf(sec, sizeof sec, "\n[%s]\n", k->section);
+        snprintf(line, sizeof line, "\n%s =%s%s\n", k->key, k->dflt[0] ? " " : "", k->dflt);
+        const char *s = strstr(text, sec);
+        assert_non_null(s);
+        const char *next = strstr(s + 1, "\n[");
+        const char *l = strstr(s, line);
+        if (l == NULL || (next != NULL && l > next))
+            fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
+    }
+    assert_int_equal(count, 35);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(values_comments_and_alias),
+        cmocka_unit_test(errors_name_file_line_and_key),
+        cmocka_unit_test(missing_file),
+        cmocka_unit_test(flags_override_with_set),
+        cmocka_unit_test(relations_are_checked),
+        cmocka_unit_test(shipped_file_documents_every_key),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
