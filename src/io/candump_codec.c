@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/* candump_codec.c: pure codec of the can-utils compact log line (shared/reference/transports.md
+ * section 5.1); no I/O, no allocation, bounded by the given length. */
+#include <stdint.h>
+#include <string.h>
+
+#include "batlink/candump.h"
+
+/* the value of a hex digit, or -1 */
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static enum bl_err fail(struct bl_diag *why, enum bl_err e, const char *what, size_t at)
+{
+    bl_diag_set(why, what, at);
+    return e;
+}
+
+/* "(SEC.FRAC)" at line[*p]; on success *p is past ')' */
+static enum bl_err parse_ts(const char *l, size_t len, size_t *p, int64_t *ts_us,
+                            struct bl_diag *why)
+{
+    size_t i = *p;
+    if (i >= len || l[i] != '(')
+        return fail(why, BL_ERR_INVAL, "expected '(' starting the timestamp", i);
+    i++;
+    size_t start = i;
+    uint64_t sec = 0;
+    while (i < len && l[i] >= '0' && l[i] <= '9') {
+        if (i - start >= 13)
+            return fail(why, BL_ERR_RANGE, "timestamp seconds longer than 13 digits", i);
+        sec = sec * 10 + (uint64_t)(l[i] - '0');
+        i++;
+    }
+    if (i == start) return fail(why, BL_ERR_INVAL, "expected decimal seconds in the timestamp", i);
+    if (sec > (uint64_t)(INT64_MAX / 1000000) - 1)
+        return fail(why, BL_ERR_RANGE, "timestamp seconds too large", start);
+    if (i >= len || l[i] != '.') return fail(why, BL_ERR_INVAL, "expected '.' in the timestamp", i);
+    i++;
+    start = i;
+    uint64_t frac = 0;
+    while (i < len && l[i] >= '0' && l[i] <= '9') {
+        if (i - start >= 9)
+            return fail(why, BL_ERR_INVAL, "timestamp fraction longer than 9 digits", i);
+        if (i - start < 6) frac = frac * 10 + (uint64_t)(l[i] - '0');
+        i++;
+    }
+    size_t nfrac = i - start;
+    if (nfrac == 0) return fail(why, BL_ERR_INVAL, "expected decimal fraction in the timestamp", i);
+    for (size_t k = nfrac; k < 6; k++)
+        frac *= 10;
+    if (i >= len || l[i] != ')')
+        return fail(why, BL_ERR_INVAL, "expected ')' closing the timestamp", i);
+    *p = i + 1;
+    *ts_us = (int64_t)(sec * 1000000u + frac);
+    return BL_OK;
+}
+
+/* hex pairs of a CAN FD payload after "##F"; only checked, never stored */
+static enum bl_err check_fd(const char *l, size_t len, size_t *p, struct bl_diag *why)
+{
+    size_t i = *p;
+    if (i >= len || hexval(l[i]) < 0)
+        return fail(why, BL_ERR_INVAL, "expected a hex flags digit after '##'", i);
+    i++;
+    unsigned n = 0;
+    while (i < len && !is_blank(l[i]) && l[i] != '\r') {
+        if (l[i] == '.' && n > 0) {
+            i++;
+            continue;
+        }
+        if (hexval(l[i]) < 0) return fail(why, BL_ERR_INVAL, "non-hex character in CAN FD data", i);
+        if (i + 1 >= len || hexval(l[i + 1]) < 0)
+            return fail(why, BL_ERR_INVAL, "odd number of hex digits in CAN FD data", i);
+        if (++n > 64) return fail(why, BL_ERR_RANGE, "more than 64 CAN FD data bytes", i);
+        i += 2;
+    }
+    *p = i;
+    return BL_OK;
+}
+
+/* the payload after '#': data bytes, or R[len], then optional _<raw dlc> */
+static enum bl_err parse_payload(const char *l, size_t len, size_t *p, struct bl_frame *f,
+                                 uint8_t *raw_dlc, struct bl_diag *why)
+{
+    size_t i = *p;
+    if (i < len && (l[i] == 'R' || l[i] == 'r')) {
+        f->flags |= BL_FRAME_RTR;
+        i++;
+        if (i < len && l[i] >= '0' && l[i] <= '9') {
+            if (l[i] > '8') return fail(why, BL_ERR_RANGE, "remote frame length above 8", i);
+            f->len = (uint8_t)(l[i] - '0');
+            i++;
+        }
+    } else {
+        while (i < len && !is_blank(l[i]) && l[i] != '\r' && l[i] != '_') {
+            if (l[i] == '.' && f->len > 0) {
+                i++;
+                continue;
+            }
+            int hi = hexval(l[i]);
+            if (hi < 0) return fail(why, BL_ERR_INVAL, "non-hex character in data", i);
+            if (i + 1 >= len || hexval(l[i + 1]) < 0)
+                return fail(why, BL_ERR_INVAL, "odd number of hex digits in data", i);
+            if (f->len >= 8) return fail(why, BL_ERR_RANGE, "more than 8 data bytes", i);
+            f->data[f->len++] = (uint8_t)(hi << 4 | hexval(l[i + 1]));
+            i += 2;
+        }
+    }
+    if (i < len && l[i] == '_') {
+        /* raw DLC 9..15 of an 8-byte classic frame (CAN_CTRLMODE_CC_LEN8_DLC); struct bl_frame
+         * has no field for it, so it is only reported through meta->raw_dlc */
+        int v = i + 1 < len ? hexval(l[i + 1]) : -1;
+        if (v < 0) return fail(why, BL_ERR_INVAL, "expected a hex digit after '_'", i + 1);
+        if (f->len != 8 || v < 9)
+            return fail(why, BL_ERR_RANGE, "raw DLC '_' needs length 8 and a value 9..F", i + 1);
+        *raw_dlc = (uint8_t)v;
+        i += 2;
+    }
+    *p = i;
+    return BL_OK;
+}
+
+/* "ID#..." at line[*p]; *kind tells CAN or CAN FD */
+static enum bl_err parse_frame(const char *l, size_t len, size_t *p, struct bl_frame *f,
+                               enum bl_candump_kind *kind, uint8_t *raw_dlc, struct bl_diag *why)
+{
+    size_t i = *p, start = i;
+    uint32_t v = 0;
+    while (i < len && l[i] != '#') {
+        int h = hexval(l[i]);
+        if (h < 0) {
+            if (is_blank(l[i]) || l[i] == '\r')
+                return fail(why, BL_ERR_INVAL, "expected '#' after the CAN id", i);
+            return fail(why, BL_ERR_INVAL, "non-hex character in CAN id", i);
+        }
+        if (i - start >= 8) return fail(why, BL_ERR_INVAL, "CAN id longer than 8 hex digits", i);
+        v = v << 4 | (uint32_t)h;
+        i++;
+    }
+    if (i >= len) return fail(why, BL_ERR_INVAL, "expected '#' after the CAN id", i);
+    size_t ndig = i - start;
+    if (ndig == 3) {
+        if (v > BL_CAN_SFF_MASK) return fail(why, BL_ERR_RANGE, "standard id above 0x7FF", start);
+        f->id = v;
+    } else if (ndig == 8) {
+        if (v & (BL_CAN_EFF_FLAG | BL_CAN_RTR_FLAG))
+            return fail(why, BL_ERR_RANGE, "extended id above 0x1FFFFFFF", start);
+        f->id = v & BL_CAN_EFF_MASK;
+        f->flags |= (v & BL_CAN_ERR_FLAG) ? BL_FRAME_ERR : BL_FRAME_EXT;
+    } else {
+        return fail(why, BL_ERR_INVAL, "bad CAN id length (3 hex digits = standard, 8 = extended)",
+                    start);
+    }
+    i++; /* '#' */
+    if (i < len && l[i] == '#') {
+        i++;
+        *kind = BL_CANDUMP_CANFD;
+        enum bl_err e = check_fd(l, len, &i, why);
+        *p = i;
+        return e;
+    }
+    *kind = BL_CANDUMP_CAN;
+    enum bl_err e = parse_payload(l, len, &i, f, raw_dlc, why);
+    if (e != BL_OK) return e;
+    if (f->flags & BL_FRAME_ERR) {
+        /* can-utils writes error frames with CAN_ERR_DLC = 8 data bytes (transports.md 4.2) */
+        if (f->flags & BL_FRAME_RTR)
+            return fail(why, BL_ERR_INVAL, "error frame cannot be a remote frame", start);
+        if (f->len != 8)
+            return fail(why, BL_ERR_INVAL, "error frame without its 8 data bytes", start);
+    }
+    *p = i;
+    return BL_OK;
+}
+
+enum bl_err bl_candump_parse(const char *line, size_t len, struct bl_frame *out,
+                             struct bl_candump_meta *meta, struct bl_diag *why)
+{
+    struct bl_candump_meta m;
+    memset(&m, 0, sizeof m);
+    size_t i = 0;
+    while (i < len && (is_blank(line[i]) || line[i] == '\r'))
+        i++;
+    if (i == len) {
+        m.kind = BL_CANDUMP_EMPTY;
+        if (meta != NULL) *meta = m;
+        return BL_OK;
+    }
+    struct bl_frame f;
+    memset(&f, 0, sizeof f);
+    enum bl_err e = parse_ts(line, len, &i, &f.ts_us, why);
+    if (e != BL_OK) return e;
+    if (i >= len || !is_blank(line[i]))
+        return fail(why, BL_ERR_INVAL, "expected a blank after the timestamp", i);
+    /* candump right-aligns interface names, so several blanks may precede one */
+    while (i < len && is_blank(line[i]))
+        i++;
+    m.iface_off = i;
+    while (i < len && !is_blank(line[i]) && line[i] != '\r') {
+        if ((unsigned char)line[i] < 0x21 || (unsigned char)line[i] > 0x7e)
+            return fail(why, BL_ERR_INVAL, "unprintable character in interface name", i);
+        if (i - m.iface_off >= BL_CANDUMP_IFACE_MAX)
+            return fail(why, BL_ERR_INVAL, "interface name too long", i);
+        i++;
+    }
+    m.iface_len = i - m.iface_off;
+    if (m.iface_len == 0) return fail(why, BL_ERR_INVAL, "expected an interface name", i);
+    if (i >= len || !is_blank(line[i]))
+        return fail(why, BL_ERR_INVAL, "expected a blank and a frame after the interface", i);
+    while (i < len && is_blank(line[i]))
+        i++;
+    e = parse_frame(line, len, &i, &f, &m.kind, &m.raw_dlc, why);
+    if (e != BL_OK) return e;
+    if (i < len && !is_blank(line[i]) && line[i] != '\r')
+        return fail(why, BL_ERR_INVAL, "unexpected character after the frame", i);
+    while (i < len && is_blank(line[i]))
+        i++;
+    /* direction token of `candump -x` and asc2log: R = received, T = transmitted */
+    if (i < len && (line[i] == 'R' || line[i] == 'T') &&
+        (i + 1 == len || is_blank(line[i + 1]) || line[i + 1] == '\r')) {
+        m.dir = line[i];
+        i++;
+    }
+    while (i < len && (is_blank(line[i]) || line[i] == '\r'))
+        i++;
+    if (i < len) return fail(why, BL_ERR_INVAL, "garbage after the frame", i);
+    if (m.dir == 'T') f.flags |= BL_FRAME_TX;
+    if (m.kind == BL_CANDUMP_CAN) *out = f;
+    if (meta != NULL) *meta = m;
+    return BL_OK;
+}
+
+static const char hexdig[] = "0123456789ABCDEF";
+
+/* width digits of v, zero padded, at b; returns b + width */
+static char *put_dec(char *b, uint64_t v, unsigned width)
+{
+    char tmp[24];
+    unsigned n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n < width)
+        tmp[n++] = '0';
+    while (n > 0)
+        *b++ = tmp[--n];
+    return b;
+}
+
+static char *put_hex(char *b, uint32_t v, unsigned digits)
+{
+    for (unsigned k = digits; k > 0; k--)
+        *b++ = hexdig[(v >> ((k - 1) * 4)) & 0xFu];
+    return b;
+}
+
+enum bl_err bl_candump_format(const struct bl_frame *f, const char *iface, char *buf, size_t cap,
+                              size_t *n)
+{
+    if (iface == NULL) iface = "can0";
+    size_t ilen = strlen(iface);
+    if (!bl_frame_valid(f) || f->ts_us < 0 || ilen == 0 || ilen > BL_CANDUMP_IFACE_MAX)
+        return BL_ERR_INVAL;
+    for (size_t k = 0; k < ilen; k++)
+        if ((unsigned char)iface[k] < 0x21 || (unsigned char)iface[k] > 0x7e) return BL_ERR_INVAL;
+    if (cap < BL_CANDUMP_LINE_MAX) return BL_ERR_SHORT;
+    char *b = buf;
+    uint64_t ts = (uint64_t)f->ts_us;
+    *b++ = '(';
+    b = put_dec(b, ts / 1000000u, 10);
+    *b++ = '.';
+    b = put_dec(b, ts % 1000000u, 6);
+    *b++ = ')';
+    *b++ = ' ';
+    memcpy(b, iface, ilen);
+    b += ilen;
+    *b++ = ' ';
+    if (f->flags & BL_FRAME_ERR)
+        b = put_hex(b, f->id | BL_CAN_ERR_FLAG, 8);
+    else if (f->flags & BL_FRAME_EXT)
+        b = put_hex(b, f->id, 8);
+    else
+        b = put_hex(b, f->id, 3);
+    *b++ = '#';
+    if (f->flags & BL_FRAME_RTR) {
+        *b++ = 'R';
+        if (f->len > 0) *b++ = (char)('0' + f->len);
+    } else {
+        for (unsigned k = 0; k < f->len; k++) {
+            *b++ = hexdig[f->data[k] >> 4];
+            *b++ = hexdig[f->data[k] & 0xFu];
+        }
+    }
+    *b++ = '\n';
+    *b = '\0';
+    *n = (size_t)(b - buf);
+    return BL_OK;
+}
