@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* json.c: the design.md section 5 state object from struct bl_battery + struct bl_link, built by
+ * iterating the field table (cJSON). Numbers are emitted as formatted text, not doubles. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "batlink/json.h"
+
+/* Numbers go in as raw text from bl_field_format ("49.86"), so the output shows the field's
+ * precision instead of a binary double's 17 digits (4986 x 0.01 = 49.860000000000007). */
+static bool add_raw_number(cJSON *o, const char *key, const char *text)
+{
+    return cJSON_AddItemToObject(o, key, cJSON_CreateRaw(text)) && cJSON_GetObjectItem(o, key);
+}
+
+static bool add_seconds(cJSON *o, const char *key, bl_us us)
+{
+    char buf[32];
+    /* milliseconds are plenty for an age; never negative (clock steps, out-of-order now) */
+    if (us < 0) us = 0;
+    snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(us / 1000000),
+             (long long)((us % 1000000) / 1000));
+    return add_raw_number(o, key, buf);
+}
+
+static bool add_bits(cJSON *o, const char *key, uint32_t bits, const char *(*name)(unsigned))
+{
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    if (a == NULL) return false;
+    for (unsigned bit = 0; bit < 32; bit++) {
+        const char *n = name(bit);
+        if (n == NULL) break;
+        if ((bits >> bit) & 1u) {
+            cJSON *s = cJSON_CreateString(n);
+            if (s == NULL || !cJSON_AddItemToArray(a, s)) {
+                cJSON_Delete(s);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static const char *link_state_name(enum bl_link_state st)
+{
+    switch (st) {
+    case BL_LINK_UP:
+        return "up";
+    case BL_LINK_STALE:
+        return "stale";
+    case BL_LINK_DOWN:
+        return "down";
+    }
+    return "down";
+}
+
+/* The manufacturer comes from bus bytes (0x35E): keep printable ASCII only so the output is
+ * always valid UTF-8. */
+static bool add_text(cJSON *o, const char *key, const char *raw, size_t max)
+{
+    char buf[64];
+    size_t n = 0;
+    for (; n < max && n + 1 < sizeof buf && raw[n] != '\0'; n++)
+        buf[n] = (raw[n] >= 0x20 && raw[n] < 0x7f) ? raw[n] : '?';
+    buf[n] = '\0';
+    return cJSON_AddStringToObject(o, key, buf) != NULL;
+}
+
+static bool add_field(cJSON *o, const struct bl_battery *b, const struct bl_field_desc *d)
+{
+    int32_t v = b->v[d->id];
+    char buf[48];
+    switch (d->kind) {
+    case BL_FK_NUMBER:
+        bl_field_format(d, v, buf, sizeof buf);
+        return add_raw_number(o, d->key, buf);
+    case BL_FK_BOOL:
+        return cJSON_AddBoolToObject(o, d->key, v != 0) != NULL;
+    case BL_FK_BITS:
+        return add_bits(o, d->key, (uint32_t)v,
+                        d->id == BL_F_ALARMS ? bl_alarm_name : bl_warning_name);
+    case BL_FK_STRING:
+        /* only one string field exists; the battery keeps its text beside the numbers */
+        return add_text(o, d->key, b->manufacturer, BL_MANUFACTURER_MAX);
+    }
+    return false;
+}
+
+static bool add_link(cJSON *o, const struct bl_link *l, bl_us now)
+{
+    cJSON *lk = cJSON_AddObjectToObject(o, "link");
+    if (lk == NULL) return false;
+    char buf[32];
+    if (cJSON_AddStringToObject(lk, "state", link_state_name(l->state)) == NULL) return false;
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)l->frames);
+    if (!add_raw_number(lk, "frames", buf)) return false;
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)l->errors);
+    if (!add_raw_number(lk, "errors", buf)) return false;
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)l->conflicts);
+    if (!add_raw_number(lk, "conflicts", buf)) return false;
+    if (l->last_frame_us != 0) {
+        if (!add_seconds(lk, "last_frame_age_s", now - l->last_frame_us)) return false;
+    } else if (cJSON_AddNullToObject(lk, "last_frame_age_s") == NULL) {
+        return false;
+    }
+    cJSON *hb = cJSON_AddObjectToObject(lk, "inverter_heartbeat");
+    if (hb == NULL || cJSON_AddBoolToObject(hb, "seen", l->heartbeat_seen) == NULL) return false;
+    if (l->heartbeat_seen && !add_seconds(hb, "age_s", now - l->heartbeat_last_us)) return false;
+    if (l->heartbeat_seen && l->heartbeat_period_us > 0 &&
+        !add_seconds(hb, "period_s", l->heartbeat_period_us))
+        return false;
+    return true;
+}
+
+cJSON *bl_json_state(const struct bl_battery *b, const struct bl_link *l, bl_us now,
+                     int64_t wall_us, uint32_t *implausible)
+{
+    struct bl_battery c = *b;
+    uint32_t bad = 0;
+    char buf[48];
+
+    /* power_w is derived: use the decoder's value when it has one, else voltage x current */
+    if (!bl_battery_known(&c, BL_F_POWER)) bl_battery_update_power(&c, now);
+
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL) return NULL;
+    /* wall time: whole seconds + 6 decimals, as text to keep the microseconds exact */
+    int64_t s = wall_us / 1000000, us = wall_us % 1000000;
+    if (us < 0) {
+        s -= 1;
+        us += 1000000;
+    }
+    snprintf(buf, sizeof buf, "%lld.%06lld", (long long)s, (long long)us);
+    if (!add_raw_number(o, "ts", buf)) goto fail;
+    if (c.profile != NULL && cJSON_AddStringToObject(o, "profile", c.profile) == NULL) goto fail;
+    for (unsigned f = 0; f < BL_F__COUNT; f++) {
+        const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
+        if (!bl_battery_known(&c, (enum bl_field)f)) continue;
+        if (!bl_battery_plausible(&c, (enum bl_field)f)) {
+            bad |= 1u << f;
+            continue;
+        }
+        if (!add_field(o, &c, d)) goto fail;
+    }
+    if (l != NULL && !add_link(o, l, now)) goto fail;
+    if (implausible != NULL) *implausible = bad;
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
+char *bl_json_state_print(const struct bl_battery *b, const struct bl_link *l, bl_us now,
+                          int64_t wall_us, uint32_t *implausible)
+{
+    cJSON *o = bl_json_state(b, l, now, wall_us, implausible);
+    if (o == NULL) return NULL;
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}

@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: MIT */
+/* mqtt.c: battery state and Home Assistant discovery over MQTT (design.md section 6), libmosquitto
+ * driven by the batlink poll loop through the external-loop calls (style.md rule 11). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <mosquitto.h>
+
+#include "batlink/json.h"
+#include "batlink/log.h"
+#include "batlink/mqtt.h"
+
+#define TOPIC_MAX          256
+#define KEEPALIVE_S        30
+#define BACKOFF_MIN_US     1000000
+#define BACKOFF_MAX_US     30000000
+#define CONNECT_TIMEOUT_US 10000000 /* a SYN into a black hole would otherwise wait minutes */
+#define SHUTDOWN_DRAIN_US  2000000
+
+struct bl_mqtt {
+    struct mosquitto *mosq;
+    struct bl_loop *loop;
+    struct bl_watch *watch;
+    struct bl_timer *misc, *backoff, *pub;
+
+    char host[256];
+    int port;
+    bool tls;
+    char where[300]; /* "mqtt://host:port" for messages (no credentials) */
+    char device[64];
+    char disc_prefix[128];
+    char t_state[TOPIC_MAX], t_avail[TOPIC_MAX], t_ha_status[TOPIC_MAX];
+    bl_us min_us, max_us;
+    bool discovery;
+
+    bool backoff_armed;
+    bool lib_init;
+    bool started;   /* connect_async got as far as storing the host (reconnect_async works) */
+    bool connected; /* CONNACK accepted */
+    bool connecting;
+    bool shutting_down;
+    bl_us connect_started;
+    bl_us backoff_us;
+    int last_errno; /* last connect failure logged (log once per distinct reason) */
+
+    /* the latest state offered by bl_mqtt_update */
+    bool have;
+    struct bl_battery cur;
+    struct bl_link link;
+    bool have_link;
+    bl_us cur_now;
+    int64_t cur_wall;
+
+    /* what was last published, for deadband comparisons */
+    bool published;
+    struct bl_battery pub_b;
+    enum bl_link_state pub_link;
+    bl_us pub_at;
+    int avail_sent;    /* -1 unknown, 0 offline, 1 online (per connection) */
+    uint32_t bad_seen; /* implausible fields already logged */
+    char disc_manufacturer[BL_MANUFACTURER_MAX + 1];
+    const char *disc_profile;
+
+    struct bl_mqtt_stats st;
+};
+
+/* ---- URL ---------------------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Copy [s, s+n) into out (size cap) decoding %XX; false on overflow, NUL or a bad escape. */
+static bool pct_decode(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (n - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) return false;
+            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        }
+        if (o + 1 >= cap || c == '\0') return false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+struct url {
+    bool tls;
+    char host[256];
+    int port;
+    bool has_user, has_pass;
+    char user[128], pass[128];
+};
+
+static enum bl_err parse_url(const char *s, struct url *u, char err[BL_ERRLEN])
+{
+    static const char form[] = "expected mqtt://[user[:pass]@]host[:port] or mqtts://...";
+    memset(u, 0, sizeof *u);
+    const char *p;
+    if (strncmp(s, "mqtt://", 7) == 0) {
+        p = s + 7;
+        u->port = 1883;
+    } else if (strncmp(s, "mqtts://", 8) == 0) {
+        p = s + 8;
+        u->tls = true;
+        u->port = 8883;
+    } else {
+        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": unknown scheme; %s", s, form);
+        return BL_ERR_USAGE;
+    }
+    const char *end = p + strcspn(p, "/?#");
+    if (*end == '/' && end[1] == '\0') {
+        /* a trailing slash is harmless */
+    } else if (*end != '\0') {
+        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": unexpected path or query \"%.40s\"; %s", s,
+                 end, form);
+        return BL_ERR_USAGE;
+    }
+    const char *at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q; /* the last '@': a password may contain one only percent-encoded anyway */
+    if (at != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        size_t ul = colon != NULL ? (size_t)(colon - p) : (size_t)(at - p);
+        if (ul == 0 || !pct_decode(p, ul, u->user, sizeof u->user)) {
+            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": bad user name; %s", s, form);
+            return BL_ERR_USAGE;
+        }
+        u->has_user = true;
+        if (colon != NULL) {
+            if (!pct_decode(colon + 1, (size_t)(at - colon - 1), u->pass, sizeof u->pass)) {
+                snprintf(err, BL_ERRLEN, "mqtt URL: bad password (too long or bad %%XX escape)");
+                return BL_ERR_USAGE;
+            }
+            u->has_pass = true;
+        }
+        p = at + 1;
+    }
+    const char *hend, *portp = NULL;
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+        if (rb == NULL) {
+            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": missing ']'; %s", s, form);
+            return BL_ERR_USAGE;
+        }
+        p++;
+        hend = rb;
+        if (rb + 1 < end) {
+            if (rb[1] != ':') {
+                snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": junk after ']'; %s", s, form);
+                return BL_ERR_USAGE;
+            }
+            portp = rb + 2;
+        }
+    } else {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        hend = colon != NULL ? colon : end;
+        if (colon != NULL) portp = colon + 1;
+    }
+    size_t hl = (size_t)(hend - p);
+    if (hl == 0 || hl >= sizeof u->host) {
+        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": missing or too long host; %s", s, form);
+        return BL_ERR_USAGE;
+    }
+    memcpy(u->host, p, hl);
+    u->host[hl] = '\0';
+    if (portp != NULL) {
+        long port = 0;
+        const char *q = portp;
+        for (; q < end && *q >= '0' && *q <= '9' && port <= 65535; q++)
+            port = port * 10 + (*q - '0');
+        if (q == portp || q != end || port < 1 || port > 65535) {
+            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": port must be 1..65535; %s", s, form);
+            return BL_ERR_USAGE;
+        }
+        u->port = (int)port;
+    }
+    return BL_OK;
+}
+
+static bool valid_id(const char *s)
+{
+    if (*s == '\0') return false;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* A topic level given by the user: no wildcards, no empty text. */
+static bool valid_topic_part(const char *s)
+{
+    return *s != '\0' && strpbrk(s, "+#") == NULL && strlen(s) < 100;
+}
+
+/* ---- publishing --------------------------------------------------------------------------- */
+
+static void publish(struct bl_mqtt *m, const char *topic, const char *payload, int qos, bool retain)
+{
+    int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST) {
+        m->st.publish_errors++;
+        bl_logf(BL_LOG_WARN, "%s: publish %s: %s", m->where, topic, mosquitto_strerror(rc));
+    }
+}
+
+static bool want_online(const struct bl_mqtt *m)
+{
+    return !(m->have_link && m->link.state == BL_LINK_DOWN);
+}
+
+static void send_availability(struct bl_mqtt *m, bool force)
+{
+    int want = want_online(m) ? 1 : 0;
+    if (!m->connected || (!force && m->avail_sent == want)) return;
+    publish(m, m->t_avail, want ? "online" : "offline", 1, true);
+    m->avail_sent = want;
+}
+
+/* The state JSON with its wall time moved on by the monotonic time elapsed since the snapshot
+ * (a timer-driven publish happens later than the last bl_mqtt_update). */
+static void send_state(struct bl_mqtt *m, bl_us now)
+{
+    if (!m->connected || !m->have) return;
+    uint32_t bad = 0;
+    int64_t wall = m->cur_wall + (now - m->cur_now);
+    char *json = bl_json_state_print(&m->cur, m->have_link ? &m->link : NULL, now, wall, &bad);
+    if (json == NULL) {
+        m->st.publish_errors++;
+        return;
+    }
+    publish(m, m->t_state, json, 0, false);
+    free(json);
+    m->st.states++;
+    m->published = true;
+    m->pub_b = m->cur;
+    m->pub_link = m->have_link ? m->link.state : BL_LINK_UP;
+    m->pub_at = now;
+    for (unsigned f = 0; f < BL_F__COUNT; f++) {
+        if (!((bad >> f) & 1u)) continue;
+        m->st.implausible++;
+        if ((m->bad_seen >> f) & 1u) continue;
+        const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
+        char v[48];
+        bl_field_format(d, m->cur.v[f], v, sizeof v);
+        bl_logf(BL_LOG_WARN, "mqtt: %s = %s is outside %g..%g: implausible, not published", d->key,
+                v, d->min_si, d->max_si);
+    }
+    m->bad_seen = bad;
+}
+
+/* ---- discovery ---------------------------------------------------------------------------- */
+
+static cJSON *device_block(const struct bl_mqtt *m)
+{
+    char id[96];
+    cJSON *dev = cJSON_CreateObject();
+    if (dev == NULL) return NULL;
+    snprintf(id, sizeof id, "batlink_%s", m->device);
+    cJSON *ids = cJSON_AddArrayToObject(dev, "identifiers");
+    if (ids != NULL) cJSON_AddItemToArray(ids, cJSON_CreateString(id));
+    cJSON_AddStringToObject(dev, "name", m->device);
+    cJSON_AddStringToObject(dev, "manufacturer",
+                            m->disc_manufacturer[0] ? m->disc_manufacturer : "batlink");
+    if (m->disc_profile != NULL) {
+        char model[96];
+        snprintf(model, sizeof model, "CAN profile %s", m->disc_profile);
+        cJSON_AddStringToObject(dev, "model", model);
+    }
+    return dev;
+}
+
+/* Publish one entity config; takes ownership of `cfg`. */
+static void send_config(struct bl_mqtt *m, const char *component, const char *key, cJSON *cfg,
+                        bool availability)
+{
+    char topic[TOPIC_MAX], uid[160];
+    if (cfg == NULL) return;
+    snprintf(uid, sizeof uid, "batlink_%s_%s", m->device, key);
+    cJSON_AddStringToObject(cfg, "unique_id", uid);
+    cJSON_AddStringToObject(cfg, "state_topic", m->t_state);
+    if (availability) cJSON_AddStringToObject(cfg, "availability_topic", m->t_avail);
+    cJSON_AddItemToObject(cfg, "device", device_block(m));
+    cJSON *origin = cJSON_AddObjectToObject(cfg, "origin");
+    if (origin != NULL) {
+        cJSON_AddStringToObject(origin, "name", "batlink");
+        cJSON_AddStringToObject(origin, "sw_version", BL_VERSION);
+    }
+    char *txt = cJSON_PrintUnformatted(cfg);
+    cJSON_Delete(cfg);
+    if (txt == NULL) {
+        m->st.publish_errors++;
+        return;
+    }
+    snprintf(topic, sizeof topic, "%s/%s/batlink_%s/%s/config", m->disc_prefix, component,
+             m->device, key);
+    publish(m, topic, txt, 1, true);
+    free(txt);
+}
+
+/* HA renders "None" as "unknown" for sensors and binary sensors: used while a key is absent. */
+static void value_template(cJSON *cfg, const char *key, bool binary)
+{
+    char t[200];
+    if (binary)
+        snprintf(t, sizeof t,
+                 "{{ ('ON' if value_json.%s else 'OFF') if value_json.%s is defined else 'None' }}",
+                 key, key);
+    else
+        snprintf(t, sizeof t, "{{ value_json.%s if value_json.%s is defined else 'None' }}", key,
+                 key);
+    cJSON_AddStringToObject(cfg, "value_template", t);
+}
+
+static void announce_bits(struct bl_mqtt *m, const struct bl_field_desc *d)
+{
+    bool alarm = d->id == BL_F_ALARMS;
+    const char *(*name)(unsigned) = alarm ? bl_alarm_name : bl_warning_name;
+    for (unsigned bit = 0; name(bit) != NULL; bit++) {
+        char key[96], label[128], t[240];
+        const char *n = name(bit);
+        snprintf(key, sizeof key, "%s_%s", alarm ? "alarm" : "warning", n);
+        snprintf(label, sizeof label, "%s %s", alarm ? "Alarm" : "Warning", n);
+        for (char *c = label; *c; c++)
+            if (*c == '_') *c = ' ';
+        cJSON *cfg = cJSON_CreateObject();
+        if (cfg == NULL) return;
+        cJSON_AddStringToObject(cfg, "name", label);
+        snprintf(t, sizeof t,
+                 "{{ ('ON' if '%s' in value_json.%s else 'OFF') if value_json.%s is defined "
+                 "else 'None' }}",
+                 n, d->key, d->key);
+        cJSON_AddStringToObject(cfg, "value_template", t);
+        cJSON_AddStringToObject(cfg, "device_class", "problem");
+        cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+        send_config(m, "binary_sensor", key, cfg, true);
+    }
+}
+
+static void announce_field(struct bl_mqtt *m, const struct bl_field_desc *d)
+{
+    if (d->kind == BL_FK_BITS) {
+        announce_bits(m, d);
+        return;
+    }
+    cJSON *cfg = cJSON_CreateObject();
+    if (cfg == NULL) return;
+    cJSON_AddStringToObject(cfg, "name", d->label);
+    value_template(cfg, d->key, d->kind == BL_FK_BOOL);
+    if (d->ha_device_class != NULL)
+        cJSON_AddStringToObject(cfg, "device_class", d->ha_device_class);
+    if (d->kind == BL_FK_NUMBER) {
+        if (d->ha_state_class != NULL)
+            cJSON_AddStringToObject(cfg, "state_class", d->ha_state_class);
+        if (d->unit != NULL) cJSON_AddStringToObject(cfg, "unit_of_measurement", d->unit);
+        cJSON_AddNumberToObject(cfg, "suggested_display_precision", d->precision);
+    }
+    if (d->kind == BL_FK_STRING || d->id == BL_F_MODULE_COUNT || d->id == BL_F_CAPACITY)
+        cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+    send_config(m, d->ha_component, d->key, cfg, true);
+}
+
+/* The link entities report on the link itself, so they must not share the availability topic
+ * that goes "offline" when the link is down (they would show "unavailable" instead of "down");
+ * expire_after makes them unavailable when batlink stops publishing. */
+static void announce_link(struct bl_mqtt *m)
+{
+    char expire[32];
+    snprintf(expire, sizeof expire, "%.0f", (double)m->max_us / 1e6 * 2 + 10);
+    cJSON *cfg = cJSON_CreateObject();
+    if (cfg == NULL) return;
+    cJSON_AddStringToObject(cfg, "name", "Link");
+    cJSON_AddStringToObject(cfg, "value_template", "{{ value_json.link.state }}");
+    cJSON_AddStringToObject(cfg, "device_class", "enum");
+    cJSON *opts = cJSON_AddArrayToObject(cfg, "options");
+    if (opts != NULL) {
+        cJSON_AddItemToArray(opts, cJSON_CreateString("up"));
+        cJSON_AddItemToArray(opts, cJSON_CreateString("stale"));
+        cJSON_AddItemToArray(opts, cJSON_CreateString("down"));
+    }
+    cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+    cJSON_AddRawToObject(cfg, "expire_after", expire);
+    send_config(m, "sensor", "link_state", cfg, false);
+
+    static const struct {
+        const char *key, *label, *json;
+    } counters[] = {{"link_frames", "Link frames", "frames"},
+                    {"link_errors", "Link errors", "errors"}};
+    for (size_t i = 0; i < 2; i++) {
+        char t[96];
+        cfg = cJSON_CreateObject();
+        if (cfg == NULL) return;
+        cJSON_AddStringToObject(cfg, "name", counters[i].label);
+        snprintf(t, sizeof t, "{{ value_json.link.%s }}", counters[i].json);
+        cJSON_AddStringToObject(cfg, "value_template", t);
+        cJSON_AddStringToObject(cfg, "state_class", "total_increasing");
+        cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+        cJSON_AddRawToObject(cfg, "expire_after", expire);
+        send_config(m, "sensor", counters[i].key, cfg, false);
+    }
+}
+
+static void announce(struct bl_mqtt *m)
+{
+    if (!m->connected || !m->discovery) return;
+    if (m->have) {
+        if (bl_battery_known(&m->cur, BL_F_MANUFACTURER)) {
+            for (size_t i = 0; i < BL_MANUFACTURER_MAX; i++) {
+                char c = m->cur.manufacturer[i];
+                m->disc_manufacturer[i] = (c >= 0x20 && c < 0x7f) || c == '\0' ? c : '?';
+            }
+            m->disc_manufacturer[BL_MANUFACTURER_MAX] = '\0';
+        }
+        m->disc_profile = m->cur.profile;
+    }
+    for (unsigned f = 0; f < BL_F__COUNT; f++)
+        announce_field(m, bl_field_desc((enum bl_field)f));
+    announce_link(m);
+    m->st.discoveries++;
+}
+
+/* The device block shows manufacturer and profile: announce again when they become known. */
+static bool identity_changed(const struct bl_mqtt *m)
+{
+    if (m->cur.profile != m->disc_profile) return true;
+    if (!bl_battery_known(&m->cur, BL_F_MANUFACTURER)) return false;
+    for (size_t i = 0; i < BL_MANUFACTURER_MAX; i++) {
+        char c = m->cur.manufacturer[i];
+        char s = (c >= 0x20 && c < 0x7f) || c == '\0' ? c : '?';
+        if (s != m->disc_manufacturer[i]) return true;
+        if (c == '\0') break;
+    }
+    return false;
+}
+
+/* ---- publish policy ----------------------------------------------------------------------- */
+
+static int64_t absdiff(int32_t a, int32_t b)
+{
+    int64_t d = (int64_t)a - (int64_t)b;
+    return d < 0 ? -d : d;
+}
+
+static uint32_t shown_mask(const struct bl_battery *b)
+{
+    uint32_t mask = 0;
+    for (unsigned f = 0; f < BL_F__COUNT; f++)
+        if (bl_battery_known(b, (enum bl_field)f) && bl_battery_plausible(b, (enum bl_field)f))
+            mask |= 1u << f;
+    return mask;
+}
+
+/* True when the current state differs from the published one beyond the deadbands. */
+static bool changed(const struct bl_mqtt *m)
+{
+    uint32_t now_mask = shown_mask(&m->cur);
+    if (now_mask != shown_mask(&m->pub_b)) return true;
+    for (unsigned f = 0; f < BL_F__COUNT; f++) {
+        if (!((now_mask >> f) & 1u)) continue;
+        const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
+        switch (d->kind) {
+        case BL_FK_NUMBER:
+            if (absdiff(m->cur.v[f], m->pub_b.v[f]) >= (d->deadband > 0 ? d->deadband : 1))
+                return true;
+            break;
+        case BL_FK_BOOL:
+        case BL_FK_BITS:
+            if (m->cur.v[f] != m->pub_b.v[f]) return true;
+            break;
+        case BL_FK_STRING:
+            if (strncmp(m->cur.manufacturer, m->pub_b.manufacturer, BL_MANUFACTURER_MAX) != 0)
+                return true;
+            break;
+        }
+    }
+    return m->cur.profile != m->pub_b.profile;
+}
+
+static void schedule(struct bl_mqtt *m, bl_us now)
+{
+    if (!m->connected || !m->have || m->shutting_down) return;
+    bl_us due;
+    if (!m->published || (m->have_link && m->link.state != m->pub_link)) {
+        due = now;
+    } else if (changed(m)) {
+        due = m->pub_at + m->min_us;
+    } else {
+        due = m->pub_at + m->max_us;
+    }
+    if (due <= now) {
+        send_state(m, now);
+        due = now + m->max_us;
+    }
+    bl_timer_set(m->pub, due, 0);
+}
+
+static void pub_due(void *ctx, bl_us now)
+{
+    schedule(ctx, now);
+}
+
+/* ---- connection --------------------------------------------------------------------------- */
+
+static void arm_backoff(struct bl_mqtt *m)
+{
+    if (m->shutting_down) return;
+    m->connected = false;
+    m->connecting = false;
+    bl_timer_set(m->pub, 0, 0);
+    bl_timer_set(m->backoff, bl_now_mono() + m->backoff_us, 0);
+    m->backoff_armed = true;
+    m->backoff_us = m->backoff_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : m->backoff_us * 2;
+}
+
+static void connect_failed(struct bl_mqtt *m, const char *what, int e)
+{
+    /* the first failure of a kind is a warning; repeats while retrying are only info */
+    bl_logf(e == m->last_errno ? BL_LOG_INFO : BL_LOG_WARN, "%s: %s; retrying in %.0f s", m->where,
+            what, (double)m->backoff_us / 1e6);
+    m->last_errno = e;
+    m->st.refused++;
+    arm_backoff(m);
+}
+
+static void start_connect(struct bl_mqtt *m)
+{
+    int rc;
+    errno = 0;
+    if (!m->started)
+        rc = mosquitto_connect_async(m->mosq, m->host, m->port, KEEPALIVE_S);
+    else
+        rc = mosquitto_reconnect_async(m->mosq);
+    if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_EAI)
+        m->started = true; /* the host is stored even when the connect itself failed */
+    if (rc == MOSQ_ERR_SUCCESS) {
+        m->connecting = true;
+        m->connect_started = bl_now_mono();
+        return;
+    }
+    char what[200];
+    int e = rc == MOSQ_ERR_ERRNO ? errno : 1000 + rc;
+    snprintf(what, sizeof what, "connect: %s",
+             rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+    connect_failed(m, what, e);
+}
+
+static void backoff_due(void *ctx, bl_us now)
+{
+    struct bl_mqtt *m = ctx;
+    (void)now;
+    m->backoff_armed = false;
+    start_connect(m);
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct bl_mqtt *m = obj;
+    (void)mosq;
+    if (rc != 0) {
+        char what[200];
+        snprintf(what, sizeof what, "broker refused the connection: %s",
+                 mosquitto_connack_string(rc));
+        connect_failed(m, what, 2000 + rc);
+        return;
+    }
+    bl_logf(BL_LOG_INFO, "%s: connected", m->where);
+    m->connected = true;
+    m->connecting = false;
+    m->backoff_us = BACKOFF_MIN_US;
+    m->last_errno = 0;
+    m->st.connected = true;
+    m->st.connects++;
+    m->avail_sent = -1;
+    m->published = false; /* the current state goes out at once: no backlog, no stale copy */
+    int src = mosquitto_subscribe(m->mosq, NULL, m->t_ha_status, 1);
+    if (src != MOSQ_ERR_SUCCESS)
+        bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, m->t_ha_status,
+                mosquitto_strerror(src));
+    announce(m);
+    send_availability(m, true);
+    schedule(m, bl_now_mono());
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct bl_mqtt *m = obj;
+    (void)mosq;
+    bool was = m->connected;
+    m->st.connected = false;
+    if (was) {
+        m->st.disconnects++;
+        if (!m->shutting_down)
+            bl_logf(BL_LOG_WARN, "%s: connection lost (%s); reconnecting", m->where,
+                    rc == 0 ? "closed" : mosquitto_strerror(rc));
+    }
+    if (m->shutting_down) {
+        m->connected = false;
+        return;
+    }
+    if (!m->connected && m->backoff_armed) return; /* a refusal already scheduled the retry */
+    if (was) m->backoff_us = BACKOFF_MIN_US;
+    arm_backoff(m);
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    struct bl_mqtt *m = obj;
+    (void)mosq;
+    if (strcmp(msg->topic, m->t_ha_status) != 0 || msg->payloadlen != 6 ||
+        memcmp(msg->payload, "online", 6) != 0)
+        return;
+    /* Home Assistant (re)started: it has forgotten non-retained state; configs are retained but
+     * re-sending them is the documented convention (transports.md section 6.6). */
+    bl_logf(BL_LOG_INFO, "%s: Home Assistant is online: announcing again", m->where);
+    announce(m);
+    send_availability(m, true);
+    m->published = false;
+    schedule(m, bl_now_mono());
+}
+
+/* ---- loop integration (style.md rule 11) ---------------------------------------------------- */
+
+static void lost(struct bl_mqtt *m, int rc)
+{
+    if (rc == MOSQ_ERR_SUCCESS) return;
+    /* libmosquitto closes the socket and calls on_disconnect itself for read/write errors;
+     * this covers the paths where it does not (e.g. a connect that failed before CONNACK) */
+    if (m->connecting && !m->connected) {
+        char what[200];
+        snprintf(what, sizeof what, "connect: %s",
+                 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        connect_failed(m, what, rc == MOSQ_ERR_ERRNO ? errno : 1000 + rc);
+        return;
+    }
+    if (!m->backoff_armed) on_disconnect(m->mosq, m, rc);
+}
+
+static void prepare(void *ctx)
+{
+    struct bl_mqtt *m = ctx;
+    int fd = mosquitto_socket(m->mosq); /* re-read every iteration: it changes on reconnect */
+    short ev = 0;
+    if (fd >= 0) ev = (short)(POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0));
+    bl_watch_set(m->watch, fd, ev);
+}
+
+static void ready(void *ctx, int fd, short revents)
+{
+    struct bl_mqtt *m = ctx;
+    (void)fd;
+    if (revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+        /* TLS may hold decoded records the socket no longer signals: read a few times */
+        int n = m->tls ? 8 : 1;
+        for (int i = 0; i < n && mosquitto_socket(m->mosq) >= 0; i++) {
+            errno = 0;
+            int rc = mosquitto_loop_read(m->mosq, 1);
+            if (rc != MOSQ_ERR_SUCCESS) {
+                lost(m, rc);
+                return;
+            }
+        }
+    }
+    if ((revents & POLLOUT) && mosquitto_socket(m->mosq) >= 0) {
+        errno = 0;
+        lost(m, mosquitto_loop_write(m->mosq, 1));
+    }
+}
+
+static void misc_due(void *ctx, bl_us now)
+{
+    struct bl_mqtt *m = ctx;
+    if (mosquitto_socket(m->mosq) < 0) return;
+    if (m->connecting && !m->connected && now - m->connect_started > CONNECT_TIMEOUT_US) {
+        connect_failed(m, "connect: timed out", ETIMEDOUT);
+        return;
+    }
+    if (m->tls) {
+        int rc = mosquitto_loop_read(m->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            lost(m, rc);
+            return;
+        }
+    }
+    int rc = mosquitto_loop_misc(m->mosq);
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) lost(m, rc);
+}
+
+/* ---- public API --------------------------------------------------------------------------- */
+
+enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, struct bl_mqtt **out,
+                        char err[BL_ERRLEN])
+{
+    struct url u;
+    *out = NULL;
+    if (o->url == NULL) {
+        snprintf(err, BL_ERRLEN, "mqtt: no broker URL");
+        return BL_ERR_USAGE;
+    }
+    enum bl_err e = parse_url(o->url, &u, err);
+    if (e != BL_OK) return e;
+    const char *device = o->device != NULL ? o->device : "battery";
+    const char *prefix = o->topic_prefix != NULL ? o->topic_prefix : "batlink";
+    const char *disc = o->discovery_prefix != NULL ? o->discovery_prefix : "homeassistant";
+    if (!valid_id(device) || strlen(device) > 40) {
+        snprintf(err, BL_ERRLEN,
+                 "mqtt device \"%.60s\": use 1-40 letters, digits, '_' or '-' (Home Assistant "
+                 "discovery ids)",
+                 device);
+        return BL_ERR_USAGE;
+    }
+    if (!valid_topic_part(prefix) || !valid_topic_part(disc)) {
+        snprintf(err, BL_ERRLEN, "mqtt topic prefix \"%.60s\": must be non-empty, without + or #",
+                 valid_topic_part(prefix) ? disc : prefix);
+        return BL_ERR_USAGE;
+    }
+    double mn = o->min_interval_s > 0 ? o->min_interval_s : 1.0;
+    double mx = o->max_interval_s > 0 ? o->max_interval_s : 60.0;
+    if (mn > 3600 || mx > 86400 || mx < mn) {
+        snprintf(err, BL_ERRLEN,
+                 "mqtt intervals: min_interval %g s / max_interval %g s: need 0 < min <= max, "
+                 "min <= 3600, max <= 86400",
+                 mn, mx);
+        return BL_ERR_USAGE;
+    }
+
+    struct bl_mqtt *m = calloc(1, sizeof *m);
+    if (m == NULL) return BL_ERR_NOMEM;
+    m->loop = loop;
+    m->tls = u.tls;
+    m->port = u.port;
+    snprintf(m->host, sizeof m->host, "%s", u.host);
+    snprintf(m->where, sizeof m->where, "%s://%s%s%s:%d", u.tls ? "mqtts" : "mqtt",
+             strchr(u.host, ':') ? "[" : "", u.host, strchr(u.host, ':') ? "]" : "", u.port);
+    snprintf(m->device, sizeof m->device, "%s", device);
+    snprintf(m->disc_prefix, sizeof m->disc_prefix, "%s", disc);
+    snprintf(m->t_state, sizeof m->t_state, "%s/%s/state", prefix, device);
+    snprintf(m->t_avail, sizeof m->t_avail, "%s/%s/availability", prefix, device);
+    snprintf(m->t_ha_status, sizeof m->t_ha_status, "%s/status", disc);
+    m->min_us = (bl_us)(mn * 1e6);
+    m->max_us = (bl_us)(mx * 1e6);
+    m->discovery = o->discovery;
+    m->backoff_us = BACKOFF_MIN_US;
+    m->avail_sent = -1;
+
+    char cid[128];
+    if (o->client_id != NULL && o->client_id[0] != '\0')
+        snprintf(cid, sizeof cid, "%s", o->client_id);
+    else
+        snprintf(cid, sizeof cid, "batlink-%s", device);
+
+    mosquitto_lib_init();
+    m->lib_init = true;
+    m->mosq = mosquitto_new(cid, true, m);
+    if (m->mosq == NULL) {
+        snprintf(err, BL_ERRLEN, "%.120s: mosquitto_new: %s", m->where, strerror(errno));
+        e = errno == ENOMEM ? BL_ERR_NOMEM : BL_ERR_IO;
+        goto fail;
+    }
+    int rc = mosquitto_will_set(m->mosq, m->t_avail, 7, "offline", 1, true);
+    if (rc == MOSQ_ERR_SUCCESS && u.has_user)
+        rc = mosquitto_username_pw_set(m->mosq, u.user, u.has_pass ? u.pass : NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        snprintf(err, BL_ERRLEN, "%.120s: set-up: %s", m->where, mosquitto_strerror(rc));
+        e = BL_ERR_IO;
+        goto fail;
+    }
+    if (u.tls) {
+        rc = mosquitto_tls_set(m->mosq, o->cafile, o->cafile != NULL ? NULL : "/etc/ssl/certs",
+                               NULL, NULL, NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            snprintf(err, BL_ERRLEN, "%.120s: TLS set-up with CA %.80s: %s", m->where,
+                     o->cafile != NULL ? o->cafile : "/etc/ssl/certs",
+                     rc == MOSQ_ERR_INVAL ? "cannot read the CA file" : mosquitto_strerror(rc));
+            e = BL_ERR_IO;
+            goto fail;
+        }
+    } else if (o->cafile != NULL) {
+        bl_logf(BL_LOG_WARN, "%s: cafile ignored: the URL is not mqtts://", m->where);
+    }
+    mosquitto_connect_callback_set(m->mosq, on_connect);
+    mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
+    mosquitto_message_callback_set(m->mosq, on_message);
+
+    m->watch = bl_loop_watch(loop, -1, 0, ready, m);
+    m->misc = bl_loop_timer(loop, bl_now_mono() + 1000000, 1000000, misc_due, m);
+    m->backoff = bl_loop_timer(loop, 0, 0, backoff_due, m);
+    m->pub = bl_loop_timer(loop, 0, 0, pub_due, m);
+    if (m->watch == NULL || m->misc == NULL || m->backoff == NULL || m->pub == NULL ||
+        bl_loop_prepare(loop, prepare, m) != BL_OK) {
+        snprintf(err, BL_ERRLEN, "%.120s: poll loop tables are full", m->where);
+        e = BL_ERR_NOMEM;
+        goto fail;
+    }
+    start_connect(m);
+    *out = m;
+    return BL_OK;
+fail:
+    bl_mqtt_free(m);
+    return e;
+}
+
+void bl_mqtt_update(struct bl_mqtt *m, const struct bl_battery *b, const struct bl_link *l,
+                    bl_us now, int64_t wall_us)
+{
+    m->cur = *b;
+    if (!bl_battery_known(&m->cur, BL_F_POWER)) bl_battery_update_power(&m->cur, now);
+    m->have_link = l != NULL;
+    if (l != NULL) m->link = *l;
+    m->cur_now = now;
+    m->cur_wall = wall_us;
+    m->have = true;
+    if (!m->connected || m->shutting_down) return;
+    if (m->discovery && identity_changed(m)) announce(m);
+    send_availability(m, false);
+    schedule(m, now);
+}
+
+void bl_mqtt_shutdown(struct bl_mqtt *m, struct bl_loop *loop)
+{
+    (void)loop;
+    if (m == NULL || m->shutting_down) return;
+    m->shutting_down = true;
+    bl_timer_set(m->backoff, 0, 0);
+    m->backoff_armed = false;
+    bl_timer_set(m->pub, 0, 0);
+    bl_timer_set(m->misc, 0, 0);
+    if (!m->connected) return;
+    publish(m, m->t_avail, "offline", 1, true);
+    mosquitto_disconnect(m->mosq);
+    /* Publishes only queue data; drive the socket here until the DISCONNECT is out (the library
+     * closes the socket then) or the deadline passes. Works whether or not the loop still runs. */
+    bl_us deadline = bl_now_mono() + SHUTDOWN_DRAIN_US;
+    for (;;) {
+        int fd = mosquitto_socket(m->mosq);
+        bl_us left = deadline - bl_now_mono();
+        if (fd < 0 || left <= 0) break;
+        struct pollfd p = {fd, (short)(POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0)), 0};
+        int r = poll(&p, 1, (int)(left / 1000) + 1);
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        if ((p.revents & POLLOUT) && mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS) break;
+        if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && mosquitto_socket(m->mosq) >= 0 &&
+            mosquitto_loop_read(m->mosq, 1) != MOSQ_ERR_SUCCESS)
+            break;
+    }
+    m->connected = false;
+    m->st.connected = false;
+}
+
+const struct bl_mqtt_stats *bl_mqtt_stats(const struct bl_mqtt *m)
+{
+    return &m->st;
+}
+
+void bl_mqtt_free(struct bl_mqtt *m)
+{
+    if (m == NULL) return;
+    if (m->loop != NULL) bl_loop_unprepare(m->loop, prepare, m);
+    bl_watch_remove(m->watch);
+    bl_timer_remove(m->misc);
+    bl_timer_remove(m->backoff);
+    bl_timer_remove(m->pub);
+    if (m->mosq != NULL) mosquitto_destroy(m->mosq);
+    if (m->lib_init) mosquitto_lib_cleanup();
+    free(m);
+}
