@@ -3,11 +3,15 @@
 #ifndef BATLINK_APP_H
 #define BATLINK_APP_H
 
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 
+#include "batlink/loop.h"
+
 /* Exit codes, design.md section 3. */
-#define BL_EXIT_OK 0
-#define BL_EXIT_FAIL 1
+#define BL_EXIT_OK    0
+#define BL_EXIT_FAIL  1
 #define BL_EXIT_USAGE 2
 
 int bl_cmd_dump(int argc, char **argv);
@@ -24,5 +28,19 @@ bool app__parse_long(const char *flag, const char *s, long lo, long hi, long *ou
 
 /** Print "batlink: <msg>" to stderr (printf-style). */
 void app__err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Stops `loop` on SIGINT/SIGTERM via a signalfd watcher (app/sigstop.c). `signo` = the signal
+ * received, 0 = none. */
+struct app__sigstop {
+    struct bl_loop *loop;
+    struct bl_watch *w;
+    int fd;
+    int signo;
+    sigset_t old;
+};
+/** Block SIGINT/SIGTERM and watch them on `loop`. Returns false (errno set) on failure. */
+bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop);
+/** Remove the watcher, close the fd, restore the signal mask. */
+void app__sigstop_close(struct app__sigstop *st);
 
 #endif
