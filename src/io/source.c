@@ -66,6 +66,10 @@ void io__emit_frame(struct bl_source *s, const struct bl_frame *f)
             st->bus_off++;
         if (f->id & BL_CAN_ERR_ACK)
             st->ack_errors++;
+        /* bus-error reports (berr-reporting on) may give a missing ACK as a protocol error
+         * located at the ACK slot (data[3] 0x19) or ACK delimiter (0x1B), linux can/error.h */
+        else if ((f->id & BL_CAN_ERR_PROT) && (f->data[3] == 0x19 || f->data[3] == 0x1B))
+            st->ack_errors++;
         if (f->id & BL_CAN_ERR_LOSTARB)
             st->lost_arbitration++;
         if (f->id & (BL_CAN_ERR_PROT | BL_CAN_ERR_BUSERROR))
