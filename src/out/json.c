@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "batlink/json.h"
+#include "out/out.h"
 
 /* Numbers go in as raw text from bl_field_format ("49.86"), so the output shows the field's
  * precision instead of a binary double's 17 digits (4986 x 0.01 = 49.860000000000007). */
@@ -115,15 +116,27 @@ static bool add_link(cJSON *o, const struct bl_link *l, bl_us now)
     return true;
 }
 
+uint32_t out__implausible(const struct bl_battery *b)
+{
+    uint32_t bad = 0;
+    for (unsigned f = 0; f < BL_F__COUNT; f++)
+        if (bl_battery_known(b, (enum bl_field)f) && !bl_battery_plausible(b, (enum bl_field)f))
+            bad |= 1u << f;
+    if (bl_battery_known(b, BL_F_POWER) &&
+        (bad & ((1u << BL_F_VOLTAGE) | (1u << BL_F_CURRENT))) != 0)
+        bad |= 1u << BL_F_POWER;
+    return bad;
+}
+
 cJSON *bl_json_state(const struct bl_battery *b, const struct bl_link *l, bl_us now,
                      int64_t wall_us, uint32_t *implausible)
 {
     struct bl_battery c = *b;
-    uint32_t bad = 0;
     char buf[48];
 
     /* power_w is derived: use the decoder's value when it has one, else voltage x current */
     if (!bl_battery_known(&c, BL_F_POWER)) bl_battery_update_power(&c, now);
+    uint32_t bad = out__implausible(&c);
 
     cJSON *o = cJSON_CreateObject();
     if (o == NULL) return NULL;
@@ -139,10 +152,7 @@ cJSON *bl_json_state(const struct bl_battery *b, const struct bl_link *l, bl_us 
     for (unsigned f = 0; f < BL_F__COUNT; f++) {
         const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
         if (!bl_battery_known(&c, (enum bl_field)f)) continue;
-        if (!bl_battery_plausible(&c, (enum bl_field)f)) {
-            bad |= 1u << f;
-            continue;
-        }
+        if ((bad >> f) & 1u) continue;
         if (!add_field(o, &c, d)) goto fail;
     }
     if (l != NULL && !add_link(o, l, now)) goto fail;

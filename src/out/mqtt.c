@@ -13,6 +13,7 @@
 #include "batlink/json.h"
 #include "batlink/log.h"
 #include "batlink/mqtt.h"
+#include "out/out.h"
 
 #define TOPIC_MAX          256
 #define KEEPALIVE_S        30
@@ -459,11 +460,7 @@ static int64_t absdiff(int32_t a, int32_t b)
 
 static uint32_t shown_mask(const struct bl_battery *b)
 {
-    uint32_t mask = 0;
-    for (unsigned f = 0; f < BL_F__COUNT; f++)
-        if (bl_battery_known(b, (enum bl_field)f) && bl_battery_plausible(b, (enum bl_field)f))
-            mask |= 1u << f;
-    return mask;
+    return b->known & ~out__implausible(b);
 }
 
 /* True when the current state differs from the published one beyond the deadbands. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "batlink/prom.h"
+#include "out/out.h"
 
 /* An appending writer with snprintf semantics: `len` counts what the whole text needs even after
  * the buffer is full, so the caller can retry with a bigger one. */
@@ -64,10 +65,11 @@ static void put_seconds(struct out *o, bl_us us)
 static void battery_metrics(struct out *o, const struct bl_battery *b, const char *dev)
 {
     char v[48];
+    uint32_t bad = out__implausible(b);
     for (unsigned f = 0; f < BL_F__COUNT; f++) {
         const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
         if (d->prom_name == NULL || !bl_battery_known(b, (enum bl_field)f)) continue;
-        if (!bl_battery_plausible(b, (enum bl_field)f)) continue;
+        if ((bad >> f) & 1u) continue;
         if (d->kind == BL_FK_BITS) {
             const char *label = d->id == BL_F_ALARMS ? "alarm" : "warning";
             const char *(*name)(unsigned) = d->id == BL_F_ALARMS ? bl_alarm_name : bl_warning_name;
@@ -100,8 +102,7 @@ static void battery_metrics(struct out *o, const struct bl_battery *b, const cha
 
     bool any_bad = false;
     for (unsigned f = 0; f < BL_F__COUNT; f++) {
-        if (!bl_battery_known(b, (enum bl_field)f) || bl_battery_plausible(b, (enum bl_field)f))
-            continue;
+        if (!((bad >> f) & 1u)) continue;
         if (!any_bad)
             meta(
                 o, "batlink_battery_implausible", "gauge",
@@ -237,7 +238,12 @@ size_t bl_prom_write(char *buf, size_t n, const struct bl_prom_input *in)
     put(&o, "batlink_build_info{");
     put_label(&o, "version", BL_VERSION);
     put(&o, "} 1\n");
-    if (in->battery != NULL) battery_metrics(&o, in->battery, dev);
+    if (in->battery != NULL) {
+        /* power_w as in the JSON: the decoder's value, else voltage x current */
+        struct bl_battery c = *in->battery;
+        if (!bl_battery_known(&c, BL_F_POWER)) bl_battery_update_power(&c, in->now);
+        battery_metrics(&o, &c, dev);
+    }
     if (in->link != NULL) link_metrics(&o, in->link, dev, in->now);
     if (in->stats != NULL) source_metrics(&o, in->stats, in->source_uri);
     return o.len;
