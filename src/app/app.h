@@ -18,6 +18,7 @@ int bl_cmd_dump(int argc, char **argv);
 int bl_cmd_dbc(int argc, char **argv);
 int bl_cmd_record(int argc, char **argv);
 int bl_cmd_sim(int argc, char **argv);
+int bl_cmd_monitor(int argc, char **argv);
 
 /**
  * Parse a number for option `flag` ("--duration"): strtod + end pointer + range check. On error

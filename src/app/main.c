@@ -13,6 +13,8 @@ struct command {
 
 static const struct command commands[] = {
     {"dump", bl_cmd_dump, "print every frame of a source, decoded (text or --json)"},
+    {"monitor", bl_cmd_monitor,
+     "show a battery's state and link live (terminal, JSON, MQTT, HTTP)"},
     {"record", bl_cmd_record, "record a source to a candump .log or a .pcap file"},
     {"sim", bl_cmd_sim, "play a simulated battery onto a transmitting source"},
     {"dbc", bl_cmd_dbc, "print the DBC file of a CAN profile"},

@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_monitor.c: `batlink monitor` -- listen (never transmit) to the battery->inverter bus, track
+ * the battery state and the link, show it (TTY view, JSON lines or a summary), MQTT and HTTP. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "app/sdnotify.h"
+#include "batlink/config.h"
+#include "batlink/http.h"
+#include "batlink/json.h"
+#include "batlink/log.h"
+#include "batlink/loop.h"
+#include "batlink/mqtt.h"
+#include "batlink/profile.h"
+#include "batlink/source.h"
+#include "batlink/term.h"
+#include "batlink/tracker.h"
+
+#define S_US 1000000
+/* bad input can arrive at thousands of frames per second: at most this many warnings a minute */
+#define WARN_BURST 10
+
+enum view { VIEW_TTY, VIEW_JSON, VIEW_SUMMARY };
+
+struct monitor {
+    struct bl_config cfg;
+    const struct bl_profile *profile;
+    struct bl_loop *loop;
+    struct bl_source *src;
+    struct bl_mqtt *mqtt;
+    struct bl_http *http;
+    struct app__sigstop sig;
+    struct app__sdnotify sd;
+    struct bl_timer *tick, *stop, *watchdog;
+    enum view view;
+    bool dirty;        /* the state changed since the last output */
+    bool link_changed; /* ... and the link state too: publish at once */
+    bool finished;     /* a file source reached its end */
+    bl_us next_summary;
+    bl_us warn_window;
+    unsigned warn_count;
+    uint64_t warn_dropped;
+    struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
+    char out[BL_TERM_VIEW_MAX];
+};
+
+__attribute__((format(printf, 2, 3))) static void warn(struct monitor *m, const char *fmt, ...)
+{
+    bl_us now = bl_now_mono();
+    if (now - m->warn_window >= 60 * S_US) {
+        if (m->warn_dropped > 0)
+            bl_logf(BL_LOG_WARN, "%llu more warnings in the last minute were not shown",
+                    (unsigned long long)m->warn_dropped);
+        m->warn_window = now;
+        m->warn_count = 0;
+        m->warn_dropped = 0;
+    }
+    if (m->warn_count >= WARN_BURST) {
+        m->warn_dropped++;
+        return;
+    }
+    m->warn_count++;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    bl_logf(BL_LOG_WARN, "%s", msg);
+}
+
+static enum bl_err decode(void *ctx, const struct bl_frame *f, bl_us now, struct bl_battery *st,
+                          struct bl_diag *why)
+{
+    const struct monitor *m = ctx;
+    return bl_profile_decode(m->profile, f, now, st, why);
+}
+
+/* The link as reported: the tracker's counters plus records the source could not parse. */
+static struct bl_link link_view(const struct monitor *m)
+{
+    struct bl_link l = m->tracker.link;
+    const struct bl_source_stats *st = bl_source_stats(m->src);
+    if (st != NULL) l.errors += st->bad_frames;
+    return l;
+}
+
+static void note_frame(struct monitor *m, const struct bl_frame *f, const struct bl_track_note *n)
+{
+    char val[32], other[32];
+    const struct bl_field_desc *d = n->field < BL_F__COUNT ? bl_field_desc(n->field) : NULL;
+    switch (n->kind) {
+    case BL_TRACK_APPLIED:
+    case BL_TRACK_HEARTBEAT:
+    case BL_TRACK_UNKNOWN:
+        break;
+    case BL_TRACK_BAD:
+        if (!(f->flags & BL_FRAME_ERR))
+            warn(m, "%s: id 0x%03X: %s%s%s (byte %zu): frame dropped", bl_source_uri(m->src),
+                 (unsigned)f->id, bl_strerror(n->err), n->why.what != NULL ? ": " : "",
+                 n->why.what != NULL ? n->why.what : "", n->why.byte);
+        break;
+    case BL_TRACK_IMPLAUSIBLE:
+        bl_field_format(d, n->value, val, sizeof val);
+        warn(m, "%s: id 0x%03X: %s = %s %s is implausible (%g..%g): flagged, not published",
+             bl_source_uri(m->src), (unsigned)f->id, d->key, val, d->unit ? d->unit : "", d->min_si,
+             d->max_si);
+        break;
+    case BL_TRACK_CONFLICT:
+        if (n->conflict_new && d != NULL) {
+            if (d->kind == BL_FK_STRING) {
+                snprintf(val, sizeof val, "one name");
+                snprintf(other, sizeof other, "another");
+            } else {
+                bl_field_format(d, n->value, val, sizeof val);
+                bl_field_format(d, n->other, other, sizeof other);
+            }
+            warn(m,
+                 "%s: id 0x%03X comes from two senders (%s %s vs %s): two batteries or two "
+                 "masters on one bus? Following the first, dropping the other",
+                 bl_source_uri(m->src), (unsigned)f->id, d->key, val, other);
+        }
+        break;
+    }
+}
+
+static void on_frame(void *ctx, const struct bl_frame *f)
+{
+    struct monitor *m = ctx;
+    struct bl_track_note n;
+    bl_tracker_frame(&m->tracker, f, bl_now_mono(), decode, m, &n);
+    if (n.kind != BL_TRACK_APPLIED) note_frame(m, f, &n);
+    if (n.kind == BL_TRACK_APPLIED || n.kind == BL_TRACK_IMPLAUSIBLE || n.kind == BL_TRACK_CONFLICT)
+        m->dirty = true;
+    if (n.link_changed) {
+        m->link_changed = true;
+        bl_logf(BL_LOG_INFO, "link %s", bl_link_state_name(m->tracker.link.state));
+        bl_timer_set(m->tick, bl_now_mono(),
+                     m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US)
+                                                    : S_US);
+    }
+}
+
+static void on_state(void *ctx, enum bl_source_state st)
+{
+    struct monitor *m = ctx;
+    switch (st) {
+    case BL_SRC_EOF:
+        m->finished = true;
+        bl_loop_stop(m->loop);
+        break;
+    case BL_SRC_DOWN:
+        bl_logf(BL_LOG_WARN, "%s: connection lost, reconnecting", bl_source_uri(m->src));
+        break;
+    case BL_SRC_UP:
+        bl_logf(BL_LOG_INFO, "%s: up", bl_source_uri(m->src));
+        break;
+    case BL_SRC_CONNECTING:
+        break;
+    }
+}
+
+static void on_warn(void *ctx, const char *msg)
+{
+    warn(ctx, "%s", msg);
+}
+
+static void write_out(const char *s, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(STDOUT_FILENO, s, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* stdout gone: nothing useful to do about it here */
+        s += w;
+        len -= (size_t)w;
+    }
+}
+
+static void render(struct monitor *m, bl_us now, bool final)
+{
+    struct bl_term_view v = {
+        &m->tracker, bl_source_stats(m->src), bl_source_uri(m->src), NULL, now, bl_now_wall()};
+    switch (m->view) {
+    case VIEW_JSON: {
+        if (!m->dirty && !m->link_changed && !final) return;
+        struct bl_link l = link_view(m);
+        char *js = bl_json_state_print(&m->tracker.state, &l, now, v.wall_us, NULL);
+        if (js != NULL) {
+            write_out(js, strlen(js));
+            write_out("\n", 1);
+            free(js);
+        }
+        break;
+    }
+    case VIEW_TTY: {
+        size_t len = bl_term_render(m->out, sizeof m->out, &v);
+        write_out(m->out, len < sizeof m->out ? len : sizeof m->out - 1);
+        break;
+    }
+    case VIEW_SUMMARY: {
+        if (now < m->next_summary && !final) return;
+        m->next_summary = now + S_US - S_US / 20;
+        size_t len = bl_term_summary(m->out, sizeof m->out, &v);
+        write_out(m->out, len < sizeof m->out ? len : sizeof m->out - 1);
+        break;
+    }
+    }
+}
+
+static void status(struct monitor *m)
+{
+    char s[128];
+    const struct bl_mqtt_stats *ms = m->mqtt != NULL ? bl_mqtt_stats(m->mqtt) : NULL;
+    snprintf(s, sizeof s, "%s: link %s, %.1f frames/s%s", bl_source_uri(m->src),
+             bl_link_state_name(m->tracker.link.state), (double)m->tracker.rate_mhz / 1000.0,
+             ms == NULL      ? ""
+             : ms->connected ? ", mqtt connected"
+                             : ", mqtt disconnected");
+    app__sd_status(&m->sd, s);
+}
+
+/* Once a second (or every mqtt min_interval if shorter), and at once when the link changes. */
+static void on_tick(void *ctx, bl_us when)
+{
+    struct monitor *m = ctx;
+    /* timers run after each other in one pass: a source's timer (sim:) may have delivered
+     * frames stamped after `when`, so take the clock again */
+    bl_us now = bl_now_mono();
+    (void)when;
+    if (bl_tracker_tick(&m->tracker, now)) {
+        m->link_changed = true;
+        bl_logf(m->tracker.link.state == BL_LINK_UP ? BL_LOG_INFO : BL_LOG_WARN,
+                "link %s: no battery frame for %.1f s", bl_link_state_name(m->tracker.link.state),
+                (double)(now - m->tracker.link.last_frame_us) / 1e6);
+    }
+    struct bl_link l = link_view(m);
+    int64_t wall = bl_now_wall();
+    if (m->mqtt != NULL) bl_mqtt_update(m->mqtt, &m->tracker.state, &l, now, wall);
+    if (m->http != NULL)
+        bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
+    render(m, now, false);
+    m->dirty = false;
+    m->link_changed = false;
+    status(m);
+}
+
+static void on_stop(void *ctx, bl_us now)
+{
+    struct monitor *m = ctx;
+    (void)now;
+    bl_loop_stop(m->loop);
+}
+
+/* The main loop is alive and dispatching: that is what the watchdog guards (a hung loop, a
+ * blocked syscall). A silent battery is reported by the link state, not by a restart. */
+static void on_watchdog(void *ctx, bl_us now)
+{
+    struct monitor *m = ctx;
+    (void)now;
+    app__sd_send(&m->sd, "WATCHDOG=1");
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: batlink monitor [--config FILE] [--mqtt URL] [--http ADDR:PORT] [--json]\n"
+            "                       [--duration S] [--profile NAME] [SOURCE]\n\n"
+            "Listen to the battery->inverter CAN bus (never transmits) and show the battery's\n"
+            "state, limits, flags, alarms and the link (up/stale/down) on the terminal, as JSON\n"
+            "lines, over MQTT with Home Assistant discovery and over HTTP.\n\n"
+            "  --config FILE    INI file (see packaging/batlink.ini); flags override it\n"
+            "  --mqtt URL       mqtt://[user[:pass]@]host[:port] or mqtts://...\n"
+            "  --http ADDR:PORT serve /metrics, /api/state, /healthz (only a port = 127.0.0.1)\n"
+            "  --json           one JSON state object per update on stdout\n"
+            "  --duration S     stop after S seconds\n"
+            "  --profile NAME   CAN profile (default pylontech)\n"
+            "  SOURCE           default sim: (a simulated battery); see below\n\n"
+            "sources:\n%s\n"
+            "examples:\n"
+            "  batlink monitor --duration 5 sim:\n"
+            "  batlink monitor can0\n"
+            "  batlink monitor --json canet:192.168.1.20 | jq .soc_pct\n"
+            "  batlink monitor --mqtt mqtt://127.0.0.1 --http 9100 socketcan:can0\n"
+            "  batlink monitor --config /etc/batlink/batlink.ini\n\n"
+            "exit status: 0 after --duration, SIGINT/SIGTERM or the end of a file; 1 runtime\n"
+            "failure; 2 usage or configuration error\n",
+            bl_source_uri_help());
+}
+
+/* A flag that overrides a key of the file. */
+struct flagset {
+    const char *section, *key, *flag, *value;
+};
+
+/* Parse flags and the file into m->cfg (flags win). Returns -1 to go on, else an exit code. */
+static int configure(struct monitor *m, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},   {"mqtt", required_argument, NULL, 'm'},
+        {"http", required_argument, NULL, 'H'},     {"json", no_argument, NULL, 'j'},
+        {"duration", required_argument, NULL, 'd'}, {"profile", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    struct flagset set[8];
+    unsigned nset = 0;
+    const char *file = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:h", opts, NULL)) != -1) {
+        if (nset >= 7) {
+            app__err("monitor: too many options");
+            return BL_EXIT_USAGE;
+        }
+        switch (c) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'm':
+            set[nset++] = (struct flagset){"mqtt", "url", "--mqtt", optarg};
+            break;
+        case 'H':
+            set[nset++] = (struct flagset){"http", "listen", "--http", optarg};
+            break;
+        case 'j':
+            set[nset++] = (struct flagset){"monitor", "json", "--json", "true"};
+            break;
+        case 'd':
+            set[nset++] = (struct flagset){"monitor", "duration", "--duration", optarg};
+            break;
+        case 'p':
+            set[nset++] = (struct flagset){"source", "profile", "--profile", optarg};
+            break;
+        case 'h':
+            usage(stdout);
+            return BL_EXIT_OK;
+        default:
+            usage(stderr);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (argc - optind > 1) {
+        app__err("monitor: one SOURCE at most, got \"%s\" and \"%s\"", argv[optind],
+                 argv[optind + 1]);
+        return BL_EXIT_USAGE;
+    }
+    bl_config_defaults(&m->cfg);
+    char err[256];
+    if (file != NULL) {
+        enum bl_err e = bl_config_load(&m->cfg, file, err);
+        if (e != BL_OK) {
+            app__err("%s", err);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) set[nset++] = (struct flagset){"source", "uri", "SOURCE", argv[optind]};
+    for (unsigned i = 0; i < nset; i++) {
+        char reason[128];
+        if (bl_config_set(&m->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
+            app__err("%s: %s", set[i].flag, reason);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (bl_config_check(&m->cfg, err) != BL_OK) {
+        app__err("%s%s%s", file != NULL ? file : "", file != NULL ? ": " : "", err);
+        return BL_EXIT_USAGE;
+    }
+    static const struct {
+        const char *name;
+        enum bl_log_level lvl;
+    } levels[] = {{"error", BL_LOG_ERROR},
+                  {"warn", BL_LOG_WARN},
+                  {"info", BL_LOG_INFO},
+                  {"debug", BL_LOG_DEBUG}};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        if (strcmp(m->cfg.monitor.log_level, levels[i].name) == 0) bl_log_set_level(levels[i].lvl);
+    m->profile = bl_profile_find(m->cfg.source.profile);
+    return -1;
+}
+
+/* Open the source, outputs and timers. Returns -1 on success, else an exit code. */
+static int start(struct monitor *m)
+{
+    char err[BL_ERRLEN];
+    if (bl_loop_new(&m->loop) != BL_OK) {
+        app__err("monitor: out of memory");
+        return BL_EXIT_FAIL;
+    }
+    if (!app__sigstop_open(&m->sig, m->loop)) {
+        app__err("monitor: signalfd: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    if (!app__sd_open(&m->sd, err)) bl_logf(BL_LOG_WARN, "%s (systemd notifications off)", err);
+    enum bl_err e = bl_source_open(m->cfg.source.uri, BL_SOURCE_LISTEN_ONLY, &m->src, err);
+    if (e != BL_OK) {
+        app__err("%s", err);
+        return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+    }
+    bl_us now = bl_now_mono();
+    struct bl_tracker_opts to = {
+        .stale_after_us = (bl_us)(m->cfg.monitor.stale_after * S_US),
+        .down_after_us = (bl_us)(m->cfg.monitor.down_after * S_US),
+        .conflict_window_us = (bl_us)(m->cfg.monitor.conflict_window * S_US),
+        .rate_window_us = 2 * S_US, /* the view shows rates after 2 s, exact for 1 Hz frames */
+    };
+    bl_tracker_init(&m->tracker, &to, now);
+    struct bl_source_cbs cbs = {on_frame, on_state, on_warn, m};
+    if (bl_source_attach(m->src, m->loop, &cbs) != BL_OK) {
+        app__err("%s: attach: loop tables full", bl_source_uri(m->src));
+        return BL_EXIT_FAIL;
+    }
+    if (m->cfg.mqtt.url[0] != '\0') {
+        struct bl_mqtt_opts mo = {
+            .url = m->cfg.mqtt.url,
+            .cafile = m->cfg.mqtt.cafile[0] ? m->cfg.mqtt.cafile : NULL,
+            .client_id = m->cfg.mqtt.client_id[0] ? m->cfg.mqtt.client_id : NULL,
+            .topic_prefix = m->cfg.mqtt.topic_prefix,
+            .device = m->cfg.mqtt.device,
+            .discovery_prefix = m->cfg.mqtt.discovery_prefix,
+            .min_interval_s = m->cfg.mqtt.min_interval,
+            .max_interval_s = m->cfg.mqtt.max_interval,
+            .discovery = m->cfg.mqtt.discovery,
+        };
+        e = bl_mqtt_new(&mo, m->loop, &m->mqtt, err);
+        if (e != BL_OK) {
+            app__err("%s", err);
+            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+        }
+    }
+    if (m->cfg.http.listen[0] != '\0') {
+        e = bl_http_new(m->cfg.http.listen, m->loop, &m->http, err);
+        if (e != BL_OK) {
+            app__err("%s", err);
+            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+        }
+        bl_http_set_names(m->http, m->cfg.mqtt.device, bl_source_uri(m->src));
+    }
+    bl_us period = m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US) : S_US;
+    m->tick = bl_loop_timer(m->loop, now + period, period, on_tick, m);
+    if (m->cfg.monitor.duration > 0)
+        m->stop =
+            bl_loop_timer(m->loop, now + (bl_us)(m->cfg.monitor.duration * S_US), 0, on_stop, m);
+    bl_us wd = app__sd_watchdog_interval(&m->sd);
+    if (wd > 0) m->watchdog = bl_loop_timer(m->loop, now + wd, wd, on_watchdog, m);
+    if (m->tick == NULL || (m->cfg.monitor.duration > 0 && m->stop == NULL) ||
+        (wd > 0 && m->watchdog == NULL)) {
+        app__err("monitor: loop timer table full");
+        return BL_EXIT_FAIL;
+    }
+    return -1;
+}
+
+static void finish(struct monitor *m)
+{
+    if (m->loop != NULL && m->src != NULL) {
+        bl_us now = bl_now_mono();
+        (void)bl_tracker_tick(&m->tracker, now);
+        struct bl_link l = link_view(m);
+        if (m->http != NULL)
+            bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now,
+                           bl_now_wall());
+        if (m->mqtt != NULL) {
+            bl_mqtt_update(m->mqtt, &m->tracker.state, &l, now, bl_now_wall());
+            bl_mqtt_shutdown(m->mqtt, m->loop); /* publishes offline, drains up to 2 s */
+        }
+        /* the last state of a file, or what changed since the last tick */
+        if (m->finished || m->dirty) render(m, now, true);
+    }
+    bl_mqtt_free(m->mqtt);
+    bl_http_free(m->http);
+    bl_timer_remove(m->tick);
+    bl_timer_remove(m->stop);
+    bl_timer_remove(m->watchdog);
+    bl_source_close(m->src);
+    if (m->loop != NULL) app__sigstop_close(&m->sig);
+    bl_loop_free(m->loop);
+}
+
+int bl_cmd_monitor(int argc, char **argv)
+{
+    struct monitor *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        app__err("monitor: out of memory");
+        return BL_EXIT_FAIL;
+    }
+    m->sig.fd = -1;
+    m->sd.fd = -1;
+    int rc = configure(m, argc, argv);
+    if (rc < 0) {
+        m->view = m->cfg.monitor.json ? VIEW_JSON : isatty(STDOUT_FILENO) ? VIEW_TTY : VIEW_SUMMARY;
+        rc = start(m);
+    }
+    if (rc < 0) {
+        app__sd_send(&m->sd, "READY=1\nSTATUS=starting");
+        rc = bl_loop_run(m->loop) == BL_OK ? BL_EXIT_OK : BL_EXIT_FAIL;
+        if (rc != BL_EXIT_OK) app__err("monitor: poll: %s", strerror(errno));
+        if (m->sig.signo != 0) bl_logf(BL_LOG_INFO, "signal %d: stopping", m->sig.signo);
+        app__sd_send(&m->sd, "STOPPING=1");
+    }
+    finish(m);
+    app__sd_close(&m->sd);
+    free(m);
+    return rc;
+}

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* term.c: the monitor's live TTY view (redrawn in place: home + clear-to-end per line) and its
+ * one-line summary, both iterating the field table. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "batlink/term.h"
+
+#define EL "\x1b[K\n" /* clear to end of line, newline */
+
+/* Append into a bounded buffer, remembering the length the whole text needs. */
+struct out {
+    char *buf;
+    size_t n, len;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = o->len < o->n ? o->n - o->len : 0;
+    int r = vsnprintf(room > 0 ? o->buf + o->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (r > 0) o->len += (size_t)r;
+}
+
+static void wall_hms(int64_t wall_us, char hms[16])
+{
+    time_t s = (time_t)(wall_us / 1000000);
+    struct tm tm;
+    if (localtime_r(&s, &tm) == NULL || strftime(hms, 16, "%H:%M:%S", &tm) == 0)
+        strcpy(hms, "--:--:--");
+}
+
+static double secs(bl_us us)
+{
+    return (double)us / 1e6;
+}
+
+/* "49.87 V", "84 %", "1391 W"; marks implausible ("!") and old values ("(12 s)") */
+static void field_text(const struct bl_tracker *t, enum bl_field f, bl_us now, char *s, size_t n)
+{
+    const struct bl_field_desc *d = bl_field_desc(f);
+    char num[32];
+    bl_field_format(d, t->state.v[f], num, sizeof num);
+    bl_us age = now - t->state.updated_us[f];
+    char agebuf[24] = "";
+    if (age >= t->opt.stale_after_us) snprintf(agebuf, sizeof agebuf, " (%.0f s)", secs(age));
+    snprintf(s, n, "%s%s%s%s%s", num, d->unit != NULL ? " " : "", d->unit != NULL ? d->unit : "",
+             (t->implausible_mask >> (unsigned)f) & 1u ? " !" : "", agebuf);
+}
+
+static void words(struct out *o, uint32_t bits, const char *(*name)(unsigned))
+{
+    bool any = false;
+    for (unsigned i = 0; i < 32; i++) {
+        if (!((bits >> i) & 1u)) continue;
+        const char *nm = name(i);
+        char w[48];
+        if (nm != NULL)
+            snprintf(w, sizeof w, "%s", nm);
+        else
+            snprintf(w, sizeof w, "bit_%u", i);
+        for (char *p = w; *p != '\0'; p++)
+            if (*p == '_') *p = ' ';
+        put(o, "%s%s", any ? ", " : "", w);
+        any = true;
+    }
+    if (!any) put(o, "none");
+}
+
+static void rates(struct out *o, const struct bl_tracker *t)
+{
+    unsigned col = 0;
+    put(o, " %-10s", "Frames/s");
+    for (unsigned i = 0; i < bl_tracker_id_count(t); i++) {
+        const struct bl_id_stat *s = bl_tracker_id(t, i);
+        if (col == 6) {
+            put(o, EL " %-10s", "");
+            col = 0;
+        }
+        put(o, " %s%03X %4.1f%s", s->ext ? "x" : "", (unsigned)s->id, (double)s->rate_mhz / 1000.0,
+            s->conflicts > 0 ? "!" : " ");
+        col++;
+    }
+    if (bl_tracker_id_count(t) == 0) put(o, " (no frames yet)");
+    put(o, EL);
+}
+
+size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
+{
+    struct out o = {buf, n, 0};
+    const struct bl_tracker *t = v->tracker;
+    const struct bl_battery *b = &t->state;
+    const struct bl_link *l = &t->link;
+    char hms[16], a[48];
+    if (n > 0) buf[0] = '\0';
+    wall_hms(v->wall_us, hms);
+
+    put(&o, "\x1b[H batlink monitor  %s  %s  %s" EL, v->source != NULL ? v->source : "",
+        b->profile != NULL ? b->profile : "", hms);
+    put(&o, " %-10s %s", "Battery", bl_battery_known(b, BL_F_MANUFACTURER) ? b->manufacturer : "?");
+    put(&o, EL);
+    /* numeric fields, two per line, in field-table order */
+    unsigned col = 0;
+    for (unsigned i = 0; i < BL_F__COUNT; i++) {
+        enum bl_field f = (enum bl_field)i;
+        const struct bl_field_desc *d = bl_field_desc(f);
+        if (d->kind != BL_FK_NUMBER || !bl_battery_known(b, f)) continue;
+        field_text(t, f, v->now, a, sizeof a);
+        if (col == 0)
+            put(&o, " %-24s %-14s", d->label, a);
+        else
+            put(&o, " %-24s %s" EL, d->label, a);
+        col ^= 1u;
+    }
+    if (col == 1) put(&o, EL);
+    put(&o, " %-10s", "Flags");
+    bool any = false;
+    for (unsigned i = 0; i < BL_F__COUNT; i++) {
+        enum bl_field f = (enum bl_field)i;
+        const struct bl_field_desc *d = bl_field_desc(f);
+        if (d->kind == BL_FK_BOOL && bl_battery_known(b, f) && b->v[f] != 0) {
+            put(&o, "%s%s", any ? ", " : " ", d->label);
+            any = true;
+        }
+    }
+    put(&o, "%s" EL, any ? "" : " none");
+    put(&o, " %-10s ", "Alarms");
+    if (bl_battery_known(b, BL_F_ALARMS))
+        words(&o, (uint32_t)b->v[BL_F_ALARMS], bl_alarm_name);
+    else
+        put(&o, "?");
+    put(&o, EL " %-10s ", "Warnings");
+    if (bl_battery_known(b, BL_F_WARNINGS))
+        words(&o, (uint32_t)b->v[BL_F_WARNINGS], bl_warning_name);
+    else
+        put(&o, "?");
+    put(&o, EL);
+
+    put(&o, " %-10s %-5s frames %llu  errors %llu", "Link", bl_link_state_name(l->state),
+        (unsigned long long)l->frames,
+        (unsigned long long)(l->errors + (v->stats != NULL ? v->stats->bad_frames : 0)));
+    if (l->last_frame_us != 0)
+        put(&o, "  last battery frame %.1f s ago", secs(v->now - l->last_frame_us));
+    else
+        put(&o, "  no battery frame yet");
+    put(&o, EL);
+    put(&o, " %-10s ", "Inverter");
+    if (!l->heartbeat_seen)
+        put(&o, "no 0x305 heartbeat seen");
+    else if (l->heartbeat_period_us > 0)
+        put(&o, "0x305 every %.2f s, last %.1f s ago", secs(l->heartbeat_period_us),
+            secs(v->now - l->heartbeat_last_us));
+    else
+        put(&o, "0x305 seen %.1f s ago", secs(v->now - l->heartbeat_last_us));
+    put(&o, EL);
+    if (l->conflicts > 0 || l->implausible > 0 || l->unknown > 0) {
+        put(&o, " %-10s conflicts %llu%s  implausible %llu  unknown ids %llu", "Problems",
+            (unsigned long long)l->conflicts,
+            bl_tracker_conflict_active(t, v->now) ? " (two senders now)" : "",
+            (unsigned long long)l->implausible, (unsigned long long)l->unknown);
+        put(&o, EL);
+    }
+    rates(&o, t);
+    if (v->extra != NULL) put(&o, " %s" EL, v->extra);
+    put(&o, "\x1b[J");
+    return o.len;
+}
+
+size_t bl_term_summary(char *buf, size_t n, const struct bl_term_view *v)
+{
+    struct out o = {buf, n, 0};
+    const struct bl_tracker *t = v->tracker;
+    const struct bl_battery *b = &t->state;
+    char hms[16], num[32];
+    if (n > 0) buf[0] = '\0';
+    wall_hms(v->wall_us, hms);
+    put(&o, "%s link=%s", hms, bl_link_state_name(t->link.state));
+    for (unsigned i = 0; i < BL_F__COUNT; i++) {
+        enum bl_field f = (enum bl_field)i;
+        const struct bl_field_desc *d = bl_field_desc(f);
+        if (d->kind != BL_FK_NUMBER || !bl_battery_known(b, f) || ((t->implausible_mask >> i) & 1u))
+            continue;
+        bl_field_format(d, b->v[f], num, sizeof num);
+        put(&o, " %s=%s", d->key, num);
+    }
+    if (bl_battery_known(b, BL_F_ALARMS) && b->v[BL_F_ALARMS] != 0) {
+        put(&o, " alarms=");
+        bool first = true;
+        for (unsigned i = 0; i < 32; i++)
+            if (((uint32_t)b->v[BL_F_ALARMS] >> i) & 1u) {
+                put(&o, "%s%s", first ? "" : ",", bl_alarm_name(i) ? bl_alarm_name(i) : "?");
+                first = false;
+            }
+    }
+    if (bl_battery_known(b, BL_F_WARNINGS) && b->v[BL_F_WARNINGS] != 0) {
+        put(&o, " warnings=");
+        bool first = true;
+        for (unsigned i = 0; i < 32; i++)
+            if (((uint32_t)b->v[BL_F_WARNINGS] >> i) & 1u) {
+                put(&o, "%s%s", first ? "" : ",", bl_warning_name(i) ? bl_warning_name(i) : "?");
+                first = false;
+            }
+    }
+    put(&o, " frames=%llu errors=%llu conflicts=%llu\n", (unsigned long long)t->link.frames,
+        (unsigned long long)(t->link.errors + (v->stats != NULL ? v->stats->bad_frames : 0)),
+        (unsigned long long)t->link.conflicts);
+    return o.len;
+}
