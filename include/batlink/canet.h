@@ -31,11 +31,13 @@
  * its width (standard <= 0x7FF, extended <= 0x1FFFFFFF). Bytes past the DLC are ignored
  * (the manual says they are 00; nothing breaks when a device sends other values).
  *
- * On a bad record the parser looks for where the stream continues: first 13 bytes on (the bad
- * record was whole, e.g. a corrupted or heartbeat record), then 1..12 bytes on (a foreign packet
- * of odd length, e.g. an identity string, broke the alignment). A candidate must be a strictly
- * plausible record (good, and zero past its DLC) and every further whole record buffered behind
- * it (up to three) must be good. `*used` is that distance, or 13 when no candidate fits.
+ * On a bad record the parser looks for where the stream continues: 13 bytes on (the bad record
+ * was whole, e.g. a corrupted or heartbeat record) or 1..12 bytes on (a foreign packet of odd
+ * length, e.g. an identity string, broke the alignment). A candidate must be strictly plausible
+ * (good, and zero past its DLC); among those, the one followed by the longest run of good whole
+ * records buffered behind it (up to three) wins, ties going to 13 and then the nearest. `*used`
+ * is that distance, or 13 when no candidate is plausible. The more is buffered, the surer the
+ * choice; a wrong choice costs one more bad record and a second resynchronisation.
  *
  * Returns:
  * - BL_OK: `*out` holds the frame (ts_us = 0: the caller stamps it), `*used` = 13.

@@ -5,7 +5,7 @@
 
 #include "batlink/canet.h"
 
-#define RESYNC_LOOKAHEAD 3u /* further whole records that must be good behind a candidate */
+#define RESYNC_LOOKAHEAD 3u /* further whole records scored behind a candidate */
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -58,20 +58,27 @@ static bool plausible(const uint8_t *r)
 
 static size_t resync_distance(const uint8_t *buf, size_t len)
 {
-    /* 13 first: a whole bad record keeps the alignment; then 1..12 for a foreign odd packet */
+    /* 13 first: a whole bad record keeps the alignment; then 1..12 for a foreign odd packet.
+     * Each plausible candidate scores the good whole records buffered behind it (a later bad
+     * record only ends the chain: garbage may come again); the best score wins, ties by order. */
     static const uint8_t order[] = {13, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    size_t best = BL_CANET_RECORD_LEN;
+    int best_score = -1;
     for (size_t i = 0; i < sizeof order; i++) {
         size_t k = order[i];
         if (k + BL_CANET_RECORD_LEN > len || !plausible(buf + k)) continue;
-        bool ok = true;
-        for (size_t j = 1; j <= RESYNC_LOOKAHEAD && ok; j++) {
+        int score = 0;
+        for (size_t j = 1; j <= RESYNC_LOOKAHEAD; j++) {
             size_t off = k + j * BL_CANET_RECORD_LEN;
-            if (off + BL_CANET_RECORD_LEN > len) break;
-            ok = good(buf + off);
+            if (off + BL_CANET_RECORD_LEN > len || !good(buf + off)) break;
+            score++;
         }
-        if (ok) return k;
+        if (score > best_score) {
+            best_score = score;
+            best = k;
+        }
     }
-    return BL_CANET_RECORD_LEN;
+    return best;
 }
 
 enum bl_err bl_canet_parse(const uint8_t *buf, size_t len, size_t *used, struct bl_frame *out,

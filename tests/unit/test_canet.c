@@ -216,6 +216,28 @@ static void test_resync_whole_bad_record(void **state)
     assert_int_equal(f.id, 0x15FD086B);
 }
 
+/* The identity string again, but with garbage soon behind it: the record two places on is bad,
+ * so the right candidate (+7) has only one good record behind it. It still wins: +13 lands on
+ * 0x34 (reserved bits) and +8..+12 on 0x12 0x34 0x56 0x78 0x12 (all with reserved bits). */
+static void test_resync_identity_then_garbage(void **state)
+{
+    (void)state;
+    uint8_t b[7 + 4 * 13];
+    memcpy(b, "USR-ID!", 7);
+    memcpy(b + 7, MANUAL_EXT, 13);
+    memcpy(b + 20, MANUAL_STD, 13);
+    memset(b + 33, 0xFF, 13);
+    memcpy(b + 46, MANUAL_STD, 13);
+    size_t used;
+    struct bl_frame f;
+    assert_int_equal(parse(b, sizeof b, &used, &f, NULL), BL_ERR_INVAL);
+    assert_int_equal(used, 7);
+    assert_int_equal(parse(b + 7, sizeof b - 7, &used, &f, NULL), BL_OK);
+    assert_int_equal(f.id, 0x12345678);
+    assert_int_equal(parse(b + 33, sizeof b - 33, &used, &f, NULL), BL_ERR_INVAL);
+    assert_int_equal(used, 13);
+}
+
 static void test_encode(void **state)
 {
     (void)state;
@@ -496,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_bad_needs_lookahead),
         cmocka_unit_test(test_resync_after_identity_string),
         cmocka_unit_test(test_resync_whole_bad_record),
+        cmocka_unit_test(test_resync_identity_then_garbage),
         cmocka_unit_test(test_encode),
         cmocka_unit_test(test_transport_split_boundaries_and_reconnect),
         cmocka_unit_test(test_transport_refused_then_backoff),
