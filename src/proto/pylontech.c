@@ -194,7 +194,7 @@ static const struct bl_signal_desc sig_35e[] = {
 /* can-profiles.md section 3: pair (2n, 2n+1), 1 = raised, 2 = cleared, 0/3 = no information.
  * Only 1 counts as active: Pylontech V1.3 and Pytes send 0 for "all fine", BYD 0xAA. */
 static const struct bl_signal_desc sig_35a[] = {
-    PAIR("alarm_general", 0, BL_F_ALARMS, BL_ALARM_GENERAL),
+    PAIR("alarm_general_alarm", 0, BL_F_ALARMS, BL_ALARM_GENERAL),
     PAIR("alarm_overvoltage", 2, BL_F_ALARMS, BL_ALARM_OVERVOLTAGE),
     PAIR("alarm_undervoltage", 4, BL_F_ALARMS, BL_ALARM_UNDERVOLTAGE),
     PAIR("alarm_overtemperature", 6, BL_F_ALARMS, BL_ALARM_OVERTEMPERATURE),
@@ -203,11 +203,11 @@ static const struct bl_signal_desc sig_35a[] = {
     PAIR("alarm_charge_undertemperature", 12, BL_F_ALARMS, BL_ALARM_CHARGE_UNDERTEMPERATURE),
     PAIR("alarm_discharge_overcurrent", 14, BL_F_ALARMS, BL_ALARM_DISCHARGE_OVERCURRENT),
     PAIR("alarm_charge_overcurrent", 16, BL_F_ALARMS, BL_ALARM_CHARGE_OVERCURRENT),
-    PAIR("alarm_contactor", 18, BL_F_ALARMS, BL_ALARM_CONTACTOR),
+    PAIR("alarm_contactor_fault", 18, BL_F_ALARMS, BL_ALARM_CONTACTOR),
     PAIR("alarm_short_circuit", 20, BL_F_ALARMS, BL_ALARM_SHORT_CIRCUIT),
     PAIR("alarm_system_error", 22, BL_F_ALARMS, BL_ALARM_SYSTEM_ERROR),
     PAIR("alarm_cell_imbalance", 24, BL_F_ALARMS, BL_ALARM_CELL_IMBALANCE),
-    PAIR("warning_general", 32, BL_F_WARNINGS, BL_WARN_GENERAL),
+    PAIR("warning_general_warning", 32, BL_F_WARNINGS, BL_WARN_GENERAL),
     PAIR("warning_high_voltage", 34, BL_F_WARNINGS, BL_WARN_HIGH_VOLTAGE),
     PAIR("warning_low_voltage", 36, BL_F_WARNINGS, BL_WARN_LOW_VOLTAGE),
     PAIR("warning_high_temperature", 38, BL_F_WARNINGS, BL_WARN_HIGH_TEMPERATURE),
@@ -216,13 +216,13 @@ static const struct bl_signal_desc sig_35a[] = {
     PAIR("warning_charge_low_temperature", 44, BL_F_WARNINGS, BL_WARN_CHARGE_LOW_TEMPERATURE),
     PAIR("warning_discharge_high_current", 46, BL_F_WARNINGS, BL_WARN_DISCHARGE_HIGH_CURRENT),
     PAIR("warning_charge_high_current", 48, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_CURRENT),
-    PAIR("warning_contactor", 50, BL_F_WARNINGS, BL_WARN_CONTACTOR),
-    PAIR("warning_short_circuit", 52, BL_F_WARNINGS, BL_WARN_SHORT_CIRCUIT),
+    PAIR("warning_contactor_warning", 50, BL_F_WARNINGS, BL_WARN_CONTACTOR),
+    PAIR("warning_short_circuit_warning", 52, BL_F_WARNINGS, BL_WARN_SHORT_CIRCUIT),
     /* The "BMS internal" warning pair has no warning of its own in battery.h; it is the
      * condition Pylontech's 0x359 byte 3 bit 3 reports, so it maps there. */
     PAIR("warning_internal_communication_fail", 54, BL_F_WARNINGS,
          BL_WARN_INTERNAL_COMMUNICATION_FAIL),
-    PAIR("warning_cell_imbalance", 56, BL_F_WARNINGS, BL_WARN_CELL_IMBALANCE),
+    PAIR("warning_cell_imbalance_warning", 56, BL_F_WARNINGS, BL_WARN_CELL_IMBALANCE),
 };
 
 /* can-profiles.md 1.4 and 4: only bytes 4-5 (capacity, Ah) agree between sources, and

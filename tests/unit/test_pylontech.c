@@ -658,7 +658,13 @@ static void test_table_invariants(void **state)
             if (s->field == BL_F_NONE) continue;
             const struct bl_field_desc *d = bl_field_desc(s->field);
             if (d->kind == BL_FK_BITS) {
+                /* DBC name = "alarm_" / "warning_" + the JSON name of the bit */
                 assert_int_equal(__builtin_popcount(s->mask), 1);
+                unsigned bit = (unsigned)__builtin_ctz(s->mask);
+                char want[64];
+                snprintf(want, sizeof want, "%s%s", s->field == BL_F_ALARMS ? "alarm_" : "warning_",
+                         s->field == BL_F_ALARMS ? bl_alarm_name(bit) : bl_warning_name(bit));
+                assert_string_equal(s->name, want);
                 continue;
             }
             assert_string_equal(s->name, d->key);

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test_dump.sh: `batlink dump` end to end on the shipped captures (data/, setfirelabs US5000 V1.2
+# and V1.3; tests/data seplos log): text and JSON lines, unknown ids, short frames, error frames,
+# bad lines (FILE:LINE on stderr, rest decoded, exit 1), stdin, --duration, signals, usage errors.
+set -uo pipefail
+
+: "${BATLINK:?}" "${BL_SOURCE_DIR:?}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+expect_rc() { # expected, actual, what
+    [[ $1 == "$2" ]] || fail "$3: exit $2, expected $1"
+}
+has() { # file, fixed string
+    grep -qF -- "$2" "$1" || fail "$1 lacks: $2"
+}
+
+v12=$BL_SOURCE_DIR/data/pylontech_us5000_v1.2.log
+v13=$BL_SOURCE_DIR/data/pylontech_us5000_v1.3.log
+seplos=$BL_SOURCE_DIR/tests/data/seplos_bms_victron_multiplus_candump__syssi_virtual-can-bms_issue3.log
+
+# --- text, values worked out by hand in tests/data/pylontech_us5000_v1.2_vs_v1.3__setfirelabs.txt
+"$BATLINK" dump "$v12" >"$work/v12.txt" 2>"$work/err"
+expect_rc 0 $? "dump v1.2"
+[[ $(wc -l <"$work/v12.txt") == 6 ]] || fail "v1.2: expected 6 lines"
+[[ -s $work/err ]] && fail "v1.2: unexpected stderr: $(cat "$work/err")"
+has "$work/v12.txt" "1700000000.000000  351  [8]  14 02 C0 12 C0 12 C2 01  limits: charge_voltage_limit_v=53.2 V, charge_current_limit_a=480 A, discharge_current_limit_a=480 A, discharge_voltage_limit_v=45 V"
+has "$work/v12.txt" "soc_soh: soc_pct=88 %, soh_pct=94 %"
+has "$work/v12.txt" "measurements: voltage_v=49.86 V, current_a=-27 A, temperature_c=36.3 degC"
+has "$work/v12.txt" "protection_alarms: alarms=[], warnings=[], module_count=6"
+has "$work/v12.txt" "requests: full_charge_request=0, force_charge_2=0, force_charge_1=0, discharge_enable=1, charge_enable=1"
+has "$work/v12.txt" 'manufacturer: manufacturer="PYLON"'
+
+"$BATLINK" dump --profile auto "$v13" >"$work/v13.txt"
+expect_rc 0 $? "dump v1.3"
+has "$work/v13.txt" "soc_soh: soc_pct=84 %, soh_pct=96 %, soc_hires_pct=0 %"
+has "$work/v13.txt" "current_a=-27.9 A"
+has "$work/v13.txt" "sma_alarms: alarms=[], warnings=[]"
+has "$work/v13.txt" "info_capacity_ah=572 Ah"
+
+# --- JSON: every line parses, the design.md section 5 keys, values as numbers
+"$BATLINK" dump --json "$v12" "$v13" >/dev/null 2>&1
+expect_rc 2 $? "two sources"
+"$BATLINK" dump --json "$seplos" >"$work/seplos.json"
+expect_rc 0 $? "dump --json seplos"
+python3 - "$work/seplos.json" <<'EOF' || fail "seplos JSON content"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 28, len(lines)
+for o in lines:
+    assert list(o)[:7] == ["ts", "id", "ext", "dlc", "data", "message", "signals"], list(o)
+by = {}
+for o in lines:
+    by.setdefault(o["id"], o)
+assert by["0x356"]["signals"] == {"voltage_v": 52.01, "current_a": -32.6, "temperature_c": 23.4}, by["0x356"]
+assert by["0x355"]["signals"]["soc_hires_pct"] == 59, by["0x355"]
+assert by["0x35A"]["signals"] == {"alarms": [], "warnings": []}
+assert by["0x35E"]["signals"] == {"manufacturer": "SHEnergy"}
+assert by["0x379"]["signals"] == {"capacity_ah": 304}
+assert by["0x305"]["message"] == "inverter_heartbeat" and by["0x305"]["signals"] == {}
+# Victron-only ids are not Pylontech messages: raw, message null
+for vid in ("0x370", "0x373", "0x307"):
+    assert by[vid]["message"] is None and by[vid]["signals"] == {}, by[vid]
+assert by["0x370"]["data"] == "43414e2d534d4152" and by["0x370"]["dlc"] == 8
+assert abs(by["0x351"]["ts"] - 1679500811.0) < 1e-6
+EOF
+
+# --- short frame, error frame, RTR, extended id, bad lines (FILE:LINE on stderr, exit 1)
+cat >"$work/mixed.log" <<'EOF'
+(10.000000) can0 356#7A13F2
+(10.000001) can0 20000004#0004000000000000
+(10.000002) can0 351#R
+this is not a candump line
+(10.000003) can0 1ABCDEF0#01
+(10.000004) can0 355#5800
+(10.000005) can0 355#58005E00
+EOF
+"$BATLINK" dump --json "$work/mixed.log" >"$work/mixed.json" 2>"$work/mixed.err"
+expect_rc 1 $? "log with a bad line"
+grep -q "mixed.log:4: " "$work/mixed.err" || fail "bad line not reported as FILE:LINE: $(cat "$work/mixed.err")"
+python3 - "$work/mixed.json" <<'EOF' || fail "mixed JSON content"
+import json, sys
+o = [json.loads(l) for l in open(sys.argv[1])]
+assert len(o) == 6, len(o)
+assert o[0]["message"] == "measurements" and o[0]["signals"] == {} and o[0]["note"] == "short frame: 3 of 6 bytes", o[0]
+assert o[1]["message"] == "error_frame" and o[1]["error"] is True, o[1]
+assert o[1]["signals"] == {"error_classes": ["controller"], "controller": ["rx_warning"]}, o[1]
+assert o[2]["message"] is None and o[2].get("rtr") is True, o[2]
+assert o[3]["id"] == "0x1ABCDEF0" and o[3]["ext"] is True and o[3]["message"] is None, o[3]
+assert o[4]["note"] == "short frame: 2 of 4 bytes", o[4]
+assert o[5]["signals"] == {"soc_pct": 88, "soh_pct": 94}, o[5]
+EOF
+"$BATLINK" dump "$work/mixed.log" >"$work/mixed.txt" 2>/dev/null
+has "$work/mixed.txt" "measurements  (short frame: 3 of 6 bytes)"
+has "$work/mixed.txt" "ERROR FRAME classes=[controller] controller=[rx_warning]"
+
+# --- stdin, --stats
+"$BATLINK" dump --stats - <"$v12" >"$work/stdin.txt" 2>"$work/stats.err"
+expect_rc 0 $? "dump - (stdin)"
+cmp -s "$work/stdin.txt" "$work/v12.txt" || fail "stdin output differs from file output"
+grep -q "frames 6" "$work/stats.err" || fail "--stats: $(cat "$work/stats.err")"
+
+# --- live-like source: stdin that stays open ends with --duration (exit 0) or a signal (exit 0)
+mkfifo "$work/fifo"
+(cat "$v12"; exec sleep 30) >"$work/fifo" &
+feeder=$!
+start=$(date +%s%N)
+"$BATLINK" dump --duration 0.5 - <"$work/fifo" >"$work/dur.txt"
+expect_rc 0 $? "--duration"
+ms=$((($(date +%s%N) - start) / 1000000))
+kill $feeder 2>/dev/null
+wait $feeder 2>/dev/null
+((ms >= 450 && ms < 3000)) || fail "--duration 0.5 took $ms ms"
+[[ $(wc -l <"$work/dur.txt") == 6 ]] || fail "--duration: frames before the stop not printed"
+for sig in INT TERM; do
+    (exec sleep 30) >"$work/fifo" &
+    feeder=$!
+    "$BATLINK" dump - <"$work/fifo" >/dev/null &
+    pid=$!
+    sleep 0.3
+    kill -s $sig $pid
+    wait $pid
+    expect_rc 0 $? "SIG$sig"
+    kill $feeder 2>/dev/null
+    wait $feeder 2>/dev/null
+done
+
+# --- usage errors exit 2, runtime errors 1
+"$BATLINK" dump >/dev/null 2>&1
+expect_rc 2 $? "dump without SOURCE"
+"$BATLINK" dump --bogus "$v12" >/dev/null 2>&1
+expect_rc 2 $? "unknown option"
+"$BATLINK" dump --duration 5x "$v12" >/dev/null 2>"$work/e"
+expect_rc 2 $? "--duration 5x"
+grep -q -- '--duration: "5x" is not a number' "$work/e" || fail "--duration message: $(cat "$work/e")"
+"$BATLINK" dump --profile nosuch "$v12" >/dev/null 2>&1
+expect_rc 2 $? "unknown profile"
+"$BATLINK" dump --profile >/dev/null 2>&1
+expect_rc 2 $? "--profile without value"
+"$BATLINK" dump candump:"$work/does-not-exist.log" >/dev/null 2>"$work/e"
+expect_rc 1 $? "missing file"
+grep -q "does-not-exist.log" "$work/e" || fail "missing file message: $(cat "$work/e")"
+"$BATLINK" dump --help >"$work/help"
+expect_rc 0 $? "--help"
+has "$work/help" "examples:"
+has "$work/help" "batlink dump --json"
+
+if ((fails > 0)); then
+    echo "$fails failure(s)"
+    exit 1
+fi
+echo "ok (--duration run took ${ms} ms)"
