@@ -59,7 +59,7 @@ static uint32_t rnd(struct bl_simbat *s)
 
 static double rnd_unit(struct bl_simbat *s) /* [-1, 1) */
 {
-    return (double)(rnd(s) % 20001u) / 10000.0 - 1.0;
+    return (double)(rnd(s) % 20000u) / 10000.0 - 1.0;
 }
 
 static double clampd(double v, double lo, double hi)
