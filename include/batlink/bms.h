@@ -15,8 +15,8 @@
  * 0 V; corrupted bytes read 9 V): codecs reject it, the controller rejects it again. */
 #define BL_BMS_CELL_MV_MIN 500
 #define BL_BMS_CELL_MV_MAX 5000
-/** Plausible live temperature range, 0.1 degC. */
-#define BL_BMS_TEMP_DC_MIN (-400)
+/** Plausible live temperature range, 0.1 degC (JK raw 140 reads -40 or -41 degC by rule). */
+#define BL_BMS_TEMP_DC_MIN (-500)
 #define BL_BMS_TEMP_DC_MAX 1000
 
 /** One bit per item of struct bl_bms in bl_bms.known (1ull << item). */
