@@ -30,6 +30,7 @@ struct cd {
     int64_t base_ts;
     bl_us base_mono;
     unsigned line; /* lines handled so far */
+    bl_us now;     /* monotonic time of the last read (stamped on the frames it held) */
     size_t start, end;
     struct bl_watch *watch;
     struct bl_timer *timer;
@@ -106,7 +107,7 @@ static bool handle_line(struct bl_source *s, const char *l, size_t len)
     }
     if (m.kind != BL_CANDUMP_CAN) return false;
     if (c->pace) {
-        bl_us now = bl_now_mono();
+        bl_us now = c->now = bl_now_mono();
         if (!c->started) {
             c->started = true;
             c->base_ts = f.ts_us;
@@ -121,7 +122,7 @@ static bool handle_line(struct bl_source *s, const char *l, size_t len)
             return true;
         }
     }
-    io__emit_frame(s, &f);
+    io__emit_frame_at(s, &f, c->now);
     return false;
 }
 
@@ -183,6 +184,7 @@ static void on_readable(void *ctx, int fd, short revents)
     if (c->done || c->have_pending) return;
     /* process() leaves at most a partial line (< LINE_LIMIT) at the front of buf */
     ssize_t n = read(fd, c->buf + c->end, sizeof c->buf - c->end);
+    c->now = bl_now_mono(); /* one clock read per chunk, not per frame */
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
         /* counted as bad input so that a truncated read makes `dump` exit 1 */
@@ -206,7 +208,7 @@ static void on_due(void *ctx, bl_us now)
     if (!c->have_pending) return;
     c->have_pending = false;
     struct bl_frame f = c->pending;
-    io__emit_frame(s, &f);
+    io__emit_frame_at(s, &f, c->now = bl_now_mono());
     process(s);
     if (!c->have_pending && !c->done) bl_watch_set(c->watch, c->fd, POLLIN);
 }

@@ -6,13 +6,17 @@
 
 #include "batlink/candump.h"
 
+/* hex digit value + 1, 0 for anything else: one load per character in the hot path */
+static const uint8_t hex_p1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
 /* the value of a hex digit, or -1 */
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
+    return (int)hex_p1[(unsigned char)c] - 1;
 }
 
 static int is_blank(char c)
@@ -34,31 +38,53 @@ static enum bl_err parse_ts(const char *l, size_t len, size_t *p, int64_t *ts_us
     if (i >= len || l[i] != '(')
         return fail(why, BL_ERR_INVAL, "expected '(' starting the timestamp", i);
     i++;
+    /* fast path for what candump writes, "(%010llu.%06llu)": fixed offsets, no per-digit bounds
+     * checks; anything else takes the general path below */
+    if (len - i >= 18 && l[i + 10] == '.' && l[i + 17] == ')') {
+        uint64_t sec = 0, frac = 0;
+        unsigned bad = 0;
+        for (size_t k = 0; k < 10; k++) {
+            unsigned d = (unsigned)(l[i + k] - '0');
+            bad |= d > 9u;
+            sec = sec * 10 + d;
+        }
+        for (size_t k = 11; k < 17; k++) {
+            unsigned d = (unsigned)(l[i + k] - '0');
+            bad |= d > 9u;
+            frac = frac * 10 + d;
+        }
+        if (!bad) {
+            *p = i + 18;
+            *ts_us = (int64_t)(sec * 1000000u + frac);
+            return BL_OK;
+        }
+    }
     size_t start = i;
     uint64_t sec = 0;
-    while (i < len && l[i] >= '0' && l[i] <= '9') {
-        if (i - start >= 13)
-            return fail(why, BL_ERR_RANGE, "timestamp seconds longer than 13 digits", i);
-        sec = sec * 10 + (uint64_t)(l[i] - '0');
-        i++;
-    }
+    /* digits first, limits after the loop: fewer branches per character (a wrapped value of an
+     * over-long run is never used) */
+    while (i < len && (unsigned)(l[i] - '0') < 10u)
+        sec = sec * 10 + (uint64_t)(l[i++] - '0');
     if (i == start) return fail(why, BL_ERR_INVAL, "expected decimal seconds in the timestamp", i);
+    if (i - start > 13)
+        return fail(why, BL_ERR_RANGE, "timestamp seconds longer than 13 digits", start + 13);
     if (sec > (uint64_t)(INT64_MAX / 1000000) - 1)
         return fail(why, BL_ERR_RANGE, "timestamp seconds too large", start);
     if (i >= len || l[i] != '.') return fail(why, BL_ERR_INVAL, "expected '.' in the timestamp", i);
     i++;
     start = i;
     uint64_t frac = 0;
-    while (i < len && l[i] >= '0' && l[i] <= '9') {
-        if (i - start >= 9)
-            return fail(why, BL_ERR_INVAL, "timestamp fraction longer than 9 digits", i);
-        if (i - start < 6) frac = frac * 10 + (uint64_t)(l[i] - '0');
-        i++;
-    }
+    while (i < len && (unsigned)(l[i] - '0') < 10u)
+        frac = frac * 10 + (uint64_t)(l[i++] - '0');
     size_t nfrac = i - start;
     if (nfrac == 0) return fail(why, BL_ERR_INVAL, "expected decimal fraction in the timestamp", i);
-    for (size_t k = nfrac; k < 6; k++)
-        frac *= 10;
+    if (nfrac > 9)
+        return fail(why, BL_ERR_INVAL, "timestamp fraction longer than 9 digits", start + 9);
+    static const uint32_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    if (nfrac < 6)
+        frac *= p10[6 - nfrac];
+    else if (nfrac > 6)
+        frac /= p10[nfrac - 6]; /* ns (candump -N): truncated to µs */
     if (i >= len || l[i] != ')')
         return fail(why, BL_ERR_INVAL, "expected ')' closing the timestamp", i);
     *p = i + 1;
@@ -103,6 +129,13 @@ static enum bl_err parse_payload(const char *l, size_t len, size_t *p, struct bl
             i++;
         }
     } else {
+        /* fast path: whole hex pairs; separators, odd digits and errors fall to the loop below */
+        while (i + 1 < len && f->len < 8) {
+            unsigned hi = hex_p1[(unsigned char)l[i]], lo = hex_p1[(unsigned char)l[i + 1]];
+            if (hi == 0 || lo == 0) break;
+            f->data[f->len++] = (uint8_t)((hi - 1) << 4 | (lo - 1));
+            i += 2;
+        }
         while (i < len && !is_blank(l[i]) && l[i] != '\r' && l[i] != '_') {
             if (l[i] == '.' && f->len > 0) {
                 i++;

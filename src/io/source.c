@@ -57,9 +57,14 @@ void io__set_state(struct bl_source *s, enum bl_source_state st)
 
 void io__emit_frame(struct bl_source *s, const struct bl_frame *f)
 {
+    io__emit_frame_at(s, f, bl_now_mono());
+}
+
+void io__emit_frame_at(struct bl_source *s, const struct bl_frame *f, bl_us mono)
+{
     struct bl_source_stats *st = &s->stats;
     st->frames_in++;
-    st->last_frame_mono_us = bl_now_mono();
+    st->last_frame_mono_us = mono;
     if (f->flags & BL_FRAME_ERR) {
         st->error_frames++;
         if (f->id & BL_CAN_ERR_BUSOFF)
