@@ -311,7 +311,10 @@ static void send_config(struct bl_mqtt *m, const char *component, const char *ke
     }
     snprintf(topic, sizeof topic, "%s/%s/batlink_%s/%s/config", m->disc_prefix, component,
              m->device, key);
-    publish(m, topic, txt, 1, true);
+    /* QoS 0: every connection re-sends all configs, so a lost one is re-sent anyway; QoS 1
+     * beyond the in-flight window (20) was seen duplicated by libmosquitto 2.0.11 after a
+     * reconnect */
+    publish(m, topic, txt, 0, true);
     free(txt);
 }
 

@@ -176,6 +176,8 @@ int main(int argc, char **argv)
         enum bl_err e = bl_mqtt_new(&mo, d.loop, &d.mqtt, err);
         if (e != BL_OK) {
             fprintf(stderr, "out_driver: %s\n", err);
+            bl_mqtt_free(d.mqtt);
+            bl_loop_free(d.loop);
             return e == BL_ERR_USAGE ? 2 : 1;
         }
     }
@@ -183,6 +185,8 @@ int main(int argc, char **argv)
         enum bl_err e = bl_http_new(http, d.loop, &d.http, err);
         if (e != BL_OK) {
             fprintf(stderr, "out_driver: %s\n", err);
+            bl_mqtt_free(d.mqtt);
+            bl_loop_free(d.loop);
             return e == BL_ERR_USAGE ? 2 : 1;
         }
         bl_http_set_names(d.http, mo.device, "sim:");
