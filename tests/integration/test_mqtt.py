@@ -396,6 +396,44 @@ def test_bad_url():
     check(r.returncode == 2 and "device" in r.stderr, "bad device name")
 
 
+def test_through_monitor(tmp):
+    """The real command: batlink monitor with the simulated battery going silent after 3 s."""
+    batlink = os.environ.get("BATLINK", os.path.join(BUILD, "batlink"))
+    if not os.access(batlink, os.X_OK):
+        print("note: batlink not built, monitor part skipped")
+        return
+    port = free_port()
+    broker = Broker(tmp, port)
+    broker.start()
+    sub = Sub(port)
+    ini = os.path.join(tmp, "m.ini")
+    with open(ini, "w") as f:
+        f.write("[mqtt]\ndevice = garage\nmin_interval = 0.5\n[monitor]\nstale_after = 1\n"
+                "down_after = 2\n")
+    t0 = time.time()
+    p = subprocess.run([batlink, "monitor", "--config", ini, "--mqtt", f"mqtt://127.0.0.1:{port}",
+                        "--duration", "7", "sim:?scenario=silent-after-3"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, f"monitor exit 0: {p.returncode} {p.stderr}")
+    time.sleep(0.3)
+    msgs = sub.snapshot()
+    topic = "batlink/garage/state"
+    avail = "batlink/garage/availability"
+    states = [(t1, json.loads(pl)) for t1, t, pl in msgs if t == topic]
+    check(any(0 <= s.get("soc_pct", -1) <= 100 and "voltage_v" in s and "manufacturer" in s
+              for _, s in states), "monitor published the simulated battery's state")
+    confs = {t for _, t, _ in msgs if t.startswith("homeassistant/") and "batlink_garage" in t}
+    check(len(confs) == 52, f"monitor: 52 discovery configs, got {len(confs)}")
+    av = [(round(t1 - t0, 1), pl) for t1, t, pl in msgs if t == avail]
+    # online at start, offline when the link goes down (3 s + 2 s), offline again on exit
+    check(av and av[0][1] == "online", f"monitor: online first: {av}")
+    check(any(pl == "offline" and dt < 6.8 for dt, pl in av), f"offline on link down: {av}")
+    check(av and av[-1][1] == "offline", f"monitor: offline last: {av}")
+    check(any(s["link"]["state"] == "down" for _, s in states), "link down published")
+    sub.stop()
+    broker.kill()
+
+
 def main():
     for tool in ("mosquitto", "mosquitto_sub", "mosquitto_pub"):
         if shutil.which(tool) is None:
@@ -411,6 +449,7 @@ def main():
         test_will(tmp)
         test_broker_down_killed_restarted(tmp)
         test_refused(tmp)
+        test_through_monitor(tmp)
     finally:
         for p in procs:
             if p.poll() is None:
