@@ -98,10 +98,11 @@ static double pack_voltage(const struct bl_simbat *s, double soc, double current
 
 /* ---- scenario hooks ---- */
 
-/* A compressed solar day: charge and discharge in a 15-minute cycle plus a faster ripple. */
+/* A compressed solar day: charge and discharge in a 15-minute cycle plus a faster ripple; it
+ * starts 150 s into the cycle so that a demo shows about 28 A of charging at once. */
 static double request_cycle(const struct bl_simbat *s)
 {
-    double t = s->t_s;
+    double t = s->t_s + 150.0;
     return 35.0 * sin(2.0 * PI * t / 900.0) + 8.0 * sin(2.0 * PI * t / 97.0) + s->noise_a;
 }
 
