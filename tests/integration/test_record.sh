@@ -33,7 +33,7 @@ check "summary line counts frames, error frames and skipped FD" \
 # header + first record exactly as transports.md 5.5
 want_hdr="d4c3b2a102000400000000000000000000000400e300000000f1536540e2010010000000100000000000012304000000deadbeef00000000"
 check "pcap header and first record bytes (transports.md 5.5)" \
-    test "$(head -c 56 "$T/ex.pcap" | xxd -p | tr -d '\n')" = "$want_hdr"
+    test "$(head -c 56 "$T/ex.pcap" | od -An -tx1 | tr -d ' \n')" = "$want_hdr"
 printf '291\t4\t0\t0\t0\tdeadbeef\n305419896\t2\t1\t0\t0\t0102\n801\t0\t0\t1\t0\t\n801\t3\t0\t1\t0\t000000\n\t8\t\t\t1\t\n' >"$T/want"
 tsh "$T/ex.pcap" >"$T/got"
 check "tshark decodes ids, lengths, ext/rtr/err flags and bytes" diff "$T/want" "$T/got"
@@ -58,7 +58,7 @@ check "dump output is not empty" test -s "$T/d_pcap"
 # --- 3. PCAPs batlink did not write: nanosecond magic (editcap), big-endian (python) ---
 if command -v editcap >/dev/null; then
     editcap -F nsecpcap "$T/ex.pcap" "$T/ns.pcap" 2>/dev/null
-    check "editcap wrote a nanosecond pcap" test "$(head -c 4 "$T/ns.pcap" | xxd -p)" = "4d3cb2a1"
+    check "editcap wrote a nanosecond pcap" test "$(head -c 4 "$T/ns.pcap" | od -An -tx1 | tr -d ' \n')" = "4d3cb2a1"
     "$BATLINK" record "$T/ns.pcap" "$T/ns.log" 2>/dev/null
     check "nanosecond pcap reads back to the same log" diff "$T/ex5.log" "$T/ns.log"
 fi
