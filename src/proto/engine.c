@@ -198,26 +198,25 @@ enum bl_err bl_profile_encode(const struct bl_profile *p, uint32_t id, const str
     assert(p != NULL && st != NULL && out != NULL);
     const struct bl_msg_desc *m = bl_profile_msg(p, id, false);
     if (m == NULL) return BL_ERR_UNKNOWN_ID;
+    uint8_t dlc = m->dlc > 8 ? 8 : m->dlc; /* table invariant; the clamp also tells gcc */
     memset(out, 0, sizeof *out);
     out->id = m->id;
     out->flags = m->ext ? BL_FRAME_EXT : 0;
-    out->len = m->dlc;
+    out->len = dlc;
     uint64_t w = 0;
     for (size_t i = 0; i < m->n_sigs; i++) {
         const struct bl_signal_desc *s = &m->sigs[i];
-        if (s->special != NULL || !row_present(s, m->dlc)) continue;
+        if (s->special != NULL || !row_present(s, dlc)) continue;
         uint64_t mask = (((uint64_t)1 << s->len) - 1u);
         w |= ((uint64_t)encode_raw(s, st) & mask) << s->start;
     }
-    for (unsigned b = 0; b < m->dlc; b++)
+    for (unsigned b = 0; b < dlc; b++)
         out->data[b] = (uint8_t)(w >> (8u * b));
     for (size_t i = 0; i < m->n_sigs; i++) {
         const struct bl_signal_desc *s = &m->sigs[i];
-        if (s->special != NULL && s->special->encode != NULL && s->start / 8u < m->dlc)
+        if (s->special != NULL && s->special->encode != NULL && s->start / 8u < dlc)
             s->special->encode(s, st, out->data);
     }
-    for (unsigned b = m->dlc; b < 8; b++)
-        out->data[b] = 0;
     return BL_OK;
 }
 
