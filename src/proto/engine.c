@@ -57,7 +57,7 @@ static int64_t row_raw(const struct bl_signal_desc *s, uint64_t w)
     uint64_t mask = s->len >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << s->len) - 1u);
     uint64_t u = (w >> s->start) & mask;
     if (s->is_signed && s->len < 64 && (u >> (s->len - 1u)) & 1u)
-        return (int64_t)u - ((int64_t)1 << s->len);
+        return -(int64_t)((~u & mask) + 1u); /* u - 2^len, without shifting a signed value */
     return (int64_t)u;
 }
 
@@ -276,13 +276,14 @@ static void put_fixed(struct wr *w, int64_t v, unsigned dec)
 {
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     uint64_t p10 = 1;
+    if (dec > 18) dec = 18; /* tables use 0..3; keeps 10^dec and frac[] in range */
     for (unsigned i = 0; i < dec; i++)
         p10 *= 10u;
     uint64_t ip = u / p10, fp = u % p10;
     if (v < 0) put_c(w, '-');
     put_u64(w, ip);
     if (fp == 0) return;
-    char frac[20];
+    char frac[20] = {0};
     unsigned n = dec;
     for (unsigned i = dec; i > 0; i--) {
         frac[i - 1] = (char)('0' + (int)(fp % 10u));
