@@ -46,6 +46,8 @@ struct monitor {
     bl_us warn_window;
     unsigned warn_count;
     uint64_t warn_dropped;
+    bool warn_in_view; /* stderr is the terminal the view redraws: show warnings in the view */
+    char last_warn[160];
     struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
     char out[BL_TERM_VIEW_MAX];
 };
@@ -71,7 +73,10 @@ __attribute__((format(printf, 2, 3))) static void warn(struct monitor *m, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    bl_logf(BL_LOG_WARN, "%s", msg);
+    if (m->warn_in_view) /* printed below the view it would be wiped by the next redraw */
+        snprintf(m->last_warn, sizeof m->last_warn, "last warning: %.140s", msg);
+    else
+        bl_logf(BL_LOG_WARN, "%s", msg);
 }
 
 static enum bl_err decode(void *ctx, const struct bl_frame *f, bl_us now, struct bl_battery *st,
@@ -183,8 +188,12 @@ static void write_out(const char *s, size_t len)
 
 static void render(struct monitor *m, bl_us now, bool final)
 {
-    struct bl_term_view v = {
-        &m->tracker, bl_source_stats(m->src), bl_source_uri(m->src), NULL, now, bl_now_wall()};
+    struct bl_term_view v = {&m->tracker,
+                             bl_source_stats(m->src),
+                             bl_source_uri(m->src),
+                             m->last_warn[0] != '\0' ? m->last_warn : NULL,
+                             now,
+                             bl_now_wall()};
     switch (m->view) {
     case VIEW_JSON: {
         if (!m->dirty && !m->link_changed && !final) return;
@@ -492,6 +501,7 @@ int bl_cmd_monitor(int argc, char **argv)
     int rc = configure(m, argc, argv);
     if (rc < 0) {
         m->view = m->cfg.monitor.json ? VIEW_JSON : isatty(STDOUT_FILENO) ? VIEW_TTY : VIEW_SUMMARY;
+        m->warn_in_view = m->view == VIEW_TTY && isatty(STDERR_FILENO);
         rc = start(m);
     }
     if (rc < 0) {
