@@ -170,18 +170,13 @@ static enum bl_err parse_frame(const char *l, size_t len, size_t *p, struct bl_f
 {
     size_t i = *p, start = i;
     uint32_t v = 0;
-    while (i < len && l[i] != '#') {
-        int h = hexval(l[i]);
-        if (h < 0) {
-            if (is_blank(l[i]) || l[i] == '\r')
-                return fail(why, BL_ERR_INVAL, "expected '#' after the CAN id", i);
-            return fail(why, BL_ERR_INVAL, "non-hex character in CAN id", i);
-        }
-        if (i - start >= 8) return fail(why, BL_ERR_INVAL, "CAN id longer than 8 hex digits", i);
-        v = v << 4 | (uint32_t)h;
-        i++;
-    }
-    if (i >= len) return fail(why, BL_ERR_INVAL, "expected '#' after the CAN id", i);
+    /* hex digits first, reasons after the loop (an over-long run's wrapped value is not used) */
+    while (i < len && hex_p1[(unsigned char)l[i]] != 0)
+        v = v << 4 | (uint32_t)(hex_p1[(unsigned char)l[i++]] - 1);
+    if (i - start > 8) return fail(why, BL_ERR_INVAL, "CAN id longer than 8 hex digits", start + 8);
+    if (i >= len || is_blank(l[i]) || l[i] == '\r')
+        return fail(why, BL_ERR_INVAL, "expected '#' after the CAN id", i);
+    if (l[i] != '#') return fail(why, BL_ERR_INVAL, "non-hex character in CAN id", i);
     size_t ndig = i - start;
     if (ndig == 3) {
         if (v > BL_CAN_SFF_MASK) return fail(why, BL_ERR_RANGE, "standard id above 0x7FF", start);
@@ -240,13 +235,14 @@ enum bl_err bl_candump_parse(const char *line, size_t len, struct bl_frame *out,
     while (i < len && is_blank(line[i]))
         i++;
     m.iface_off = i;
-    while (i < len && !is_blank(line[i]) && line[i] != '\r') {
-        if ((unsigned char)line[i] < 0x21 || (unsigned char)line[i] > 0x7e)
-            return fail(why, BL_ERR_INVAL, "unprintable character in interface name", i);
-        if (i - m.iface_off >= BL_CANDUMP_IFACE_MAX)
-            return fail(why, BL_ERR_INVAL, "interface name too long", i);
+    /* one compare per character (0x21..0x7E); the reasons are sorted out after the loop */
+    while (i < len && (unsigned char)(line[i] - 0x21) < 0x5Eu)
         i++;
-    }
+    if (i - m.iface_off > BL_CANDUMP_IFACE_MAX)
+        return fail(why, BL_ERR_INVAL, "interface name too long",
+                    m.iface_off + BL_CANDUMP_IFACE_MAX);
+    if (i < len && !is_blank(line[i]) && line[i] != '\r')
+        return fail(why, BL_ERR_INVAL, "unprintable character in interface name", i);
     m.iface_len = i - m.iface_off;
     if (m.iface_len == 0) return fail(why, BL_ERR_INVAL, "expected an interface name", i);
     if (i >= len || !is_blank(line[i]))

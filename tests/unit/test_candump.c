@@ -179,6 +179,10 @@ static void test_parse_bad(void **state)
         {"(99999999999999.000000) can0 123#", BL_ERR_RANGE, 14, "13 digits"},
         {"(1700000000.000000) can0 123##", BL_ERR_INVAL, 30, "flags"},
         {"(1700000000.000000) can0 123##1123", BL_ERR_INVAL, 33, "odd number"},
+        {"(1700000000.000000) can0 123456789#", BL_ERR_INVAL, 33, "longer than 8"},
+        {"(1.000000) abcdefghijklmnopqrstuvwxyz0123456 123#", BL_ERR_INVAL, 42, "too long"},
+        {"(1.000000) ca\x01n0 123#", BL_ERR_INVAL, 13, "unprintable"},
+        {"(1.000000) can0 123 #", BL_ERR_INVAL, 19, "'#'"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct bl_frame f;
