@@ -38,6 +38,7 @@ struct sc {
     bl_us backoff_us;
     uint32_t ovfl_seen; /* last SO_RXQ_OVFL value of the current socket */
     bool down_warned;   /* one warning per outage, not one per retry */
+    bool was_up;        /* has been up once: coming back is a reconnect */
 };
 
 /* Outcome of converting one datagram read from a raw socket. */
@@ -271,9 +272,10 @@ static bool try_open(struct bl_source *s)
     sc->fd = fd;
     bl_watch_set(sc->watch, fd, POLLIN);
     if (s->state == BL_SRC_DOWN) {
-        s->stats.reconnects++;
-        io__warn(s, "%s: interface is up again", s->uri);
+        if (sc->was_up) s->stats.reconnects++;
+        io__warn(s, "%s: interface is up%s", s->uri, sc->was_up ? " again" : "");
     }
+    sc->was_up = true;
     sc->down_warned = false;
     sc->backoff_us = 0;
     io__set_state(s, BL_SRC_UP);
@@ -326,6 +328,7 @@ static enum bl_err sc_attach(struct bl_source *s)
     sc->retry = bl_loop_timer(s->loop, 0, 0, on_retry, s);
     if (sc->watch == NULL || sc->retry == NULL) return BL_ERR_NOMEM;
     if (sc->fd >= 0) {
+        sc->was_up = true;
         io__set_state(s, BL_SRC_UP);
     } else {
         io__warn(s, "%s: interface is down (ip link set %s up); waiting for it", s->uri,

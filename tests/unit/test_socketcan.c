@@ -443,6 +443,34 @@ static void test_live_down_up_and_write(void **state)
     assert_int_equal(l->rx.f[0].id, 0x35C);
 }
 
+static void test_live_open_while_down(void **state)
+{
+    struct live *l = *state;
+    if (l == NULL) skip();
+    int ctl = socket(PF_CAN, SOCK_RAW, CAN_RAW);
+    assert_true(ctl >= 0);
+    set_up_flag(ctl, l->ifname, false);
+    /* an existing interface that is down is not an open error: a service may start first */
+    char err[BL_ERRLEN];
+    assert_int_equal(bl_source_open(l->uri, BL_SOURCE_LISTEN_ONLY, &l->src, err), BL_OK);
+    struct bl_source_cbs cbs = {rx_frame, rx_state, rx_warn, &l->rx};
+    assert_int_equal(bl_source_attach(l->src, l->loop, &cbs), BL_OK);
+    assert_int_equal(bl_source_state(l->src), BL_SRC_DOWN);
+    set_up_flag(ctl, l->ifname, true);
+    close(ctl);
+    bl_us end = bl_now_mono() + 8000000;
+    while (bl_source_state(l->src) != BL_SRC_UP && bl_now_mono() < end)
+        assert_int_equal(bl_loop_once(l->loop, 20000), BL_OK);
+    assert_int_equal(bl_source_state(l->src), BL_SRC_UP);
+    l->peer = peer_open(l->ifname, false);
+    peer_send(l->peer, 0x35E, 8, "PYLON   ");
+    run_until(l, 1, 2000);
+    assert_int_equal(l->rx.n, 1);
+    assert_memory_equal(l->rx.f[0].data, "PYLON   ", 8);
+    assert_int_equal(bl_source_stats(l->src)->disconnects, 0);
+    assert_int_equal(bl_source_stats(l->src)->reconnects, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +485,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_live_fd_skipped, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(test_live_overflow, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(test_live_down_up_and_write, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(test_live_open_while_down, live_setup, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
