@@ -31,10 +31,11 @@ struct drv {
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: out_driver [--mqtt URL] [--http ADDR:PORT] [--device NAME] "
-                    "[--min S] [--max S] [--no-discovery]\n"
-                    "stdin: set KEY SI-VALUE | forget KEY | alarm NAME | warning NAME | clear |\n"
-                    "       manufacturer TEXT | link up|stale|down | frames N | stats | quit\n");
+    fprintf(stderr,
+            "usage: out_driver [--mqtt URL] [--cafile F] [--http ADDR:PORT] [--device NAME] "
+            "[--min S] [--max S] [--no-discovery]\n"
+            "stdin: set KEY SI-VALUE | forget KEY | alarm NAME | warning NAME | clear |\n"
+            "       manufacturer TEXT | link up|stale|down | frames N | stats | quit\n");
 }
 
 static void push(struct drv *d)
@@ -153,6 +154,8 @@ int main(int argc, char **argv)
             mo.url = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--http") == 0)
             http = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--cafile") == 0)
+            mo.cafile = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--device") == 0)
             mo.device = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--min") == 0)

@@ -396,6 +396,73 @@ def test_bad_url():
     check(r.returncode == 2 and "device" in r.stderr, "bad device name")
 
 
+def test_tls(tmp):
+    """mqtts:// with a CA file: a private CA signs the broker's certificate for 127.0.0.1."""
+    if shutil.which("openssl") is None:
+        print("note: openssl not installed, TLS part skipped")
+        return
+    d = os.path.join(tmp, "tls")
+    os.mkdir(d)
+
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    for name in ("ca", "other"):
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             f"/CN=batlink test {name}", "-keyout", f"{name}.key", "-out", f"{name}.crt")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+         "srv.key", "-out", "srv.csr")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "srv.crt")
+    # mosquitto started as root drops to its own user: it must be able to read these
+    for path in [tmp, d] + [os.path.join(d, f) for f in os.listdir(d)]:
+        os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+    port = free_port()
+    broker = Broker(tmp, port, f"allow_anonymous true\ncafile {d}/ca.crt\ncertfile {d}/srv.crt\n"
+                    f"keyfile {d}/srv.key\n")
+    broker.start()
+    got = []
+
+    def tls_sub():
+        r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "--cafile",
+                            f"{d}/ca.crt", "-t", STATE, "-C", "1", "-W", "6"],
+                           capture_output=True, text=True)
+        got.append(r.stdout)
+    th = threading.Thread(target=tls_sub)
+    th.start()
+    time.sleep(0.5)
+    drv = subprocess.Popen([DRIVER, "--mqtt", f"mqtts://127.0.0.1:{port}", "--cafile",
+                            f"{d}/ca.crt", "--device", DEV], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    procs.append(drv)
+    drv.stdin.write(b"set soc_pct 26\n")
+    drv.stdin.flush()
+    th.join()
+    check(got and '"soc_pct":26' in got[0], f"state over TLS: {got}")
+    drv.stdin.write(b"quit\n")
+    drv.stdin.flush()
+    check(drv.wait(5) == 0, "TLS driver exit 0")
+
+    # a CA that did not sign the broker: the handshake fails, we keep retrying, exit stays clean
+    bad = subprocess.Popen([DRIVER, "--mqtt", f"mqtts://127.0.0.1:{port}", "--cafile",
+                            f"{d}/other.crt"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    procs.append(bad)
+    time.sleep(2.5)
+    check(bad.poll() is None, "running while the TLS handshake fails")
+    bad.stdin.write(b"stats\nquit\n")
+    bad.stdin.flush()
+    out, err = bad.communicate(timeout=5)
+    check(bad.returncode == 0 and "connected=0" in out.decode(), f"bad CA: {out} {err}")
+    # an unreadable CA file is a start-up error (exit 1), named in the message
+    r = subprocess.run([DRIVER, "--mqtt", f"mqtts://127.0.0.1:{port}", "--cafile",
+                        f"{d}/missing.crt"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=5)
+    check(r.returncode == 1 and "missing.crt" in r.stderr, f"missing CA: {r.returncode} {r.stderr}")
+    broker.kill()
+
+
 def test_through_monitor(tmp):
     """The real command: batlink monitor with the simulated battery going silent after 3 s."""
     batlink = os.environ.get("BATLINK", os.path.join(BUILD, "batlink"))
@@ -449,6 +516,7 @@ def main():
         test_will(tmp)
         test_broker_down_killed_restarted(tmp)
         test_refused(tmp)
+        test_tls(tmp)
         test_through_monitor(tmp)
     finally:
         for p in procs:
