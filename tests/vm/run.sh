@@ -49,6 +49,9 @@ done
 
 # ---- kernel: Debian's linux-image-amd64 (a metapackage) -> linux-image-<abi>-amd64, cached
 mkdir -p "$cache" "$work"
+# one fetch/extract at a time when several build trees run this test at once
+exec 9>"$cache/.lock"
+flock 9
 deb=$(ls "$cache"/linux-image-[0-9]*-amd64_*.deb 2>/dev/null | sort -V | tail -n1 || true)
 if [[ -z "$deb" ]]; then
     pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
@@ -84,6 +87,8 @@ if [[ ! -f "$kdir/.complete" ]]; then
     touch "$kdir.tmp/.complete"
     mv "$kdir.tmp" "$kdir"
 fi
+
+flock -u 9
 
 # ---- initramfs: busybox, modules, batlink and can-utils with their shared libraries
 root=$work/root
