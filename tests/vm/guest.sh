@@ -77,6 +77,8 @@ stable() {
     [ "$(wc -c <"$1")" = "$_a" ]
 }
 has() { grep -q -- "$2" "$1"; }
+# frames transmitted on vcan0 so far, by any socket (the driver's counter)
+txcount() { cat /sys/class/net/vcan0/statistics/tx_packets; }
 hasnot() { ! grep -q -- "$2" "$1"; }
 # the dump --json line for id $2 (first one) in file $1
 line_of() { grep -m1 "\"id\":\"$2\"" "$1"; }
@@ -106,6 +108,7 @@ fi
 # stamped with the kernel's receive time (the same microsecond candump -L prints)
 if want cansend_to_dump; then
     begin cansend_to_dump
+    tx0=$(txcount)
     candump -L vcan0 >$T/cansend_to_dump.candump 2>&1 &
     cpid=$!
     batlink dump --json vcan0 >$T/cansend_to_dump.json 2>$T/cansend_to_dump.err &
@@ -138,6 +141,8 @@ if want cansend_to_dump; then
     check cansend_to_dump "29-bit frame" has $j '"id":"0x1ABCDEF0","ext":true,"dlc":2,"data":"0102"'
     check cansend_to_dump "remote frame" has $j '"id":"0x123","ext":false,"rtr":true,"dlc":0,"data":""'
     check cansend_to_dump "8 frames" [ "$(grep -c '"id"' $j)" = 8 ]
+    # dump is listen-only: the only frames sent on the bus are cansend's 8
+    check cansend_to_dump "tx_packets grew by $(($(txcount) - tx0)), not 8" [ $(($(txcount) - tx0)) = 8 ]
     # the kernel time stamp: candump -L and batlink read the same skb time
     cts=$(sed -n 's/^(\([0-9.]*\)) vcan0 355#.*/\1/p' $T/cansend_to_dump.candump)
     check cansend_to_dump "candump saw 0x355" [ -n "$cts" ]
@@ -149,6 +154,7 @@ fi
 # and `batlink dump` both receive it: same frames, same bytes; dump decodes them
 if want sim_to_dump; then
     begin sim_to_dump
+    tx0=$(txcount)
     candump -L vcan0 >$T/sim_to_dump.candump 2>&1 &
     cpid=$!
     batlink dump --json vcan0 >$T/sim_to_dump.json 2>$T/sim_to_dump.err &
@@ -181,6 +187,8 @@ if want sim_to_dump; then
         n=$((n + 1))
     done <$c
     check sim_to_dump "frame count candump $n vs dump" [ "$(grep -c '"id"' $j)" = $n ]
+    check sim_to_dump "tx_packets $(($(txcount) - tx0)) vs candump $n" [ $(($(txcount) - tx0)) = $n ]
+    check sim_to_dump "no frames" [ $n -gt 0 ]
     # SOC by hand from candump's bytes of the first 0x355 (little-endian u16, 1 %) = dump's
     b=$(sed -n 's/.* vcan0 355#\(....\).*/\1/p' $c | head -n1)
     soc=$((0x${b#??}${b%??}))
