@@ -565,6 +565,8 @@ static void backoff_due(void *ctx, bl_us now)
     struct bl_mqtt *m = ctx;
     (void)now;
     m->backoff_armed = false;
+    /* a connect we gave up on (timeout) may have completed meanwhile: keep it */
+    if (m->connected) return;
     start_connect(m);
 }
 
