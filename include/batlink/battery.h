@@ -16,30 +16,30 @@
  * Adding a quantity = one enum value + one row in src/core/field.c.
  */
 enum bl_field {
-    BL_F_SOC,                /**< 0.01 %            json soc_pct */
-    BL_F_SOH,                /**< 1 %               json soh_pct */
-    BL_F_VOLTAGE,            /**< mV                json voltage_v */
-    BL_F_CURRENT,            /**< mA, + = charging  json current_a */
-    BL_F_POWER,              /**< 0.1 W, + = charging (voltage x current) json power_w */
-    BL_F_TEMPERATURE,        /**< 0.1 degC          json temperature_c */
+    BL_F_SOC,                     /**< 0.01 %            json soc_pct */
+    BL_F_SOH,                     /**< 1 %               json soh_pct */
+    BL_F_VOLTAGE,                 /**< mV                json voltage_v */
+    BL_F_CURRENT,                 /**< mA, + = charging  json current_a */
+    BL_F_POWER,                   /**< 0.1 W, + = charging (voltage x current) json power_w */
+    BL_F_TEMPERATURE,             /**< 0.1 degC          json temperature_c */
     BL_F_CHARGE_VOLTAGE_LIMIT,    /**< mV */
     BL_F_CHARGE_CURRENT_LIMIT,    /**< mA */
     BL_F_DISCHARGE_CURRENT_LIMIT, /**< mA */
     BL_F_DISCHARGE_VOLTAGE_LIMIT, /**< mV */
-    BL_F_CHARGE_ENABLE,      /**< bool */
-    BL_F_DISCHARGE_ENABLE,   /**< bool */
-    BL_F_FORCE_CHARGE_1,     /**< bool */
-    BL_F_FORCE_CHARGE_2,     /**< bool */
-    BL_F_FULL_CHARGE_REQUEST, /**< bool */
-    BL_F_ALARMS,             /**< bitmask of enum bl_alarm */
-    BL_F_WARNINGS,           /**< bitmask of enum bl_warning */
-    BL_F_MODULE_COUNT,       /**< count */
-    BL_F_MANUFACTURER,       /**< string in bl_battery.manufacturer */
-    BL_F_CELL_VOLTAGE_MIN,   /**< mV */
-    BL_F_CELL_VOLTAGE_MAX,   /**< mV */
-    BL_F_CELL_TEMPERATURE_MIN, /**< 0.1 degC */
-    BL_F_CELL_TEMPERATURE_MAX, /**< 0.1 degC */
-    BL_F_CAPACITY,           /**< 1 Ah, installed capacity */
+    BL_F_CHARGE_ENABLE,           /**< bool */
+    BL_F_DISCHARGE_ENABLE,        /**< bool */
+    BL_F_FORCE_CHARGE_1,          /**< bool */
+    BL_F_FORCE_CHARGE_2,          /**< bool */
+    BL_F_FULL_CHARGE_REQUEST,     /**< bool */
+    BL_F_ALARMS,                  /**< bitmask of enum bl_alarm */
+    BL_F_WARNINGS,                /**< bitmask of enum bl_warning */
+    BL_F_MODULE_COUNT,            /**< count */
+    BL_F_MANUFACTURER,            /**< string in bl_battery.manufacturer */
+    BL_F_CELL_VOLTAGE_MIN,        /**< mV */
+    BL_F_CELL_VOLTAGE_MAX,        /**< mV */
+    BL_F_CELL_TEMPERATURE_MIN,    /**< 0.1 degC */
+    BL_F_CELL_TEMPERATURE_MAX,    /**< 0.1 degC */
+    BL_F_CAPACITY,                /**< 1 Ah, installed capacity */
     BL_F__COUNT
 };
 
@@ -91,19 +91,19 @@ enum bl_warning {
 struct bl_field_desc {
     enum bl_field id;
     enum bl_field_kind kind;
-    const char *key;          /**< JSON / MQTT key, e.g. "voltage_v" */
-    const char *label;        /**< human label, e.g. "Voltage" */
-    const char *unit;         /**< SI unit for display and HA ("V", "%", "degC" as "°C"), or NULL */
-    double scale;             /**< SI value = stored int32 x scale */
-    uint8_t precision;        /**< decimals worth showing */
-    int32_t deadband;         /**< publish-on-change threshold, in stored units */
-    double min_si, max_si;    /**< plausible range (SI); outside = implausible, not published */
-    const char *ha_component; /**< "sensor" / "binary_sensor" */
+    const char *key;       /**< JSON / MQTT key, e.g. "voltage_v" */
+    const char *label;     /**< human label, e.g. "Voltage" */
+    const char *unit;      /**< SI unit for display and HA ("V", "%", "degC" as "°C"), or NULL */
+    double scale;          /**< SI value = stored int32 x scale */
+    uint8_t precision;     /**< decimals worth showing */
+    int32_t deadband;      /**< publish-on-change threshold, in stored units */
+    double min_si, max_si; /**< plausible range (SI); outside = implausible, not published */
+    const char *ha_component;    /**< "sensor" / "binary_sensor" */
     const char *ha_device_class; /**< or NULL */
     const char *ha_state_class;  /**< or NULL */
-    const char *prom_name;    /**< Prometheus metric name with unit suffix, or NULL */
-    double prom_factor;       /**< Prometheus value = SI value x prom_factor (percent -> ratio) */
-    const char *help;         /**< one-line description (Prometheus HELP) */
+    const char *prom_name;       /**< Prometheus metric name with unit suffix, or NULL */
+    double prom_factor; /**< Prometheus value = SI value x prom_factor (percent -> ratio) */
+    const char *help;   /**< one-line description (Prometheus HELP) */
 };
 
 /** The field table, indexed by enum bl_field. Cost O(1). */

@@ -11,7 +11,7 @@
 #define BL_FRAME_EXT 0x01u /**< 29-bit identifier */
 #define BL_FRAME_RTR 0x02u /**< remote transmission request (no data) */
 #define BL_FRAME_ERR 0x04u /**< error frame: id = CAN_ERR_* class bits, data = details */
-#define BL_FRAME_TX 0x08u  /**< sent by this process (echo / record of our own transmit) */
+#define BL_FRAME_TX  0x08u /**< sent by this process (echo / record of our own transmit) */
 
 #define BL_CAN_SFF_MASK 0x000007FFu
 #define BL_CAN_EFF_MASK 0x1FFFFFFFu
@@ -22,23 +22,23 @@
 /* Error classes (the id of an error frame), values as in Linux include/uapi/linux/can/error.h;
  * see shared/reference/transports.md section 4.2. */
 #define BL_CAN_ERR_TX_TIMEOUT 0x001u
-#define BL_CAN_ERR_LOSTARB 0x002u
-#define BL_CAN_ERR_CRTL 0x004u
-#define BL_CAN_ERR_PROT 0x008u
-#define BL_CAN_ERR_TRX 0x010u
-#define BL_CAN_ERR_ACK 0x020u
-#define BL_CAN_ERR_BUSOFF 0x040u
-#define BL_CAN_ERR_BUSERROR 0x080u
-#define BL_CAN_ERR_RESTARTED 0x100u
-#define BL_CAN_ERR_CNT 0x200u
+#define BL_CAN_ERR_LOSTARB    0x002u
+#define BL_CAN_ERR_CRTL       0x004u
+#define BL_CAN_ERR_PROT       0x008u
+#define BL_CAN_ERR_TRX        0x010u
+#define BL_CAN_ERR_ACK        0x020u
+#define BL_CAN_ERR_BUSOFF     0x040u
+#define BL_CAN_ERR_BUSERROR   0x080u
+#define BL_CAN_ERR_RESTARTED  0x100u
+#define BL_CAN_ERR_CNT        0x200u
 /* data[1] of a CAN_ERR_CRTL frame */
 #define BL_CAN_ERR_CRTL_RX_OVERFLOW 0x01u
 #define BL_CAN_ERR_CRTL_TX_OVERFLOW 0x02u
-#define BL_CAN_ERR_CRTL_RX_WARNING 0x04u
-#define BL_CAN_ERR_CRTL_TX_WARNING 0x08u
-#define BL_CAN_ERR_CRTL_RX_PASSIVE 0x10u
-#define BL_CAN_ERR_CRTL_TX_PASSIVE 0x20u
-#define BL_CAN_ERR_CRTL_ACTIVE 0x40u
+#define BL_CAN_ERR_CRTL_RX_WARNING  0x04u
+#define BL_CAN_ERR_CRTL_TX_WARNING  0x08u
+#define BL_CAN_ERR_CRTL_RX_PASSIVE  0x10u
+#define BL_CAN_ERR_CRTL_TX_PASSIVE  0x20u
+#define BL_CAN_ERR_CRTL_ACTIVE      0x40u
 
 /**
  * One classic CAN 2.0 frame (CAN FD is counted and skipped by the sources, never stored here).

@@ -19,8 +19,8 @@ typedef void (*bl_timer_fn)(void *ctx, bl_us now);
 /** Called once per iteration before the fd set is built (MQTT re-reads its socket here). */
 typedef void (*bl_prepare_fn)(void *ctx);
 
-#define BL_LOOP_MAX_WATCH 32
-#define BL_LOOP_MAX_TIMER 32
+#define BL_LOOP_MAX_WATCH   32
+#define BL_LOOP_MAX_TIMER   32
 #define BL_LOOP_MAX_PREPARE 8
 
 /** Monotonic clock (CLOCK_MONOTONIC) in microseconds. */

@@ -51,18 +51,20 @@ struct bl_source_cbs {
     void *ctx;
 };
 
-/** Flags for bl_source_open. */
-#define BL_SOURCE_LISTEN_ONLY 0x01u /**< never transmit; listen-only mode where the driver has it */
-#define BL_SOURCE_WRITE 0x02u       /**< open for writing (sim player, record target, bridge) */
+/* Flags for bl_source_open. BL_SOURCE_LISTEN_ONLY: never transmit, and use the transport's
+ * listen-only mode where the driver has one. BL_SOURCE_WRITE: open for writing (sim player,
+ * bridge). */
+#define BL_SOURCE_LISTEN_ONLY 0x01u
+#define BL_SOURCE_WRITE 0x02u
 
 /**
- * Open a source from a URI of design.md section 4 (socketcan:IFACE, bare can0/vcan0, canet:HOST[:PORT],
- * canet-listen:[ADDR:]PORT, slcan:DEV[?bitrate=N][&listen-only=1], candump:FILE, FILE.log, `-`,
- * pcap:FILE, sim:[PROFILE][?scenario=NAME]).
- * Returns BL_OK, BL_ERR_USAGE (unknown scheme, malformed URI; `err` says what is accepted),
- * BL_ERR_IO (e.g. file not found; `err` = "candump:x.log: open: No such file or directory"),
- * BL_ERR_NOMEM. Network sources return BL_OK while still connecting.
- * Ownership: *out is freed with bl_source_close. Blocking: may block for a name lookup.
+ * Open a source from a URI of design.md section 4 (socketcan:IFACE, bare can0/vcan0,
+ * canet:HOST[:PORT], canet-listen:[ADDR:]PORT, slcan:DEV[?bitrate=N][&listen-only=1], candump:FILE,
+ * FILE.log, `-`, pcap:FILE, sim:[PROFILE][?scenario=NAME]). Returns BL_OK, BL_ERR_USAGE (unknown
+ * scheme, malformed URI; `err` says what is accepted), BL_ERR_IO (e.g. file not found; `err` =
+ * "candump:x.log: open: No such file or directory"), BL_ERR_NOMEM. Network sources return BL_OK
+ * while still connecting. Ownership: *out is freed with bl_source_close. Blocking: may block for a
+ * name lookup.
  */
 enum bl_err bl_source_open(const char *uri, unsigned flags, struct bl_source **out,
                            char err[BL_ERRLEN]) BL_MUST_CHECK;
@@ -82,7 +84,8 @@ enum bl_err bl_source_attach(struct bl_source *s, struct bl_loop *loop,
  */
 enum bl_err bl_source_write(struct bl_source *s, const struct bl_frame *f) BL_MUST_CHECK;
 
-/** Whether this source can transmit at all (opened with BL_SOURCE_WRITE on a transport that can). */
+/** Whether this source can transmit at all (opened with BL_SOURCE_WRITE on a transport that can).
+ */
 bool bl_source_can_write(const struct bl_source *s);
 const struct bl_source_stats *bl_source_stats(const struct bl_source *s);
 enum bl_source_state bl_source_state(const struct bl_source *s);

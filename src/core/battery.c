@@ -11,8 +11,7 @@ void bl_battery_init(struct bl_battery *b)
 
 void bl_battery_set(struct bl_battery *b, enum bl_field f, int32_t value, bl_us now)
 {
-    if ((unsigned)f >= BL_F__COUNT)
-        return;
+    if ((unsigned)f >= BL_F__COUNT) return;
     b->v[f] = value;
     b->updated_us[f] = now;
     b->known |= 1u << (unsigned)f;
@@ -20,8 +19,7 @@ void bl_battery_set(struct bl_battery *b, enum bl_field f, int32_t value, bl_us 
 
 void bl_battery_forget(struct bl_battery *b, enum bl_field f)
 {
-    if ((unsigned)f >= BL_F__COUNT)
-        return;
+    if ((unsigned)f >= BL_F__COUNT) return;
     b->known &= ~(1u << (unsigned)f);
 }
 
@@ -34,18 +32,15 @@ void bl_battery_update_power(struct bl_battery *b, bl_us now)
     /* mV x mA = uW; 0.1 W = 1e5 uW. Rounded to nearest. */
     int64_t uw = (int64_t)b->v[BL_F_VOLTAGE] * (int64_t)b->v[BL_F_CURRENT];
     int64_t dw = uw >= 0 ? (uw + 50000) / 100000 : (uw - 50000) / 100000;
-    if (dw > INT32_MAX)
-        dw = INT32_MAX;
-    if (dw < INT32_MIN)
-        dw = INT32_MIN;
+    if (dw > INT32_MAX) dw = INT32_MAX;
+    if (dw < INT32_MIN) dw = INT32_MIN;
     bl_battery_set(b, BL_F_POWER, (int32_t)dw, now);
 }
 
 bool bl_battery_plausible(const struct bl_battery *b, enum bl_field f)
 {
     const struct bl_field_desc *d = bl_field_desc(f);
-    if (d == NULL || d->kind != BL_FK_NUMBER)
-        return true;
+    if (d == NULL || d->kind != BL_FK_NUMBER) return true;
     double si = (double)b->v[f] * d->scale;
     return si >= d->min_si && si <= d->max_si;
 }

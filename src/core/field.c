@@ -8,6 +8,7 @@
 
 /* HA classes per shared/reference/transports.md section 6.4; Prometheus names per section 7
  * (base units, plural suffix, ratio instead of percent). */
+/* clang-format off */
 #define NUM(id_, key_, label_, unit_, scale_, prec_, db_, lo_, hi_, dc_, prom_, pf_, help_)       \
     [id_] = {id_,  BL_FK_NUMBER, key_,  label_, unit_,    scale_, prec_,  db_, lo_,              \
              hi_,  "sensor",     dc_,   "measurement", prom_, pf_, help_}
@@ -105,18 +106,18 @@ static const char *const warning_names[BL_WARN__COUNT] = {
     "general_warning",
 };
 
+/* clang-format on */
+
 const struct bl_field_desc *bl_field_desc(enum bl_field f)
 {
-    if ((unsigned)f >= BL_F__COUNT)
-        return NULL;
+    if ((unsigned)f >= BL_F__COUNT) return NULL;
     return &fields[f];
 }
 
 const struct bl_field_desc *bl_field_by_key(const char *key)
 {
     for (unsigned i = 0; i < BL_F__COUNT; i++)
-        if (strcmp(fields[i].key, key) == 0)
-            return &fields[i];
+        if (strcmp(fields[i].key, key) == 0) return &fields[i];
     return NULL;
 }
 
@@ -134,13 +135,11 @@ int bl_field_format(const struct bl_field_desc *d, int32_t value, char *buf, siz
 {
     double si = (double)value * d->scale;
     int len = snprintf(buf, n, "%.*f", (int)d->precision, si);
-    if (len <= 0 || (size_t)len >= n || d->precision == 0)
-        return len;
+    if (len <= 0 || (size_t)len >= n || d->precision == 0) return len;
     /* trim trailing zeros and a dangling decimal point: "84.00" -> "84", "49.860" -> "49.86" */
     while (len > 0 && buf[len - 1] == '0')
         buf[--len] = '\0';
-    if (len > 0 && buf[len - 1] == '.')
-        buf[--len] = '\0';
+    if (len > 0 && buf[len - 1] == '.') buf[--len] = '\0';
     if (strcmp(buf, "-0") == 0) {
         buf[0] = '0';
         buf[1] = '\0';

@@ -19,8 +19,7 @@ enum bl_log_level bl_log_level(void)
 
 void bl_logf(enum bl_log_level lvl, const char *fmt, ...)
 {
-    if (lvl > level)
-        return;
+    if (lvl > level) return;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -55,8 +55,7 @@ int64_t bl_now_wall(void)
 enum bl_err bl_loop_new(struct bl_loop **out)
 {
     struct bl_loop *l = calloc(1, sizeof *l);
-    if (l == NULL)
-        return BL_ERR_NOMEM;
+    if (l == NULL) return BL_ERR_NOMEM;
     *out = l;
     return BL_OK;
 }
@@ -80,16 +79,14 @@ struct bl_watch *bl_loop_watch(struct bl_loop *l, int fd, short events, bl_watch
 
 void bl_watch_set(struct bl_watch *w, int fd, short events)
 {
-    if (w == NULL)
-        return;
+    if (w == NULL) return;
     w->fd = fd;
     w->events = events;
 }
 
 void bl_watch_remove(struct bl_watch *w)
 {
-    if (w == NULL)
-        return;
+    if (w == NULL) return;
     w->used = 0;
     w->fd = -1;
 }
@@ -109,16 +106,14 @@ struct bl_timer *bl_loop_timer(struct bl_loop *l, bl_us deadline, bl_us period, 
 
 void bl_timer_set(struct bl_timer *t, bl_us deadline, bl_us period)
 {
-    if (t == NULL)
-        return;
+    if (t == NULL) return;
     t->deadline = deadline;
     t->period = period;
 }
 
 void bl_timer_remove(struct bl_timer *t)
 {
-    if (t == NULL)
-        return;
+    if (t == NULL) return;
     t->used = 0;
     t->deadline = 0;
 }
@@ -150,13 +145,11 @@ static void run_timers(struct bl_loop *l)
     bl_us now = bl_now_mono();
     for (unsigned i = 0; i < BL_LOOP_MAX_TIMER && !l->stop; i++) {
         struct bl_timer *t = &l->t[i];
-        if (!t->used || t->deadline == 0 || t->deadline > now)
-            continue;
+        if (!t->used || t->deadline == 0 || t->deadline > now) continue;
         if (t->period > 0) {
             /* keep the phase; skip missed periods instead of firing a burst */
             t->deadline += t->period;
-            if (t->deadline <= now)
-                t->deadline = now + t->period - (now - t->deadline) % t->period;
+            if (t->deadline <= now) t->deadline = now + t->period - (now - t->deadline) % t->period;
         } else {
             t->deadline = 0;
         }
@@ -171,8 +164,7 @@ enum bl_err bl_loop_once(struct bl_loop *l, bl_us max_wait)
     nfds_t n = 0;
 
     for (unsigned i = 0; i < BL_LOOP_MAX_PREPARE; i++)
-        if (l->prep[i].fn != NULL)
-            l->prep[i].fn(l->prep[i].ctx);
+        if (l->prep[i].fn != NULL) l->prep[i].fn(l->prep[i].ctx);
     for (unsigned i = 0; i < BL_LOOP_MAX_WATCH; i++) {
         struct bl_watch *w = &l->w[i];
         if (w->used && w->fd >= 0 && w->events != 0) {
@@ -186,16 +178,14 @@ enum bl_err bl_loop_once(struct bl_loop *l, bl_us max_wait)
         const struct bl_timer *t = &l->t[i];
         if (t->used && t->deadline != 0) {
             bl_us d = t->deadline - now;
-            if (d < wait)
-                wait = d < 0 ? 0 : d;
+            if (d < wait) wait = d < 0 ? 0 : d;
         }
     }
     /* round up so a timer is not polled for repeatedly just before it is due */
     int timeout_ms = (int)((wait + 999) / 1000);
     int r = poll(pfd, n, timeout_ms);
     if (r < 0) {
-        if (errno == EINTR)
-            return BL_OK;
+        if (errno == EINTR) return BL_OK;
         return BL_ERR_IO;
     }
     if (r > 0) {
@@ -219,8 +209,7 @@ enum bl_err bl_loop_run(struct bl_loop *l)
 {
     while (!l->stop) {
         enum bl_err e = bl_loop_once(l, 1000000);
-        if (e != BL_OK)
-            return e;
+        if (e != BL_OK) return e;
     }
     return BL_OK;
 }

@@ -25,8 +25,7 @@ const char *bl_source_uri_help(void)
 
 void io__errf(char err[BL_ERRLEN], const char *fmt, ...)
 {
-    if (err == NULL)
-        return;
+    if (err == NULL) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, BL_ERRLEN, fmt, ap);
@@ -48,11 +47,9 @@ void io__warn(struct bl_source *s, const char *fmt, ...)
 
 void io__set_state(struct bl_source *s, enum bl_source_state st)
 {
-    if (s->state == st)
-        return;
+    if (s->state == st) return;
     s->state = st;
-    if (s->cbs.on_state != NULL)
-        s->cbs.on_state(s->cbs.ctx, st);
+    if (s->cbs.on_state != NULL) s->cbs.on_state(s->cbs.ctx, st);
 }
 
 void io__emit_frame(struct bl_source *s, const struct bl_frame *f)
@@ -67,18 +64,14 @@ void io__emit_frame_at(struct bl_source *s, const struct bl_frame *f, bl_us mono
     st->last_frame_mono_us = mono;
     if (f->flags & BL_FRAME_ERR) {
         st->error_frames++;
-        if (f->id & BL_CAN_ERR_BUSOFF)
-            st->bus_off++;
-        if (f->id & BL_CAN_ERR_ACK)
-            st->ack_errors++;
+        if (f->id & BL_CAN_ERR_BUSOFF) st->bus_off++;
+        if (f->id & BL_CAN_ERR_ACK) st->ack_errors++;
         /* bus-error reports (berr-reporting on) may give a missing ACK as a protocol error
          * located at the ACK slot (data[3] 0x19) or ACK delimiter (0x1B), linux can/error.h */
         else if ((f->id & BL_CAN_ERR_PROT) && (f->data[3] == 0x19 || f->data[3] == 0x1B))
             st->ack_errors++;
-        if (f->id & BL_CAN_ERR_LOSTARB)
-            st->lost_arbitration++;
-        if (f->id & (BL_CAN_ERR_PROT | BL_CAN_ERR_BUSERROR))
-            st->protocol_errors++;
+        if (f->id & BL_CAN_ERR_LOSTARB) st->lost_arbitration++;
+        if (f->id & (BL_CAN_ERR_PROT | BL_CAN_ERR_BUSERROR)) st->protocol_errors++;
         if (f->id & BL_CAN_ERR_CRTL) {
             st->controller_problems++;
             if (f->data[1] & (BL_CAN_ERR_CRTL_RX_PASSIVE | BL_CAN_ERR_CRTL_TX_PASSIVE))
@@ -89,15 +82,13 @@ void io__emit_frame_at(struct bl_source *s, const struct bl_frame *f, bl_us mono
                 st->dropped++;
         }
     }
-    if (s->cbs.on_frame != NULL)
-        s->cbs.on_frame(s->cbs.ctx, f);
+    if (s->cbs.on_frame != NULL) s->cbs.on_frame(s->cbs.ctx, f);
 }
 
 const char *io__uri_get(const struct io__uri *u, const char *key)
 {
     for (unsigned i = 0; i < u->nparams; i++)
-        if (strcmp(u->p[i].key, key) == 0)
-            return u->p[i].val;
+        if (strcmp(u->p[i].key, key) == 0) return u->p[i].val;
     return NULL;
 }
 
@@ -107,8 +98,7 @@ enum bl_err io__uri_check_keys(const struct io__uri *u, const char *const *allow
     for (unsigned i = 0; i < u->nparams; i++) {
         bool ok = false;
         for (const char *const *a = allowed; *a != NULL; a++)
-            if (strcmp(*a, u->p[i].key) == 0)
-                ok = true;
+            if (strcmp(*a, u->p[i].key) == 0) ok = true;
         if (!ok) {
             char list[160] = "";
             for (const char *const *a = allowed; *a != NULL; a++) {
@@ -152,8 +142,7 @@ static bool ends_with(const char *s, const char *suffix)
 static bool looks_like_iface(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 15)
-        return false;
+    if (n == 0 || n > 15) return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
             return false;
@@ -179,8 +168,7 @@ enum bl_err io__uri_parse(const char *uri, struct io__uri *u, char err[BL_ERRLEN
         else if (colon == NULL && looks_like_iface(uri))
             strcpy(u->scheme, "socketcan");
         else {
-            io__errf(err, "\"%s\": cannot tell the kind of source; %s", uri,
-                     bl_source_uri_help());
+            io__errf(err, "\"%s\": cannot tell the kind of source; %s", uri, bl_source_uri_help());
             return BL_ERR_USAGE;
         }
         rest = uri;
@@ -201,8 +189,7 @@ enum bl_err io__uri_parse(const char *uri, struct io__uri *u, char err[BL_ERRLEN
     }
     memcpy(u->path, rest, plen);
     u->path[plen] = '\0';
-    if (q == NULL)
-        return BL_OK;
+    if (q == NULL) return BL_OK;
     const char *p = q + 1;
     while (*p != '\0') {
         const char *amp = strchr(p, '&');
@@ -223,8 +210,7 @@ enum bl_err io__uri_parse(const char *uri, struct io__uri *u, char err[BL_ERRLEN
         memcpy(u->p[u->nparams].val, eq + 1, vlen);
         u->nparams++;
         p += len;
-        if (*p == '&')
-            p++;
+        if (*p == '&') p++;
     }
     return BL_OK;
 }
@@ -234,12 +220,10 @@ enum bl_err bl_source_open(const char *uri, unsigned flags, struct bl_source **o
 {
     struct io__uri u;
     enum bl_err e = io__uri_parse(uri, &u, err);
-    if (e != BL_OK)
-        return e;
+    if (e != BL_OK) return e;
     const struct io__ops *ops = NULL;
     for (size_t i = 0; i < sizeof transports / sizeof transports[0]; i++)
-        if (strcmp(transports[i]->scheme, u.scheme) == 0)
-            ops = transports[i];
+        if (strcmp(transports[i]->scheme, u.scheme) == 0) ops = transports[i];
     if (ops == NULL) {
         io__errf(err, "unknown source scheme \"%s\"; %s", u.scheme, bl_source_uri_help());
         return BL_ERR_USAGE;
@@ -249,8 +233,7 @@ enum bl_err bl_source_open(const char *uri, unsigned flags, struct bl_source **o
         return BL_ERR_USAGE;
     }
     struct bl_source *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return BL_ERR_NOMEM;
+    if (s == NULL) return BL_ERR_NOMEM;
     s->ops = ops;
     s->flags = flags;
     s->state = BL_SRC_CONNECTING;
@@ -268,8 +251,7 @@ enum bl_err bl_source_attach(struct bl_source *s, struct bl_loop *loop,
                              const struct bl_source_cbs *cbs)
 {
     s->loop = loop;
-    if (cbs != NULL)
-        s->cbs = *cbs;
+    if (cbs != NULL) s->cbs = *cbs;
     return s->ops->attach(s);
 }
 
@@ -277,8 +259,7 @@ enum bl_err bl_source_write(struct bl_source *s, const struct bl_frame *f)
 {
     if (s->ops->write == NULL || !s->can_write || (s->flags & BL_SOURCE_LISTEN_ONLY))
         return BL_ERR_UNSUPPORTED;
-    if (!bl_frame_valid(f))
-        return BL_ERR_INVAL;
+    if (!bl_frame_valid(f)) return BL_ERR_INVAL;
     enum bl_err e = s->ops->write(s, f);
     if (e == BL_OK)
         s->stats.frames_out++;
@@ -305,10 +286,14 @@ enum bl_source_state bl_source_state(const struct bl_source *s)
 const char *bl_source_state_name(enum bl_source_state st)
 {
     switch (st) {
-    case BL_SRC_CONNECTING: return "connecting";
-    case BL_SRC_UP: return "up";
-    case BL_SRC_DOWN: return "down";
-    case BL_SRC_EOF: return "eof";
+    case BL_SRC_CONNECTING:
+        return "connecting";
+    case BL_SRC_UP:
+        return "up";
+    case BL_SRC_DOWN:
+        return "down";
+    case BL_SRC_EOF:
+        return "eof";
     }
     return "unknown";
 }
@@ -325,20 +310,16 @@ bool bl_source_is_file(const struct bl_source *s)
 
 void bl_source_close(struct bl_source *s)
 {
-    if (s == NULL)
-        return;
-    if (s->ops->close != NULL)
-        s->ops->close(s);
+    if (s == NULL) return;
+    if (s->ops->close != NULL) s->ops->close(s);
     free(s);
 }
 
 int io__set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
     int fdf = fcntl(fd, F_GETFD);
-    if (fdf < 0 || fcntl(fd, F_SETFD, fdf | FD_CLOEXEC) < 0)
-        return -1;
+    if (fdf < 0 || fcntl(fd, F_SETFD, fdf | FD_CLOEXEC) < 0) return -1;
     return 0;
 }
