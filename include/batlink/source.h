@@ -55,7 +55,7 @@ struct bl_source_cbs {
  * listen-only mode where the driver has one. BL_SOURCE_WRITE: open for writing (sim player,
  * bridge). */
 #define BL_SOURCE_LISTEN_ONLY 0x01u
-#define BL_SOURCE_WRITE 0x02u
+#define BL_SOURCE_WRITE       0x02u
 
 /**
  * Open a source from a URI of design.md section 4 (socketcan:IFACE, bare can0/vcan0,
