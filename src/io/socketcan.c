@@ -216,8 +216,11 @@ static void handle_datagram(struct bl_source *s, const void *buf, size_t n, stru
         s->stats.fd_skipped++;
         return;
     case RX_BAD:
-        s->stats.bad_frames++;
-        io__warn(s, "%s: malformed frame (%zu bytes read), dropped", s->uri, n);
+        /* only a local writer can produce these (drivers check frames); a flood of them is
+         * counted, not printed line by line */
+        if (++s->stats.bad_frames <= 3)
+            io__warn(s, "%s: malformed frame (%zu bytes read), dropped%s", s->uri, n,
+                     s->stats.bad_frames == 3 ? "; further ones are only counted" : "");
         return;
     case RX_FRAME:
         break;
