@@ -77,6 +77,22 @@ void bl_config_defaults(struct bl_config *c);
 enum bl_err bl_config_load(struct bl_config *c, const char *path, char err[256]) BL_MUST_CHECK;
 
 /**
+ * Sees each key of the file before the table does (bl_config_load_ex), with its 1-based line.
+ * Return BL_OK when the hook took the key (the table never sees it), BL_ERR_UNKNOWN_ID to hand
+ * it on to the table (the hook may have looked at it or kept a copy), or BL_ERR_USAGE with
+ * `reason` set to reject it ("FILE:LINE: key: reason").
+ */
+typedef enum bl_err (*bl_config_hook_fn)(void *ctx, const char *section, const char *key,
+                                         const char *value, unsigned line, char reason[128]);
+
+/**
+ * bl_config_load with a hook for keys owned elsewhere (the bridge hands [limits] and [bridge]
+ * keys of the limit controller to bl_ctl_config_set). `hook` NULL = bl_config_load.
+ */
+enum bl_err bl_config_load_ex(struct bl_config *c, const char *path, bl_config_hook_fn hook,
+                              void *hook_ctx, char err[256]) BL_MUST_CHECK;
+
+/**
  * Set one key from text, as the file would ("mqtt", "url", "mqtt://host"). Used for command-line
  * flags, which override the file. Returns BL_OK or BL_ERR_USAGE with `reason` = "unknown key" /
  * "\"x\" is not a number" / "5000 is outside 0.1..3600" ... (no file or line).

@@ -74,6 +74,43 @@ void bl_mqtt_update(struct bl_mqtt *m, const struct bl_battery *b, const struct 
  */
 void bl_mqtt_shutdown(struct bl_mqtt *m, struct bl_loop *loop);
 
+/** A command received on <prefix>/<device>/set/<key>: `key` is the last topic level, `payload`
+ * the message as text (NUL-terminated), or NULL when it is 128 bytes or longer (the handler
+ * rejects it). Both borrowed for the call. */
+typedef void (*bl_mqtt_command_fn)(void *ctx, const char *key, const char *payload);
+
+/**
+ * Accept commands (the bridge, design.md section 6): subscribe to <prefix>/<device>/set/+ now
+ * and after every reconnect, and call `fn` for each message. `fn` NULL stops the calls (the
+ * subscription stays until the next reconnect). The handler validates and logs; this layer only
+ * delivers. Blocking: never.
+ */
+void bl_mqtt_set_commands(struct bl_mqtt *m, bl_mqtt_command_fn fn, void *ctx);
+
+/**
+ * Extra members published inside each state object under the key "bridge" (per-cell voltages,
+ * limit reasons ...): `json_object` is the text of a JSON object, parsed and copied; NULL or
+ * text that is not an object clears it. It rides along with the next publish: a change here
+ * does not trigger one by itself. Cost: one parse.
+ */
+void bl_mqtt_set_extra(struct bl_mqtt *m, const char *json_object);
+
+/** One extra Home Assistant entity announced with the discovery configs. */
+struct bl_mqtt_entity {
+    const char *key;            /**< unique id suffix and topic level ("cell_spread_v") */
+    const char *name;           /**< label */
+    const char *value_template; /**< e.g. "{{ value_json.bridge.cell_spread_v }}" */
+    const char *unit;           /**< or NULL */
+    const char *device_class;   /**< or NULL */
+    const char *state_class;    /**< or NULL */
+    bool binary;                /**< binary_sensor (template yields ON/OFF) instead of sensor */
+    bool diagnostic;            /**< entity_category diagnostic */
+};
+
+/** Announce `n` extra entities with every discovery (array borrowed: keep it alive, e.g.
+ * static). Re-announces at once when connected. */
+void bl_mqtt_set_entities(struct bl_mqtt *m, const struct bl_mqtt_entity *e, size_t n);
+
 /** Counters (pointer valid until bl_mqtt_free). */
 const struct bl_mqtt_stats *bl_mqtt_stats(const struct bl_mqtt *m);
 

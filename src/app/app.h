@@ -19,6 +19,11 @@ int bl_cmd_dbc(int argc, char **argv);
 int bl_cmd_record(int argc, char **argv);
 int bl_cmd_sim(int argc, char **argv);
 int bl_cmd_monitor(int argc, char **argv);
+int bl_cmd_diagnose(int argc, char **argv);
+int bl_cmd_pinout(int argc, char **argv);
+int bl_cmd_bridge(int argc, char **argv);
+/** `batlink sim --bms jk PTY` (app/sim_jk.c), called by bl_cmd_sim when --bms is given. */
+int app__sim_jk(int argc, char **argv);
 
 /**
  * Parse a number for option `flag` ("--duration"): strtod + end pointer + range check. On error

@@ -289,6 +289,8 @@ out:
 
 int bl_cmd_sim(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* a simulated BMS on a pty (app/sim_jk.c) */
+        if (strcmp(argv[i], "--bms") == 0) return app__sim_jk(argc, argv);
     struct sim_opts o;
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;

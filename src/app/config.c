@@ -273,6 +273,8 @@ struct parse {
     unsigned err_line;
     struct bl_config *c;
     char *err;
+    bl_config_hook_fn hook; /* bl_config_load_ex */
+    void *hook_ctx;
 };
 
 static char *reader(char *str, int num, void *stream)
@@ -291,8 +293,15 @@ static int handler(void *user, const char *section, const char *name, const char
     struct parse *p = user;
     char reason[128];
     if (p->err_line != 0) return 0;
+    enum bl_err h = BL_ERR_UNKNOWN_ID;
+    if (section[0] != '\0' && p->hook != NULL)
+        h = p->hook(p->hook_ctx, section, name, value, p->line, reason);
     if (section[0] == '\0') {
         snprintf(reason, sizeof reason, "key outside a [section]");
+    } else if (h == BL_OK) {
+        return 1;
+    } else if (h != BL_ERR_UNKNOWN_ID) {
+        /* the hook's reason stands */
     } else if (bl_config_set(p->c, section, name, value, reason) == BL_OK) {
         return 1;
     }
@@ -303,7 +312,13 @@ static int handler(void *user, const char *section, const char *name, const char
 
 enum bl_err bl_config_load(struct bl_config *c, const char *path, char err[256])
 {
-    struct parse p = {.path = path, .c = c, .err = err};
+    return bl_config_load_ex(c, path, NULL, NULL, err);
+}
+
+enum bl_err bl_config_load_ex(struct bl_config *c, const char *path, bl_config_hook_fn hook,
+                              void *hook_ctx, char err[256])
+{
+    struct parse p = {.path = path, .c = c, .err = err, .hook = hook, .hook_ctx = hook_ctx};
     p.fp = fopen(path, "r");
     if (p.fp == NULL) {
         snprintf(err, 256, "%s: open: %s", path, strerror(errno));

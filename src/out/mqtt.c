@@ -67,6 +67,15 @@ struct bl_mqtt {
     const char *disc_profile;
 
     struct bl_mqtt_stats st;
+
+    /* bridge additions: commands on <prefix>/<device>/set/+, extra state members, extra
+     * discovery entities (bl_mqtt_set_commands, bl_mqtt_set_extra, bl_mqtt_set_entities) */
+    char t_set[TOPIC_MAX]; /* "<prefix>/<device>/set/+" */
+    bl_mqtt_command_fn cmd_fn;
+    void *cmd_ctx;
+    cJSON *extra;
+    const struct bl_mqtt_entity *ents;
+    size_t n_ents;
 };
 
 /* ---- URL ---------------------------------------------------------------------------------- */
@@ -241,7 +250,17 @@ static void send_state(struct bl_mqtt *m, bl_us now)
     if (!m->connected || !m->have) return;
     uint32_t bad = 0;
     int64_t wall = m->cur_wall + (now - m->cur_now);
-    char *json = bl_json_state_print(&m->cur, m->have_link ? &m->link : NULL, now, wall, &bad);
+    char *json = NULL;
+    if (m->extra != NULL) {
+        cJSON *o = bl_json_state(&m->cur, m->have_link ? &m->link : NULL, now, wall, &bad);
+        cJSON *x = cJSON_Duplicate(m->extra, 1);
+        if (o != NULL && x != NULL && cJSON_AddItemToObject(o, "bridge", x)) x = NULL;
+        cJSON_Delete(x);
+        if (o != NULL) json = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+    } else {
+        json = bl_json_state_print(&m->cur, m->have_link ? &m->link : NULL, now, wall, &bad);
+    }
     if (json == NULL) {
         m->st.publish_errors++;
         return;
@@ -436,6 +455,18 @@ static void announce(struct bl_mqtt *m)
     for (unsigned f = 0; f < BL_F__COUNT; f++)
         announce_field(m, bl_field_desc((enum bl_field)f));
     announce_link(m);
+    for (size_t i = 0; i < m->n_ents; i++) {
+        const struct bl_mqtt_entity *e = &m->ents[i];
+        cJSON *cfg = cJSON_CreateObject();
+        if (cfg == NULL) break;
+        cJSON_AddStringToObject(cfg, "name", e->name);
+        cJSON_AddStringToObject(cfg, "value_template", e->value_template);
+        if (e->device_class != NULL) cJSON_AddStringToObject(cfg, "device_class", e->device_class);
+        if (e->state_class != NULL) cJSON_AddStringToObject(cfg, "state_class", e->state_class);
+        if (e->unit != NULL) cJSON_AddStringToObject(cfg, "unit_of_measurement", e->unit);
+        if (e->diagnostic) cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+        send_config(m, e->binary ? "binary_sensor" : "sensor", e->key, cfg, true);
+    }
     m->st.discoveries++;
 }
 
@@ -594,6 +625,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     if (src != MOSQ_ERR_SUCCESS)
         bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, m->t_ha_status,
                 mosquitto_strerror(src));
+    if (m->cmd_fn != NULL && (src = mosquitto_subscribe(m->mosq, NULL, m->t_set, 1)) != 0)
+        bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, m->t_set, mosquitto_strerror(src));
     announce(m);
     send_availability(m, true);
     schedule(m, bl_now_mono());
@@ -624,6 +657,16 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 {
     struct bl_mqtt *m = obj;
     (void)mosq;
+    size_t setlen = strlen(m->t_set) - 1; /* without the '+' */
+    if (m->cmd_fn != NULL && strncmp(msg->topic, m->t_set, setlen) == 0) {
+        char payload[128];
+        size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+        bool fits = n < sizeof payload;
+        if (fits && n > 0) memcpy(payload, msg->payload, n);
+        payload[fits ? n : 0] = '\0';
+        m->cmd_fn(m->cmd_ctx, msg->topic + setlen, fits ? payload : NULL);
+        return;
+    }
     if (strcmp(msg->topic, m->t_ha_status) != 0 || msg->payloadlen != 6 ||
         memcmp(msg->payload, "online", 6) != 0)
         return;
@@ -754,6 +797,7 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     snprintf(m->t_state, sizeof m->t_state, "%s/%s/state", prefix, device);
     snprintf(m->t_avail, sizeof m->t_avail, "%s/%s/availability", prefix, device);
     snprintf(m->t_ha_status, sizeof m->t_ha_status, "%s/status", disc);
+    snprintf(m->t_set, sizeof m->t_set, "%s/%s/set/+", prefix, device);
     m->min_us = (bl_us)(mn * 1e6);
     m->max_us = (bl_us)(mx * 1e6);
     m->discovery = o->discovery;
@@ -865,6 +909,38 @@ void bl_mqtt_shutdown(struct bl_mqtt *m, struct bl_loop *loop)
     m->st.connected = false;
 }
 
+void bl_mqtt_set_commands(struct bl_mqtt *m, bl_mqtt_command_fn fn, void *ctx)
+{
+    bool was = m->cmd_fn != NULL;
+    m->cmd_fn = fn;
+    m->cmd_ctx = ctx;
+    if (fn != NULL && !was && m->connected) {
+        int rc = mosquitto_subscribe(m->mosq, NULL, m->t_set, 1);
+        if (rc != MOSQ_ERR_SUCCESS)
+            bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, m->t_set,
+                    mosquitto_strerror(rc));
+    }
+}
+
+void bl_mqtt_set_extra(struct bl_mqtt *m, const char *json_object)
+{
+    cJSON_Delete(m->extra);
+    m->extra = NULL;
+    if (json_object == NULL) return;
+    m->extra = cJSON_Parse(json_object);
+    if (m->extra != NULL && !cJSON_IsObject(m->extra)) {
+        cJSON_Delete(m->extra);
+        m->extra = NULL;
+    }
+}
+
+void bl_mqtt_set_entities(struct bl_mqtt *m, const struct bl_mqtt_entity *e, size_t n)
+{
+    m->ents = e;
+    m->n_ents = n;
+    if (m->connected) announce(m);
+}
+
 const struct bl_mqtt_stats *bl_mqtt_stats(const struct bl_mqtt *m)
 {
     return &m->st;
@@ -880,5 +956,6 @@ void bl_mqtt_free(struct bl_mqtt *m)
     bl_timer_remove(m->pub);
     if (m->mosq != NULL) mosquitto_destroy(m->mosq);
     if (m->lib_init) mosquitto_lib_cleanup();
+    cJSON_Delete(m->extra);
     free(m);
 }

@@ -1,0 +1,983 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_bridge.c: `batlink bridge` -- read a JK BMS over its UART, run the limit controller once
+ * per period and transmit the Pylontech LV burst to the inverter, with the stale/dead failsafe
+ * of design.md section 8, inverter 0x305 supervision, JSON/MQTT/HTTP outputs and MQTT commands. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "app/app.h"
+#include "batlink/bmslink.h"
+#include "batlink/config.h"
+#include "batlink/control.h"
+#include "batlink/http.h"
+#include "batlink/json.h"
+#include "batlink/log.h"
+#include "batlink/loop.h"
+#include "batlink/mqtt.h"
+#include "batlink/profile.h"
+#include "batlink/source.h"
+
+#define S_US             1000000
+#define WARN_BURST       10           /* warnings shown per minute; the rest are counted */
+#define HEARTBEAT_WARN_S 10           /* inverter 0x305 absent this long: a warning, never a stop */
+#define MAX_LINES        96           /* config keys whose line we remember for start-up errors */
+#define PHASE_US         (150 * 1000) /* the transmit tick follows the BMS request by this much */
+
+/* A config key seen in the file, for "FILE:LINE: key: reason" after the whole file is read. */
+struct keyline {
+    char section[16];
+    char key[48];
+    unsigned line;
+};
+
+/* A user command (MQTT): until 0 = none. */
+struct command {
+    int32_t ma;
+    bl_us until;
+};
+
+struct bridge {
+    struct bl_config cfg;
+    struct bl_ctl_config ctl_cfg;
+    const char *file;
+    struct keyline lines[MAX_LINES];
+    unsigned nlines;
+    bool ex_charge_v, ex_float_v, ex_discharge_v, ex_min_temp, ex_temp_curve;
+    double duration;
+    bool json;
+    const struct bl_profile *profile;
+
+    struct bl_loop *loop;
+    struct app__sigstop sig;
+    struct bl_bmslink *bms;
+    struct bl_source *can;
+    struct bl_mqtt *mqtt;
+    struct bl_http *http;
+    struct bl_timer *tick_t, *stop_t;
+
+    struct bl_ctl ctl;
+    struct bl_ctl_out out;
+    enum bl_ctl_state prev_state;
+    bool stepped;
+    struct bl_battery bat;
+    struct bl_bms last; /* last valid reading, for the per-cell outputs */
+    bool have_last;
+    bl_us started, last_reading;
+
+    bool hb_seen, hb_warned;
+    bl_us hb_last, hb_period;
+    uint64_t hb_frames, rx_frames;
+
+    uint64_t bursts, frames_sent, tx_errors;
+    bool tx_failing;
+
+    bool force_charge;
+    bl_us force_until;
+    struct command user_charge, user_discharge;
+    uint64_t commands_ok, commands_rejected;
+
+    bl_us warn_window;
+    unsigned warn_count;
+    uint64_t warn_dropped;
+};
+
+__attribute__((format(printf, 3, 4))) static void note(struct bridge *b, enum bl_log_level lvl,
+                                                       const char *fmt, ...)
+{
+    bl_us now = bl_now_mono();
+    if (lvl <= BL_LOG_WARN) {
+        if (now - b->warn_window >= 60 * (bl_us)S_US) {
+            if (b->warn_dropped > 0)
+                bl_logf(BL_LOG_WARN, "%llu more warnings in the last minute were not shown",
+                        (unsigned long long)b->warn_dropped);
+            b->warn_window = now;
+            b->warn_count = 0;
+            b->warn_dropped = 0;
+        }
+        if (lvl == BL_LOG_WARN && b->warn_count >= WARN_BURST) {
+            b->warn_dropped++;
+            return;
+        }
+        b->warn_count++;
+    }
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    bl_logf(lvl, "%s", msg);
+}
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+static bool is(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* Every key goes by here first. The limit controller's keys ([limits] per-cell voltages, curves,
+ * ramps ...; [bridge] period, stale_after, dead_after) go to bl_ctl_config_set. The keys of
+ * config.h's [limits] table stay there too; how the bridge uses them is in apply_pack_caps(). */
+static enum bl_err hook(void *ctx, const char *section, const char *key, const char *value,
+                        unsigned line, char reason[128])
+{
+    struct bridge *b = ctx;
+    if (b->nlines < MAX_LINES) {
+        struct keyline *k = &b->lines[b->nlines++];
+        snprintf(k->section, sizeof k->section, "%s", section);
+        snprintf(k->key, sizeof k->key, "%s", key);
+        k->line = line;
+    }
+    bool limits = is(section, "limits");
+    bool shared = (limits && (is(key, "max_charge_current") || is(key, "max_discharge_current"))) ||
+                  (is(section, "bridge") &&
+                   (is(key, "period") || is(key, "stale_after") || is(key, "dead_after")));
+    if (limits) {
+        if (is(key, "charge_voltage")) b->ex_charge_v = true;
+        if (is(key, "float_voltage")) b->ex_float_v = true;
+        if (is(key, "discharge_voltage")) b->ex_discharge_v = true;
+        if (is(key, "min_charge_temperature")) b->ex_min_temp = true;
+        if (is(key, "charge_temperature_curve")) b->ex_temp_curve = true;
+        if (is(key, "charge_voltage") || is(key, "float_voltage") || is(key, "discharge_voltage") ||
+            is(key, "min_charge_temperature"))
+            return BL_ERR_UNKNOWN_ID;
+    }
+    if (!limits && !shared) return BL_ERR_UNKNOWN_ID;
+    const char *why = NULL;
+    enum bl_err e = bl_ctl_config_set(&b->ctl_cfg, key, value, &why);
+    if (e == BL_ERR_UNKNOWN_ID) return BL_ERR_UNKNOWN_ID; /* the table says "unknown key" */
+    if (e != BL_OK) {
+        snprintf(reason, 128, "\"%.40s\": %s", value, why != NULL ? why : "bad value");
+        return BL_ERR_USAGE;
+    }
+    return shared ? BL_ERR_UNKNOWN_ID : BL_OK;
+}
+
+static const struct keyline *find_line(const struct bridge *b, const char *key)
+{
+    for (unsigned i = b->nlines; i-- > 0;)
+        if (is(b->lines[i].key, key)) return &b->lines[i];
+    return NULL;
+}
+
+/* "FILE:LINE: key: reason", or "FILE: key: reason (default)" when the file does not set it. */
+static void config_error(const struct bridge *b, const char *key, const char *reason)
+{
+    const struct keyline *k = find_line(b, key);
+    if (k == NULL && is(key, "charge_temperature_curve"))
+        k = find_line(b, "min_charge_temperature");
+    if (k == NULL) {
+        /* the check names one key of a pair ("dead_after: must be longer than stale_after"):
+         * point at the other one when only that one is in the file */
+        for (unsigned i = b->nlines; i-- > 0;) {
+            const char *hit = strstr(reason, b->lines[i].key);
+            size_t n = strlen(b->lines[i].key);
+            if (hit != NULL && (hit[n] == '\0' || hit[n] == ' ')) {
+                if (b->file != NULL)
+                    app__err("%s:%u: %s: %s %s", b->file, b->lines[i].line, b->lines[i].key, key,
+                             reason);
+                return;
+            }
+        }
+    }
+    if (b->file != NULL && k != NULL)
+        app__err("%s:%u: %s: %s", b->file, k->line, key, reason);
+    else if (b->file != NULL)
+        app__err("%s: %s: %s (default or command line)", b->file, key, reason);
+    else
+        app__err("%s: %s", key, reason);
+}
+
+/* [limits] min_charge_temperature (degC): the rising part of the charge temperature curve
+ * (breakpoints up to 10 degC) moves by that much, so no charging below it. */
+static void map_min_temperature(struct bridge *b)
+{
+    if (!b->ex_min_temp) return;
+    struct bl_ctl_curve *c = &b->ctl_cfg.charge_temp;
+    int32_t shift = (int32_t)lround(b->cfg.limits.min_charge_temperature * 10.0);
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->x[i] <= 100) c->x[i] += shift;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: batlink bridge [--config FILE] --bms BMS_URI --can SOURCE [--profile NAME]\n"
+            "                      [--duration S] [--json] [--mqtt URL] [--http ADDR:PORT]\n\n"
+            "Read a JK BMS over its UART and send the inverter Pylontech LV CAN frames once per\n"
+            "period, with charge/discharge limits from the limit controller. If the BMS is\n"
+            "silent for stale_after (5 s) the limits go to 0 with the communication alarm; after\n"
+            "dead_after (30 s) nothing is sent, so the inverter's own failsafe takes over.\n\n"
+            "  --config FILE    INI file: [bridge] [limits] [mqtt] [http] (packaging/batlink.ini)\n"
+            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=500]\n"
+            "  --can SOURCE     where the inverter listens: socketcan:can0, canet:HOST[:PORT],\n"
+            "                   canet-listen:[ADDR:]PORT, slcan:DEVICE\n"
+            "  --profile NAME   CAN profile (default pylontech)\n"
+            "  --duration S     stop after S seconds\n"
+            "  --json           one JSON state object per period on stdout (with \"bridge\")\n"
+            "  --mqtt URL       mqtt://[user[:pass]@]host[:port]; commands need [bridge] commands\n"
+            "  --http ADDR:PORT serve /metrics, /api/state, /healthz\n\n"
+            "examples:\n"
+            "  batlink bridge --bms jk:/dev/ttyUSB0 --can can0\n"
+            "  batlink bridge --config /etc/batlink/batlink.ini --json\n"
+            "  batlink sim --bms jk /tmp/jk0 & batlink bridge --bms jk:/tmp/jk0 --can "
+            "canet:10.0.0.7\n\n"
+            "exit status: 0 after --duration or SIGINT/SIGTERM; 1 runtime failure; 2 usage or\n"
+            "configuration error (FILE:LINE: key: reason)\n");
+}
+
+struct flagset {
+    const char *section, *key, *flag, *value;
+};
+
+static int configure(struct bridge *b, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},   {"bms", required_argument, NULL, 'b'},
+        {"can", required_argument, NULL, 'C'},      {"profile", required_argument, NULL, 'p'},
+        {"duration", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
+        {"mqtt", required_argument, NULL, 'm'},     {"http", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    struct flagset set[8];
+    unsigned nset = 0;
+    const char *duration = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+c:b:C:p:d:jm:H:h", opts, NULL)) != -1) {
+        if (nset >= 8) {
+            app__err("bridge: too many options");
+            return BL_EXIT_USAGE;
+        }
+        switch (c) {
+        case 'c':
+            b->file = optarg;
+            break;
+        case 'b':
+            set[nset++] = (struct flagset){"bridge", "bms", "--bms", optarg};
+            break;
+        case 'C':
+            set[nset++] = (struct flagset){"bridge", "can", "--can", optarg};
+            break;
+        case 'p':
+            set[nset++] = (struct flagset){"bridge", "profile", "--profile", optarg};
+            break;
+        case 'd':
+            duration = optarg;
+            break;
+        case 'j':
+            b->json = true;
+            break;
+        case 'm':
+            set[nset++] = (struct flagset){"mqtt", "url", "--mqtt", optarg};
+            break;
+        case 'H':
+            set[nset++] = (struct flagset){"http", "listen", "--http", optarg};
+            break;
+        case 'h':
+            usage(stdout);
+            return BL_EXIT_OK;
+        default:
+            usage(stderr);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        app__err("bridge: unexpected argument \"%s\" (try: batlink bridge --help)", argv[optind]);
+        return BL_EXIT_USAGE;
+    }
+    if (duration != NULL && !app__parse_double("--duration", duration, 0.001, 1e9, &b->duration))
+        return BL_EXIT_USAGE;
+    bl_config_defaults(&b->cfg);
+    bl_ctl_config_defaults(&b->ctl_cfg);
+    char err[256];
+    if (b->file != NULL && bl_config_load_ex(&b->cfg, b->file, hook, b, err) != BL_OK) {
+        app__err("%s", err);
+        return BL_EXIT_USAGE;
+    }
+    for (unsigned i = 0; i < nset; i++) {
+        char reason[128];
+        if (bl_config_set(&b->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
+            app__err("%s: %s", set[i].flag, reason);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (b->ex_min_temp && b->ex_temp_curve) {
+        config_error(b, "min_charge_temperature",
+                     "set either min_charge_temperature or charge_temperature_curve, not both");
+        return BL_EXIT_USAGE;
+    }
+    map_min_temperature(b);
+    const char *key = NULL, *reason = NULL;
+    if (bl_ctl_config_check(&b->ctl_cfg, &key, &reason) != BL_OK) {
+        config_error(b, key != NULL ? key : "?", reason != NULL ? reason : "invalid");
+        return BL_EXIT_USAGE;
+    }
+    if (bl_config_check(&b->cfg, err) != BL_OK) {
+        app__err("%s%s%s", b->file != NULL ? b->file : "", b->file != NULL ? ": " : "", err);
+        return BL_EXIT_USAGE;
+    }
+    if (b->cfg.bridge.bms[0] == '\0' || b->cfg.bridge.can[0] == '\0') {
+        app__err("bridge: %s is required (flag or [bridge] %s in the config)",
+                 b->cfg.bridge.bms[0] == '\0' ? "--bms" : "--can",
+                 b->cfg.bridge.bms[0] == '\0' ? "bms" : "can");
+        return BL_EXIT_USAGE;
+    }
+    b->profile = bl_profile_find(b->cfg.bridge.profile);
+    static const struct {
+        const char *name;
+        enum bl_log_level lvl;
+    } levels[] = {{"error", BL_LOG_ERROR},
+                  {"warn", BL_LOG_WARN},
+                  {"info", BL_LOG_INFO},
+                  {"debug", BL_LOG_DEBUG}};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        if (is(b->cfg.monitor.log_level, levels[i].name)) bl_log_set_level(levels[i].lvl);
+    return -1;
+}
+
+/* ---- the controller and the transmit tick --------------------------------------------------- */
+
+static const char *state_name(enum bl_ctl_state s)
+{
+    switch (s) {
+    case BL_CTL_STARTING:
+        return "starting";
+    case BL_CTL_OK:
+        return "ok";
+    case BL_CTL_STALE:
+        return "stale";
+    case BL_CTL_DEAD:
+        return "dead";
+    }
+    return "?";
+}
+
+/* The pack-level keys of config.h's [limits] (charge_voltage, float_voltage,
+ * discharge_voltage, in V for the whole pack), when the file sets them, only ever make the
+ * controller's per-cell result more conservative: the charge voltage is capped (bulk and
+ * float), the discharge voltage is raised. Defaults (for 16S) are not applied, so a pack of
+ * another size is not capped by a number meant for 16 cells. */
+static void apply_pack_caps(const struct bridge *b, struct bl_ctl_out *o)
+{
+    if (o->state == BL_CTL_STARTING) return;
+    int32_t cap = 0;
+    if (b->ex_charge_v) cap = (int32_t)lround(b->cfg.limits.charge_voltage * 1000.0);
+    if (b->ex_float_v && o->phase == BL_CTL_FLOAT) {
+        int32_t f = (int32_t)lround(b->cfg.limits.float_voltage * 1000.0);
+        if (cap == 0 || f < cap) cap = f;
+    }
+    if (cap > 0 && o->charge_voltage_mv > cap) {
+        o->charge_voltage_mv = cap;
+        o->charge_voltage_reason = BL_CTL_R_CONFIG_MAX;
+    }
+    int32_t dv = (int32_t)lround(b->cfg.limits.discharge_voltage * 1000.0);
+    if (b->ex_discharge_v && o->discharge_voltage_mv < dv) {
+        o->discharge_voltage_mv = dv;
+        o->discharge_voltage_reason = BL_CTL_R_CONFIG;
+    }
+}
+
+/* Force charge by command: only while the controller allows charging at all. */
+static void apply_force_charge(struct bridge *b, struct bl_ctl_out *o, bl_us now)
+{
+    if (!b->force_charge) return;
+    if (now >= b->force_until) {
+        b->force_charge = false;
+        note(b, BL_LOG_INFO, "mqtt command force_charge expired");
+        return;
+    }
+    if (o->state == BL_CTL_OK && o->charge_current_ma > 0) o->force_charge_1 = true;
+}
+
+static void flags_35c(struct bl_ctl_out *o)
+{
+    o->flags_35c = (uint8_t)((o->charge_enable ? 0x80u : 0u) | (o->discharge_enable ? 0x40u : 0u) |
+                             (o->force_charge_1 ? 0x20u : 0u) | (o->force_charge_2 ? 0x10u : 0u) |
+                             (o->full_charge_request ? 0x08u : 0u));
+}
+
+static void transmit(struct bridge *b, bl_us now)
+{
+    struct bl_frame fr[16];
+    size_t n = bl_profile_encode_cycle(b->profile, &b->bat, fr, sizeof fr / sizeof fr[0]);
+    int64_t wall = bl_now_wall();
+    unsigned sent = 0;
+    enum bl_err last = BL_OK;
+    for (size_t i = 0; i < n; i++) {
+        fr[i].ts_us = wall;
+        enum bl_err e = bl_source_write(b->can, &fr[i]);
+        if (e == BL_OK) {
+            sent++;
+        } else {
+            last = e;
+            b->tx_errors++;
+        }
+    }
+    b->frames_sent += sent;
+    b->bursts++;
+    (void)now;
+    if (sent < n && !b->tx_failing) {
+        b->tx_failing = true;
+        note(b, BL_LOG_WARN, "%s: cannot send (%s): %u of %zu frames lost; retrying every period",
+             bl_source_uri(b->can), bl_strerror(last), (unsigned)(n - sent), n);
+    } else if (sent == n && b->tx_failing) {
+        b->tx_failing = false;
+        note(b, BL_LOG_WARN, "%s: sending again", bl_source_uri(b->can));
+    }
+}
+
+static void state_change(struct bridge *b, const struct bl_ctl_out *o)
+{
+    if (b->stepped && o->state == b->prev_state) return;
+    double age = (double)o->reading_age_us / 1e6;
+    switch (o->state) {
+    case BL_CTL_STARTING:
+        note(b, BL_LOG_INFO, "waiting for the first valid BMS reading (nothing sent)");
+        break;
+    case BL_CTL_OK:
+        note(b, b->stepped ? BL_LOG_WARN : BL_LOG_INFO, "BMS readings valid: transmitting%s",
+             b->stepped ? " again (limits climb back with the ramp)" : "");
+        break;
+    case BL_CTL_STALE:
+        note(b, BL_LOG_WARN,
+             "no valid BMS reading for %.1f s: sending limits 0 and the communication alarm", age);
+        break;
+    case BL_CTL_DEAD:
+        note(b, BL_LOG_WARN,
+             "no valid BMS reading for %.1f s: stopped transmitting (the inverter's own "
+             "loss-of-communication handling takes over)",
+             age);
+        break;
+    }
+    b->prev_state = o->state;
+    b->stepped = true;
+}
+
+static struct bl_link link_view(const struct bridge *b, bl_us now)
+{
+    const struct bl_bmslink_stats *s = bl_bmslink_stats(b->bms);
+    struct bl_link l = {0};
+    l.state = b->out.state == BL_CTL_OK      ? BL_LINK_UP
+              : b->out.state == BL_CTL_STALE ? BL_LINK_STALE
+                                             : BL_LINK_DOWN;
+    l.frames = s->replies;
+    l.errors = s->checksum_errors + s->bad_frames + s->invalid_readings + s->timeouts +
+               bl_ctl_invalid_readings(&b->ctl);
+    l.last_frame_us = b->last_reading;
+    l.heartbeat_seen = b->hb_seen;
+    l.heartbeat_last_us = b->hb_last;
+    l.heartbeat_period_us = b->hb_period;
+    (void)now;
+    return l;
+}
+
+static void add_limit(cJSON *o, const char *key, int32_t v, enum bl_ctl_reason r, double scale)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, key);
+    if (x == NULL) return;
+    cJSON_AddNumberToObject(x, "value", round(v * scale * 1000.0) / 1000.0);
+    cJSON_AddStringToObject(x, "reason", bl_ctl_reason_name(r));
+}
+
+/* The "bridge" object: per-cell voltages, spread, MOSFETs, each limit with its reason, the
+ * failsafe state and the counters of both links. */
+static cJSON *bridge_json(const struct bridge *b, bl_us now)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL) return NULL;
+    const struct bl_ctl_out *c = &b->out;
+    cJSON_AddStringToObject(o, "state", state_name(c->state));
+    cJSON_AddStringToObject(o, "phase", c->phase == BL_CTL_FLOAT ? "float" : "bulk");
+    cJSON_AddBoolToObject(o, "transmitting", c->transmit);
+    if (b->have_last) {
+        cJSON_AddNumberToObject(o, "reading_age_s",
+                                round((double)(now - b->last_reading) / 1e3) / 1e3);
+        const struct bl_bms *r = &b->last;
+        cJSON *cells = cJSON_AddArrayToObject(o, "cells_v");
+        for (unsigned i = 0; cells != NULL && i < r->cell_count; i++)
+            cJSON_AddItemToArray(cells, cJSON_CreateNumber((double)r->cell_mv[i] / 1000.0));
+        uint16_t hi = 0, lo = 0;
+        unsigned hic = 0, loc = 0;
+        if (bl_bms_cell_extremes(r, &hi, &hic, &lo, &loc) == BL_OK) {
+            cJSON_AddNumberToObject(o, "cell_spread_v", (double)(hi - lo) / 1000.0);
+            cJSON_AddNumberToObject(o, "cell_max_n", hic);
+            cJSON_AddNumberToObject(o, "cell_min_n", loc);
+        }
+        cJSON_AddBoolToObject(o, "charge_mosfet", (r->status & BL_BMS_ST_CHARGE_MOSFET) != 0);
+        cJSON_AddBoolToObject(o, "discharge_mosfet", (r->status & BL_BMS_ST_DISCHARGE_MOSFET) != 0);
+        cJSON_AddBoolToObject(o, "balancing", (r->status & BL_BMS_ST_BALANCING) != 0);
+        cJSON_AddNumberToObject(o, "bms_alarms_raw", r->alarm_raw);
+    }
+    cJSON *lim = cJSON_AddObjectToObject(o, "limits");
+    if (lim != NULL && c->state != BL_CTL_STARTING) {
+        add_limit(lim, "charge_voltage_v", c->charge_voltage_mv, c->charge_voltage_reason, 1e-3);
+        add_limit(lim, "charge_current_a", c->charge_current_ma, c->charge_current_reason, 1e-3);
+        add_limit(lim, "discharge_current_a", c->discharge_current_ma, c->discharge_current_reason,
+                  1e-3);
+        add_limit(lim, "discharge_voltage_v", c->discharge_voltage_mv, c->discharge_voltage_reason,
+                  1e-3);
+        add_limit(lim, "charge_current_target_a", c->charge_current_target_ma,
+                  c->charge_target_reason, 1e-3);
+        add_limit(lim, "discharge_current_target_a", c->discharge_current_target_ma,
+                  c->discharge_target_reason, 1e-3);
+    }
+    const struct bl_bmslink_stats *s = bl_bmslink_stats(b->bms);
+    cJSON *bm = cJSON_AddObjectToObject(o, "bms");
+    if (bm != NULL) {
+        cJSON_AddStringToObject(bm, "port", bl_bmslink_up(b->bms) ? "up" : "down");
+        cJSON_AddNumberToObject(bm, "requests", (double)s->requests);
+        cJSON_AddNumberToObject(bm, "replies", (double)s->replies);
+        cJSON_AddNumberToObject(bm, "timeouts", (double)s->timeouts);
+        cJSON_AddNumberToObject(bm, "checksum_errors", (double)s->checksum_errors);
+        cJSON_AddNumberToObject(bm, "bad_frames", (double)s->bad_frames);
+        cJSON_AddNumberToObject(bm, "invalid_readings",
+                                (double)(s->invalid_readings + bl_ctl_invalid_readings(&b->ctl)));
+        cJSON_AddNumberToObject(bm, "garbage_bytes", (double)s->garbage_bytes);
+        cJSON_AddNumberToObject(bm, "reopens", (double)s->reopens);
+    }
+    cJSON *cn = cJSON_AddObjectToObject(o, "can");
+    if (cn != NULL) {
+        cJSON_AddStringToObject(cn, "state", bl_source_state_name(bl_source_state(b->can)));
+        cJSON_AddNumberToObject(cn, "bursts", (double)b->bursts);
+        cJSON_AddNumberToObject(cn, "frames_sent", (double)b->frames_sent);
+        cJSON_AddNumberToObject(cn, "tx_errors", (double)b->tx_errors);
+        cJSON_AddNumberToObject(cn, "frames_received", (double)b->rx_frames);
+    }
+    cJSON *cm = cJSON_AddObjectToObject(o, "commands");
+    if (cm != NULL) {
+        cJSON_AddBoolToObject(cm, "enabled", b->cfg.bridge.commands);
+        cJSON_AddNumberToObject(cm, "accepted", (double)b->commands_ok);
+        cJSON_AddNumberToObject(cm, "rejected", (double)b->commands_rejected);
+        cJSON_AddBoolToObject(cm, "force_charge", b->force_charge);
+    }
+    return o;
+}
+
+static void write_out(const char *s, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(STDOUT_FILENO, s, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        s += w;
+        len -= (size_t)w;
+    }
+}
+
+static void outputs(struct bridge *b, bl_us now)
+{
+    struct bl_link l = link_view(b, now);
+    int64_t wall = bl_now_wall();
+    cJSON *x = (b->json || b->mqtt != NULL) ? bridge_json(b, now) : NULL;
+    if (b->json) {
+        cJSON *st = bl_json_state(&b->bat, &l, now, wall, NULL);
+        if (st != NULL && x != NULL) cJSON_AddItemReferenceToObject(st, "bridge", x);
+        char *txt = st != NULL ? cJSON_PrintUnformatted(st) : NULL;
+        if (txt != NULL) {
+            write_out(txt, strlen(txt));
+            write_out("\n", 1);
+        }
+        free(txt);
+        cJSON_Delete(st);
+    } else {
+        char line[400];
+        const struct bl_ctl_out *c = &b->out;
+        int n = snprintf(
+            line, sizeof line,
+            "%s bms=%s cvl=%.2fV(%s) ccl=%.1fA(%s) dcl=%.1fA(%s) dvl=%.2fV sent=%llu "
+            "tx_errors=%llu\n",
+            state_name(c->state), bl_bmslink_up(b->bms) ? "up" : "down",
+            c->charge_voltage_mv / 1000.0, bl_ctl_reason_name(c->charge_voltage_reason),
+            c->charge_current_ma / 1000.0, bl_ctl_reason_name(c->charge_current_reason),
+            c->discharge_current_ma / 1000.0, bl_ctl_reason_name(c->discharge_current_reason),
+            c->discharge_voltage_mv / 1000.0, (unsigned long long)b->frames_sent,
+            (unsigned long long)b->tx_errors);
+        if (n > 0) write_out(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    }
+    if (b->mqtt != NULL) {
+        char *xt = x != NULL ? cJSON_PrintUnformatted(x) : NULL;
+        bl_mqtt_set_extra(b->mqtt, xt);
+        free(xt);
+        bl_mqtt_update(b->mqtt, &b->bat, &l, now, wall);
+    }
+    if (b->http != NULL) bl_http_update(b->http, &b->bat, &l, bl_source_stats(b->can), now, wall);
+    cJSON_Delete(x);
+}
+
+static void supervise_heartbeat(struct bridge *b, bl_us now)
+{
+    bl_us since = b->hb_seen ? now - b->hb_last : now - b->started;
+    if (since >= HEARTBEAT_WARN_S * (bl_us)S_US && !b->hb_warned) {
+        b->hb_warned = true;
+        note(b, BL_LOG_WARN,
+             "%s: no inverter heartbeat (0x305) for %.0f s: is the inverter set to a Pylontech "
+             "battery and the bus wired? (not required: still transmitting)",
+             bl_source_uri(b->can), (double)since / 1e6);
+    }
+}
+
+static void on_tick(void *ctx, bl_us when)
+{
+    struct bridge *b = ctx;
+    bl_us now = bl_now_mono();
+    (void)when;
+    bl_ctl_step(&b->ctl, now, &b->out);
+    apply_pack_caps(b, &b->out);
+    apply_force_charge(b, &b->out, now);
+    flags_35c(&b->out);
+    state_change(b, &b->out);
+    bl_battery_init(&b->bat);
+    bl_ctl_to_battery(&b->ctl, &b->out, now, &b->bat);
+    if (b->out.state != BL_CTL_STARTING) {
+        /* the 0x35C byte the controller decided, as bits (force charge by command included) */
+        bl_battery_set(&b->bat, BL_F_FORCE_CHARGE_1, b->out.force_charge_1, now);
+        bl_battery_set(&b->bat, BL_F_MODULE_COUNT, (int32_t)b->cfg.bridge.module_count, now);
+        snprintf(b->bat.manufacturer, sizeof b->bat.manufacturer, "PYLON");
+        bl_battery_set(&b->bat, BL_F_MANUFACTURER, 0, now);
+        b->bat.profile = b->profile->name;
+        /* Pylontech 0x359 has no "communication" protection bit: the inverter sees the
+         * communication alarm as the "internal communication fail" warning (byte 3 bit 3). */
+        if (b->out.alarms & BL_ALARM_COMMUNICATION)
+            bl_battery_set(&b->bat, BL_F_WARNINGS,
+                           (int32_t)(b->out.warnings | BL_WARN_INTERNAL_COMMUNICATION_FAIL), now);
+    }
+    if (b->out.transmit) transmit(b, now);
+    supervise_heartbeat(b, now);
+    outputs(b, now);
+}
+
+/* ---- callbacks ---------------------------------------------------------------------------- */
+
+static void on_reading(void *ctx, const struct bl_bms *r, bl_us now)
+{
+    struct bridge *b = ctx;
+    struct bl_diag why = {0};
+    enum bl_err e = bl_ctl_feed(&b->ctl, r, now, &why);
+    if (e != BL_OK) {
+        note(b, BL_LOG_WARN, "%s: invalid reading rejected: %s%s%s (item %zu)",
+             bl_bmslink_uri(b->bms), bl_strerror(e), why.what != NULL ? ": " : "",
+             why.what != NULL ? why.what : "", why.byte);
+        return;
+    }
+    b->last = *r;
+    b->have_last = true;
+    b->last_reading = now;
+}
+
+static void on_bms_warn(void *ctx, const char *msg)
+{
+    note(ctx, BL_LOG_WARN, "%s", msg);
+}
+
+static void on_bms_state(void *ctx, bool up)
+{
+    struct bridge *b = ctx;
+    if (up && b->stepped) note(b, BL_LOG_WARN, "%s: port open again", bl_bmslink_uri(b->bms));
+}
+
+static void on_frame(void *ctx, const struct bl_frame *f)
+{
+    struct bridge *b = ctx;
+    b->rx_frames++;
+    if ((f->flags & (BL_FRAME_ERR | BL_FRAME_RTR)) || f->id != 0x305) return;
+    bl_us now = bl_now_mono();
+    if (b->hb_seen) {
+        bl_us d = now - b->hb_last;
+        b->hb_period = b->hb_period == 0 ? d : (b->hb_period * 7 + d) / 8;
+    }
+    if (b->hb_warned) note(b, BL_LOG_WARN, "inverter heartbeat (0x305) present again");
+    b->hb_seen = true;
+    b->hb_warned = false;
+    b->hb_last = now;
+    b->hb_frames++;
+}
+
+static void on_can_state(void *ctx, enum bl_source_state st)
+{
+    struct bridge *b = ctx;
+    switch (st) {
+    case BL_SRC_DOWN:
+        note(b, BL_LOG_WARN, "%s: connection lost, reconnecting", bl_source_uri(b->can));
+        break;
+    case BL_SRC_UP:
+        note(b, BL_LOG_INFO, "%s: up", bl_source_uri(b->can));
+        break;
+    case BL_SRC_EOF:
+    case BL_SRC_CONNECTING:
+        break;
+    }
+}
+
+static void on_can_warn(void *ctx, const char *msg)
+{
+    note(ctx, BL_LOG_WARN, "%s", msg);
+}
+
+/* ---- MQTT commands ------------------------------------------------------------------------ */
+
+static bool parse_amps(const char *p, double *a)
+{
+    char *end = NULL;
+    errno = 0;
+    *a = strtod(p, &end);
+    while (end != NULL && (*end == ' ' || *end == '\n' || *end == '\r'))
+        end++;
+    return end != p && end != NULL && *end == '\0' && errno == 0 && isfinite(*a);
+}
+
+static bool word(const char *p, const char *const *words)
+{
+    for (; *words != NULL; words++)
+        if (strcasecmp(p, *words) == 0) return true;
+    return false;
+}
+
+static const char *const on_words[] = {"on", "true", "1", "yes", NULL};
+static const char *const off_words[] = {"off", "false", "0", "no", "clear", "", NULL};
+
+/* Returns NULL when accepted, else the reason for the log. */
+static const char *command(struct bridge *b, const char *key, const char *p, char *msg, size_t n)
+{
+    bl_us now = bl_now_mono();
+    bl_us until = now + (bl_us)(b->cfg.bridge.command_expiry * S_US);
+    if (p == NULL) return "payload too long";
+    if (is(key, "charge_current_limit") || is(key, "discharge_current_limit")) {
+        bool dis = key[0] == 'd';
+        int32_t max = dis ? b->ctl_cfg.max_discharge_ma : b->ctl_cfg.max_charge_ma;
+        if (word(p, off_words) && !is(p, "0")) {
+            if (bl_ctl_set_user_limit(&b->ctl, dis, max, now) != BL_OK) return "cannot clear";
+            snprintf(msg, n, "cleared");
+            return NULL;
+        }
+        double a;
+        if (!parse_amps(p, &a)) return "not a number of amperes";
+        if (a < 0) return "negative";
+        if (a * 1000.0 > (double)max)
+            return "above the configured maximum (a command may only lower a limit)";
+        if (bl_ctl_set_user_limit(&b->ctl, dis, (int32_t)lround(a * 1000.0), until) != BL_OK)
+            return "outside the configured safe range";
+        snprintf(msg, n, "%.1f A for %.0f s", a, b->cfg.bridge.command_expiry);
+        return NULL;
+    }
+    if (is(key, "force_charge")) {
+        if (word(p, off_words)) {
+            b->force_charge = false;
+            snprintf(msg, n, "off");
+            return NULL;
+        }
+        if (!word(p, on_words)) return "expected on/off";
+        if (b->out.state != BL_CTL_OK) return "no fresh BMS reading";
+        if (b->out.charge_current_target_ma <= 0)
+            return "charging is not allowed now (limit reason: see charge_current_a)";
+        b->force_charge = true;
+        b->force_until = until;
+        snprintf(msg, n, "on for %.0f s", b->cfg.bridge.command_expiry);
+        return NULL;
+    }
+    return "unknown command (known: charge_current_limit, discharge_current_limit, force_charge)";
+}
+
+static void on_command(void *ctx, const char *key, const char *payload)
+{
+    struct bridge *b = ctx;
+    char msg[96] = "";
+    const char *why = command(b, key, payload, msg, sizeof msg);
+    if (why == NULL) {
+        b->commands_ok++;
+        note(b, BL_LOG_WARN, "mqtt command set/%s = \"%s\": accepted, %s", key, payload, msg);
+    } else {
+        b->commands_rejected++;
+        note(b, BL_LOG_WARN, "mqtt command set/%s = \"%.40s\": rejected: %s", key,
+             payload != NULL ? payload : "(too long)", why);
+    }
+}
+
+static const struct bl_mqtt_entity entities[] = {
+    {"cell_spread_v", "Cell spread", "{{ value_json.bridge.cell_spread_v }}", "V", "voltage",
+     "measurement", false, false},
+    {"charge_mosfet", "Charge MOSFET", "{{ 'ON' if value_json.bridge.charge_mosfet else 'OFF' }}",
+     NULL, NULL, NULL, true, true},
+    {"discharge_mosfet", "Discharge MOSFET",
+     "{{ 'ON' if value_json.bridge.discharge_mosfet else 'OFF' }}", NULL, NULL, NULL, true, true},
+    {"balancing", "Balancing", "{{ 'ON' if value_json.bridge.balancing else 'OFF' }}", NULL, NULL,
+     NULL, true, true},
+    {"bridge_state", "Bridge state", "{{ value_json.bridge.state }}", NULL, NULL, NULL, false,
+     true},
+    {"charge_current_reason", "Charge current limit reason",
+     "{{ value_json.bridge.limits.charge_current_a.reason }}", NULL, NULL, NULL, false, true},
+    {"discharge_current_reason", "Discharge current limit reason",
+     "{{ value_json.bridge.limits.discharge_current_a.reason }}", NULL, NULL, NULL, false, true},
+    {"charge_voltage_reason", "Charge voltage limit reason",
+     "{{ value_json.bridge.limits.charge_voltage_v.reason }}", NULL, NULL, NULL, false, true},
+#define CELL(n)                                                                                    \
+    {                                                                                              \
+        "cell_" #n "_v", "Cell " #n, "{{ value_json.bridge.cells_v[" #n " - 1] }}", "V",           \
+            "voltage", "measurement", false, false                                                 \
+    }
+    CELL(1),
+    CELL(2),
+    CELL(3),
+    CELL(4),
+    CELL(5),
+    CELL(6),
+    CELL(7),
+    CELL(8),
+    CELL(9),
+    CELL(10),
+    CELL(11),
+    CELL(12),
+    CELL(13),
+    CELL(14),
+    CELL(15),
+    CELL(16),
+#undef CELL
+};
+
+/* ---- start and stop ----------------------------------------------------------------------- */
+
+static void on_stop(void *ctx, bl_us now)
+{
+    struct bridge *b = ctx;
+    (void)now;
+    bl_loop_stop(b->loop);
+}
+
+static int start(struct bridge *b)
+{
+    char err[BL_ERRLEN];
+    if (bl_loop_new(&b->loop) != BL_OK) {
+        app__err("bridge: out of memory");
+        return BL_EXIT_FAIL;
+    }
+    if (!app__sigstop_open(&b->sig, b->loop)) {
+        app__err("bridge: signalfd: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    enum bl_err e = bl_source_open(b->cfg.bridge.can, BL_SOURCE_WRITE, &b->can, err);
+    if (e != BL_OK) {
+        app__err("%s", err);
+        return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+    }
+    if (!bl_source_can_write(b->can)) {
+        app__err("--can %s: this source cannot transmit (use socketcan:, canet:, canet-listen: "
+                 "or slcan:)",
+                 bl_source_uri(b->can));
+        return BL_EXIT_USAGE;
+    }
+    e = bl_bmslink_open(b->cfg.bridge.bms, &b->bms, err);
+    if (e != BL_OK) {
+        app__err("%s", err);
+        return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+    }
+    bl_us now = bl_now_mono();
+    b->started = now;
+    bl_ctl_init(&b->ctl, &b->ctl_cfg, now);
+    struct bl_source_cbs cc = {on_frame, on_can_state, on_can_warn, b};
+    struct bl_bmslink_cbs bc = {on_reading, on_bms_warn, on_bms_state, b};
+    if (bl_source_attach(b->can, b->loop, &cc) != BL_OK ||
+        bl_bmslink_attach(b->bms, b->loop, &bc) != BL_OK) {
+        app__err("bridge: poll loop tables full");
+        return BL_EXIT_FAIL;
+    }
+    if (b->cfg.mqtt.url[0] != '\0') {
+        struct bl_mqtt_opts mo = {
+            .url = b->cfg.mqtt.url,
+            .cafile = b->cfg.mqtt.cafile[0] ? b->cfg.mqtt.cafile : NULL,
+            .client_id = b->cfg.mqtt.client_id[0] ? b->cfg.mqtt.client_id : NULL,
+            .topic_prefix = b->cfg.mqtt.topic_prefix,
+            .device = b->cfg.mqtt.device,
+            .discovery_prefix = b->cfg.mqtt.discovery_prefix,
+            .min_interval_s = b->cfg.mqtt.min_interval,
+            .max_interval_s = b->cfg.mqtt.max_interval,
+            .discovery = b->cfg.mqtt.discovery,
+        };
+        e = bl_mqtt_new(&mo, b->loop, &b->mqtt, err);
+        if (e != BL_OK) {
+            app__err("%s", err);
+            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+        }
+        bl_mqtt_set_entities(b->mqtt, entities, sizeof entities / sizeof entities[0]);
+        if (b->cfg.bridge.commands) bl_mqtt_set_commands(b->mqtt, on_command, b);
+    }
+    if (b->cfg.http.listen[0] != '\0') {
+        e = bl_http_new(b->cfg.http.listen, b->loop, &b->http, err);
+        if (e != BL_OK) {
+            app__err("%s", err);
+            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+        }
+        bl_http_set_names(b->http, b->cfg.mqtt.device, bl_source_uri(b->can));
+    }
+    /* The BMS is asked at attach time and every interval after; with interval == period the
+     * tick runs PHASE_US after each request, so a frame carries a reading at most that old. */
+    bl_us period = b->ctl_cfg.period_us;
+    b->tick_t = bl_loop_timer(b->loop, now + PHASE_US, period, on_tick, b);
+    if (b->duration > 0)
+        b->stop_t = bl_loop_timer(b->loop, now + (bl_us)(b->duration * S_US), 0, on_stop, b);
+    if (b->tick_t == NULL || (b->duration > 0 && b->stop_t == NULL)) {
+        app__err("bridge: poll loop timer table full");
+        return BL_EXIT_FAIL;
+    }
+    if (bl_bmslink_interval(b->bms) != period)
+        note(b, BL_LOG_INFO, "BMS poll interval %.3g s differs from the period %.3g s",
+             (double)bl_bmslink_interval(b->bms) / 1e6, (double)period / 1e6);
+    note(b, BL_LOG_INFO,
+         "bridge: %s -> %s (%s), period %.3g s, stale after %.3g s, dead after %.3g s",
+         b->cfg.bridge.bms, bl_source_uri(b->can), b->profile->name, (double)period / 1e6,
+         (double)b->ctl_cfg.stale_after_us / 1e6, (double)b->ctl_cfg.dead_after_us / 1e6);
+    return -1;
+}
+
+static void finish(struct bridge *b)
+{
+    if (b->mqtt != NULL && b->loop != NULL) bl_mqtt_shutdown(b->mqtt, b->loop);
+    bl_mqtt_free(b->mqtt);
+    bl_http_free(b->http);
+    bl_timer_remove(b->tick_t);
+    bl_timer_remove(b->stop_t);
+    if (b->bms != NULL || b->can != NULL) {
+        const struct bl_bmslink_stats *s = b->bms != NULL ? bl_bmslink_stats(b->bms) : NULL;
+        if (s != NULL)
+            note(b, BL_LOG_INFO,
+                 "bms: %llu requests, %llu replies, %llu timeouts, %llu checksum errors, %llu bad "
+                 "frames, %llu invalid readings; can: %llu frames sent, %llu tx errors",
+                 (unsigned long long)s->requests, (unsigned long long)s->replies,
+                 (unsigned long long)s->timeouts, (unsigned long long)s->checksum_errors,
+                 (unsigned long long)s->bad_frames,
+                 (unsigned long long)(s->invalid_readings + bl_ctl_invalid_readings(&b->ctl)),
+                 (unsigned long long)b->frames_sent, (unsigned long long)b->tx_errors);
+    }
+    bl_bmslink_close(b->bms);
+    bl_source_close(b->can);
+    if (b->loop != NULL && b->sig.w != NULL) app__sigstop_close(&b->sig);
+    bl_loop_free(b->loop);
+}
+
+int bl_cmd_bridge(int argc, char **argv)
+{
+    struct bridge *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        app__err("bridge: out of memory");
+        return BL_EXIT_FAIL;
+    }
+    b->sig.fd = -1;
+    int rc = configure(b, argc, argv);
+    if (rc < 0) rc = start(b);
+    if (rc < 0) {
+        rc = bl_loop_run(b->loop) == BL_OK ? BL_EXIT_OK : BL_EXIT_FAIL;
+        if (rc != BL_EXIT_OK) app__err("bridge: poll: %s", strerror(errno));
+        if (b->sig.signo != 0) bl_logf(BL_LOG_INFO, "signal %d: stopping", b->sig.signo);
+    }
+    finish(b);
+    free(b);
+    return rc;
+}

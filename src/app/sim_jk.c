@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+/* sim_jk.c: `batlink sim --bms jk PTY`: a simulated JK BMS (16S LiFePO4) answering read-all
+ * requests on a pseudo-terminal, with cells that follow the current, a balancing spread and
+ * optional faults (silence, bad checksum, truncated reply, garbage, invalid cell, cell over). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "batlink/jk.h"
+#include "batlink/log.h"
+#include "batlink/loop.h"
+
+#define S_US      1000000
+#define CAP_AH    280
+#define MAX_CELLS 24
+
+enum fault {
+    F_NONE,
+    F_SILENCE,   /* no reply at all */
+    F_CHECKSUM,  /* last checksum byte flipped */
+    F_TRUNCATED, /* reply cut after 60 % of its bytes */
+    F_GARBAGE,   /* foreign bytes before and inside the reply stream */
+    F_INVALID,   /* one cell reads 0 V (a broken sense wire) */
+    F_CELL_OVER, /* cell 7 above its OVP: alarm bit set, charge MOSFET off */
+    F__COUNT
+};
+
+static const struct {
+    const char *name, *help;
+} faults[F__COUNT] = {
+    [F_NONE] = {"normal", "answer every request, charge/discharge cycle"},
+    [F_SILENCE] = {"silence", "stop answering (the BMS or its cable is gone)"},
+    [F_CHECKSUM] = {"bad-checksum", "replies with a wrong checksum"},
+    [F_TRUNCATED] = {"truncated", "replies cut short"},
+    [F_GARBAGE] = {"garbage", "foreign bytes before each reply"},
+    [F_INVALID] = {"invalid-cell", "cell 3 reads 0 V (impossible value)"},
+    [F_CELL_OVER] = {"cell-over", "cell 7 above its 3.65 V OVP, charge MOSFET off"},
+};
+
+struct simjk {
+    struct bl_loop *loop;
+    struct app__sigstop sig;
+    struct bl_watch *mw, *uw;
+    struct bl_timer *stop_t;
+    int master, slave_keep, usr_fd;
+    char link[512];
+    bool linked;
+    enum fault fault;
+    bl_us fault_after, fault_for; /* fault window relative to start; for 0 = forever */
+    bool fault_toggled;           /* SIGUSR1 flips the fault on/off */
+    unsigned cells;
+    double soc;     /* 0..1 */
+    double fixed_a; /* with has_fixed: constant current, + = charging */
+    bool has_fixed;
+    bl_us start, last;
+    uint32_t rng;
+    uint64_t requests, replies;
+    uint8_t rx[256];
+    size_t rx_len;
+};
+
+static uint32_t rnd(struct simjk *s)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 17;
+    s->rng ^= s->rng << 5;
+    return s->rng;
+}
+
+static bool fault_active(const struct simjk *s, bl_us now)
+{
+    if (s->fault == F_NONE) return false;
+    bl_us t = now - s->start;
+    bool on = t >= s->fault_after && (s->fault_for == 0 || t < s->fault_after + s->fault_for);
+    return on != s->fault_toggled;
+}
+
+/* LiFePO4 rest voltage by SOC (a typical curve, mV). */
+static double ocv_mv(double soc)
+{
+    static const double x[] = {0.0, 0.05, 0.10, 0.20, 0.50, 0.80, 0.90, 0.97, 1.0};
+    static const double y[] = {2800, 3100, 3200, 3260, 3300, 3330, 3340, 3380, 3450};
+    if (soc <= 0) return y[0];
+    for (size_t i = 1; i < sizeof x / sizeof x[0]; i++)
+        if (soc <= x[i]) return y[i - 1] + (y[i] - y[i - 1]) * (soc - x[i - 1]) / (x[i] - x[i - 1]);
+    return y[sizeof y / sizeof y[0] - 1];
+}
+
+/* Current (A, + = charging): 4-minute cycle of charging at 40 A then discharging at 25 A,
+ * tapering near full/empty like a real charger and inverter. */
+static double current_a(const struct simjk *s, bl_us now)
+{
+    if (s->has_fixed) return s->fixed_a;
+    double t = (double)((now - s->start) % (240 * (bl_us)S_US)) / 1e6;
+    if (t < 150) return s->soc > 0.97 ? 5.0 : 40.0;
+    return s->soc < 0.05 ? -2.0 : -25.0;
+}
+
+static void put16(uint8_t *p, size_t *n, unsigned v)
+{
+    p[(*n)++] = (uint8_t)(v >> 8);
+    p[(*n)++] = (uint8_t)v;
+}
+static void put32(uint8_t *p, size_t *n, uint32_t v)
+{
+    put16(p, n, v >> 16);
+    put16(p, n, v & 0xFFFFu);
+}
+static void item16(uint8_t *p, size_t *n, uint8_t id, unsigned v)
+{
+    p[(*n)++] = id;
+    put16(p, n, v);
+}
+static void item8(uint8_t *p, size_t *n, uint8_t id, unsigned v)
+{
+    p[(*n)++] = id;
+    p[(*n)++] = (uint8_t)v;
+}
+
+/* JK live temperature raw value (bms-serial.md 1.6): 0..99 as is, below 0 as 100 - T. */
+static unsigned temp_raw(int c)
+{
+    return c >= 0 ? (unsigned)c : (unsigned)(100 - c);
+}
+
+/* Build one read-all reply (bms-serial.md 1.2, 1.5) into `f`; returns its length. */
+static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
+{
+    double dt = s->last > 0 ? (double)(now - s->last) / 1e6 : 0;
+    s->last = now;
+    double amps = current_a(s, now);
+    s->soc += amps * dt / 3600.0 / CAP_AH;
+    if (s->soc < 0) s->soc = 0;
+    if (s->soc > 1) s->soc = 1;
+    bool active = fault_active(s, now);
+
+    unsigned mv[MAX_CELLS];
+    uint32_t sum = 0;
+    double base = ocv_mv(s->soc) + amps * 0.6; /* 0.6 mOhm per cell */
+    for (unsigned i = 0; i < s->cells; i++) {
+        /* balancing spread: cell 5 runs high, cell 11 low; +-1 mV of noise */
+        int off = i == 4 ? 9 : i == 10 ? -7 : (int)(i % 3) * 2 - 2;
+        int noise = (int)(rnd(s) % 3) - 1;
+        double v = base + off + noise;
+        if (amps > 0 && s->soc > 0.9) v += (i == 4 ? 25 : 0); /* the high cell runs away */
+        mv[i] = (unsigned)(v < 2500 ? 2500 : v > 3650 ? 3650 : v);
+    }
+    unsigned alarms = 0, status = 0x0001u | 0x0002u | 0x0008u; /* both MOSFETs on, connected */
+    if (active && s->fault == F_CELL_OVER) {
+        mv[6] = 3680;
+        alarms |= 1u << 10; /* cell over-voltage */
+        status &= ~0x0001u; /* charge MOSFET off */
+    }
+    if (active && s->fault == F_INVALID) mv[2] = 0;
+    for (unsigned i = 0; i < s->cells; i++)
+        sum += mv[i];
+    unsigned hi = 0, lo = 0xFFFF;
+    for (unsigned i = 0; i < s->cells; i++) {
+        if (mv[i] > hi) hi = mv[i];
+        if (mv[i] < lo) lo = mv[i];
+    }
+    if (hi - lo >= 5) status |= 0x0004u; /* balancing */
+
+    size_t n = 0;
+    if (cap < 400) return 0;
+    f[n++] = 0x4E;
+    f[n++] = 0x57;
+    n += 2; /* length, filled below */
+    put32(f, &n, 0);
+    f[n++] = 0x06; /* command echoed */
+    f[n++] = 0x00; /* source BMS */
+    f[n++] = 0x01; /* response */
+    f[n++] = 0x79;
+    f[n++] = (uint8_t)(3 * s->cells);
+    for (unsigned i = 0; i < s->cells; i++) {
+        f[n++] = (uint8_t)(i + 1);
+        put16(f, &n, mv[i]);
+    }
+    int t_ambient = 22 + (int)(amps > 0 ? amps / 10 : -amps / 15);
+    item16(f, &n, 0x80, temp_raw(t_ambient + 6));
+    item16(f, &n, 0x81, temp_raw(t_ambient));
+    item16(f, &n, 0x82, temp_raw(t_ambient - 1));
+    item16(f, &n, 0x83, (sum + 5) / 10);
+    unsigned ca = (unsigned)((amps < 0 ? -amps : amps) * 100.0 + 0.5); /* 10 mA */
+    item16(f, &n, 0x84, (amps > 0 ? 0x8000u : 0u) | (ca & 0x7FFFu));
+    item8(f, &n, 0x85, (unsigned)(s->soc * 100.0 + 0.5));
+    item8(f, &n, 0x86, 2);
+    item16(f, &n, 0x87, 42);
+    f[n++] = 0x89;
+    put32(f, &n, 42u * CAP_AH);
+    item16(f, &n, 0x8A, s->cells);
+    item16(f, &n, 0x8B, alarms);
+    item16(f, &n, 0x8C, status);
+    item16(f, &n, 0x8E, 58400 / 10);
+    item16(f, &n, 0x8F, 40000 / 10);
+    item16(f, &n, 0x90, 3650);
+    item16(f, &n, 0x91, 3400);
+    item16(f, &n, 0x92, 5);
+    item16(f, &n, 0x93, 2500);
+    item16(f, &n, 0x94, 2900);
+    item16(f, &n, 0x95, 5);
+    item16(f, &n, 0x96, 300);
+    item16(f, &n, 0x97, 150); /* discharge over-current A */
+    item16(f, &n, 0x98, 3);
+    item16(f, &n, 0x99, 100); /* charge over-current A */
+    item16(f, &n, 0x9A, 5);
+    item16(f, &n, 0x9B, 3300);
+    item16(f, &n, 0x9C, 8);
+    item8(f, &n, 0x9D, 1);
+    item16(f, &n, 0x9E, 90);
+    item16(f, &n, 0x9F, 70);
+    item16(f, &n, 0xA0, 100);
+    item16(f, &n, 0xA1, 100);
+    item16(f, &n, 0xA2, 20);
+    item16(f, &n, 0xA3, 70);
+    item16(f, &n, 0xA4, 70);
+    item16(f, &n, 0xA5, 0xFFFFu & (unsigned)-20);
+    item16(f, &n, 0xA6, 0xFFFFu & (unsigned)-10);
+    item16(f, &n, 0xA7, 0xFFFFu & (unsigned)-20);
+    item16(f, &n, 0xA8, 0xFFFFu & (unsigned)-10);
+    item8(f, &n, 0xA9, s->cells);
+    f[n++] = 0xAA;
+    put32(f, &n, CAP_AH);
+    item8(f, &n, 0xAB, 1);
+    item8(f, &n, 0xAC, 1);
+    item8(f, &n, 0xAF, 0); /* LiFePO4 */
+    f[n++] = 0xB7;
+    memcpy(f + n, "11.XW_S11.26___", 15);
+    n += 15;
+    item8(f, &n, 0xC0, 1); /* current encoding: bit 15 = charging */
+    put32(f, &n, 0);       /* record number */
+    f[n++] = 0x68;
+    f[n++] = 0;
+    f[n++] = 0;
+    unsigned len = (unsigned)(n + 2 - 2); /* frame = length + 2 once the checksum is added */
+    f[2] = (uint8_t)(len >> 8);
+    f[3] = (uint8_t)len;
+    uint32_t ck = 0;
+    for (size_t i = 0; i < n - 2; i++) /* bytes 0 .. end flag */
+        ck += f[i];
+    put16(f, &n, ck & 0xFFFFu);
+    if (active && s->fault == F_CHECKSUM) f[n - 1] ^= 0x5A;
+    if (active && s->fault == F_TRUNCATED) n = n * 6 / 10;
+    return n;
+}
+
+static void write_all(struct simjk *s, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(s->master, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* pty buffer full: the reader is gone; a BMS would not wait either */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* A request: 21 bytes, 4E 57 00 13, command 0x06 or 0x03, end flag, checksum (bms-serial 1.3). */
+static bool is_request(const uint8_t *p)
+{
+    if (p[0] != 0x4E || p[1] != 0x57 || p[2] != 0x00 || p[3] != 0x13 || p[16] != 0x68) return false;
+    if (p[8] != 0x06 && p[8] != 0x03) return false;
+    unsigned sum = 0;
+    for (size_t i = 0; i <= 16; i++)
+        sum += p[i];
+    return ((sum >> 8) & 0xFFu) == p[19] && (sum & 0xFFu) == p[20];
+}
+
+static void answer(struct simjk *s, bl_us now)
+{
+    s->requests++;
+    if (fault_active(s, now) && s->fault == F_SILENCE) {
+        (void)build_reply(s, now, (uint8_t[512]){0}, 512); /* the battery lives on */
+        return;
+    }
+    uint8_t f[512];
+    size_t n = build_reply(s, now, f, sizeof f);
+    if (fault_active(s, now) && s->fault == F_GARBAGE) {
+        uint8_t junk[40];
+        for (size_t i = 0; i < sizeof junk; i++)
+            junk[i] = (uint8_t)rnd(s);
+        junk[7] = 0x4E; /* a false frame start inside the junk */
+        junk[8] = 0x57;
+        write_all(s, junk, sizeof junk);
+    }
+    write_all(s, f, n);
+    s->replies++;
+}
+
+static void on_master(void *ctx, int fd, short revents)
+{
+    struct simjk *s = ctx;
+    (void)revents;
+    for (;;) {
+        if (s->rx_len == sizeof s->rx) s->rx_len = 0;
+        ssize_t r = read(fd, s->rx + s->rx_len, sizeof s->rx - s->rx_len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break; /* EAGAIN; EIO cannot happen while we hold the slave open */
+        s->rx_len += (size_t)r;
+    }
+    size_t off = 0;
+    bl_us now = bl_now_mono();
+    while (s->rx_len - off >= BL_JK_REQUEST_LEN) {
+        if (is_request(s->rx + off)) {
+            answer(s, now);
+            off += BL_JK_REQUEST_LEN;
+        } else {
+            off++;
+        }
+    }
+    memmove(s->rx, s->rx + off, s->rx_len - off);
+    s->rx_len -= off;
+}
+
+static void on_usr1(void *ctx, int fd, short revents)
+{
+    struct simjk *s = ctx;
+    struct signalfd_siginfo si;
+    (void)revents;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        s->fault_toggled = !s->fault_toggled;
+        fprintf(stderr, "batlink sim: fault %s %s\n", faults[s->fault].name,
+                fault_active(s, bl_now_mono()) ? "on" : "off");
+    }
+}
+
+static void on_stop(void *ctx, bl_us now)
+{
+    struct simjk *s = ctx;
+    (void)now;
+    bl_loop_stop(s->loop);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: batlink sim --bms jk [OPTIONS] PTY\n\n"
+                 "Simulate a JK BMS (16S LiFePO4, 280 Ah) on a pseudo-terminal: PTY is the path\n"
+                 "of a symlink created to the terminal (removed at exit); point the bridge at it\n"
+                 "with --bms jk:PTY. Cells follow the current (charge 40 A / discharge 25 A\n"
+                 "cycle), with a balancing spread.\n\n"
+                 "options:\n"
+                 "  --scenario NAME   fault to inject (default normal):\n");
+    for (unsigned i = 0; i < F__COUNT; i++)
+        fprintf(out, "      %-14s %s\n", faults[i].name, faults[i].help);
+    fprintf(out, "  --fault-after S   the fault starts S seconds after start (default 0)\n"
+                 "  --fault-for S     ... and lasts S seconds (default: until the end)\n"
+                 "                    SIGUSR1 switches the fault on/off at any time\n"
+                 "  --cells N         cells, 4..24 (default 16)\n"
+                 "  --soc P           start SOC in percent (default 60)\n"
+                 "  --current A       constant current instead of the cycle (+ = charging)\n"
+                 "  --seed N          random seed (default 1)\n"
+                 "  --duration S      stop after S seconds\n\n"
+                 "examples:\n"
+                 "  batlink sim --bms jk /tmp/jk0 &\n"
+                 "  batlink bridge --bms jk:/tmp/jk0 --can canet:192.168.1.200\n"
+                 "  batlink sim --bms jk --scenario silence --fault-after 60 /tmp/jk0\n");
+}
+
+static int parse(int argc, char **argv, struct simjk *s, double *duration)
+{
+    double fa = 0, ff = 0;
+    long cells = 16, soc = 60, seed = 1;
+    const char *target = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = strcmp(a, "--bms") == 0 || strcmp(a, "--scenario") == 0 ||
+                     strcmp(a, "--fault-after") == 0 || strcmp(a, "--fault-for") == 0 ||
+                     strcmp(a, "--cells") == 0 || strcmp(a, "--soc") == 0 ||
+                     strcmp(a, "--current") == 0 || strcmp(a, "--seed") == 0 ||
+                     strcmp(a, "--duration") == 0;
+        if (takes && v == NULL) {
+            app__err("sim: %s needs a value", a);
+            return BL_EXIT_USAGE;
+        }
+        bool ok = true;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return BL_EXIT_OK;
+        } else if (strcmp(a, "--bms") == 0) {
+            if (strcmp(v, "jk") != 0) {
+                app__err("sim: --bms: unknown BMS \"%s\" (known: jk)", v);
+                return BL_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--scenario") == 0) {
+            unsigned k = 0;
+            while (k < F__COUNT && strcmp(faults[k].name, v) != 0)
+                k++;
+            if (k == F__COUNT) {
+                app__err("sim: --scenario: unknown JK scenario \"%s\" (see --bms jk --help)", v);
+                return BL_EXIT_USAGE;
+            }
+            s->fault = (enum fault)k;
+        } else if (strcmp(a, "--fault-after") == 0) {
+            ok = app__parse_double(a, v, 0, 1e7, &fa);
+        } else if (strcmp(a, "--fault-for") == 0) {
+            ok = app__parse_double(a, v, 0.001, 1e7, &ff);
+        } else if (strcmp(a, "--cells") == 0) {
+            ok = app__parse_long(a, v, 4, MAX_CELLS, &cells);
+        } else if (strcmp(a, "--soc") == 0) {
+            ok = app__parse_long(a, v, 0, 100, &soc);
+        } else if (strcmp(a, "--current") == 0) {
+            ok = app__parse_double(a, v, -500, 500, &s->fixed_a);
+            s->has_fixed = true;
+        } else if (strcmp(a, "--seed") == 0) {
+            ok = app__parse_long(a, v, 1, 0x7FFFFFFF, &seed);
+        } else if (strcmp(a, "--duration") == 0) {
+            ok = app__parse_double(a, v, 0.001, 1e7, duration);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            app__err("sim: unknown option %s (try: batlink sim --bms jk --help)", a);
+            return BL_EXIT_USAGE;
+        } else if (target != NULL) {
+            app__err("sim: one PTY path only, got \"%s\" and \"%s\"", target, a);
+            return BL_EXIT_USAGE;
+        } else {
+            target = a;
+        }
+        if (!ok) return BL_EXIT_USAGE;
+        if (takes) i++;
+    }
+    if (target == NULL) {
+        app__err("sim: --bms jk needs the PTY symlink path to create (e.g. /tmp/jk0)");
+        return BL_EXIT_USAGE;
+    }
+    if (snprintf(s->link, sizeof s->link, "%s", target) >= (int)sizeof s->link) {
+        app__err("sim: PTY path too long");
+        return BL_EXIT_USAGE;
+    }
+    s->fault_after = (bl_us)(fa * S_US);
+    s->fault_for = (bl_us)(ff * S_US);
+    s->cells = (unsigned)cells;
+    s->soc = (double)soc / 100.0;
+    s->rng = (uint32_t)seed;
+    return -1;
+}
+
+/* Create the pty (raw), keep a slave fd open so the master never sees a hang-up between
+ * bridge restarts, and point the symlink at the slave. */
+static int open_pty(struct simjk *s)
+{
+    s->master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (s->master < 0 || grantpt(s->master) != 0 || unlockpt(s->master) != 0) {
+        app__err("sim: posix_openpt: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    const char *slave = ptsname(s->master);
+    if (slave == NULL) {
+        app__err("sim: ptsname: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    s->slave_keep = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    struct termios t;
+    if (s->slave_keep < 0 || tcgetattr(s->slave_keep, &t) != 0) {
+        app__err("sim: %s: %s", slave, strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    cfmakeraw(&t);
+    (void)cfsetispeed(&t, B115200);
+    (void)cfsetospeed(&t, B115200);
+    if (tcsetattr(s->slave_keep, TCSANOW, &t) != 0) {
+        app__err("sim: %s: tcsetattr: %s", slave, strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    struct stat st;
+    if (lstat(s->link, &st) == 0) {
+        if (!S_ISLNK(st.st_mode)) {
+            app__err("sim: %s exists and is not a symlink: not replacing it", s->link);
+            return BL_EXIT_USAGE;
+        }
+        (void)unlink(s->link);
+    }
+    if (symlink(slave, s->link) != 0) {
+        app__err("sim: symlink %s -> %s: %s", s->link, slave, strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    s->linked = true;
+    printf("%s -> %s\n", s->link, slave);
+    fflush(stdout);
+    return -1;
+}
+
+int app__sim_jk(int argc, char **argv)
+{
+    struct simjk s = {.master = -1, .slave_keep = -1, .usr_fd = -1};
+    double duration = 0;
+    int rc = parse(argc, argv, &s, &duration);
+    if (rc >= 0) return rc;
+    if (bl_loop_new(&s.loop) != BL_OK) {
+        app__err("sim: out of memory");
+        return BL_EXIT_FAIL;
+    }
+    s.sig.fd = -1;
+    rc = open_pty(&s);
+    if (rc < 0 && !app__sigstop_open(&s.sig, s.loop)) {
+        app__err("sim: signalfd: %s", strerror(errno));
+        rc = BL_EXIT_FAIL;
+    }
+    if (rc < 0) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        s.usr_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+        s.start = bl_now_mono();
+        s.mw = bl_loop_watch(s.loop, s.master, POLLIN, on_master, &s);
+        s.uw = bl_loop_watch(s.loop, s.usr_fd, POLLIN, on_usr1, &s);
+        if (duration > 0)
+            s.stop_t = bl_loop_timer(s.loop, s.start + (bl_us)(duration * S_US), 0, on_stop, &s);
+        if (s.mw == NULL || s.uw == NULL || (duration > 0 && s.stop_t == NULL)) {
+            app__err("sim: loop tables full");
+            rc = BL_EXIT_FAIL;
+        }
+    }
+    if (rc < 0) {
+        rc = bl_loop_run(s.loop) == BL_OK ? BL_EXIT_OK : BL_EXIT_FAIL;
+        bl_logf(BL_LOG_INFO, "sim: %llu requests, %llu replies", (unsigned long long)s.requests,
+                (unsigned long long)s.replies);
+    }
+    if (s.linked) (void)unlink(s.link);
+    bl_watch_remove(s.mw);
+    bl_watch_remove(s.uw);
+    bl_timer_remove(s.stop_t);
+    if (s.sig.fd >= 0 || s.sig.w != NULL) app__sigstop_close(&s.sig);
+    if (s.usr_fd >= 0) close(s.usr_fd);
+    if (s.slave_keep >= 0) close(s.slave_keep);
+    if (s.master >= 0) close(s.master);
+    bl_loop_free(s.loop);
+    return rc;
+}

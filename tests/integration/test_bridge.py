@@ -1,0 +1,611 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# test_bridge.py: `batlink bridge` end to end and at the process level: a JK BMS on a pty (a
+# scripted fake sending a real capture, or `batlink sim --bms jk`) -> bridge -> a CANET peer
+# (TCP server decoding the 13-byte records). Checks the Pylontech frames against values worked
+# out by hand from the capture, the failsafe (stale_after / dead_after / recovery with the ramp),
+# bad serial input (counted per kind, no crash), MQTT commands and config errors (exit 2).
+#
+# Real frame: tests/data/jk_uart_arminjo-jk-bms-to-pylontech-can.txt, block
+# jk_b2a20s20p_sw1126_16s_response (16S LiFePO4: cells 3.262..3.271 V, 52.28 V, 0 A, SOC 60 %,
+# temperatures 22/21/22 degC, status 0x0003, cell OVP 3450 mV, charge OCP 50 A, discharge OCP
+# 80 A) -- source ArminJo/JK-BMSToPylontechCAN.
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+
+BATLINK = os.environ.get("BATLINK")
+DATA = os.environ.get("BL_TEST_DATA")
+if not BATLINK or not DATA:
+    print("BATLINK and BL_TEST_DATA must be set (run through ctest)")
+    sys.exit(77)
+
+FAILS = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILS.append(what)
+    return cond
+
+
+def real_frame():
+    path = os.path.join(DATA, "jk_uart_arminjo-jk-bms-to-pylontech-can.txt")
+    lines = open(path).read().split("\n")
+    for i, l in enumerate(lines):
+        if l.strip() == "name: jk_b2a20s20p_sw1126_16s_response":
+            for m in lines[i:]:
+                if m.startswith("hex:"):
+                    return bytes.fromhex(m[4:])
+    raise SystemExit("capture block not found")
+
+
+REQUEST = bytes.fromhex("4E5700130000000006030000000000006800000129")  # bms-serial.md 1.3
+
+
+def fix_sum(f):
+    """Test helper: rewrite the JK checksum (16-bit sum of bytes 0..end flag, bms-serial 1.3)."""
+    f = bytearray(f)
+    s = sum(f[:-2]) & 0xFFFF
+    f[-2], f[-1] = s >> 8, s & 0xFF
+    return bytes(f)
+
+
+def set_item(f, item_id, value):
+    """Replace a 2-byte item of the capture (ids are unique in this frame's item area)."""
+    f = bytearray(f)
+    i = 11
+    # walk only as far as needed: the first occurrence after the cell block (0x79 is 1 + 48 bytes)
+    i = f.index(bytes([item_id]), 11 + 2 + 48)
+    f[i + 1], f[i + 2] = value >> 8, value & 0xFF
+    return fix_sum(f)
+
+
+def set_cell(f, n, mv):
+    f = bytearray(f)
+    off = 13 + 3 * (n - 1)  # 0x79 at 11, count at 12, then {cell no, u16 mV}
+    assert f[off] == n
+    f[off + 1], f[off + 2] = mv >> 8, mv & 0xFF
+    return fix_sum(f)
+
+
+class FakeJK:
+    """A JK BMS on a pty answering each request with the next item of `script` (bytes, or None
+    for silence); the last item repeats. Records the requests it saw."""
+
+    def __init__(self, script):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.script = list(script)
+        self.requests = []
+        self.answered = 0
+        self.stop = False
+        self.bad_requests = 0
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        buf = b""
+        import select
+        while not self.stop:
+            r, _, _ = select.select([self.master], [], [], 0.05)
+            if not r:
+                continue
+            try:
+                buf += os.read(self.master, 4096)
+            except OSError:
+                return
+            while len(buf) >= 21:
+                req, buf = buf[:21], buf[21:]
+                self.requests.append(req)
+                if req != REQUEST:
+                    self.bad_requests += 1
+                item = self.script[0] if len(self.script) == 1 else self.script.pop(0)
+                if item is not None:
+                    os.write(self.master, item)
+                    self.answered += 1
+
+    def close(self):
+        self.stop = True
+        self.t.join(1)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+class CanetPeer:
+    """The inverter side: a TCP server in the role of a CANET converter (13-byte records,
+    transports.md 1.1). Keeps (monotonic time, id, data) of every frame; can send 0x305."""
+
+    def __init__(self, heartbeat=False):
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(1)
+        self.port = self.srv.getsockname()[1]
+        self.frames = []
+        self.heartbeat = heartbeat
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        self.srv.settimeout(0.2)
+        conn = None
+        while not self.stop and conn is None:
+            try:
+                conn, _ = self.srv.accept()
+            except socket.timeout:
+                pass
+        if conn is None:
+            return
+        conn.settimeout(0.05)
+        buf = b""
+        next_hb = time.monotonic()
+        while not self.stop:
+            if self.heartbeat and time.monotonic() >= next_hb:
+                # 0x305, DLC 8, zeros (can-profiles.md 1.8): info byte 0x08, id 00 00 03 05
+                conn.sendall(bytes([0x08, 0, 0, 3, 5]) + bytes(8))
+                next_hb += 1.0
+            try:
+                d = conn.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not d:
+                break
+            now = time.monotonic()
+            buf += d
+            while len(buf) >= 13:
+                r, buf = buf[:13], buf[13:]
+                self.frames.append((now, int.from_bytes(r[1:5], "big"), r[5:5 + (r[0] & 0x0F)]))
+        conn.close()
+
+    def bursts(self):
+        """Frames grouped per burst (each burst starts with 0x351): list of (t, {id: data})."""
+        out = []
+        for t, i, d in list(self.frames):
+            if i == 0x351 or not out:
+                out.append((t, {}))
+            out[-1][1][i] = d
+        return out
+
+    def close(self):
+        self.stop = True
+        self.t.join(1)
+        self.srv.close()
+
+
+class Bridge:
+    def __init__(self, args, config=None):
+        self.dir = tempfile.mkdtemp(prefix="bl_bridge_")
+        cmd = [BATLINK, "bridge", "--json"]
+        if config is not None:
+            p = os.path.join(self.dir, "bridge.ini")
+            open(p, "w").write(config)
+            cmd += ["--config", p]
+        self.p = subprocess.Popen(cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        self.states = []  # (monotonic time, JSON object)
+        self.err = []
+        self.t1 = threading.Thread(target=self._out, daemon=True)
+        self.t2 = threading.Thread(target=self._err, daemon=True)
+        self.t1.start()
+        self.t2.start()
+
+    def _out(self):
+        for line in self.p.stdout:
+            try:
+                self.states.append((time.monotonic(), json.loads(line)))
+            except ValueError:
+                self.err.append("bad JSON line: " + line)
+
+    def _err(self):
+        for line in self.p.stderr:
+            self.err.append(line.rstrip("\n"))
+
+    def last(self):
+        return self.states[-1][1] if self.states else {}
+
+    def wait_for(self, pred, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.states and pred(self.states[-1][1]):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        self.t1.join(2)
+        self.t2.join(2)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc
+
+
+FAST = """[bridge]
+period = 0.2
+stale_after = 1
+dead_after = 2.5
+module_count = 2
+[limits]
+max_charge_current = 30
+current_hold = 0.4
+current_ramp = 20
+"""
+BMS_FAST = "?interval_ms=200&timeout_ms=100"
+
+
+def u16(d, i):
+    return d[i] | d[i + 1] << 8
+
+
+def s16(d, i):
+    v = u16(d, i)
+    return v - 0x10000 if v & 0x8000 else v
+
+
+def test_end_to_end():
+    print("# end to end: real 16S capture -> bridge -> CANET peer", flush=True)
+    f = real_frame()
+    jk = FakeJK([f])
+    peer = CanetPeer(heartbeat=True)
+    br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port],
+                FAST)
+    # CCL climbs 0 -> 30 A at 20 A/s after a 0.4 s hold: ~2 s; DCL to 72 A: ~4 s
+    ok = br.wait_for(lambda s: s.get("discharge_current_limit_a") == 72, 10)
+    time.sleep(0.5)
+    rc = br.stop()
+    peer.close()
+    jk.close()
+    check(rc == 0, "bridge exits 0 on SIGTERM (rc %s)" % rc)
+    check(ok, "discharge limit reaches 72 A (80 A BMS over-current x 90 %)")
+    check(len(jk.requests) >= 5 and jk.bad_requests == 0,
+          "every request is the read-all request 4E 57 00 13 ... 01 29 (%d requests)"
+          % len(jk.requests))
+    bursts = [b for t, b in peer.bursts()]
+    check(len(bursts) >= 10, "bursts received (%d)" % len(bursts))
+    if not bursts:
+        return
+    last = bursts[-1]
+    want_ids = {0x351: 8, 0x355: 4, 0x356: 6, 0x359: 7, 0x35C: 2, 0x35E: 8}
+    check({i: len(d) for i, d in last.items()} == want_ids,
+          "burst = 0x351/355/356/359/35C/35E with DLC 8 4 6 7 2 8: %s"
+          % {hex(i): len(d) for i, d in last.items()})
+    d = last.get(0x351, bytes(8))
+    # CVL: 16 cells x min(3.45 bulk, BMS OVP 3.450 - 0.05 margin = 3.40) = 54.40 V -> 544
+    check(u16(d, 0) == 544, "0x351 CVL 54.4 V (16 x (3.450 OVP - 0.05)): %d" % u16(d, 0))
+    # CCL: min(30 A configured, 50 A BMS OCP x 90 % = 45 A) = 30 A -> 300
+    check(s16(d, 2) == 300, "0x351 CCL 30.0 A (configured max): %d" % s16(d, 2))
+    # DCL: min(100 A configured, 80 A x 90 % = 72 A) = 72 A -> 720
+    check(s16(d, 4) == 720, "0x351 DCL 72.0 A (BMS limit): %d" % s16(d, 4))
+    # DVL: 16 x 3.0 V = 48.0 V -> 480
+    check(u16(d, 6) == 480, "0x351 DVL 48.0 V: %d" % u16(d, 6))
+    d = last.get(0x355, bytes(4))
+    check(u16(d, 0) == 60, "0x355 SOC 60 %% (item 0x85 = 0x3C): %d" % u16(d, 0))
+    d = last.get(0x356, bytes(6))
+    check(s16(d, 0) == 5228 and s16(d, 2) == 0 and s16(d, 4) == 220,
+          "0x356 52.28 V, 0.0 A, 22.0 degC (highest probe): %d %d %d"
+          % (s16(d, 0), s16(d, 2), s16(d, 4)))
+    d = last.get(0x359, bytes(7))
+    check(d[:4] == bytes(4) and d[4] == 2 and d[5:7] == b"PN",
+          "0x359 no alarms, module count 2, 'PN': %s" % d.hex())
+    check(last.get(0x35C) == bytes([0xC0, 0]), "0x35C charge + discharge enable (0xC0)")
+    check(last.get(0x35E) == b"PYLON   ", "0x35E 'PYLON   '")
+    # the ramp: no increase above 20 A/s x 0.2 s = 4 A (+0.1 A rounding) between bursts
+    ccl = [s16(b[0x351], 2) for b in bursts if 0x351 in b]
+    steps = [b2 - b1 for b1, b2 in zip(ccl, ccl[1:])]
+    check(ccl[0] == 0 and max(steps) <= 41,
+          "CCL starts at 0 and climbs at most 4.1 A per 0.2 s period: %s" % ccl[:14])
+    check(max(ccl) <= 300, "CCL never above the configured 30 A")
+    st = br.states[-1][1] if br.states else {}
+    b = st.get("bridge", {})
+    check(b.get("limits", {}).get("charge_current_a", {}).get("reason") == "config_max"
+          and b.get("limits", {}).get("discharge_current_a", {}).get("reason") == "bms_limit"
+          and b.get("limits", {}).get("charge_voltage_v", {}).get("reason") == "bms_limit",
+          "limit reasons: charge config_max, discharge bms_limit, voltage bms_limit: %s"
+          % {k: v.get("reason") for k, v in b.get("limits", {}).items()})
+    check(b.get("cells_v", [None])[0] == 3.27 and b.get("cell_spread_v") == 0.009
+          and b.get("charge_mosfet") is True and b.get("discharge_mosfet") is True,
+          "per-cell voltages (cell 1 3.270 V), spread 3.271 - 3.262 = 0.009 V, MOSFETs on")
+    check(st.get("link", {}).get("inverter_heartbeat", {}).get("seen") is True,
+          "inverter heartbeat 0x305 seen")
+
+
+def test_bad_input():
+    print("# bad serial input: each kind counted, no crash, invalid readings go stale", flush=True)
+    f = real_frame()
+    bad_ck = f[:-1] + bytes([f[-1] ^ 1])
+    trunc = f[:150]
+    overlong = fix_sum(f[:2] + bytes([0x0F, 0xFF]) + f[4:])
+    cell0 = set_cell(f, 3, 0)
+    cell9 = set_cell(f, 5, 9000)
+    cells300 = set_item(f, 0x8A, 300)
+    foreign = b"AT+GMR\r\nOK\r\n"
+    script = [f, bad_ck, f, trunc, f, overlong, f, cell0, f, cell9, f, cells300, foreign + f, f,
+              f, cell0]  # the last repeats: only invalid readings from then on
+    jk = FakeJK(script)
+    peer = CanetPeer()
+    br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port],
+                FAST)
+    ok = br.wait_for(lambda s: s.get("bridge", {}).get("state") == "stale", 12)
+    st = br.last()
+    rc = br.stop()
+    peer.close()
+    jk.close()
+    check(rc == 0, "bridge survives every bad reply and exits 0 (rc %s)" % rc)
+    bms = st.get("bridge", {}).get("bms", {})
+    check(bms.get("checksum_errors") == 1, "1 checksum error counted: %s" % bms)
+    check(bms.get("bad_frames") == 2, "2 bad frames (truncated, overlong length)")
+    check(bms.get("invalid_readings", 0) >= 4,
+          "invalid readings counted (cell 0 V, cell 9 V, 300 cells, then 0 V again)")
+    # 290 after the bad checksum (re-hunt from byte 1), 290 after the overlong length, 12 foreign
+    check(bms.get("garbage_bytes") == 592, "592 skipped bytes (290 + 290 + 12): %s"
+          % bms.get("garbage_bytes"))
+    check(bms.get("replies", 0) >= 7, "valid replies between the bad ones decoded")
+    check(ok, "only invalid readings -> stale (limits 0), like silence")
+    check(st.get("charge_current_limit_a") == 0 and st.get("discharge_current_limit_a") == 0
+          and "communication_lost" in st.get("alarms", []),
+          "stale: limits 0 and the communication alarm")
+    check(any("checksum" in e for e in br.err) and any("truncated" in e for e in br.err),
+          "warnings name the problem (checksum, truncated)")
+
+
+def sim(path, *extra):
+    p = subprocess.Popen([BATLINK, "sim", "--bms", "jk", "--current", "-10", "--soc", "60",
+                          *extra, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and not os.path.islink(path):
+        time.sleep(0.02)
+    return p
+
+
+def test_failsafe_silence():
+    print("# failsafe: BMS silent -> limits 0 within stale_after + period, no frame after "
+          "dead_after, recovery with the ramp", flush=True)
+    d = tempfile.mkdtemp(prefix="bl_jk_")
+    link = os.path.join(d, "jk0")
+    s = sim(link, "--scenario", "silence", "--fault-after", "100000")
+    peer = CanetPeer()
+    br = Bridge(["--bms", "jk:" + link + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port],
+                FAST)
+    up = br.wait_for(lambda x: x.get("charge_current_limit_a") == 30, 10)
+    check(up, "limits up (CCL 30 A) before the silence")
+    t_silent = time.monotonic()
+    s.send_signal(signal.SIGUSR1)  # the simulated BMS stops answering
+    time.sleep(2.5 + 1.5)  # dead_after + 1.5 s of silence
+    t_resume = time.monotonic()
+    s.send_signal(signal.SIGUSR1)  # answering again
+    back = br.wait_for(lambda x: x.get("charge_current_limit_a") == 30, 10)
+    rc = br.stop()
+    peer.close()
+    s.send_signal(signal.SIGTERM)
+    s.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    check(rc == 0, "bridge exits 0")
+    bursts = peer.bursts()
+    period, stale, dead, tol = 0.2, 1.0, 2.5, 0.1
+    zero = [t for t, b in bursts if t > t_silent and 0x351 in b and s16(b[0x351], 2) == 0
+            and s16(b[0x351], 4) == 0]
+    first_zero = zero[0] if zero else None
+    check(first_zero is not None and first_zero - t_silent <= stale + period + tol,
+          "limits 0 within stale_after + one period of the last reply: %.3f s"
+          % ((first_zero or 0) - t_silent))
+    nonzero_late = [t for t, b in bursts if t_silent + stale + period + tol < t < t_resume
+                    and 0x351 in b and (s16(b[0x351], 2) != 0 or s16(b[0x351], 4) != 0)]
+    check(not nonzero_late, "no non-zero limit while the BMS stays silent")
+    stale_b = [b for t, b in bursts if t_silent + stale + period + tol < t < t_resume]
+    check(stale_b and all(b.get(0x359, bytes(7))[3] & 0x08 for b in stale_b),
+          "stale bursts carry 0x359 byte 3 bit 3 (communication fail)")
+    during = [t for t, b in bursts if t_silent < t < t_resume]
+    check(during and during[-1] - t_silent <= dead + period + tol,
+          "last frame %.3f s after the silence began (dead_after 2.5 s + one period)"
+          % ((during[-1] if during else 0) - t_silent))
+    after = [t for t, b in bursts if t_silent + dead + period + tol < t < t_resume]
+    check(not after, "no frame after dead_after while silent (%d)" % len(after))
+    rec = [b for t, b in bursts if t > t_resume and 0x351 in b]
+    ccl = [s16(b[0x351], 2) for b in rec]
+    steps = [b2 - b1 for b1, b2 in zip(ccl, ccl[1:])]
+    check(back and ccl and ccl[0] == 0 and steps and max(steps) <= 41,
+          "recovery: starts at 0 A, climbs at most 4.1 A per period: %s" % ccl[:12])
+
+
+def test_failsafe_kill():
+    print("# failsafe: simulated BMS killed (port gone) and restarted", flush=True)
+    d = tempfile.mkdtemp(prefix="bl_jk_")
+    link = os.path.join(d, "jk0")
+    s = sim(link)
+    peer = CanetPeer()
+    br = Bridge(["--bms", "jk:" + link + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port],
+                FAST)
+    up = br.wait_for(lambda x: x.get("bridge", {}).get("state") == "ok"
+                     and x.get("charge_current_limit_a", 0) > 0, 10)
+    check(up, "ok with the simulated BMS")
+    t_kill = time.monotonic()
+    s.kill()
+    s.wait()
+    stale = br.wait_for(lambda x: x.get("bridge", {}).get("state") in ("stale", "dead"), 5)
+    t_stale = time.monotonic()
+    check(stale and t_stale - t_kill <= 1.0 + 0.2 + 0.15,
+          "stale %.3f s after the kill" % (t_stale - t_kill))
+    check(br.last().get("charge_current_limit_a") == 0, "limits 0 after the kill")
+    check(br.wait_for(lambda x: x.get("bridge", {}).get("bms", {}).get("port") == "down", 2),
+          "port reported down")
+    s = sim(link)  # same symlink, a new pty
+    back = br.wait_for(lambda x: x.get("bridge", {}).get("state") == "ok", 10)
+    st = br.last()
+    check(back and st.get("bridge", {}).get("bms", {}).get("reopens", 0) >= 1,
+          "port reopened and readings valid again: %s" % st.get("bridge", {}).get("bms"))
+    rc = br.stop()
+    check(rc == 0 and br.p.returncode == 0, "bridge alive through it all, exits 0")
+    peer.close()
+    s.send_signal(signal.SIGTERM)
+    check(s.wait(5) == 0 and not os.path.lexists(link), "sim exits 0 and removes its symlink")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_cell_over():
+    print("# a cell over its limit: charge 0 A (MOSFET off / protection), discharge allowed",
+          flush=True)
+    d = tempfile.mkdtemp(prefix="bl_jk_")
+    link = os.path.join(d, "jk0")
+    s = sim(link, "--scenario", "cell-over", "--fault-after", "100000")
+    peer = CanetPeer()
+    br = Bridge(["--bms", "jk:" + link + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port],
+                FAST)
+    up = br.wait_for(lambda x: x.get("charge_current_limit_a") == 30, 10)
+    s.send_signal(signal.SIGUSR1)
+    t0 = time.monotonic()
+    down = br.wait_for(lambda x: x.get("charge_current_limit_a") == 0, 3)
+    t1 = time.monotonic()
+    st = br.last()
+    br.stop()
+    peer.close()
+    s.send_signal(signal.SIGTERM)
+    s.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    check(up and down and t1 - t0 <= 0.2 + 0.2 + 0.15,
+          "charge limit 0 at once (next reading + one period): %.3f s" % (t1 - t0))
+    lim = st.get("bridge", {}).get("limits", {})
+    check(lim.get("charge_current_a", {}).get("reason") in ("protection", "mosfet_off"),
+          "reason protection/mosfet_off: %s" % lim.get("charge_current_a"))
+    check(st.get("discharge_current_limit_a", 0) > 0, "discharge still allowed")
+    check(st.get("bridge", {}).get("charge_mosfet") is False, "charge MOSFET shown off")
+
+
+def test_mqtt_commands():
+    print("# MQTT commands: only lower, expire, rejected with a reason", flush=True)
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_pub") is None:
+        print("skip: mosquitto not installed")
+        return
+    s0 = socket.socket()
+    s0.bind(("127.0.0.1", 0))
+    port = s0.getsockname()[1]
+    s0.close()
+    d = tempfile.mkdtemp(prefix="bl_mq_")
+    conf = os.path.join(d, "m.conf")
+    open(conf, "w").write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
+    mq = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    f = real_frame()
+    jk = FakeJK([f])
+    peer = CanetPeer()
+    cfg = FAST.replace("module_count = 2\n", "module_count = 2\ncommands = true\n"
+                      "command_expiry = 2\n")
+    br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port,
+                 "--mqtt", "mqtt://127.0.0.1:%d" % port], cfg + "[mqtt]\ndevice = jk1\n")
+
+    def pub(key, val):
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
+                        "batlink/jk1/set/" + key, "-m", val], check=False)
+
+    up = br.wait_for(lambda x: x.get("charge_current_limit_a") == 30, 10)
+    sub = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-C", "1", "-W",
+                          "5", "-t", "batlink/jk1/state"], capture_output=True, text=True)
+    disc = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-C", "1", "-W",
+                           "5", "-t", "homeassistant/sensor/batlink_jk1/cell_spread_v/config"],
+                          capture_output=True, text=True)
+    pub("force_charge", "on")
+    forced = br.wait_for(lambda x: x.get("force_charge_1") is True, 2)
+    fc_frame = any(b.get(0x35C, b"\0")[0] & 0x20 for t, b in peer.bursts())
+    pub("force_charge", "off")
+    pub("charge_current_limit", "5")
+    low = br.wait_for(lambda x: x.get("charge_current_limit_a") == 5, 2)
+    reason = br.last().get("bridge", {}).get("limits", {}).get("charge_current_a", {})
+    pub("charge_current_limit", "500")
+    pub("discharge_current_limit", "abc")
+    pub("force_charge", "maybe")
+    pub("reboot", "1")
+    time.sleep(0.5)
+    still = br.last().get("charge_current_limit_a")
+    expired = br.wait_for(lambda x: x.get("charge_current_limit_a") == 30, 6)
+    rc = br.stop()
+    peer.close()
+    jk.close()
+    mq.terminate()
+    mq.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    try:
+        state = json.loads(sub.stdout)
+    except ValueError:
+        state = {}
+    check(len(state.get("bridge", {}).get("cells_v", [])) == 16
+          and state.get("charge_current_limit_a") == 30,
+          "MQTT state carries the bridge object (16 cell voltages) and the limits")
+    check('value_json.bridge.cell_spread_v' in disc.stdout, "HA discovery for the cell spread")
+    check(forced and fc_frame, "set/force_charge on: 0x35C force charge I bit (0x20) sent")
+    check(up and low, "set/charge_current_limit 5 lowers CCL to 5 A")
+    check(reason.get("reason") == "user", "reason user: %s" % reason)
+    check(still == 5, "500 A (above the maximum) did not raise it: %s" % still)
+    rej = [e for e in br.err if "rejected" in e]
+    check(len(rej) == 4, "4 commands rejected with a logged reason: %s" % rej)
+    check(expired, "the command expires after command_expiry (2 s) and the ramp brings 30 A back")
+    check(rc == 0, "bridge exits 0")
+
+
+def test_config_errors():
+    print("# configuration errors: exit 2 with FILE:LINE: key: reason", flush=True)
+    d = tempfile.mkdtemp(prefix="bl_cfg_")
+    cases = [
+        ("[limits]\nmax_charge_current = 50x\n", 2, "max_charge_current"),
+        ("[bridge]\nperiod = 1\n[limits]\n"
+         "charge_cell_curve = 3.5:0 3.4:100\n", 4, "charge_cell_curve"),
+        ("[limits]\n\ncharge_cell_curve = 3.375:100 3.7:50\n", 3, "charge_cell_curve"),
+        ("[limits]\nfoo = 1\n", 2, "foo"),
+        ("[bridge]\n# comment\nstale_after = 40\n", 3, "stale_after"),
+        ("[limits]\nfloat_cell_voltage = 3.5\n", 2, "float_cell_voltage"),
+    ]
+    for text, line, key in cases:
+        p = os.path.join(d, "c.ini")
+        open(p, "w").write(text)
+        r = subprocess.run([BATLINK, "bridge", "--config", p, "--bms", "jk:/dev/null",
+                            "--can", "canet:127.0.0.1:1"], capture_output=True, text=True,
+                           timeout=10)
+        want = "%s:%d: %s: " % (p, line, key)
+        check(r.returncode == 2 and want in r.stderr,
+              "exit 2 and '%s...' for %r: rc %d, %s" % (want, text.split("\n")[-2],
+                                                       r.returncode, r.stderr.strip()))
+    for args, what in [(["--bms", "jk:/dev/null?baud=12345", "--can", "canet:127.0.0.1:1"],
+                        "baud"),
+                       (["--bms", "xyz:/dev/null", "--can", "canet:127.0.0.1:1"], "xyz"),
+                       (["--bms", "jk:/dev/null", "--can",
+                         os.path.join(DATA, "pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log")],
+                        "cannot transmit"),
+                       (["--can", "canet:127.0.0.1:1"], "--bms")]:
+        r = subprocess.run([BATLINK, "bridge", *args], capture_output=True, text=True, timeout=10)
+        check(r.returncode == 2 and what in r.stderr,
+              "usage error exit 2 naming %s: rc %d, %s" % (what, r.returncode, r.stderr.strip()))
+    r = subprocess.run([BATLINK, "bridge", "--bms", "jk:/nonexistent/tty", "--can",
+                        "canet:127.0.0.1:1"], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 1 and "jk:/nonexistent/tty: open: No such file" in r.stderr,
+          "missing device: exit 1, '%s'" % r.stderr.strip())
+    shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    tests = [test_config_errors, test_end_to_end, test_bad_input, test_failsafe_silence,
+             test_failsafe_kill, test_cell_over, test_mqtt_commands]
+    only = sys.argv[1:]
+    for t in tests:
+        if not only or t.__name__ in only:
+            t()
+    print("%d failure(s)" % len(FAILS))
+    sys.exit(1 if FAILS else 0)
