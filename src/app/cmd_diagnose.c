@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_diagnose.c: `batlink diagnose`: analyse a capture or a live bus (listen-only) with the
+ * pure analyser of src/diag/, print a verdict-first report (text, JSON or a Markdown service
+ * record) and the installer's checklist; optionally scan bit rates on live SocketCAN/SLCAN. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "batlink/diag.h"
+#include "batlink/loop.h"
+#include "batlink/source.h"
+
+#define MAX_SHOWN_WARNINGS 10
+
+enum fmt { FMT_TEXT, FMT_JSON, FMT_MD };
+
+struct diag_opts {
+    enum fmt fmt;
+    double duration; /* 0 = files: to EOF; live: 30 s */
+    bool guide, scan;
+    const char *profile;
+    const char *uri;
+};
+
+struct run {
+    struct bl_loop *loop;
+    struct bl_source *src;
+    struct bl_analysis *a;
+    uint64_t warnings;
+    bool quiet; /* bit-rate scan: warnings only counted */
+};
+
+struct scan_result {
+    long rate;
+    bool opened;
+    uint64_t frames, decoded, errors;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: batlink diagnose [--json|--markdown] [--duration S] [--guide]\n"
+            "                        [--scan-bitrate] [--profile NAME] SOURCE\n"
+            "       batlink diagnose --guide [--profile NAME] [--json|--markdown]\n"
+            "\n"
+            "Analyse the CAN link between a battery and an inverter, from a capture or live,\n"
+            "and say what is wrong and what to check next. The report starts with the verdict\n"
+            "(ok, warn, fail), then the findings by layer (1 configuration, 2 physical\n"
+            "connection, 3 cable, 4 electrical environment, 5 protocol and firmware), then a\n"
+            "table per CAN id. Never transmits: live sources are opened listen-only.\n"
+            "\n"
+            "options:\n"
+            "  --json           one JSON object: verdict, profile, duration_s, frames,\n"
+            "                   findings, messages, state\n"
+            "  --markdown       a service record to attach to a job (date, source, verdict,\n"
+            "                   findings, checklist)\n"
+            "  --duration S     live sources: listen S seconds (default 30); files: analyse\n"
+            "                   only the first S seconds of real time\n"
+            "  --guide          the checklist for what the bus cannot show (layers 1-4); with\n"
+            "                   no SOURCE it is printed alone; failing reports always have it\n"
+            "  --scan-bitrate   live slcan:/socketcan: only: listen at 500, 250, 125 and\n"
+            "                   1000 kbit/s in turn and diagnose at the best one (socketcan\n"
+            "                   needs the right to run `ip link set`)\n"
+            "  --profile NAME   skip identification: pylontech-lv-v1.2, pylontech-lv-v1.3,\n"
+            "                   victron, sma, pylontech-hv, byd-hvs, growatt\n"
+            "  -h, --help       this text\n"
+            "\n"
+            "SOURCE: %s\n"
+            "\n"
+            "examples:\n"
+            "  batlink diagnose capture.log\n"
+            "  batlink diagnose --duration 60 --markdown can0 > service-record.md\n"
+            "  batlink diagnose --json candump:capture.log | jq .verdict\n"
+            "  batlink diagnose --scan-bitrate slcan:/dev/ttyACM0\n"
+            "  batlink diagnose --guide --profile victron\n"
+            "\n"
+            "exit status: 0 no finding is a failure, 1 a finding failed (or a runtime error),\n"
+            "2 usage error\n",
+            bl_source_uri_help());
+}
+
+static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
+{
+    *done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            o->fmt = FMT_JSON;
+        } else if (strcmp(a, "--markdown") == 0) {
+            o->fmt = FMT_MD;
+        } else if (strcmp(a, "--guide") == 0) {
+            o->guide = true;
+        } else if (strcmp(a, "--scan-bitrate") == 0) {
+            o->scan = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            *done = true;
+            return BL_EXIT_OK;
+        } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--profile") == 0) {
+            if (i + 1 >= argc) {
+                app__err("diagnose: %s needs a value (try: batlink diagnose --help)", a);
+                return BL_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (strcmp(a, "--profile") == 0)
+                o->profile = v;
+            else if (!app__parse_double("--duration", v, 0.001, 1e9, &o->duration))
+                return BL_EXIT_USAGE;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            app__err("diagnose: unknown option \"%s\" (try: batlink diagnose --help)", a);
+            return BL_EXIT_USAGE;
+        } else if (o->uri == NULL) {
+            o->uri = a;
+        } else {
+            app__err("diagnose: more than one SOURCE (\"%s\", \"%s\")", o->uri, a);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (o->uri == NULL && !o->guide) {
+        app__err("diagnose: SOURCE missing (try: batlink diagnose --help)");
+        return BL_EXIT_USAGE;
+    }
+    return BL_EXIT_OK;
+}
+
+/* ---- running a source into the analyser ---- */
+
+static void on_frame(void *ctx, const struct bl_frame *f)
+{
+    struct run *r = ctx;
+    bl_analysis_frame(r->a, f);
+}
+
+static void on_state(void *ctx, enum bl_source_state st)
+{
+    struct run *r = ctx;
+    if (st == BL_SRC_EOF) bl_loop_stop(r->loop);
+}
+
+static void on_warn(void *ctx, const char *msg)
+{
+    struct run *r = ctx;
+    r->warnings++;
+    if (r->quiet) return;
+    if (r->warnings <= MAX_SHOWN_WARNINGS)
+        fprintf(stderr, "batlink: %s\n", msg);
+    else if (r->warnings == MAX_SHOWN_WARNINGS + 1)
+        fprintf(stderr, "batlink: diagnose: further warnings only counted\n");
+}
+
+static void on_timeout(void *ctx, bl_us now)
+{
+    struct run *r = ctx;
+    (void)now;
+    bl_loop_stop(r->loop);
+}
+
+/* Open `uri`, feed it into r->a for `seconds` (0 = until EOF or a signal). Returns an exit code
+ * (-1 = ran), with the message printed. */
+static int run_source(struct run *r, const char *uri, double seconds, bool *is_file)
+{
+    char err[BL_ERRLEN] = "";
+    enum bl_err e = bl_source_open(uri, BL_SOURCE_LISTEN_ONLY, &r->src, err);
+    if (e != BL_OK) {
+        if (!r->quiet) app__err("diagnose: %s", err[0] != '\0' ? err : bl_strerror(e));
+        return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+    }
+    *is_file = bl_source_is_file(r->src);
+    struct bl_source_cbs cbs = {on_frame, on_state, on_warn, r};
+    if (bl_source_attach(r->src, r->loop, &cbs) != BL_OK) {
+        app__err("diagnose: %s: loop table full", bl_source_uri(r->src));
+        return BL_EXIT_FAIL;
+    }
+    struct bl_timer *t = NULL;
+    if (seconds > 0) {
+        t = bl_loop_timer(r->loop, bl_now_mono() + (bl_us)(seconds * 1e6), 0, on_timeout, r);
+        if (t == NULL) {
+            app__err("diagnose: loop table full");
+            return BL_EXIT_FAIL;
+        }
+    }
+    e = bl_loop_run(r->loop);
+    if (t != NULL) bl_timer_remove(t);
+    const struct bl_source_stats *st = bl_source_stats(r->src);
+    r->a->bad_input += st->bad_frames;
+    r->a->dropped += st->dropped;
+    if (e != BL_OK) {
+        app__err("diagnose: %s: %s", bl_source_uri(r->src), bl_strerror(e));
+        return BL_EXIT_FAIL;
+    }
+    return -1;
+}
+
+/* ---- bit-rate scan (live SocketCAN / SLCAN, listen-only) ---- */
+
+static const long scan_rates[] = {500000, 250000, 125000, 1000000};
+
+static bool starts(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* socketcan: IFACE from "socketcan:can0", "can0", "vcan0"; NULL when not SocketCAN. */
+static const char *socketcan_iface(const char *uri)
+{
+    if (starts(uri, "socketcan:")) return uri + 10;
+    if (strchr(uri, ':') == NULL && strchr(uri, '/') == NULL &&
+        (starts(uri, "can") || starts(uri, "vcan")))
+        return uri;
+    return NULL;
+}
+
+/* Run `ip` with args; returns its exit status (127 when it cannot run). No shell. */
+static int run_ip(char *const args[])
+{
+    pid_t pid = fork();
+    if (pid < 0) return 127;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 2);
+        execvp("ip", args);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 127;
+}
+
+static bool socketcan_set_rate(const char *iface, long rate)
+{
+    char r[16];
+    snprintf(r, sizeof r, "%ld", rate);
+    char *down[] = {"ip", "link", "set", (char *)iface, "down", NULL};
+    char *type[] = {"ip",      "link", "set",         (char *)iface, "type", "can",
+                    "bitrate", r,      "listen-only", "on",          NULL};
+    char *up[] = {"ip", "link", "set", (char *)iface, "up", NULL};
+    return run_ip(down) == 0 && run_ip(type) == 0 && run_ip(up) == 0;
+}
+
+static int scan(struct run *r, const struct diag_opts *o, struct scan_result res[4], char *best_uri,
+                size_t n)
+{
+    const char *iface = socketcan_iface(o->uri);
+    bool slcan = starts(o->uri, "slcan:");
+    if (iface == NULL && !slcan) {
+        app__err("diagnose: --scan-bitrate works on live socketcan: and slcan: sources only");
+        return BL_EXIT_USAGE;
+    }
+    double each = o->duration > 0 && o->duration < 20 ? o->duration / 4 : 5.0;
+    int best = -1;
+    for (unsigned i = 0; i < 4; i++) {
+        char uri[512];
+        res[i] = (struct scan_result){scan_rates[i], false, 0, 0, 0};
+        if (slcan) {
+            char base[400];
+            snprintf(base, sizeof base, "%s", o->uri);
+            char *q = strchr(base, '?');
+            if (q != NULL) *q = '\0';
+            snprintf(uri, sizeof uri, "%s?bitrate=%ld&listen-only=1", base, scan_rates[i]);
+        } else {
+            if (!socketcan_set_rate(iface, scan_rates[i])) {
+                app__err("diagnose: --scan-bitrate: cannot set %s to %ld bit/s: `ip link set %s "
+                         "type can bitrate N listen-only on` needs CAP_NET_ADMIN (run as root, or "
+                         "set the rate yourself: sudo ip link set %s down; sudo ip link set %s "
+                         "type can bitrate 250000 listen-only on; sudo ip link set %s up), and a "
+                         "virtual vcan interface has no bit rate at all",
+                         iface, scan_rates[i], iface, iface, iface, iface);
+                return BL_EXIT_FAIL;
+            }
+            snprintf(uri, sizeof uri, "socketcan:%s", iface);
+        }
+        bl_analysis_init(r->a, NULL);
+        struct bl_loop *main_loop = r->loop, *tmp = NULL;
+        if (bl_loop_new(&tmp) != BL_OK) return BL_EXIT_FAIL;
+        r->loop = tmp; /* a stopped loop stays stopped: one fresh loop per rate */
+        r->quiet = true;
+        bool file = false;
+        int rc = run_source(r, uri, each, &file);
+        r->quiet = false;
+        if (rc == -1) {
+            res[i].opened = true;
+            res[i].frames = r->a->data_frames;
+            res[i].decoded = r->a->batt_decoded;
+            res[i].errors = r->a->error_frames;
+        }
+        bl_source_close(r->src);
+        r->src = NULL;
+        bl_loop_free(tmp);
+        r->loop = main_loop;
+        fprintf(stderr,
+                "batlink: scan %7ld bit/s: %s%" PRIu64 " frames, %" PRIu64
+                " battery frames decoded, %" PRIu64 " error frames\n",
+                scan_rates[i], res[i].opened ? "" : "(could not open) ", res[i].frames,
+                res[i].decoded, res[i].errors);
+        if (res[i].opened &&
+            (best < 0 || res[i].decoded > res[best].decoded ||
+             (res[i].decoded == res[best].decoded && res[i].frames > res[best].frames &&
+              res[i].errors <= res[best].errors)))
+            best = (int)i;
+    }
+    if (best < 0) best = 0;
+    if (slcan) {
+        char base[400];
+        snprintf(base, sizeof base, "%s", o->uri);
+        char *q = strchr(base, '?');
+        if (q != NULL) *q = '\0';
+        snprintf(best_uri, n, "%s?bitrate=%ld&listen-only=1", base, scan_rates[best]);
+    } else {
+        if (!socketcan_set_rate(iface, scan_rates[best])) return BL_EXIT_FAIL;
+        snprintf(best_uri, n, "socketcan:%s", iface);
+    }
+    fprintf(stderr, "batlink: diagnosing at %ld bit/s\n", scan_rates[best]);
+    return -1;
+}
+
+/* ---- output helpers ---- */
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; s != NULL && *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void dlcs(const struct bl_analysis_id *s, char *buf, size_t n, bool json)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (unsigned d = 0; d <= 8 && k + 4 < n; d++)
+        if (s->dlc_mask & (1u << d))
+            k += (size_t)snprintf(buf + k, n - k, "%s%u", k > 0 ? (json ? "," : "/") : "", d);
+}
+
+static double us_s(int64_t us)
+{
+    return (double)us / 1e6;
+}
+
+static void fmt_field(enum bl_field f, int32_t v, char *buf, size_t n)
+{
+    bl_field_format(bl_field_desc(f), v, buf, n);
+}
+
+static unsigned count_sev(const struct bl_analysis *a, enum bl_severity s)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < a->nfindings; i++)
+        if (a->findings[i].severity == s) k++;
+    return k;
+}
+
+/* ---- text ---- */
+
+static void print_checklist_text(FILE *out, enum bl_ident p)
+{
+    struct bl_check c[32];
+    size_t n = bl_checklist(p, c, 32);
+    fprintf(out, "checklist: what the bus cannot show (%s), fastest first\n",
+            p == BL_IDENT_UNKNOWN ? "any profile" : bl_ident_name(p));
+    unsigned layer = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].layer != layer) {
+            layer = c[i].layer;
+            fprintf(out, "  layer %u, %s:\n", layer, bl_layer_name(layer));
+        }
+        fprintf(out, "    [ ] %s\n", c[i].text);
+    }
+}
+
+static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, double dur,
+                       bool guide)
+{
+    fprintf(out, "verdict: %s (%u fail, %u warn, %u info)\n", bl_verdict_name(a->verdict),
+            count_sev(a, BL_SEV_FAIL), count_sev(a, BL_SEV_WARN), count_sev(a, BL_SEV_INFO));
+    fprintf(out, "source:  %s\n", uri);
+    fprintf(out, "profile: %s%s%s%s\n", bl_ident_name(a->ident), a->ident_evidence[0] ? " (" : "",
+            a->ident_evidence, a->ident_evidence[0] ? ")" : "");
+    fprintf(out,
+            "capture: %.3f s, %" PRIu64 " frames (%" PRIu64 " data, %" PRIu64
+            " error frames, %" PRIu64 " bad input)\n\n",
+            dur, a->frames, a->data_frames, a->error_frames, a->bad_input);
+    if (a->nfindings == 0)
+        fprintf(out, "findings: none\n\n");
+    else
+        fprintf(out, "findings (by layer, worst first):\n");
+    for (unsigned i = 0; i < a->nfindings; i++) {
+        const struct bl_finding *f = &a->findings[i];
+        fprintf(out, "  %-4s L%u %-22s %s\n", bl_severity_name(f->severity), f->layer, f->code,
+                f->message);
+        fprintf(out, "       evidence:  %s\n", f->evidence);
+        fprintf(out, "       next step: %s\n", f->next_step);
+    }
+    if (a->nfindings > 0) fputc('\n', out);
+    if (a->nids > 0) {
+        fprintf(out, "%-10s %-20s %9s %-5s %9s %9s %9s %9s %s\n", "id", "message", "frames", "dlc",
+                "median s", "p95 s", "max gap", "jitter ms", "conflicts");
+        for (unsigned i = 0; i < a->nids; i++) {
+            const struct bl_analysis_id *s = &a->ids[i];
+            const char *name = bl_analysis_msg_name(a, s->id, s->ext);
+            char id[16], d[24];
+            snprintf(id, sizeof id, "0x%0*X", s->ext ? 8 : 3, (unsigned)s->id);
+            dlcs(s, d, sizeof d, false);
+            fprintf(out, "%-10s %-20s %9" PRIu64 " %-5s", id, name ? name : "-", s->frames, d);
+            if (s->period.n > 0)
+                fprintf(out, " %9.3f %9.3f %9.3f %9.2f", us_s(bl_period_quantile(&s->period, 0.5)),
+                        us_s(bl_period_quantile(&s->period, 0.95)), us_s(s->period.max_us),
+                        bl_period_jitter_us(&s->period) / 1000.0);
+            else
+                fprintf(out, " %9s %9s %9s %9s", "-", "-", "-", "-");
+            fprintf(out, " %" PRIu64 "\n", s->conflicts);
+        }
+        if (a->other_id_frames > 0)
+            fprintf(out, "(%" PRIu64 " frames of further ids not tracked one by one)\n",
+                    a->other_id_frames);
+        fputc('\n', out);
+    }
+    bool any = false;
+    for (unsigned i = 0; i < BL_F__COUNT; i++) {
+        const struct bl_range *r = &a->range[i];
+        const struct bl_field_desc *d = bl_field_desc((enum bl_field)i);
+        if (!r->seen || d->kind != BL_FK_NUMBER) continue;
+        if (!any) fprintf(out, "decoded state over the capture:\n");
+        any = true;
+        char lo[32], hi[32], last[32];
+        fmt_field((enum bl_field)i, r->min, lo, sizeof lo);
+        fmt_field((enum bl_field)i, r->max, hi, sizeof hi);
+        fmt_field((enum bl_field)i, r->last, last, sizeof last);
+        fprintf(out, "  %-26s %10s .. %-10s last %s %s\n", d->key, lo, hi, last,
+                d->unit ? d->unit : "");
+    }
+    if (any) fputc('\n', out);
+    if (guide || a->verdict == BL_SEV_FAIL) print_checklist_text(out, a->ident);
+}
+
+/* ---- JSON ---- */
+
+static void json_fields(FILE *out, const struct bl_analysis *a)
+{
+    fputs("\"fields\":{", out);
+    unsigned k = 0;
+    for (unsigned i = 0; i < BL_F__COUNT; i++) {
+        const struct bl_range *r = &a->range[i];
+        const struct bl_field_desc *d = bl_field_desc((enum bl_field)i);
+        if (!r->seen || d->kind == BL_FK_STRING || d->kind == BL_FK_BITS) continue;
+        char v[4][32];
+        fmt_field((enum bl_field)i, r->min, v[0], sizeof v[0]);
+        fmt_field((enum bl_field)i, r->max, v[1], sizeof v[1]);
+        fmt_field((enum bl_field)i, r->first, v[2], sizeof v[2]);
+        fmt_field((enum bl_field)i, r->last, v[3], sizeof v[3]);
+        if (d->kind == BL_FK_BOOL)
+            fprintf(out, "%s\"%s\":{\"min\":%s,\"max\":%s,\"first\":%s,\"last\":%s}",
+                    k++ ? "," : "", d->key, r->min ? "true" : "false", r->max ? "true" : "false",
+                    r->first ? "true" : "false", r->last ? "true" : "false");
+        else
+            fprintf(out, "%s\"%s\":{\"min\":%s,\"max\":%s,\"first\":%s,\"last\":%s}",
+                    k++ ? "," : "", d->key, v[0], v[1], v[2], v[3]);
+    }
+    fputc('}', out);
+}
+
+static void json_bits(FILE *out, const char *key, uint32_t bits, const char *(*name)(unsigned))
+{
+    fprintf(out, ",\"%s\":[", key);
+    unsigned k = 0;
+    for (unsigned b = 0; b < 32; b++)
+        if (bits & (1u << b)) {
+            const char *n = name(b);
+            if (k++) fputc(',', out);
+            json_str(out, n != NULL ? n : "unknown");
+        }
+    fputc(']', out);
+}
+
+static void print_json(FILE *out, const struct bl_analysis *a, double dur)
+{
+    fprintf(out,
+            "{\"verdict\":\"%s\",\"profile\":\"%s\",\"duration_s\":%.3f,\"frames\":%" PRIu64
+            ",\"findings\":[",
+            bl_verdict_name(a->verdict), bl_ident_name(a->ident), dur, a->frames);
+    for (unsigned i = 0; i < a->nfindings; i++) {
+        const struct bl_finding *f = &a->findings[i];
+        fprintf(out,
+                "%s{\"code\":\"%s\",\"severity\":\"%s\",\"layer\":%u,\"message\":", i ? "," : "",
+                f->code, bl_severity_name(f->severity), f->layer);
+        json_str(out, f->message);
+        fputs(",\"evidence\":", out);
+        json_str(out, f->evidence);
+        fputs(",\"next_step\":", out);
+        json_str(out, f->next_step);
+        fputc('}', out);
+    }
+    fputs("],\"messages\":[", out);
+    for (unsigned i = 0; i < a->nids; i++) {
+        const struct bl_analysis_id *s = &a->ids[i];
+        const char *name = bl_analysis_msg_name(a, s->id, s->ext);
+        char d[24];
+        dlcs(s, d, sizeof d, true);
+        fprintf(out, "%s{\"id\":\"0x%0*X\",\"ext\":%s,\"name\":", i ? "," : "", s->ext ? 8 : 3,
+                (unsigned)s->id, s->ext ? "true" : "false");
+        if (name != NULL)
+            json_str(out, name);
+        else
+            fputs("null", out);
+        fprintf(out, ",\"count\":%" PRIu64 ",\"dlc\":[%s]", s->frames, d);
+        if (s->period.n > 0)
+            fprintf(out,
+                    ",\"period_median_s\":%.6f,\"period_p95_s\":%.6f,\"max_gap_s\":%.6f,"
+                    "\"jitter_s\":%.6f",
+                    us_s(bl_period_quantile(&s->period, 0.5)),
+                    us_s(bl_period_quantile(&s->period, 0.95)), us_s(s->period.max_us),
+                    bl_period_jitter_us(&s->period) / 1e6);
+        else
+            fputs(",\"period_median_s\":null,\"period_p95_s\":null,\"max_gap_s\":null,"
+                  "\"jitter_s\":null",
+                  out);
+        fprintf(out,
+                ",\"first_s\":%.6f,\"last_s\":%.6f,\"repeats\":%" PRIu64 ",\"conflicts\":%" PRIu64
+                "}",
+                us_s(s->first_us - a->first_us), us_s(s->last_us - a->first_us), s->repeats,
+                s->conflicts);
+    }
+    fputs("],\"state\":{\"profile_evidence\":", out);
+    json_str(out, a->ident_evidence);
+    fprintf(out,
+            ",\"data_frames\":%" PRIu64 ",\"error_frames\":%" PRIu64 ",\"bus_off\":%" PRIu64
+            ",\"error_passive\":%" PRIu64 ",\"error_warning\":%" PRIu64 ",\"bad_input\":%" PRIu64
+            ",\"dropped\":%" PRIu64 ",\"invalid_frames\":%" PRIu64 ",\"time_backwards\":%" PRIu64
+            ",\"other_id_frames\":%" PRIu64 ",\"battery_frames_decoded\":%" PRIu64 ",",
+            a->data_frames, a->error_frames, a->err_bus_off, a->err_passive, a->err_warning,
+            a->bad_input, a->dropped, a->invalid_frames, a->time_backwards, a->other_id_frames,
+            a->batt_decoded);
+    json_fields(out, a);
+    json_bits(out, "alarms_seen", a->alarms_seen, bl_alarm_name);
+    json_bits(out, "warnings_seen", a->warnings_seen, bl_warning_name);
+    if (a->tracker.state.manufacturer[0] != '\0' &&
+        bl_battery_known(&a->tracker.state, BL_F_MANUFACTURER)) {
+        fputs(",\"manufacturer\":", out);
+        json_str(out, a->tracker.state.manufacturer);
+    }
+    fprintf(out, ",\"inverter_heartbeat\":%s}}\n",
+            a->tracker.link.heartbeat_seen ? "true" : "false");
+}
+
+/* ---- Markdown service record ---- */
+
+static void md_cell(FILE *out, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++)
+        if (*s == '|')
+            fputs("\\|", out);
+        else if (*s == '\n')
+            fputc(' ', out);
+        else
+            fputc(*s, out);
+}
+
+static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, double dur)
+{
+    char date[64] = "?";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm) != NULL) strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
+    fprintf(out, "# batlink service record\n\n");
+    fprintf(out, "- **Date:** %s\n- **Source:** `%s`\n", date, uri);
+    fprintf(out, "- **Verdict:** **%s** (%u fail, %u warn, %u info)\n", bl_verdict_name(a->verdict),
+            count_sev(a, BL_SEV_FAIL), count_sev(a, BL_SEV_WARN), count_sev(a, BL_SEV_INFO));
+    fprintf(out, "- **Profile:** %s", bl_ident_name(a->ident));
+    if (a->ident_evidence[0]) fprintf(out, " (%s)", a->ident_evidence);
+    fprintf(out, "\n- **Inverter setting for this profile:** %s\n",
+            bl_ident_setting(a->ident)[0] ? bl_ident_setting(a->ident) : "-");
+    fprintf(out,
+            "- **Capture:** %.3f s, %" PRIu64 " frames, %" PRIu64 " error frames, %" PRIu64
+            " bad input\n\n",
+            dur, a->frames, a->error_frames, a->bad_input);
+    fprintf(out, "## Findings\n\n");
+    if (a->nfindings == 0)
+        fprintf(out, "None.\n\n");
+    else {
+        fprintf(out, "| severity | layer | code | message | evidence | next step |\n"
+                     "|---|---|---|---|---|---|\n");
+        for (unsigned i = 0; i < a->nfindings; i++) {
+            const struct bl_finding *f = &a->findings[i];
+            fprintf(out, "| %s | %u %s | `%s` | ", bl_severity_name(f->severity), f->layer,
+                    bl_layer_name(f->layer), f->code);
+            md_cell(out, f->message);
+            fputs(" | ", out);
+            md_cell(out, f->evidence);
+            fputs(" | ", out);
+            md_cell(out, f->next_step);
+            fputs(" |\n", out);
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "## Messages\n\n");
+    if (a->nids == 0)
+        fprintf(out, "None.\n\n");
+    else {
+        fprintf(out, "| id | message | frames | DLC | median period | max gap |\n"
+                     "|---|---|---|---|---|---|\n");
+        for (unsigned i = 0; i < a->nids; i++) {
+            const struct bl_analysis_id *s = &a->ids[i];
+            const char *name = bl_analysis_msg_name(a, s->id, s->ext);
+            char d[24];
+            dlcs(s, d, sizeof d, false);
+            fprintf(out, "| 0x%0*X | %s | %" PRIu64 " | %s | ", s->ext ? 8 : 3, (unsigned)s->id,
+                    name ? name : "-", s->frames, d);
+            if (s->period.n > 0)
+                fprintf(out, "%.3f s | %.3f s |\n", us_s(bl_period_quantile(&s->period, 0.5)),
+                        us_s(s->period.max_us));
+            else
+                fputs("- | - |\n", out);
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "## Checklist\n\n");
+    struct bl_check c[32];
+    size_t n = bl_checklist(a->ident, c, 32);
+    unsigned layer = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].layer != layer) {
+            layer = c[i].layer;
+            fprintf(out, "%s### Layer %u: %s\n\n", i ? "\n" : "", layer, bl_layer_name(layer));
+        }
+        fputs("- [ ] ", out);
+        md_cell(out, c[i].text);
+        fputc('\n', out);
+    }
+    fprintf(out, "\n## Record\n\n"
+                 "- Symptom as reported: \n- Root cause and the layer that found it: \n"
+                 "- Fix (setting changed, part replaced): \n"
+                 "- Verification (e.g. communication uptime over 24 h): \n"
+                 "- Time spent per layer: \n");
+}
+
+static int guide_only(const struct diag_opts *o, enum bl_ident p)
+{
+    if (o->fmt == FMT_JSON) {
+        struct bl_check c[32];
+        size_t n = bl_checklist(p, c, 32);
+        printf("{\"profile\":\"%s\",\"checklist\":[", bl_ident_name(p));
+        for (size_t i = 0; i < n; i++) {
+            printf("%s{\"layer\":%u,\"text\":", i ? "," : "", c[i].layer);
+            json_str(stdout, c[i].text);
+            putchar('}');
+        }
+        printf("]}\n");
+    } else {
+        print_checklist_text(stdout, p);
+    }
+    return BL_EXIT_OK;
+}
+
+int bl_cmd_diagnose(int argc, char **argv)
+{
+    struct diag_opts o;
+    memset(&o, 0, sizeof o);
+    bool done;
+    int rc = parse_args(argc, argv, &o, &done);
+    if (rc != BL_EXIT_OK || done) return rc;
+    struct bl_analysis_opts ao;
+    memset(&ao, 0, sizeof ao);
+    if (o.profile != NULL && strcmp(o.profile, "auto") != 0 &&
+        bl_ident_find(o.profile, &ao.force) != BL_OK) {
+        app__err("diagnose: --profile: unknown profile \"%s\" (known: pylontech-lv-v1.2, "
+                 "pylontech-lv-v1.3, victron, sma, pylontech-hv, byd-hvs, growatt)",
+                 o.profile);
+        return BL_EXIT_USAGE;
+    }
+    if (o.uri == NULL) return guide_only(&o, ao.force);
+
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.a = malloc(sizeof *r.a);
+    if (r.a == NULL || bl_loop_new(&r.loop) != BL_OK) {
+        app__err("diagnose: out of memory");
+        free(r.a);
+        return BL_EXIT_FAIL;
+    }
+    struct app__sigstop ss;
+    bool sig = app__sigstop_open(&ss, r.loop);
+    if (!sig)
+        app__err("diagnose: signalfd: %s (Ctrl-C ends the process abruptly)", strerror(errno));
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s", o.uri);
+    rc = -1;
+    if (o.scan) {
+        struct scan_result res[4];
+        rc = scan(&r, &o, res, uri, sizeof uri);
+    }
+    bool file = false;
+    int64_t t0 = bl_now_wall();
+    bl_us m0 = bl_now_mono();
+    if (rc == -1) {
+        bl_analysis_init(r.a, &ao);
+        /* a live source stops after --duration (default 30 s); a file runs to its end */
+        double secs = o.duration;
+        if (secs <= 0 && !(strcmp(uri, "-") == 0 || strstr(uri, ".log") || strstr(uri, ".pcap") ||
+                           starts(uri, "candump:") || starts(uri, "pcap:")))
+            secs = 30.0;
+        rc = run_source(&r, uri, secs, &file);
+        if (rc == -1 && !file && secs <= 0) secs = 30.0;
+    }
+    if (rc == -1) {
+        bool live = !file;
+        double elapsed = (double)(bl_now_mono() - m0) / 1e6;
+        int64_t end = live && r.a->frames > 0 ? t0 + (bl_us)(elapsed * 1e6) : 0;
+        bl_analysis_finish(r.a, end);
+        double dur = live ? elapsed : bl_analysis_duration_s(r.a);
+        if (o.fmt == FMT_JSON)
+            print_json(stdout, r.a, dur);
+        else if (o.fmt == FMT_MD)
+            print_md(stdout, r.a, bl_source_uri(r.src), dur);
+        else
+            print_text(stdout, r.a, bl_source_uri(r.src), dur, o.guide);
+        if (fflush(stdout) != 0) {
+            app__err("diagnose: write to stdout: %s", strerror(errno));
+            rc = BL_EXIT_FAIL;
+        } else {
+            rc = r.a->verdict == BL_SEV_FAIL ? BL_EXIT_FAIL : BL_EXIT_OK;
+        }
+    }
+    bl_source_close(r.src);
+    if (sig) app__sigstop_close(&ss);
+    bl_loop_free(r.loop);
+    free(r.a);
+    return rc;
+}

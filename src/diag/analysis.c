@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/* analysis.c: the streaming half of `diagnose`: per-id counts, DLCs and period histograms in
+ * fixed memory, error frames by class, decoded state over time (through the tracker), and the
+ * running sums that findings.c turns into findings. Pure: no I/O, no allocation, no clock. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "batlink/diag.h"
+#include "batlink/profile.h"
+#include "diag/diag_int.h"
+
+#define S_US 1000000
+
+/* ---- period histogram ---- */
+
+static unsigned period_bin(int64_t v)
+{
+    if (v < 256) return 0;
+    unsigned msb = 63u - (unsigned)__builtin_clzll((unsigned long long)v);
+    unsigned oct = msb - 8u;
+    if (oct >= BL_PERIOD_OCT) return BL_PERIOD_BINS - 1u;
+    unsigned sub = (unsigned)(((unsigned long long)v >> (msb - 4u)) & (BL_PERIOD_SUB - 1u));
+    return 1u + oct * BL_PERIOD_SUB + sub;
+}
+
+void bl_period_add(struct bl_period_hist *h, int64_t period_us)
+{
+    if (period_us < 0) return;
+    if (h->n == 0 || period_us < h->min_us) h->min_us = period_us;
+    if (h->n == 0 || period_us > h->max_us) h->max_us = period_us;
+    h->n++;
+    double d = (double)period_us - h->mean_us;
+    h->mean_us += d / (double)h->n;
+    h->m2 += d * ((double)period_us - h->mean_us);
+    unsigned b = period_bin(period_us);
+    if (h->count[b] < UINT32_MAX) {
+        h->count[b]++;
+        h->sum_us[b] += (uint64_t)period_us;
+    }
+}
+
+int64_t bl_period_quantile(const struct bl_period_hist *h, double q)
+{
+    uint64_t total = 0;
+    for (unsigned b = 0; b < BL_PERIOD_BINS; b++)
+        total += h->count[b];
+    if (total == 0) return 0;
+    if (q < 0.0) q = 0.0;
+    if (q > 1.0) q = 1.0;
+    uint64_t rank = (uint64_t)(q * (double)(total - 1u) + 0.5);
+    uint64_t cum = 0;
+    for (unsigned b = 0; b < BL_PERIOD_BINS; b++) {
+        cum += h->count[b];
+        if (cum > rank) {
+            int64_t v = (int64_t)(h->sum_us[b] / h->count[b]);
+            if (v < h->min_us) v = h->min_us;
+            if (v > h->max_us) v = h->max_us;
+            return v;
+        }
+    }
+    return h->max_us;
+}
+
+double bl_period_jitter_us(const struct bl_period_hist *h)
+{
+    if (h->n < 2) return 0.0;
+    return sqrt(h->m2 / (double)(h->n - 1u));
+}
+
+/* ---- id classes ---- */
+
+bool diag__inverter_id(uint32_t id, bool ext)
+{
+    if (!ext)
+        return id == 0x305 || id == 0x306 || id == 0x307 || id == 0x301 || id == 0x151 ||
+               id == 0x191 || id == 0x101 || id == 0x00F;
+    return id == 0x305 || id == 0x4200 || id == 0x3010 || (id >= 0x8200 && id <= 0x82FF) ||
+           id == 0x02007F00;
+}
+
+bool diag__battery_id(uint32_t id, bool ext)
+{
+    if (!ext)
+        return (id >= 0x351 && id <= 0x360) || (id >= 0x370 && id <= 0x382) || id == 0x70 ||
+               (id >= 0x311 && id <= 0x321) || id == 0x110 || id == 0x150 || id == 0x190 ||
+               id == 0x1D0 || id == 0x210 || id == 0x250 || id == 0x290 || id == 0x2D0 ||
+               id == 0x3D0;
+    return (id >= 0x4210 && id <= 0x42FF) || (id >= 0x7310 && id <= 0x734F);
+}
+
+/* ---- init ---- */
+
+void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
+{
+    memset(a, 0, sizeof *a);
+    if (opt != NULL) a->opt = *opt;
+    if (a->opt.min_timing_us <= 0) a->opt.min_timing_us = 5 * (int64_t)S_US;
+    if (a->opt.window_us <= 0) a->opt.window_us = 10 * (int64_t)S_US;
+    if (a->opt.gap_us <= 0) a->opt.gap_us = 3 * (int64_t)S_US;
+    if ((unsigned)a->opt.force >= BL_IDENT__COUNT) a->opt.force = BL_IDENT_UNKNOWN;
+    a->ident = BL_IDENT_UNKNOWN;
+    a->verdict = BL_SEV_INFO;
+}
+
+static struct bl_analysis_id *id_slot(struct bl_analysis *a, uint32_t id, bool ext)
+{
+    for (unsigned i = 0; i < a->nids; i++)
+        if (a->ids[i].id == id && a->ids[i].ext == ext) return &a->ids[i];
+    if (a->nids >= BL_ANALYSIS_MAX_IDS) return NULL;
+    struct bl_analysis_id *s = &a->ids[a->nids++];
+    memset(s, 0, sizeof *s);
+    s->id = id;
+    s->ext = ext;
+    s->inverter = diag__inverter_id(id, ext);
+    s->battery = !s->inverter && diag__battery_id(id, ext);
+    return s;
+}
+
+static void count_error(struct bl_analysis *a, const struct bl_frame *f)
+{
+    a->error_frames++;
+    a->intf.win_errors++;
+    for (unsigned b = 0; b < 10; b++)
+        if (f->id & (1u << b)) a->err_class[b]++;
+    if (f->id & BL_CAN_ERR_BUSOFF) a->err_bus_off++;
+    if (f->id & BL_CAN_ERR_CRTL) {
+        uint8_t c = f->len > 1 ? f->data[1] : 0;
+        if (c & (BL_CAN_ERR_CRTL_RX_PASSIVE | BL_CAN_ERR_CRTL_TX_PASSIVE)) a->err_passive++;
+        if (c & (BL_CAN_ERR_CRTL_RX_WARNING | BL_CAN_ERR_CRTL_TX_WARNING)) a->err_warning++;
+    }
+}
+
+/* ---- interference windows ---- */
+
+static unsigned current_bucket(double amps)
+{
+    static const double edge[BL_ANALYSIS_IBUCKETS - 1] = {10.0, 25.0, 50.0, 100.0};
+    unsigned b = 0;
+    while (b < BL_ANALYSIS_IBUCKETS - 1 && amps >= edge[b])
+        b++;
+    return b;
+}
+
+static void close_window(struct bl_analysis *a)
+{
+    struct bl_interference *w = &a->intf;
+    if (w->win_samples > 0) {
+        double x = w->win_abs_a_sum / (double)w->win_samples;
+        double y = (double)w->win_errors * (double)S_US / (double)a->opt.window_us;
+        w->windows++;
+        w->sx += x;
+        w->sy += y;
+        w->sxx += x * x;
+        w->syy += y * y;
+        w->sxy += x * y;
+        unsigned b = current_bucket(x);
+        w->bucket_windows[b]++;
+        w->bucket_errors[b] += w->win_errors;
+    }
+    w->win_errors = 0;
+    w->win_abs_a_sum = 0.0;
+    w->win_samples = 0;
+}
+
+static void advance_windows(struct bl_analysis *a, int64_t now)
+{
+    struct bl_interference *w = &a->intf;
+    if (now - w->win_start_us < a->opt.window_us) return;
+    close_window(a);
+    w->win_start_us = now - (now - w->win_start_us) % a->opt.window_us;
+}
+
+/* ---- decoded state ---- */
+
+static enum bl_err decode(void *ctx, const struct bl_frame *f, bl_us now, struct bl_battery *st,
+                          struct bl_diag *why)
+{
+    (void)ctx;
+    return bl_profile_decode(&bl_profile_pylontech, f, now, st, why);
+}
+
+static int32_t val(const struct bl_battery *b, enum bl_field f)
+{
+    return b->v[f];
+}
+
+static void note_implausible(struct bl_analysis *a, uint64_t *counter, const char *fmt_what,
+                             int32_t v, int32_t lo, int32_t hi, int64_t now)
+{
+    (*counter)++;
+    if (a->implausible_example[0] != '\0') return;
+    double t = (double)(now - a->first_us) / 1e6;
+    if (lo == 0 && hi == 0)
+        (void)snprintf(a->implausible_example, sizeof a->implausible_example, "%s %.2f at %.1f s",
+                       fmt_what, (double)v / 100.0, t);
+    else
+        (void)snprintf(a->implausible_example, sizeof a->implausible_example,
+                       "%s %.2f V at %.1f s with limits %.2f..%.2f V", fmt_what, (double)v / 1000.0,
+                       t, (double)lo / 1000.0, (double)hi / 1000.0);
+}
+
+static void check_values(struct bl_analysis *a, const struct bl_frame *f, int64_t now)
+{
+    const struct bl_battery *b = &a->tracker.state;
+    if (f->id == 0x355 && bl_battery_known(b, BL_F_SOC)) {
+        int32_t soc = val(b, BL_F_SOC);
+        if (soc < 0 || soc > 10000)
+            note_implausible(a, &a->implausible_soc, "SOC %", soc, 0, 0, now);
+    }
+    if (f->id != 0x356 || !bl_battery_known(b, BL_F_VOLTAGE) ||
+        !bl_battery_known(b, BL_F_CHARGE_VOLTAGE_LIMIT))
+        return;
+    int64_t v = val(b, BL_F_VOLTAGE);
+    int64_t cvl = val(b, BL_F_CHARGE_VOLTAGE_LIMIT);
+    int64_t dvl = bl_battery_known(b, BL_F_DISCHARGE_VOLTAGE_LIMIT)
+                      ? val(b, BL_F_DISCHARGE_VOLTAGE_LIMIT)
+                      : 0;
+    if (cvl <= 0) return;
+    int64_t lo = dvl > 0 ? dvl : cvl * 3 / 4;
+    /* a pack voltage 10x off the 0x351 limits is a scaling mismatch: can-profiles.md 1.7 D2 */
+    bool low10 = v * 10 >= lo * 8 / 10 && v * 10 <= cvl * 12 / 10 && v < lo / 2;
+    bool high10 = v >= lo * 8 && v <= cvl * 12 && v > cvl * 2;
+    if (low10 || high10)
+        note_implausible(a, &a->implausible_scale,
+                         low10 ? "voltage (10x low)" : "voltage (10x high)", (int32_t)v,
+                         (int32_t)lo, (int32_t)cvl, now);
+    else if (v < lo * 7 / 10 || v > cvl * 13 / 10)
+        note_implausible(a, &a->implausible_limits, "voltage", (int32_t)v, (int32_t)lo,
+                         (int32_t)cvl, now);
+}
+
+static void track_state(struct bl_analysis *a, const struct bl_frame *f, int64_t now,
+                        enum bl_track_kind kind)
+{
+    const struct bl_battery *b = &a->tracker.state;
+    if (kind == BL_TRACK_IMPLAUSIBLE) a->implausible_range++;
+    for (unsigned i = 0; i < BL_F__COUNT; i++) {
+        enum bl_field fl = (enum bl_field)i;
+        if (fl == BL_F_MANUFACTURER || !bl_battery_known(b, fl) || b->updated_us[i] != now)
+            continue;
+        struct bl_range *r = &a->range[i];
+        int32_t v = b->v[i];
+        if (!r->seen) {
+            r->seen = true;
+            r->min = r->max = r->first = v;
+        }
+        if (v < r->min) r->min = v;
+        if (v > r->max) r->max = v;
+        r->last = v;
+    }
+    if (bl_battery_known(b, BL_F_CURRENT) && b->updated_us[BL_F_CURRENT] == now) {
+        a->intf.win_abs_a_sum += fabs((double)val(b, BL_F_CURRENT) / 1000.0);
+        a->intf.win_samples++;
+    }
+    if (bl_battery_known(b, BL_F_ALARMS) && val(b, BL_F_ALARMS) != 0) {
+        if (a->alarms_seen == 0) a->alarm_first_us = now;
+        a->alarms_seen |= (uint32_t)val(b, BL_F_ALARMS);
+    }
+    if (bl_battery_known(b, BL_F_WARNINGS) && val(b, BL_F_WARNINGS) != 0) {
+        if (a->warnings_seen == 0) a->warning_first_us = now;
+        a->warnings_seen |= (uint32_t)val(b, BL_F_WARNINGS);
+    }
+    bool force = (bl_battery_known(b, BL_F_FORCE_CHARGE_1) && val(b, BL_F_FORCE_CHARGE_1)) ||
+                 (bl_battery_known(b, BL_F_FORCE_CHARGE_2) && val(b, BL_F_FORCE_CHARGE_2));
+    if (force && a->force_first_us == 0) a->force_first_us = now;
+    if (bl_battery_known(b, BL_F_FULL_CHARGE_REQUEST) && val(b, BL_F_FULL_CHARGE_REQUEST) &&
+        a->full_first_us == 0)
+        a->full_first_us = now;
+
+    /* time spent with charge / discharge blocked, between decoded frames (gaps capped) */
+    if (a->blocked_prev_us != 0) {
+        int64_t dt = now - a->blocked_prev_us;
+        if (dt > a->opt.gap_us) dt = a->opt.gap_us;
+        if (a->charge_blocked_now) a->charge_blocked_us += dt;
+        if (a->discharge_blocked_now) a->discharge_blocked_us += dt;
+    }
+    a->blocked_prev_us = now;
+    int32_t soc = bl_battery_known(b, BL_F_SOC) ? val(b, BL_F_SOC) : -1;
+    bool cb = (bl_battery_known(b, BL_F_CHARGE_CURRENT_LIMIT) &&
+               val(b, BL_F_CHARGE_CURRENT_LIMIT) <= 0) ||
+              (bl_battery_known(b, BL_F_CHARGE_ENABLE) && !val(b, BL_F_CHARGE_ENABLE));
+    bool db = (bl_battery_known(b, BL_F_DISCHARGE_CURRENT_LIMIT) &&
+               val(b, BL_F_DISCHARGE_CURRENT_LIMIT) == 0) ||
+              (bl_battery_known(b, BL_F_DISCHARGE_ENABLE) && !val(b, BL_F_DISCHARGE_ENABLE));
+    if (cb && a->charge_blocked_first_us == 0) {
+        a->charge_blocked_first_us = now;
+        a->charge_blocked_soc = soc;
+    }
+    if (db && a->discharge_blocked_first_us == 0) {
+        a->discharge_blocked_first_us = now;
+        a->discharge_blocked_soc = soc;
+    }
+    a->charge_blocked_now = cb;
+    a->discharge_blocked_now = db;
+    check_values(a, f, now);
+}
+
+/* ---- per frame ---- */
+
+void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
+{
+    a->frames++;
+    int64_t now = f->ts_us;
+    if (a->frames == 1) {
+        a->first_us = a->last_us = now;
+        a->intf.win_start_us = now;
+        bl_tracker_init(&a->tracker, NULL, now);
+    } else if (now < a->last_us) {
+        a->time_backwards++;
+        now = a->last_us; /* keep every clock monotonic; the period of this frame is lost */
+    }
+    a->last_us = now;
+    advance_windows(a, now);
+    if (!bl_frame_valid(f)) {
+        a->invalid_frames++;
+        return;
+    }
+    if (f->flags & BL_FRAME_ERR) {
+        count_error(a, f);
+        bl_tracker_frame(&a->tracker, f, now, decode, a, NULL);
+        return;
+    }
+    if (f->flags & BL_FRAME_RTR) {
+        a->rtr_frames++;
+        return;
+    }
+    a->data_frames++;
+    bool ext = (f->flags & BL_FRAME_EXT) != 0;
+    struct bl_analysis_id *s = id_slot(a, f->id, ext);
+    if (s == NULL) {
+        a->other_id_frames++;
+    } else {
+        if (s->frames > 0) {
+            bl_period_add(&s->period, now - s->last_us);
+            if (s->last_len == f->len && memcmp(s->last_data, f->data, f->len) == 0) s->repeats++;
+        } else {
+            s->first_us = now;
+        }
+        s->frames++;
+        s->last_us = now;
+        s->dlc_mask = (uint16_t)(s->dlc_mask | (1u << f->len));
+        s->last_len = f->len;
+        memset(s->last_data, 0, sizeof s->last_data);
+        memcpy(s->last_data, f->data, f->len);
+    }
+    if (diag__battery_id(f->id, ext) && !diag__inverter_id(f->id, ext)) {
+        a->batt_frames++;
+        if (a->batt_last_us != 0 && now - a->batt_last_us > a->batt_max_gap_us) {
+            a->batt_max_gap_us = now - a->batt_last_us;
+            a->batt_gap_at_us = a->batt_last_us;
+        }
+        a->batt_last_us = now;
+    }
+    struct bl_track_note note;
+    bl_tracker_frame(&a->tracker, f, now, decode, a, &note);
+    if (note.kind == BL_TRACK_APPLIED || note.kind == BL_TRACK_IMPLAUSIBLE) {
+        if (!ext) a->batt_decoded++;
+        track_state(a, f, now, note.kind);
+    }
+}
+
+double bl_analysis_duration_s(const struct bl_analysis *a)
+{
+    if (a->frames == 0) return 0.0;
+    int64_t end = a->end_us > a->last_us ? a->end_us : a->last_us;
+    return (double)(end - a->first_us) / 1e6;
+}

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test_diagnose.sh: `batlink diagnose` and `batlink pinout` end to end: every finding code with one
+# capture that triggers it and one that must not (tests/data/diag/README.md says how each was
+# made), healthy real captures -> ok, bad input -> a report, exit codes, JSON (python3 json) and
+# Markdown sections, --guide, usage errors.
+set -uo pipefail
+
+: "${BATLINK:?}" "${BL_SOURCE_DIR:?}"
+D=$BL_SOURCE_DIR/tests/data/diag
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+
+# codes FILE -> "verdict profile code:severity ..." via the JSON report (also validates the JSON)
+report() {
+    "$BATLINK" diagnose --json "$1" >"$work/r.json" 2>"$work/r.err"
+    echo $? >"$work/r.rc"
+    python3 - "$work/r.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert list(d) == ["verdict", "profile", "duration_s", "frames", "findings", "messages", "state"], list(d)
+for f in d["findings"]:
+    assert list(f) == ["code", "severity", "layer", "message", "evidence", "next_step"], f
+    assert f["severity"] in ("fail", "warn", "info") and 1 <= f["layer"] <= 5 and f["message"] and f["next_step"]
+worst = max([{"info": 0, "warn": 1, "fail": 2}[f["severity"]] for f in d["findings"]] or [0])
+assert d["verdict"] == ["ok", "warn", "fail"][worst], d["verdict"]
+order = [(f["layer"], -{"info": 0, "warn": 1, "fail": 2}[f["severity"]]) for f in d["findings"]]
+assert order == sorted(order), order
+print(d["verdict"], d["profile"], " ".join(f["code"] + ":" + f["severity"] for f in d["findings"]))
+EOF
+}
+
+triggers() { # file code severity
+    local out
+    out=$(report "$D/$1") || { fail "$1: report or JSON check failed: $(cat "$work/r.err")"; return; }
+    [[ " $out " == *" $2:$3 "* ]] || fail "$1 should give $2:$3, got: $out"
+}
+not_triggers() { # file code
+    local out
+    out=$(report "$D/$1") || { fail "$1: report or JSON check failed"; return; }
+    [[ " $out " == *" $2:"* ]] && fail "$1 must not give $2, got: $out"
+}
+verdict() { # file verdict exit
+    local out rc
+    out=$(report "$D/$1") || { fail "$1: report failed"; return; }
+    rc=$(cat "$work/r.rc")
+    [[ $out == "$2 "* ]] || fail "$1: verdict should be $2, got: $out"
+    [[ $rc == "$3" ]] || fail "$1: exit $rc, expected $3"
+}
+
+# --- every finding: a capture that triggers it, one that must not
+triggers errors_only_20s.log no_frames fail
+triggers empty.log no_frames fail
+not_triggers wrong_bitrate_20s.log no_frames
+triggers wrong_bitrate_20s.log bitrate_mismatch fail
+triggers errors_only_20s.log bitrate_mismatch fail
+not_triggers error_bursts_300s.log bitrate_mismatch
+triggers error_bursts_300s.log error_frames warn
+triggers constant_errors_120s.log error_frames warn
+not_triggers normal_30s.log error_frames
+triggers unknown_ids_10s.log unknown_protocol fail
+not_triggers normal_30s.log unknown_protocol
+not_triggers wrong_bitrate_20s.log unknown_protocol
+triggers missing_0x351_30s.log missing_message fail
+not_triggers normal_30s.log missing_message
+not_triggers v1.3_repeated_10s.log missing_message
+triggers late_frames_30s.log irregular_period warn
+not_triggers normal_30s.log irregular_period
+not_triggers two_senders_30s.log irregular_period
+triggers late_frames_30s.log link_gap warn
+not_triggers normal_30s.log link_gap
+triggers no_inverter_30s.log no_inverter_heartbeat warn
+triggers v1.3_repeated_10s.log no_inverter_heartbeat warn
+not_triggers normal_30s.log no_inverter_heartbeat
+triggers late_heartbeat_30s.log late_inverter_heartbeat warn
+not_triggers normal_30s.log late_inverter_heartbeat
+not_triggers no_inverter_30s.log late_inverter_heartbeat
+triggers two_senders_30s.log conflicting_senders fail
+not_triggers normal_30s.log conflicting_senders
+triggers soc_200pct_30s.log implausible_value warn
+triggers discover_lynx2_serial_can_candump__ai-republic_bms-to-inverter_issue107.log implausible_value warn
+not_triggers normal_30s.log implausible_value
+not_triggers seplos_bms_victron_multiplus_candump__syssi_virtual-can-bms_issue3.log implausible_value
+triggers normal_30s.log short_dlc info
+not_triggers byd_lvs_premium_b019_and_victron_gx__dfch_BydCanProtocol.log short_dlc
+triggers alarm_60s.log battery_protection fail
+not_triggers normal_30s.log battery_protection
+triggers alarm_60s.log battery_alarm warn
+not_triggers normal_30s.log battery_alarm
+triggers alarm_60s.log charge_blocked warn
+not_triggers normal_30s.log charge_blocked
+triggers alarm_60s.log discharge_blocked warn
+not_triggers normal_30s.log discharge_blocked
+triggers force_full_request_30s.log force_charge_requested warn
+not_triggers normal_30s.log force_charge_requested
+triggers force_full_request_30s.log full_charge_requested info
+not_triggers normal_30s.log full_charge_requested
+triggers error_bursts_300s.log interference_suspected warn
+not_triggers constant_errors_120s.log interference_suspected
+triggers pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log short_capture info
+not_triggers normal_30s.log short_capture
+triggers truncated.log bad_input warn
+triggers mixed_up.log bad_input warn
+not_triggers normal_30s.log bad_input
+
+# --- verdicts and exit codes; healthy real captures are ok (single bursts: timing not judged)
+verdict normal_30s.log ok 0
+for f in pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log \
+    pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.3.log \
+    pylontech_us2000_us3000_stack__setfirelabs_and_opendtu_pr1213.log \
+    pytes_ess48_2u_l_logic_analyzer__opendtu_pr1088.log \
+    pytes_v5alpha_victron_venus__AndreasBoehm_PytesCANProtocol.log \
+    byd_lvs_premium_b019_and_victron_gx__dfch_BydCanProtocol.log \
+    seplos_bms_victron_multiplus_candump__syssi_virtual-can-bms_issue3.log \
+    pylontech_hv_sc0500_h48050_growatt_fragment__eevblog.log; do
+    verdict "$f" ok 0
+done
+verdict no_inverter_30s.log warn 0
+verdict two_senders_30s.log fail 1
+verdict empty.log fail 1
+verdict truncated.log warn 0
+
+# --- profile identification with evidence
+out=$(report "$D/pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log")
+[[ $out == "ok pylontech-lv-v1.2 "* ]] || fail "v1.2 profile: $out"
+out=$(report "$D/pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.3.log")
+[[ $out == "ok pylontech-lv-v1.3 "* ]] || fail "v1.3 profile: $out"
+out=$(report "$D/seplos_bms_victron_multiplus_candump__syssi_virtual-can-bms_issue3.log")
+[[ $out == "ok victron "* ]] || fail "seplos profile: $out"
+out=$(report "$D/pylontech_hv_sc0500_h48050_growatt_fragment__eevblog.log")
+[[ $out == "ok pylontech-hv "* ]] || fail "HV profile: $out"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert "29-bit" in d["state"]["profile_evidence"], d["state"]
+' "$work/r.json" || fail "HV evidence"
+
+# --- per-id table values (normal_30s.log: one burst per second, 30 bursts, 0x355 DLC 4)
+"$BATLINK" diagnose --json "$D/normal_30s.log" >"$work/n.json"
+python3 - "$work/n.json" <<'EOF' || fail "normal_30s.log messages"
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = {x["id"]: x for x in d["messages"]}
+assert d["frames"] == 210, d["frames"]
+assert m["0x351"]["count"] == 30 and m["0x351"]["name"] == "limits", m["0x351"]
+assert m["0x355"]["dlc"] == [4], m["0x355"]
+assert abs(m["0x351"]["period_median_s"] - 1.0) < 0.001, m["0x351"]
+assert m["0x305"]["name"] == "inverter_heartbeat"
+assert d["state"]["inverter_heartbeat"] is True
+assert 59 < d["state"]["fields"]["soc_pct"]["min"] <= d["state"]["fields"]["soc_pct"]["max"] < 64
+EOF
+
+# --- bad input: a report, counted, never a crash
+"$BATLINK" diagnose "$D/mixed_up.log" >"$work/m.txt" 2>"$work/m.err"
+rc=$?
+[[ $rc == 0 || $rc == 1 ]] || fail "mixed_up.log: exit $rc"
+grep -q '^verdict: ' "$work/m.txt" || fail "mixed_up.log: no report"
+grep -q 'bad_input' "$work/m.txt" || fail "mixed_up.log: bad input not reported"
+grep -q 'mixed_up.log:41' "$work/m.err" || fail "mixed_up.log: bad line not named: $(head -3 "$work/m.err")"
+head -c 100000 /dev/urandom >"$work/random.log"
+"$BATLINK" diagnose "$work/random.log" >"$work/rand.txt" 2>/dev/null
+rc=$?
+[[ $rc == 1 ]] || fail "random bytes: exit $rc, expected 1 (no_frames)"
+grep -q 'no_frames' "$work/rand.txt" || fail "random bytes: no no_frames"
+"$BATLINK" diagnose - <"$D/normal_30s.log" >"$work/stdin.txt"
+[[ $? == 0 ]] || fail "stdin: exit"
+grep -q '^verdict: ok' "$work/stdin.txt" || fail "stdin: verdict"
+
+# --- text report: verdict first, findings by layer, per-id table, checklist when failing
+"$BATLINK" diagnose "$D/alarm_60s.log" >"$work/a.txt"
+[[ $? == 1 ]] || fail "alarm: exit should be 1"
+head -1 "$work/a.txt" | grep -q '^verdict: fail' || fail "alarm: verdict not first"
+grep -q '^checklist: ' "$work/a.txt" || fail "alarm: failing report lacks the checklist"
+grep -q '^0x351 ' "$work/a.txt" || fail "alarm: per-id table"
+"$BATLINK" diagnose "$D/normal_30s.log" >"$work/n.txt"
+grep -q '^checklist' "$work/n.txt" && fail "ok report should not carry the checklist unless --guide"
+"$BATLINK" diagnose --guide "$D/normal_30s.log" >"$work/g0.txt"
+grep -q '^checklist' "$work/g0.txt" || fail "--guide with a source"
+
+# --- markdown service record
+"$BATLINK" diagnose --markdown "$D/two_senders_30s.log" >"$work/r.md"
+[[ $? == 1 ]] || fail "markdown: exit"
+for s in '# batlink service record' '- **Date:** ' '- **Source:** ' '- **Verdict:** **fail**' \
+    '## Findings' '## Messages' '## Checklist' '### Layer 1: configuration' \
+    '### Layer 4: electrical environment' '`conflicting_senders`'; do
+    grep -qF -- "$s" "$work/r.md" || fail "markdown lacks: $s"
+done
+
+# --- guide alone, per profile
+"$BATLINK" diagnose --guide --profile victron >"$work/g.txt"
+[[ $? == 0 ]] || fail "--guide exit"
+grep -q 'BMS-Can' "$work/g.txt" || fail "victron guide not tailored"
+grep -q '60 ohm' "$work/g.txt" || fail "guide lacks the termination step"
+"$BATLINK" diagnose --guide --json --profile sma | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["profile"] == "sma" and any("100 ohm" in c["text"] for c in d["checklist"])
+' || fail "--guide --json sma"
+"$BATLINK" diagnose --profile pylontech-lv-v1.2 --json "$D/unknown_ids_10s.log" >"$work/f.json"
+python3 -c '
+import json, sys
+assert json.load(open(sys.argv[1]))["profile"] == "pylontech-lv-v1.2"
+' "$work/f.json" || fail "--profile forces the profile"
+
+# --- usage errors exit 2
+"$BATLINK" diagnose >/dev/null 2>&1
+[[ $? == 2 ]] || fail "no SOURCE: exit should be 2"
+"$BATLINK" diagnose --bogus x.log >/dev/null 2>&1
+[[ $? == 2 ]] || fail "unknown option: exit should be 2"
+"$BATLINK" diagnose --profile nosuch x.log >/dev/null 2>&1
+[[ $? == 2 ]] || fail "unknown profile: exit should be 2"
+"$BATLINK" diagnose --scan-bitrate "$D/normal_30s.log" >/dev/null 2>"$work/s.err"
+[[ $? == 2 ]] || fail "--scan-bitrate on a file: exit should be 2"
+grep -q 'socketcan: and slcan:' "$work/s.err" || fail "--scan-bitrate message"
+"$BATLINK" diagnose "$work/does-not-exist.log" >/dev/null 2>&1
+[[ $? == 1 ]] || fail "missing file: exit should be 1"
+
+# --- live source: sim for 2 s, never transmits (listen-only open of a sim bus)
+"$BATLINK" diagnose --duration 2 --json sim: >"$work/live.json" 2>"$work/live.err"
+rc=$?
+if [[ $rc == 0 || $rc == 1 ]]; then
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert 1.5 < d["duration_s"] < 4, d["duration_s"]
+assert any(f["code"] == "short_capture" for f in d["findings"]), d["findings"]
+' "$work/live.json" || fail "live sim: $(cat "$work/live.err")"
+else
+    fail "live sim: exit $rc: $(cat "$work/live.err")"
+fi
+
+# --- pinout
+"$BATLINK" pinout >"$work/p.txt"
+[[ $? == 0 ]] || fail "pinout: exit"
+grep -q 'Pylontech US5000' "$work/p.txt" || fail "pinout table lacks US5000"
+grep -q 'seed 003_630895463bb398d7.txt' "$work/p.txt" || fail "pinout table lacks sources"
+"$BATLINK" pinout us5000 solis >"$work/p2.txt"
+[[ $? == 0 ]] || fail "pinout us5000 solis: exit"
+grep -q 'CAN-H and CAN-L run straight (pins 4/5)' "$work/p2.txt" || fail "US5000-Solis: CAN straight on 4/5"
+grep -q 'GND    pin 6  ->  pin 2' "$work/p2.txt" || fail "US5000-Solis: GND 6 -> 2"
+"$BATLINK" pinout givenergy us5000 >"$work/p5.txt"
+grep -q 'a straight lead carries them' "$work/p5.txt" || fail "GivEnergy-US5000 straight"
+grep -q 'must stay free' "$work/p2.txt" || fail "US5000 pins 1-3 NULL! warning"
+grep -q 'inverter setting: LV: "Pylon LV"' "$work/p2.txt" || fail "Solis setting"
+"$BATLINK" pinout "weco 5k3 xp" solis >"$work/p3.txt"
+grep -q 'CAN-H  pin 1  ->  pin 4' "$work/p3.txt" || fail "WeCo->Solis CAN-H 1->4 (pinouts.md 2.4)"
+grep -q 'CAN-L  pin 2  ->  pin 5' "$work/p3.txt" || fail "WeCo->Solis CAN-L 2->5"
+grep -q 'GND    pin 3  ->  pin 2' "$work/p3.txt" || fail "WeCo->Solis GND 3->2"
+"$BATLINK" pinout "sunny island" us5000 >"$work/p6.txt"
+grep -q '54.5 ohm' "$work/p6.txt" || fail "SMA termination note"
+"$BATLINK" pinout pylontek >/dev/null 2>"$work/p4.err"
+[[ $? == 2 ]] || fail "unknown device: exit should be 2"
+grep -q 'close matches:.*Pylontech' "$work/p4.err" || fail "close match for pylontek: $(cat "$work/p4.err")"
+grep -q 'known devices:' "$work/p4.err" || fail "unknown device: list of known ones"
+
+echo "test_diagnose: $fails failure(s)"
+[[ $fails == 0 ]]

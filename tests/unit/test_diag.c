@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/* test_diag.c: the streaming analyser of src/diag/: period histogram (median, p95, jitter),
+ * bounded per-id memory, profile identification on real frames (shared/data/captures), and
+ * findings on small hand-made frame streams. Expected values are worked out by hand. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "batlink/diag.h"
+
+#define T0 1700000000000000LL
+
+static struct bl_analysis *new_analysis(void)
+{
+    struct bl_analysis *a = malloc(sizeof *a);
+    assert_non_null(a);
+    bl_analysis_init(a, NULL);
+    return a;
+}
+
+static void feed(struct bl_analysis *a, int64_t ts, uint32_t id, const char *hex)
+{
+    struct bl_frame f;
+    memset(&f, 0, sizeof f);
+    f.ts_us = ts;
+    f.id = id;
+    if (id > 0x7FF) f.flags = BL_FRAME_EXT;
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        f.data[i] = (uint8_t)v;
+    }
+    f.len = (uint8_t)n;
+    bl_analysis_frame(a, &f);
+}
+
+static void feed_err(struct bl_analysis *a, int64_t ts, uint32_t cls, uint8_t d1)
+{
+    struct bl_frame f;
+    memset(&f, 0, sizeof f);
+    f.ts_us = ts;
+    f.id = cls;
+    f.flags = BL_FRAME_ERR;
+    f.len = 8;
+    f.data[1] = d1;
+    bl_analysis_frame(a, &f);
+}
+
+static void test_period_exact_median(void **state)
+{
+    (void)state;
+    struct bl_period_hist *h = calloc(1, sizeof *h);
+    for (int i = 0; i < 19; i++)
+        bl_period_add(h, 100000);
+    bl_period_add(h, 5000000);
+    /* 20 periods: 19 x 0.1 s and one 5 s gap; rank(0.5) = round(9.5) = 10 -> 0.1 s,
+     * rank(0.95) = round(18.05) = 18 -> still 0.1 s; the maximum is the gap */
+    assert_int_equal(bl_period_quantile(h, 0.5), 100000);
+    assert_int_equal(bl_period_quantile(h, 0.95), 100000);
+    assert_int_equal(bl_period_quantile(h, 1.0), 5000000);
+    assert_int_equal(h->max_us, 5000000);
+    assert_int_equal(h->min_us, 100000);
+    assert_int_equal(h->n, 20);
+    free(h);
+}
+
+static void test_period_jitter(void **state)
+{
+    (void)state;
+    struct bl_period_hist *h = calloc(1, sizeof *h);
+    assert_int_equal(bl_period_quantile(h, 0.5), 0); /* empty */
+    bl_period_add(h, 999000);
+    bl_period_add(h, 1001000);
+    /* mean 1 000 000; sample std dev = sqrt((1000^2 + 1000^2) / 1) = 1414.2 us */
+    assert_true(bl_period_jitter_us(h) > 1414.0 && bl_period_jitter_us(h) < 1414.5);
+    /* both fall in one 1/16-octave bin: the median is their mean, exactly 1 s */
+    assert_int_equal(bl_period_quantile(h, 0.5), 1000000);
+    bl_period_add(h, -5); /* ignored */
+    assert_int_equal(h->n, 2);
+    free(h);
+}
+
+static void test_bounded_ids(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    for (uint32_t r = 0; r < 3; r++) /* a foreign protocol: 200 ids, each repeated */
+        for (uint32_t i = 0; i < 200; i++)
+            feed(a, T0 + (int64_t)(r * 200 + i) * 1000, 0x400 + i, "00");
+    assert_int_equal(a->nids, BL_ANALYSIS_MAX_IDS);
+    assert_int_equal(a->other_id_frames, 3 * (200 - 64));
+    assert_int_equal(a->frames, 600);
+    bl_analysis_finish(a, 0);
+    assert_non_null(bl_analysis_get(a, "unknown_protocol"));
+    assert_null(bl_analysis_get(a, "bitrate_mismatch"));
+    free(a);
+    /* random ids seen once each: garbage of a wrong bit rate */
+    a = new_analysis();
+    for (uint32_t i = 0; i < 20; i++)
+        feed(a, T0 + (int64_t)i * 1000, 0x400 + i * 7, "0102");
+    bl_analysis_finish(a, 0);
+    assert_non_null(bl_analysis_get(a, "bitrate_mismatch"));
+    assert_null(bl_analysis_get(a, "unknown_protocol"));
+    free(a);
+}
+
+/* The V1.2 burst of pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log, 1 ms apart. */
+static void feed_v12(struct bl_analysis *a, int64_t t)
+{
+    feed(a, t + 0, 0x351, "1402C012C012C201");
+    feed(a, t + 1000, 0x355, "58005E00");
+    feed(a, t + 2000, 0x356, "7A13F2FE6B01");
+    feed(a, t + 3000, 0x359, "0000000006504E");
+    feed(a, t + 4000, 0x35C, "C000");
+    feed(a, t + 5000, 0x35E, "50594C4F4E202020");
+}
+
+static void test_ident_v12_single_burst(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    feed_v12(a, T0);
+    bl_analysis_finish(a, 0);
+    assert_int_equal(a->ident, BL_IDENT_PYLON_V12);
+    assert_string_equal(bl_ident_name(a->ident), "pylontech-lv-v1.2");
+    assert_non_null(strstr(a->ident_evidence, "0x359"));
+    assert_non_null(strstr(a->ident_evidence, "PYLON"));
+    assert_int_equal(a->verdict, BL_SEV_INFO);
+    assert_non_null(bl_analysis_get(a, "short_capture")); /* 5 ms: timing not judged */
+    assert_null(bl_analysis_get(a, "no_inverter_heartbeat"));
+    /* decoded state: 0x356 7A 13 = 4986 -> 49.86 V; 0x355 58 00 = 88 % */
+    assert_true(a->range[BL_F_VOLTAGE].seen);
+    assert_int_equal(a->range[BL_F_VOLTAGE].last, 49860);
+    assert_int_equal(a->range[BL_F_SOC].last, 8800);
+    free(a);
+}
+
+static void test_ident_v13(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    /* pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.3.log, repeated each second for 10 s */
+    for (int s = 0; s < 10; s++) {
+        int64_t t = T0 + (int64_t)s * 1000000;
+        feed(a, t, 0x351, "1002C012C012C201");
+        feed(a, t + 1000, 0x355, "540060000000");
+        feed(a, t + 2000, 0x356, "7B13E9FE6B01");
+        feed(a, t + 3000, 0x35A, "0000000000000000");
+        feed(a, t + 4000, 0x35E, "50594C4F4E202020");
+        feed(a, t + 5000, 0x35F, "4C4901033C02AA00");
+        feed(a, t + 200000, 0x305, "0000000000000000");
+    }
+    bl_analysis_finish(a, 0);
+    assert_int_equal(a->ident, BL_IDENT_PYLON_V13);
+    assert_null(bl_analysis_get(a, "missing_message")); /* no 0x359/0x35C by design */
+    assert_null(bl_analysis_get(a, "irregular_period"));
+    assert_int_equal(a->verdict, BL_SEV_INFO);
+    free(a);
+}
+
+static void test_missing_and_heartbeat(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    for (int s = 0; s < 10; s++) {
+        int64_t t = T0 + (int64_t)s * 1000000;
+        feed(a, t + 1000, 0x355, "58005E00");
+        feed(a, t + 2000, 0x356, "7A13F2FE6B01");
+        feed(a, t + 3000, 0x359, "0000000006504E");
+        feed(a, t + 4000, 0x35C, "C000");
+        feed(a, t + 5000, 0x35E, "50594C4F4E202020");
+    }
+    bl_analysis_finish(a, 0);
+    const struct bl_finding *f = bl_analysis_get(a, "missing_message");
+    assert_non_null(f);
+    assert_int_equal(f->severity, BL_SEV_FAIL);
+    assert_int_equal(f->layer, 5);
+    assert_string_equal(f->evidence, "never seen: 0x351");
+    f = bl_analysis_get(a, "no_inverter_heartbeat");
+    assert_non_null(f);
+    assert_int_equal(f->layer, 1);
+    assert_int_equal(a->verdict, BL_SEV_FAIL);
+    /* ordered by layer: the layer-1 heartbeat finding comes before the layer-5 one */
+    assert_string_equal(a->findings[0].code, "no_inverter_heartbeat");
+    free(a);
+}
+
+static void test_scaling_10x(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    /* discover_lynx2_serial_can_candump__ai-republic_bms-to-inverter_issue107.log: CVL 0x022E =
+     * 55.8 V, DVL 0x01B0 = 43.2 V; 0x356 0x020A = 522 -> 5.22 V at 0.01 V: 10x low */
+    feed(a, T0, 0x351, "2E02040B040BB001");
+    feed(a, T0 + 2000, 0x356, "0A0211FFBE000000");
+    bl_analysis_finish(a, 0);
+    assert_int_equal(a->implausible_scale, 1);
+    const struct bl_finding *f = bl_analysis_get(a, "implausible_value");
+    assert_non_null(f);
+    assert_int_equal(f->severity, BL_SEV_WARN);
+    assert_non_null(strstr(f->evidence, "5.22 V"));
+    free(a);
+}
+
+static void test_error_frames(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    feed_v12(a, T0);
+    feed_err(a, T0 + 10000, BL_CAN_ERR_BUSOFF, 0);
+    feed_err(a, T0 + 20000, BL_CAN_ERR_CRTL, BL_CAN_ERR_CRTL_RX_PASSIVE);
+    bl_analysis_finish(a, 0);
+    assert_int_equal(a->error_frames, 2);
+    assert_int_equal(a->err_bus_off, 1);
+    assert_int_equal(a->err_passive, 1);
+    const struct bl_finding *f = bl_analysis_get(a, "error_frames");
+    assert_non_null(f);
+    assert_int_equal(f->severity, BL_SEV_FAIL); /* bus-off */
+    assert_int_equal(f->layer, 2);
+    assert_null(bl_analysis_get(a, "bitrate_mismatch")); /* 2 errors vs 6 good frames */
+    free(a);
+}
+
+static void test_only_errors(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    for (int i = 0; i < 12; i++)
+        feed_err(a, T0 + i * 100000, BL_CAN_ERR_PROT | BL_CAN_ERR_BUSERROR, 0);
+    bl_analysis_finish(a, 0);
+    assert_non_null(bl_analysis_get(a, "no_frames"));
+    assert_non_null(bl_analysis_get(a, "bitrate_mismatch"));
+    assert_null(bl_analysis_get(a, "error_frames")); /* explained by the bit rate */
+    assert_int_equal(a->verdict, BL_SEV_FAIL);
+    free(a);
+}
+
+static void test_time_backwards(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    feed_v12(a, T0 + 1000000);
+    feed_v12(a, T0); /* a second file glued on, older */
+    bl_analysis_finish(a, 0);
+    assert_int_equal(a->time_backwards, 6);
+    assert_non_null(bl_analysis_get(a, "bad_input"));
+    free(a);
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    bl_analysis_finish(a, 0);
+    assert_int_equal(a->nfindings, 1);
+    assert_string_equal(a->findings[0].code, "no_frames");
+    assert_string_equal(bl_verdict_name(a->verdict), "fail");
+    assert_true(bl_analysis_duration_s(a) == 0.0);
+    free(a);
+}
+
+static void test_checklist_and_names(void **state)
+{
+    (void)state;
+    struct bl_check c[32];
+    size_t n = bl_checklist(BL_IDENT_SMA, c, 32);
+    assert_true(n > 10);
+    bool sma = false;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(c[i].layer >= 1 && c[i].layer <= 4);
+        if (i > 0) assert_true(c[i].layer >= c[i - 1].layer); /* layers in order */
+        if (strstr(c[i].text, "100 ohm") != NULL) sma = true;
+    }
+    assert_true(sma);
+    n = bl_checklist(BL_IDENT_PYLON_V12, c, 32);
+    for (size_t i = 0; i < n; i++)
+        assert_null(strstr(c[i].text, "Sunny Island terminates"));
+    enum bl_ident p;
+    assert_int_equal(bl_ident_find("pylontech", &p), BL_OK);
+    assert_int_equal(p, BL_IDENT_PYLON_LV);
+    assert_int_equal(bl_ident_find("victron", &p), BL_OK);
+    assert_int_equal(p, BL_IDENT_VICTRON);
+    assert_int_equal(bl_ident_find("nosuch", &p), BL_ERR_USAGE);
+    assert_string_equal(bl_layer_name(4), "electrical environment");
+    assert_string_equal(bl_layer_name(9), "?");
+    assert_string_equal(bl_verdict_name(BL_SEV_INFO), "ok");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_period_exact_median),
+        cmocka_unit_test(test_period_jitter),
+        cmocka_unit_test(test_bounded_ids),
+        cmocka_unit_test(test_ident_v12_single_burst),
+        cmocka_unit_test(test_ident_v13),
+        cmocka_unit_test(test_missing_and_heartbeat),
+        cmocka_unit_test(test_scaling_10x),
+        cmocka_unit_test(test_error_frames),
+        cmocka_unit_test(test_only_errors),
+        cmocka_unit_test(test_time_backwards),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_checklist_and_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
