@@ -285,6 +285,12 @@ static int scan(struct run *r, const struct diag_opts *o, struct scan_result res
         bool file = false;
         int rc = run_source(r, uri, each, &file);
         r->quiet = false;
+        if (rc != -1 && i == 0) {
+            app__err("diagnose: --scan-bitrate: %s cannot be opened", uri);
+            bl_loop_free(tmp);
+            r->loop = main_loop;
+            return BL_EXIT_FAIL;
+        }
         if (rc == -1) {
             res[i].opened = true;
             res[i].frames = r->a->data_frames;
