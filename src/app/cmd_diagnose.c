@@ -416,8 +416,9 @@ static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, 
     }
     if (a->nfindings > 0) fputc('\n', out);
     if (a->nids > 0) {
-        fprintf(out, "%-10s %-20s %9s %-5s %9s %9s %9s %9s %s\n", "id", "message", "frames", "dlc",
-                "median s", "p95 s", "max gap", "jitter ms", "conflicts");
+        fprintf(out, "%-10s %-20s %9s %-5s %9s %9s %9s %9s %9s %9s %s\n", "id", "message", "frames",
+                "dlc", "median s", "p95 s", "max gap", "jitter ms", "first s", "last s",
+                "conflicts");
         for (unsigned i = 0; i < a->nids; i++) {
             const struct bl_analysis_id *s = &a->ids[i];
             const char *name = bl_analysis_msg_name(a, s->id, s->ext);
@@ -431,7 +432,8 @@ static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, 
                         bl_period_jitter_us(&s->period) / 1000.0);
             else
                 fprintf(out, " %9s %9s %9s %9s", "-", "-", "-", "-");
-            fprintf(out, " %" PRIu64 "\n", s->conflicts);
+            fprintf(out, " %9.3f %9.3f %" PRIu64 "\n", us_s(s->first_us - a->first_us),
+                    us_s(s->last_us - a->first_us), s->conflicts);
         }
         if (a->other_id_frames > 0)
             fprintf(out, "(%" PRIu64 " frames of further ids not tracked one by one)\n",
