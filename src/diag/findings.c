@@ -471,7 +471,7 @@ static void timing_findings(struct bl_analysis *a)
     struct bl_finding *f;
     const uint32_t *exp = expected(a->ident);
     bool fail = false;
-    char ev[BL_FINDING_TEXT] = "";
+    char ev[BL_FINDING_TEXT - 48] = ""; /* room for the evidence prefix */
     for (unsigned i = 0; exp != NULL && exp[i] != 0; i++)
         if (!has(a, exp[i])) {
             cat(ev, sizeof ev, "%s0x%03X", ev[0] ? ", " : "", (unsigned)exp[i]);
@@ -592,7 +592,7 @@ static void protocol_findings(struct bl_analysis *a)
 {
     struct bl_finding *f;
     uint64_t conflicts = 0;
-    char ev[BL_FINDING_TEXT] = "";
+    char ev[BL_FINDING_TEXT - 48] = ""; /* room for the evidence prefix */
     for (unsigned i = 0; i < a->nids; i++) {
         struct bl_analysis_id *s = &a->ids[i];
         if (s->conflicts > 0) {

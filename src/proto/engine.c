@@ -250,25 +250,49 @@ static void put_c(struct wr *w, char c)
     if (w->p < w->end) *w->p++ = c;
 }
 
-static void put_s(struct wr *w, const char *s)
+/* Copies only whole strings when they fit (the usual case), so that for a literal the length is a
+ * constant and memcpy becomes a few moves; a string that does not fit is cut at the buffer end. */
+static inline void put_s(struct wr *w, const char *s)
 {
-    while (*s != '\0' && w->p < w->end)
-        *w->p++ = *s++;
+    size_t n = strlen(s);
+    size_t room = (size_t)(w->end - w->p);
+    if (n <= room) {
+        memcpy(w->p, s, n);
+        w->p += n;
+        return;
+    }
+    memcpy(w->p, s, room);
+    w->p += room;
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
 static const char hexlow[] = "0123456789abcdef";
 
+static const char digits2[201] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546"
+    "4748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293"
+    "949596979899";
+/* two digits per step from a table: half the dependent multiply chain of one-digit steps */
 static void put_u64(struct wr *w, uint64_t v)
 {
     char tmp[24];
-    int i = 0;
-    do {
-        tmp[i++] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v != 0);
-    while (i > 0)
-        put_c(w, tmp[--i]);
+    char *e = tmp + sizeof tmp, *q = e;
+    while (v >= 100u) {
+        unsigned r = (unsigned)(v % 100u);
+        v /= 100u;
+        q -= 2;
+        memcpy(q, digits2 + 2 * r, 2);
+    }
+    if (v >= 10u) {
+        q -= 2;
+        memcpy(q, digits2 + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + (int)v);
+    }
+    size_t n = (size_t)(e - q);
+    if ((size_t)(w->end - w->p) < n) return;
+    memcpy(w->p, q, n);
+    w->p += n;
 }
 
 /* value / 10^dec, exact, trailing zeros of the fraction trimmed ("52.8", "480", "-27.9"). */
@@ -277,9 +301,30 @@ static void put_fixed(struct wr *w, int64_t v, unsigned dec)
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     uint64_t p10 = 1;
     if (dec > 18) dec = 18; /* tables use 0..3; keeps 10^dec and frac[] in range */
-    for (unsigned i = 0; i < dec; i++)
-        p10 *= 10u;
-    uint64_t ip = u / p10, fp = u % p10;
+    uint64_t ip, fp;
+    switch (dec) { /* constant divisors: the compiler multiplies instead of dividing */
+    case 0:
+        ip = u;
+        fp = 0;
+        break;
+    case 1:
+        ip = u / 10u;
+        fp = u % 10u;
+        break;
+    case 2:
+        ip = u / 100u;
+        fp = u % 100u;
+        break;
+    case 3:
+        ip = u / 1000u;
+        fp = u % 1000u;
+        break;
+    default:
+        for (unsigned i = 0; i < dec; i++)
+            p10 *= 10u;
+        ip = u / p10;
+        fp = u % p10;
+    }
     if (v < 0) put_c(w, '-');
     put_u64(w, ip);
     if (fp == 0) return;
@@ -310,8 +355,30 @@ static void put_ts(struct wr *w, int64_t ts_us)
     put_u64(w, u / 1000000u);
     put_c(w, '.');
     uint64_t f = u % 1000000u;
-    for (uint64_t d = 100000u; d > 0; d /= 10u)
-        put_c(w, (char)('0' + (int)((f / d) % 10u)));
+    char t[6];
+    for (int k = 5; k >= 0; k--) {
+        t[k] = (char)('0' + (int)(f % 10u));
+        f /= 10u;
+    }
+    for (int k = 0; k < 6; k++)
+        put_c(w, t[k]);
+}
+
+/* `"key":` (JSON) or `: key=` / `, key=` (text) before a signal's value. */
+static void put_key(struct wr *w, const char *key, bool first, bool json)
+{
+    if (json) {
+        if (first)
+            put_c(w, '"');
+        else
+            put_s(w, ",\"");
+        put_s(w, key);
+        put_s(w, "\":");
+    } else {
+        put_s(w, first ? ": " : ", ");
+        put_s(w, key);
+        put_c(w, '=');
+    }
 }
 
 /* Characters of a special row's format callback go through a scratch buffer. */
@@ -321,15 +388,7 @@ static void put_special(struct wr *w, const struct bl_signal_desc *s, const stru
     char tmp[96];
     size_t k = s->special->format(s, f->data, f->len, json, tmp, sizeof tmp);
     if (k == 0) return;
-    if (json) {
-        put_s(w, *first ? "\"" : ",\"");
-        put_s(w, s->name);
-        put_s(w, "\":");
-    } else {
-        put_s(w, *first ? ": " : ", ");
-        put_s(w, s->name);
-        put_c(w, '=');
-    }
+    put_key(w, s->name, *first, json);
     *first = false;
     put_s(w, tmp);
 }
@@ -383,15 +442,7 @@ static void put_signals(struct wr *w, const struct bl_msg_desc *m, const struct 
             bits_done |= 1u << (unsigned)s->field;
             key = bl_field_desc(s->field)->key;
         }
-        if (json) {
-            put_s(w, first ? "\"" : ",\"");
-            put_s(w, key);
-            put_s(w, "\":");
-        } else {
-            put_s(w, first ? ": " : ", ");
-            put_s(w, key);
-            put_c(w, '=');
-        }
+        put_key(w, key, first, json);
         first = false;
         int64_t raw = row_raw(s, word);
         switch (kind) {
@@ -503,9 +554,11 @@ size_t bl_profile_format_frame(const struct bl_profile *p, const struct bl_frame
         put_s(&w, ",\"dlc\":");
         put_u64(&w, f->len);
         put_s(&w, ",\"data\":\"");
-        for (unsigned i = 0; i < len && !rtr; i++) {
-            put_c(&w, hexlow[f->data[i] >> 4]);
-            put_c(&w, hexlow[f->data[i] & 0xFu]);
+        if (!rtr && (size_t)(w.end - w.p) >= 2u * len) {
+            for (unsigned i = 0; i < len; i++) {
+                *w.p++ = hexlow[f->data[i] >> 4];
+                *w.p++ = hexlow[f->data[i] & 0xFu];
+            }
         }
         put_s(&w, "\",");
         if (err) {
