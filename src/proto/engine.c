@@ -343,25 +343,24 @@ static void put_fixed(struct wr *w, int64_t v, unsigned dec)
 
 static void put_hex(struct wr *w, uint32_t v, unsigned digits, const char *dig)
 {
+    if ((size_t)(w->end - w->p) < digits) return;
     for (unsigned i = digits; i > 0; i--)
-        put_c(w, dig[(v >> (4u * (i - 1u))) & 0xFu]);
+        *w->p++ = dig[(v >> (4u * (i - 1u))) & 0xFu];
 }
 
-/* Timestamp as Unix seconds with 6 decimals. */
+/* Timestamp as Unix seconds with 6 decimals; the fraction two digits at a time. */
 static void put_ts(struct wr *w, int64_t ts_us)
 {
     uint64_t u = ts_us < 0 ? (uint64_t)0 - (uint64_t)ts_us : (uint64_t)ts_us;
     if (ts_us < 0) put_c(w, '-');
     put_u64(w, u / 1000000u);
-    put_c(w, '.');
-    uint64_t f = u % 1000000u;
-    char t[6];
-    for (int k = 5; k >= 0; k--) {
-        t[k] = (char)('0' + (int)(f % 10u));
-        f /= 10u;
-    }
-    for (int k = 0; k < 6; k++)
-        put_c(w, t[k]);
+    if ((size_t)(w->end - w->p) < 7u) return;
+    unsigned f = (unsigned)(u % 1000000u);
+    *w->p++ = '.';
+    memcpy(w->p, digits2 + 2u * (f / 10000u), 2);
+    memcpy(w->p + 2, digits2 + 2u * (f / 100u % 100u), 2);
+    memcpy(w->p + 4, digits2 + 2u * (f % 100u), 2);
+    w->p += 6;
 }
 
 /* `"key":` (JSON) or `: key=` / `, key=` (text) before a signal's value. */
