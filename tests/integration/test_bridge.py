@@ -126,10 +126,10 @@ class CanetPeer:
     """The inverter side: a TCP server in the role of a CANET converter (13-byte records,
     transports.md 1.1). Keeps (monotonic time, id, data) of every frame; can send 0x305."""
 
-    def __init__(self, heartbeat=False):
+    def __init__(self, heartbeat=False, port=0):
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
+        self.srv.bind(("127.0.0.1", port))
         self.srv.listen(1)
         self.port = self.srv.getsockname()[1]
         self.frames = []
@@ -490,6 +490,35 @@ def test_cell_over():
     check(st.get("bridge", {}).get("charge_mosfet") is False, "charge MOSFET shown off")
 
 
+def test_can_down():
+    print("# the CAN side cannot send (converter not there): reported, retried, recovers",
+          flush=True)
+    s0 = socket.socket()
+    s0.bind(("127.0.0.1", 0))
+    port = s0.getsockname()[1]
+    s0.close()
+    jk = FakeJK([real_frame()])
+    br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % port],
+                FAST)
+    time.sleep(2.0)
+    down_msg = [e for e in br.err if "cannot send" in e]
+    errs = br.last().get("bridge", {}).get("can", {}).get("tx_errors", 0)
+    peer = CanetPeer(port=port)
+    end = time.monotonic() + 15
+    while time.monotonic() < end and len(peer.frames) < 12:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    rc = br.stop()
+    peer.close()
+    jk.close()
+    check(len(down_msg) == 1, "one warning while it cannot send: %s" % down_msg)
+    check(errs > 0, "unsent frames counted (tx_errors %d)" % errs)
+    check(len(peer.frames) >= 12, "frames arrive once the converter is there (%d)"
+          % len(peer.frames))
+    check(any("sending again" in e for e in br.err), "recovery reported")
+    check(rc == 0, "bridge exits 0")
+
+
 def test_mqtt_commands():
     print("# MQTT commands: only lower, expire, rejected with a reason", flush=True)
     if shutil.which("mosquitto") is None or shutil.which("mosquitto_pub") is None:
@@ -602,7 +631,7 @@ def test_config_errors():
 
 if __name__ == "__main__":
     tests = [test_config_errors, test_end_to_end, test_bad_input, test_failsafe_silence,
-             test_failsafe_kill, test_cell_over, test_mqtt_commands]
+             test_failsafe_kill, test_cell_over, test_can_down, test_mqtt_commands]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:
