@@ -112,6 +112,13 @@ def dump_frames(stdout):
     return got, errors
 
 
+def fd_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return -1
+
+
 def stat(stderr, key):
     m = re.search(r"\b%s (\d+)" % key, stderr)
     return int(m.group(1)) if m else -1
@@ -125,6 +132,7 @@ def test_dump_unplug(tmp):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     want = []
     sessions = []
+    fds = []
 
     def peer():
         nonlocal dev
@@ -132,6 +140,7 @@ def test_dump_unplug(tmp):
         t0 = time.monotonic()
         while not dev.opened.is_set() and time.monotonic() - t0 < 3:
             dev.serve(0.05)
+        fds.append(fd_count(proc.pid))
         lines, w = frame_lines(30, 0)
         want.extend(w)
         for k, line in enumerate(lines):
@@ -152,6 +161,8 @@ def test_dump_unplug(tmp):
         t0 = time.monotonic()
         while not dev.opened.is_set() and time.monotonic() - t0 < 4:
             dev.serve(0.05)
+        dev.serve(0.1)
+        fds.append(fd_count(proc.pid))
         lines, w = frame_lines(30, 100, ts_every=3)
         want.extend(w)
         for line in lines:
@@ -169,6 +180,8 @@ def test_dump_unplug(tmp):
     t.join(10)
     frames_only, errors = dump_frames(out)
     check(len(sessions) == 2, "dump: two sessions (got %d)" % len(sessions))
+    check(len(fds) == 2 and fds[0] > 0 and fds[0] == fds[1],
+          "dump: descriptors in session 1 and after the reopen: %r" % fds)
     for i, cmds in enumerate(sessions):
         check(cmds[:3] == ["C", "S5", "L"], "dump: session %d open sequence %r" % (i + 1, cmds[:3]))
         check(not [c for c in cmds if c[:1] in ("t", "T", "r", "R")],
