@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* canet.c: CAN-to-Ethernet converters speaking 13-byte records over TCP (USR-CANET200 ...):
  * `canet:HOST[:PORT]` connects and reconnects with capped backoff; `canet-listen:[ADDR:]PORT`
- * waits for the converter (TCP-client mode) to connect. One socket each, one reassembly buffer. */
+ * waits for the converter (TCP-client mode) to connect. One socket each, one reassembly buffer.
+ * canet-listen serves one converter at a time: a new connection replaces the current one. */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>

@@ -128,6 +128,15 @@ def test_receive():
         c.sendall(blob)
         state["bad"] += 4
         time.sleep(0.1)
+        # 4b. a flood of 1000 whole garbage records, then good ones: each counted once, the
+        #     warnings rate-limited, the good records behind the flood intact
+        flood = (bytes([0x35]) + b"\xee" * 12) * 1000 + b"".join(recs[k : k + 5])
+        for i in range(0, len(flood), 4096):
+            c.sendall(flood[i : i + 4096])
+        expected.extend(frames[k : k + 5])
+        k += 5
+        state["bad"] += 1000
+        time.sleep(0.1)
         # 5. three drops mid-record: each counted as one bad (truncated) record; reconnects
         for drop in range(3):
             c.sendall(recs[k][:6])
@@ -172,6 +181,8 @@ def test_receive():
     check(stat(err, "reconnects") == 3, "receive: reconnects %d, expected 3" % stat(err, "reconnects"))
     check(stat(err, "frames") == len(expected), "receive: stats frames")
     check("connection ended inside a record" in err, "receive: truncated record reported")
+    check(err.count("stream byte") <= 10, "receive: bad-record warnings rate-limited (%d lines)"
+          % err.count("stream byte"))
     check("reserved bits" in err and "DLC above 8" in err and "0x7FF" in err,
           "receive: each kind of bad record named")
     check(fds.get("first", -1) > 0 and fds.get("first") == fds.get("after"),
