@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git
             libmosquitto-dev libcjson-dev libinih-dev libmicrohttpd-dev)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck gcc-multilib
            can-utils python3-can mosquitto mosquitto-clients curl tshark socat
            qemu-system-x86 busybox-static cpio zstd prometheus nodejs npm valgrind)
 

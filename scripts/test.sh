@@ -23,6 +23,9 @@ echo "== cppcheck"
 cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
     --std=c11 -I include -I src --suppress=missingIncludeSystem src
 
+echo "== 32-bit build of the pure layers"
+scripts/check-32bit.sh
+
 echo "== fuzz (short libFuzzer runs over the stored corpora)"
 scripts/fuzz.sh "${BL_FUZZ_RUNS:-100000}"
 
