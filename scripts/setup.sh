@@ -8,11 +8,17 @@ build_pkgs=(build-essential cmake pkg-config git
             libmosquitto-dev libcjson-dev libinih-dev libmicrohttpd-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck gcc-multilib
            can-utils python3-can mosquitto mosquitto-clients curl tshark socat
-           qemu-system-x86 busybox-static cpio zstd prometheus nodejs npm valgrind)
+           qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
     want+=("${test_pkgs[@]}")
+fi
+
+# npm (for the DBC check) may come with a Node.js that is not Debian's; take Debian's only when
+# there is no npm at all.
+if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null; then
+    want+=(nodejs npm)
 fi
 
 missing=()
