@@ -56,8 +56,7 @@ int main(int argc, char **argv)
         return BL_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
     app__err("unknown command \"%s\" (try: batlink --help)", argv[1]);
     return BL_EXIT_USAGE;
 }
