@@ -659,6 +659,15 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     (void)mosq;
     size_t setlen = strlen(m->t_set) - 1; /* without the '+' */
     if (m->cmd_fn != NULL && strncmp(msg->topic, m->t_set, setlen) == 0) {
+        /* A retained command would be replayed at every (re)subscribe, e.g. a force charge long
+         * after it was asked for: commands act only when sent (transports.md section 6.5). */
+        if (msg->retain) {
+            bl_logf(BL_LOG_WARN,
+                    "%s: ignoring retained command on %s (publish commands without "
+                    "the retain flag)",
+                    m->where, msg->topic);
+            return;
+        }
         char payload[128];
         size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
         bool fits = n < sizeof payload;

@@ -534,6 +534,9 @@ def test_mqtt_commands():
     mq = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     time.sleep(0.5)
+    # a retained command left on the broker must never act when the bridge (re)subscribes
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-r", "-t",
+                    "batlink/jk1/set/force_charge", "-m", "on"], check=False)
     f = real_frame()
     jk = FakeJK([f])
     peer = CanetPeer()
@@ -552,6 +555,9 @@ def test_mqtt_commands():
     disc = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-C", "1", "-W",
                            "5", "-t", "homeassistant/sensor/batlink_jk1/cell_spread_v/config"],
                           capture_output=True, text=True)
+    retained_acted = br.wait_for(lambda x: x.get("force_charge_1") is True, 1.5)
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-r", "-n", "-t",
+                    "batlink/jk1/set/force_charge"], check=False)
     pub("force_charge", "on")
     forced = br.wait_for(lambda x: x.get("force_charge_1") is True, 2)
     fc_frame = any(b.get(0x35C, b"\0")[0] & 0x20 for t, b in peer.bursts())
@@ -580,6 +586,8 @@ def test_mqtt_commands():
           and state.get("charge_current_limit_a") == 30,
           "MQTT state carries the bridge object (16 cell voltages) and the limits")
     check('value_json.bridge.cell_spread_v' in disc.stdout, "HA discovery for the cell spread")
+    check(not retained_acted and any("ignoring retained command" in e for e in br.err),
+          "a retained set/force_charge is ignored with a logged reason")
     check(forced and fc_frame, "set/force_charge on: 0x35C force charge I bit (0x20) sent")
     check(up and low, "set/charge_current_limit 5 lowers CCL to 5 A")
     check(reason.get("reason") == "user", "reason user: %s" % reason)
