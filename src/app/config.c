@@ -11,6 +11,7 @@
 #include <ini.h>
 
 #include "batlink/config.h"
+#include "batlink/control.h"
 #include "batlink/profile.h"
 
 enum type { T_STR, T_NUM, T_LONG, T_BOOL, T_CHOICE, T_URL, T_NAME, T_PROFILE };
@@ -304,6 +305,15 @@ static int handler(void *user, const char *section, const char *name, const char
         /* the hook's reason stands */
     } else if (bl_config_set(p->c, section, name, value, reason) == BL_OK) {
         return 1;
+    } else if (strcmp(section, "limits") == 0 && strncmp(reason, "unknown key", 11) == 0) {
+        /* The limit controller's own keys (src/control/config.c) share [limits], so one file
+         * serves monitor and bridge; a command that does not use them still checks them. */
+        struct bl_ctl_config scratch;
+        const char *why = NULL;
+        bl_ctl_config_defaults(&scratch);
+        enum bl_err e = bl_ctl_config_set(&scratch, name, value, &why);
+        if (e == BL_OK) return 1;
+        if (e != BL_ERR_UNKNOWN_ID && why != NULL) snprintf(reason, sizeof reason, "%s", why);
     }
     p->err_line = p->line;
     snprintf(p->err, 256, "%s:%u: %s: %s", p->path, p->line, name, reason);

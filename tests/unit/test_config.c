@@ -205,7 +205,7 @@ static void shipped_file_documents_every_key(void **state)
 
     FILE *fp = fopen(ini, "r");
     assert_non_null(fp);
-    static char text[16384];
+    static char text[32768];
     size_t n = fread(text, 1, sizeof text - 1, fp);
     fclose(fp);
     text[n] = '\0';
@@ -225,6 +225,46 @@ static void shipped_file_documents_every_key(void **state)
     assert_int_equal(count, 35);
 }
 
+/* The limit controller's keys share [limits]: the shipped file documents each with its default
+ * (applying the documented values to an all-zero controller config gives exactly
+ * bl_ctl_config_defaults), monitor's loader accepts them, and a misspelled or malformed one is
+ * still an error naming file, line and key. */
+static int ctl_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct bl_ctl_config *c = user;
+    const char *why = NULL;
+    bool bridge_key = strcmp(name, "period") == 0 || strcmp(name, "stale_after") == 0 ||
+                      strcmp(name, "dead_after") == 0;
+    if (strcmp(section, "limits") != 0 && !(strcmp(section, "bridge") == 0 && bridge_key)) return 1;
+    enum bl_err e = bl_ctl_config_set(c, name, value, &why);
+    if (e == BL_ERR_UNKNOWN_ID) return 1; /* pack-level keys of the [limits] table */
+    if (e != BL_OK) fail_msg("packaging/batlink.ini: [%s] %s = %s: %s", section, name, value, why);
+    return 1;
+}
+
+static void shipped_file_documents_controller_keys(void **state)
+{
+    (void)state;
+    const char *ini = BL_SOURCE_DIR "/packaging/batlink.ini";
+    struct bl_ctl_config got, want;
+    memset(&got, 0, sizeof got);
+    bl_ctl_config_defaults(&want);
+    assert_int_equal(ini_parse(ini, ctl_handler, &got), 0);
+    assert_memory_equal(&got, &want, sizeof got);
+
+    struct bl_config c;
+    enum bl_err e;
+    assert_string_equal(
+        load("[limits]\ncharge_cell_curve = 3.375:100 3.45:0\ncurve_mode = step\n", &c, &e), "");
+    assert_int_equal(e, BL_OK);
+    assert_string_equal(load("[limits]\n\ncharge_cell_curv = 3.4:0\n", &c, &e),
+                        "3: charge_cell_curv: unknown key in [limits]");
+    assert_int_equal(e, BL_ERR_USAGE);
+    assert_string_equal(load("[limits]\ncurve_mode = wavy\n", &c, &e),
+                        "2: curve_mode: expected linear or step");
+    assert_int_equal(e, BL_ERR_USAGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +275,7 @@ int main(void)
         cmocka_unit_test(flags_override_with_set),
         cmocka_unit_test(relations_are_checked),
         cmocka_unit_test(shipped_file_documents_every_key),
+        cmocka_unit_test(shipped_file_documents_controller_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
