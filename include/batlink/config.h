@@ -47,6 +47,7 @@ struct bl_config {
         double stale_after;      /**< [bridge] stale_after = 5 */
         double dead_after;       /**< [bridge] dead_after = 30 */
         long module_count;       /**< [bridge] module_count = 1 */
+        long soh;                /**< [bridge] soh = 100 (sent in 0x355: JK UART has no SOH) */
         bool commands;           /**< [bridge] commands = false */
         double command_expiry;   /**< [bridge] command_expiry = 300 */
     } bridge;

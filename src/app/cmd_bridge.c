@@ -672,6 +672,9 @@ static void on_tick(void *ctx, bl_us when)
         /* the 0x35C byte the controller decided, as bits (force charge by command included) */
         bl_battery_set(&b->bat, BL_F_FORCE_CHARGE_1, b->out.force_charge_1, now);
         bl_battery_set(&b->bat, BL_F_MODULE_COUNT, (int32_t)b->cfg.bridge.module_count, now);
+        /* 0x355 carries SOH; a JK reply has none, and 0 % reads as a dead battery to inverters
+         * that check it, so the configured value is sent (and shown as configured). */
+        bl_battery_set(&b->bat, BL_F_SOH, (int32_t)b->cfg.bridge.soh, now);
         snprintf(b->bat.manufacturer, sizeof b->bat.manufacturer, "PYLON");
         bl_battery_set(&b->bat, BL_F_MANUFACTURER, 0, now);
         b->bat.profile = b->profile->name;

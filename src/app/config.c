@@ -98,6 +98,9 @@ static const struct key keys[] = {
         "BMS silent this long: stop transmitting (seconds)"),
     LNG("bridge", "module_count", bridge.module_count, 1, 255, "1",
         "module count sent to the inverter (0x359)"),
+    LNG("bridge", "soh", bridge.soh, 0, 100, "100",
+        "state of health sent in 0x355 (%): the JK UART protocol has none, so this is a "
+        "configured value, never a reading"),
     BOOL("bridge", "commands", bridge.commands, "false",
          "accept MQTT commands <prefix>/<device>/set/<key> (only lower limits)"),
     NUM("bridge", "command_expiry", bridge.command_expiry, 1, 86400, "300",

@@ -299,6 +299,7 @@ def test_end_to_end():
     check(u16(d, 6) == 480, "0x351 DVL 48.0 V: %d" % u16(d, 6))
     d = last.get(0x355, bytes(4))
     check(u16(d, 0) == 60, "0x355 SOC 60 %% (item 0x85 = 0x3C): %d" % u16(d, 0))
+    check(u16(d, 2) == 100, "0x355 SOH 100 %% ([bridge] soh; JK UART has no SOH): %d" % u16(d, 2))
     d = last.get(0x356, bytes(6))
     check(s16(d, 0) == 5228 and s16(d, 2) == 0 and s16(d, 4) == 220,
           "0x356 52.28 V, 0.0 A, 22.0 degC (highest probe): %d %d %d"
