@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "batlink/config.h"
 #include "batlink/loop.h"
 
 /* Exit codes, design.md section 3. */
@@ -48,5 +49,15 @@ struct app__sigstop {
 bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop);
 /** Remove the watcher, close the fd, restore the signal mask. */
 void app__sigstop_close(struct app__sigstop *st);
+
+struct bl_mqtt;
+struct bl_http;
+/**
+ * Open the MQTT client and the HTTP server when the configuration asks for them ([mqtt] url,
+ * [http] listen); each stays NULL otherwise. Returns -1 on success, else the exit code after
+ * printing the error (2 for a usage error such as a bad URL, 1 for a runtime failure).
+ */
+int app__open_outputs(const struct bl_config *c, struct bl_loop *loop, const char *source_uri,
+                      struct bl_mqtt **mqtt, struct bl_http **http);
 
 #endif

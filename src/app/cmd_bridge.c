@@ -922,33 +922,11 @@ static int start(struct bridge *b)
         app__err("bridge: poll loop tables full");
         return BL_EXIT_FAIL;
     }
-    if (b->cfg.mqtt.url[0] != '\0') {
-        struct bl_mqtt_opts mo = {
-            .url = b->cfg.mqtt.url,
-            .cafile = b->cfg.mqtt.cafile[0] ? b->cfg.mqtt.cafile : NULL,
-            .client_id = b->cfg.mqtt.client_id[0] ? b->cfg.mqtt.client_id : NULL,
-            .topic_prefix = b->cfg.mqtt.topic_prefix,
-            .device = b->cfg.mqtt.device,
-            .discovery_prefix = b->cfg.mqtt.discovery_prefix,
-            .min_interval_s = b->cfg.mqtt.min_interval,
-            .max_interval_s = b->cfg.mqtt.max_interval,
-            .discovery = b->cfg.mqtt.discovery,
-        };
-        e = bl_mqtt_new(&mo, b->loop, &b->mqtt, err);
-        if (e != BL_OK) {
-            app__err("%s", err);
-            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
-        }
+    int rc = app__open_outputs(&b->cfg, b->loop, bl_source_uri(b->can), &b->mqtt, &b->http);
+    if (rc >= 0) return rc;
+    if (b->mqtt != NULL) {
         bl_mqtt_set_entities(b->mqtt, entities, sizeof entities / sizeof entities[0]);
         if (b->cfg.bridge.commands) bl_mqtt_set_commands(b->mqtt, on_command, b);
-    }
-    if (b->cfg.http.listen[0] != '\0') {
-        e = bl_http_new(b->cfg.http.listen, b->loop, &b->http, err);
-        if (e != BL_OK) {
-            app__err("%s", err);
-            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
-        }
-        bl_http_set_names(b->http, b->cfg.mqtt.device, bl_source_uri(b->can));
     }
     /* A period that slips by a few ms when other processes load the CPU is what the CFS
      * wake-up granularity gives; a low SCHED_FIFO priority removes it. The bridge sleeps in

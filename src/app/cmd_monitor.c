@@ -422,32 +422,8 @@ static int start(struct monitor *m)
         app__err("%s: attach: loop tables full", bl_source_uri(m->src));
         return BL_EXIT_FAIL;
     }
-    if (m->cfg.mqtt.url[0] != '\0') {
-        struct bl_mqtt_opts mo = {
-            .url = m->cfg.mqtt.url,
-            .cafile = m->cfg.mqtt.cafile[0] ? m->cfg.mqtt.cafile : NULL,
-            .client_id = m->cfg.mqtt.client_id[0] ? m->cfg.mqtt.client_id : NULL,
-            .topic_prefix = m->cfg.mqtt.topic_prefix,
-            .device = m->cfg.mqtt.device,
-            .discovery_prefix = m->cfg.mqtt.discovery_prefix,
-            .min_interval_s = m->cfg.mqtt.min_interval,
-            .max_interval_s = m->cfg.mqtt.max_interval,
-            .discovery = m->cfg.mqtt.discovery,
-        };
-        e = bl_mqtt_new(&mo, m->loop, &m->mqtt, err);
-        if (e != BL_OK) {
-            app__err("%s", err);
-            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
-        }
-    }
-    if (m->cfg.http.listen[0] != '\0') {
-        e = bl_http_new(m->cfg.http.listen, m->loop, &m->http, err);
-        if (e != BL_OK) {
-            app__err("%s", err);
-            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
-        }
-        bl_http_set_names(m->http, m->cfg.mqtt.device, bl_source_uri(m->src));
-    }
+    int rc = app__open_outputs(&m->cfg, m->loop, bl_source_uri(m->src), &m->mqtt, &m->http);
+    if (rc >= 0) return rc;
     bl_us period = m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US) : S_US;
     m->tick = bl_loop_timer(m->loop, now + period, period, on_tick, m);
     if (m->cfg.monitor.duration > 0)
