@@ -26,8 +26,6 @@
 #define BACKOFF_MIN_US     100000
 #define BACKOFF_MAX_US     10000000
 #define CONNECT_TIMEOUT_US 5000000
-#define WARN_WINDOW_US     10000000
-#define WARN_PER_WINDOW    10
 
 _Static_assert(RX_CAP >= 2 * BL_CANET_RESYNC_NEED, "the parser must always be able to decide");
 
@@ -46,9 +44,7 @@ struct canet {
     struct bl_timer *t;  /* reconnect backoff or connect timeout */
     uint64_t conn_bytes; /* bytes received on this connection before rx[0] */
     size_t rx_len, tx_len;
-    bl_us warn_since;
-    unsigned warn_count;
-    uint64_t warn_suppressed;
+    struct io__warn_limit warn;
     uint8_t rx[RX_CAP];
     uint8_t tx[TX_CAP];
 };
@@ -118,23 +114,10 @@ static void set_tcp_options(int fd)
 static void warn_bad(struct bl_source *s, uint64_t at, const struct bl_diag *why, size_t skipped)
 {
     struct canet *c = s->impl;
-    bl_us now = bl_now_mono();
-    if (now - c->warn_since > WARN_WINDOW_US) {
-        if (c->warn_suppressed > 0)
-            io__warn(s, "%s: %llu more bad records not shown", s->uri,
-                     (unsigned long long)c->warn_suppressed);
-        c->warn_since = now;
-        c->warn_count = 0;
-        c->warn_suppressed = 0;
-    }
-    if (c->warn_count >= WARN_PER_WINDOW) {
-        c->warn_suppressed++;
-        return;
-    }
-    c->warn_count++;
-    io__warn(s, "%s: stream byte %llu: %s (record byte %zu); skipped %zu bytes to resynchronise",
-             s->uri, (unsigned long long)at, why->what ? why->what : "bad record", why->byte,
-             skipped);
+    io__warn_limited(
+        s, &c->warn, "bad records",
+        "%s: stream byte %llu: %s (record byte %zu); skipped %zu bytes to resynchronise", s->uri,
+        (unsigned long long)at, why->what ? why->what : "bad record", why->byte, skipped);
 }
 
 static void schedule_retry(struct bl_source *s)

@@ -23,8 +23,6 @@
 #define OPEN_REPLY_TIMEOUT_US 500000 /* a silent adapter is taken as open after this */
 #define F_POLL_US             1000000
 #define F_MAX_UNANSWERED      3
-#define WARN_WINDOW_US        10000000
-#define WARN_PER_WINDOW       10
 
 /* What the open sequence is waiting for: replies to C, Sn and O/L arrive in that order. */
 enum phase { PH_CLOSED, PH_OPENING, PH_OPEN };
@@ -47,42 +45,12 @@ struct slcan {
     struct bl_watch *w;
     struct bl_timer *reopen_t; /* reopen backoff */
     struct bl_timer *tick_t;   /* open-reply timeout, then the F poll */
-    bl_us warn_since;
-    unsigned warn_count;
-    uint64_t warn_suppressed;
+    struct io__warn_limit warn;
     uint64_t line_no; /* lines received since the device was opened */
     size_t rx_len, tx_len;
     uint8_t rx[RX_CAP];
     uint8_t tx[TX_CAP];
 };
-
-static void warn_limited(struct bl_source *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void warn_limited(struct bl_source *s, const char *fmt, ...)
-{
-    struct slcan *c = s->impl;
-    bl_us now = bl_now_mono();
-    if (now - c->warn_since > WARN_WINDOW_US) {
-        if (c->warn_suppressed > 0)
-            io__warn(s, "%s: %llu more bad lines not shown", s->uri,
-                     (unsigned long long)c->warn_suppressed);
-        c->warn_since = now;
-        c->warn_count = 0;
-        c->warn_suppressed = 0;
-    }
-    if (c->warn_count >= WARN_PER_WINDOW) {
-        c->warn_suppressed++;
-        return;
-    }
-    c->warn_count++;
-    char buf[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    io__warn(s, "%s", buf);
-}
 
 /* Open and configure the tty: raw mode as slcand does (a pty or USB CDC port starts cooked and
  * would turn \r into \n: shared/reference/transports.md section 0). */
@@ -342,9 +310,9 @@ static void process(struct bl_source *s)
             handle(s, &m);
         } else {
             s->stats.bad_frames++;
-            warn_limited(s, "%s: line %llu, byte %zu: %s: \"%.*s\"", s->uri,
-                         (unsigned long long)c->line_no, why.byte + 1, why.what,
-                         (int)(used > 40 ? 40 : used), (const char *)(c->rx + off));
+            io__warn_limited(s, &c->warn, "bad lines", "%s: line %llu, byte %zu: %s: \"%.*s\"",
+                             s->uri, (unsigned long long)c->line_no, why.byte + 1, why.what,
+                             (int)(used > 40 ? 40 : used), (const char *)(c->rx + off));
             /* a too-long line was cut at the buffer end: drop the rest of it as it arrives */
             if (why.what != NULL && strstr(why.what, "too long") != NULL && used > 0) {
                 uint8_t last = c->rx[off + used - 1];
