@@ -40,6 +40,13 @@ void bl_http_set_names(struct bl_http *h, const char *device, const char *source
 void bl_http_update(struct bl_http *h, const struct bl_battery *b, const struct bl_link *l,
                     const struct bl_source_stats *st, bl_us now, int64_t wall_us);
 
+/**
+ * Extra members served inside /api/state under the key "bridge" (per-cell voltages, limits with
+ * their reasons ...): `json_object` is the text of a JSON object, parsed and copied; NULL or text
+ * that is not an object clears it. Cost: one parse.
+ */
+void bl_http_set_extra(struct bl_http *h, const char *json_object);
+
 /** The bound TCP port (useful after asking for port 0). */
 unsigned bl_http_port(const struct bl_http *h);
 

@@ -608,7 +608,7 @@ static void outputs(struct bridge *b, bl_us now)
 {
     struct bl_link l = link_view(b, now);
     int64_t wall = bl_now_wall();
-    cJSON *x = (b->json || b->mqtt != NULL) ? bridge_json(b, now) : NULL;
+    cJSON *x = (b->json || b->mqtt != NULL || b->http != NULL) ? bridge_json(b, now) : NULL;
     if (b->json) {
         cJSON *st = bl_json_state(&b->bat, &l, now, wall, NULL);
         if (st != NULL && x != NULL) cJSON_AddItemReferenceToObject(st, "bridge", x);
@@ -640,7 +640,12 @@ static void outputs(struct bridge *b, bl_us now)
         free(xt);
         bl_mqtt_update(b->mqtt, &b->bat, &l, now, wall);
     }
-    if (b->http != NULL) bl_http_update(b->http, &b->bat, &l, bl_source_stats(b->can), now, wall);
+    if (b->http != NULL) {
+        char *xt = x != NULL ? cJSON_PrintUnformatted(x) : NULL;
+        bl_http_set_extra(b->http, xt);
+        free(xt);
+        bl_http_update(b->http, &b->bat, &l, bl_source_stats(b->can), now, wall);
+    }
     cJSON_Delete(x);
 }
 

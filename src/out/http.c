@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include "batlink/http.h"
@@ -42,6 +43,7 @@ struct bl_http {
     bl_us snap_now;    /* the caller's monotonic time */
     int64_t snap_wall; /* the caller's wall time */
     bl_us snap_taken;  /* bl_now_mono() when the snapshot was taken */
+    cJSON *extra;      /* bl_http_set_extra, or NULL */
 };
 
 /* ---- address --------------------------------------------------------------------------------- */
@@ -160,8 +162,11 @@ static enum MHD_Result serve_state(struct bl_http *h, struct MHD_Connection *c)
     struct bl_battery empty;
     times(h, &now, &wall);
     bl_battery_init(&empty);
-    char *json =
-        bl_json_state_print(h->have ? &h->b : &empty, h->have ? &h->l : NULL, now, wall, NULL);
+    cJSON *st = bl_json_state(h->have ? &h->b : &empty, h->have ? &h->l : NULL, now, wall, NULL);
+    if (st == NULL) return MHD_NO;
+    if (h->extra != NULL) cJSON_AddItemReferenceToObject(st, "bridge", h->extra);
+    char *json = cJSON_PrintUnformatted(st);
+    cJSON_Delete(st);
     if (json == NULL) return MHD_NO;
     size_t n = strlen(json);
     char *body = realloc(json, n + 2);
@@ -338,9 +343,20 @@ unsigned bl_http_port(const struct bl_http *h)
     return h->port;
 }
 
+void bl_http_set_extra(struct bl_http *h, const char *json_object)
+{
+    cJSON_Delete(h->extra);
+    h->extra = json_object != NULL ? cJSON_Parse(json_object) : NULL;
+    if (h->extra != NULL && !cJSON_IsObject(h->extra)) {
+        cJSON_Delete(h->extra);
+        h->extra = NULL;
+    }
+}
+
 void bl_http_free(struct bl_http *h)
 {
     if (h == NULL) return;
+    cJSON_Delete(h->extra);
     bl_watch_remove(h->watch);
     bl_timer_remove(h->timer);
     if (h->d != NULL) MHD_stop_daemon(h->d);

@@ -11,6 +11,7 @@
 # temperatures 22/21/22 degC, status 0x0003, cell OVP 3450 mV, charge OCP 50 A, discharge OCP
 # 80 A) -- source ArminJo/JK-BMSToPylontechCAN.
 import json
+import urllib.request
 import os
 import shutil
 import signal
@@ -543,8 +544,13 @@ def test_mqtt_commands():
     peer = CanetPeer()
     cfg = FAST.replace("module_count = 2\n", "module_count = 2\ncommands = true\n"
                       "command_expiry = 2\n")
+    s1 = socket.socket()
+    s1.bind(("127.0.0.1", 0))
+    hport = s1.getsockname()[1]
+    s1.close()
     br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port,
-                 "--mqtt", "mqtt://127.0.0.1:%d" % port], cfg + "[mqtt]\ndevice = jk1\n")
+                 "--mqtt", "mqtt://127.0.0.1:%d" % port, "--http", "127.0.0.1:%d" % hport],
+                cfg + "[mqtt]\ndevice = jk1\n")
 
     def pub(key, val):
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
@@ -559,6 +565,11 @@ def test_mqtt_commands():
     retained_acted = br.wait_for(lambda x: x.get("force_charge_1") is True, 1.5)
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-r", "-n", "-t",
                     "batlink/jk1/set/force_charge"], check=False)
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/state" % hport, timeout=5) as r:
+            api = json.loads(r.read().decode())
+    except (OSError, ValueError):
+        api = {}
     pub("force_charge", "on")
     forced = br.wait_for(lambda x: x.get("force_charge_1") is True, 2)
     fc_frame = any(b.get(0x35C, b"\0")[0] & 0x20 for t, b in peer.bursts())
@@ -587,6 +598,9 @@ def test_mqtt_commands():
           and state.get("charge_current_limit_a") == 30,
           "MQTT state carries the bridge object (16 cell voltages) and the limits")
     check('value_json.bridge.cell_spread_v' in disc.stdout, "HA discovery for the cell spread")
+    check(len(api.get("bridge", {}).get("cells_v", [])) == 16
+          and api.get("bridge", {}).get("limits", {}).get("charge_current_a", {}).get("reason"),
+          "HTTP /api/state carries the bridge object (16 cells, limits with reasons)")
     check(not retained_acted and any("ignoring retained command" in e for e in br.err),
           "a retained set/force_charge is ignored with a logged reason")
     check(forced and fc_frame, "set/force_charge on: 0x35C force charge I bit (0x20) sent")
