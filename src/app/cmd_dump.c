@@ -187,13 +187,15 @@ static void print_stats(const struct bl_source *s)
     fprintf(stderr,
             "batlink: %s: frames %llu, bytes %llu, bad %llu, fd_skipped %llu, error_frames %llu "
             "(bus_off %llu, error_passive %llu, error_warning %llu, ack %llu, controller %llu, "
-            "protocol %llu), dropped %llu, reconnects %llu, state %s\n",
+            "protocol %llu, lost_arbitration %llu), dropped %llu, disconnects %llu, "
+            "reconnects %llu, state %s\n",
             bl_source_uri(s), (unsigned long long)t->frames_in, (unsigned long long)t->bytes_in,
             (unsigned long long)t->bad_frames, (unsigned long long)t->fd_skipped,
             (unsigned long long)t->error_frames, (unsigned long long)t->bus_off,
             (unsigned long long)t->error_passive, (unsigned long long)t->error_warning,
             (unsigned long long)t->ack_errors, (unsigned long long)t->controller_problems,
-            (unsigned long long)t->protocol_errors, (unsigned long long)t->dropped,
+            (unsigned long long)t->protocol_errors, (unsigned long long)t->lost_arbitration,
+            (unsigned long long)t->dropped, (unsigned long long)t->disconnects,
             (unsigned long long)t->reconnects, bl_source_state_name(bl_source_state(s)));
 }
 

@@ -179,6 +179,7 @@ def test_receive():
     check(stat(err, "bad") == state["bad"], "receive: bad %d, expected %d (stderr: %s)"
           % (stat(err, "bad"), state["bad"], err[-300:]))
     check(stat(err, "reconnects") == 3, "receive: reconnects %d, expected 3" % stat(err, "reconnects"))
+    check(stat(err, "disconnects") == 3, "receive: disconnects %d, expected 3" % stat(err, "disconnects"))
     check(stat(err, "frames") == len(expected), "receive: stats frames")
     check("connection ended inside a record" in err, "receive: truncated record reported")
     check(err.count("stream byte") <= 10, "receive: bad-record warnings rate-limited (%d lines)"
