@@ -221,7 +221,7 @@ if want error_frames; then
     check error_frames "controller passive" has $j '"id":"0x00000004","ext":false,"error":true,"dlc":8,"data":"0010000000000000","message":"error_frame"'
     check error_frames "an error frame was decoded as data" [ "$(grep '"error":true' $j | grep -c '_pct\|_v"\|_a"')" = 0 ]
     check error_frames "data frame after them" has $j '"id":"0x355","ext":false,"dlc":4,"data":"58005e00"'
-    check error_frames "stats" has $T/error_frames.err "frames 4, bytes 64, bad 0, fd_skipped 0, error_frames 3 (bus_off 1, error_passive 1, error_warning 0, ack 1, controller 1, protocol 0)"
+    check error_frames "stats" has $T/error_frames.err "frames 4, bytes 64, bad 0, fd_skipped 0, error_frames 3 (bus_off 1, error_passive 1, error_warning 0, ack 1, controller 1, protocol 0, lost_arbitration 0)"
     finish
 fi
 
