@@ -13,10 +13,15 @@
 
 /** Everything one frame of the view shows. Pointers are borrowed; `stats` may be NULL. */
 struct bl_term_view {
-    const struct bl_tracker *tracker;    /**< state, link, implausible flags, per-id rates */
+    const struct bl_tracker *tracker;    /**< state, link, implausible flags, per-id rates; or
+                                              NULL to show `battery` and `link` instead */
+    const struct bl_battery *battery;    /**< used when tracker is NULL (the bridge's output) */
+    const struct bl_link *link;          /**< used when tracker is NULL */
+    const char *title;                   /**< "batlink monitor" when NULL */
     const struct bl_source_stats *stats; /**< source counters (bad records, drops) or NULL */
     const char *source;                  /**< URI shown in the title, or NULL */
-    const char *extra; /**< one more status line (e.g. "mqtt connected"), or NULL */
+    const char *extra; /**< more status lines separated by '\n' (e.g. "mqtt connected"), or
+                            NULL */
     bl_us now;         /**< monotonic time, for ages */
     int64_t wall_us;   /**< wall time shown in the title */
 };

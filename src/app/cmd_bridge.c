@@ -26,6 +26,7 @@
 #include "batlink/mqtt.h"
 #include "batlink/profile.h"
 #include "batlink/source.h"
+#include "batlink/term.h"
 
 #define S_US             1000000
 #define WARN_BURST       10           /* warnings shown per minute; the rest are counted */
@@ -55,6 +56,7 @@ struct bridge {
     bool ex_charge_v, ex_float_v, ex_discharge_v, ex_min_temp, ex_temp_curve;
     double duration;
     bool json;
+    bool tty; /* stdout is a terminal: the live view instead of one line per period */
     bool no_realtime;
     const struct bl_profile *profile;
 
@@ -90,6 +92,8 @@ struct bridge {
     bl_us warn_window;
     unsigned warn_count;
     uint64_t warn_dropped;
+    bool warn_in_view; /* stderr is the same terminal: the last message goes into the view */
+    char last_warn[200];
 };
 
 /* Log with at most WARN_BURST warnings a minute (bad input can arrive every period); state
@@ -114,6 +118,11 @@ static void vnote(struct bridge *b, enum bl_log_level lvl, bool always, const ch
     }
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (b->warn_in_view && lvl <= bl_log_level()) {
+        /* printed under the live view it would be erased by the next redraw */
+        snprintf(b->last_warn, sizeof b->last_warn, "%.199s", msg);
+        return;
+    }
     bl_logf(lvl, "%s", msg);
 }
 
@@ -604,6 +613,53 @@ static void write_out(const char *s, size_t len)
     }
 }
 
+/* The bridge's own lines under the live view: BMS, cells, MOSFETs, each limit with its reason. */
+static void view_lines(const struct bridge *b, bl_us now, char *buf, size_t n)
+{
+    const struct bl_ctl_out *c = &b->out;
+    size_t k = 0;
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(buf + k, n - k, __VA_ARGS__);                                            \
+        if (w_ > 0) k = (size_t)w_ < n - k ? k + (size_t)w_ : n - 1;                               \
+    } while (0)
+    buf[0] = '\0';
+    ADD("%-10s %s %s, state %s, %s", "BMS", b->cfg.bridge.bms,
+        bl_bmslink_up(b->bms) ? "up" : "down", state_name(c->state),
+        c->transmit ? "transmitting" : "NOT transmitting");
+    if (b->have_last) ADD(", reading %.1f s old", (double)(now - b->last_reading) / 1e6);
+    if (b->have_last) {
+        const struct bl_bms *r = &b->last;
+        uint16_t hi = 0, lo = 0;
+        unsigned hic = 0, loc = 0;
+        ADD("\n%-10s", "Cells V");
+        for (unsigned i = 0; i < r->cell_count; i++)
+            ADD("%s%.3f", i > 0 && i % 8 == 0 ? "\n           " : " ", r->cell_mv[i] / 1000.0);
+        if (bl_bms_cell_extremes(r, &hi, &hic, &lo, &loc) == BL_OK)
+            ADD("\n%-10s %u mV (highest #%u, lowest #%u)%s", "Spread", (unsigned)(hi - lo), hic,
+                loc, (r->status & BL_BMS_ST_BALANCING) ? ", balancing" : "");
+        ADD("\n%-10s charge %s, discharge %s", "MOSFETs",
+            (r->status & BL_BMS_ST_CHARGE_MOSFET) ? "on" : "OFF",
+            (r->status & BL_BMS_ST_DISCHARGE_MOSFET) ? "on" : "OFF");
+    }
+    if (c->state != BL_CTL_STARTING) {
+        ADD("\n%-10s charge %.2f V (%s), %s phase", "Limits", c->charge_voltage_mv / 1000.0,
+            bl_ctl_reason_name(c->charge_voltage_reason),
+            c->phase == BL_CTL_FLOAT ? "float" : "bulk");
+        ADD("\n%-10s charge %.1f A (%s; target %.1f A, %s)", "", c->charge_current_ma / 1000.0,
+            bl_ctl_reason_name(c->charge_current_reason), c->charge_current_target_ma / 1000.0,
+            bl_ctl_reason_name(c->charge_target_reason));
+        ADD("\n%-10s discharge %.1f A (%s; target %.1f A, %s), down to %.2f V", "",
+            c->discharge_current_ma / 1000.0, bl_ctl_reason_name(c->discharge_current_reason),
+            c->discharge_current_target_ma / 1000.0, bl_ctl_reason_name(c->discharge_target_reason),
+            c->discharge_voltage_mv / 1000.0);
+    }
+    ADD("\n%-10s %llu frames sent, %llu transmit errors", "CAN", (unsigned long long)b->frames_sent,
+        (unsigned long long)b->tx_errors);
+    if (b->last_warn[0] != '\0') ADD("\n%-10s %.86s", "Last note", b->last_warn);
+#undef ADD
+}
+
 static void outputs(struct bridge *b, bl_us now)
 {
     struct bl_link l = link_view(b, now);
@@ -619,6 +675,25 @@ static void outputs(struct bridge *b, bl_us now)
         }
         free(txt);
         cJSON_Delete(st);
+    } else if (b->tty) {
+        static const size_t cap = BL_TERM_VIEW_MAX + 2048;
+        char *view = malloc(cap), extra[2048];
+        if (view != NULL) {
+            view_lines(b, now, extra, sizeof extra);
+            struct bl_term_view v = {
+                .battery = &b->bat,
+                .link = &l,
+                .title = "batlink bridge",
+                .stats = bl_source_stats(b->can),
+                .source = bl_source_uri(b->can),
+                .extra = extra,
+                .now = now,
+                .wall_us = wall,
+            };
+            size_t len = bl_term_render(view, cap, &v);
+            write_out(view, len < cap ? len : cap - 1);
+            free(view);
+        }
     } else {
         char line[400];
         const struct bl_ctl_out *c = &b->out;
@@ -893,6 +968,8 @@ static void on_stop(void *ctx, bl_us now)
 static int start(struct bridge *b)
 {
     char err[BL_ERRLEN];
+    b->tty = !b->json && isatty(STDOUT_FILENO);
+    b->warn_in_view = b->tty && isatty(STDERR_FILENO);
     if (bl_loop_new(&b->loop) != BL_OK) {
         app__err("bridge: out of memory");
         return BL_EXIT_FAIL;

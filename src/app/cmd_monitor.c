@@ -188,12 +188,14 @@ static void write_out(const char *s, size_t len)
 
 static void render(struct monitor *m, bl_us now, bool final)
 {
-    struct bl_term_view v = {&m->tracker,
-                             bl_source_stats(m->src),
-                             bl_source_uri(m->src),
-                             m->last_warn[0] != '\0' ? m->last_warn : NULL,
-                             now,
-                             bl_now_wall()};
+    struct bl_term_view v = {
+        .tracker = &m->tracker,
+        .stats = bl_source_stats(m->src),
+        .source = bl_source_uri(m->src),
+        .extra = m->last_warn[0] != '\0' ? m->last_warn : NULL,
+        .now = now,
+        .wall_us = bl_now_wall(),
+    };
     switch (m->view) {
     case VIEW_JSON: {
         if (!m->dirty && !m->link_changed && !final) return;

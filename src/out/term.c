@@ -40,17 +40,21 @@ static double secs(bl_us us)
     return (double)us / 1e6;
 }
 
-/* "49.87 V", "84 %", "1391 W"; marks implausible ("!") and old values ("(12 s)") */
-static void field_text(const struct bl_tracker *t, enum bl_field f, bl_us now, char *s, size_t n)
+/* "49.87 V", "84 %", "1391 W"; marks implausible ("!") and old values ("(12 s)"); both marks
+ * need the tracker's options, so a view without one shows the plain value. */
+static void field_text(const struct bl_tracker *t, const struct bl_battery *b, enum bl_field f,
+                       bl_us now, char *s, size_t n)
 {
     const struct bl_field_desc *d = bl_field_desc(f);
     char num[32];
-    bl_field_format(d, t->state.v[f], num, sizeof num);
-    bl_us age = now - t->state.updated_us[f];
+    bl_field_format(d, b->v[f], num, sizeof num);
+    bl_us age = now - b->updated_us[f];
     char agebuf[24] = "";
-    if (age >= t->opt.stale_after_us) snprintf(agebuf, sizeof agebuf, " (%.0f s)", secs(age));
+    if (t != NULL && age >= t->opt.stale_after_us)
+        snprintf(agebuf, sizeof agebuf, " (%.0f s)", secs(age));
+    bool implausible = t != NULL && ((t->implausible_mask >> (unsigned)f) & 1u);
     snprintf(s, n, "%s%s%s%s%s", num, d->unit != NULL ? " " : "", d->unit != NULL ? d->unit : "",
-             (t->implausible_mask >> (unsigned)f) & 1u ? " !" : "", agebuf);
+             implausible ? " !" : "", agebuf);
 }
 
 static void words(struct out *o, uint32_t bits, const char *(*name)(unsigned))
@@ -94,14 +98,15 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
 {
     struct out o = {buf, n, 0};
     const struct bl_tracker *t = v->tracker;
-    const struct bl_battery *b = &t->state;
-    const struct bl_link *l = &t->link;
+    const struct bl_battery *b = t != NULL ? &t->state : v->battery;
+    const struct bl_link *l = t != NULL ? &t->link : v->link;
     char hms[16], a[48];
     if (n > 0) buf[0] = '\0';
+    if (b == NULL || l == NULL) return 0;
     wall_hms(v->wall_us, hms);
 
-    put(&o, "\x1b[H batlink monitor  %s  %s  %s" EL, v->source != NULL ? v->source : "",
-        b->profile != NULL ? b->profile : "", hms);
+    put(&o, "\x1b[H %s  %s  %s  %s" EL, v->title != NULL ? v->title : "batlink monitor",
+        v->source != NULL ? v->source : "", b->profile != NULL ? b->profile : "", hms);
     put(&o, " %-10s %s", "Battery", bl_battery_known(b, BL_F_MANUFACTURER) ? b->manufacturer : "?");
     put(&o, EL);
     /* numeric fields, two per line, in field-table order */
@@ -110,7 +115,7 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
         enum bl_field f = (enum bl_field)i;
         const struct bl_field_desc *d = bl_field_desc(f);
         if (d->kind != BL_FK_NUMBER || !bl_battery_known(b, f)) continue;
-        field_text(t, f, v->now, a, sizeof a);
+        field_text(t, b, f, v->now, a, sizeof a);
         if (col == 0)
             put(&o, " %-24s %-14s", d->label, a);
         else
@@ -161,12 +166,17 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
     if (l->conflicts > 0 || l->implausible > 0 || l->unknown > 0) {
         put(&o, " %-10s conflicts %llu%s  implausible %llu  unknown ids %llu", "Problems",
             (unsigned long long)l->conflicts,
-            bl_tracker_conflict_active(t, v->now) ? " (two senders now)" : "",
+            t != NULL && bl_tracker_conflict_active(t, v->now) ? " (two senders now)" : "",
             (unsigned long long)l->implausible, (unsigned long long)l->unknown);
         put(&o, EL);
     }
-    rates(&o, t);
-    if (v->extra != NULL) put(&o, " %s" EL, v->extra);
+    if (t != NULL) rates(&o, t);
+    for (const char *p = v->extra; p != NULL && *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+        put(&o, " %.*s" EL, len, p);
+        p = nl != NULL ? nl + 1 : NULL;
+    }
     put(&o, "\x1b[J");
     return o.len;
 }
