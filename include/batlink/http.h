@@ -47,6 +47,13 @@ void bl_http_update(struct bl_http *h, const struct bl_battery *b, const struct 
  */
 void bl_http_set_extra(struct bl_http *h, const char *json_object);
 
+/**
+ * More metrics appended to /metrics as given (Prometheus text format, complete families with
+ * HELP/TYPE lines, each line ending in "\n"): the bridge's per-cell voltages and limit reasons.
+ * Copied; NULL clears. The caller keeps names unique against the built-in families.
+ */
+void bl_http_set_extra_metrics(struct bl_http *h, const char *text);
+
 /** The bound TCP port (useful after asking for port 0). */
 unsigned bl_http_port(const struct bl_http *h);
 

@@ -660,6 +660,73 @@ static void view_lines(const struct bridge *b, bl_us now, char *buf, size_t n)
 #undef ADD
 }
 
+/* Prometheus families of the bridge, appended to /metrics: the cells, the MOSFETs, the failsafe
+ * state, the reason behind each limit (only the active reason, value 1) and the BMS link. */
+static void bridge_metrics(const struct bridge *b, char *buf, size_t n)
+{
+    const struct bl_ctl_out *c = &b->out;
+    /* a label value: fall back to the default name rather than escape an odd device name */
+    const char *dev =
+        strpbrk(b->cfg.mqtt.device, "\"\\\n") == NULL ? b->cfg.mqtt.device : "battery";
+    size_t k = 0;
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(buf + k, n - k, __VA_ARGS__);                                            \
+        if (w_ > 0) k = (size_t)w_ < n - k ? k + (size_t)w_ : n - 1;                               \
+    } while (0)
+#define FAMILY(name, type, help) ADD("# HELP " name " " help "\n# TYPE " name " " type "\n")
+    buf[0] = '\0';
+    FAMILY("batlink_bridge_state", "gauge", "1 for the failsafe state the bridge is in.");
+    ADD("batlink_bridge_state{battery=\"%s\",state=\"%s\"} 1\n", dev, state_name(c->state));
+    FAMILY("batlink_bridge_transmitting", "gauge", "1 while frames are sent to the inverter.");
+    ADD("batlink_bridge_transmitting{battery=\"%s\"} %d\n", dev, c->transmit ? 1 : 0);
+    if (c->state != BL_CTL_STARTING) {
+        static const char *const names[] = {"charge_voltage", "charge_current", "discharge_current",
+                                            "discharge_voltage"};
+        enum bl_ctl_reason r[] = {c->charge_voltage_reason, c->charge_current_reason,
+                                  c->discharge_current_reason, c->discharge_voltage_reason};
+        FAMILY("batlink_bridge_limit_reason", "gauge",
+               "1 for the reason that set each limit sent to the inverter.");
+        for (unsigned i = 0; i < 4; i++)
+            ADD("batlink_bridge_limit_reason{battery=\"%s\",limit=\"%s\",reason=\"%s\"} 1\n", dev,
+                names[i], bl_ctl_reason_name(r[i]));
+    }
+    if (b->have_last) {
+        const struct bl_bms *r = &b->last;
+        uint16_t hi = 0, lo = 0;
+        FAMILY("batlink_bridge_cell_voltage_volts", "gauge", "Cell voltage read from the BMS.");
+        for (unsigned i = 0; i < r->cell_count; i++)
+            ADD("batlink_bridge_cell_voltage_volts{battery=\"%s\",cell=\"%u\"} %.3f\n", dev, i + 1,
+                r->cell_mv[i] / 1000.0);
+        if (bl_bms_cell_extremes(r, &hi, NULL, &lo, NULL) == BL_OK) {
+            FAMILY("batlink_bridge_cell_spread_volts", "gauge",
+                   "Highest minus lowest cell voltage.");
+            ADD("batlink_bridge_cell_spread_volts{battery=\"%s\"} %.3f\n", dev, (hi - lo) / 1000.0);
+        }
+        FAMILY("batlink_bridge_mosfet_on", "gauge", "1 while the BMS has the MOSFET switched on.");
+        ADD("batlink_bridge_mosfet_on{battery=\"%s\",direction=\"charge\"} %d\n", dev,
+            (r->status & BL_BMS_ST_CHARGE_MOSFET) ? 1 : 0);
+        ADD("batlink_bridge_mosfet_on{battery=\"%s\",direction=\"discharge\"} %d\n", dev,
+            (r->status & BL_BMS_ST_DISCHARGE_MOSFET) ? 1 : 0);
+    }
+    const struct bl_bmslink_stats *st = bl_bmslink_stats(b->bms);
+    FAMILY("batlink_bridge_bms_replies_total", "counter", "Valid replies read from the BMS.");
+    ADD("batlink_bridge_bms_replies_total{battery=\"%s\"} %llu\n", dev,
+        (unsigned long long)st->replies);
+    FAMILY("batlink_bridge_bms_errors_total", "counter",
+           "BMS requests that failed, by kind (timeout, checksum, bad_frame, invalid_reading).");
+    ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"timeout\"} %llu\n", dev,
+        (unsigned long long)st->timeouts);
+    ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"checksum\"} %llu\n", dev,
+        (unsigned long long)st->checksum_errors);
+    ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"bad_frame\"} %llu\n", dev,
+        (unsigned long long)st->bad_frames);
+    ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"invalid_reading\"} %llu\n", dev,
+        (unsigned long long)st->invalid_readings);
+#undef FAMILY
+#undef ADD
+}
+
 static void outputs(struct bridge *b, bl_us now)
 {
     struct bl_link l = link_view(b, now);
@@ -719,6 +786,9 @@ static void outputs(struct bridge *b, bl_us now)
         char *xt = x != NULL ? cJSON_PrintUnformatted(x) : NULL;
         bl_http_set_extra(b->http, xt);
         free(xt);
+        char metrics[8192];
+        bridge_metrics(b, metrics, sizeof metrics);
+        bl_http_set_extra_metrics(b->http, metrics);
         bl_http_update(b->http, &b->bat, &l, bl_source_stats(b->can), now, wall);
     }
     cJSON_Delete(x);

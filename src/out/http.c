@@ -40,10 +40,11 @@ struct bl_http {
     struct bl_link l;
     struct bl_source_stats st;
     bool have_stats;
-    bl_us snap_now;    /* the caller's monotonic time */
-    int64_t snap_wall; /* the caller's wall time */
-    bl_us snap_taken;  /* bl_now_mono() when the snapshot was taken */
-    cJSON *extra;      /* bl_http_set_extra, or NULL */
+    bl_us snap_now;      /* the caller's monotonic time */
+    int64_t snap_wall;   /* the caller's wall time */
+    bl_us snap_taken;    /* bl_now_mono() when the snapshot was taken */
+    cJSON *extra;        /* bl_http_set_extra, or NULL */
+    char *extra_metrics; /* bl_http_set_extra_metrics, or NULL */
 };
 
 /* ---- address --------------------------------------------------------------------------------- */
@@ -147,8 +148,12 @@ static enum MHD_Result serve_metrics(struct bl_http *h, struct MHD_Connection *c
         char *buf = malloc(cap);
         if (buf == NULL) return MHD_NO;
         size_t need = bl_prom_write(buf, cap, &in);
-        if (need < cap)
+        size_t more = h->extra_metrics != NULL ? strlen(h->extra_metrics) : 0;
+        if (need + more < cap) {
+            if (more > 0) memcpy(buf + need, h->extra_metrics, more + 1);
             return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf, true);
+        }
+        need += more;
         free(buf);
         cap = need + 1;
     }
@@ -353,10 +358,17 @@ void bl_http_set_extra(struct bl_http *h, const char *json_object)
     }
 }
 
+void bl_http_set_extra_metrics(struct bl_http *h, const char *text)
+{
+    free(h->extra_metrics);
+    h->extra_metrics = text != NULL ? strdup(text) : NULL;
+}
+
 void bl_http_free(struct bl_http *h)
 {
     if (h == NULL) return;
     cJSON_Delete(h->extra);
+    free(h->extra_metrics);
     bl_watch_remove(h->watch);
     bl_timer_remove(h->timer);
     if (h->d != NULL) MHD_stop_daemon(h->d);

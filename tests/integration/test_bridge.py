@@ -570,6 +570,15 @@ def test_mqtt_commands():
             api = json.loads(r.read().decode())
     except (OSError, ValueError):
         api = {}
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % hport, timeout=5) as r:
+            metrics = r.read().decode()
+    except OSError:
+        metrics = ""
+    prom_ok = True
+    if shutil.which("promtool") is not None:
+        prom_ok = subprocess.run(["promtool", "check", "metrics"], input=metrics, text=True,
+                                 capture_output=True).returncode == 0
     pub("force_charge", "on")
     forced = br.wait_for(lambda x: x.get("force_charge_1") is True, 2)
     fc_frame = any(b.get(0x35C, b"\0")[0] & 0x20 for t, b in peer.bursts())
@@ -601,6 +610,10 @@ def test_mqtt_commands():
     check(len(api.get("bridge", {}).get("cells_v", [])) == 16
           and api.get("bridge", {}).get("limits", {}).get("charge_current_a", {}).get("reason"),
           "HTTP /api/state carries the bridge object (16 cells, limits with reasons)")
+    check('batlink_bridge_cell_voltage_volts{battery="jk1",cell="16"}' in metrics
+          and 'batlink_bridge_limit_reason{battery="jk1",limit="charge_current",reason=' in metrics
+          and 'batlink_bridge_mosfet_on{battery="jk1",direction="charge"} 1' in metrics and prom_ok,
+          "/metrics: per-cell voltages, MOSFETs, limit reasons; promtool accepts it")
     check(not retained_acted and any("ignoring retained command" in e for e in br.err),
           "a retained set/force_charge is ignored with a logged reason")
     check(forced and fc_frame, "set/force_charge on: 0x35C force charge I bit (0x20) sent")
