@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "app/app.h"
+#include "app/sdnotify.h"
 #include "batlink/bmslink.h"
 #include "batlink/config.h"
 #include "batlink/control.h"
@@ -93,6 +94,8 @@ struct bridge {
     unsigned warn_count;
     uint64_t warn_dropped;
     bool warn_in_view; /* stderr is the same terminal: the last message goes into the view */
+    struct app__sdnotify sd;
+    struct bl_timer *watchdog_t;
     char last_warn[200];
 };
 
@@ -498,8 +501,19 @@ static void state_change(struct bridge *b, const struct bl_ctl_out *o)
               age);
         break;
     }
+    char st[128];
+    snprintf(st, sizeof st, "BMS %s, %s", state_name(o->state),
+             o->transmit ? "transmitting" : "not transmitting");
+    app__sd_status(&b->sd, st);
     b->prev_state = o->state;
     b->stepped = true;
+}
+
+static void on_watchdog(void *ctx, bl_us now)
+{
+    struct bridge *b = ctx;
+    (void)now;
+    app__sd_send(&b->sd, "WATCHDOG=1");
 }
 
 static struct bl_link link_view(const struct bridge *b, bl_us now)
@@ -1038,6 +1052,7 @@ static void on_stop(void *ctx, bl_us now)
 static int start(struct bridge *b)
 {
     char err[BL_ERRLEN];
+    if (!app__sd_open(&b->sd, err)) bl_logf(BL_LOG_WARN, "%s (systemd notifications off)", err);
     b->tty = !b->json && isatty(STDOUT_FILENO);
     b->warn_in_view = b->tty && isatty(STDERR_FILENO);
     if (bl_loop_new(&b->loop) != BL_OK) {
@@ -1095,7 +1110,10 @@ static int start(struct bridge *b)
     b->tick_t = bl_loop_timer(b->loop, now + PHASE_US, period, on_tick, b);
     if (b->duration > 0)
         b->stop_t = bl_loop_timer(b->loop, now + (bl_us)(b->duration * S_US), 0, on_stop, b);
-    if (b->tick_t == NULL || (b->duration > 0 && b->stop_t == NULL)) {
+    bl_us wd = app__sd_watchdog_interval(&b->sd);
+    if (wd > 0) b->watchdog_t = bl_loop_timer(b->loop, now + wd, wd, on_watchdog, b);
+    if (b->tick_t == NULL || (b->duration > 0 && b->stop_t == NULL) ||
+        (wd > 0 && b->watchdog_t == NULL)) {
         app__err("bridge: poll loop timer table full");
         return BL_EXIT_FAIL;
     }
@@ -1116,6 +1134,7 @@ static void finish(struct bridge *b)
     bl_http_free(b->http);
     bl_timer_remove(b->tick_t);
     bl_timer_remove(b->stop_t);
+    bl_timer_remove(b->watchdog_t);
     if (b->bms != NULL || b->can != NULL) {
         const struct bl_bmslink_stats *s = b->bms != NULL ? bl_bmslink_stats(b->bms) : NULL;
         if (s != NULL)
@@ -1142,14 +1161,18 @@ int bl_cmd_bridge(int argc, char **argv)
         return BL_EXIT_FAIL;
     }
     b->sig.fd = -1;
+    b->sd.fd = -1;
     int rc = configure(b, argc, argv);
     if (rc < 0) rc = start(b);
     if (rc < 0) {
+        app__sd_send(&b->sd, "READY=1\nSTATUS=waiting for the first BMS reading");
         rc = bl_loop_run(b->loop) == BL_OK ? BL_EXIT_OK : BL_EXIT_FAIL;
         if (rc != BL_EXIT_OK) app__err("bridge: poll: %s", strerror(errno));
         if (b->sig.signo != 0) bl_logf(BL_LOG_INFO, "signal %d: stopping", b->sig.signo);
+        app__sd_send(&b->sd, "STOPPING=1");
     }
     finish(b);
+    app__sd_close(&b->sd);
     free(b);
     return rc;
 }

@@ -665,9 +665,47 @@ def test_config_errors():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def test_sd_notify():
+    print("# systemd notifications: READY, STATUS per failsafe state, WATCHDOG, STOPPING", flush=True)
+    d = tempfile.mkdtemp(prefix="bl_sd_")
+    path = os.path.join(d, "notify")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(0.2)
+    jk = FakeJK([real_frame()])
+    peer = CanetPeer()
+    cfg = os.path.join(d, "b.ini")
+    open(cfg, "w").write(FAST)
+    env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
+    p = subprocess.Popen([BATLINK, "bridge", "--no-realtime", "--json", "--duration", "2",
+                          "--config", cfg, "--bms", "jk:" + jk.path + BMS_FAST, "--can",
+                          "canet:127.0.0.1:%d" % peer.port], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    msgs = []
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        try:
+            msgs.append(s.recv(4096).decode())
+        except socket.timeout:
+            if p.poll() is not None:
+                break
+    p.wait()
+    peer.close()
+    jk.close()
+    s.close()
+    shutil.rmtree(d, ignore_errors=True)
+    wd = [m for m in msgs if m == "WATCHDOG=1"]
+    check(p.returncode == 0, "bridge under a notify socket exits 0")
+    check(bool(msgs) and msgs[0].startswith("READY=1"), "READY=1 first: %s" % msgs[:1])
+    check(any(m == "STATUS=BMS ok, transmitting" for m in msgs), "STATUS names the failsafe state")
+    check(5 <= len(wd) <= 14, "watchdog pings at half of WATCHDOG_USEC over 2 s: %d" % len(wd))
+    check(bool(msgs) and msgs[-1] == "STOPPING=1", "STOPPING=1 last")
+
+
 if __name__ == "__main__":
     tests = [test_config_errors, test_end_to_end, test_bad_input, test_failsafe_silence,
-             test_failsafe_kill, test_cell_over, test_can_down, test_mqtt_commands]
+             test_failsafe_kill, test_cell_over, test_can_down, test_mqtt_commands,
+             test_sd_notify]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:
