@@ -27,7 +27,7 @@ BATLINK = os.environ.get("BATLINK")
 DATA = os.environ.get("BL_TEST_DATA")
 if not BATLINK or not DATA:
     print("BATLINK and BL_TEST_DATA must be set (run through ctest)")
-    sys.exit(77)
+    sys.exit(2)
 
 FAILS = []
 
@@ -524,7 +524,7 @@ def test_can_down():
 def test_mqtt_commands():
     print("# MQTT commands: only lower, expire, rejected with a reason", flush=True)
     if shutil.which("mosquitto") is None or shutil.which("mosquitto_pub") is None:
-        print("skip: mosquitto not installed")
+        check(False, "mosquitto and mosquitto_pub are needed: run scripts/setup.sh --test")
         return
     s0 = socket.socket()
     s0.bind(("127.0.0.1", 0))

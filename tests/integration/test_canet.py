@@ -274,9 +274,6 @@ def expected_sim_records():
 
 def test_transmit():
     """`batlink sim canet:` transmits exact 13-byte records."""
-    if subprocess.run([BATLINK, "sim", "--help"], capture_output=True).returncode != 0:
-        print("transmit: batlink sim not available, skipped", file=sys.stderr)
-        return
     want = expected_sim_records()
     srv = listener()
     port = srv.getsockname()[1]
@@ -310,11 +307,8 @@ def test_transmit():
 
 def main():
     if not BATLINK or not os.access(BATLINK, os.X_OK):
-        print("BATLINK not set; skipped")
-        return 77
-    if subprocess.run([BATLINK, "dump", "--help"], capture_output=True).returncode != 0:
-        print("batlink dump not built yet; skipped")
-        return 77
+        print("BATLINK must name the batlink binary (run through ctest)")
+        return 2
     test_receive()
     test_refused_then_up()
     test_listen()

@@ -8,8 +8,8 @@ set -u
 BATLINK=${BATLINK:-build/batlink}
 for tool in curl promtool python3; do
     if ! command -v "$tool" >/dev/null; then
-        echo "skip: $tool not installed (scripts/setup.sh --test)"
-        exit 77
+        echo "FAIL: $tool missing: run scripts/setup.sh --test"
+        exit 1
     fi
 done
 

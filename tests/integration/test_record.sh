@@ -6,8 +6,8 @@
 # round trip pcap -> dump == log -> dump, SIGINT/SIGTERM, flushing, bad input and usage errors.
 set -uo pipefail
 : "${BATLINK:?}" "${BL_TEST_DATA:?}"
-command -v tshark >/dev/null || { echo "SKIP: tshark missing"; exit 77; }
-command -v log2asc >/dev/null || { echo "SKIP: can-utils missing"; exit 77; }
+command -v tshark >/dev/null || { echo "FAIL: tshark missing: run scripts/setup.sh --test"; exit 1; }
+command -v log2asc >/dev/null || { echo "FAIL: can-utils missing: run scripts/setup.sh --test"; exit 1; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0

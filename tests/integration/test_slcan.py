@@ -202,9 +202,6 @@ def test_dump_unplug(tmp):
 
 
 def test_sim_transmit(tmp):
-    if subprocess.run([BATLINK, "sim", "--help"], capture_output=True).returncode != 0:
-        print("transmit: batlink sim not available, skipped", file=sys.stderr)
-        return
     log = subprocess.run([BATLINK, "sim", "--duration", "3", "--seed", "1", "--no-inverter",
                           "--start", "1700000000", "-"], capture_output=True, text=True)
     want = []
@@ -236,11 +233,8 @@ def test_sim_transmit(tmp):
 
 def main():
     if not BATLINK or not os.access(BATLINK, os.X_OK):
-        print("BATLINK not set; skipped")
-        return 77
-    if subprocess.run([BATLINK, "dump", "--help"], capture_output=True).returncode != 0:
-        print("batlink dump not built yet; skipped")
-        return 77
+        print("BATLINK must name the batlink binary (run through ctest)")
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         test_dump_unplug(tmp)
         test_sim_transmit(tmp)
