@@ -18,6 +18,7 @@
 #include "batlink/log.h"
 #include "io.h"
 
+#define CLOSE_DRAIN_US     200000 /* at most this long to send what is queued at close */
 #define CANET_DEFAULT_PORT "20001"
 /* 512 records: more than ten of the converter's 50-record packets per read */
 #define RX_CAP             (BL_CANET_RECORD_LEN * 512u)
@@ -500,6 +501,9 @@ static void canet_close(struct bl_source *s)
 {
     struct canet *c = s->impl;
     if (c == NULL) return;
+    /* frames queued at the end of a run (a sim stopped by --duration) still go out */
+    if (c->fd >= 0 && c->tx_len > 0 && s->state == BL_SRC_UP)
+        s->stats.bytes_out += io__write_all(c->fd, c->tx, c->tx_len, CLOSE_DRAIN_US, true);
     if (c->fd >= 0) close(c->fd);
     if (c->lfd >= 0) close(c->lfd);
     bl_watch_remove(c->w);

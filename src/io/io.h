@@ -96,6 +96,11 @@ enum bl_err io__uri_get_ulong(const struct io__uri *u, const char *key, unsigned
                               unsigned long lo, unsigned long hi, unsigned long *out,
                               char err[BL_ERRLEN]) BL_MUST_CHECK;
 
+/** At close: write `len` bytes still queued for a non-blocking fd, waiting for it to become
+ * writable for at most `max_wait` in total. Returns the bytes written (the rest is lost, as when
+ * the peer is gone). `is_socket` sends with MSG_NOSIGNAL. */
+size_t io__write_all(int fd, const uint8_t *buf, size_t len, bl_us max_wait, bool is_socket);
+
 /** O_NONBLOCK + FD_CLOEXEC. Returns 0 or -1 with errno. */
 int io__set_nonblock(int fd);
 

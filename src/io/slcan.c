@@ -16,6 +16,7 @@
 #include "batlink/slcan.h"
 #include "io.h"
 
+#define CLOSE_DRAIN_US        200000 /* at most this long to send what is queued at close */
 #define RX_CAP                1024u
 #define TX_CAP                4096u
 #define BACKOFF_MIN_US        250000
@@ -459,9 +460,13 @@ static void slcan_close(struct bl_source *s)
     struct slcan *c = s->impl;
     if (c == NULL) return;
     if (c->fd >= 0) {
-        /* close the channel as slcand -c does; best effort, never blocks */
-        ssize_t r = write(c->fd, "C\r", 2);
-        (void)r;
+        /* frames still queued go out first, then close the channel as slcand -c does; bounded
+         * by CLOSE_DRAIN_US in total */
+        if (c->tx_len + 2 <= TX_CAP) {
+            memcpy(c->tx + c->tx_len, "C\r", 2);
+            c->tx_len += 2;
+        }
+        s->stats.bytes_out += io__write_all(c->fd, c->tx, c->tx_len, CLOSE_DRAIN_US, false);
         close(c->fd);
     }
     bl_watch_remove(c->w);

@@ -3,6 +3,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +341,27 @@ void bl_source_close(struct bl_source *s)
     if (s == NULL) return;
     if (s->ops->close != NULL) s->ops->close(s);
     free(s);
+}
+
+size_t io__write_all(int fd, const uint8_t *buf, size_t len, bl_us max_wait, bool is_socket)
+{
+    size_t done = 0;
+    bl_us deadline = bl_now_mono() + max_wait;
+    while (done < len) {
+        ssize_t n = is_socket ? send(fd, buf + done, len - done, MSG_NOSIGNAL)
+                              : write(fd, buf + done, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) break;
+        bl_us left = deadline - bl_now_mono();
+        if (left <= 0) break;
+        struct pollfd p = {.fd = fd, .events = POLLOUT, .revents = 0};
+        if (poll(&p, 1, (int)(left / 1000) + 1) < 0 && errno != EINTR) break;
+    }
+    return done;
 }
 
 int io__set_nonblock(int fd)
