@@ -11,7 +11,7 @@
 #include "batlink/frame.h"
 #include "batlink/loop.h"
 
-#define BL_ERRLEN 256
+#define BL_ERRLEN 512
 
 struct bl_source;
 
