@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "app/app.h"
@@ -172,15 +171,6 @@ static void on_timeout(void *ctx, bl_us now)
     bl_loop_stop(d->loop);
 }
 
-static void on_signal(void *ctx, int fd, short revents)
-{
-    struct dump *d = ctx;
-    struct signalfd_siginfo si;
-    (void)revents;
-    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
-        bl_loop_stop(d->loop);
-}
-
 static void print_stats(const struct bl_source *s)
 {
     const struct bl_source_stats *t = bl_source_stats(s);
@@ -197,23 +187,6 @@ static void print_stats(const struct bl_source *s)
             (unsigned long long)t->protocol_errors, (unsigned long long)t->lost_arbitration,
             (unsigned long long)t->dropped, (unsigned long long)t->disconnects,
             (unsigned long long)t->reconnects, bl_source_state_name(bl_source_state(s)));
-}
-
-/* Block SIGINT/SIGTERM and read them from a signalfd watched by the loop (no globals). */
-static int open_signalfd(sigset_t *old)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &set, old) != 0) return -1;
-    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        sigprocmask(SIG_SETMASK, old, NULL);
-        errno = e;
-    }
-    return fd;
 }
 
 static int run(struct dump *d)
@@ -273,19 +246,13 @@ int bl_cmd_dump(int argc, char **argv)
         free(d.out);
         return BL_EXIT_FAIL;
     }
-    sigset_t old;
-    sigemptyset(&old);
-    int sfd = open_signalfd(&old);
-    struct bl_watch *sw = sfd >= 0 ? bl_loop_watch(d.loop, sfd, POLLIN, on_signal, &d) : NULL;
-    if (sfd < 0) app__err("dump: signalfd: %s (Ctrl-C ends the process abruptly)", strerror(errno));
+    struct app__sigstop sig;
+    bool sig_on = app__sigstop_open(&sig, d.loop);
+    if (!sig_on) app__err("dump: signalfd: %s (Ctrl-C ends the process abruptly)", strerror(errno));
     rc = run(&d);
     if (d.o.stats && d.src != NULL) print_stats(d.src);
     bl_source_close(d.src);
-    bl_watch_remove(sw);
-    if (sfd >= 0) {
-        close(sfd);
-        sigprocmask(SIG_SETMASK, &old, NULL);
-    }
+    if (sig_on) app__sigstop_close(&sig);
     bl_loop_free(d.loop);
     free(d.out);
     return rc;

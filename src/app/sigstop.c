@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* sigstop.c: stop a command's poll loop cleanly on SIGINT/SIGTERM through a signalfd watcher
  * (no async handler code, no globals). */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -18,6 +19,15 @@ static void on_signal(void *ctx, int fd, short revents)
     bl_loop_stop(st->loop);
 }
 
+void app__sigstop_close(struct app__sigstop *st)
+{
+    bl_watch_remove(st->w);
+    st->w = NULL;
+    if (st->fd >= 0) close(st->fd);
+    st->fd = -1;
+    sigprocmask(SIG_SETMASK, &st->old, NULL);
+}
+
 bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop)
 {
     memset(st, 0, sizeof *st);
@@ -30,16 +40,11 @@ bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop)
     sigaddset(&set, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &set, &st->old) < 0) return false;
     st->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (st->fd < 0) return false;
-    st->w = bl_loop_watch(loop, st->fd, POLLIN, on_signal, st);
-    return st->w != NULL;
-}
-
-void app__sigstop_close(struct app__sigstop *st)
-{
-    bl_watch_remove(st->w);
-    st->w = NULL;
-    if (st->fd >= 0) close(st->fd);
-    st->fd = -1;
-    sigprocmask(SIG_SETMASK, &st->old, NULL);
+    if (st->fd >= 0) st->w = bl_loop_watch(loop, st->fd, POLLIN, on_signal, st);
+    if (st->w != NULL) return true;
+    /* without a watcher, blocked signals would never be seen: let Ctrl-C end the process */
+    int e = st->fd < 0 ? errno : ENOMEM;
+    app__sigstop_close(st);
+    errno = e;
+    return false;
 }
