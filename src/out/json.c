@@ -45,19 +45,6 @@ static bool add_bits(cJSON *o, const char *key, uint32_t bits, const char *(*nam
     return true;
 }
 
-static const char *link_state_name(enum bl_link_state st)
-{
-    switch (st) {
-    case BL_LINK_UP:
-        return "up";
-    case BL_LINK_STALE:
-        return "stale";
-    case BL_LINK_DOWN:
-        return "down";
-    }
-    return "down";
-}
-
 /* The manufacturer comes from bus bytes (0x35E): keep printable ASCII only so the output is
  * always valid UTF-8. */
 static bool add_text(cJSON *o, const char *key, const char *raw, size_t max)
@@ -95,7 +82,7 @@ static bool add_link(cJSON *o, const struct bl_link *l, bl_us now)
     cJSON *lk = cJSON_AddObjectToObject(o, "link");
     if (lk == NULL) return false;
     char buf[32];
-    if (cJSON_AddStringToObject(lk, "state", link_state_name(l->state)) == NULL) return false;
+    if (cJSON_AddStringToObject(lk, "state", bl_link_state_name(l->state)) == NULL) return false;
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)l->frames);
     if (!add_raw_number(lk, "frames", buf)) return false;
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)l->errors);
