@@ -63,6 +63,8 @@ struct bl_signal_desc {
                               default used while the field is unknown */
     const struct bl_sig_special *special; /**< NULL = plain integer row */
     const char *comment; /**< one line for the DBC CM_ and docs, may cite the reference */
+    uint8_t name_len;    /**< strlen(name) when the table sets it (sizeof "name" - 1), so `dump`
+                              copies keys of known length; 0 = not set, measured */
 };
 
 /** Direction of a message. */

@@ -266,7 +266,6 @@ static inline void put_s(struct wr *w, const char *s)
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
-static const char hexlow[] = "0123456789abcdef";
 
 static const char digits2[201] =
     "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546"
@@ -341,55 +340,191 @@ static void put_fixed(struct wr *w, int64_t v, unsigned dec)
         put_c(w, frac[i]);
 }
 
-static void put_hex(struct wr *w, uint32_t v, unsigned digits, const char *dig)
+/* ---- dump lines: an unchecked writer (the caller's buffer holds BL_FORMAT_LINE_MAX) ---- */
+
+/* every byte as two hex digits, so a data byte is one 2-byte copy */
+static const char hexup2[513] = "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F20"
+                                "2122232425262728292A2B2C2D2E2F"
+                                "303132333435363738393A3B3C3D3E3F404142434445464748494A4B4C4D4E4F50"
+                                "5152535455565758595A5B5C5D5E5F"
+                                "606162636465666768696A6B6C6D6E6F707172737475767778797A7B7C7D7E7F80"
+                                "8182838485868788898A8B8C8D8E8F"
+                                "909192939495969798999A9B9C9D9E9FA0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0"
+                                "B1B2B3B4B5B6B7B8B9BABBBCBDBEBF"
+                                "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDFE0"
+                                "E1E2E3E4E5E6E7E8E9EAEBECEDEEEF"
+                                "F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
+static const char hexlo2[513] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"
+                                "2122232425262728292a2b2c2d2e2f"
+                                "303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f50"
+                                "5152535455565758595a5b5c5d5e5f"
+                                "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f80"
+                                "8182838485868788898a8b8c8d8e8f"
+                                "909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0"
+                                "b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+                                "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0"
+                                "e1e2e3e4e5e6e7e8e9eaebecedeeef"
+                                "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+/* exactly `width` digits of v (zero padded) at o, two at a time from the end; returns o + width */
+static char *o_fix(char *o, uint32_t v, unsigned width)
 {
-    if ((size_t)(w->end - w->p) < digits) return;
-    for (unsigned i = digits; i > 0; i--)
-        *w->p++ = dig[(v >> (4u * (i - 1u))) & 0xFu];
+    char *q = o + width;
+    while (q - o >= 2) {
+        q -= 2;
+        memcpy(q, digits2 + 2u * (v % 100u), 2);
+        v /= 100u;
+    }
+    if (q > o) *--q = (char)('0' + (int)(v % 10u));
+    return o + width;
 }
 
-/* Timestamp as Unix seconds with 6 decimals; the fraction two digits at a time. */
-static void put_ts(struct wr *w, int64_t ts_us)
+static unsigned ndigits32(uint32_t v)
+{
+    unsigned n = 1;
+    while (v >= 10000u) {
+        v /= 10000u;
+        n += 4;
+    }
+    return n + (v >= 10u) + (v >= 100u) + (v >= 1000u);
+}
+
+/* v in decimal: 32-bit arithmetic whenever it fits (a timestamp's seconds, every signal value) */
+static char *o_u64(char *o, uint64_t v)
+{
+    if (v < 10u) { /* dlc, flags, most counts */
+        *o = (char)('0' + (int)v);
+        return o + 1;
+    }
+    if (v < 100u) {
+        memcpy(o, digits2 + 2u * v, 2);
+        return o + 2;
+    }
+    if (v - 1000000000u < 9000000000u) { /* a timestamp's seconds (2001..2286): 10 digits */
+        uint32_t hi = (uint32_t)(v / 100000u), lo = (uint32_t)(v % 100000u);
+        return o_fix(o_fix(o, hi, 5), lo, 5);
+    }
+    if (v <= UINT32_MAX) return o_fix(o, (uint32_t)v, ndigits32((uint32_t)v));
+    o = o_u64(o, v / 1000000000u);
+    return o_fix(o, (uint32_t)(v % 1000000000u), 9);
+}
+
+/* n bytes of s (n known): short copies as two overlapping fixed-size moves, no call */
+static char *o_mem(char *o, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        memcpy(o, s, 8);
+        memcpy(o + n - 8, s + n - 8, 8);
+    } else if (n > 16 && n <= 32) {
+        memcpy(o, s, 16);
+        memcpy(o + n - 16, s + n - 16, 16);
+    } else {
+        memcpy(o, s, n);
+    }
+    return o + n;
+}
+
+/* a string literal: its length is a compile-time constant, so memcpy becomes a few moves */
+#define O_LIT(o, lit) ((o) = (char *)memcpy((o), (lit), sizeof(lit) - 1) + sizeof(lit) - 1)
+
+static char *o_str(char *o, const char *s)
+{
+    return o_mem(o, s, strlen(s));
+}
+
+/* value / 10^dec, exact, trailing zeros of the fraction trimmed ("52.8", "480", "-27.9") */
+static char *o_fixed(char *o, int64_t v, unsigned dec)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    uint64_t ip, fp;
+    if (dec > 9) dec = 9; /* tables use 0..3; keeps 10^dec in 32 bits */
+    switch (dec) {        /* constant divisors: the compiler multiplies instead of dividing */
+    case 0:
+        ip = u;
+        fp = 0;
+        break;
+    case 1:
+        ip = u / 10u;
+        fp = u % 10u;
+        break;
+    case 2:
+        ip = u / 100u;
+        fp = u % 100u;
+        break;
+    case 3:
+        ip = u / 1000u;
+        fp = u % 1000u;
+        break;
+    default: {
+        uint64_t p10 = 1;
+        for (unsigned i = 0; i < dec; i++)
+            p10 *= 10u;
+        ip = u / p10;
+        fp = u % p10;
+    }
+    }
+    if (v < 0) *o++ = '-';
+    o = o_u64(o, ip);
+    if (fp == 0) return o;
+    *o++ = '.';
+    o = o_fix(o, (uint32_t)fp, dec);
+    while (o[-1] == '0') /* fp != 0: a non-zero digit stops it */
+        o--;
+    return o;
+}
+
+static char *o_hex(char *o, uint32_t v, unsigned digits)
+{
+    for (unsigned i = digits; i > 0; i--)
+        *o++ = hexdig[(v >> (4u * (i - 1u))) & 0xFu];
+    return o;
+}
+
+/* Timestamp as Unix seconds with 6 decimals */
+static char *o_ts(char *o, int64_t ts_us)
 {
     uint64_t u = ts_us < 0 ? (uint64_t)0 - (uint64_t)ts_us : (uint64_t)ts_us;
-    if (ts_us < 0) put_c(w, '-');
-    put_u64(w, u / 1000000u);
-    if ((size_t)(w->end - w->p) < 7u) return;
-    unsigned f = (unsigned)(u % 1000000u);
-    *w->p++ = '.';
-    memcpy(w->p, digits2 + 2u * (f / 10000u), 2);
-    memcpy(w->p + 2, digits2 + 2u * (f / 100u % 100u), 2);
-    memcpy(w->p + 4, digits2 + 2u * (f % 100u), 2);
-    w->p += 6;
+    if (ts_us < 0) *o++ = '-';
+    o = o_u64(o, u / 1000000u);
+    *o++ = '.';
+    return o_fix(o, (uint32_t)(u % 1000000u), 6);
 }
 
-/* `"key":` (JSON) or `: key=` / `, key=` (text) before a signal's value. */
-static void put_key(struct wr *w, const char *key, bool first, bool json)
+static size_t sig_name_len(const struct bl_signal_desc *s)
+{
+    return s->name_len != 0 ? s->name_len : strlen(s->name);
+}
+
+/* `"key":` (JSON) or `: key=` / `, key=` (text) before a signal's value */
+static char *o_key(char *o, const char *key, size_t n, bool first, bool json)
 {
     if (json) {
-        if (first)
-            put_c(w, '"');
-        else
-            put_s(w, ",\"");
-        put_s(w, key);
-        put_s(w, "\":");
+        if (!first) *o++ = ',';
+        *o++ = '"';
+        o = o_mem(o, key, n);
+        *o++ = '"';
+        *o++ = ':';
     } else {
-        put_s(w, first ? ": " : ", ");
-        put_s(w, key);
-        put_c(w, '=');
+        *o++ = first ? ':' : ',';
+        *o++ = ' ';
+        o = o_mem(o, key, n);
+        *o++ = '=';
     }
+    return o;
 }
 
-/* Characters of a special row's format callback go through a scratch buffer. */
-static void put_special(struct wr *w, const struct bl_signal_desc *s, const struct bl_frame *f,
-                        bool json, bool *first)
+/* a special row's format callback writes straight behind its key; the key is taken back when
+ * the row has nothing to show */
+#define SPECIAL_MAX 96
+
+static char *o_special(char *o, const struct bl_signal_desc *s, const struct bl_frame *f, bool json,
+                       bool *first)
 {
-    char tmp[96];
-    size_t k = s->special->format(s, f->data, f->len, json, tmp, sizeof tmp);
-    if (k == 0) return;
-    put_key(w, s->name, *first, json);
+    char *v = o_key(o, s->name, sig_name_len(s), *first, json);
+    size_t k = s->special->format(s, f->data, f->len, json, v, SPECIAL_MAX);
+    if (k == 0) return o;
     *first = false;
-    put_s(w, tmp);
+    return v + k;
 }
 
 static const char *bit_name(enum bl_field f, uint32_t mask)
@@ -401,69 +536,77 @@ static const char *bit_name(enum bl_field f, uint32_t mask)
 }
 
 /* All bit rows of field `f` in message `m`, as one list: JSON array or "[a,b]" / "none". */
-static void put_bits(struct wr *w, const struct bl_msg_desc *m, enum bl_field f, uint64_t word,
-                     uint8_t len, bool json)
+static char *o_bits(char *o, const char *lim, const struct bl_msg_desc *m, enum bl_field f,
+                    uint64_t word, uint8_t len, bool json)
 {
     bool any = false;
-    put_c(w, '[');
-    for (size_t i = 0; i < m->n_sigs; i++) {
+    *o++ = '[';
+    for (size_t i = 0; i < m->n_sigs && o < lim; i++) {
         const struct bl_signal_desc *s = &m->sigs[i];
         if (s->field != f || s->special != NULL || !row_present(s, len) || row_raw(s, word) != 1)
             continue;
         const char *name = bit_name(f, s->mask);
-        if (any) put_c(w, ',');
-        if (json) put_c(w, '"');
-        put_s(w, name != NULL ? name : "?");
-        if (json) put_c(w, '"');
+        if (any) *o++ = ',';
+        if (json) *o++ = '"';
+        o = o_str(o, name != NULL ? name : "?");
+        if (json) *o++ = '"';
         any = true;
     }
-    put_c(w, ']');
+    *o++ = ']';
+    return o;
 }
 
-static void put_signals(struct wr *w, const struct bl_msg_desc *m, const struct bl_frame *f,
-                        bool json)
+/* Room one signal may take besides a bit list's names (key, value, unit, a special row). */
+#define ROW_MAX (2 * SPECIAL_MAX)
+
+static char *o_signals(char *o, const char *lim, const struct bl_msg_desc *m,
+                       const struct bl_frame *f, bool json)
 {
     uint64_t word = load_le(f->data, f->len);
     bool first = true;
     uint32_t bits_done = 0; /* bitmask fields already printed (bit = enum bl_field) */
-    for (size_t i = 0; i < m->n_sigs; i++) {
+    for (size_t i = 0; i < m->n_sigs && o + ROW_MAX < lim; i++) {
         const struct bl_signal_desc *s = &m->sigs[i];
         if (s->special != NULL) {
             if (s->special->format != NULL && s->start / 8u < f->len)
-                put_special(w, s, f, json, &first);
+                o = o_special(o, s, f, json, &first);
             continue;
         }
         if (!row_present(s, f->len)) continue;
+        /* the other rows of a bit list already printed: no table lookup */
+        if (s->field != BL_F_NONE && (bits_done >> (unsigned)s->field) & 1u) continue;
         enum bl_field_kind kind = s->field == BL_F_NONE ? BL_FK_NUMBER : field_kind(s->field);
-        const char *key = s->name;
-        if (kind == BL_FK_BITS) {
-            if ((bits_done >> (unsigned)s->field) & 1u) continue;
-            bits_done |= 1u << (unsigned)s->field;
-            key = bl_field_desc(s->field)->key;
-        }
-        put_key(w, key, first, json);
-        first = false;
         int64_t raw = row_raw(s, word);
         switch (kind) {
-        case BL_FK_BITS:
-            put_bits(w, m, s->field, word, f->len, json);
+        case BL_FK_BITS: {
+            bits_done |= 1u << (unsigned)s->field;
+            const char *key = bl_field_desc(s->field)->key;
+            o = o_key(o, key, strlen(key), first, json);
+            o = o_bits(o, lim - ROW_MAX, m, s->field, word, f->len, json);
             break;
+        }
         case BL_FK_BOOL:
-            if (json)
-                put_s(w, raw != 0 ? "true" : "false");
+            o = o_key(o, s->name, sig_name_len(s), first, json);
+            if (json && raw != 0)
+                O_LIT(o, "true");
+            else if (json)
+                O_LIT(o, "false");
             else
-                put_c(w, raw != 0 ? '1' : '0');
+                *o++ = raw != 0 ? '1' : '0';
             break;
         case BL_FK_NUMBER:
         case BL_FK_STRING:
-            put_fixed(w, raw * s->factor, s->decimals);
+            o = o_key(o, s->name, sig_name_len(s), first, json);
+            o = o_fixed(o, raw * s->factor, s->decimals);
             if (!json && s->unit != NULL && s->unit[0] != '\0') {
-                put_c(w, ' ');
-                put_s(w, s->unit);
+                *o++ = ' ';
+                o = o_str(o, s->unit);
             }
             break;
         }
+        first = false;
     }
+    return o;
 }
 
 static const char *const err_class_names[] = {
@@ -474,138 +617,156 @@ static const char *const err_crtl_names[] = {
     "rx_overflow", "tx_overflow", "rx_warning", "tx_warning", "rx_passive", "tx_passive", "active",
 };
 
-static void put_names(struct wr *w, uint32_t bits, const char *const *names, size_t n, bool json)
+static char *o_names(char *o, uint32_t bits, const char *const *names, size_t n, bool json)
 {
     bool any = false;
-    put_c(w, '[');
+    *o++ = '[';
     for (size_t i = 0; i < n; i++) {
         if (!((bits >> i) & 1u)) continue;
-        if (any) put_c(w, ',');
-        if (json) put_c(w, '"');
-        put_s(w, names[i]);
-        if (json) put_c(w, '"');
+        if (any) *o++ = ',';
+        if (json) *o++ = '"';
+        o = o_str(o, names[i]);
+        if (json) *o++ = '"';
         any = true;
     }
-    put_c(w, ']');
+    *o++ = ']';
+    return o;
 }
 
-static void put_error_frame(struct wr *w, const struct bl_frame *f, bool json)
+static char *o_error_frame(char *o, const struct bl_frame *f, bool json)
 {
     size_t ncls = sizeof err_class_names / sizeof err_class_names[0];
     size_t ncrtl = sizeof err_crtl_names / sizeof err_crtl_names[0];
     if (json) {
-        put_s(w, "\"message\":\"error_frame\",\"signals\":{\"error_classes\":");
-        put_names(w, f->id, err_class_names, ncls, true);
+        O_LIT(o, "\"message\":\"error_frame\",\"signals\":{\"error_classes\":");
+        o = o_names(o, f->id, err_class_names, ncls, true);
         if ((f->id & BL_CAN_ERR_CRTL) && f->len > 1) {
-            put_s(w, ",\"controller\":");
-            put_names(w, f->data[1], err_crtl_names, ncrtl, true);
+            O_LIT(o, ",\"controller\":");
+            o = o_names(o, f->data[1], err_crtl_names, ncrtl, true);
         }
-        put_c(w, '}');
+        *o++ = '}';
     } else {
-        put_s(w, "  ERROR FRAME classes=");
-        put_names(w, f->id, err_class_names, ncls, false);
+        O_LIT(o, "  ERROR FRAME classes=");
+        o = o_names(o, f->id, err_class_names, ncls, false);
         if ((f->id & BL_CAN_ERR_CRTL) && f->len > 1) {
-            put_s(w, " controller=");
-            put_names(w, f->data[1], err_crtl_names, ncrtl, false);
+            O_LIT(o, " controller=");
+            o = o_names(o, f->data[1], err_crtl_names, ncrtl, false);
         }
     }
+    return o;
 }
 
-static void put_note(struct wr *w, const char *what, const struct bl_msg_desc *m,
-                     const struct bl_frame *f, bool json)
+static char *o_note(char *o, const char *what, const struct bl_msg_desc *m,
+                    const struct bl_frame *f, bool json)
 {
-    put_s(w, json ? ",\"note\":\"" : "  (");
-    put_s(w, what);
+    if (json)
+        O_LIT(o, ",\"note\":\"");
+    else
+        O_LIT(o, "  (");
+    o = o_str(o, what);
     if (m != NULL) {
-        put_s(w, ": ");
-        put_u64(w, f->len);
-        put_s(w, " of ");
-        put_u64(w, m->min_len);
-        put_s(w, " bytes");
+        O_LIT(o, ": ");
+        o = o_u64(o, f->len);
+        O_LIT(o, " of ");
+        o = o_u64(o, m->min_len);
+        O_LIT(o, " bytes");
     }
-    put_s(w, json ? "\"" : ")");
+    *o++ = json ? '"' : ')';
+    return o;
 }
 
 _Static_assert(BL_FORMAT_LINE_MAX >= 512, "a dump line needs room for about 20 signals");
 
-size_t bl_profile_format_frame(const struct bl_profile *p, const struct bl_frame *f,
-                               enum bl_fmt fmt, char *buf, size_t n)
+/* The line into buf, which has room for BL_FORMAT_LINE_MAX bytes; returns its end. */
+static char *format_line(const struct bl_profile *p, const struct bl_frame *f, bool json, char *buf)
 {
-    struct wr w;
-    bool json = fmt == BL_FMT_JSON;
+    /* the signals stop early rather than reach the fixed tail (note, closing brace, newline) */
+    const char *lim = buf + BL_FORMAT_LINE_MAX - 128;
     bool ext = (f->flags & BL_FRAME_EXT) != 0;
     bool err = (f->flags & BL_FRAME_ERR) != 0;
     bool rtr = (f->flags & BL_FRAME_RTR) != 0;
     uint8_t len = f->len > 8 ? 8 : f->len;
     unsigned idw = (ext || err) ? 8u : 3u;
-    if (n == 0) return 0;
-    wr_init(&w, buf, n);
     const struct bl_msg_desc *m = (p != NULL && !err) ? bl_profile_msg(p, f->id, ext) : NULL;
+    char *o = buf;
 
     if (json) {
-        put_s(&w, "{\"ts\":");
-        put_ts(&w, f->ts_us);
-        put_s(&w, ",\"id\":\"0x");
-        put_hex(&w, f->id, idw, hexdig);
-        put_s(&w, ext ? "\",\"ext\":true" : "\",\"ext\":false");
-        if (err) put_s(&w, ",\"error\":true");
-        if (rtr) put_s(&w, ",\"rtr\":true");
-        put_s(&w, ",\"dlc\":");
-        put_u64(&w, f->len);
-        put_s(&w, ",\"data\":\"");
-        if (!rtr && (size_t)(w.end - w.p) >= 2u * len) {
-            for (unsigned i = 0; i < len; i++) {
-                *w.p++ = hexlow[f->data[i] >> 4];
-                *w.p++ = hexlow[f->data[i] & 0xFu];
-            }
-        }
-        put_s(&w, "\",");
+        O_LIT(o, "{\"ts\":");
+        o = o_ts(o, f->ts_us);
+        O_LIT(o, ",\"id\":\"0x");
+        o = o_hex(o, f->id, idw);
+        if (ext)
+            O_LIT(o, "\",\"ext\":true");
+        else
+            O_LIT(o, "\",\"ext\":false");
+        if (err) O_LIT(o, ",\"error\":true");
+        if (rtr) O_LIT(o, ",\"rtr\":true");
+        O_LIT(o, ",\"dlc\":");
+        o = o_u64(o, f->len);
+        O_LIT(o, ",\"data\":\"");
+        if (!rtr)
+            for (unsigned i = 0; i < len; i++, o += 2)
+                memcpy(o, hexlo2 + 2u * f->data[i], 2);
+        O_LIT(o, "\",");
         if (err) {
-            put_error_frame(&w, f, true);
+            o = o_error_frame(o, f, true);
         } else if (m == NULL || rtr) {
-            put_s(&w, "\"message\":null,\"signals\":{}");
-            if (rtr) put_note(&w, "remote request", NULL, f, true);
+            O_LIT(o, "\"message\":null,\"signals\":{}");
+            if (rtr) o = o_note(o, "remote request", NULL, f, true);
         } else {
-            put_s(&w, "\"message\":\"");
-            put_s(&w, m->name);
-            put_s(&w, "\",\"signals\":{");
-            if (f->len >= m->min_len) put_signals(&w, m, f, true);
-            put_c(&w, '}');
-            if (f->len < m->min_len) put_note(&w, "short frame", m, f, true);
+            O_LIT(o, "\"message\":\"");
+            o = o_str(o, m->name);
+            O_LIT(o, "\",\"signals\":{");
+            if (f->len >= m->min_len) o = o_signals(o, lim, m, f, true);
+            *o++ = '}';
+            if (f->len < m->min_len) o = o_note(o, "short frame", m, f, true);
         }
-        put_c(&w, '}');
+        *o++ = '}';
     } else {
-        put_ts(&w, f->ts_us);
-        put_s(&w, "  ");
-        put_hex(&w, f->id, idw, hexdig);
-        put_s(&w, "  [");
-        put_u64(&w, f->len);
-        put_s(&w, "] ");
-        for (unsigned i = 0; i < len && !rtr; i++) {
-            put_c(&w, ' ');
-            put_c(&w, hexdig[f->data[i] >> 4]);
-            put_c(&w, hexdig[f->data[i] & 0xFu]);
+        o = o_ts(o, f->ts_us);
+        O_LIT(o, "  ");
+        o = o_hex(o, f->id, idw);
+        O_LIT(o, "  [");
+        o = o_u64(o, f->len);
+        O_LIT(o, "] ");
+        for (unsigned i = 0; i < len && !rtr; i++, o += 3) {
+            o[0] = ' ';
+            memcpy(o + 1, hexup2 + 2u * f->data[i], 2);
         }
         /* align the message column for the usual 11-bit ids */
         if (m != NULL && !rtr && !ext)
             for (unsigned i = len; i < 8; i++)
-                put_s(&w, "   ");
+                O_LIT(o, "   ");
         if (err) {
-            put_error_frame(&w, f, false);
+            o = o_error_frame(o, f, false);
         } else if (rtr) {
-            put_s(&w, "  remote request");
+            O_LIT(o, "  remote request");
         } else if (m != NULL) {
-            put_s(&w, "  ");
-            put_s(&w, m->name);
+            O_LIT(o, "  ");
+            o = o_str(o, m->name);
             if (f->len < m->min_len)
-                put_note(&w, "short frame", m, f, false);
+                o = o_note(o, "short frame", m, f, false);
             else
-                put_signals(&w, m, f, false);
+                o = o_signals(o, lim, m, f, false);
         }
     }
-    put_c(&w, '\n');
-    *w.p = '\0';
-    return (size_t)(w.p - w.start);
+    *o++ = '\n';
+    *o = '\0';
+    return o;
+}
+
+size_t bl_profile_format_frame(const struct bl_profile *p, const struct bl_frame *f,
+                               enum bl_fmt fmt, char *buf, size_t n)
+{
+    if (n == 0) return 0;
+    if (n >= BL_FORMAT_LINE_MAX) return (size_t)(format_line(p, f, fmt == BL_FMT_JSON, buf) - buf);
+    /* a small buffer gets the line's beginning */
+    char tmp[BL_FORMAT_LINE_MAX];
+    size_t k = (size_t)(format_line(p, f, fmt == BL_FMT_JSON, tmp) - tmp);
+    if (k > n - 1) k = n - 1;
+    memcpy(buf, tmp, k);
+    buf[k] = '\0';
+    return k;
 }
 
 /* ---- DBC ---- */

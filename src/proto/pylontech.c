@@ -96,19 +96,21 @@ static const struct bl_sig_special sp_undefined = {"undefined_bits", NULL, NULL,
 
 #define NUM(name_, start_, len_, sgn_, factor_, dec_, unit_, field_, cm_)                          \
     {                                                                                              \
-        name_, start_, len_, sgn_, factor_, dec_, unit_, field_, 0, NULL, NULL, cm_                \
+        name_, start_, len_, sgn_, factor_, dec_, unit_, field_, 0, NULL, NULL, cm_,               \
+            sizeof(name_) - 1                                                                      \
     }
 #define BIT(name_, start_, field_, mask_, cm_)                                                     \
     {                                                                                              \
-        name_, start_, 1, false, 1, 0, "", field_, mask_, NULL, NULL, cm_                          \
+        name_, start_, 1, false, 1, 0, "", field_, mask_, NULL, NULL, cm_, sizeof(name_) - 1       \
     }
 #define PAIR(name_, start_, field_, mask_)                                                         \
     {                                                                                              \
-        name_, start_, 2, false, 1, 0, "", field_, mask_, NULL, NULL, NULL                         \
+        name_, start_, 2, false, 1, 0, "", field_, mask_, NULL, NULL, NULL, sizeof(name_) - 1      \
     }
 #define ASCII(name_, start_, nbytes_, field_, text_, cm_)                                          \
     {                                                                                              \
-        name_, start_, (nbytes_)*8, false, 1, 0, "", field_, 0, text_, &sp_ascii, cm_              \
+        name_, start_, (nbytes_)*8, false, 1, 0, "", field_, 0, text_, &sp_ascii, cm_,             \
+            sizeof(name_) - 1                                                                      \
     }
 
 static const struct bl_signal_desc sig_351[] = {
@@ -170,7 +172,7 @@ static const struct bl_signal_desc sig_359[] = {
     BIT("warning_internal_communication_fail", 27, BL_F_WARNINGS,
         BL_WARN_INTERNAL_COMMUNICATION_FAIL, NULL),
     {"undefined_bits", 0, 32, false, 1, 0, "", BL_F_NONE, ~PYLON_359_DEFINED, NULL, &sp_undefined,
-     "flag bits the spec leaves undefined, shown raw when set (D4)"},
+     "flag bits the spec leaves undefined, shown raw when set (D4)", sizeof("undefined_bits") - 1},
     /* D7: number of modules in parallel, counted honestly. */
     NUM("module_count", 32, 8, false, 1, 0, "", BL_F_MODULE_COUNT, "u8 modules (D7)"),
     ASCII("marker", 40, 2, BL_F_NONE, "PN", "'P' 'N' (Pytes sends 'P' 'Y')"),
