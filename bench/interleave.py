@@ -1,31 +1,44 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# interleave.py [-n RUNS] [--json FILE] NAME=CMD ... : run each CMD (a shell command line, stdout
-# to /dev/null, stdin from /dev/null unless the command redirects it) RUNS times (default 5),
+# interleave.py [-n RUNS] [--json FILE] NAME=CMD ... : run each CMD (words split as by the shell;
+# a word "<FILE" is stdin, else /dev/null; stdout to /dev/null) RUNS times (default 5),
 # interleaved run by run (a b c a b c ...), so a load change on the machine hits every tool alike.
 # Per tool: median and spread (min..max) of wall time and of CPU time (user + system of the child,
 # from wait4's rusage), and the peak RSS. Prints a table; --json writes the figures for scripts.
+# Each run goes through bench/runstat.c (built static on first use), so the peak RSS is the
+# command's own and not that of a forked Python.
 import argparse
 import json
 import os
+import shlex
+import subprocess
 import statistics
 import sys
-import time
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUNSTAT = os.path.join(HERE, "..", "build-bench", "runstat")
+
+
+def runstat():
+    src = os.path.join(HERE, "runstat.c")
+    if not os.path.exists(RUNSTAT) or os.path.getmtime(RUNSTAT) < os.path.getmtime(src):
+        os.makedirs(os.path.dirname(RUNSTAT), exist_ok=True)
+        subprocess.check_call(["cc", "-O2", "-static", "-o", RUNSTAT, src])
 
 
 def run(cmd):
-    t0 = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        fd = os.open(os.devnull, os.O_RDWR)
-        os.dup2(fd, 0)
-        os.dup2(fd, 1)
-        os.execv("/bin/sh", ["/bin/sh", "-c", "exec " + cmd])
-    _, status, ru = os.wait4(pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit("interleave: exit %d: %s" % (os.waitstatus_to_exitcode(status), cmd))
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+    words = shlex.split(cmd)
+    env = dict(os.environ)
+    env.pop("BL_STDIN", None)
+    for w in [w for w in words if w.startswith("<")]:
+        env["BL_STDIN"] = w[1:]
+        words.remove(w)
+    p = subprocess.run([RUNSTAT] + words, env=env, stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit("interleave: exit %d: %s" % (p.returncode, cmd))
+    wall, cpu, rss = p.stdout.split()
+    return float(wall), float(cpu), int(rss)
 
 
 def main():
@@ -34,6 +47,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("tools", nargs="+")
     a = ap.parse_args()
+    runstat()
     tools = [t.split("=", 1) for t in a.tools]
     res = {name: {"wall": [], "cpu": [], "rss_kib": []} for name, _ in tools}
     for _ in range(a.n):
