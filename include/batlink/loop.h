@@ -64,6 +64,14 @@ void bl_loop_unprepare(struct bl_loop *l, bl_prepare_fn fn, void *ctx);
 enum bl_err bl_loop_run(struct bl_loop *l) BL_MUST_CHECK;
 /** Ask the loop to return after the current iteration. Async-signal-safe. */
 void bl_loop_stop(struct bl_loop *l);
+/**
+ * Batch wake-ups: the loop waits at least `us` µs between two polls (0 = off, the default).
+ * What becomes ready meanwhile (frames queued in the kernel, timers due) is handled in one
+ * wake-up, so a busy bus costs one wake-up per `us` instead of one per frame; each fd and
+ * timer is served at most `us` late. For listeners that do not need sub-`us` latency (monitor),
+ * never for a transmitter on a schedule (bridge) or a timing analysis (diagnose).
+ */
+void bl_loop_set_batch(struct bl_loop *l, bl_us us);
 /** Run a single iteration waiting at most `max_wait` µs (tests and shutdown drains). */
 enum bl_err bl_loop_once(struct bl_loop *l, bl_us max_wait) BL_MUST_CHECK;
 bool bl_loop_stopped(const struct bl_loop *l);

@@ -22,6 +22,9 @@
 #include "batlink/term.h"
 #include "batlink/tracker.h"
 
+/* least time between two wake-ups of the monitor's loop (bl_loop_set_batch) */
+#define MONITOR_BATCH_US 10000
+
 #define S_US 1000000
 /* bad input can arrive at thousands of frames per second: at most this many warnings a minute */
 #define WARN_BURST 10
@@ -401,6 +404,10 @@ static int start(struct monitor *m)
         app__err("monitor: out of memory");
         return BL_EXIT_FAIL;
     }
+    /* one wake-up per 10 ms at most: a busy bus (4,000 frames/s, one frame per wake-up on
+     * SocketCAN) cost ~12 us of kernel time per wake-up, 5 % of a core; batched, the frames
+     * queued meanwhile are read in one go. A listener shows state, 10 ms late at worst. */
+    bl_loop_set_batch(m->loop, MONITOR_BATCH_US);
     if (!app__sigstop_open(&m->sig, m->loop)) {
         app__err("monitor: signalfd: %s", strerror(errno));
         return BL_EXIT_FAIL;

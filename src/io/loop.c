@@ -37,6 +37,8 @@ struct bl_loop {
         void *ctx;
     } prep[BL_LOOP_MAX_PREPARE];
     volatile sig_atomic_t stop;
+    bl_us batch;     /* bl_loop_set_batch: least time between two polls, 0 = off */
+    bl_us last_wake; /* when the last poll returned */
 };
 
 bl_us bl_now_mono(void)
@@ -158,6 +160,31 @@ static void run_timers(struct bl_loop *l)
     }
 }
 
+void bl_loop_set_batch(struct bl_loop *l, bl_us us)
+{
+    l->batch = us > 0 ? us : 0;
+}
+
+/* The time until the next timer is due, at most max_wait (0 when one is due already). */
+static bl_us timer_wait(const struct bl_loop *l, bl_us now, bl_us max_wait)
+{
+    bl_us wait = max_wait;
+    for (unsigned i = 0; i < BL_LOOP_MAX_TIMER; i++) {
+        const struct bl_timer *t = &l->t[i];
+        if (t->used && t->deadline != 0) {
+            bl_us d = t->deadline - now;
+            if (d < wait) wait = d < 0 ? 0 : d;
+        }
+    }
+    return wait;
+}
+
+static struct timespec to_ts(bl_us us)
+{
+    return (struct timespec){.tv_sec = (time_t)(us / 1000000),
+                             .tv_nsec = (long)(us % 1000000) * 1000};
+}
+
 enum bl_err bl_loop_once(struct bl_loop *l, bl_us max_wait)
 {
     struct pollfd pfd[BL_LOOP_MAX_WATCH];
@@ -174,19 +201,24 @@ enum bl_err bl_loop_once(struct bl_loop *l, bl_us max_wait)
         }
     }
     bl_us now = bl_now_mono();
-    bl_us wait = max_wait;
-    for (unsigned i = 0; i < BL_LOOP_MAX_TIMER; i++) {
-        const struct bl_timer *t = &l->t[i];
-        if (t->used && t->deadline != 0) {
-            bl_us d = t->deadline - now;
-            if (d < wait) wait = d < 0 ? 0 : d;
+    bl_us wait = timer_wait(l, now, max_wait);
+    if (l->batch > 0 && wait > 0) {
+        /* batching: sleep out the rest of the batch period first (timers too wait for it),
+         * then take everything that became ready, fds and due timers, in this one wake-up */
+        bl_us hold = l->last_wake + l->batch - now;
+        if (hold > max_wait) hold = max_wait;
+        if (hold > 0) {
+            struct timespec hs = to_ts(hold);
+            (void)clock_nanosleep(CLOCK_MONOTONIC, 0, &hs, NULL);
+            now = bl_now_mono();
+            wait = timer_wait(l, now, max_wait);
         }
     }
     /* ppoll keeps the microseconds: poll(2)'s whole milliseconds made every timer late by up to
      * 1 ms (0.5 ms on average), which showed as the bridge's transmit jitter */
-    struct timespec ts = {.tv_sec = (time_t)(wait / 1000000),
-                          .tv_nsec = (long)(wait % 1000000) * 1000};
+    struct timespec ts = to_ts(wait);
     int r = ppoll(pfd, n, &ts, NULL);
+    if (l->batch > 0) l->last_wake = bl_now_mono();
     if (r < 0) {
         if (errno == EINTR) return BL_OK;
         return BL_ERR_IO;

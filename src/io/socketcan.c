@@ -2,6 +2,7 @@
 /* socketcan.c: Linux SocketCAN raw-socket source (socketcan:IFACE, bare can0/vcan0): kernel
  * receive timestamps, error frames, drop counter, transmit; reopens with backoff when the
  * interface goes down or away. Facts: shared/reference/transports.md section 4. */
+#define _GNU_SOURCE /* recvmmsg(2) */
 #include <errno.h>
 #include <net/if.h>
 #include <poll.h>
@@ -229,30 +230,41 @@ static void handle_datagram(struct bl_source *s, const void *buf, size_t n, stru
     io__emit_frame(s, &f);
 }
 
+/* frames taken from the socket per recvmmsg call */
+#define RX_BATCH 32
+
 static void on_readable(void *ctx, int fd, short revents)
 {
     struct bl_source *s = ctx;
     struct sc *sc = s->impl;
-    (void)revents; /* POLLERR shows up as the error of the next recvmsg */
+    (void)revents; /* POLLERR shows up as the error of the next recvmmsg */
+    /* every frame queued, up to RX_BATCH per system call: with the monitor's batched wake-ups
+     * (bl_loop_set_batch) one call takes what arrived in the last 10 ms */
+    struct canfd_frame raw[RX_BATCH];
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(uint32_t))];
+        struct cmsghdr align;
+    } ctl[RX_BATCH];
+    struct iovec iov[RX_BATCH];
+    struct mmsghdr mm[RX_BATCH];
     while (sc->fd == fd) {
-        struct canfd_frame raw;
-        union {
-            char buf[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(uint32_t))];
-            struct cmsghdr align;
-        } ctl;
-        struct iovec iov = {.iov_base = &raw, .iov_len = sizeof raw};
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = ctl.buf,
-                            .msg_controllen = sizeof ctl.buf};
-        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+        for (unsigned i = 0; i < RX_BATCH; i++) {
+            iov[i] = (struct iovec){.iov_base = &raw[i], .iov_len = sizeof raw[i]};
+            mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i],
+                                                 .msg_iovlen = 1,
+                                                 .msg_control = ctl[i].buf,
+                                                 .msg_controllen = sizeof ctl[i].buf}};
+        }
+        int n = recvmmsg(fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             if (errno == EINTR) continue;
-            lost(s, "recvmsg", errno);
+            lost(s, "recvmmsg", errno);
             return;
         }
-        handle_datagram(s, &raw, (size_t)n, &mh);
+        for (int i = 0; i < n && sc->fd == fd; i++)
+            handle_datagram(s, &raw[i], mm[i].msg_len, &mm[i].msg_hdr);
+        if (n < RX_BATCH) return; /* the queue was empty when the call returned */
     }
 }
 

@@ -2,6 +2,7 @@
 /* test_socketcan.c: the SocketCAN source. Includes socketcan.c to reach its static helpers
  * (frame conversion, drop-counter wrap, backoff). The "live" cases need a real vcan interface:
  * they run inside the QEMU VM of tests/vm (BL_VCAN=vcan0) and are skipped elsewhere. */
+#define _GNU_SOURCE /* socketcan.c uses recvmmsg(2); it must be set before the first header */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>

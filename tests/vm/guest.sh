@@ -272,7 +272,7 @@ if want link_down_up; then
     check link_down_up "frame before" has $j '"id":"0x351"'
     check link_down_up "frame after up" has $j '"id":"0x355"'
     check link_down_up "frame after re-create" has $j '"id":"0x356"'
-    check link_down_up "down message" has $e "socketcan:vcan0: recvmsg: Network is down; retrying"
+    check link_down_up "down message" has $e "socketcan:vcan0: recvmmsg: Network is down; retrying"
     check link_down_up "up message" has $e "socketcan:vcan0: interface is up again"
     check link_down_up "stats" has $e "frames 3, bytes 48,.* reconnects 2, state up"
     finish

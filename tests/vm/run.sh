@@ -113,6 +113,10 @@ carry() {
     done
 }
 carry "$batlink" /usr/bin/batlink
+# the output modules batlink loads from its own directory (src/app/outmod.c), with their libraries
+for mod in "$(dirname "$batlink")"/batlink-*.so; do
+    if [[ -e $mod ]]; then carry "$mod" "/usr/bin/$(basename "$mod")"; fi
+done
 # the unit test of the transport has live cases that need a vcan interface: run them here too
 if [[ -x "$build/tests/test_socketcan" ]]; then
     carry "$build/tests/test_socketcan" /usr/bin/test_socketcan
