@@ -39,6 +39,7 @@ struct bl_loop {
     volatile sig_atomic_t stop;
     bl_us batch;     /* bl_loop_set_batch: least time between two polls, 0 = off */
     bl_us last_wake; /* when the last poll returned */
+    bl_us prev_wake; /* when the one before returned */
 };
 
 bl_us bl_now_mono(void)
@@ -202,9 +203,11 @@ enum bl_err bl_loop_once(struct bl_loop *l, bl_us max_wait)
     }
     bl_us now = bl_now_mono();
     bl_us wait = timer_wait(l, now, max_wait);
-    if (l->batch > 0 && wait > 0) {
-        /* batching: sleep out the rest of the batch period first (timers too wait for it),
-         * then take everything that became ready, fds and due timers, in this one wake-up */
+    if (l->batch > 0 && wait > 0 && l->last_wake - l->prev_wake < 2 * l->batch) {
+        /* batching, while wake-ups come about a batch period apart or quicker (an idle loop's
+         * timer ticks, a lone frame after a pause, do not wait): sleep out the rest of the period
+         * first (timers too wait for it), then take everything that became ready, fds and due
+         * timers, in this one wake-up */
         bl_us hold = l->last_wake + l->batch - now;
         if (hold > max_wait) hold = max_wait;
         if (hold > 0) {
@@ -218,7 +221,10 @@ enum bl_err bl_loop_once(struct bl_loop *l, bl_us max_wait)
      * 1 ms (0.5 ms on average), which showed as the bridge's transmit jitter */
     struct timespec ts = to_ts(wait);
     int r = ppoll(pfd, n, &ts, NULL);
-    if (l->batch > 0) l->last_wake = bl_now_mono();
+    if (l->batch > 0) {
+        l->prev_wake = l->last_wake;
+        l->last_wake = bl_now_mono();
+    }
     if (r < 0) {
         if (errno == EINTR) return BL_OK;
         return BL_ERR_IO;
