@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* canet_sink.c: benchmark receiver for bench/canet_bench.sh -- opens a canet: source through
- * libbatlink_io, counts frames until the peer closes (or a duration passes) and prints
+ * libbatlink_base, counts frames until the peer closes (or a duration passes) and prints
  * "frames N wall_s W cpu_s C" so the transport is measured without any output formatting. */
 #include <stdio.h>
 #include <stdlib.h>

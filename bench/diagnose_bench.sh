@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # diagnose_bench.sh [SECONDS]: `batlink diagnose` on a generated capture of SECONDS (default 3600)
 # of a 500 kbit/s bus at full load (~4170 frames/s: 15 million frames per hour) and on one tenth
-# of it: wall time, CPU and peak RSS via /usr/bin/time -v. The analyser keeps fixed-size per-id
+# of it: wall time, CPU and peak RSS, median and spread of BL_BENCH_RUNS runs (default 5), the
+# tools interleaved run by run (bench/interleave.py). The analyser keeps fixed-size per-id
 # histograms, so the peak RSS must not grow with the capture length (checked: the long run may
 # use at most 1 MiB more than the short one; exit 1 otherwise). Peer in the same run: a python-can
 # script that only counts frames and periods per id (the least a user would script), on the short
@@ -19,33 +20,22 @@ free_kb=$(df -Pk "$tmp" | awk 'NR == 2 { print $4 }')
 echo "== disk: $((free_kb / 1024)) MiB free in $tmp, about $((need_kb / 1024)) MiB needed"
 ((free_kb > need_kb)) || { echo "diagnose_bench: not enough disk space" >&2; exit 2; }
 
-cmake -S . -B build-bench-diag -DCMAKE_BUILD_TYPE=Release -DBL_TESTS=OFF >/dev/null
-cmake --build build-bench-diag -j2 --target batlink >/dev/null
-batlink=$PWD/build-bench-diag/batlink
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBL_TESTS=OFF >/dev/null
+cmake --build build-bench -j2 --target batlink >/dev/null
+batlink=$PWD/build-bench/batlink
 
 short=$((secs / 10))
 n_long=$("$py" bench/gen_busload_log.py "$secs" "$tmp/long.log")
 n_short=$("$py" bench/gen_busload_log.py "$short" "$tmp/short.log")
 echo "== logs: $n_long frames ($secs s, $(($(stat -c %s "$tmp/long.log") / 1048576)) MiB), $n_short frames ($short s); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-measure() { # label file -> prints and sets rss_kb
-    local label=$1 file=$2
-    /usr/bin/time -v "$batlink" diagnose --json "$file" >"$tmp/$label.json" 2>"$tmp/$label.time" || true
-    local wall cpu_u cpu_s
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$tmp/$label.time")
-    cpu_u=$(awk -F': ' '/User time/ { print $2 }' "$tmp/$label.time")
-    cpu_s=$(awk -F': ' '/System time/ { print $2 }' "$tmp/$label.time")
-    rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/$label.time")
-    local verdict frames
-    verdict=$("$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["verdict"], d["frames"], len(d["messages"]))' "$tmp/$label.json")
-    printf "%-6s wall %s, user %s s, sys %s s, peak RSS %d KiB; verdict frames ids: %s\n" \
-        "$label" "$wall" "$cpu_u" "$cpu_s" "$rss_kb" "$verdict"
-}
-measure long "$tmp/long.log"
-rss_long=$rss_kb
-measure short "$tmp/short.log"
-rss_short=$rss_kb
+# the verdict is real: frames and ids counted on both files
+for f in long short; do
+    "$batlink" diagnose --json "$tmp/$f.log" >"$tmp/$f.json" || true
+    printf "%-6s verdict frames ids: %s\n" "$f" "$("$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["verdict"], d["frames"], len(d["messages"]))' "$tmp/$f.json")"
+done
 
+tools=("diagnose long=$batlink diagnose --json $tmp/long.log" "diagnose short=$batlink diagnose --json $tmp/short.log")
 if "$py" -c 'import can' 2>/dev/null; then
     cat >"$tmp/peer.py" <<'PY'
 import sys, can
@@ -61,14 +51,26 @@ for k in sorted(gaps):
     g = sorted(gaps[k])
     print(hex(k), n[k], g[len(g) // 2], g[int(0.95 * (len(g) - 1))], g[-1])
 PY
-    /usr/bin/time -v "$py" "$tmp/peer.py" "$tmp/short.log" >/dev/null 2>"$tmp/peer.time"
-    printf "peer   python-can per-id periods on the short file: wall %s, peak RSS %s KiB (stores every period)\n" \
-        "$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$tmp/peer.time")" \
-        "$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/peer.time")"
+    tools+=("python-can short (peer)=$py $tmp/peer.py $tmp/short.log")
 fi
+echo "== ${BL_BENCH_RUNS:-5} runs of each, interleaved (diagnose exits 1 when it has findings)"
+"$py" bench/interleave.py -k -n "${BL_BENCH_RUNS:-5}" --json "$tmp/res.json" "${tools[@]}"
 
-echo "== peak RSS long - short: $((rss_long - rss_short)) KiB"
-if ((rss_long - rss_short > 1024)); then
-    echo "diagnose_bench: RSS grows with the capture length" >&2
-    exit 1
-fi
+"$py" - "$tmp/res.json" "$n_long" "$n_short" "${BL_BENCH_JSON:-}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+nl, ns = int(sys.argv[2]), int(sys.argv[3])
+lo, sh = r["diagnose long"], r["diagnose short"]
+print("== diagnose: %.0f frames/s (long), %.0f frames/s (short), wall medians" % (nl / lo["wall"], ns / sh["wall"]))
+if "python-can short (peer)" in r:
+    p = r["python-can short (peer)"]
+    print("   peer python-can (short): %.0f frames/s, %.0fx slower than diagnose, peak RSS %d KiB"
+          % (ns / p["wall"], p["wall"] / sh["wall"], p["rss_kib_max"]))
+grow = lo["rss_kib_max"] - sh["rss_kib_max"]
+print("== peak RSS long %d KiB, short %d KiB: grows %d KiB (allowed 1024)" % (lo["rss_kib_max"], sh["rss_kib_max"], grow))
+if sys.argv[4]:
+    json.dump({"runs": r, "frames_long": nl, "frames_short": ns, "rss_growth_kib": grow}, open(sys.argv[4], "w"))
+if grow > 1024:
+    print("diagnose_bench: RSS grows with the capture length", file=sys.stderr)
+    sys.exit(1)
+PY

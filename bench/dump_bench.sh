@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# dump_bench.sh [FRAMES]: time `batlink dump --json` on a generated Pylontech log of FRAMES frames
+# dump_bench.sh [FRAMES]: `batlink dump --json` on a generated Pylontech log of FRAMES frames
 # (default 1,000,000) against can-utils log2long and a python-can script (CanutilsLogReader +
-# struct decode + json.dumps), in the same run. Each tool runs BL_BENCH_RUNS times (default 3);
-# the best wall time counts. Required (issue 2): batlink >= 50x python-can and not slower than
-# log2long; the exit status is 1 when either fails. BL_BENCH_BUILD_TYPE overrides the build type.
+# struct decode + json.dumps), interleaved run by run (bench/interleave.py): median and spread of
+# BL_BENCH_RUNS runs (default 5) of wall and CPU time. Ratios are of the medians. Required
+# (issue 11): batlink >= 100x python-can and >= 2.5x log2long (wall time); exit 1 otherwise.
+# BL_BENCH_BASE=path/to/an/older/batlink adds it to the same runs (before/after figures).
+# BL_BENCH_JSON=FILE writes the figures (bench/run_all.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${1:-1000000}
-runs=${BL_BENCH_RUNS:-3}
+runs=${BL_BENCH_RUNS:-5}
 py=/usr/bin/python3 # Debian's interpreter, where python3-can is installed
 
 command -v log2long >/dev/null || { echo "dump_bench: log2long (can-utils) missing" >&2; exit 2; }
@@ -26,46 +28,33 @@ log=$tmp/bench.log
 n=$("$py" bench/gen_pylontech_log.py "$frames" "$log")
 echo "== log: $n frames, $(($(stat -c %s "$log") / 1024 / 1024)) MiB, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# best NAME CMD...: run CMD (stdout to /dev/null) $runs times; sets best_wall and best_cpu (s)
-best() {
-    local name=$1
-    shift
-    best_wall="" best_cpu=""
-    for ((r = 1; r <= runs; r++)); do
-        "$py" bench/run_timed.py "$@" >"$tmp/time"
-        read -r wall cpu <"$tmp/time"
-        printf '   %-10s run %d: %7.3f s wall, %7.3f s CPU\n' "$name" "$r" "$wall" "$cpu"
-        if [[ -z $best_wall ]] || (($(echo "$wall < $best_wall" | bc -l))); then best_wall=$wall; fi
-        if [[ -z $best_cpu ]] || (($(echo "$cpu < $best_cpu" | bc -l))); then best_cpu=$cpu; fi
-    done
-}
-
 # the outputs are real: one JSON object per frame from batlink and python-can
 [[ $("$batlink" dump --json "$log" | wc -l) -eq $n ]] || { echo "batlink: wrong line count" >&2; exit 1; }
 [[ $("$py" bench/pycan_decode.py "$log" | wc -l) -eq $n ]] || { echo "python-can: wrong line count" >&2; exit 1; }
 
-echo "== timing ($runs runs each, best counts)"
-best batlink "$batlink" dump --json "$log"
-b_wall=$best_wall b_cpu=$best_cpu
-BL_STDIN=$log best log2long log2long
-l_wall=$best_wall l_cpu=$best_cpu
-best python-can "$py" bench/pycan_decode.py "$log"
-p_wall=$best_wall p_cpu=$best_cpu
+tools=("batlink=$batlink dump --json $log")
+[[ -n ${BL_BENCH_BASE:-} ]] && tools+=("batlink (base)=$BL_BENCH_BASE dump --json $log")
+tools+=("log2long=log2long <$log" "python-can=$py bench/pycan_decode.py $log")
+echo "== timing: $runs runs of each, interleaved"
+"$py" bench/interleave.py -n "$runs" --json "$tmp/res.json" "${tools[@]}"
 
-rate() { echo "$n / ($1 + 0.000001)" | bc -l; }
-echo "== results"
-printf '   %-28s %9s %14s %14s\n' tool "best s" "frames/s" "frames/CPU-s"
-printf '   %-28s %9.3f %14.0f %14.0f\n' "batlink dump --json" "$b_wall" "$(rate "$b_wall")" "$(rate "$b_cpu")"
-printf '   %-28s %9.3f %14.0f %14.0f\n' "log2long" "$l_wall" "$(rate "$l_wall")" "$(rate "$l_cpu")"
-printf '   %-28s %9.3f %14.0f %14.0f\n' "python-can + struct + json" "$p_wall" "$(rate "$p_wall")" "$(rate "$p_cpu")"
-vs_py=$(echo "$p_wall / ($b_wall + 0.000001)" | bc -l)
-vs_l2l=$(echo "$l_wall / ($b_wall + 0.000001)" | bc -l)
-printf '   batlink vs python-can: %.1fx (CPU time: %.1fx)   required >= 50x\n' "$vs_py" \
-    "$(echo "$p_cpu / ($b_cpu + 0.000001)" | bc -l)"
-printf '   batlink vs log2long:   %.2fx (CPU time: %.2fx)   required >= 1x\n' "$vs_l2l" \
-    "$(echo "$l_cpu / ($b_cpu + 0.000001)" | bc -l)"
-ok=1
-(($(echo "$vs_py >= 50" | bc -l))) || { echo "FAIL: batlink is less than 50x python-can"; ok=0; }
-(($(echo "$vs_l2l >= 1" | bc -l))) || { echo "FAIL: batlink is slower than log2long"; ok=0; }
-((ok)) && echo "PASS: both requirements met"
-((ok))
+"$py" - "$tmp/res.json" "$n" "${BL_BENCH_JSON:-}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); n = int(sys.argv[2])
+b, l, p = r["batlink"], r["log2long"], r["python-can"]
+print("== results (medians)")
+for name, t in r.items():
+    print("   %-16s %12.0f frames/s wall %12.0f frames/CPU-s" % (name, n / t["wall"], n / t["cpu"]))
+vs_py, vs_l2l = p["wall"] / b["wall"], l["wall"] / b["wall"]
+print("   batlink vs python-can: %.1fx wall (CPU %.1fx)   required >= 100x" % (vs_py, p["cpu"] / b["cpu"]))
+print("   batlink vs log2long:   %.2fx wall (CPU %.2fx)   required >= 2.5x" % (vs_l2l, l["cpu"] / b["cpu"]))
+if "batlink (base)" in r:
+    o = r["batlink (base)"]
+    print("   base: vs python-can %.1fx, vs log2long %.2fx wall" % (p["wall"] / o["wall"], l["wall"] / o["wall"]))
+ok = vs_py >= 100 and vs_l2l >= 2.5
+print("PASS: both requirements met" if ok else "FAIL: a requirement is not met")
+if sys.argv[3]:
+    json.dump({"runs": r, "frames": n, "vs_python": vs_py, "vs_log2long": vs_l2l, "ok": ok},
+              open(sys.argv[3], "w"))
+sys.exit(0 if ok else 1)
+PY

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# interleave.py [-n RUNS] [--json FILE] NAME=CMD ... : run each CMD (words split as by the shell;
+# interleave.py [-n RUNS] [-k] [--json FILE] NAME=CMD ... : run each CMD (words split as by the shell;
 # a word "<FILE" is stdin, else /dev/null; stdout to /dev/null) RUNS times (default 5),
 # interleaved run by run (a b c a b c ...), so a load change on the machine hits every tool alike.
 # Per tool: median and spread (min..max) of wall time and of CPU time (user + system of the child,
@@ -18,6 +18,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNSTAT = os.path.join(HERE, "..", "build-bench", "runstat")
+KEEP_GOING = False
 
 
 def runstat():
@@ -35,7 +36,7 @@ def run(cmd):
         env["BL_STDIN"] = w[1:]
         words.remove(w)
     p = subprocess.run([RUNSTAT] + words, env=env, stdout=subprocess.PIPE, text=True)
-    if p.returncode != 0:
+    if p.returncode != 0 and not KEEP_GOING:
         sys.exit("interleave: exit %d: %s" % (p.returncode, cmd))
     wall, cpu, rss = p.stdout.split()
     return float(wall), float(cpu), int(rss)
@@ -45,8 +46,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=5)
     ap.add_argument("--json")
+    ap.add_argument("-k", action="store_true", help="a non-zero exit status is not an error")
     ap.add_argument("tools", nargs="+")
     a = ap.parse_args()
+    global KEEP_GOING
+    KEEP_GOING = a.k
     runstat()
     tools = [t.split("=", 1) for t in a.tools]
     res = {name: {"wall": [], "cpu": [], "rss_kib": []} for name, _ in tools}
