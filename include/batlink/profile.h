@@ -174,6 +174,39 @@ enum bl_fmt {
 size_t bl_profile_format_frame(const struct bl_profile *p, const struct bl_frame *f,
                                enum bl_fmt fmt, char *buf, size_t n);
 
+#define BL_FMT_CACHE_SLOTS 64  /**< one per CAN id (hashed), direct mapped */
+#define BL_FMT_CACHE_TEXT  448 /**< longer line ends are not kept */
+
+/**
+ * Memory of the line ends bl_profile_format_frame_cached rendered: everything after the
+ * timestamp depends only on the id, flags, length and data, and a bus repeats most payloads (a
+ * battery sends the same limits every second), so a repeated frame is its timestamp plus one
+ * copy. Owned by the caller (no globals, no allocation); zero it with bl_fmt_cache_init.
+ */
+struct bl_fmt_cache {
+    const struct bl_profile *p; /**< profile of the kept lines (another one empties the cache) */
+    uint64_t sec;               /**< whole seconds of the last timestamp ... */
+    uint8_t sec_n;              /**< ... and their digits (0 = none yet) */
+    char sec_text[24];
+    struct {
+        uint64_t data; /**< the frame's len bytes, little-endian, rest zero */
+        uint32_t id;
+        uint8_t flags, len, fmt, used;
+        uint16_t n;
+        char text[BL_FMT_CACHE_TEXT];
+    } slot[BL_FMT_CACHE_SLOTS];
+};
+
+/** Empty the cache. */
+void bl_fmt_cache_init(struct bl_fmt_cache *c);
+
+/**
+ * bl_profile_format_frame with a cache (may be NULL): the same characters, byte for byte.
+ * Cost: a repeated frame O(line length) copy; else as bl_profile_format_frame.
+ */
+size_t bl_profile_format_frame_cached(const struct bl_profile *p, const struct bl_frame *f,
+                                      enum bl_fmt fmt, struct bl_fmt_cache *c, char *buf, size_t n);
+
 /** Sink for bl_profile_write_dbc: write n bytes; return false to abort. */
 typedef bool (*bl_write_fn)(void *ctx, const char *s, size_t n);
 

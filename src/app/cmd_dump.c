@@ -33,6 +33,7 @@ struct dump {
     struct bl_source *src;
     char *out;
     size_t used;
+    struct bl_fmt_cache *cache; /* line ends of frames seen before (repeated payloads) */
     bool write_failed;
     bool eof;
     uint64_t warnings;
@@ -136,8 +137,8 @@ static void on_frame(void *ctx, const struct bl_frame *f)
     struct dump *d = ctx;
     if (d->write_failed) return;
     if (OUT_BUF - d->used < BL_FORMAT_LINE_MAX) flush_out(d);
-    d->used += bl_profile_format_frame(d->p, f, d->o.json ? BL_FMT_JSON : BL_FMT_TEXT,
-                                       d->out + d->used, OUT_BUF - d->used);
+    d->used += bl_profile_format_frame_cached(d->p, f, d->o.json ? BL_FMT_JSON : BL_FMT_TEXT,
+                                              d->cache, d->out + d->used, OUT_BUF - d->used);
 }
 
 static void on_state(void *ctx, enum bl_source_state st)
@@ -241,11 +242,14 @@ int bl_cmd_dump(int argc, char **argv)
         return BL_EXIT_USAGE;
     }
     d.out = malloc(OUT_BUF);
-    if (d.out == NULL || bl_loop_new(&d.loop) != BL_OK) {
+    d.cache = malloc(sizeof *d.cache);
+    if (d.out == NULL || d.cache == NULL || bl_loop_new(&d.loop) != BL_OK) {
         app__err("dump: out of memory");
         free(d.out);
+        free(d.cache);
         return BL_EXIT_FAIL;
     }
+    bl_fmt_cache_init(d.cache);
     struct app__sigstop sig;
     bool sig_on = app__sigstop_open(&sig, d.loop);
     if (!sig_on) app__err("dump: signalfd: %s (Ctrl-C ends the process abruptly)", strerror(errno));
@@ -255,5 +259,6 @@ int bl_cmd_dump(int argc, char **argv)
     if (sig_on) app__sigstop_close(&sig);
     bl_loop_free(d.loop);
     free(d.out);
+    free(d.cache);
     return rc;
 }

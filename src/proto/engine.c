@@ -677,8 +677,15 @@ static char *o_note(char *o, const char *what, const struct bl_msg_desc *m,
 
 _Static_assert(BL_FORMAT_LINE_MAX >= 512, "a dump line needs room for about 20 signals");
 
-/* The line into buf, which has room for BL_FORMAT_LINE_MAX bytes; returns its end. */
-static char *format_line(const struct bl_profile *p, const struct bl_frame *f, bool json, char *buf)
+void bl_fmt_cache_init(struct bl_fmt_cache *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+/* The line into buf, which has room for BL_FORMAT_LINE_MAX bytes; returns its end. With a
+ * cache, the part after the timestamp of a frame seen before is copied instead of rendered. */
+static char *format_line(const struct bl_profile *p, const struct bl_frame *f, bool json,
+                         struct bl_fmt_cache *c, char *buf)
 {
     /* the signals stop early rather than reach the fixed tail (note, closing brace, newline) */
     const char *lim = buf + BL_FORMAT_LINE_MAX - 128;
@@ -687,12 +694,46 @@ static char *format_line(const struct bl_profile *p, const struct bl_frame *f, b
     bool rtr = (f->flags & BL_FRAME_RTR) != 0;
     uint8_t len = f->len > 8 ? 8 : f->len;
     unsigned idw = (ext || err) ? 8u : 3u;
-    const struct bl_msg_desc *m = (p != NULL && !err) ? bl_profile_msg(p, f->id, ext) : NULL;
     char *o = buf;
+    if (json) O_LIT(o, "{\"ts\":");
+    if (c != NULL) {
+        /* the seconds change once in thousands of frames: their digits are kept too */
+        uint64_t u = f->ts_us < 0 ? (uint64_t)0 - (uint64_t)f->ts_us : (uint64_t)f->ts_us;
+        uint64_t sec = u / 1000000u;
+        if (f->ts_us < 0) *o++ = '-';
+        if (c->sec_n == 0 || c->sec != sec) {
+            c->sec = sec;
+            c->sec_n = (uint8_t)(o_u64(c->sec_text, sec) - c->sec_text);
+        }
+        memcpy(o, c->sec_text, 16); /* a fixed-size move; sec_n <= 13 (int64 us) count */
+        o += c->sec_n;
+        *o++ = '.';
+        o = o_fix(o, (uint32_t)(u % 1000000u), 6);
+    } else {
+        o = o_ts(o, f->ts_us);
+    }
+
+    uint64_t word = load_le(f->data, len);
+    size_t si = 0;
+    if (c != NULL) {
+        if (c->p != p) {
+            bl_fmt_cache_init(c);
+            c->p = p;
+        }
+        si = ((f->id * 2654435761u) >> 26) ^ (f->flags & 7u) ^ (json ? 32u : 0u);
+        si %= BL_FMT_CACHE_SLOTS;
+        if (c->slot[si].used && c->slot[si].id == f->id && c->slot[si].flags == f->flags &&
+            c->slot[si].len == f->len && c->slot[si].fmt == json && c->slot[si].data == word) {
+            memcpy(o, c->slot[si].text, c->slot[si].n);
+            o += c->slot[si].n;
+            *o = '\0';
+            return o;
+        }
+    }
+    char *rest = o;
+    const struct bl_msg_desc *m = (p != NULL && !err) ? bl_profile_msg(p, f->id, ext) : NULL;
 
     if (json) {
-        O_LIT(o, "{\"ts\":");
-        o = o_ts(o, f->ts_us);
         O_LIT(o, ",\"id\":\"0x");
         o = o_hex(o, f->id, idw);
         if (ext)
@@ -723,7 +764,6 @@ static char *format_line(const struct bl_profile *p, const struct bl_frame *f, b
         }
         *o++ = '}';
     } else {
-        o = o_ts(o, f->ts_us);
         O_LIT(o, "  ");
         o = o_hex(o, f->id, idw);
         O_LIT(o, "  [");
@@ -752,21 +792,39 @@ static char *format_line(const struct bl_profile *p, const struct bl_frame *f, b
     }
     *o++ = '\n';
     *o = '\0';
+    size_t k = (size_t)(o - rest);
+    if (c != NULL && k <= BL_FMT_CACHE_TEXT) {
+        c->slot[si].used = 1;
+        c->slot[si].id = f->id;
+        c->slot[si].flags = f->flags;
+        c->slot[si].len = f->len;
+        c->slot[si].fmt = json;
+        c->slot[si].data = word;
+        c->slot[si].n = (uint16_t)k;
+        memcpy(c->slot[si].text, rest, k);
+    }
     return o;
+}
+
+size_t bl_profile_format_frame_cached(const struct bl_profile *p, const struct bl_frame *f,
+                                      enum bl_fmt fmt, struct bl_fmt_cache *c, char *buf, size_t n)
+{
+    if (n == 0) return 0;
+    bool json = fmt == BL_FMT_JSON;
+    if (n >= BL_FORMAT_LINE_MAX) return (size_t)(format_line(p, f, json, c, buf) - buf);
+    /* a small buffer gets the line's beginning */
+    char tmp[BL_FORMAT_LINE_MAX];
+    size_t k = (size_t)(format_line(p, f, json, c, tmp) - tmp);
+    if (k > n - 1) k = n - 1;
+    memcpy(buf, tmp, k);
+    buf[k] = '\0';
+    return k;
 }
 
 size_t bl_profile_format_frame(const struct bl_profile *p, const struct bl_frame *f,
                                enum bl_fmt fmt, char *buf, size_t n)
 {
-    if (n == 0) return 0;
-    if (n >= BL_FORMAT_LINE_MAX) return (size_t)(format_line(p, f, fmt == BL_FMT_JSON, buf) - buf);
-    /* a small buffer gets the line's beginning */
-    char tmp[BL_FORMAT_LINE_MAX];
-    size_t k = (size_t)(format_line(p, f, fmt == BL_FMT_JSON, tmp) - tmp);
-    if (k > n - 1) k = n - 1;
-    memcpy(buf, tmp, k);
-    buf[k] = '\0';
-    return k;
+    return bl_profile_format_frame_cached(p, f, fmt, NULL, buf, n);
 }
 
 /* ---- DBC ---- */

@@ -24,6 +24,23 @@ for f in data/*.log tests/data/*.log tests/data/diag/*.log tests/data/dump_golde
     done
 done >"$work/now"
 
+# repeated frames (dump keeps the rendered line ends of frames it has seen): the edge log twice
+# through stdin gives its output twice, in both formats
+fails=0
+for mode in text json; do
+    args=()
+    [[ $mode == json ]] && args=(--json)
+    "$BATLINK" dump "${args[@]}" tests/data/dump_golden/edge.log >"$work/once"
+    cat "$work/once" "$work/once" >"$work/twice.want"
+    cat tests/data/dump_golden/edge.log tests/data/dump_golden/edge.log |
+        "$BATLINK" dump "${args[@]}" - >"$work/twice"
+    if ! cmp -s "$work/twice" "$work/twice.want"; then
+        echo "FAIL: $mode: the edge log twice differs from its output twice:"
+        diff "$work/twice.want" "$work/twice" | head -5
+        fails=1
+    fi
+done
+
 if [[ ${BL_GOLDEN_UPDATE:-0} == 1 ]]; then
     cp "$work/now" "$sums"
     echo "wrote $sums ($(wc -l <"$sums") runs)"
@@ -33,4 +50,5 @@ if ! diff -u "$sums" "$work/now"; then
     echo "FAIL: dump output differs from the recorded output (lines above: stdout sha, stderr sha, exit, mode, file)"
     exit 1
 fi
-echo "PASS: $(wc -l <"$sums") dump runs byte-identical"
+((fails)) && exit 1
+echo "PASS: $(wc -l <"$sums") dump runs byte-identical, repeated frames too"
