@@ -232,6 +232,36 @@ static enum bl_err parse_frame(const char *l, size_t len, size_t *p, struct bl_f
     return BL_OK;
 }
 
+/* Eight hex digits at s as four bytes at out (true), or false when one is not a hex digit. On
+ * little-endian machines all eight at once in a 64-bit word; else false (the caller's loop). */
+static bool hex8(const char *s, uint8_t out[4])
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, s, 8);
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    if (v & high) return false;
+    /* per byte x < 0x80: (x + 0x80 - lo) has bit 7 set iff x >= lo; (x + 0x7F - hi) iff x > hi */
+    uint64_t digit = (v + ones * (0x80 - '0')) & ~(v + ones * (0x7F - '9')) & high;
+    uint64_t lc = v | ones * 0x20; /* 'A'..'F' -> 'a'..'f'; digits stay */
+    uint64_t alpha = (lc + ones * (0x80 - 'a')) & ~(lc + ones * (0x7F - 'f')) & high;
+    if ((digit | alpha) != high) return false;
+    /* nibble = low four bits, + 9 for a letter */
+    uint64_t n = (v & ones * 0x0F) + (alpha >> 7) * 9;
+    /* bytes (hi, lo) pairs in memory order -> one byte each, then the four bytes together */
+    n = ((n << 4) | (n >> 8)) & 0x00FF00FF00FF00FFu;
+    n = (n | (n >> 8)) & 0x0000FFFF0000FFFFu;
+    n = (n | (n >> 16)) & 0x00000000FFFFFFFFu;
+    uint32_t w = (uint32_t)n;
+    memcpy(out, &w, 4);
+    return true;
+#else
+    (void)s;
+    (void)out;
+    return false;
+#endif
+}
+
 /* The line exactly as `candump -L` writes a classic frame, "(%010u.%06u) IFACE ID#DATA" with a
  * 3- or 8-digit id, whole data bytes, nothing after them: fixed offsets, no error reporting.
  * Anything else, or any doubt, returns false and the general parser below decides (errors too),
@@ -267,7 +297,16 @@ static bool parse_fast(const char *l, size_t len, struct bl_frame *out,
     i += ndig + 1;
     size_t nd = len - i;
     if ((nd & 1u) || nd > 16) return false;
-    for (size_t k = 0; k < nd / 2; k++, i += 2) {
+    size_t k0 = 0;
+    if (nd >= 8 && hex8(l + i, f.data)) { /* four bytes at once */
+        k0 = 4;
+        i += 8;
+        if (nd == 16 && hex8(l + i, f.data + 4)) {
+            k0 = 8;
+            i += 8;
+        }
+    }
+    for (size_t k = k0; k < nd / 2; k++, i += 2) {
         unsigned a = hex_p1[(unsigned char)l[i]], b = hex_p1[(unsigned char)l[i + 1]];
         if (a == 0 || b == 0) return false;
         f.data[k] = (uint8_t)((a - 1) << 4 | (b - 1));

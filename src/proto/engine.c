@@ -677,6 +677,19 @@ static char *o_note(char *o, const char *what, const struct bl_msg_desc *m,
 
 _Static_assert(BL_FORMAT_LINE_MAX >= 512, "a dump line needs room for about 20 signals");
 
+/* The first len data bytes as one word, the rest zero: the cache's key (one load instead of a
+ * byte loop on little-endian machines). */
+static uint64_t data_key(const uint8_t *data, uint8_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+    memcpy(&w, data, 8);
+    return len >= 8 ? w : w & (((uint64_t)1 << (8u * len)) - 1u);
+#else
+    return load_le(data, len);
+#endif
+}
+
 void bl_fmt_cache_init(struct bl_fmt_cache *c)
 {
     memset(c, 0, sizeof *c);
@@ -713,7 +726,7 @@ static char *format_line(const struct bl_profile *p, const struct bl_frame *f, b
         o = o_ts(o, f->ts_us);
     }
 
-    uint64_t word = load_le(f->data, len);
+    uint64_t word = data_key(f->data, len);
     size_t si = 0;
     if (c != NULL) {
         if (c->p != p) {
