@@ -733,15 +733,24 @@ static char *format_line(const struct bl_profile *p, const struct bl_frame *f, b
             bl_fmt_cache_init(c);
             c->p = p;
         }
-        si = ((f->id * 2654435761u) >> 26) ^ (f->flags & 7u) ^ (json ? 32u : 0u);
-        si %= BL_FMT_CACHE_SLOTS;
-        if (c->slot[si].used && c->slot[si].id == f->id && c->slot[si].flags == f->flags &&
-            c->slot[si].len == f->len && c->slot[si].fmt == json && c->slot[si].data == word) {
-            memcpy(o, c->slot[si].text, c->slot[si].n);
-            o += c->slot[si].n;
-            *o = '\0';
-            return o;
+        /* two slots per hash (ids of one bus may share a hash): the frame is in either */
+        size_t s0 = (((f->id * 2654435761u) >> 26) ^ (f->flags & 7u) ^ (json ? 32u : 0u)) %
+                    BL_FMT_CACHE_SLOTS;
+        for (size_t t = 0; t < 2; t++) {
+            si = (s0 + t) % BL_FMT_CACHE_SLOTS;
+            if (c->slot[si].used && c->slot[si].id == f->id && c->slot[si].flags == f->flags &&
+                c->slot[si].len == f->len && c->slot[si].fmt == json && c->slot[si].data == word) {
+                memcpy(o, c->slot[si].text, c->slot[si].n);
+                o += c->slot[si].n;
+                *o = '\0';
+                return o;
+            }
         }
+        /* a miss replaces this id's older line, else takes the second slot when the first
+         * holds another id and the second is free or this id's */
+        size_t s1 = (s0 + 1) % BL_FMT_CACHE_SLOTS;
+        bool first_other = c->slot[s0].used && c->slot[s0].id != f->id;
+        si = first_other && (!c->slot[s1].used || c->slot[s1].id == f->id) ? s1 : s0;
     }
     char *rest = o;
     const struct bl_msg_desc *m = (p != NULL && !err) ? bl_profile_msg(p, f->id, ext) : NULL;
