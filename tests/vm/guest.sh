@@ -278,4 +278,40 @@ if want link_down_up; then
     finish
 fi
 
+# ---- benchmark, only when named in BL_VM_ONLY (bench/vm_monitor_bench.sh): monitor with MQTT
+# (a mosquitto in the VM) and HTTP on vcan0 while cangen sends 4,000 frames/s, each frame on its
+# own (one frame per wake-up unless the monitor batches); CPU from /proc/PID/schedstat (ns on
+# CPU), wake-ups from the voluntary context switches. batlink-base, when carried, is measured too.
+if [ -n "$BL_VM_ONLY" ] && want bench_wakeups; then
+    begin bench_wakeups
+    printf 'listener 1883 127.0.0.1\nallow_anonymous true\nuser root\n' >$T/bench_wakeups.conf
+    mosquitto -c $T/bench_wakeups.conf >$T/bench_wakeups.mq 2>&1 &
+    mq=$!
+    n=40000
+    for b in batlink batlink-base; do
+        command -v $b >/dev/null || continue
+        $b monitor --mqtt mqtt://127.0.0.1:1883 --http 127.0.0.1:9100 vcan0 >/dev/null \
+            2>$T/bench_wakeups.$b.err &
+        mp=$!
+        wait_listeners 1
+        wait_for "$b http" wget -q -O $T/bench_wakeups.state http://127.0.0.1:9100/api/state
+        c0=$(cut -d' ' -f1 /proc/$mp/schedstat)
+        v0=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$mp/status)
+        t0=$(cut -d' ' -f1 /proc/uptime)
+        cangen vcan0 -g 0.25 -I 351 -L 8 -D i -n "$n"
+        t1=$(cut -d' ' -f1 /proc/uptime)
+        c1=$(cut -d' ' -f1 /proc/$mp/schedstat)
+        v1=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$mp/status)
+        wget -q -O $T/bench_wakeups.state http://127.0.0.1:9100/api/state
+        got=$(sed -n 's/.*"frames":\([0-9]*\).*/\1/p' $T/bench_wakeups.state | head -n1)
+        kill $mp
+        wait $mp
+        echo "BLVM-INFO bench $b: $(awk -v c0=$c0 -v c1=$c1 -v t0=$t0 -v t1=$t1 -v v0=$v0 -v v1=$v1 -v n=$n -v got=$got 'BEGIN {
+            d = t1 - t0; printf "%d frames in %.1f s (%.0f frames/s), monitor decoded %s: CPU %.2f %% of a core, %.1f us per frame, %.0f wake-ups/s", n, d, n / d, got, 100 * (c1 - c0) / 1e9 / d, (c1 - c0) / 1e3 / n, (v1 - v0) / d }')"
+        check bench_wakeups "$b decoded no frame" [ "${got:-0}" -gt 0 ]
+    done
+    kill $mq
+    finish
+fi
+
 echo "BLVM-END $npass $nfail"

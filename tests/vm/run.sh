@@ -7,7 +7,8 @@
 # Environment (ctest sets the first three): BATLINK, BL_SOURCE_DIR, BL_BUILD_DIR;
 # optional: BL_VM_ACCEL (tcg | kvm; default tcg, which works everywhere, also nested),
 # BL_VM_TIMEOUT (seconds, default 120), BL_VM_CACHE (default tests/vm/cache),
-# BL_VM_ONLY (space-separated test names to run), BL_VM_EXPECT_FAIL (test name whose
+# BL_VM_ONLY (space-separated test names to run; "bench_wakeups" runs only when named here),
+# BL_VM_CARRY (extra HOST=GUEST programs), BL_VM_EXPECT_FAIL (test name whose
 # expectation the guest deliberately inverts: proves a wrong answer is caught).
 # Exit: 0 all passed, 1 a test failed / timeout / VM crashed, 77 skipped (qemu or kernel missing).
 set -euo pipefail
@@ -121,6 +122,10 @@ done
 if [[ -x "$build/tests/test_socketcan" ]]; then
     carry "$build/tests/test_socketcan" /usr/bin/test_socketcan
 fi
+# BL_VM_CARRY="HOSTPATH=GUESTPATH ...": more programs for a benchmark (bench/vm_monitor_bench.sh)
+for extra in ${BL_VM_CARRY:-}; do
+    carry "${extra%%=*}" "${extra#*=}"
+done
 for t in candump cansend cangen; do
     if command -v "$t" >/dev/null; then carry "$(command -v "$t")" "/usr/bin/$t"; fi
 done
