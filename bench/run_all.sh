@@ -8,8 +8,14 @@
 #                                 BL_BENCH_LOGS (directory for the full outputs; default a new one
 #                                 under /tmp)
 # Exit status: the number of benchmarks whose requirement failed.
+#   bench/run_all.sh --table DIR  only print the table of an earlier run's DIR
 set -uo pipefail
 cd "$(dirname "$0")/.."
+table_only=
+if [[ ${1:-} == --table ]]; then
+    table_only=1
+    BL_BENCH_LOGS=${2:?run_all.sh --table DIR}
+fi
 logs=${BL_BENCH_LOGS:-$(mktemp -d /tmp/batlink-bench.XXXXXX)}
 mkdir -p "$logs"
 export BL_BENCH_RUNS=${BL_BENCH_RUNS:-5}
@@ -27,6 +33,7 @@ step() { # name script args...: run one benchmark, its output to $logs/name.txt
     fi
 }
 
+if [[ -z $table_only ]]; then
 echo "batlink benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), load $(cut -d' ' -f1-3 /proc/loadavg)"
 step dump bash bench/dump_bench.sh
 step startup bash bench/startup_bench.sh
@@ -34,6 +41,7 @@ step monitor bash bench/monitor_bench.sh
 step canet bash bench/canet_bench.sh
 step diagnose bash bench/diagnose_bench.sh 600
 step bridge env DURATION="${BL_BRIDGE_SECONDS:-60}" bash bench/bridge_bench.sh
+fi
 
 python3 - "$logs" <<'PY'
 import json, os, re, sys
@@ -49,9 +57,17 @@ def row(what, batlink, peer, bar, ok):
 d = load("dump")
 if d:
     r, n = d["runs"], d["frames"]
-    row("dump --json, 1M-frame log (frames/s, wall)", "%.1f M" % (n / r["batlink"]["wall"] / 1e6),
-        "python-can %.2f M, log2long %.1f M" % (n / r["python-can"]["wall"] / 1e6, n / r["log2long"]["wall"] / 1e6),
+    b, p, l = r["batlink"], r["python-can"], r["log2long"]
+    row("dump --json, 1M-frame log (frames/s, wall)", "%.1f M" % (n / b["wall"] / 1e6),
+        "python-can %.2f M, log2long %.1f M" % (n / p["wall"] / 1e6, n / l["wall"] / 1e6),
         ">= 100x / 2.5x: %.0fx / %.2fx" % (d["vs_python"], d["vs_log2long"]), d["ok"])
+    row("dump --json, 1M-frame log (frames per CPU-s)", "%.1f M" % (n / b["cpu"] / 1e6),
+        "python-can %.2f M, log2long %.1f M" % (n / p["cpu"] / 1e6, n / l["cpu"] / 1e6),
+        "CPU time: %.0fx / %.2fx" % (p["cpu"] / b["cpu"], l["cpu"] / b["cpu"]), None)
+    if "batlink (base)" in r:
+        o = r["batlink (base)"]
+        row("dump --json, before this change (base)", "%.1f M (%.1f M per CPU-s)" % (n / o["wall"] / 1e6, n / o["cpu"] / 1e6),
+            "", "%.0fx / %.2fx wall" % (p["wall"] / o["wall"], l["wall"] / o["wall"]), None)
 s = load("startup")
 if s:
     r = s["runs"]
@@ -66,12 +82,20 @@ if s:
         max(r["batlink dump 10k"]["rss_kib_max"], r["batlink diagnose 10k"]["rss_kib_max"]) < 3072)
     m = r["batlink monitor mqtt+http"]["rss_kib_max"]
     row("peak RSS monitor, mqtt:// + HTTP", "%d KiB" % m, "", "< 5120 KiB (goal 4096)", m < 5120)
+    if "base start-up" in r:
+        row("  start-up / RSS dump, diagnose, monitor, before this change (base)",
+            "%.2f ms / %d, %d, %d KiB" % (r["base start-up"]["cpu"] * 1e3, r["base dump 10k"]["rss_kib_max"],
+                                          r["base diagnose 10k"]["rss_kib_max"], r["base monitor mqtt+http"]["rss_kib_max"]),
+            "", "", None)
 mo = load("monitor")
 if mo:
     k = "canet-1/wakeup batlink"
     peer = mo.get("canet-1/wakeup socat (peer)", {}).get("cpu_pct")
     row("monitor MQTT+HTTP, 4,000 frames/s, 1 frame/wake-up", "%.2f %% of a core" % mo[k]["cpu_pct"],
         "socat %.2f %%" % peer if peer is not None else "", "< 1 % (goal 0.5 %)", mo[k]["cpu_pct"] < 1)
+    k = "canet-1/wakeup batlink (base)"
+    if k in mo:
+        row("  same, before this change (base)", "%.2f %% of a core" % mo[k]["cpu_pct"], "", "", None)
     k = "candump-paced batlink"
     if k in mo:
         row("monitor MQTT+HTTP, paced candump replay 4,167 frames/s", "%.2f %% of a core" % mo[k]["cpu_pct"], "", "", None)
@@ -94,7 +118,7 @@ try:
     b = re.search(r"bridge period jitter \(ms\)\s+(\S+)\s+(\S+)", txt)
     p = re.search(r"peer \(python\) period jitter \(ms\)\s+(\S+)\s+(\S+)", txt)
     if b:
-        row("bridge TX period |period - 1 s|, p99", "%s ms" % b.group(2), "Python sender %s ms" % p.group(2) if p else "",
+        row("bridge TX period error (from 1 s), p99", "%s ms" % b.group(2), "Python sender %s ms" % p.group(2) if p else "",
             "< 2 ms", float(b.group(2)) < 2)
 except OSError:
     pass
