@@ -252,7 +252,7 @@ static void on_readable(void *ctx, int fd, short revents)
             iov[i] = (struct iovec){.iov_base = &raw[i], .iov_len = sizeof raw[i]};
             mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i],
                                                  .msg_iovlen = 1,
-                                                 .msg_control = ctl[i].buf,
+                                                 .msg_control = &ctl[i],
                                                  .msg_controllen = sizeof ctl[i].buf}};
         }
         int n = recvmmsg(fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);

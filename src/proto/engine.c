@@ -414,10 +414,12 @@ static char *o_mem(char *o, const char *s, size_t n)
 {
     if (n >= 8 && n <= 16) {
         memcpy(o, s, 8);
-        memcpy(o + n - 8, s + n - 8, 8);
+        memcpy(o + (n - 8), s + (n - 8), 8);
     } else if (n > 16 && n <= 32) {
         memcpy(o, s, 16);
-        memcpy(o + n - 16, s + n - 16, 16);
+        /* s + (n - 16) .. s + n lies inside s: cppcheck takes n - 16 for up to 16 */
+        /* cppcheck-suppress pointerOutOfBoundsCond */
+        memcpy(o + (n - 16), s + (n - 16), 16);
     } else {
         memcpy(o, s, n);
     }
@@ -701,7 +703,7 @@ static char *format_line(const struct bl_profile *p, const struct bl_frame *f, b
                          struct bl_fmt_cache *c, char *buf)
 {
     /* the signals stop early rather than reach the fixed tail (note, closing brace, newline) */
-    const char *lim = buf + BL_FORMAT_LINE_MAX - 128;
+    const char *lim = buf + (BL_FORMAT_LINE_MAX - 128);
     bool ext = (f->flags & BL_FRAME_EXT) != 0;
     bool err = (f->flags & BL_FRAME_ERR) != 0;
     bool rtr = (f->flags & BL_FRAME_RTR) != 0;
