@@ -19,6 +19,7 @@
 #include "app/sdnotify.h"
 #include "batlink/bmslink.h"
 #include "batlink/config.h"
+#include "batlink/decimal.h"
 #include "batlink/control.h"
 #include "batlink/http.h"
 #include "batlink/json.h"
@@ -922,14 +923,14 @@ static void on_can_warn(void *ctx, const char *msg)
 
 /* ---- MQTT commands ------------------------------------------------------------------------ */
 
+/* Decimal only (bl_decimal_scan): "0x31", "1e2", "inf" are not amperes. */
 static bool parse_amps(const char *p, double *a)
 {
-    char *end = NULL;
-    errno = 0;
-    *a = strtod(p, &end);
-    while (end != NULL && (*end == ' ' || *end == '\n' || *end == '\r'))
+    const char *end = NULL;
+    if (bl_decimal_scan(p, &end, a) != BL_OK) return false;
+    while (*end == ' ' || *end == '\n' || *end == '\r')
         end++;
-    return end != p && end != NULL && *end == '\0' && errno == 0 && isfinite(*a);
+    return *end == '\0';
 }
 
 static bool word(const char *p, const char *const *words)

@@ -5,8 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "app/app.h"
+#include "batlink/decimal.h"
 
 void app__err(const char *fmt, ...)
 {
@@ -20,10 +22,8 @@ void app__err(const char *fmt, ...)
 
 bool app__parse_double(const char *flag, const char *s, double lo, double hi, double *out)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || isnan(v)) {
+    double v = 0;
+    if (bl_decimal_parse(s, &v) != BL_OK) {
         app__err("%s: \"%s\" is not a number", flag, s);
         return false;
     }
@@ -37,17 +37,16 @@ bool app__parse_double(const char *flag, const char *s, double lo, double hi, do
 
 bool app__parse_long(const char *flag, const char *s, long lo, long hi, long *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (s[0] == '\0' || *end != '\0' || errno != 0) {
+    double d = 0;
+    if (bl_decimal_parse(s, &d) != BL_OK || strchr(s, '.') != NULL) {
         app__err("%s: \"%s\" is not a whole number", flag, s);
         return false;
     }
-    if (v < lo || v > hi) {
+    /* |d| < 2^53 before the cast: exact, and never outside long */
+    if (d < (double)lo || d > (double)hi || fabs(d) >= 9007199254740992.0) {
         app__err("%s: %s is outside %ld..%ld", flag, s, lo, hi);
         return false;
     }
-    *out = v;
+    *out = (long)d;
     return true;
 }

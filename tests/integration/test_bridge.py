@@ -587,6 +587,7 @@ def test_mqtt_commands():
     low = br.wait_for(lambda x: x.get("charge_current_limit_a") == 5, 2)
     reason = br.last().get("bridge", {}).get("limits", {}).get("charge_current_a", {})
     pub("charge_current_limit", "500")
+    pub("charge_current_limit", "0x3")  # decimal only: hex would have lowered it to 3 A
     pub("discharge_current_limit", "abc")
     pub("force_charge", "maybe")
     pub("reboot", "1")
@@ -619,9 +620,9 @@ def test_mqtt_commands():
     check(forced and fc_frame, "set/force_charge on: 0x35C force charge I bit (0x20) sent")
     check(up and low, "set/charge_current_limit 5 lowers CCL to 5 A")
     check(reason.get("reason") == "user", "reason user: %s" % reason)
-    check(still == 5, "500 A (above the maximum) did not raise it: %s" % still)
+    check(still == 5, "500 A (above the maximum) and 0x3 did not change it: %s" % still)
     rej = [e for e in br.err if "rejected" in e]
-    check(len(rej) == 4, "4 commands rejected with a logged reason: %s" % rej)
+    check(len(rej) == 5, "5 commands rejected with a logged reason: %s" % rej)
     check(expired, "the command expires after command_expiry (2 s) and the ramp brings 30 A back")
     check(rc == 0, "bridge exits 0")
 
