@@ -36,6 +36,10 @@ bool app__parse_long(const char *flag, const char *s, long lo, long hi, long *ou
 /** Print "batlink: <msg>" to stderr (printf-style). */
 void app__err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/** Print "batlink: FILE:LINE: key: <msg>" when the config file set `key` of `section` (and no
+ * flag overrode it), else "batlink: <msg>": for values that fail only when used (source URIs). */
+void app__err_key(const struct bl_config *c, const char *section, const char *key, const char *msg);
+
 /** Stops `loop` on SIGINT/SIGTERM via a signalfd watcher (app/sigstop.c). `signo` = the signal
  * received, 0 = none. */
 struct app__sigstop {

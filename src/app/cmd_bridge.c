@@ -1066,7 +1066,7 @@ static int start(struct bridge *b)
     }
     enum bl_err e = bl_source_open(b->cfg.bridge.can, BL_SOURCE_WRITE, &b->can, err);
     if (e != BL_OK) {
-        app__err("%s", err);
+        app__err_key(&b->cfg, "bridge", "can", err);
         return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
     }
     if (!bl_source_can_write(b->can)) {
@@ -1077,7 +1077,7 @@ static int start(struct bridge *b)
     }
     e = bl_bmslink_open(b->cfg.bridge.bms, &b->bms, err);
     if (e != BL_OK) {
-        app__err("%s", err);
+        app__err_key(&b->cfg, "bridge", "bms", err);
         return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
     }
     bl_us now = bl_now_mono();

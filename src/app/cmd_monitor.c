@@ -408,7 +408,7 @@ static int start(struct monitor *m)
     if (!app__sd_open(&m->sd, err)) bl_logf(BL_LOG_WARN, "%s (systemd notifications off)", err);
     enum bl_err e = bl_source_open(m->cfg.source.uri, BL_SOURCE_LISTEN_ONLY, &m->src, err);
     if (e != BL_OK) {
-        app__err("%s", err);
+        app__err_key(&m->cfg, "source", "uri", err);
         return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
     }
     bl_us now = bl_now_mono();

@@ -50,3 +50,12 @@ bool app__parse_long(const char *flag, const char *s, long lo, long hi, long *ou
     *out = (long)d;
     return true;
 }
+
+void app__err_key(const struct bl_config *c, const char *section, const char *key, const char *msg)
+{
+    char where[BL_CONFIG_STR + 32];
+    if (bl_config_where(c, section, key, where, sizeof where)[0] != '\0')
+        app__err("%s%s: %s", where, key, msg);
+    else
+        app__err("%s", msg);
+}
