@@ -40,16 +40,18 @@ void app__err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * flag overrode it), else "batlink: <msg>": for values that fail only when used (source URIs). */
 void app__err_key(const struct bl_config *c, const char *section, const char *key, const char *msg);
 
-/** Stops `loop` on SIGINT/SIGTERM via a signalfd watcher (app/sigstop.c). `signo` = the signal
- * received, 0 = none. */
+/** Stops `loop` on SIGINT, SIGTERM or SIGHUP via a signalfd watcher (app/sigstop.c) and ignores
+ * SIGUSR1, SIGUSR2 and SIGALRM (the first one is logged). `signo` = the stop signal received,
+ * 0 = none; `ignored` counts the others. */
 struct app__sigstop {
     struct bl_loop *loop;
     struct bl_watch *w;
     int fd;
     int signo;
+    unsigned long ignored;
     sigset_t old;
 };
-/** Block SIGINT/SIGTERM and watch them on `loop`. Returns false (errno set) on failure. */
+/** Block those signals and watch them on `loop`. Returns false (errno set) on failure. */
 bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop);
 /** Remove the watcher, close the fd, restore the signal mask. */
 void app__sigstop_close(struct app__sigstop *st);

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <math.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +266,8 @@ static void usage(FILE *out)
             "  batlink bridge --config /etc/batlink/batlink.ini --json\n"
             "  batlink sim --bms jk /tmp/jk0 & batlink bridge --bms jk:/tmp/jk0 --can "
             "canet:10.0.0.7\n\n"
-            "exit status: 0 after --duration or SIGINT/SIGTERM; 1 runtime failure; 2 usage or\n"
+            "exit status: 0 after --duration or SIGINT/SIGTERM; 1 runtime failure or SIGHUP (a\n"
+            "clean stop a service manager restarts; SIGUSR1/2, SIGALRM ignored); 2 usage or\n"
             "configuration error (FILE:LINE: key: reason)\n");
 }
 
@@ -1170,6 +1172,13 @@ int bl_cmd_bridge(int argc, char **argv)
         rc = bl_loop_run(b->loop) == BL_OK ? BL_EXIT_OK : BL_EXIT_FAIL;
         if (rc != BL_EXIT_OK) app__err("bridge: poll: %s", strerror(errno));
         if (b->sig.signo != 0) bl_logf(BL_LOG_INFO, "signal %d: stopping", b->sig.signo);
+        /* SIGHUP: a clean stop with status 1, so Restart=on-failure brings the daemon back
+         * with the configuration read again (there is no reload in place) */
+        if (b->sig.signo == SIGHUP && rc == BL_EXIT_OK) {
+            rc = BL_EXIT_FAIL;
+            bl_logf(BL_LOG_WARN, "exit status 1 after SIGHUP: a service manager (Restart=on-"
+                                 "failure) starts batlink again, with the configuration re-read");
+        }
         app__sd_send(&b->sd, "STOPPING=1");
     }
     finish(b);

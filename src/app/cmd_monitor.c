@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,7 +300,8 @@ static void usage(FILE *out)
             "  batlink monitor --mqtt mqtt://127.0.0.1 --http 9100 socketcan:can0\n"
             "  batlink monitor --config /etc/batlink/batlink.ini\n\n"
             "exit status: 0 after --duration, SIGINT/SIGTERM or the end of a file; 1 runtime\n"
-            "failure; 2 usage or configuration error\n",
+            "failure or SIGHUP (a clean stop a service manager restarts; SIGUSR1/2 and SIGALRM\n"
+            "are ignored); 2 usage or configuration error\n",
             bl_source_uri_help());
 }
 
@@ -487,6 +489,13 @@ int bl_cmd_monitor(int argc, char **argv)
         rc = bl_loop_run(m->loop) == BL_OK ? BL_EXIT_OK : BL_EXIT_FAIL;
         if (rc != BL_EXIT_OK) app__err("monitor: poll: %s", strerror(errno));
         if (m->sig.signo != 0) bl_logf(BL_LOG_INFO, "signal %d: stopping", m->sig.signo);
+        /* SIGHUP: a clean stop with status 1, so Restart=on-failure brings the daemon back
+         * with the configuration read again (there is no reload in place) */
+        if (m->sig.signo == SIGHUP && rc == BL_EXIT_OK) {
+            rc = BL_EXIT_FAIL;
+            bl_logf(BL_LOG_WARN, "exit status 1 after SIGHUP: a service manager (Restart=on-"
+                                 "failure) starts batlink again, with the configuration re-read");
+        }
         app__sd_send(&m->sd, "STOPPING=1");
     }
     finish(m);
