@@ -62,7 +62,7 @@ struct bl_config {
         double min_charge_temperature; /**< [limits] min_charge_temperature = 0 (degC) */
     } limits;
     struct {
-        double duration; /**< [diagnose] duration = 60 */
+        double duration; /**< [diagnose] duration = 30 (live sources; diagnose --config) */
         char format[12]; /**< [diagnose] format = "text" (text|json|markdown) */
     } diagnose;
     /** Where the settings came from (bl_config_where); not settings themselves. */

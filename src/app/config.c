@@ -118,8 +118,8 @@ static const struct key keys[] = {
         "discharge voltage limit (V)"),
     NUM("limits", "min_charge_temperature", limits.min_charge_temperature, -40, 60, "0",
         "no charging below this cell temperature (degC)"),
-    NUM("diagnose", "duration", diagnose.duration, 1, 86400, "60",
-        "how long diagnose listens (seconds)"),
+    NUM("diagnose", "duration", diagnose.duration, 1, 86400, "30",
+        "how long diagnose listens to a live source (seconds; a capture is read to its end)"),
     CHO("diagnose", "format", diagnose.format, "text|json|markdown", "text",
         "report format: text, json or markdown"),
 };

@@ -67,5 +67,38 @@ printf '[bridge]\nbms = jk:/dev/null\n\ncan = bogus:1\n' >"$F"
 expect 2 "$F:4: can: unknown source scheme \"bogus\"" bridge --no-realtime --duration 1 \
     --config "$F"
 
+# --- 5. diagnose --config: [diagnose] format and duration, [source] uri; flags override ------
+D=${BL_TEST_DATA:?BL_TEST_DATA not set}
+CAP="$D/pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log"
+F="$T/diag.ini"
+printf '[source]\nuri = candump:%s\n[diagnose]\nformat = json\nduration = 1\n' "$CAP" >"$F"
+timeout 20 "$B" diagnose --config "$F" >"$T/d.json" 2>"$T/d.err"
+rc=$?
+if [ $rc -le 1 ] && python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["verdict"] in ("ok", "warn", "fail") and o["frames"] > 0, o' "$T/d.json" 2>/dev/null; then
+    ok "diagnose --config: json from [diagnose] format, SOURCE from [source] uri"
+else
+    fail "diagnose --config json (exit $rc): $(head -c 300 "$T/d.json") $(cat "$T/d.err")"
+fi
+timeout 20 "$B" diagnose --config "$F" --markdown >"$T/d.md" 2>"$T/d.err"
+grep -q '^#' "$T/d.md" && ! grep -q '^{' "$T/d.md" && ok "diagnose: --markdown overrides format = json" ||
+    fail "diagnose --markdown over the config: $(head -c 300 "$T/d.md")"
+# a live source listens for [diagnose] duration (1 s here), not the built-in 30 s
+start=$(date +%s%N)
+timeout 25 "$B" diagnose --config "$F" sim: >"$T/d2.json" 2>"$T/d2.err"
+el=$((($(date +%s%N) - start) / 1000000))
+python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); assert 0.9 <= o["duration_s"] < 5, o["duration_s"]' "$T/d2.json" 2>/dev/null &&
+    ok "diagnose sim: listened [diagnose] duration = 1 s ($el ms)" ||
+    fail "diagnose sim: with duration = 1: $(head -c 200 "$T/d2.json") $(cat "$T/d2.err")"
+printf '[diagnose]\nformat = json\n\nduration = 0x1e\n' >"$F"
+expect 2 "$F:4: duration: " diagnose --config "$F" sim:
+printf '[diagnose]\nformat = yaml\n' >"$F"
+expect 2 "$F:2: format: " diagnose --config "$F" sim:
+printf '[source]\nuri = bogus:1\n' >"$F"
+expect 2 "$F:2: uri: unknown source scheme" diagnose --config "$F"
+expect 2 "$T/none.ini: open: " diagnose --config "$T/none.ini" sim:
+
 echo "$FAILS failure(s)"
 [ "$FAILS" -eq 0 ]
