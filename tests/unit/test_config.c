@@ -387,6 +387,37 @@ static void numbers_are_decimal_only(void **state)
                 c.limits.max_discharge_current == 0.5 && c.monitor.stale_after == 2.0);
 }
 
+/* The README's configuration examples load as they are: '#' starts a comment only at the start
+ * of a line (inih's inline comments start with ';'), so "uri = can0   # or ..." was a value. */
+static void readme_examples_load(void **state)
+{
+    (void)state;
+    FILE *fp = fopen(BL_SOURCE_DIR "/README.md", "r");
+    assert_non_null(fp);
+    static char text[65536], block[4096];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    unsigned tried = 0;
+    for (const char *p = strstr(text, "```ini\n"); p != NULL; p = strstr(p, "```ini\n")) {
+        p += 7;
+        const char *end = strstr(p, "```");
+        assert_non_null(end);
+        assert_true((size_t)(end - p) < sizeof block);
+        memcpy(block, p, (size_t)(end - p));
+        block[end - p] = '\0';
+        p = end + 3;
+        char sec[32] = "";
+        if (sscanf(block, "[%31[a-z]]", sec) != 1 || !section_known(sec)) continue; /* systemd */
+        struct bl_config c;
+        enum bl_err e;
+        const char *msg = load(block, &c, &e);
+        if (e != BL_OK) fail_msg("README example [%s]: %s", sec, msg);
+        tried++;
+    }
+    assert_true(tried >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +432,7 @@ int main(void)
         cmocka_unit_test(long_line_is_an_error),
         cmocka_unit_test(duplicate_keys_are_errors),
         cmocka_unit_test(numbers_are_decimal_only),
+        cmocka_unit_test(readme_examples_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
