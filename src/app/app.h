@@ -49,10 +49,14 @@ struct app__sigstop {
     int fd;
     int signo;
     unsigned long ignored;
+    sigset_t set; /* what the signalfd reads */
     sigset_t old;
 };
 /** Block those signals and watch them on `loop`. Returns false (errno set) on failure. */
 bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop);
+/** Stop watching `signo` (it stays blocked) for a command that reads it itself (the JK
+ * simulator's SIGUSR1). Returns false (errno set) on failure. */
+bool app__sigstop_leave(struct app__sigstop *st, int signo);
 /** Remove the watcher, close the fd, restore the signal mask. */
 void app__sigstop_close(struct app__sigstop *st);
 

@@ -68,6 +68,12 @@ static void on_signal(void *ctx, int fd, short revents)
     if (drain(st)) bl_loop_stop(st->loop);
 }
 
+bool app__sigstop_leave(struct app__sigstop *st, int signo)
+{
+    sigdelset(&st->set, signo);
+    return signalfd(st->fd, &st->set, 0) >= 0; /* replaces the set of the existing fd */
+}
+
 void app__sigstop_close(struct app__sigstop *st)
 {
     bl_watch_remove(st->w);
@@ -86,13 +92,12 @@ bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop)
     st->fd = -1;
     st->loop = loop;
     sigemptyset(&st->old);
-    sigset_t set;
-    sigemptyset(&set);
+    sigemptyset(&st->set);
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&set, sigs[i]);
-    if (sigprocmask(SIG_BLOCK, &set, &st->old) < 0) return false;
-    st->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+        sigaddset(&st->set, sigs[i]);
+    if (sigprocmask(SIG_BLOCK, &st->set, &st->old) < 0) return false;
+    st->fd = signalfd(-1, &st->set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (st->fd >= 0) st->w = bl_loop_watch(loop, st->fd, POLLIN, on_signal, st);
     if (st->w != NULL) return true;
     /* without a watcher, blocked signals would never be seen: let Ctrl-C end the process */

@@ -500,7 +500,7 @@ int app__sim_jk(int argc, char **argv)
     }
     s.sig.fd = -1;
     rc = open_pty(&s);
-    if (rc < 0 && !app__sigstop_open(&s.sig, s.loop)) {
+    if (rc < 0 && (!app__sigstop_open(&s.sig, s.loop) || !app__sigstop_leave(&s.sig, SIGUSR1))) {
         app__err("sim: signalfd: %s", strerror(errno));
         rc = BL_EXIT_FAIL;
     }
