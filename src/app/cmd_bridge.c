@@ -266,9 +266,9 @@ static void usage(FILE *out)
             "  batlink bridge --config /etc/batlink/batlink.ini --json\n"
             "  batlink sim --bms jk /tmp/jk0 & batlink bridge --bms jk:/tmp/jk0 --can "
             "canet:10.0.0.7\n\n"
-            "exit status: 0 after --duration or SIGINT/SIGTERM; 1 runtime failure or SIGHUP (a\n"
-            "clean stop a service manager restarts; SIGUSR1/2, SIGALRM ignored); 2 usage or\n"
-            "configuration error (FILE:LINE: key: reason)\n");
+            "exit status: 0 after --duration or SIGINT/SIGTERM; 1 runtime failure or SIGHUP\n"
+            "(a clean stop a service manager restarts; SIGUSR1/2, SIGALRM are ignored); 2\n"
+            "usage or configuration error (FILE:LINE: key: reason)\n");
 }
 
 struct flagset {

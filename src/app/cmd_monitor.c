@@ -300,8 +300,8 @@ static void usage(FILE *out)
             "  batlink monitor --mqtt mqtt://127.0.0.1 --http 9100 socketcan:can0\n"
             "  batlink monitor --config /etc/batlink/batlink.ini\n\n"
             "exit status: 0 after --duration, SIGINT/SIGTERM or the end of a file; 1 runtime\n"
-            "failure or SIGHUP (a clean stop a service manager restarts; SIGUSR1/2 and SIGALRM\n"
-            "are ignored); 2 usage or configuration error\n",
+            "failure or SIGHUP (a clean stop that a service manager restarts; SIGUSR1/2 and\n"
+            "SIGALRM are ignored); 2 usage or configuration error\n",
             bl_source_uri_help());
 }
 
