@@ -153,7 +153,8 @@ enum bl_err io__uri_get_ulong(const struct io__uri *u, const char *key, unsigned
     char *end = NULL;
     errno = 0;
     unsigned long x = strtoul(v, &end, 10);
-    if (v[0] == '\0' || v[0] == '-' || *end != '\0' || errno != 0 || x < lo || x > hi) {
+    /* decimal digits only: strtoul would also skip blanks and take a sign */
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || x < lo || x > hi) {
         io__errf(err, "%s: %s: \"%s\" is not a number in %lu..%lu", u->scheme, key, v, lo, hi);
         return BL_ERR_USAGE;
     }

@@ -67,6 +67,12 @@ printf '[bridge]\nbms = jk:/dev/null\n\ncan = bogus:1\n' >"$F"
 expect 2 "$F:4: can: unknown source scheme \"bogus\"" bridge --no-realtime --duration 1 \
     --config "$F"
 
+# numbers in URI parameters are decimal digits too
+expect 2 'jk: baud: "+115200" is not a number' bridge --no-realtime --duration 1 \
+    --bms 'jk:/dev/null?baud=+115200' --can canet:127.0.0.1:1
+expect 2 'jk: baud: " 115200" is not a number' bridge --no-realtime --duration 1 \
+    --bms 'jk:/dev/null?baud= 115200' --can canet:127.0.0.1:1
+
 # --- 5. diagnose --config: [diagnose] format and duration, [source] uri; flags override ------
 D=${BL_TEST_DATA:?BL_TEST_DATA not set}
 CAP="$D/pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log"
