@@ -24,14 +24,14 @@ int app__open_outputs(const struct bl_config *c, struct bl_loop *loop, const cha
         };
         e = bl_mqtt_new(&mo, loop, mqtt, err);
         if (e != BL_OK) {
-            app__err("%s", err);
+            app__err_key(c, "mqtt", "url", err);
             return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
         }
     }
     if (c->http.listen[0] != '\0') {
         e = bl_http_new(c->http.listen, loop, http, err);
         if (e != BL_OK) {
-            app__err("%s", err);
+            app__err_key(c, "http", "listen", err);
             return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
         }
         bl_http_set_names(*http, c->mqtt.device, source_uri);

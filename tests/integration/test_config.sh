@@ -67,6 +67,12 @@ printf '[bridge]\nbms = jk:/dev/null\n\ncan = bogus:1\n' >"$F"
 expect 2 "$F:4: can: unknown source scheme \"bogus\"" bridge --no-realtime --duration 1 \
     --config "$F"
 
+# the MQTT and HTTP addresses from the file too
+printf '[mqtt]\n\nurl = mqtt://127.0.0.1:99999\n' >"$F"
+expect 2 "$F:3: url: mqtt URL" monitor --duration 1 --config "$F" sim:
+printf '[http]\nlisten = 127.0.0.1:99999\n' >"$F"
+expect 2 "$F:2: listen: " monitor --duration 1 --config "$F" sim:
+
 # numbers in URI parameters are decimal digits too
 expect 2 'jk: baud: "+115200" is not a number' bridge --no-realtime --duration 1 \
     --bms 'jk:/dev/null?baud=+115200' --can canet:127.0.0.1:1
