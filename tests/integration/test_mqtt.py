@@ -342,7 +342,7 @@ def test_broker_down_killed_restarted(tmp):
     # down at start-up: the driver starts first and keeps running
     drv = Driver(port, "--min", "0.2", "--max", "30")
     drv.send(*CAPTURE)
-    time.sleep(1.5)
+    check(wait_for(lambda: int(drv.stats()["refused"]) >= 1, 10), "a connect failed")
     check(drv.p.poll() is None, "still running with the broker down")
     broker.start()
     sub = Sub(port)
@@ -352,17 +352,18 @@ def test_broker_down_killed_restarted(tmp):
     # killed mid-run: changes during the outage are not a backlog
     broker.kill()
     sub.stop()
+    check(wait_for(lambda: drv.stats()["connected"] == "0", 10), "loss seen")
     for soc in ("30", "31", "32"):
         drv.send("set soc_pct " + soc)
-        time.sleep(0.5)
-    time.sleep(0.5)
+        time.sleep(0.5)  # the stimulus: changes spread over the outage
     check(drv.p.poll() is None, "still running while the broker is gone")
     broker.start()
     t0 = time.time()
     sub = Sub(port)
     st = sub.wait(is_state(lambda s: s.get("soc_pct") == 32), 8, t0 - 1)
     check(st is not None, "current state (SOC 32) published after reconnect")
-    time.sleep(0.5)
+    wait_for(lambda: len({t for _, t, _ in sub.snapshot() if t.endswith("/config")}) >= N_CONFIGS,
+             5)
     socs = [s.get("soc_pct") for s in sub.states()]
     check(30 not in socs and 31 not in socs, f"no backlog after reconnect: {socs}")
     confs = [t for _, t, _ in sub.snapshot() if t.endswith("/config")]
