@@ -647,8 +647,11 @@ static void connect_failed(struct bl_mqtt *m, const char *what, int e)
 {
     m->connecting = false;
     /* the first failure of a kind is a warning; repeats while retrying are only info */
-    bl_logf(e == m->last_errno ? BL_LOG_INFO : BL_LOG_WARN, "%s: %s; retrying in %.0f s", m->where,
-            what, (double)m->backoff_us / 1e6);
+    if (m->shutting_down)
+        bl_logf(BL_LOG_WARN, "%s: %s", m->where, what);
+    else
+        bl_logf(e == m->last_errno ? BL_LOG_INFO : BL_LOG_WARN, "%s: %s; retrying in %.0f s",
+                m->where, what, (double)m->backoff_us / 1e6);
     m->last_errno = e;
     m->st.refused++;
     arm_backoff(m);
