@@ -610,6 +610,10 @@ def test_bursts_trailing_discovery_conflicts(tmp):
         check(dt < 1.6, f"SOC 40 published when min_interval ended, {dt:.2f} s after it came")
     socs = [s.get("soc_pct") for _, s in states()]
     check(30 in socs, f"SOC 30 published first: {socs}")
+    t30 = [t1 for t1, s in states() if s.get("soc_pct") == 30]
+    if got and t30:
+        gap = got[0][0] - t30[0]
+        check(gap > 0.9, f"min_interval (1 s) kept between the two publishes: {gap:.2f} s")
     for _, s in states():
         complete = all(k in s for k in ("soc_pct", "voltage_v", "manufacturer",
                                         "charge_current_limit_a", "module_count"))
