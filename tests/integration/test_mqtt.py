@@ -648,6 +648,42 @@ def test_bursts_trailing_discovery_conflicts(tmp):
     broker.kill()
 
 
+def test_paced_two_bursts(tmp):
+    """A paced capture (frames one by one, 1 ms apart): two cycles 0.3 s apart, SOC 30 then 40,
+    then the capture ends. Each published state is one complete burst, and the second one, inside
+    min_interval, is not lost: it goes out before the process exits."""
+    dev = "paced"
+    port = free_port()
+    broker = Broker(tmp, port)
+    broker.start()
+    sub = Sub(port)
+    ini = os.path.join(tmp, "paced.ini")
+    with open(ini, "w") as f:
+        f.write(f"[mqtt]\ndevice = {dev}\nmin_interval = 1\n")
+    cap = os.path.join(tmp, "two.log")
+    with open(cap, "w") as f:
+        f.write(burst(0, 30) + burst(0.3, 40))
+    # let the connection come up first, as on a live bus: a 2 s quiet lead-in
+    with open(cap, "r+") as f:
+        body = f.read()
+        f.seek(0)
+        f.write("(%.6f) can0 7FF#00\n" % (T_CAP - 2) + body)
+    r = subprocess.run([BATLINK, "monitor", "--config", ini, "--mqtt", f"mqtt://127.0.0.1:{port}",
+                        f"candump:{cap}?pace=realtime"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, f"paced: exit 0: {r.returncode} {r.stderr}")
+    avail = f"batlink/{dev}/availability"
+    wait_for(lambda: sub.wait(lambda m: m[1] == avail and m[2] == "offline", 0.1), 5)
+    states = [json.loads(pl) for _, t, pl in sub.snapshot() if t == f"batlink/{dev}/state"]
+    got = [(s.get("soc_pct"), s["link"]["frames"] - 1, round(s["ts"] - T_CAP, 3)) for s in states]
+    check([g[0] for g in got] == [30, 40], f"paced: SOC 30 then 40 published: {got}")
+    for soc, frames, ts in got:
+        check(soc is not None and frames % 6 == 0, f"paced: a complete burst: {got}")
+    check([g[2] for g in got] == [0.005, 0.305], f"paced: ts of each burst's last frame: {got}")
+    sub.stop()
+    broker.kill()
+
+
 def test_capture_replay(tmp):
     """monitor --mqtt on a capture (read as fast as possible): discovery, the last state with the
     capture's own timestamp, then offline; the process waits for the broker, bounded."""
@@ -788,7 +824,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="bl-mqtt-")
     tests = [test_discovery_state_availability, test_will, test_broker_down_killed_restarted,
              test_refused, test_tls, test_through_monitor, test_bursts_trailing_discovery_conflicts,
-             test_capture_replay, test_reconnect_cap, test_password]
+             test_paced_two_bursts, test_capture_replay, test_reconnect_cap, test_password]
     only = sys.argv[1:]  # names of tests to run (all by default)
     try:
         if not only or "test_bad_url" in only:
