@@ -613,7 +613,9 @@ def test_bursts_trailing_discovery_conflicts(tmp):
     t30 = [t1 for t1, s in states() if s.get("soc_pct") == 30]
     if got and t30:
         gap = got[0][0] - t30[0]
-        check(gap > 0.9, f"min_interval (1 s) kept between the two publishes: {gap:.2f} s")
+        # about 1 s; without the throttle it would be the 0.3 s between the bursts (the margin is
+        # for the subscriber's own delays under load)
+        check(gap > 0.6, f"min_interval (1 s) kept between the two publishes: {gap:.2f} s")
     for _, s in states():
         complete = all(k in s for k in ("soc_pct", "voltage_v", "manufacturer",
                                         "charge_current_limit_a", "module_count"))
