@@ -241,33 +241,31 @@ static void map_min_temperature(struct bridge *b)
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: batlink bridge [--config FILE] --bms BMS_URI --can SOURCE [--profile NAME]\n"
-        "                      [--duration S] [--json] [--mqtt URL] [--http ADDR:PORT]\n\n"
-        "Read a JK BMS over its UART and send the inverter Pylontech LV CAN frames once per\n"
-        "period, with charge/discharge limits from the limit controller. If the BMS is\n"
-        "silent for stale_after (5 s) the limits go to 0 with the communication alarm; after\n"
-        "dead_after (30 s) nothing is sent, so the inverter's own failsafe takes over.\n\n"
-        "  --config FILE    INI file: [bridge] [limits] [mqtt] [http] (packaging/batlink.ini)\n"
-        "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=500]\n"
-        "  --can SOURCE     where the inverter listens: socketcan:can0, canet:HOST[:PORT],\n"
-        "                   canet-listen:[ADDR:]PORT, slcan:DEVICE\n"
-        "  --profile NAME   CAN profile (default pylontech)\n"
-        "  --duration S     stop after S seconds\n"
-        "  --json           one JSON state object per period on stdout (with \"bridge\")\n"
-        "  --mqtt URL       mqtt://[user[:pass]@]host[:port]; commands need [bridge] commands;\n"
-        "                   password: [mqtt] password_file or BATLINK_MQTT_PASSWORD\n"
-        "  --http ADDR:PORT serve /metrics, /api/state, /healthz\n"
-        "  --no-realtime    do not ask for SCHED_FIFO (asked by default, used when permitted:\n"
-        "                   keeps the period steady on a loaded CPU; ~0.05 %% CPU)\n\n"
-        "examples:\n"
-        "  batlink bridge --bms jk:/dev/ttyUSB0 --can can0\n"
-        "  batlink bridge --config /etc/batlink/batlink.ini --json\n"
-        "  batlink sim --bms jk /tmp/jk0 & batlink bridge --bms jk:/tmp/jk0 --can "
-        "canet:10.0.0.7\n\n"
-        "exit status: 0 after --duration or SIGINT/SIGTERM; 1 runtime failure; 2 usage or\n"
-        "configuration error (FILE:LINE: key: reason)\n");
+    fprintf(out,
+            "usage: batlink bridge [--config FILE] --bms BMS_URI --can SOURCE [--profile NAME]\n"
+            "                      [--duration S] [--json] [--mqtt URL] [--http ADDR:PORT]\n\n"
+            "Read a JK BMS over its UART and send the inverter Pylontech LV CAN frames once per\n"
+            "period, with charge/discharge limits from the limit controller. If the BMS is\n"
+            "silent for stale_after (5 s) the limits go to 0 with the communication alarm; after\n"
+            "dead_after (30 s) nothing is sent, so the inverter's own failsafe takes over.\n\n"
+            "  --config FILE    INI file: [bridge] [limits] [mqtt] [http] (packaging/batlink.ini)\n"
+            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=500]\n"
+            "  --can SOURCE     where the inverter listens: socketcan:can0, canet:HOST[:PORT],\n"
+            "                   canet-listen:[ADDR:]PORT, slcan:DEVICE\n"
+            "  --profile NAME   CAN profile (default pylontech)\n"
+            "  --duration S     stop after S seconds\n"
+            "  --json           one JSON state object per period on stdout (with \"bridge\")\n"
+            "  --mqtt URL       mqtt://[user[:pass]@]host[:port]; commands need [bridge] commands\n"
+            "  --http ADDR:PORT serve /metrics, /api/state, /healthz\n"
+            "  --no-realtime    do not ask for SCHED_FIFO (asked by default, used when permitted:\n"
+            "                   keeps the period steady on a loaded CPU; ~0.05 %% CPU)\n\n"
+            "examples:\n"
+            "  batlink bridge --bms jk:/dev/ttyUSB0 --can can0\n"
+            "  batlink bridge --config /etc/batlink/batlink.ini --json\n"
+            "  batlink sim --bms jk /tmp/jk0 & batlink bridge --bms jk:/tmp/jk0 --can "
+            "canet:10.0.0.7\n\n"
+            "exit status: 0 after --duration or SIGINT/SIGTERM; 1 runtime failure; 2 usage or\n"
+            "configuration error (FILE:LINE: key: reason)\n");
 }
 
 struct flagset {
