@@ -29,6 +29,8 @@ struct bl_config {
         bool discovery;             /**< [mqtt] discovery = true */
         double min_interval;        /**< [mqtt] min_interval = 1 */
         double max_interval;        /**< [mqtt] max_interval = 60 */
+
+        char password_file[BL_CONFIG_STR]; /**< [mqtt] password_file = "" (none) */
     } mqtt;
     struct {
         char listen[64]; /**< [http] listen = "" (off); "9100", "0.0.0.0:9100" */

@@ -18,6 +18,7 @@ struct bl_mqtt;
 /** Options; every pointer is copied by bl_mqtt_new. NULL / 0 = the default in brackets. */
 struct bl_mqtt_opts {
     const char *url;              /**< mqtt://[user[:pass]@]host[:port] (1883) | mqtts:// (8883) */
+    const char *password;         /**< [none]; used when the URL names a user but no password */
     const char *cafile;           /**< mqtts: CA bundle [system store /etc/ssl/certs] */
     const char *client_id;        /**< ["batlink-<device>"] */
     const char *topic_prefix;     /**< ["batlink"] */
@@ -40,12 +41,23 @@ struct bl_mqtt_stats {
     uint64_t publish_errors; /**< mosquitto_publish failures (other than "not connected") */
 };
 
+/** Copy `url` into `out` (`cap` bytes, always terminated) with its password shown as "***": for
+ * every message that quotes a URL. Cost: O(length). */
+void bl_mqtt_url_redact(const char *url, char *out, size_t cap);
+
+/** Overwrite the password of `url` in place with '*' (same length: the text may live in argv,
+ * which /proc/PID/cmdline shows). Returns true when there was one. */
+bool bl_mqtt_url_hide_password(char *url);
+
 /**
  * Create the MQTT output and start connecting. Last will: "offline" (retained) on
  * <prefix>/<device>/availability. After each accepted connection it subscribes to
  * <discovery_prefix>/status, sends the discovery configs (retained), availability and the current
  * state (not a backlog). A broker that is down at start-up, goes away or refuses us is retried
- * with backoff (1 s doubling to 30 s); monitoring never stops because of the broker.
+ * with backoff (1 s doubling to 5 s, so a broker restart costs seconds); monitoring never stops
+ * because of the broker. A failed TLS handshake is reported with its cause (OpenSSL's verify
+ * result: unknown CA, name mismatch, expired ..., or its error reason). Messages never show the
+ * password.
  * Returns: BL_OK; BL_ERR_USAGE (malformed URL, bad device name, bad intervals: `err` says which);
  * BL_ERR_IO (libmosquitto/TLS set-up failed, e.g. unreadable CA file); BL_ERR_NOMEM (also when the
  * loop tables are full).
@@ -56,21 +68,27 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
                         char err[BL_ERRLEN]) BL_MUST_CHECK;
 
 /**
- * Offer the current state. Publishes <prefix>/<device>/state (JSON of json.h) when a field
- * changed beyond its deadband (field table), a field appeared/disappeared, an alarm/flag changed
- * or the link state changed, at most every min_interval (a pending change is sent by a timer when
- * the interval has passed) and at least every max_interval. Availability is "offline" while the
- * link is BL_LINK_DOWN, "online" otherwise. Implausible values are withheld and counted.
- * While disconnected nothing is queued; the current state goes out after reconnecting.
- * Borrowed pointers (copied). Blocking: never. Cost: O(fields); a publish builds ~2 kB JSON.
+ * Offer the current state: a consistent one (the caller offers a CAN burst once it is complete).
+ * Publishes <prefix>/<device>/state (JSON of json.h, `ts` = `wall_us`, the state's own time) when
+ * a field changed beyond its deadband (field table), a field appeared/disappeared, an alarm/flag
+ * changed, the link state or the set of conflicting ids changed, at most every min_interval (a
+ * change inside the interval is pending and a timer publishes it when the interval ends) and at
+ * least every max_interval. Discovery goes out with the first state offered on a connection and
+ * again only when the device identity (manufacturer, profile) changes or Home Assistant restarts.
+ * Availability is "offline" while the link is BL_LINK_DOWN, "online" otherwise. Implausible values
+ * are withheld and counted. While disconnected nothing is queued; the current state goes out after
+ * reconnecting. Borrowed pointers (copied). Blocking: never. Cost: O(fields); a publish builds ~2
+ * kB JSON.
  */
 void bl_mqtt_update(struct bl_mqtt *m, const struct bl_battery *b, const struct bl_link *l,
                     bl_us now, int64_t wall_us);
 
 /**
- * Clean shutdown: publish "offline" (retained), disconnect, and drain the socket until the
- * DISCONNECT is written or 2 s pass (drives the MQTT socket itself, so it works after
- * bl_loop_stop). Blocking: up to 2 s. Call once, before bl_mqtt_free.
+ * Clean shutdown: publish what is pending (discovery, the last state offered), then "offline"
+ * (retained), disconnect, and drain the socket until the DISCONNECT is written or 2 s pass
+ * (drives the MQTT socket itself, so it works after bl_loop_stop). When a state was offered but
+ * the connection is still being set up (a capture read in milliseconds) it first waits up to 3 s
+ * for it. Blocking: up to 5 s. Call once, before bl_mqtt_free.
  */
 void bl_mqtt_shutdown(struct bl_mqtt *m, struct bl_loop *loop);
 

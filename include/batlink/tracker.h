@@ -26,6 +26,11 @@ struct bl_link {
     /* added by the tracker (not part of the JSON contract of design.md section 5): */
     uint64_t implausible; /**< decoded values outside the field table's plausible range */
     uint64_t unknown;     /**< frames with an id the profile does not describe */
+    /* filled by the command that reports the link (bl_tracker_conflict_ids), published as
+     * link.conflict_ids: ids inside a conflict episode (two senders), 29-bit ones with
+     * BL_CAN_EFF_FLAG set */
+    unsigned n_conflict_ids;
+    uint32_t conflict_ids[4];
 };
 
 /** "up", "stale", "down" (never NULL; "?" for values out of range). */
@@ -161,6 +166,10 @@ const struct bl_id_stat *bl_tracker_find(const struct bl_tracker *t, uint32_t id
 
 /** True while some id is inside a conflict episode (two senders) at `now`. O(ids). */
 bool bl_tracker_conflict_active(const struct bl_tracker *t, bl_us now);
+
+/** Fill l->conflict_ids / n_conflict_ids with the ids inside a conflict episode at `now` (the
+ * first four in order of appearance). O(ids). */
+void bl_tracker_conflict_ids(const struct bl_tracker *t, bl_us now, struct bl_link *l);
 
 /** Age of field `f` at `now` in µs, or -1 when the field is unknown. */
 bl_us bl_tracker_field_age(const struct bl_tracker *t, enum bl_field f, bl_us now);

@@ -294,6 +294,7 @@ static int configure(struct bridge *b, int argc, char **argv)
     unsigned nset = 0;
     const char *duration = NULL;
     int c;
+    char *mqtt_arg = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:b:C:p:d:jm:H:Rh", opts, NULL)) != -1) {
         if (nset >= 8) {
@@ -323,6 +324,7 @@ static int configure(struct bridge *b, int argc, char **argv)
             b->no_realtime = true;
             break;
         case 'm':
+            mqtt_arg = optarg;
             set[nset++] = (struct flagset){"mqtt", "url", "--mqtt", optarg};
             break;
         case 'H':
@@ -356,6 +358,8 @@ static int configure(struct bridge *b, int argc, char **argv)
             return BL_EXIT_USAGE;
         }
     }
+    /* the URL is copied: hide its password in argv, which /proc/PID/cmdline shows to everyone */
+    if (mqtt_arg != NULL) (void)bl_mqtt_url_hide_password(mqtt_arg);
     if (b->ex_min_temp && b->ex_temp_curve) {
         config_error(b, "min_charge_temperature",
                      "set either min_charge_temperature or charge_temperature_curve, not both");

@@ -26,6 +26,15 @@
 #define S_US 1000000
 /* bad input can arrive at thousands of frames per second: at most this many warnings a minute */
 #define WARN_BURST 10
+/* A battery sends its state as a burst of frames once per cycle (Pylontech: six frames within a
+ * few ms every second; a CAN-to-Ethernet converter delivers them as one buffer). The burst is
+ * complete after this long without a frame that changes the state; only complete bursts are
+ * offered to MQTT, so a published state never mixes two cycles. Well above the gaps inside a
+ * burst (about 0.25 ms per frame at 500 kbit/s, 3 ms on a 115200 baud SLCAN line), well below a
+ * cycle. */
+#define BURST_GAP_US (50 * 1000)
+/* frames that never pause (a bus with no gap): offer the state at least this often anyway */
+#define BURST_MAX_US (500 * 1000)
 
 enum view { VIEW_TTY, VIEW_JSON, VIEW_SUMMARY };
 
@@ -39,6 +48,15 @@ struct monitor {
     struct app__sigstop sig;
     struct app__sdnotify sd;
     struct bl_timer *tick, *stop, *watchdog;
+    struct bl_timer *settle; /* fires BURST_GAP_US after the last state-changing frame */
+    bool burst_open;         /* frames of a burst came; it is not complete yet */
+    bl_us burst_start;
+    bool mqtt_dirty;            /* the link state changed since the last offer to MQTT */
+    bool offered;               /* a state was offered to MQTT */
+    unsigned offered_conflicts; /* conflicting ids in that offer */
+    bl_us started;
+    int64_t frame_wall; /* the last frame's own time (its timestamp: a capture's clock) */
+    bl_us frame_mono;   /* ... and when it came */
     enum view view;
     bool dirty;        /* the state changed since the last output */
     bool link_changed; /* ... and the link state too: publish at once */
@@ -87,13 +105,45 @@ static enum bl_err decode(void *ctx, const struct bl_frame *f, bl_us now, struct
     return bl_profile_decode(m->profile, f, now, st, why);
 }
 
-/* The link as reported: the tracker's counters plus records the source could not parse. */
-static struct bl_link link_view(const struct monitor *m)
+/* The link as reported: the tracker's counters plus records the source could not parse, and the
+ * ids that have two senders. */
+static struct bl_link link_view(const struct monitor *m, bl_us now)
 {
     struct bl_link l = m->tracker.link;
     const struct bl_source_stats *st = bl_source_stats(m->src);
     if (st != NULL) l.errors += st->bad_frames;
+    bl_tracker_conflict_ids(&m->tracker, now, &l);
     return l;
+}
+
+/* `ts` of the state (design.md section 5: the frame's own time, so a replayed capture keeps its
+ * timestamps): the last frame's time for a state made of frames (`at_frame`, or a capture that
+ * ended); otherwise that time moved on by the monotonic time since, i.e. now on the source's
+ * clock (a live source stamps frames with the wall clock). */
+static int64_t state_wall(const struct monitor *m, bl_us now, bool at_frame)
+{
+    if (m->frame_wall <= 0) return bl_now_wall();
+    if (at_frame || m->finished) return m->frame_wall;
+    return m->frame_wall + (now - m->frame_mono);
+}
+
+static void offer_mqtt(struct monitor *m, bl_us now, bool at_frame)
+{
+    if (m->mqtt == NULL) return;
+    struct bl_link l = link_view(m, now);
+    m->offered = true;
+    m->mqtt_dirty = false;
+    m->offered_conflicts = l.n_conflict_ids;
+    bl_mqtt_update(m->mqtt, &m->tracker.state, &l, now, state_wall(m, now, at_frame));
+}
+
+/* The settle timer: no state-changing frame for BURST_GAP_US, the burst is complete. */
+static void on_settle(void *ctx, bl_us when)
+{
+    struct monitor *m = ctx;
+    (void)when;
+    m->burst_open = false;
+    offer_mqtt(m, bl_now_mono(), true);
 }
 
 static void note_frame(struct monitor *m, const struct bl_frame *f, const struct bl_track_note *n)
@@ -139,12 +189,23 @@ static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct monitor *m = ctx;
     struct bl_track_note n;
-    bl_tracker_frame(&m->tracker, f, bl_now_mono(), decode, m, &n);
+    bl_us now = bl_now_mono();
+    bl_tracker_frame(&m->tracker, f, now, decode, m, &n);
     if (n.kind != BL_TRACK_APPLIED) note_frame(m, f, &n);
-    if (n.kind == BL_TRACK_APPLIED || n.kind == BL_TRACK_IMPLAUSIBLE || n.kind == BL_TRACK_CONFLICT)
+    if (f->ts_us > 0) {
+        m->frame_wall = f->ts_us;
+        m->frame_mono = now;
+    }
+    if (n.kind == BL_TRACK_APPLIED || n.kind == BL_TRACK_IMPLAUSIBLE ||
+        n.kind == BL_TRACK_CONFLICT) {
         m->dirty = true;
+        if (!m->burst_open) m->burst_start = now;
+        m->burst_open = true;
+        bl_timer_set(m->settle, now + BURST_GAP_US, 0);
+    }
     if (n.link_changed) {
         m->link_changed = true;
+        m->mqtt_dirty = true;
         bl_logf(BL_LOG_INFO, "link %s", bl_link_state_name(m->tracker.link.state));
         bl_timer_set(m->tick, bl_now_mono(),
                      m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US)
@@ -195,12 +256,12 @@ static void render(struct monitor *m, bl_us now, bool final)
         .source = bl_source_uri(m->src),
         .extra = m->last_warn[0] != '\0' ? m->last_warn : NULL,
         .now = now,
-        .wall_us = bl_now_wall(),
+        .wall_us = state_wall(m, now, false),
     };
     switch (m->view) {
     case VIEW_JSON: {
         if (!m->dirty && !m->link_changed && !final) return;
-        struct bl_link l = link_view(m);
+        struct bl_link l = link_view(m, now);
         char *js = bl_json_state_print(&m->tracker.state, &l, now, v.wall_us, NULL);
         if (js != NULL) {
             write_out(js, strlen(js));
@@ -246,13 +307,24 @@ static void on_tick(void *ctx, bl_us when)
     (void)when;
     if (bl_tracker_tick(&m->tracker, now)) {
         m->link_changed = true;
+        m->mqtt_dirty = true;
         bl_logf(m->tracker.link.state == BL_LINK_UP ? BL_LOG_INFO : BL_LOG_WARN,
                 "link %s: no battery frame for %.1f s", bl_link_state_name(m->tracker.link.state),
                 (double)(now - m->tracker.link.last_frame_us) / 1e6);
     }
-    struct bl_link l = link_view(m);
-    int64_t wall = bl_now_wall();
-    if (m->mqtt != NULL) bl_mqtt_update(m->mqtt, &m->tracker.state, &l, now, wall);
+    struct bl_link l = link_view(m, now);
+    int64_t wall = state_wall(m, now, false);
+    /* MQTT gets complete bursts from on_settle; the tick offers what no frame brings: a link
+     * state change, a two-senders episode ending, the state of a battery that stays silent after
+     * start-up (once stale_after has passed), and the state of a bus that never pauses */
+    if (m->burst_open && now - m->burst_start >= BURST_MAX_US) {
+        m->burst_start = now;
+        offer_mqtt(m, now, false);
+    } else if (!m->burst_open &&
+               (m->mqtt_dirty || l.n_conflict_ids != m->offered_conflicts ||
+                (!m->offered && now - m->started >= (bl_us)(m->cfg.monitor.stale_after * S_US)))) {
+        offer_mqtt(m, now, false);
+    }
     if (m->http != NULL)
         bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
     render(m, now, false);
@@ -286,7 +358,8 @@ static void usage(FILE *out)
             "state, limits, flags, alarms and the link (up/stale/down) on the terminal, as JSON\n"
             "lines, over MQTT with Home Assistant discovery and over HTTP.\n\n"
             "  --config FILE    INI file (see packaging/batlink.ini); flags override it\n"
-            "  --mqtt URL       mqtt://[user[:pass]@]host[:port] or mqtts://...\n"
+            "  --mqtt URL       mqtt://[user[:pass]@]host[:port] or mqtts://...; better leave\n"
+            "                   the password out: [mqtt] password_file or BATLINK_MQTT_PASSWORD\n"
             "  --http ADDR:PORT serve /metrics, /api/state, /healthz (only a port = 127.0.0.1)\n"
             "  --json           one JSON state object per update on stdout\n"
             "  --duration S     stop after S seconds\n"
@@ -323,6 +396,7 @@ static int configure(struct monitor *m, int argc, char **argv)
     unsigned nset = 0;
     const char *file = NULL;
     int c;
+    char *mqtt_arg = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:h", opts, NULL)) != -1) {
         if (nset >= 7) {
@@ -334,6 +408,7 @@ static int configure(struct monitor *m, int argc, char **argv)
             file = optarg;
             break;
         case 'm':
+            mqtt_arg = optarg;
             set[nset++] = (struct flagset){"mqtt", "url", "--mqtt", optarg};
             break;
         case 'H':
@@ -378,6 +453,8 @@ static int configure(struct monitor *m, int argc, char **argv)
             return BL_EXIT_USAGE;
         }
     }
+    /* the URL is copied: hide its password in argv, which /proc/PID/cmdline shows to everyone */
+    if (mqtt_arg != NULL) (void)bl_mqtt_url_hide_password(mqtt_arg);
     if (bl_config_check(&m->cfg, err) != BL_OK) {
         app__err("%s%s%s", file != NULL ? file : "", file != NULL ? ": " : "", err);
         return BL_EXIT_USAGE;
@@ -421,6 +498,7 @@ static int start(struct monitor *m)
         .rate_window_us = 2 * S_US, /* the view shows rates after 2 s, exact for 1 Hz frames */
     };
     bl_tracker_init(&m->tracker, &to, now);
+    m->started = now;
     struct bl_source_cbs cbs = {on_frame, on_state, on_warn, m};
     if (bl_source_attach(m->src, m->loop, &cbs) != BL_OK) {
         app__err("%s: attach: loop tables full", bl_source_uri(m->src));
@@ -430,12 +508,13 @@ static int start(struct monitor *m)
     if (rc >= 0) return rc;
     bl_us period = m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US) : S_US;
     m->tick = bl_loop_timer(m->loop, now + period, period, on_tick, m);
+    m->settle = bl_loop_timer(m->loop, 0, 0, on_settle, m);
     if (m->cfg.monitor.duration > 0)
         m->stop =
             bl_loop_timer(m->loop, now + (bl_us)(m->cfg.monitor.duration * S_US), 0, on_stop, m);
     bl_us wd = app__sd_watchdog_interval(&m->sd);
     if (wd > 0) m->watchdog = bl_loop_timer(m->loop, now + wd, wd, on_watchdog, m);
-    if (m->tick == NULL || (m->cfg.monitor.duration > 0 && m->stop == NULL) ||
+    if (m->tick == NULL || m->settle == NULL || (m->cfg.monitor.duration > 0 && m->stop == NULL) ||
         (wd > 0 && m->watchdog == NULL)) {
         app__err("monitor: loop timer table full");
         return BL_EXIT_FAIL;
@@ -448,13 +527,15 @@ static void finish(struct monitor *m)
     if (m->loop != NULL && m->src != NULL) {
         bl_us now = bl_now_mono();
         (void)bl_tracker_tick(&m->tracker, now);
-        struct bl_link l = link_view(m);
+        struct bl_link l = link_view(m, now);
         if (m->http != NULL)
             bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now,
-                           bl_now_wall());
+                           state_wall(m, now, false));
         if (m->mqtt != NULL) {
-            bl_mqtt_update(m->mqtt, &m->tracker.state, &l, now, bl_now_wall());
-            bl_mqtt_shutdown(m->mqtt, m->loop); /* publishes offline, drains up to 2 s */
+            /* the last state (a capture's end is a complete burst too), then whatever is
+             * pending, then offline: waits for a connection under way, bounded (mqtt.h) */
+            offer_mqtt(m, now, m->finished || m->burst_open);
+            bl_mqtt_shutdown(m->mqtt, m->loop);
         }
         /* the last state of a file, or what changed since the last tick */
         if (m->finished || m->dirty) render(m, now, true);
@@ -462,6 +543,7 @@ static void finish(struct monitor *m)
     bl_mqtt_free(m->mqtt);
     bl_http_free(m->http);
     bl_timer_remove(m->tick);
+    bl_timer_remove(m->settle);
     bl_timer_remove(m->stop);
     bl_timer_remove(m->watchdog);
     bl_source_close(m->src);

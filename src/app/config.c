@@ -13,6 +13,7 @@
 #include "batlink/config.h"
 #include "batlink/control.h"
 #include "batlink/decimal.h"
+#include "batlink/mqtt.h"
 #include "batlink/profile.h"
 
 enum type { T_STR, T_NUM, T_LONG, T_BOOL, T_CHOICE, T_URL, T_NAME, T_PROFILE };
@@ -61,6 +62,9 @@ static const struct key keys[] = {
     TYP(T_URL, "mqtt", "url", mqtt.url, "",
         "broker: mqtt://[user[:pass]@]host[:port] or mqtts://...; empty = MQTT off"),
     STR("mqtt", "cafile", mqtt.cafile, "", "CA bundle for mqtts:// (empty = system store)"),
+    STR("mqtt", "password_file", mqtt.password_file, "",
+        "file whose first line is the broker password for the URL's user when the URL has "
+        "none (else the environment variable BATLINK_MQTT_PASSWORD)"),
     STR("mqtt", "client_id", mqtt.client_id, "", "MQTT client id (empty = batlink-<device>)"),
     TYP(T_NAME, "mqtt", "topic_prefix", mqtt.topic_prefix, "batlink",
         "state and availability topics live under <topic_prefix>/<device>/"),
@@ -176,7 +180,9 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
     switch (k->type) {
     case T_URL:
         if (*v != '\0' && strncmp(v, "mqtt://", 7) != 0 && strncmp(v, "mqtts://", 8) != 0) {
-            snprintf(reason, 128, "\"%.60s\" is not mqtt://HOST[:PORT] or mqtts://...", v);
+            char shown[128];
+            bl_mqtt_url_redact(v, shown, sizeof shown);
+            snprintf(reason, 128, "\"%.60s\" is not mqtt://HOST[:PORT] or mqtts://...", shown);
             return false;
         }
         break;

@@ -343,6 +343,15 @@ bool bl_tracker_conflict_active(const struct bl_tracker *t, bl_us now)
     return false;
 }
 
+void bl_tracker_conflict_ids(const struct bl_tracker *t, bl_us now, struct bl_link *l)
+{
+    l->n_conflict_ids = 0;
+    for (unsigned i = 0; i < t->nids && l->n_conflict_ids < 4; i++)
+        if (t->ids[i].conflict_until_us > now)
+            l->conflict_ids[l->n_conflict_ids++] =
+                t->ids[i].id | (t->ids[i].ext ? BL_CAN_EFF_FLAG : 0u);
+}
+
 bl_us bl_tracker_field_age(const struct bl_tracker *t, enum bl_field f, bl_us now)
 {
     if ((unsigned)f >= BL_F__COUNT || !bl_battery_known(&t->state, f)) return -1;

@@ -179,6 +179,27 @@ static void link_before_first_frame(void **st)
     free(s);
 }
 
+/* ids with two senders: link.conflict_ids, 11-bit as 0x%03X, 29-bit as 0x%08X; absent when none */
+static void link_conflict_ids(void **st)
+{
+    (void)st;
+    struct bl_battery b;
+    struct bl_link l;
+    bl_battery_init(&b);
+    memset(&l, 0, sizeof l);
+    l.state = BL_LINK_UP;
+    l.conflicts = 7;
+    l.n_conflict_ids = 2;
+    l.conflict_ids[0] = 0x355;
+    l.conflict_ids[1] = 0x1801F456u | BL_CAN_EFF_FLAG;
+    char *s = print(&b, &l, NULL);
+    assert_string_equal(s, "{\"ts\":1700000000.250000,\"link\":{\"state\":\"up\",\"frames\":0,"
+                           "\"errors\":0,\"conflicts\":7,\"conflict_ids\":[\"0x355\","
+                           "\"0x1801F456\"],\"last_frame_age_s\":null,"
+                           "\"inverter_heartbeat\":{\"seen\":false}}}");
+    free(s);
+}
+
 /* a stored power value (from a decoder) wins over the derived one; keys appear only when known */
 static void known_power_kept_and_forget(void **st)
 {
@@ -223,6 +244,7 @@ int main(void)
         cmocka_unit_test(alarms_as_names),
         cmocka_unit_test(manufacturer_sanitised),
         cmocka_unit_test(link_before_first_frame),
+        cmocka_unit_test(link_conflict_ids),
         cmocka_unit_test(known_power_kept_and_forget),
         cmocka_unit_test(timestamps_exact),
     };
