@@ -229,11 +229,15 @@ static enum MHD_Result serve_state(struct bl_http *h, struct MHD_Connection *c)
     return reply(c, MHD_HTTP_OK, "application/json", body, true);
 }
 
+/* 200 while the link is up or stale, 503 once it is down (or before any state): a watchdog
+ * restarts on 503, and a burst that is merely late (stale) is no reason to restart anything. */
 static enum MHD_Result serve_health(struct bl_http *h, struct MHD_Connection *c)
 {
     if (h->have && h->l.state == BL_LINK_UP)
         return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "up\n", false);
-    const char *why = !h->have ? "no data\n" : h->l.state == BL_LINK_STALE ? "stale\n" : "down\n";
+    if (h->have && h->l.state == BL_LINK_STALE)
+        return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "stale\n", false);
+    const char *why = !h->have ? "no data\n" : "down\n";
     return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", (char *)why, false);
 }
 

@@ -4,7 +4,7 @@
 # error statuses, `promtool check metrics` (Debian package prometheus) for the /metrics text.
 # Two monitors run side by side: one on the steady simulated battery (the content checks), one on
 # a battery going silent after 3 s (sim:?scenario=silent-after-3) for /healthz through the link
-# states: 200 "up", 503 "stale", 503 "down".
+# states: 200 "up", 200 "stale" (a late burst is no reason to restart anything), 503 "down".
 # Every wait polls a condition with a generous deadline, never a fixed time, so the test passes
 # under `ctest -j$(nproc)` on a loaded machine.
 set -u
@@ -121,9 +121,9 @@ code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$url/nope")
 code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST "$url/metrics")
 [[ $code == 405 ]] || fail "POST: $code"
 
-# the silent battery: /healthz 503 "stale" while the link is stale, then 503 "down"
+# the silent battery: /healthz 200 "stale" while the link is stale, then 503 "down"
 wait_until 60 health_is "$url2" stale || fail "/healthz never 'stale': $code $body"
-[[ $code == 503 ]] || fail "/healthz while the link is stale: $code $body (want 503)"
+[[ $code == 200 ]] || fail "/healthz while the link is stale: $code $body (want 200)"
 wait_until 60 health_is "$url2" down || fail "/healthz never 'down': $code $body"
 [[ $code == 503 ]] || fail "/healthz after link loss: $code $body (want 503)"
 curl -s -m 10 "$url2/metrics" >"$tmp/metrics2"
