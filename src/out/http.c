@@ -287,7 +287,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 /* ---- connection bounds ----------------------------------------------------------------------- */
 
-static void dropped(struct bl_http *h, bool evicted)
+static void dropped(struct bl_http *h, const struct conn *k, bool evicted)
 {
     if (evicted)
         h->dropped_evicted++;
@@ -296,12 +296,26 @@ static void dropped(struct bl_http *h, bool evicted)
     h->warn_dropped++;
     bl_us now = bl_now_mono();
     if (h->warn_at != 0 && now - h->warn_at < HTTP_WARN_US) return;
+    char who[INET6_ADDRSTRLEN + 8] = "?";
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(k->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ai != NULL && ai->client_addr != NULL) {
+        const struct sockaddr *sa = ai->client_addr;
+        bool v6 = sa->sa_family == AF_INET6;
+        const void *ip = v6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                            : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+        if (sa->sa_family != AF_INET && !v6) ip = NULL;
+        if (ip == NULL || inet_ntop(sa->sa_family, ip, who, sizeof who) == NULL)
+            snprintf(who, sizeof who, "?");
+    }
     bl_logf(BL_LOG_WARN,
-            "%s: closed %llu connection(s) that sent no complete request within %d s or were "
-            "evicted at the limit of %d connections (%llu timed out, %llu evicted in all); "
-            "at most one such message a minute",
-            h->where, (unsigned long long)h->warn_dropped, HTTP_REQUEST_S, HTTP_CONN_LIMIT,
-            (unsigned long long)h->dropped_timeout, (unsigned long long)h->dropped_evicted);
+            "%s: dropped %llu client connection(s) since the last such message, the latest from "
+            "%s (%s); %llu in all had no complete request within %d s, %llu were evicted at the "
+            "limit of %d connections (at most one such message a minute)",
+            h->where, (unsigned long long)h->warn_dropped, who,
+            evicted ? "evicted by a newer connection" : "no complete request in time",
+            (unsigned long long)h->dropped_timeout, HTTP_REQUEST_S,
+            (unsigned long long)h->dropped_evicted, HTTP_CONN_LIMIT);
     h->warn_dropped = 0;
     h->warn_at = now;
 }
@@ -312,7 +326,7 @@ static void kick(struct bl_http *h, struct conn *k, bool evicted)
 {
     k->kicked = true;
     shutdown(k->fd, SHUT_RDWR);
-    dropped(h, evicted);
+    dropped(h, k, evicted);
 }
 
 static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -395,7 +409,6 @@ static void rearm(struct bl_http *h, bl_us deadline)
 
 static void run(struct bl_http *h)
 {
-    bl_us deadline = enforce_deadlines(h, bl_now_mono());
     h->closed_in_run = 0;
     if (MHD_run(h->d) != MHD_YES) bl_logf(BL_LOG_DEBUG, "%s: MHD_run failed", h->where);
     /* At its connection limit libmicrohttpd (0.9.75) takes the listening socket out of its epoll
@@ -404,7 +417,9 @@ static void run(struct bl_http *h)
      * again: the service would be dead for good after the limit was reached once. */
     if (h->closed_in_run > 0 && MHD_run(h->d) != MHD_YES)
         bl_logf(BL_LOG_DEBUG, "%s: MHD_run failed", h->where);
-    rearm(h, deadline);
+    /* after the run, so connections it accepted count; a connection shut down here wakes the
+     * epoll fd, and the next run closes it */
+    rearm(h, enforce_deadlines(h, bl_now_mono()));
 }
 
 static void ready(void *ctx, int fd, short revents)
