@@ -411,10 +411,11 @@ static void run(struct bl_http *h)
 {
     h->closed_in_run = 0;
     if (MHD_run(h->d) != MHD_YES) bl_logf(BL_LOG_DEBUG, "%s: MHD_run failed", h->where);
-    /* At its connection limit libmicrohttpd (0.9.75) takes the listening socket out of its epoll
-     * set, and puts it back only at the start of a run once connections have closed; they close at
-     * the end of a run. Without one more run nothing would wake us for new connections ever
-     * again: the service would be dead for good after the limit was reached once. */
+    /* At its connection limit, or when accept(2) fails for want of file descriptors,
+     * libmicrohttpd (0.9.75) takes the listening socket out of its epoll set, and puts it back
+     * only at the start of a run once connections have closed; they close at the end of a run.
+     * Without one more run nothing would wake us for new connections ever again: the service
+     * was dead for good once 16 clients had held it (tests/integration/test_http_slow.py). */
     if (h->closed_in_run > 0 && MHD_run(h->d) != MHD_YES)
         bl_logf(BL_LOG_DEBUG, "%s: MHD_run failed", h->where);
     /* after the run, so connections it accepted count; a connection shut down here wakes the
