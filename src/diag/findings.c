@@ -737,8 +737,9 @@ static void protocol_findings(struct bl_analysis *a)
                  "Let the inverter charge to 100 % once (grid charge if PV is short) so the BMS "
                  "can recalibrate its SOC.")) != NULL) {
         snprintf(f->message, sizeof f->message,
-                 "The battery requests a full charge (SOC has not reached 97 %% for 30 days: "
-                 "recalibration).");
+                 "The battery requests a full charge to recalibrate its SOC (Pylontech: every "
+                 "28 days by an owner's report, after 30 days below 97 %% by its V1.2 CAN "
+                 "document).");
         snprintf(f->evidence, sizeof f->evidence, "0x35C full charge flag from %.1f s",
                  at_s(a, a->full_first_us));
     }

@@ -100,6 +100,12 @@ triggers force_full_request_30s.log force_charge_requested warn
 not_triggers normal_30s.log force_charge_requested
 triggers force_full_request_30s.log full_charge_requested info
 not_triggers normal_30s.log full_charge_requested
+# the full-charge flag's period: 28 days in the seed owner's report, 30 days in the Pylon V1.2
+# document (field-diagnosis.md 10): the message cites both and claims neither alone
+"$BATLINK" diagnose "$D/force_full_request_30s.log" >"$work/ff.txt" 2>/dev/null
+ffline=$(grep -A3 'full_charge_requested' "$work/ff.txt" | tr '\n' ' ')
+[[ $ffline == *"28 days"* && $ffline == *"30 days"* ]] || fail "full_charge_requested must cite 28 and 30 days: $ffline"
+[[ $ffline == *"97 % for 30 days:"* ]] && fail "full_charge_requested states 30 days as the only period: $ffline"
 triggers error_bursts_300s.log interference_suspected warn
 not_triggers constant_errors_120s.log interference_suspected
 triggers pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log short_capture info
