@@ -41,6 +41,10 @@ enum bl_ident {
  * goes with it (one line, may be ""). Never NULL. */
 const char *bl_ident_name(enum bl_ident p);
 const char *bl_ident_setting(enum bl_ident p);
+/** Bit rate the profile runs at (bit/s; 500000 for every profile here and for "unknown", the
+ * standard rate); `*alt` (may be NULL) receives a second rate a listener may legitimately use
+ * (Victron's "VE.Can & CAN-bus BMS (250 kbit/s)" GX profile) or 0. */
+uint32_t bl_ident_bitrate(enum bl_ident p, uint32_t *alt);
 /** Profile by name as bl_ident_name gives it, or an alias ("pylontech", "pylon", "sma" ...).
  * Returns BL_ERR_USAGE for an unknown name. */
 enum bl_err bl_ident_find(const char *name, enum bl_ident *out) BL_MUST_CHECK;
@@ -138,10 +142,12 @@ struct bl_analysis {
     uint64_t frames, data_frames, error_frames, rtr_frames, invalid_frames;
     uint64_t err_class[10]; /**< error frames per class bit (BL_CAN_ERR_TX_TIMEOUT = [0] ...) */
     uint64_t err_bus_off, err_passive, err_warning;
-    uint64_t time_backwards;   /**< frames stamped earlier than the one before (mixed-up file) */
-    uint64_t other_id_frames;  /**< frames of ids beyond BL_ANALYSIS_MAX_IDS */
-    uint64_t bad_input;        /**< set by the caller: lines / records the source rejected */
-    uint64_t dropped;          /**< set by the caller: frames lost before the analyser saw them */
+    uint64_t time_backwards;  /**< frames stamped earlier than the one before (mixed-up file) */
+    uint64_t other_id_frames; /**< frames of ids beyond BL_ANALYSIS_MAX_IDS */
+    uint64_t bad_input;       /**< set by the caller: lines / records the source rejected */
+    uint64_t dropped;         /**< set by the caller: frames lost before the analyser saw them */
+    uint32_t scan_bps; /**< set by the caller: the bit rate a bit-rate scan found the traffic at
+                            (0 = no scan); another rate than the profile's is bitrate_mismatch */
     int64_t first_us, last_us; /**< first / last frame time (0 = none) */
     int64_t end_us;            /**< end of capture given to finish (>= last_us) */
     int64_t batt_last_us, batt_max_gap_us, batt_gap_at_us;
