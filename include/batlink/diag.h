@@ -223,23 +223,32 @@ const char *bl_layer_name(unsigned layer);
 /** One RJ45 port of one device. Pin strings as the source names them ("CAN-H", "GND", "—",
  * "NULL!" = must stay free, "n/g" = not given). */
 struct bl_pinout {
-    const char *name;    /**< "Pylontech US5000" */
-    const char *keys;    /**< space-separated lookup words, lower case ("us5000 pylontech") */
-    const char *port;    /**< "A/CAN and B/RS485 (RJ45)" */
-    bool inverter;       /**< inverter side */
-    bool rj45;           /**< false: screw terminals (LG RESU 10H Prime) */
-    const char *pin[8];  /**< pins 1-8 */
-    const char *setting; /**< protocol to select on the inverter / battery, or NULL */
-    const char *note;    /**< termination or port remark, or NULL */
-    const char *source;  /**< citation */
+    const char *name;     /**< "Pylontech US5000" */
+    const char *keys;     /**< space-separated lookup words, lower case ("us5000 pylontech") */
+    const char *port;     /**< "A/CAN and B/RS485 (RJ45)" */
+    bool inverter;        /**< inverter side */
+    bool rj45;            /**< false: screw terminals (LG RESU 10H Prime) */
+    const char *pin[8];   /**< pins 1-8 */
+    const char *setting;  /**< protocol to select on the inverter / battery, or NULL */
+    const char *note;     /**< termination or port remark, or NULL */
+    const char *source;   /**< public citation (maker's manual, named page; README "Pinouts") */
+    const char *supplied; /**< what the maker supplies or says about the inverter lead, or NULL */
+    bool gnd_single;      /**< the GND pin comes from a single source, not the maker */
 };
 
 /** The table; *n = rows. Static. */
 const struct bl_pinout *bl_pinout_table(size_t *n);
 
 /**
- * Find a device by name: exact row name or key words (case-insensitive; every word of `name`
- * must match a key or appear in the row name). Returns the first match or NULL. O(rows).
+ * Rows matching `name`: the row whose whole name it is, else every row where each word of `name`
+ * matches a key or appears in the row name (case-insensitive). Writes at most `max` rows into
+ * out, returns how many matched (may exceed max). O(rows).
+ */
+size_t bl_pinout_matches(const char *name, const struct bl_pinout **out, size_t max);
+
+/**
+ * The one row matching `name` (see bl_pinout_matches), or NULL when none or several match
+ * ("pylontech": US5000, US2000/US3000, Force-L1, Force-H2): ask bl_pinout_matches which. O(rows).
  */
 const struct bl_pinout *bl_pinout_find(const char *name);
 
