@@ -111,10 +111,17 @@ check "pcap of a live source opens in tshark with error frames" \
 
 # --- 6. stop by signal, flushed every second ---
 for sig in INT TERM; do
+    rm -f "$T/sig.log"
     "$BATLINK" record sim: "$T/sig.log" 2>"$T/err" &
     pid=$!
-    sleep 2.5
-    size=$(stat -c %s "$T/sig.log" 2>/dev/null || echo 0)
+    # the 64 KiB buffer holds seconds of sim frames: a non-empty file while running is the
+    # once-a-second flush (waited for, not slept for: generous deadline for a loaded machine)
+    size=0
+    for _ in $(seq 300); do
+        size=$(stat -c %s "$T/sig.log" 2>/dev/null || echo 0)
+        [[ $size -gt 0 ]] && break
+        sleep 0.1
+    done
     check "SIG$sig: file flushed while recording ($size bytes)" test "$size" -gt 0
     kill -$sig $pid
     wait $pid
