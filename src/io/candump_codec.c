@@ -332,8 +332,7 @@ static enum bl_err long_bytes(const char *l, size_t len, size_t *p, unsigned n, 
 /* The frame of the `candump` console format (transports.md 5.2; can-utils lib.c
  * snprintf_long_canframe): "ID  [len]  DE AD BE EF", "ID  [len]  remote request", error frames
  * with a trailing ERRORFRAME, `-a`'s quoted ASCII column, `-8`'s "{raw dlc}", and CAN FD's
- * two-digit
- * "[len]" (checked, then skipped like "##"). */
+ * two-digit "[len]" (checked, then skipped like "##"). */
 static enum bl_err parse_long(const char *l, size_t len, size_t *p, struct bl_frame *f,
                               struct bl_candump_meta *m, bool *framed, struct bl_diag *why)
 {
