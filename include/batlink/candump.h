@@ -30,7 +30,8 @@ enum bl_candump_kind {
 enum bl_candump_ts {
     BL_CANDUMP_TS_EPOCH,    /**< "(1700000000.123456)": `-L`, `-l` files, `-ta` */
     BL_CANDUMP_TS_RELATIVE, /**< "(000.123456)", fewer than 10 digits of seconds: `-tz` (since the
-                               first frame) or `-td` (since the previous one); read as given */
+                               first frame) or `-td` (since the previous one); read as given
+                               (the candump: source sums `-td` gaps) */
     BL_CANDUMP_TS_DATE,     /**< "(2023-11-14 22:13:20.123456)" of `-tA`: candump's local time,
                                read as UTC (the line does not carry the offset) */
     BL_CANDUMP_TS_NONE,     /**< plain `candump can0`: no timestamp, ts_us = 0 */

@@ -605,6 +605,44 @@ static void test_source_bad_lines(void **state)
     finish_source(s, &g);
 }
 
+/* `candump -tz` prints the time since the first frame, `-td` the gap since the previous one, both
+ * as "(SSS.UUUUUU)". A relative time that goes backwards can only be -td: from that line on the
+ * source sums the gaps. Values by hand. */
+static void test_source_relative_times(void **state)
+{
+    (void)state;
+    static const char tz[] = " (000.000000)  can0  351   [1]  01\n"
+                             " (000.500000)  can0  355   [1]  02\n"
+                             " (000.750000)  can0  356   [1]  03\n"
+                             " (001.000000)  can0  35E   [1]  04\n";
+    struct got g;
+    struct bl_source *s = run_source(write_tmp(tz, sizeof tz - 1), &g);
+    const char *path = bl_source_uri(s) + strlen("candump:");
+    assert_int_equal(g.n, 4);
+    assert_int_equal(g.f[1].ts_us, 500000);
+    assert_int_equal(g.f[2].ts_us, 750000);
+    assert_int_equal(g.f[3].ts_us, 1000000);
+    assert_int_equal(g.nwarn, 0);
+    unlink(path);
+    finish_source(s, &g);
+
+    static const char td[] = " (000.000000)  can0  351   [1]  01\n"
+                             " (000.500000)  can0  355   [1]  02\n"
+                             " (000.250000)  can0  356   [1]  03\n"
+                             " (000.250000)  can0  35E   [1]  04\n"
+                             " (001.000000)  can0  351   [1]  05\n";
+    s = run_source(write_tmp(td, sizeof td - 1), &g);
+    path = bl_source_uri(s) + strlen("candump:");
+    assert_int_equal(g.n, 5);
+    assert_int_equal(g.f[0].ts_us, 0);
+    assert_int_equal(g.f[1].ts_us, 500000);
+    assert_int_equal(g.f[2].ts_us, 750000);  /* 0.5 + 0.25: the first step back */
+    assert_int_equal(g.f[3].ts_us, 1000000); /* + 0.25 */
+    assert_int_equal(g.f[4].ts_us, 2000000); /* + 1.0 */
+    unlink(path);
+    finish_source(s, &g);
+}
+
 static void test_source_long_line_and_chunks(void **state)
 {
     (void)state;
@@ -746,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_source_real_capture),
         cmocka_unit_test(test_source_bad_lines),
+        cmocka_unit_test(test_source_relative_times),
         cmocka_unit_test(test_source_long_line_and_chunks),
         cmocka_unit_test(test_source_stdin),
         cmocka_unit_test(test_source_paced),
