@@ -112,7 +112,7 @@ static bool handle_line(struct bl_source *s, const char *l, size_t len)
         return false;
     }
     if (m.kind != BL_CANDUMP_CAN) return false;
-    if (m.ts == BL_CANDUMP_TS_RELATIVE) {
+    if (m.console && m.ts == BL_CANDUMP_TS_RELATIVE) { /* a log line is taken as written */
         if (!c->rel_delta && c->rel_seen && f.ts_us < c->rel_at) c->rel_delta = true;
         /* a relative time is < 10^9 s; the sum saturates instead of overflowing */
         if (c->rel_delta)

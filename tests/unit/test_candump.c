@@ -641,6 +641,15 @@ static void test_source_relative_times(void **state)
     assert_int_equal(g.f[4].ts_us, 2000000); /* + 1.0 */
     unlink(path);
     finish_source(s, &g);
+
+    /* log lines (candump -L) are taken as written, even with short times going backwards */
+    static const char log[] = "(2.000000) can0 351#01\n(1.000000) can0 355#02\n";
+    s = run_source(write_tmp(log, sizeof log - 1), &g);
+    path = bl_source_uri(s) + strlen("candump:");
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.f[1].ts_us, 1000000);
+    unlink(path);
+    finish_source(s, &g);
 }
 
 static void test_source_long_line_and_chunks(void **state)
