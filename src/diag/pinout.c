@@ -89,7 +89,8 @@ static const struct bl_pinout table[] = {
      "Pylontech US5000 manual, \"Definition of RJ45 Port Pin\"; " S003 "; " SHA,
      "Pylontech supplies a CAN cable for the inverter link and the Solis guide says to use it; "
      "the Pylontech + Solis owner of the Home Assistant thread kept the supplied cable and it "
-     "worked. Its wiring is not published in these sources: a home-made lead is below.",
+     "worked (he tapped CAN-H/CAN-L for a listener on pins 4/5 of that link). Its full wiring is "
+     "not published in these sources: a home-made lead is below.",
      false},
     /* A US2000/US3000 stack sends the same V1.2 frames (setfirelabs capture in tests/data); its
      * pins are in no source used here. */
