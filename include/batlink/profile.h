@@ -79,13 +79,15 @@ enum bl_msg_dir {
 
 /** One CAN message of a profile. */
 struct bl_msg_desc {
-    uint32_t id;                       /**< 11-bit id (29-bit when ext) */
-    bool ext;                          /**< 29-bit identifier */
-    const char *name;                  /**< "limits", "inverter_heartbeat" ... (C identifier) */
-    enum bl_msg_dir dir;               /**< who sends it */
-    uint8_t dlc;                       /**< DLC used when encoding (as real batteries send) */
-    uint8_t min_len;                   /**< shorter frames are BL_ERR_SHORT */
-    unsigned flags;                    /**< BL_MSG_* */
+    uint32_t id;         /**< 11-bit id (29-bit when ext) */
+    bool ext;            /**< 29-bit identifier */
+    const char *name;    /**< "limits", "inverter_heartbeat" ... (C identifier) */
+    enum bl_msg_dir dir; /**< who sends it */
+    uint8_t dlc;         /**< DLC used when encoding (as real batteries send) */
+    uint8_t min_len;     /**< shorter frames are BL_ERR_SHORT */
+    uint8_t max_len; /**< longest frame real senders use (0x355: 4 on V1.2, 6 on V1.3): the length
+                          the DBC declares; every signal lies inside it, min_len <= dlc <= it */
+    unsigned flags;  /**< BL_MSG_* */
     uint32_t period_ms;                /**< nominal period (0 = event or unknown) */
     const struct bl_signal_desc *sigs; /**< rows, in bit order */
     size_t n_sigs;

@@ -255,9 +255,12 @@ static bool socketcan_set_rate(const char *iface, long rate)
     return run_ip(down) == 0 && run_ip(type) == 0 && run_ip(up) == 0;
 }
 
+/* Tries each rate listen-only; the URI of the best goes to best_uri, its rate to *found (0 when
+ * no rate carried a data frame). */
 static int scan(struct run *r, const struct diag_opts *o, struct scan_result res[4], char *best_uri,
-                size_t n)
+                size_t n, uint32_t *found)
 {
+    *found = 0;
     const char *iface = socketcan_iface(o->uri);
     bool slcan = starts(o->uri, "slcan:");
     if (iface == NULL && !slcan) {
@@ -323,6 +326,7 @@ static int scan(struct run *r, const struct diag_opts *o, struct scan_result res
             best = (int)i;
     }
     if (best < 0) best = 0;
+    if (res[best].frames > 0) *found = (uint32_t)scan_rates[best];
     if (slcan) {
         char base[400];
         snprintf(base, sizeof base, "%s", o->uri);
@@ -738,15 +742,17 @@ int bl_cmd_diagnose(int argc, char **argv)
     char uri[512];
     snprintf(uri, sizeof uri, "%s", o.uri);
     rc = -1;
+    uint32_t scan_bps = 0;
     if (o.scan) {
         struct scan_result res[4];
-        rc = scan(&r, &o, res, uri, sizeof uri);
+        rc = scan(&r, &o, res, uri, sizeof uri, &scan_bps);
     }
     bool file = false;
     int64_t t0 = bl_now_wall();
     bl_us m0 = bl_now_mono();
     if (rc == -1) {
         bl_analysis_init(r.a, &ao);
+        r.a->scan_bps = scan_bps; /* another rate than the profile's: bitrate_mismatch */
         /* a live source stops after --duration ([diagnose] duration, 30 s); a file runs to
          * its end */
         double secs = o.duration;

@@ -37,24 +37,31 @@ struct ident_row {
     const char *name;
     const char *aliases; /* space-separated */
     const char *setting;
+    uint32_t bps, alt_bps; /* bit rate; a second legitimate one (0 = none) */
 };
 
 static const struct ident_row idents[BL_IDENT__COUNT] = {
-    [BL_IDENT_UNKNOWN] = {"unknown", "", ""},
+    [BL_IDENT_UNKNOWN] = {"unknown", "", "", 500000, 0},
     [BL_IDENT_PYLON_LV] = {"pylontech-lv", "pylontech pylon pylon-lv pylontech-compatible",
-                           "Pylontech / Pylon LV (version not identified from the ids seen)"},
+                           "Pylontech / Pylon LV (version not identified from the ids seen)",
+                           500000, 0},
     [BL_IDENT_PYLON_V12] = {"pylontech-lv-v1.2", "pylontech-v1.2 pylon-v1.2 v1.2",
                             "Pylontech (Pylon LV V1.2): Deye \"Lithium 00\", Growatt SPF \"CAN "
-                            "L52\", Sofar \"Automatic\", Solis \"Pylon LV\""},
+                            "L52\", Sofar \"Automatic\", Solis \"Pylon LV\"",
+                            500000, 0},
     [BL_IDENT_PYLON_V13] = {"pylontech-lv-v1.3", "pylontech-v1.3 pylon-v1.3 v1.3",
-                            "Pylontech (newer firmware: 0x35A/0x35F instead of 0x359/0x35C)"},
+                            "Pylontech (newer firmware: 0x35A/0x35F instead of 0x359/0x35C)",
+                            500000, 0},
     [BL_IDENT_VICTRON] = {"victron", "victron-lv can-bus-bms",
-                          "Victron GX BMS-Can port, profile \"CAN-bus BMS LV (500 kbit/s)\""},
+                          "Victron GX BMS-Can port, profile \"CAN-bus BMS LV (500 kbit/s)\"",
+                          500000, 250000},
     [BL_IDENT_SMA] = {"sma", "sma-si sunny-island aobo",
-                      "SMA Sunny Island external BMS (some Solis LV: \"AoBo\")"},
-    [BL_IDENT_PYLON_HV] = {"pylontech-hv", "pylon-hv hv", "Pylon HV (29-bit, polled by 0x4200)"},
-    [BL_IDENT_BYD_HVS] = {"byd-hvs", "byd byd-hvm byd-hvl", "BYD HVS/HVM/HVL"},
-    [BL_IDENT_GROWATT] = {"growatt", "growatt-lv", "Growatt LV protocol (big-endian 0x311-0x321)"},
+                      "SMA Sunny Island external BMS (some Solis LV: \"AoBo\")", 500000, 0},
+    [BL_IDENT_PYLON_HV] = {"pylontech-hv", "pylon-hv hv", "Pylon HV (29-bit, polled by 0x4200)",
+                           500000, 0},
+    [BL_IDENT_BYD_HVS] = {"byd-hvs", "byd byd-hvm byd-hvl", "BYD HVS/HVM/HVL", 500000, 0},
+    [BL_IDENT_GROWATT] = {"growatt", "growatt-lv", "Growatt LV protocol (big-endian 0x311-0x321)",
+                          500000, 0},
 };
 
 const char *bl_ident_name(enum bl_ident p)
@@ -65,6 +72,15 @@ const char *bl_ident_name(enum bl_ident p)
 const char *bl_ident_setting(enum bl_ident p)
 {
     return (unsigned)p < BL_IDENT__COUNT ? idents[p].setting : "";
+}
+
+/* Every profile here runs at 500 kbit/s (can-profiles.md 1.1, 2.1, 5.1, 6.1, 7.1); Victron's GX
+ * also has a "VE.Can & CAN-bus BMS (250 kbit/s)" port profile (can-profiles.md 2.1). */
+uint32_t bl_ident_bitrate(enum bl_ident p, uint32_t *alt)
+{
+    const struct ident_row *r = &idents[(unsigned)p < BL_IDENT__COUNT ? p : BL_IDENT_UNKNOWN];
+    if (alt != NULL) *alt = r->alt_bps;
+    return r->bps;
 }
 
 static bool word_in(const char *list, const char *w)
@@ -395,6 +411,38 @@ static bool looks_like_garbage(const struct bl_analysis *a)
     return ids >= 8 && frames < 2u * ids;
 }
 
+/* Layer 1: a bit-rate scan found the traffic at another rate than the profile's. The frames were
+ * readable there, so the rest of the analysis stands; the inverter, at the profile's rate, cannot
+ * read them. */
+static void scan_finding(struct bl_analysis *a)
+{
+    uint32_t alt, want = bl_ident_bitrate(a->ident, &alt);
+    if (a->scan_bps == 0 || a->data_frames == 0 || a->scan_bps == want || a->scan_bps == alt)
+        return;
+    struct bl_finding *f =
+        add(a, "bitrate_mismatch", BL_SEV_FAIL, 1,
+            "Set the battery (DIP switches or BMS menu, see its manual) and the inverter's CAN "
+            "port to the same rate, 500 kbit/s for Pylontech, Victron, SMA; then run diagnose "
+            "again without --scan-bitrate.");
+    if (f == NULL) return;
+    snprintf(f->message, sizeof f->message,
+             "The battery talks at %lu kbit/s, but %s runs at %lu kbit/s: an inverter set for "
+             "the profile cannot read it.",
+             (unsigned long)a->scan_bps / 1000ul,
+             a->ident == BL_IDENT_UNKNOWN ? "the standard battery CAN" : bl_ident_name(a->ident),
+             (unsigned long)want / 1000ul);
+    snprintf(f->evidence, sizeof f->evidence,
+             "--scan-bitrate: %llu frames (%llu battery frames decoded) at %lu kbit/s; rate "
+             "expected by %s: %lu kbit/s",
+             (unsigned long long)a->data_frames, (unsigned long long)a->batt_decoded,
+             (unsigned long)a->scan_bps / 1000ul,
+             a->ident == BL_IDENT_UNKNOWN ? "the standard" : bl_ident_name(a->ident),
+             (unsigned long)want / 1000ul);
+    if (alt != 0)
+        cat(f->evidence, sizeof f->evidence, " (or %lu kbit/s with the GX's VE.Can profile)",
+            (unsigned long)alt / 1000ul);
+}
+
 /* Layer 1-2: nothing, garbage, errors. Returns true when the bit rate looks wrong. */
 static bool link_findings(struct bl_analysis *a, double dur)
 {
@@ -416,7 +464,7 @@ static bool link_findings(struct bl_analysis *a, double dur)
                  (unsigned long long)a->frames, (unsigned long long)a->error_frames,
                  (unsigned long long)a->bad_input, dur);
     }
-    if (mismatch &&
+    if (mismatch && bl_analysis_get(a, "bitrate_mismatch") == NULL &&
         (f = add(a, "bitrate_mismatch", BL_SEV_FAIL, 1,
                  "Set the same bit rate on every node and on the listener (500 "
                  "kbit/s for Pylontech, Victron, SMA; 250 kbit/s for the Victron "
@@ -737,8 +785,9 @@ static void protocol_findings(struct bl_analysis *a)
                  "Let the inverter charge to 100 % once (grid charge if PV is short) so the BMS "
                  "can recalibrate its SOC.")) != NULL) {
         snprintf(f->message, sizeof f->message,
-                 "The battery requests a full charge (SOC has not reached 97 %% for 30 days: "
-                 "recalibration).");
+                 "The battery requests a full charge to recalibrate its SOC (Pylontech: every "
+                 "28 days by an owner's report, after 30 days below 97 %% by its V1.2 CAN "
+                 "document).");
         snprintf(f->evidence, sizeof f->evidence, "0x35C full charge flag from %.1f s",
                  at_s(a, a->full_first_us));
     }
@@ -816,6 +865,7 @@ void bl_analysis_finish(struct bl_analysis *a, int64_t end_us)
                      (unsigned long long)a->time_backwards);
         }
     }
+    scan_finding(a);
     bool mismatch = link_findings(a, dur);
     if (!mismatch && a->data_frames > 0) {
         if (dur * 1e6 < (double)a->opt.min_timing_us) {

@@ -663,7 +663,7 @@ enum bl_err bl_profile_write_dbc(const struct bl_profile *p, bl_write_fn fn, voi
         put_c(&w, ' ');
         put_s(&w, m->name);
         put_s(&w, ": ");
-        put_u64(&w, m->dlc);
+        put_u64(&w, m->max_len);
         put_s(&w, m->dir == BL_DIR_BATTERY_TO_INVERTER ? " BATTERY\n" : " INVERTER\n");
         dbc_flush(&d, &w);
         for (size_t k = 0; k < m->n_sigs; k++) {

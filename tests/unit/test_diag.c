@@ -254,6 +254,37 @@ static void test_time_backwards(void **state)
     free(a);
 }
 
+/* issue 9 item 7: a bit-rate scan that found the battery at 250 kbit/s is bitrate_mismatch (fail,
+ * layer 1) against the profile's 500 kbit/s; at 500 kbit/s, or Victron at its GX's 250 kbit/s
+ * VE.Can profile, it is not. */
+static void test_scan_bitrate(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    feed_v12(a, T0);
+    a->scan_bps = 250000;
+    bl_analysis_finish(a, 0);
+    const struct bl_finding *f = bl_analysis_get(a, "bitrate_mismatch");
+    assert_non_null(f);
+    assert_int_equal(f->severity, BL_SEV_FAIL);
+    assert_int_equal(f->layer, 1);
+    assert_non_null(strstr(f->evidence, "250 kbit/s"));
+    assert_non_null(strstr(f->evidence, "500 kbit/s"));
+    assert_string_equal(bl_verdict_name(a->verdict), "fail");
+    free(a);
+    a = new_analysis();
+    feed_v12(a, T0);
+    a->scan_bps = 500000;
+    bl_analysis_finish(a, 0);
+    assert_null(bl_analysis_get(a, "bitrate_mismatch"));
+    free(a);
+    uint32_t alt;
+    assert_int_equal(bl_ident_bitrate(BL_IDENT_VICTRON, &alt), 500000);
+    assert_int_equal(alt, 250000);
+    assert_int_equal(bl_ident_bitrate(BL_IDENT_PYLON_V12, &alt), 500000);
+    assert_int_equal(alt, 0);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -296,17 +327,12 @@ static void test_checklist_and_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_period_exact_median),
-        cmocka_unit_test(test_period_jitter),
-        cmocka_unit_test(test_bounded_ids),
-        cmocka_unit_test(test_ident_v12_single_burst),
-        cmocka_unit_test(test_ident_v13),
-        cmocka_unit_test(test_missing_and_heartbeat),
-        cmocka_unit_test(test_scaling_10x),
-        cmocka_unit_test(test_error_frames),
-        cmocka_unit_test(test_only_errors),
-        cmocka_unit_test(test_time_backwards),
-        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_period_exact_median), cmocka_unit_test(test_period_jitter),
+        cmocka_unit_test(test_bounded_ids),         cmocka_unit_test(test_ident_v12_single_burst),
+        cmocka_unit_test(test_ident_v13),           cmocka_unit_test(test_missing_and_heartbeat),
+        cmocka_unit_test(test_scaling_10x),         cmocka_unit_test(test_error_frames),
+        cmocka_unit_test(test_only_errors),         cmocka_unit_test(test_time_backwards),
+        cmocka_unit_test(test_scan_bitrate),        cmocka_unit_test(test_empty),
         cmocka_unit_test(test_checklist_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -630,6 +630,37 @@ static void test_dbc(void **state)
     assert_int_equal(bl_profile_write_dbc(P, fail_sink, NULL), BL_ERR_IO);
 }
 
+/* issue 9 item 7: every signal of every profile's DBC lies inside the length its BO_ line declares
+ * (a strict DBC loader refuses the file otherwise; 0x355 once said 4 with soc_hires_pct at bits
+ * 32-47). Parsed from the DBC text itself, over bl_profile_list(). */
+static void test_dbc_signals_fit(void **state)
+{
+    (void)state;
+    size_t np;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    static struct sbuf sb;
+    for (size_t i = 0; i < np; i++) {
+        sb.n = 0;
+        assert_int_equal(bl_profile_write_dbc(list[i], sink, &sb), BL_OK);
+        unsigned long declared = 0, id = 0, checked = 0;
+        for (const char *line = sb.b; line != NULL && *line != '\0';) {
+            const char *eol = strchr(line, '\n');
+            unsigned long start, len;
+            char name[64];
+            if (sscanf(line, "BO_ %lu %63[^:]: %lu", &id, name, &declared) == 3) {
+                assert_true(declared <= 8);
+            } else if (sscanf(line, " SG_ %63s : %lu|%lu@1", name, &start, &len) == 3) {
+                if (start + len > declared * 8)
+                    fail_msg("%s: BO_ %lu declares %lu bytes but %s ends at bit %lu", list[i]->name,
+                             id, declared, name, start + len - 1);
+                checked++;
+            }
+            line = eol != NULL ? eol + 1 : NULL;
+        }
+        assert_true(checked > 10);
+    }
+}
+
 /* The table invariants the engine relies on (a broken row must fail here, not on the bus). */
 static void test_table_invariants(void **state)
 {
@@ -644,10 +675,10 @@ static void test_table_invariants(void **state)
     for (size_t i = 0; i < P->n_msgs; i++) {
         const struct bl_msg_desc *m = &P->msgs[i];
         assert_ptr_equal(bl_profile_msg(P, m->id, m->ext), m);
-        assert_true(m->dlc <= 8 && m->min_len <= m->dlc);
+        assert_true(m->min_len <= m->dlc && m->dlc <= m->max_len && m->max_len <= 8);
         for (size_t k = 0; k < m->n_sigs; k++) {
             const struct bl_signal_desc *s = &m->sigs[k];
-            assert_true(s->len >= 1 && s->start + s->len <= 64);
+            assert_true(s->len >= 1 && s->start + s->len <= 8u * m->max_len);
             for (size_t j = k + 1; j < m->n_sigs; j++)
                 assert_string_not_equal(s->name, m->sigs[j].name);
             if (s->special != NULL) continue;
@@ -715,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_edges),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_dbc),
+        cmocka_unit_test(test_dbc_signals_fit),
         cmocka_unit_test(test_table_invariants),
         cmocka_unit_test(test_bits_merge),
     };
