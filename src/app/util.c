@@ -7,14 +7,14 @@
 #include <stdlib.h>
 
 #include "app/app.h"
+#include "batlink/log.h"
 
 void app__err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("batlink: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    bl_vlogf(BL_LOG_ERROR, fmt,
+             ap); /* at once before the loop; queued behind earlier lines in it */
     va_end(ap);
 }
 

@@ -236,7 +236,7 @@ def test_flood():
     mq.wait(5)
     shutil.rmtree(d, ignore_errors=True)
     text = bytes(got).lstrip(b"#").decode(errors="replace")
-    acc = [l for l in text.split("\n") if "charge_current_limit" in l and "accepted" in l]
+    acc = [l for l in text.split("\n") if "charge_current_limit =" in l and "accepted" in l]
     supp = [l for l in text.split("\n") if "suppressed" in l]
     n_supp = 0
     for l in supp:
