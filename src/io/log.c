@@ -118,15 +118,21 @@ static uint64_t ring_lines(void)
     return n;
 }
 
+static size_t drop_notice(char *d, size_t size)
+{
+    int k = snprintf(d, size, "batlink: %llu log lines dropped: stderr was not read in time\n",
+                     (unsigned long long)g.drop_pending);
+    return k < 0 ? 0 : (size_t)k < size ? (size_t)k : size - 1;
+}
+
 /* The drop notice goes in as soon as it fits, so it sits where the lines went missing. */
 static void put_drop_notice(void)
 {
     if (g.drop_pending == 0) return;
-    char n[128];
-    int k = snprintf(n, sizeof n, "batlink: %llu log lines dropped: stderr was not read in time\n",
-                     (unsigned long long)g.drop_pending);
-    if ((size_t)k > ring_free()) return;
-    ring_put(n, (size_t)k);
+    char d[128];
+    size_t k = drop_notice(d, sizeof d);
+    if (k > ring_free()) return;
+    ring_put(d, k);
     g.drop_pending = 0;
 }
 
@@ -159,6 +165,11 @@ static void emit(const char *line, size_t n)
 {
     g.st.lines++;
     if (!g.attached) {
+        if (g.drop_pending > 0) { /* lost at the last detach */
+            char d[128];
+            write_all(STDERR_FILENO, d, drop_notice(d, sizeof d));
+            g.drop_pending = 0;
+        }
         write_all(STDERR_FILENO, line, n);
         return;
     }
@@ -386,14 +397,16 @@ void bl_log_detach(bl_us max_wait)
         if (r < 0 && errno != EINTR) break;
         flush();
     }
-    if (g.len > 0) { /* the reader never came back: count what is lost, say so if we can */
+    if (g.len > 0) { /* the reader never came back: count what is lost */
         uint64_t lost = ring_lines();
         g.st.dropped += lost;
         g.drop_pending += lost;
         g.head = g.len = 0;
-        put_drop_notice();
-        flush();
-        g.head = g.len = 0;
+    }
+    if (g.drop_pending > 0) { /* one try now (a pipe takes it whole or not at all), else later */
+        char d[128];
+        size_t k = drop_notice(d, sizeof d);
+        if (try_write(d, k) == (ssize_t)k) g.drop_pending = 0;
     }
     bl_loop_unprepare(g.loop, prepare, NULL);
     bl_watch_remove(g.w);
