@@ -7,14 +7,17 @@
 # stay on its clock; every command is processed, the accepted-command lines are rate-limited with
 # a "suppressed" summary, and what was held back comes out once the reader reads again.
 #
-# Bound: the issue's bar is p99 |period - nominal| < 2 ms. The peer's timestamps are taken in a
-# Python thread, and CI runs under ASan on a loaded machine, so this test fails above
-# BL_FLOOD_P99_MS (default 50 ms); the measured figures are printed for the benchmark note.
+# Bound: the issue's bar is p99 |period - nominal| < 2 ms (bench/log_flood_bench.sh measures it on
+# a Release build). CI runs under ASan on a loaded machine, so this test fails above
+# BL_FLOOD_P99_MS: 50 ms when the bridge got SCHED_FIFO (its default; ~0.3 ms measured), 250 ms
+# when it was not permitted and the CPU is shared under plain CFS (~30 ms measured at load 13 on
+# 2 cores). A loop blocked on stderr misses seconds, or every frame, so either bound tells.
 import fcntl
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,10 +28,19 @@ BATLINK = os.environ.get("BATLINK")
 if not BATLINK:
     print("BATLINK must be set (run through ctest)")
     sys.exit(2)
-P99_MS = float(os.environ.get("BL_FLOOD_P99_MS", "50"))
+# knobs for bench/log_flood_bench.sh; the defaults are the CI test
+P99_MS = os.environ.get("BL_FLOOD_P99_MS")
 COMMANDS = 10000
-PERIOD = 0.2
+PERIOD = float(os.environ.get("BL_FLOOD_PERIOD", "0.2"))
+BASELINE = int(os.environ.get("BL_FLOOD_BASELINE", "5"))  # periods measured before the flood
+AFTER = int(os.environ.get("BL_FLOOD_AFTER", "30"))  # periods measured after the publisher ends
+# stalled: nobody reads stderr until the end; slow: 4 KiB every 10 ms (400 KiB/s)
+READER = os.environ.get("BL_FLOOD_READER", "stalled")
+# the bridge asks for SCHED_FIFO by default (and goes on without it when not permitted);
+# BL_FLOOD_NO_RT=1 measures it under plain CFS
+RT_FLAGS = ["--no-realtime"] if os.environ.get("BL_FLOOD_NO_RT") == "1" else []
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux asm-generic/socket.h
 FAILS = []
 
 
@@ -49,7 +61,9 @@ def free_port():
 
 class CanetPeer:
     """The inverter side: a TCP server in the role of a CANET converter (13-byte records:
-    info byte, 4-byte big-endian id, 8 data bytes). Keeps (monotonic time, id, data)."""
+    info byte, 4-byte big-endian id, 8 data bytes). Keeps (monotonic time, id, data, kernel
+    receive time): the periods are measured on the kernel's receive timestamps (SO_TIMESTAMPNS),
+    so that this thread's own scheduling under load does not count as the bridge's jitter."""
 
     def __init__(self):
         self.srv = socket.socket()
@@ -73,10 +87,11 @@ class CanetPeer:
         if conn is None:
             return
         conn.settimeout(0.05)
+        conn.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         buf = b""
         while not self.stop:
             try:
-                d = conn.recv(4096)
+                d, anc, _, _ = conn.recvmsg(4096, 256)
             except socket.timeout:
                 continue
             except OSError:
@@ -84,17 +99,24 @@ class CanetPeer:
             if not d:
                 break
             now = time.monotonic()
+            kts = now
+            for lvl, typ, data in anc:
+                if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(data) >= 16:
+                    sec, nsec = struct.unpack("qq", data[:16])
+                    kts = sec + nsec / 1e9
             buf += d
             while len(buf) >= 13:
                 r, buf = buf[:13], buf[13:]
-                self.frames.append((now, int.from_bytes(r[1:5], "big"), r[5:5 + (r[0] & 0x0F)]))
+                self.frames.append((now, int.from_bytes(r[1:5], "big"), r[5:5 + (r[0] & 0x0F)],
+                                    kts))
         conn.close()
 
     def times_351(self, since=0.0):
-        return [t for t, i, d in list(self.frames) if i == 0x351 and t >= since]
+        """Kernel receive times of the 0x351 frames received at monotonic `since` or later."""
+        return [k for t, i, d, k in list(self.frames) if i == 0x351 and t >= since]
 
     def last_ccl(self):
-        for t, i, d in reversed(list(self.frames)):
+        for t, i, d, k in reversed(list(self.frames)):
             if i == 0x351 and len(d) >= 4:
                 v = d[2] | d[3] << 8
                 return (v - 0x10000 if v & 0x8000 else v) / 10.0
@@ -166,20 +188,55 @@ def test_flood():
                          "max_charge_current = 30\ncurrent_hold = 0.2\ncurrent_ramp = 50\n"
                          "[mqtt]\ndevice = flood\n" % PERIOD)
     r, w, filled = full_pipe()
-    print("# stderr pipe pre-filled with %d bytes" % filled, flush=True)
-    br = subprocess.Popen([BATLINK, "bridge", "--no-realtime", "--json", "--config", ini,
+    print("# stderr pipe pre-filled with %d bytes; reader: %s" % (filled, READER), flush=True)
+    got = bytearray()
+    mode = [READER]
+
+    def reader():
+        while mode[0] != "stop":
+            if mode[0] == "stalled":
+                time.sleep(0.01)  # the stalled reader: polls its own flag, never the pipe
+                continue
+            try:
+                b = os.read(r, 4096 if mode[0] == "slow" else 65536)
+            except OSError:
+                return
+            if not b:
+                return
+            got.extend(b)
+            if mode[0] == "slow":
+                time.sleep(0.01)
+
+    rt = threading.Thread(target=reader, daemon=True)
+    rt.start()
+    br = subprocess.Popen([BATLINK, "bridge", *RT_FLAGS, "--json", "--config", ini,
                            "--bms", "jk:" + link + "?interval_ms=200&timeout_ms=150",
                            "--can", "canet:127.0.0.1:%d" % peer.port,
                            "--mqtt", "mqtt://127.0.0.1:%d" % port],
                           stdout=subprocess.DEVNULL, stderr=w)
     os.close(w)
     up = wait(lambda: peer.last_ccl() == 30.0, 20)
+    try:  # field 41 of /proc/PID/stat: the scheduling policy, 1 = SCHED_FIFO
+        fifo = open("/proc/%d/stat" % br.pid).read().rsplit(")", 1)[1].split()[38] == "1"
+    except (OSError, IndexError):
+        fifo = False
+    bound = float(P99_MS) if P99_MS else 50.0 if fifo else 250.0
+    print("# bridge scheduling: %s; p99 bound %g ms" % ("SCHED_FIFO" if fifo else "CFS", bound),
+          flush=True)
     check(up, "bridge up, CCL 30 A on the CAN side (before the flood): %s" % peer.last_ccl())
     # subscribed: a command lowers the limit (its log line cannot be written: the pipe is full)
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
                     "batlink/flood/set/charge_current_limit", "-m", "20"], check=False)
     first = wait(lambda: peer.last_ccl() == 20.0, 5)
     check(first, "a command lowers CCL to 20 A: %s" % peer.last_ccl())
+    tb = time.monotonic()
+    wait(lambda: len(peer.times_351(tb)) >= BASELINE + 1, BASELINE * PERIOD + 10)
+    base = peer.times_351(tb)
+    bdev = [abs((b - a) - PERIOD) * 1000.0 for a, b in zip(base, base[1:])]
+    if bdev:
+        print("# baseline (no flood, same run): %d periods; |period - %.0f ms|: p50 %.3f ms, "
+              "p99 %.3f ms, max %.3f ms" % (len(bdev), PERIOD * 1000, pct(bdev, 50), pct(bdev, 99),
+                                           max(bdev)), flush=True)
     t0 = time.monotonic()
     # 10,000 accepted commands, alternating 5 A and 6 A; the last one is 5 A
     lines = "".join("%d\n" % (6 if i % 2 else 5) for i in range(COMMANDS - 1)) + "5\n"
@@ -190,36 +247,25 @@ def test_flood():
     check(pub.returncode == 0, "mosquitto_pub sent %d commands in %.2f s" % (COMMANDS, t_pub - t0))
     # keep measuring for 30 periods after the publisher is done (the bridge may still be reading
     # its backlog from the broker)
-    enough = wait(lambda: len(peer.times_351(t_pub)) >= 30, 30 * PERIOD + 20)
+    enough = wait(lambda: len(peer.times_351(t_pub)) >= AFTER, AFTER * PERIOD + 20)
     t1 = time.monotonic()
     ts = peer.times_351(t0)
+    if ts and base and ts[0] - base[-1] < 1.5 * PERIOD:
+        ts = [base[-1]] + ts  # the period the flood started in
     dev = [abs((b - a) - PERIOD) * 1000.0 for a, b in zip(ts, ts[1:])]
     p50, p99, mx = pct(dev, 50), pct(dev, 99), max(dev) if dev else float("nan")
     print("# flood: %d periods over %.1f s; |period - %.0f ms|: p50 %.3f ms, p99 %.3f ms, "
           "max %.3f ms" % (len(dev), t1 - t0, PERIOD * 1000, p50, p99, mx), flush=True)
-    check(enough, "0x351 keeps coming during and after the flood (%d in the 30 periods after "
-          "the publisher)" % len(peer.times_351(t_pub)))
-    check(len(dev) >= 30 and p99 < P99_MS,
+    check(enough, "0x351 keeps coming during and after the flood (%d in the %d periods after "
+          "the publisher)" % (len(peer.times_351(t_pub)), AFTER))
+    check(len(dev) >= AFTER and p99 < bound,
           "p99 |0x351 period - %.0f ms| = %.3f ms < %g ms (max %.3f ms, %d periods)"
-          % (PERIOD * 1000, p99, P99_MS, mx, len(dev)))
+          % (PERIOD * 1000, p99, bound, mx, len(dev)))
     check(peer.last_ccl() == 5.0, "the last command (5 A) is on the CAN side: %s"
           % peer.last_ccl())
 
     # the reader wakes up: what the bridge held back comes out, then the bridge stops cleanly
-    got = bytearray()
-
-    def drain():
-        while True:
-            try:
-                b = os.read(r, 65536)
-            except OSError:
-                return
-            if not b:
-                return
-            got.extend(b)
-
-    dt = threading.Thread(target=drain, daemon=True)
-    dt.start()
+    mode[0] = "fast"
     if br.poll() is None:
         br.send_signal(signal.SIGTERM)
     try:
@@ -227,7 +273,8 @@ def test_flood():
     except subprocess.TimeoutExpired:
         br.kill()
         rc = br.wait()
-    dt.join(10)
+    rt.join(10)
+    mode[0] = "stop"
     os.close(r)
     sim.send_signal(signal.SIGTERM)
     sim.wait(5)
