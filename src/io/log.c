@@ -43,6 +43,7 @@ struct slot {
 static struct {
     enum bl_log_level level;
     bool attached, atexit_set;
+    bool mid_line; /* the last byte written was not the end of a line */
     enum out out;
     int fd;
     struct bl_loop *loop;
@@ -118,10 +119,11 @@ static uint64_t ring_lines(void)
     return n;
 }
 
+/* After the rest of a half-written line was dropped, the notice starts a line of its own. */
 static size_t drop_notice(char *d, size_t size)
 {
-    int k = snprintf(d, size, "batlink: %llu log lines dropped: stderr was not read in time\n",
-                     (unsigned long long)g.drop_pending);
+    int k = snprintf(d, size, "%sbatlink: %llu log lines dropped: stderr was not read in time\n",
+                     g.mid_line && g.len == 0 ? "\n" : "", (unsigned long long)g.drop_pending);
     return k < 0 ? 0 : (size_t)k < size ? (size_t)k : size - 1;
 }
 
@@ -152,6 +154,7 @@ static void flush(void)
                 g.drop_pending = 0;
                 return;
             }
+            g.mid_line = g.ring[(g.head + (size_t)r - 1) % BL_LOG_RING] != '\n';
             g.head = (g.head + (size_t)r) % BL_LOG_RING;
             g.len -= (size_t)r;
         }
@@ -171,6 +174,7 @@ static void emit(const char *line, size_t n)
             g.drop_pending = 0;
         }
         write_all(STDERR_FILENO, line, n);
+        g.mid_line = false;
         return;
     }
     put_drop_notice();
@@ -406,7 +410,10 @@ void bl_log_detach(bl_us max_wait)
     if (g.drop_pending > 0) { /* one try now (a pipe takes it whole or not at all), else later */
         char d[128];
         size_t k = drop_notice(d, sizeof d);
-        if (try_write(d, k) == (ssize_t)k) g.drop_pending = 0;
+        if (try_write(d, k) == (ssize_t)k) {
+            g.drop_pending = 0;
+            g.mid_line = false;
+        }
     }
     bl_loop_unprepare(g.loop, prepare, NULL);
     bl_watch_remove(g.w);
