@@ -34,7 +34,8 @@ COMMANDS = 10000
 PERIOD = float(os.environ.get("BL_FLOOD_PERIOD", "0.2"))
 BASELINE = int(os.environ.get("BL_FLOOD_BASELINE", "5"))  # periods measured before the flood
 AFTER = int(os.environ.get("BL_FLOOD_AFTER", "30"))  # periods measured after the publisher ends
-# stalled: nobody reads stderr until the end; slow: 4 KiB every 10 ms (400 KiB/s)
+# stalled: nobody reads stderr until the end; slow: a batching reader (a log shipper) that reads
+# up to 64 KiB every 2 s
 READER = os.environ.get("BL_FLOOD_READER", "stalled")
 # the bridge asks for SCHED_FIFO by default (and goes on without it when not permitted);
 # BL_FLOOD_NO_RT=1 measures it under plain CFS
@@ -183,10 +184,11 @@ def test_flood():
     wait(lambda: os.path.islink(link), 10)
     peer = CanetPeer()
     ini = os.path.join(d, "bridge.ini")
-    open(ini, "w").write("[bridge]\nperiod = %g\nstale_after = 2\ndead_after = 5\n"
+    stale = max(2.0, 5 * PERIOD)
+    open(ini, "w").write("[bridge]\nperiod = %g\nstale_after = %g\ndead_after = %g\n"
                          "commands = true\ncommand_expiry = 600\n[limits]\n"
                          "max_charge_current = 30\ncurrent_hold = 0.2\ncurrent_ramp = 50\n"
-                         "[mqtt]\ndevice = flood\n" % PERIOD)
+                         "[mqtt]\ndevice = flood\n" % (PERIOD, stale, 2.5 * stale))
     r, w, filled = full_pipe()
     print("# stderr pipe pre-filled with %d bytes; reader: %s" % (filled, READER), flush=True)
     got = bytearray()
@@ -197,20 +199,20 @@ def test_flood():
             if mode[0] == "stalled":
                 time.sleep(0.01)  # the stalled reader: polls its own flag, never the pipe
                 continue
+            if mode[0] == "slow":
+                time.sleep(2.0)
             try:
-                b = os.read(r, 4096 if mode[0] == "slow" else 65536)
+                b = os.read(r, 65536)
             except OSError:
                 return
             if not b:
                 return
             got.extend(b)
-            if mode[0] == "slow":
-                time.sleep(0.01)
 
     rt = threading.Thread(target=reader, daemon=True)
     rt.start()
     br = subprocess.Popen([BATLINK, "bridge", *RT_FLAGS, "--json", "--config", ini,
-                           "--bms", "jk:" + link + "?interval_ms=200&timeout_ms=150",
+                           "--bms", "jk:%s?interval_ms=%d&timeout_ms=150" % (link, PERIOD * 1000),
                            "--can", "canet:127.0.0.1:%d" % peer.port,
                            "--mqtt", "mqtt://127.0.0.1:%d" % port],
                           stdout=subprocess.DEVNULL, stderr=w)
