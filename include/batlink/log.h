@@ -74,7 +74,7 @@ enum bl_err bl_log_attach(struct bl_loop *l) BL_MUST_CHECK;
  */
 void bl_log_detach(bl_us max_wait);
 
-/** Counters of the queue, for tests and /metrics. */
+/** Counters of the queue and the rate limit (tests; not yet in /metrics). */
 struct bl_log_stats {
     uint64_t lines;         /* lines accepted (queued or written at once) */
     uint64_t dropped;       /* lines dropped because the ring was full */
