@@ -13,8 +13,8 @@ void app__err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    bl_vlogf(BL_LOG_ERROR, fmt,
-             ap); /* at once before the loop; queued behind earlier lines in it */
+    /* written at once before the loop runs; inside it, queued behind the earlier lines */
+    bl_vlogf(BL_LOG_ERROR, fmt, ap);
     va_end(ap);
 }
 
