@@ -32,7 +32,7 @@
 #include "batlink/term.h"
 
 #define S_US             1000000
-#define WARN_BURST       10           /* warnings shown per minute; the rest are counted */
+#define LOG_DRAIN_US     S_US         /* at exit, the longest wait for a slow stderr reader */
 #define HEARTBEAT_WARN_S 10           /* inverter 0x305 absent this long: a warning, never a stop */
 #define MAX_LINES        96           /* config keys whose line we remember for start-up errors */
 #define PHASE_US         (150 * 1000) /* the transmit tick follows the BMS request by this much */
@@ -92,38 +92,22 @@ struct bridge {
     struct command user_charge, user_discharge;
     uint64_t commands_ok, commands_rejected;
 
-    bl_us warn_window;
-    unsigned warn_count;
-    uint64_t warn_dropped;
     bool warn_in_view; /* stderr is the same terminal: the last message goes into the view */
     struct app__sdnotify sd;
     struct bl_timer *watchdog_t;
     char last_warn[200];
 };
 
-/* Log with at most WARN_BURST warnings a minute (bad input can arrive every period); state
- * changes (`always`) are never dropped. */
-static void vnote(struct bridge *b, enum bl_log_level lvl, bool always, const char *fmt, va_list ap)
+/* Log a line; a warning under `key` is rate-limited per key (log.h: bad input can arrive every
+ * period, commands by the thousand); key NULL = a state change, never dropped. */
+static void vnote(struct bridge *b, enum bl_log_level lvl, const char *key, const char *fmt,
+                  va_list ap)
 {
-    bl_us now = bl_now_mono();
-    if (lvl <= BL_LOG_WARN) {
-        if (now - b->warn_window >= 60 * (bl_us)S_US) {
-            if (b->warn_dropped > 0)
-                bl_logf(BL_LOG_WARN, "%llu more warnings in the last minute were not shown",
-                        (unsigned long long)b->warn_dropped);
-            b->warn_window = now;
-            b->warn_count = 0;
-            b->warn_dropped = 0;
-        }
-        if (!always && lvl == BL_LOG_WARN && b->warn_count >= WARN_BURST) {
-            b->warn_dropped++;
-            return;
-        }
-        b->warn_count++;
-    }
+    if (lvl > bl_log_level()) return;
+    if (key != NULL && lvl == BL_LOG_WARN && !bl_log_allow(key, bl_now_mono())) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (b->warn_in_view && lvl <= bl_log_level()) {
+    if (b->warn_in_view) {
         /* printed under the live view it would be erased by the next redraw */
         snprintf(b->last_warn, sizeof b->last_warn, "%.199s", msg);
         return;
@@ -136,7 +120,17 @@ __attribute__((format(printf, 3, 4))) static void note(struct bridge *b, enum bl
 {
     va_list ap;
     va_start(ap, fmt);
-    vnote(b, lvl, false, fmt, ap);
+    vnote(b, lvl, "warnings", fmt, ap);
+    va_end(ap);
+}
+
+/* A line that input triggers, rate-limited under its own key. */
+__attribute__((format(printf, 4, 5))) static void limited(struct bridge *b, enum bl_log_level lvl,
+                                                          const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vnote(b, lvl, key, fmt, ap);
     va_end(ap);
 }
 
@@ -146,7 +140,7 @@ __attribute__((format(printf, 3, 4))) static void event(struct bridge *b, enum b
 {
     va_list ap;
     va_start(ap, fmt);
-    vnote(b, lvl, true, fmt, ap);
+    vnote(b, lvl, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -998,11 +992,14 @@ static void on_command(void *ctx, const char *key, const char *payload)
     const char *why = command(b, key, payload, msg, sizeof msg);
     if (why == NULL) {
         b->commands_ok++;
-        event(b, BL_LOG_WARN, "mqtt command set/%s = \"%s\": accepted, %s", key, payload, msg);
+        char k[BL_LOG_KEYLEN]; /* a known command: the keys are few */
+        snprintf(k, sizeof k, "mqtt command set/%s: accepted", key);
+        limited(b, BL_LOG_WARN, k, "mqtt command set/%s = \"%s\": accepted, %s", key, payload, msg);
     } else {
         b->commands_rejected++;
-        note(b, BL_LOG_WARN, "mqtt command set/%s = \"%.40s\": rejected: %s", key,
-             payload != NULL ? payload : "(too long)", why);
+        limited(b, BL_LOG_WARN, "mqtt commands: rejected",
+                "mqtt command set/%s = \"%.40s\": rejected: %s", key,
+                payload != NULL ? payload : "(too long)", why);
     }
 }
 
@@ -1068,6 +1065,10 @@ static int start(struct bridge *b)
     }
     if (!app__sigstop_open(&b->sig, b->loop)) {
         app__err("bridge: signalfd: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    if (bl_log_attach(b->loop) != BL_OK) {
+        app__err("bridge: poll loop tables full");
         return BL_EXIT_FAIL;
     }
     enum bl_err e = bl_source_open(b->cfg.bridge.can, BL_SOURCE_WRITE, &b->can, err);
@@ -1157,6 +1158,7 @@ static void finish(struct bridge *b)
     bl_bmslink_close(b->bms);
     bl_source_close(b->can);
     if (b->loop != NULL && b->sig.w != NULL) app__sigstop_close(&b->sig);
+    bl_log_detach(LOG_DRAIN_US);
     bl_loop_free(b->loop);
 }
 

@@ -24,8 +24,8 @@
 #include "batlink/tracker.h"
 
 #define S_US 1000000
-/* bad input can arrive at thousands of frames per second: at most this many warnings a minute */
-#define WARN_BURST 10
+/* at exit, how long a slow stderr reader may hold up the last queued messages */
+#define LOG_DRAIN_US (1 * S_US)
 /* A battery sends its state as a burst of frames once per cycle (Pylontech: six frames within a
  * few ms every second; a CAN-to-Ethernet converter delivers them as one buffer). The burst is
  * complete after this long without a frame that changes the state; only complete bursts are
@@ -62,9 +62,6 @@ struct monitor {
     bool link_changed; /* ... and the link state too: publish at once */
     bool finished;     /* a file source reached its end */
     bl_us next_summary;
-    bl_us warn_window;
-    unsigned warn_count;
-    uint64_t warn_dropped;
     bool warn_in_view; /* stderr is the terminal the view redraws: show warnings in the view */
     char last_warn[160];
     struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
@@ -73,20 +70,7 @@ struct monitor {
 
 __attribute__((format(printf, 2, 3))) static void warn(struct monitor *m, const char *fmt, ...)
 {
-    bl_us now = bl_now_mono();
-    if (now - m->warn_window >= 60 * S_US) {
-        if (m->warn_dropped > 0)
-            bl_logf(BL_LOG_WARN, "%llu more warnings in the last minute were not shown",
-                    (unsigned long long)m->warn_dropped);
-        m->warn_window = now;
-        m->warn_count = 0;
-        m->warn_dropped = 0;
-    }
-    if (m->warn_count >= WARN_BURST) {
-        m->warn_dropped++;
-        return;
-    }
-    m->warn_count++;
+    if (BL_LOG_WARN > bl_log_level() || !bl_log_allow("warnings", bl_now_mono())) return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -484,6 +468,10 @@ static int start(struct monitor *m)
         app__err("monitor: signalfd: %s", strerror(errno));
         return BL_EXIT_FAIL;
     }
+    if (bl_log_attach(m->loop) != BL_OK) {
+        app__err("monitor: poll loop tables full");
+        return BL_EXIT_FAIL;
+    }
     if (!app__sd_open(&m->sd, err)) bl_logf(BL_LOG_WARN, "%s (systemd notifications off)", err);
     enum bl_err e = bl_source_open(m->cfg.source.uri, BL_SOURCE_LISTEN_ONLY, &m->src, err);
     if (e != BL_OK) {
@@ -548,6 +536,7 @@ static void finish(struct monitor *m)
     bl_timer_remove(m->watchdog);
     bl_source_close(m->src);
     if (m->loop != NULL) app__sigstop_close(&m->sig);
+    bl_log_detach(LOG_DRAIN_US);
     bl_loop_free(m->loop);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "batlink/log.h"
 #include "batlink/profile.h"
 #include "batlink/recorder.h"
 #include "batlink/simbat.h"
@@ -216,7 +217,8 @@ static void live_frame(void *ctx, const struct bl_frame *f)
 static void target_state(void *ctx, enum bl_source_state st)
 {
     struct live_run *r = ctx;
-    fprintf(stderr, "batlink: sim: %s is %s\n", bl_source_uri(r->target), bl_source_state_name(st));
+    /* queued while the loop runs: never blocks the transmitting loop */
+    bl_logf(BL_LOG_WARN, "sim: %s is %s", bl_source_uri(r->target), bl_source_state_name(st));
     if (st == BL_SRC_EOF) bl_loop_stop(r->loop);
 }
 
@@ -255,7 +257,8 @@ static int run_live(const struct sim_opts *o)
         rc = e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
         goto out;
     }
-    if (bl_loop_new(&run.loop) != BL_OK || !app__sigstop_open(&sig, run.loop)) {
+    if (bl_loop_new(&run.loop) != BL_OK || !app__sigstop_open(&sig, run.loop) ||
+        bl_log_attach(run.loop) != BL_OK) {
         app__err("sim: cannot set up the event loop");
         goto out;
     }
@@ -273,6 +276,7 @@ static int run_live(const struct sim_opts *o)
         app__err("sim: poll failed");
         goto out;
     }
+    bl_log_detach(1000000); /* what the loop queued comes before the summary */
     rc = BL_EXIT_OK;
     fprintf(stderr,
             "batlink: sim: %" PRIu64 " frames sent to %s in %.1f s, %" PRIu64
@@ -283,6 +287,7 @@ out:
     bl_source_close(sim);
     bl_source_close(run.target);
     if (run.loop != NULL) app__sigstop_close(&sig);
+    bl_log_detach(1000000);
     bl_loop_free(run.loop);
     return rc;
 }

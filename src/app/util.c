@@ -9,14 +9,14 @@
 
 #include "app/app.h"
 #include "batlink/decimal.h"
+#include "batlink/log.h"
 
 void app__err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("batlink: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    /* written at once before the loop runs; inside it, queued behind the earlier lines */
+    bl_vlogf(BL_LOG_ERROR, fmt, ap);
     va_end(ap);
 }
 

@@ -192,8 +192,9 @@ static void answered(struct bl_bmslink *l)
 static void report_garbage(struct bl_bmslink *l)
 {
     if (l->garbage_run > 0)
-        bl_logf(BL_LOG_DEBUG, "%s: skipped %llu bytes that were not a JK frame", l->uri,
-                (unsigned long long)l->garbage_run);
+        bl_log_limited("jk: bytes that were not a JK frame", BL_LOG_DEBUG,
+                       "%s: skipped %llu bytes that were not a JK frame", l->uri,
+                       (unsigned long long)l->garbage_run);
     l->garbage_run = 0;
 }
 
