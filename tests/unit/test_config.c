@@ -222,7 +222,7 @@ static void shipped_file_documents_every_key(void **state)
         if (l == NULL || (next != NULL && l > next))
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
-    assert_int_equal(count, 36);
+    assert_int_equal(count, 37);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default
