@@ -171,7 +171,8 @@ void bl_ctl_config_defaults(struct bl_ctl_config *c);
  * Set one config key from its text value, as in the INI file: numbers in V, A, s, %, degC;
  * curves as "X:P X:P ..." with X in V (cell curves), degC or % and P in percent of the maximum
  * (e.g. "3.375:100 3.4:25 3.425:5 3.45:0.5 3.5:0"), or "off"; curve_mode = linear | step sets
- * every curve. Keys of [bridge]: period, stale_after, dead_after.
+ * every curve; on_dead = safe-frames | silent. Keys of [bridge]: period, stale_after, dead_after,
+ * on_dead.
  * Returns BL_OK; BL_ERR_UNKNOWN_ID for a key this controller does not have (the caller may own
  * it); BL_ERR_INVAL / BL_ERR_RANGE with *reason (static text) for a bad value (`c` unchanged).
  * Cost: O(len(value)).
