@@ -84,6 +84,11 @@ PIDS+=($BR)
 START=$(date +%s.%N)
 # sample CPU and peak RSS shortly before the end (the process is gone after --duration)
 sleep "$(python3 -c "print(max(1, $DURATION - 2))")"
+if [ ! -e "/proc/$BR/stat" ]; then
+    echo "bridge ended before --duration:"
+    cat "$T/bridge.err"
+    exit 1
+fi
 TICKS=$(awk '{print $14 + $15}' "/proc/$BR/stat")
 HWM=$(awk '/VmHWM/ {print $2}' "/proc/$BR/status")
 RSS=$(awk '/VmRSS/ {print $2}' "/proc/$BR/status")
