@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -35,7 +36,7 @@
 #define LOG_DRAIN_US     S_US         /* at exit, the longest wait for a slow stderr reader */
 #define HEARTBEAT_WARN_S 10           /* inverter 0x305 absent this long: a warning, never a stop */
 #define MAX_LINES        96           /* config keys whose line we remember for start-up errors */
-#define PHASE_US         (150 * 1000) /* the transmit tick follows the BMS request by this much */
+#define PHASE_US         (150 * 1000) /* first transmit deadline after the first BMS request */
 
 /* A config key seen in the file, for "FILE:LINE: key: reason" after the whole file is read. */
 struct keyline {
@@ -69,7 +70,12 @@ struct bridge {
     struct bl_source *can;
     struct bl_mqtt *mqtt;
     struct bl_http *http;
-    struct bl_timer *tick_t, *stop_t;
+    struct bl_timer *stop_t;
+    int tx_fd; /* the transmit clock: a timerfd on absolute CLOCK_MONOTONIC deadlines */
+    struct bl_watch *tx_w;
+    bl_us tx_next;      /* the deadline being waited for */
+    bl_us tx_late_max;  /* the latest a burst went out after its deadline */
+    uint64_t tx_missed; /* deadlines that passed without a burst (the process was stopped) */
 
     struct bl_ctl ctl;
     struct bl_ctl_out out;
@@ -166,8 +172,8 @@ static enum bl_err hook(void *ctx, const char *section, const char *key, const c
     }
     bool limits = is(section, "limits");
     bool shared = (limits && (is(key, "max_charge_current") || is(key, "max_discharge_current"))) ||
-                  (is(section, "bridge") &&
-                   (is(key, "period") || is(key, "stale_after") || is(key, "dead_after")));
+                  (is(section, "bridge") && (is(key, "period") || is(key, "stale_after") ||
+                                             is(key, "dead_after") || is(key, "on_dead")));
     if (limits) {
         if (is(key, "charge_voltage")) b->ex_charge_v = true;
         if (is(key, "float_voltage")) b->ex_float_v = true;
@@ -242,10 +248,12 @@ static void usage(FILE *out)
             "                      [--duration S] [--json] [--mqtt URL] [--http ADDR:PORT]\n\n"
             "Read a JK BMS over its UART and send the inverter Pylontech LV CAN frames once per\n"
             "period, with charge/discharge limits from the limit controller. If the BMS is\n"
-            "silent for stale_after (5 s) the limits go to 0 with the communication alarm; after\n"
-            "dead_after (30 s) nothing is sent, so the inverter's own failsafe takes over.\n\n"
+            "silent for stale_after (5 s) the limits go to 0, charge and discharge are disabled\n"
+            "and the communication alarm is set; these safe frames go on for as long as the BMS\n"
+            "stays silent ([bridge] on_dead = silent stops them after dead_after, 30 s: only for\n"
+            "inverters known to handle a silent bus safely; see the README).\n\n"
             "  --config FILE    INI file: [bridge] [limits] [mqtt] [http] (packaging/batlink.ini)\n"
-            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=500]\n"
+            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=1500]\n"
             "  --can SOURCE     where the inverter listens: socketcan:can0, canet:HOST[:PORT],\n"
             "                   canet-listen:[ADDR:]PORT, slcan:DEVICE\n"
             "  --profile NAME   CAN profile (default pylontech)\n"
@@ -496,10 +504,16 @@ static void state_change(struct bridge *b, const struct bl_ctl_out *o)
               "no valid BMS reading for %.1f s: sending limits 0 and the communication alarm", age);
         break;
     case BL_CTL_DEAD:
-        event(b, BL_LOG_WARN,
-              "no valid BMS reading for %.1f s: stopped transmitting (the inverter's own "
-              "loss-of-communication handling takes over)",
-              age);
+        if (o->transmit)
+            event(b, BL_LOG_WARN,
+                  "no valid BMS reading for %.1f s: still sending limits 0, charge and discharge "
+                  "disabled and the communication alarm (on_dead = safe-frames)",
+                  age);
+        else
+            event(b, BL_LOG_WARN,
+                  "no valid BMS reading for %.1f s: stopped transmitting (on_dead = silent: the "
+                  "inverter's own loss-of-communication handling takes over)",
+                  age);
         break;
     }
     char st[128];
@@ -591,6 +605,8 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddStringToObject(bm, "port", bl_bmslink_up(b->bms) ? "up" : "down");
         cJSON_AddNumberToObject(bm, "requests", (double)s->requests);
         cJSON_AddNumberToObject(bm, "replies", (double)s->replies);
+        cJSON_AddNumberToObject(bm, "unsolicited", (double)s->unsolicited);
+        cJSON_AddNumberToObject(bm, "skipped_polls", (double)s->skipped_polls);
         cJSON_AddNumberToObject(bm, "timeouts", (double)s->timeouts);
         cJSON_AddNumberToObject(bm, "checksum_errors", (double)s->checksum_errors);
         cJSON_AddNumberToObject(bm, "bad_frames", (double)s->bad_frames);
@@ -606,6 +622,8 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddNumberToObject(cn, "frames_sent", (double)b->frames_sent);
         cJSON_AddNumberToObject(cn, "tx_errors", (double)b->tx_errors);
         cJSON_AddNumberToObject(cn, "frames_received", (double)b->rx_frames);
+        cJSON_AddNumberToObject(cn, "tx_late_max_ms", round((double)b->tx_late_max / 10.0) / 100.0);
+        cJSON_AddNumberToObject(cn, "tx_deadlines_missed", (double)b->tx_missed);
     }
     cJSON *cm = cJSON_AddObjectToObject(o, "commands");
     if (cm != NULL) {
@@ -728,6 +746,10 @@ static void bridge_metrics(const struct bridge *b, char *buf, size_t n)
     FAMILY("batlink_bridge_bms_replies_total", "counter", "Valid replies read from the BMS.");
     ADD("batlink_bridge_bms_replies_total{battery=\"%s\"} %llu\n", dev,
         (unsigned long long)st->replies);
+    FAMILY("batlink_bridge_bms_unsolicited_total", "counter",
+           "Valid BMS frames that answered no request in flight (ignored, not readings).");
+    ADD("batlink_bridge_bms_unsolicited_total{battery=\"%s\"} %llu\n", dev,
+        (unsigned long long)st->unsolicited);
     FAMILY("batlink_bridge_bms_errors_total", "counter",
            "BMS requests that failed, by kind (timeout, checksum, bad_frame, invalid_reading).");
     ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"timeout\"} %llu\n", dev,
@@ -852,6 +874,23 @@ static void on_tick(void *ctx, bl_us when)
     if (b->out.transmit) transmit(b, now);
     supervise_heartbeat(b, now);
     outputs(b, now);
+}
+
+/* The transmit clock fired: the kernel keeps the absolute deadlines (deadline k = first + k x
+ * period), so a late wake-up, a slow BMS or work done in the loop never moves the next one. It
+ * is the first watcher of the loop, so a deadline is served before the BMS and outputs. */
+static void on_tx_clock(void *ctx, int fd, short revents)
+{
+    struct bridge *b = ctx;
+    uint64_t n = 0;
+    (void)revents;
+    if (read(fd, &n, sizeof n) != (ssize_t)sizeof n || n == 0) return;
+    bl_us now = bl_now_mono();
+    bl_us deadline = b->tx_next + (bl_us)(n - 1) * b->ctl_cfg.period_us;
+    b->tx_missed += n - 1;
+    b->tx_next = deadline + b->ctl_cfg.period_us;
+    if (now - deadline > b->tx_late_max) b->tx_late_max = now - deadline;
+    on_tick(b, now);
 }
 
 /* ---- callbacks ---------------------------------------------------------------------------- */
@@ -1067,6 +1106,17 @@ static int start(struct bridge *b)
         app__err("bridge: signalfd: %s", strerror(errno));
         return BL_EXIT_FAIL;
     }
+    /* the transmit clock is watched before anything else, so it is served first */
+    b->tx_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (b->tx_fd < 0) {
+        app__err("bridge: timerfd_create: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    b->tx_w = bl_loop_watch(b->loop, b->tx_fd, POLLIN, on_tx_clock, b);
+    if (b->tx_w == NULL) {
+        app__err("bridge: poll loop tables full");
+        return BL_EXIT_FAIL;
+    }
     if (bl_log_attach(b->loop) != BL_OK) {
         app__err("bridge: poll loop tables full");
         return BL_EXIT_FAIL;
@@ -1086,6 +1136,13 @@ static int start(struct bridge *b)
     if (e != BL_OK) {
         app__err_key(&b->cfg, "bridge", "bms", err);
         return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+    }
+    if (bl_bmslink_timeout(b->bms) >= b->ctl_cfg.stale_after_us) {
+        app__err("--bms %s: timeout_ms=%.0f must be below stale_after (%.3g s), or every late "
+                 "reply would find the bridge already stale",
+                 b->cfg.bridge.bms, (double)bl_bmslink_timeout(b->bms) / 1e3,
+                 (double)b->ctl_cfg.stale_after_us / 1e6);
+        return BL_EXIT_USAGE;
     }
     bl_us now = bl_now_mono();
     b->started = now;
@@ -1112,16 +1169,26 @@ static int start(struct bridge *b)
             note(b, BL_LOG_INFO, "SCHED_FIFO not permitted (%s): normal scheduling",
                  strerror(errno));
     }
-    /* The BMS is asked at attach time and every interval after; with interval == period the
-     * tick runs PHASE_US after each request, so a frame carries a reading at most that old. */
+    /* The transmit clock: deadlines first + k x period on CLOCK_MONOTONIC, kept by the kernel
+     * (TFD_TIMER_ABSTIME), never moved by the BMS's replies; each burst carries the newest
+     * valid reading at its deadline. The first deadline is PHASE_US after the first request
+     * (sent at attach), so a prompt BMS is read before the first burst. */
     bl_us period = b->ctl_cfg.period_us;
-    b->tick_t = bl_loop_timer(b->loop, now + PHASE_US, period, on_tick, b);
+    b->tx_next = now + PHASE_US;
+    struct itimerspec its = {
+        .it_value = {.tv_sec = (time_t)(b->tx_next / S_US),
+                     .tv_nsec = (long)(b->tx_next % S_US) * 1000},
+        .it_interval = {.tv_sec = (time_t)(period / S_US), .tv_nsec = (long)(period % S_US) * 1000},
+    };
+    if (timerfd_settime(b->tx_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0) {
+        app__err("bridge: timerfd_settime: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
     if (b->duration > 0)
         b->stop_t = bl_loop_timer(b->loop, now + (bl_us)(b->duration * S_US), 0, on_stop, b);
     bl_us wd = app__sd_watchdog_interval(&b->sd);
     if (wd > 0) b->watchdog_t = bl_loop_timer(b->loop, now + wd, wd, on_watchdog, b);
-    if (b->tick_t == NULL || (b->duration > 0 && b->stop_t == NULL) ||
-        (wd > 0 && b->watchdog_t == NULL)) {
+    if ((b->duration > 0 && b->stop_t == NULL) || (wd > 0 && b->watchdog_t == NULL)) {
         app__err("bridge: poll loop timer table full");
         return BL_EXIT_FAIL;
     }
@@ -1129,9 +1196,10 @@ static int start(struct bridge *b)
         note(b, BL_LOG_INFO, "BMS poll interval %.3g s differs from the period %.3g s",
              (double)bl_bmslink_interval(b->bms) / 1e6, (double)period / 1e6);
     note(b, BL_LOG_INFO,
-         "bridge: %s -> %s (%s), period %.3g s, stale after %.3g s, dead after %.3g s",
+         "bridge: %s -> %s (%s), period %.3g s, stale after %.3g s, dead after %.3g s (then %s)",
          b->cfg.bridge.bms, bl_source_uri(b->can), b->profile->name, (double)period / 1e6,
-         (double)b->ctl_cfg.stale_after_us / 1e6, (double)b->ctl_cfg.dead_after_us / 1e6);
+         (double)b->ctl_cfg.stale_after_us / 1e6, (double)b->ctl_cfg.dead_after_us / 1e6,
+         b->ctl_cfg.dead_silent ? "silent" : "safe frames");
     return -1;
 }
 
@@ -1140,18 +1208,20 @@ static void finish(struct bridge *b)
     if (b->mqtt != NULL && b->loop != NULL) bl_mqtt_shutdown(b->mqtt, b->loop);
     bl_mqtt_free(b->mqtt);
     bl_http_free(b->http);
-    bl_timer_remove(b->tick_t);
+    bl_watch_remove(b->tx_w);
+    if (b->tx_fd >= 0) close(b->tx_fd);
     bl_timer_remove(b->stop_t);
     bl_timer_remove(b->watchdog_t);
     if (b->bms != NULL || b->can != NULL) {
         const struct bl_bmslink_stats *s = b->bms != NULL ? bl_bmslink_stats(b->bms) : NULL;
         if (s != NULL)
             note(b, BL_LOG_INFO,
-                 "bms: %llu requests, %llu replies, %llu timeouts, %llu checksum errors, %llu bad "
-                 "frames, %llu invalid readings; can: %llu frames sent, %llu tx errors",
+                 "bms: %llu requests, %llu replies, %llu unsolicited, %llu timeouts, %llu checksum "
+                 "errors, %llu bad frames, %llu invalid readings; can: %llu frames sent, %llu tx "
+                 "errors",
                  (unsigned long long)s->requests, (unsigned long long)s->replies,
-                 (unsigned long long)s->timeouts, (unsigned long long)s->checksum_errors,
-                 (unsigned long long)s->bad_frames,
+                 (unsigned long long)s->unsolicited, (unsigned long long)s->timeouts,
+                 (unsigned long long)s->checksum_errors, (unsigned long long)s->bad_frames,
                  (unsigned long long)(s->invalid_readings + bl_ctl_invalid_readings(&b->ctl)),
                  (unsigned long long)b->frames_sent, (unsigned long long)b->tx_errors);
     }
@@ -1171,6 +1241,7 @@ int bl_cmd_bridge(int argc, char **argv)
     }
     b->sig.fd = -1;
     b->sd.fd = -1;
+    b->tx_fd = -1;
     int rc = configure(b, argc, argv);
     if (rc < 0) rc = start(b);
     if (rc < 0) {

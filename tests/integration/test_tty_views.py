@@ -100,7 +100,9 @@ def test_bridge():
     check(len(views) >= 2 and b"\x1b[2J" not in out, "bridge view redrawn in place")
     check("batlink bridge" in last and "Cells V" in last and "Spread" in last,
           "bridge view shows the cells and their spread")
-    check(re.search(r"charge \d+\.\d A \((ramp|no_data|stale)", last) is not None
+    # after the start-up readings the limit carries its target's reason (start-up rule)
+    check(re.search(r"charge \d+\.\d A \((ramp|no_data|stale|startup|config_max|bms_limit|"
+                    r"temperature|cell_voltage)", last) is not None
           and "MOSFETs" in last, "bridge view shows each limit with its reason, and the MOSFETs")
     check("Last note" in last and "cannot send" in last,
           "the transmit warning is shown inside the view, not under it")
