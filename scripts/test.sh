@@ -10,7 +10,7 @@ jobs=$(nproc)
 scripts/setup.sh --test
 
 echo "== build (ASan + UBSan) and tests"
-cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DBL_SANITIZE=ON >/dev/null
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DBL_SANITIZE=ON -DBL_TESTS=ON >/dev/null
 cmake --build build-test -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
