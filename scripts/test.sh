@@ -23,6 +23,13 @@ echo "== cppcheck"
 cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
     --std=c11 -I include -I src --suppress=missingIncludeSystem src
 
+echo "== every build type builds (-Wall -Wextra -Werror in each)"
+for type in Debug Release MinSizeRel RelWithDebInfo; do
+    echo "-- $type"
+    cmake -S . -B "build-type-$type" -DCMAKE_BUILD_TYPE="$type" -DBL_TESTS=OFF >/dev/null
+    cmake --build "build-type-$type" -j"$jobs" --target batlink >/dev/null
+done
+
 echo "== 32-bit build of the pure layers"
 scripts/check-32bit.sh
 
