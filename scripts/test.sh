@@ -30,6 +30,15 @@ for type in Debug Release MinSizeRel RelWithDebInfo; do
     cmake --build "build-type-$type" -j"$jobs" --target batlink >/dev/null
 done
 
+echo "== the Quick start's first command in a fresh Debian 12 root (scripts/fresh-root.sh)"
+rc=0
+scripts/fresh-root.sh || rc=$?
+if ((rc == 77)); then
+    echo "-- SKIPPED (see the reason above): the Quick start was not checked on a fresh root"
+elif ((rc != 0)); then
+    exit "$rc"
+fi
+
 echo "== 32-bit build of the pure layers"
 scripts/check-32bit.sh
 
