@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 
+from bltest import DEADLINE, Run, wait_until
+
 BATLINK = os.environ.get("BATLINK", "")
 FAILS = []
 
@@ -56,68 +58,6 @@ def send_pieces(c, pieces, gap=0.003):
     for p in pieces:
         c.sendall(p)
         time.sleep(gap)  # TCP_NODELAY + a gap: the pieces arrive in separate reads
-
-
-DEADLINE = 30.0  # generous: the tests wait on conditions, and a loaded machine is slow
-
-
-def wait_until(pred, timeout=DEADLINE, step=0.02):
-    """Poll `pred` until it holds or `timeout` passes; returns whether it held."""
-    end = time.monotonic() + timeout
-    while True:
-        if pred():
-            return True
-        if time.monotonic() >= end:
-            return False
-        time.sleep(step)
-
-
-class Run:
-    """A batlink process whose stdout lines and stderr are collected as they come, so a test
-    can wait for what it needs (a frame printed, a warning logged) instead of for a time."""
-
-    def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        self.pid = self.proc.pid
-        self.lines = []
-        self.err = ""
-        self._lock = threading.Lock()
-        self._readers = [threading.Thread(target=self._read_out, daemon=True),
-                         threading.Thread(target=self._read_err, daemon=True)]
-        for t in self._readers:
-            t.start()
-
-    def _read_out(self):
-        for line in self.proc.stdout:
-            with self._lock:
-                self.lines.append(line)
-
-    def _read_err(self):
-        for line in self.proc.stderr:
-            with self._lock:
-                self.err += line
-
-    def nlines(self):
-        with self._lock:
-            return len(self.lines)
-
-    def stderr(self):
-        with self._lock:
-            return self.err
-
-    def stop(self, timeout=DEADLINE):
-        """SIGINT (a clean stop), then wait for the exit and the last output."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for t in self._readers:
-            t.join(DEADLINE)
-        return self.proc.returncode, "".join(self.lines), self.err
 
 
 def fd_count(pid):
