@@ -28,7 +28,8 @@ rc=$?
 el=$((($(date +%s%N) - start) / 1000000)) # ms
 [ $rc -eq 0 ] || fail "quick start exit $rc: $(cat "$T/qs.err")"
 grep -q 'link=up .*soc_pct=[0-9]' "$T/qs.out" || fail "quick start: no SOC in $(cat "$T/qs.out")"
-[ "$el" -lt 6000 ] || fail "quick start took $el ms for --duration 3"
+# --duration ends the run: well before `timeout 20` (not a timing test: a loaded machine is slow)
+[ "$el" -lt 15000 ] || fail "quick start took $el ms for --duration 3"
 [ "$(grep -c 'link=' "$T/qs.out")" -ge 2 ] || fail "quick start: expected a line per second"
 ok "quick start ($el ms, $(wc -l <"$T/qs.out") summary lines)"
 
@@ -95,7 +96,11 @@ for sig in TERM INT; do
     "$B" monitor --json sim: >"$T/sig.out" 2>"$T/sig.err" &
     p=$!
     PIDS+=("$p")
-    sleep 1.5
+    # the first state on stdout, at most 30 s: a loaded machine starts slowly
+    for _ in $(seq 300); do
+        grep -q soc_pct "$T/sig.out" && break
+        sleep 0.1
+    done
     kill -"$sig" "$p"
     wait "$p"
     rc=$?
