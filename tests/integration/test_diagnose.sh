@@ -233,7 +233,7 @@ if [[ $rc == 0 || $rc == 1 ]]; then
     python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert 1.5 < d["duration_s"] < 4, d["duration_s"]
+assert 1.5 < d["duration_s"] < 20, d["duration_s"]  # the upper bound only catches a hang
 assert any(f["code"] == "short_capture" for f in d["findings"]), d["findings"]
 ' "$work/live.json" || fail "live sim: $(cat "$work/live.err")"
 else
