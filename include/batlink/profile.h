@@ -199,6 +199,13 @@ const struct bl_profile *bl_profile_find(const char *name);
 const struct bl_profile *const *bl_profile_list(size_t *n);
 
 /**
+ * The registry's names for messages ("pylontech (pylon, pylontech-lv), victron"): every profile's
+ * name, with its aliases in parentheses when `aliases`. Cut after the last whole profile (and
+ * ", ..." appended) when `n` is too small. Returns the characters written (NUL excluded).
+ */
+size_t bl_profile_names(char *buf, size_t n, bool aliases);
+
+/**
  * The message with identifier `id` (`ext` = 29-bit) in `p`, or NULL. A row with BL_MSG_EXT_ALSO
  * matches both widths; a BL_MSG_ADDR row matches its id with any address in the low 4 bits.
  * Cost O(messages).

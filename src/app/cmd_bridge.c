@@ -347,12 +347,14 @@ static int configure(struct bridge *b, int argc, char **argv)
     char err[256];
     if (b->file != NULL && bl_config_load_ex(&b->cfg, b->file, hook, b, err) != BL_OK) {
         app__err("%s", err);
+        if (strstr(err, "unknown profile") != NULL) app__err_profiles();
         return BL_EXIT_USAGE;
     }
     for (unsigned i = 0; i < nset; i++) {
         char reason[128];
         if (bl_config_set(&b->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
             app__err("%s: %s", set[i].flag, reason);
+            if (strcmp(set[i].key, "profile") == 0) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }

@@ -367,6 +367,7 @@ static int configure(struct monitor *m, int argc, char **argv)
         enum bl_err e = bl_config_load(&m->cfg, file, err);
         if (e != BL_OK) {
             app__err("%s", err);
+            if (strstr(err, "unknown profile") != NULL) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
@@ -375,6 +376,7 @@ static int configure(struct monitor *m, int argc, char **argv)
         char reason[128];
         if (bl_config_set(&m->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
             app__err("%s: %s", set[i].flag, reason);
+            if (strcmp(set[i].key, "profile") == 0) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }

@@ -135,10 +135,7 @@ static int parse(int argc, char **argv, struct sim_opts *o)
         app__err("sim: needs a TARGET (try: batlink sim --help)");
         return BL_EXIT_USAGE;
     }
-    if (bl_profile_find(o->profile) == NULL) {
-        app__err("sim: --profile: unknown profile \"%s\" (accepted: pylontech)", o->profile);
-        return BL_EXIT_USAGE;
-    }
+    if (app__find_profile("sim: --profile", o->profile) == NULL) return BL_EXIT_USAGE;
     enum bl_simbat_scenario sc;
     if (bl_simbat_scenario_find(o->scenario, &sc, NULL) != BL_OK) {
         app__err("sim: --scenario: unknown scenario \"%s\" (see batlink sim --help)", o->scenario);

@@ -31,3 +31,35 @@ const struct bl_profile *bl_profile_find(const char *name)
     }
     return NULL;
 }
+
+/* Append s to buf[0..n) at *k, keeping a NUL; false when it did not fit (nothing written). */
+static bool append(char *buf, size_t n, size_t *k, const char *s)
+{
+    size_t l = strlen(s);
+    if (*k + l + 1 > n) return false;
+    memcpy(buf + *k, s, l + 1);
+    *k += l;
+    return true;
+}
+
+size_t bl_profile_names(char *buf, size_t n, bool aliases)
+{
+    size_t k = 0;
+    if (n == 0) return 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
+        const struct bl_profile *p = profiles[i];
+        size_t mark = k;
+        bool ok = (i == 0 || append(buf, n, &k, ", ")) && append(buf, n, &k, p->name);
+        for (const char *const *a = p->aliases; ok && aliases && a != NULL && *a != NULL; a++)
+            ok = append(buf, n, &k, a == p->aliases ? " (" : ", ") && append(buf, n, &k, *a) &&
+                 (a[1] != NULL || append(buf, n, &k, ")"));
+        if (!ok) { /* cut at the last whole profile */
+            k = mark;
+            buf[k] = '\0';
+            (void)append(buf, n, &k, ", ...");
+            break;
+        }
+    }
+    return k;
+}

@@ -51,6 +51,32 @@ static void test_registry(void **state)
     }
 }
 
+/* The list `--profile` errors print: every name, aliases in parentheses, cut at a whole profile. */
+static void test_names(void **state)
+{
+    (void)state;
+    char buf[4096];
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    size_t k = bl_profile_names(buf, sizeof buf, true);
+    assert_int_equal(k, strlen(buf));
+    assert_memory_equal(buf, "pylontech (pylon, pylontech-lv, ", 32);
+    for (size_t i = 0; i < np; i++) {
+        assert_non_null(strstr(buf, list[i]->name));
+        for (const char *const *a = list[i]->aliases; a != NULL && *a != NULL; a++)
+            assert_non_null(strstr(buf, *a));
+    }
+    k = bl_profile_names(buf, sizeof buf, false);
+    assert_null(strchr(buf, '('));
+    assert_memory_equal(buf, "pylontech", 9);
+    /* too small: nothing half-written */
+    char small[12];
+    k = bl_profile_names(small, sizeof small, true);
+    assert_int_equal(k, strlen(small));
+    assert_string_equal(small, ", ...");
+    assert_int_equal(bl_profile_names(small, 0, true), 0);
+}
+
 /* ---- table invariants, for every profile ---- */
 
 static void check_row(const struct bl_profile *p, const struct bl_msg_desc *m,
@@ -582,6 +608,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_names),
         cmocka_unit_test(test_table_invariants),
         cmocka_unit_test(test_offsets_and_address),
         cmocka_unit_test(test_negative_factor),
