@@ -14,6 +14,7 @@
 #include "batlink/battery.h"
 #include "batlink/err.h"
 #include "batlink/frame.h"
+#include "batlink/tracker.h"
 
 /** No battery field: the signal is a named non-field signal (shown by dump and DBC only). */
 #define BL_F_NONE BL_F__COUNT
@@ -262,6 +263,13 @@ void bl_profile_apply_stop(const struct bl_profile *p, struct bl_battery *st, un
  * the profile has none. Its period_ms is the inverter's period, its id/ext what to watch for.
  */
 const struct bl_msg_desc *bl_profile_keepalive(const struct bl_profile *p);
+
+/**
+ * The inverter keep-alives of every profile of the registry, for the tracker
+ * (bl_tracker_opts.keepalive): one per distinct id and width, in registry order (so the first
+ * profile with an id names it). Returns how many were written (at most max).
+ */
+size_t bl_profile_keepalives(struct bl_keepalive *out, size_t max);
 
 /** Lowest / highest stored value an integer row can decode to ((raw range - offset) x factor). */
 void bl_signal_range(const struct bl_signal_desc *s, int64_t *lo, int64_t *hi);

@@ -422,6 +422,8 @@ static int start(struct monitor *m)
         .conflict_window_us = (bl_us)(m->cfg.monitor.conflict_window * S_US),
         .rate_window_us = 2 * S_US, /* the view shows rates after 2 s, exact for 1 Hz frames */
     };
+    /* every profile's inverter keep-alive: the state names the inverter family it sees */
+    to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
     struct bl_source_cbs cbs = {on_frame, on_state, on_warn, m};
     if (bl_source_attach(m->src, m->loop, &cbs) != BL_OK) {

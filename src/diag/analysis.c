@@ -305,7 +305,9 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
     if (a->frames == 1) {
         a->first_us = a->last_us = now;
         a->intf.win_start_us = now;
-        bl_tracker_init(&a->tracker, NULL, now);
+        struct bl_tracker_opts to = {0};
+        to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
+        bl_tracker_init(&a->tracker, &to, now);
     } else if (now < a->last_us) {
         a->time_backwards++;
         now = a->last_us; /* keep every clock monotonic; the period of this frame is lost */

@@ -63,3 +63,24 @@ size_t bl_profile_names(char *buf, size_t n, bool aliases)
     }
     return k;
 }
+
+size_t bl_profile_keepalives(struct bl_keepalive *out, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
+        const struct bl_profile *p = profiles[i];
+        for (size_t j = 0; j < p->n_msgs && k < max; j++) {
+            const struct bl_msg_desc *m = &p->msgs[j];
+            if (!(m->flags & BL_MSG_KEEPALIVE)) continue;
+            bool dup = false;
+            for (size_t d = 0; d < k && !dup; d++)
+                dup = out[d].id == m->id && out[d].ext == m->ext;
+            if (dup) continue;
+            out[k++] = (struct bl_keepalive){.id = m->id,
+                                             .ext = m->ext,
+                                             .ext_also = (m->flags & BL_MSG_EXT_ALSO) != 0,
+                                             .inverter = p->inverter_name};
+        }
+    }
+    return k;
+}

@@ -77,6 +77,34 @@ static void test_names(void **state)
     assert_int_equal(bl_profile_names(small, 0, true), 0);
 }
 
+/* The keep-alives the tracker watches: one per id and width, and none of them is a battery
+ * message of any profile (the tracker takes a keep-alive before decoding). */
+static void test_keepalives(void **state)
+{
+    (void)state;
+    struct bl_keepalive ka[BL_TRACKER_MAX_KEEPALIVES];
+    size_t nk = bl_profile_keepalives(ka, BL_TRACKER_MAX_KEEPALIVES);
+    assert_true(nk >= 1);
+    assert_int_equal(ka[0].id, 0x305);
+    assert_true(ka[0].ext_also);
+    assert_string_equal(ka[0].inverter, "pylontech-0x305");
+    assert_int_equal(bl_profile_keepalives(ka, 0), 0);
+    nk = bl_profile_keepalives(ka, BL_TRACKER_MAX_KEEPALIVES);
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    for (size_t i = 0; i < nk; i++) {
+        assert_non_null(ka[i].inverter);
+        for (size_t j = i + 1; j < nk; j++)
+            assert_false(ka[i].id == ka[j].id && ka[i].ext == ka[j].ext);
+        for (size_t p = 0; p < np; p++)
+            for (int w = 0; w < 2; w++) {
+                if (!(w == ka[i].ext || ka[i].ext_also)) continue;
+                const struct bl_msg_desc *m = bl_profile_msg(list[p], ka[i].id, w == 1);
+                assert_true(m == NULL || m->dir == BL_DIR_INVERTER_TO_BATTERY);
+            }
+    }
+}
+
 /* ---- table invariants, for every profile ---- */
 
 static void check_row(const struct bl_profile *p, const struct bl_msg_desc *m,
@@ -609,6 +637,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_keepalives),
         cmocka_unit_test(test_table_invariants),
         cmocka_unit_test(test_offsets_and_address),
         cmocka_unit_test(test_negative_factor),
