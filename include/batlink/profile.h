@@ -14,6 +14,7 @@
 #include "batlink/battery.h"
 #include "batlink/err.h"
 #include "batlink/frame.h"
+#include "batlink/simbat.h"
 #include "batlink/tracker.h"
 
 /** No battery field: the signal is a named non-field signal (shown by dump and DBC only). */
@@ -270,6 +271,12 @@ const struct bl_msg_desc *bl_profile_keepalive(const struct bl_profile *p);
  * profile with an id names it). Returns how many were written (at most max).
  */
 size_t bl_profile_keepalives(struct bl_keepalive *out, size_t max);
+
+/**
+ * Tell the battery simulator what profile `p` says: the inverter's keep-alive it plays
+ * (`--inverter`: id, width, length, zero bytes) and the manufacturer text.
+ */
+void bl_profile_simbat(const struct bl_profile *p, struct bl_simbat_cfg *cfg);
 
 /** Lowest / highest stored value an integer row can decode to ((raw range - offset) x factor). */
 void bl_signal_range(const struct bl_signal_desc *s, int64_t *lo, int64_t *hi);

@@ -277,6 +277,15 @@ size_t bl_profile_encode_cycle(const struct bl_profile *p, const struct bl_batte
     return n;
 }
 
+void bl_profile_simbat(const struct bl_profile *p, struct bl_simbat_cfg *cfg)
+{
+    const struct bl_msg_desc *k = bl_profile_keepalive(p);
+    cfg->keepalive_id = k != NULL ? k->id : 0;
+    cfg->keepalive_ext = k != NULL && k->ext;
+    cfg->keepalive_len = k != NULL ? (k->dlc > 8 ? 8 : k->dlc) : 0;
+    cfg->manufacturer = p->manufacturer;
+}
+
 /* ---- stop ---- */
 
 static void set_bits(struct bl_battery *st, enum bl_field f, uint32_t bits, bl_us now)
