@@ -107,73 +107,78 @@ static void test_keepalives(void **state)
 
 /* ---- table invariants, for every profile ---- */
 
+/* Where the invariant checks are (profile, message, row): named in the failure message. */
+static char where[160];
+#define CHK(c)                                                                                     \
+    do {                                                                                           \
+        if (!(c)) fail_msg("%s: %s", where, #c);                                                   \
+    } while (0)
+
 static void check_row(const struct bl_profile *p, const struct bl_msg_desc *m,
                       const struct bl_signal_desc *s)
 {
-    print_message("  %s 0x%X %s\n", p->name, (unsigned)m->id, s->name);
-    assert_true(s->len >= 1 && s->start + s->len <= 64);
-    assert_true(s->order == BL_ORDER_LE || s->order == BL_ORDER_BE);
+    snprintf(where, sizeof where, "%s 0x%X %s", p->name, (unsigned)m->id, s->name);
+    CHK(s->len >= 1 && s->start + s->len <= 64);
+    CHK(s->order == BL_ORDER_LE || s->order == BL_ORDER_BE);
     if (s->order == BL_ORDER_BE) {
         /* byte-aligned, or inside one byte where the order does not matter */
         bool aligned = s->start % 8 == 0 && s->len % 8 == 0;
         bool one_byte = s->start / 8 == (s->start + s->len - 1) / 8;
-        assert_true(aligned || one_byte);
+        CHK(aligned || one_byte);
     }
     if (s->special != NULL) return;
-    assert_true(s->len <= 32 && s->factor != 0);
+    CHK(s->len <= 32 && s->factor != 0);
     int64_t lo, hi;
     bl_signal_range(s, &lo, &hi);
-    assert_true(lo <= hi && lo >= INT32_MIN && hi <= INT32_MAX);
+    CHK(lo <= hi && lo >= INT32_MIN && hi <= INT32_MAX);
     if (s->field == BL_F_NONE) return;
     const struct bl_field_desc *d = bl_field_desc(s->field);
-    if (d->kind == BL_FK_BITS || d->kind == BL_FK_BOOL) assert_int_equal(s->offset, 0);
+    if (d->kind == BL_FK_BITS || d->kind == BL_FK_BOOL) CHK((s->offset) == (0));
     if (d->kind == BL_FK_BITS) {
         /* DBC name = "alarm_" / "warning_" + the JSON name of the bit */
-        assert_int_equal(__builtin_popcount(s->mask), 1);
+        CHK((__builtin_popcount(s->mask)) == (1));
         unsigned bit = (unsigned)__builtin_ctz(s->mask);
         char want[64];
         snprintf(want, sizeof want, "%s%s", s->field == BL_F_ALARMS ? "alarm_" : "warning_",
                  s->field == BL_F_ALARMS ? bl_alarm_name(bit) : bl_warning_name(bit));
-        assert_string_equal(s->name, want);
+        CHK(strcmp(s->name, want) == 0);
         return;
     }
     if (d->kind == BL_FK_BOOL) return;
-    assert_string_equal(s->name, d->key);
+    CHK(strcmp(s->name, d->key) == 0);
     double scale = 1.0;
     for (unsigned e = 0; e < s->decimals; e++)
         scale /= 10.0;
-    assert_true(scale / d->scale > 0.999999 && scale / d->scale < 1.000001);
+    CHK(scale / d->scale > 0.999999 && scale / d->scale < 1.000001);
 }
 
 static void check_msg(const struct bl_profile *p, const struct bl_msg_desc *m)
 {
-    assert_non_null(m->name);
-    assert_ptr_equal(bl_profile_msg(p, m->id, m->ext), m);
-    assert_true(m->id <= (m->ext ? BL_CAN_EFF_MASK : BL_CAN_SFF_MASK));
-    assert_true(m->dlc <= 8 && m->min_len <= m->dlc);
+    CHK((m->name) != NULL);
+    CHK(bl_profile_msg(p, m->id, m->ext) == m);
+    CHK(m->id <= (m->ext ? BL_CAN_EFF_MASK : BL_CAN_SFF_MASK));
+    CHK(m->dlc <= 8 && m->min_len <= m->dlc);
     if (m->flags & BL_MSG_ADDR) {
-        assert_int_equal(m->id & 0xFu, 0);
-        assert_ptr_equal(bl_profile_msg(p, m->id | 0xFu, m->ext), m);
+        CHK((m->id & 0xFu) == (0));
+        CHK(bl_profile_msg(p, m->id | 0xFu, m->ext) == m);
     }
-    if (m->flags & (BL_MSG_POLL | BL_MSG_KEEPALIVE))
-        assert_int_equal(m->dir, BL_DIR_INVERTER_TO_BATTERY);
-    if (m->flags & (BL_MSG_ANSWER | BL_MSG_CYCLE))
-        assert_int_equal(m->dir, BL_DIR_BATTERY_TO_INVERTER);
-    if (m->flags & BL_MSG_POLL) assert_true(p->ops != NULL && p->ops->respond != NULL);
+    if (m->flags & (BL_MSG_POLL | BL_MSG_KEEPALIVE)) CHK((m->dir) == (BL_DIR_INVERTER_TO_BATTERY));
+    if (m->flags & (BL_MSG_ANSWER | BL_MSG_CYCLE)) CHK((m->dir) == (BL_DIR_BATTERY_TO_INVERTER));
+    if (m->flags & BL_MSG_POLL) CHK(p->ops != NULL && p->ops->respond != NULL);
     /* no other message answers to this id, in either width, at any address */
     for (size_t j = 0; j < p->n_msgs; j++) {
         const struct bl_msg_desc *o = &p->msgs[j];
         if (o == m) continue;
         uint32_t span = (m->flags & BL_MSG_ADDR) ? 16u : 1u;
         for (uint32_t a = 0; a < span; a++) {
-            assert_true(bl_profile_msg(p, m->id + a, false) != o);
-            assert_true(bl_profile_msg(p, m->id + a, true) != o);
+            CHK(bl_profile_msg(p, m->id + a, false) != o);
+            CHK(bl_profile_msg(p, m->id + a, true) != o);
         }
     }
     for (size_t k = 0; k < m->n_sigs; k++) {
         check_row(p, m, &m->sigs[k]);
         for (size_t j = k + 1; j < m->n_sigs; j++)
-            assert_string_not_equal(m->sigs[k].name, m->sigs[j].name);
+            CHK(strcmp(m->sigs[k].name, m->sigs[j].name) != 0);
     }
 }
 
@@ -187,14 +192,14 @@ static bool count_sink(void *ctx, const char *s, size_t n)
 static void check_profile(const struct bl_profile *p)
 {
     {
-        print_message("profile %s\n", p->name);
-        assert_non_null(p->description);
-        assert_true(p->n_msgs >= 1 && p->msgs != NULL);
-        assert_true(p->bitrate >= 10000 && p->bitrate <= 1000000);
-        assert_true(p->variant_of == NULL || p->variant_of != p);
+        snprintf(where, sizeof where, "profile %s", p->name);
+        CHK((p->description) != NULL);
+        CHK(p->n_msgs >= 1 && p->msgs != NULL);
+        CHK(p->bitrate >= 10000 && p->bitrate <= 1000000);
+        CHK(p->variant_of == NULL || p->variant_of != p);
         const struct bl_msg_desc *ka = bl_profile_keepalive(p);
         /* the state's `inverter` name exists exactly when there is a keep-alive to see */
-        assert_int_equal(ka != NULL, p->inverter_name != NULL);
+        CHK((ka != NULL) == (p->inverter_name != NULL));
         size_t ncycle = 0;
         for (size_t k = 0; k < p->n_msgs; k++) {
             check_msg(p, &p->msgs[k]);
@@ -204,11 +209,11 @@ static void check_profile(const struct bl_profile *p)
         struct bl_battery st;
         bl_battery_init(&st);
         struct bl_frame out[32];
-        assert_int_equal(bl_profile_encode_cycle(p, &st, out, 32), ncycle < 32 ? ncycle : 32);
+        CHK(bl_profile_encode_cycle(p, &st, out, 32) == (ncycle < 32 ? ncycle : 32));
         /* the DBC writes */
         size_t bytes = 0;
-        assert_int_equal(bl_profile_write_dbc(p, count_sink, &bytes), BL_OK);
-        assert_true(bytes > 100);
+        CHK(bl_profile_write_dbc(p, count_sink, &bytes) == BL_OK);
+        CHK(bytes > 100);
     }
 }
 
