@@ -133,8 +133,6 @@ struct bl_ctl_out {
     int32_t charge_current_target_ma, discharge_current_target_ma; /**< before hold/ramp */
     enum bl_ctl_reason charge_target_reason, discharge_target_reason;
     bool charge_enable, discharge_enable, force_charge_1, force_charge_2, full_charge_request;
-    uint8_t flags_35c;    /**< Pylontech 0x35C byte 0: b7 charge, b6 discharge enable, b5 force
-                               charge I, b4 force charge II, b3 full charge request */
     uint32_t alarms;      /**< enum bl_alarm (0x359 protection bits) */
     uint32_t warnings;    /**< enum bl_warning (0x359 alarm bits) */
     bl_us reading_age_us; /**< now - time of the last valid reading (0 while STARTING) */

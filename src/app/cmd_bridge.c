@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_bridge.c: `batlink bridge` -- read a JK BMS over its UART, run the limit controller once
  * per period and transmit the Pylontech LV burst to the inverter, with the stale/dead failsafe
- * of design.md section 8, inverter 0x305 supervision, JSON/MQTT/HTTP outputs and MQTT commands. */
+ * of design.md section 8, inverter keep-alive supervision, JSON/MQTT/HTTP outputs and MQTT
+ * commands. */
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -33,9 +34,9 @@
 #include "batlink/term.h"
 
 #define S_US             1000000
-#define LOG_DRAIN_US     S_US         /* at exit, the longest wait for a slow stderr reader */
-#define HEARTBEAT_WARN_S 10           /* inverter 0x305 absent this long: a warning, never a stop */
-#define MAX_LINES        96           /* config keys whose line we remember for start-up errors */
+#define LOG_DRAIN_US     S_US /* at exit, the longest wait for a slow stderr reader */
+#define HEARTBEAT_WARN_S 10   /* inverter keep-alive absent this long: a warning, never a stop */
+#define MAX_LINES        96   /* config keys whose line we remember for start-up errors */
 #define PHASE_US         (150 * 1000) /* first transmit deadline after the first BMS request */
 
 /* A config key seen in the file, for "FILE:LINE: key: reason" after the whole file is read. */
@@ -351,12 +352,14 @@ static int configure(struct bridge *b, int argc, char **argv)
     char err[256];
     if (b->file != NULL && bl_config_load_ex(&b->cfg, b->file, hook, b, err) != BL_OK) {
         app__err("%s", err);
+        if (strstr(err, "unknown profile") != NULL) app__err_profiles();
         return BL_EXIT_USAGE;
     }
     for (unsigned i = 0; i < nset; i++) {
         char reason[128];
         if (bl_config_set(&b->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
             app__err("%s: %s", set[i].flag, reason);
+            if (strcmp(set[i].key, "profile") == 0) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
@@ -448,13 +451,6 @@ static void apply_force_charge(struct bridge *b, struct bl_ctl_out *o, bl_us now
         return;
     }
     if (o->state == BL_CTL_OK && o->charge_current_ma > 0) o->force_charge_1 = true;
-}
-
-static void flags_35c(struct bl_ctl_out *o)
-{
-    o->flags_35c = (uint8_t)((o->charge_enable ? 0x80u : 0u) | (o->discharge_enable ? 0x40u : 0u) |
-                             (o->force_charge_1 ? 0x20u : 0u) | (o->force_charge_2 ? 0x10u : 0u) |
-                             (o->full_charge_request ? 0x08u : 0u));
 }
 
 static void transmit(struct bridge *b, bl_us now)
@@ -833,13 +829,14 @@ static void outputs(struct bridge *b, bl_us now)
 
 static void supervise_heartbeat(struct bridge *b, bl_us now)
 {
+    const struct bl_msg_desc *ka = bl_profile_keepalive(b->profile);
     bl_us since = b->hb_seen ? now - b->hb_last : now - b->started;
-    if (since >= HEARTBEAT_WARN_S * (bl_us)S_US && !b->hb_warned) {
+    if (ka != NULL && since >= HEARTBEAT_WARN_S * (bl_us)S_US && !b->hb_warned) {
         b->hb_warned = true;
         event(b, BL_LOG_WARN,
-              "%s: no inverter heartbeat (0x305) for %.0f s: is the inverter set to a Pylontech "
+              "%s: no inverter heartbeat (0x%03X) for %.0f s: is the inverter set to a %s "
               "battery and the bus wired? (not required: still transmitting)",
-              bl_source_uri(b->can), (double)since / 1e6);
+              bl_source_uri(b->can), (unsigned)ka->id, (double)since / 1e6, b->profile->name);
     }
 }
 
@@ -851,25 +848,28 @@ static void on_tick(void *ctx, bl_us when)
     bl_ctl_step(&b->ctl, now, &b->out);
     apply_pack_caps(b, &b->out);
     apply_force_charge(b, &b->out, now);
-    flags_35c(&b->out);
     state_change(b, &b->out);
     bl_battery_init(&b->bat);
     bl_ctl_to_battery(&b->ctl, &b->out, now, &b->bat);
+    if (b->hb_seen) b->bat.inverter = b->profile->inverter_name;
     if (b->out.state != BL_CTL_STARTING) {
-        /* the 0x35C byte the controller decided, as bits (force charge by command included) */
+        /* the request flags the controller decided (force charge by command included) */
         bl_battery_set(&b->bat, BL_F_FORCE_CHARGE_1, b->out.force_charge_1, now);
         bl_battery_set(&b->bat, BL_F_MODULE_COUNT, (int32_t)b->cfg.bridge.module_count, now);
         /* 0x355 carries SOH; a JK reply has none, and 0 % reads as a dead battery to inverters
          * that check it, so the configured value is sent (and shown as configured). */
         bl_battery_set(&b->bat, BL_F_SOH, (int32_t)b->cfg.bridge.soh, now);
-        snprintf(b->bat.manufacturer, sizeof b->bat.manufacturer, "PYLON");
-        bl_battery_set(&b->bat, BL_F_MANUFACTURER, 0, now);
+        if (b->profile->manufacturer != NULL) {
+            snprintf(b->bat.manufacturer, sizeof b->bat.manufacturer, "%s",
+                     b->profile->manufacturer);
+            bl_battery_set(&b->bat, BL_F_MANUFACTURER, (int32_t)strlen(b->bat.manufacturer), now);
+        }
         b->bat.profile = b->profile->name;
-        /* Pylontech 0x359 has no "communication" protection bit: the inverter sees the
-         * communication alarm as the "internal communication fail" warning (byte 3 bit 3). */
+        /* no BMS data (design.md 8): the profile says "stop" and "fault" in its own words
+         * (Pylon LV: the communication alarm as 0x359's internal communication fail warning) */
         if (b->out.alarms & BL_ALARM_COMMUNICATION)
-            bl_battery_set(&b->bat, BL_F_WARNINGS,
-                           (int32_t)(b->out.warnings | BL_WARN_INTERNAL_COMMUNICATION_FAIL), now);
+            bl_profile_apply_stop(b->profile, &b->bat,
+                                  BL_STOP_CHARGE | BL_STOP_DISCHARGE | BL_STOP_FAULT, now);
     }
     if (b->out.transmit) transmit(b, now);
     supervise_heartbeat(b, now);
@@ -926,13 +926,16 @@ static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct bridge *b = ctx;
     b->rx_frames++;
-    if ((f->flags & (BL_FRAME_ERR | BL_FRAME_RTR)) || f->id != 0x305) return;
+    if (f->flags & (BL_FRAME_ERR | BL_FRAME_RTR)) return;
+    const struct bl_msg_desc *m = bl_profile_msg(b->profile, f->id, (f->flags & BL_FRAME_EXT) != 0);
+    if (m == NULL || !(m->flags & BL_MSG_KEEPALIVE)) return;
     bl_us now = bl_now_mono();
     if (b->hb_seen) {
         bl_us d = now - b->hb_last;
         b->hb_period = b->hb_period == 0 ? d : (b->hb_period * 7 + d) / 8;
     }
-    if (b->hb_warned) event(b, BL_LOG_WARN, "inverter heartbeat (0x305) present again");
+    if (b->hb_warned)
+        event(b, BL_LOG_WARN, "inverter heartbeat (0x%03X) present again", (unsigned)f->id);
     b->hb_seen = true;
     b->hb_warned = false;
     b->hb_last = now;

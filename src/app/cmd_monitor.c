@@ -426,6 +426,7 @@ static int configure(struct monitor *m, int argc, char **argv)
         enum bl_err e = bl_config_load(&m->cfg, file, err);
         if (e != BL_OK) {
             app__err("%s", err);
+            if (strstr(err, "unknown profile") != NULL) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
@@ -434,6 +435,7 @@ static int configure(struct monitor *m, int argc, char **argv)
         char reason[128];
         if (bl_config_set(&m->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
             app__err("%s: %s", set[i].flag, reason);
+            if (strcmp(set[i].key, "profile") == 0) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
@@ -485,6 +487,8 @@ static int start(struct monitor *m)
         .conflict_window_us = (bl_us)(m->cfg.monitor.conflict_window * S_US),
         .rate_window_us = 2 * S_US, /* the view shows rates after 2 s, exact for 1 Hz frames */
     };
+    /* every profile's inverter keep-alive: the state names the inverter family it sees */
+    to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
     m->started = now;
     struct bl_source_cbs cbs = {on_frame, on_state, on_warn, m};

@@ -139,10 +139,7 @@ static int parse(int argc, char **argv, struct sim_opts *o)
         app__err("sim: needs a TARGET (try: batlink sim --help)");
         return BL_EXIT_USAGE;
     }
-    if (bl_profile_find(o->profile) == NULL) {
-        app__err("sim: --profile: unknown profile \"%s\" (accepted: pylontech)", o->profile);
-        return BL_EXIT_USAGE;
-    }
+    if (app__find_profile("sim: --profile", o->profile) == NULL) return BL_EXIT_USAGE;
     enum bl_simbat_scenario sc;
     if (bl_simbat_scenario_find(o->scenario, &sc, NULL) != BL_OK) {
         app__err("sim: --scenario: unknown scenario \"%s\" (see batlink sim --help)", o->scenario);
@@ -167,12 +164,13 @@ static int run_file(const struct sim_opts *o, const char *path)
     cfg.modules = (unsigned)o->modules;
     cfg.soc_start_cpct = o->soc >= 0 ? (int32_t)(o->soc * 100) : -1;
     cfg.inverter = o->inverter != 0;
+    const struct bl_profile *prof = bl_profile_find(o->profile);
+    bl_profile_simbat(prof, &cfg);
     struct bl_simbat bat;
     if (bl_simbat_init(&bat, &cfg, 1000000) != BL_OK) {
         app__err("sim: parameters out of range");
         return BL_EXIT_USAGE;
     }
-    const struct bl_profile *prof = bl_profile_find(o->profile);
     char err[BL_ERRLEN] = "";
     struct bl_recorder *rec = NULL;
     enum bl_err e = bl_recorder_open(path, NULL, &rec, err);

@@ -444,10 +444,6 @@ void bl_ctl_step(struct bl_ctl *ctl, bl_us now, struct bl_ctl_out *out)
     } else {
         out->alarms = BL_ALARM_COMMUNICATION;
     }
-    out->flags_35c =
-        (uint8_t)((out->charge_enable ? 0x80u : 0u) | (out->discharge_enable ? 0x40u : 0u) |
-                  (out->force_charge_1 ? 0x20u : 0u) | (out->force_charge_2 ? 0x10u : 0u) |
-                  (out->full_charge_request ? 0x08u : 0u));
 }
 
 void bl_ctl_to_battery(const struct bl_ctl *ctl, const struct bl_ctl_out *out, bl_us now,

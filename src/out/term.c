@@ -160,13 +160,15 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
         put(&o, "  no battery frame yet");
     put(&o, EL);
     put(&o, " %-10s ", "Inverter");
+    /* the keep-alive family the profiles name ("pylontech-0x305"), not a fixed id */
+    const char *ka = b->inverter != NULL ? b->inverter : "keep-alive";
     if (!l->heartbeat_seen)
-        put(&o, "no 0x305 heartbeat seen");
+        put(&o, "no keep-alive seen");
     else if (l->heartbeat_period_us > 0)
-        put(&o, "0x305 every %.2f s, last %.1f s ago", secs(l->heartbeat_period_us),
+        put(&o, "%s every %.2f s, last %.1f s ago", ka, secs(l->heartbeat_period_us),
             secs(v->now - l->heartbeat_last_us));
     else
-        put(&o, "0x305 seen %.1f s ago", secs(v->now - l->heartbeat_last_us));
+        put(&o, "%s seen %.1f s ago", ka, secs(v->now - l->heartbeat_last_us));
     put(&o, EL);
     if (l->conflicts > 0 || l->implausible > 0 || l->unknown > 0) {
         put(&o, " %-10s conflicts %llu%s  implausible %llu  unknown ids %llu", "Problems",

@@ -365,6 +365,8 @@ def test_end_to_end():
           "per-cell voltages (cell 1 3.270 V), spread 3.271 - 3.262 = 0.009 V, MOSFETs on")
     check(st.get("link", {}).get("inverter_heartbeat", {}).get("seen") is True,
           "inverter heartbeat 0x305 seen")
+    check(st.get("inverter") == "pylontech-0x305",
+          "the state names the inverter by the profile's keep-alive: %r" % st.get("inverter"))
 
 
 def test_bad_input():

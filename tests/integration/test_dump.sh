@@ -203,8 +203,10 @@ expect_rc 2 $? "unknown option"
 "$BATLINK" dump --duration 5x "$v12" >/dev/null 2>"$work/e"
 expect_rc 2 $? "--duration 5x"
 grep -q -- '--duration: "5x" is not a number' "$work/e" || fail "--duration message: $(cat "$work/e")"
-"$BATLINK" dump --profile nosuch "$v12" >/dev/null 2>&1
+"$BATLINK" dump --profile nosuch "$v12" >/dev/null 2>"$work/e"
 expect_rc 2 $? "unknown profile"
+grep -qF 'unknown profile "nosuch" (known: pylontech (pylon, ' "$work/e" ||
+    fail "unknown profile must list the known ones and their aliases: $(cat "$work/e")"
 "$BATLINK" dump --profile >/dev/null 2>&1
 expect_rc 2 $? "--profile without value"
 "$BATLINK" dump candump:"$work/does-not-exist.log" >/dev/null 2>"$work/e"

@@ -157,6 +157,7 @@ check2 "$T/none.ini: open: No such file or directory" monitor --config "$T/none.
 check2 '--duration: "5x" is not a number' monitor --duration 5x sim:
 check2 "--mqtt: \"http://x\" is not mqtt://" monitor --mqtt http://x sim:
 check2 'unknown profile "nope"' monitor --profile nope sim:
+check2 'known profiles: pylontech (pylon, ' monitor --profile nope sim:
 check2 "usage: batlink monitor" monitor --bogus
 check2 "one SOURCE at most" monitor sim: sim:
 printf '[monitor]\nstale_after = 40\n' >"$T/bad3.ini"

@@ -78,6 +78,8 @@ def test_monitor():
           "the view shows the state of charge")
     check(re.search(r"Link\s+up", last) is not None, "the view shows the link state")
     check("Frames/s" in last and "351" in last, "the view shows frame rates per id")
+    check(re.search(r"Inverter\s+pylontech-0x305 (every|seen)", last) is not None,
+          "the view names the inverter keep-alive family the profile gives (sim: plays 0x305)")
 
 
 def test_bridge():

@@ -211,7 +211,8 @@ static void one_trace(unsigned n)
             assert_int_equal(o.charge_current_ma, 0);
             assert_int_equal(o.discharge_current_ma, 0);
             assert_true(o.alarms & BL_ALARM_COMMUNICATION);
-            assert_int_equal(o.flags_35c, 0);
+            assert_false(o.charge_enable || o.discharge_enable || o.force_charge_1 ||
+                         o.force_charge_2 || o.full_charge_request);
         }
         if (age >= cfg.dead_after_us) {
             assert_int_equal(o.state, BL_CTL_DEAD);
