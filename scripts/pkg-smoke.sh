@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # pkg-smoke.sh: check an installed batlink works where it is installed -- that it starts, and that
 # `monitor --http` finds and loads everything it needs there (the HTTP output, a module loaded on
-# first use in builds that have modules). Used by scripts/package.sh on the staged tree of each
+# first use in builds that have modules; so is MQTT, pointed at a closed port: the monitor keeps
+# retrying and serving). Used by scripts/package.sh on the staged tree of each
 # architecture (under qemu-user for arm64/armhf) and by scripts/package-install-test.sh in a clean
 # Debian root.
 #   scripts/pkg-smoke.sh COMMAND...     e.g. pkg-smoke.sh qemu-aarch64 -L /usr/aarch64-linux-gnu
@@ -19,10 +20,15 @@ version=$("$@" --version)
 [[ "$version" == batlink\ * ]] || { say "FAIL: --version printed '$version'"; exit 1; }
 say "$version"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+closed=$(free_port) # nothing listens there: MQTT connects, fails and retries
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-"$@" monitor --duration 120 --http "127.0.0.1:$port" sim: >"$log" 2>&1 &
+"$@" monitor --duration 120 --http "127.0.0.1:$port" --mqtt "mqtt://127.0.0.1:$closed" sim: \
+    >"$log" 2>&1 &
 pid=$!
 deadline=$((SECONDS + 60))
 state=
@@ -38,7 +44,7 @@ if [[ "$state" != *soc* ]]; then
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     tail -n 20 "$log" >&2
-    say "FAIL: monitor --http 127.0.0.1:$port sim: never answered /api/state with a state"
+    say "FAIL: monitor --http 127.0.0.1:$port --mqtt ... sim: never answered /api/state with a state"
     exit 1
 fi
 kill -TERM "$pid"
