@@ -9,6 +9,7 @@
 #   - with systemd installed: `systemctl enable batlink-monitor` makes its link and
 #     `systemd-analyze verify` accepts both units where systemd looks for them (systemd cannot
 #     run in a chroot, so the service is not started);
+#   - a reinstall keeps the owner's edit of the conffile and the enable link;
 #   - purge removes the enable link and the config, and keeps the user (Debian's practice).
 #
 #   scripts/package-install-test.sh OUTDIR/batlink_VERSION_amd64.deb
@@ -115,7 +116,15 @@ inside() {
     in_root "systemctl enable batlink-monitor.service"
     in_root "test -L /etc/systemd/system/multi-user.target.wants/batlink-monitor.service"
     in_root "systemctl is-enabled batlink-monitor.service"
-    in_root "systemd-analyze verify batlink-monitor.service batlink-bridge.service"
+    # any message fails: an unknown or misspelt key is only a warning to systemd
+    msg=$(in_root "systemd-analyze verify batlink-monitor.service batlink-bridge.service 2>&1") &&
+        [[ -z "$msg" ]] || { echo "$msg"; echo "systemd-analyze verify complained"; exit 1; }
+    step "reinstall (as an upgrade does): the user's edit of the conffile stays"
+    in_root "echo '# edited by the owner' >>/etc/batlink/batlink.ini"
+    in_root "dpkg -i /root/$pkg >/dev/null"
+    in_root "tail -n 1 /etc/batlink/batlink.ini" | grep -qx '# edited by the owner' ||
+        { echo "the edited /etc/batlink/batlink.ini was replaced"; exit 1; }
+    in_root "systemctl is-enabled batlink-monitor.service"
     step "apt purge batlink"
     in_root "apt-get purge -y -qq batlink >/dev/null"
     in_root "test ! -e /usr/bin/batlink && test ! -e /etc/batlink/batlink.ini"

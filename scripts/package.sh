@@ -46,6 +46,13 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 native=$(dpkg --print-architecture)
+maintainer=${BL_PKG_MAINTAINER:-batlink developers <batlink@localhost>}
+# The package's dates are the last commit's, so the same tree gives the same package bytes.
+if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
+    SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
+fi
+export SOURCE_DATE_EPOCH
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 for arch in "${arches[@]}"; do
     t0=$(now)
@@ -96,6 +103,14 @@ for arch in "${arches[@]}"; do
 
     version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$b/CMakeCache.txt")
     [[ -n "$version" ]] || die "$arch: no project version in $b/CMakeCache.txt"
+    { echo "batlink ($version) unstable; urgency=medium"
+      echo
+      echo "  * Built from the batlink source tree at commit $commit."
+      echo
+      echo " -- $maintainer  $(date -u -R -d "@$SOURCE_DATE_EPOCH")"; } |
+        gzip -9n >"$stage/usr/share/doc/batlink/changelog.gz"
+    chmod 644 "$stage/usr/share/doc/batlink/changelog.gz"
+    touch -d "@$SOURCE_DATE_EPOCH" "$stage/usr/share/doc/batlink"/*
 
     # -- Depends from the ELF files' libraries (see the head of this file) ------------------
     mapfile -t elves < <(find "$stage" -type f -exec sh -c \
@@ -120,7 +135,7 @@ for arch in "${arches[@]}"; do
 Package: batlink
 Version: $version
 Architecture: $arch
-Maintainer: batlink developers <batlink@localhost>
+Maintainer: $maintainer
 Installed-Size: $size
 Depends: $deps, adduser
 Section: net
@@ -167,6 +182,22 @@ CONTROL
         m=$(readelf -h "$f" | sed -n 's/^ *Machine: *//p')
         [[ "$m" == "$machine" ]] || die "$arch: ${f#"$stage"} is for '$m', not '$machine'"
     done
+    # The units as systemd reads them, with ExecStart pointed at the staged program (the
+    # installed units are checked where systemd looks by scripts/package-install-test.sh).
+    if command -v systemd-analyze >/dev/null; then
+        units=$(mktemp -d)
+        for u in "$stage"/usr/lib/systemd/system/*.service; do
+            sed "s|^ExecStart=/usr/bin/batlink |ExecStart=$stage/usr/bin/batlink |" "$u" \
+                >"$units/$(basename "$u")"
+        done
+        # any message fails: an unknown or misspelt key is only a warning to systemd
+        if ! systemd-analyze verify "$units"/*.service >"$units/log" 2>&1 || [[ -s "$units/log" ]]
+        then
+            cat "$units/log" >&2
+            die "$arch: systemd-analyze verify of the units"
+        fi
+        rm -rf "$units"
+    fi
     scripts/pkg-smoke.sh "${emu[@]}" "$stage/usr/bin/batlink" ||
         die "$arch: the staged batlink does not work${emu:+ under ${emu[0]}}"
     say "$arch: $(basename "$deb"): $(stat -c %s "$deb") bytes, installed $size KiB, Depends: $deps, adduser ($(since "$t0") s)"
