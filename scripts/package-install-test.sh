@@ -23,7 +23,10 @@ cd "$(dirname "$0")/.."
 top=$PWD
 
 say() { echo "package-install-test: $*" >&2; }
-(($# == 1)) && [[ -f "$1" ]] || { echo "usage: $0 PACKAGE.deb" >&2; exit 2; }
+if (($# != 1)) || [[ ! -f "$1" ]]; then
+    echo "usage: $0 PACKAGE.deb" >&2
+    exit 2
+fi
 deb=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 
 suite=${BL_ROOT_SUITE:-bookworm}
@@ -117,8 +120,13 @@ inside() {
     in_root "test -L /etc/systemd/system/multi-user.target.wants/batlink-monitor.service"
     in_root "systemctl is-enabled batlink-monitor.service"
     # any message fails: an unknown or misspelt key is only a warning to systemd
-    msg=$(in_root "systemd-analyze verify batlink-monitor.service batlink-bridge.service 2>&1") &&
-        [[ -z "$msg" ]] || { echo "$msg"; echo "systemd-analyze verify complained"; exit 1; }
+    msg=$(in_root "systemd-analyze verify batlink-monitor.service batlink-bridge.service 2>&1" ||
+        echo "(exit status $?)")
+    if [[ -n "$msg" ]]; then
+        echo "$msg"
+        echo "systemd-analyze verify complained"
+        exit 1
+    fi
     step "reinstall (as an upgrade does): the user's edit of the conffile stays"
     in_root "echo '# edited by the owner' >>/etc/batlink/batlink.ini"
     in_root "dpkg -i /root/$pkg >/dev/null"

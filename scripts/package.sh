@@ -58,16 +58,21 @@ for arch in "${arches[@]}"; do
     t0=$(now)
     cross=()
     emu=()
+    toolchain=
+    qemu=
     case $arch in
-    amd64) triplet=x86_64-linux-gnu machine="Advanced Micro Devices X86-64" ;;
-    arm64) triplet=aarch64-linux-gnu machine=AArch64 toolchain=cmake/toolchain-aarch64.cmake
-           qemu=qemu-aarch64 ;;
-    armhf) triplet=arm-linux-gnueabihf machine=ARM toolchain=cmake/toolchain-armhf.cmake
-           qemu=qemu-arm ;;
+    amd64)
+        triplet=x86_64-linux-gnu machine="Advanced Micro Devices X86-64" ;;
+    arm64)
+        triplet=aarch64-linux-gnu machine=AArch64 toolchain=cmake/toolchain-aarch64.cmake
+        qemu="qemu-aarch64" ;;
+    armhf)
+        triplet=arm-linux-gnueabihf machine=ARM toolchain=cmake/toolchain-armhf.cmake
+        qemu="qemu-arm" ;;
     *) echo "$0: unknown architecture $arch (amd64, arm64, armhf)" >&2; exit 2 ;;
     esac
     if [[ "$arch" != "$native" ]]; then
-        [[ -n "${toolchain:-}" ]] || die "no toolchain file for $arch on a $native machine"
+        [[ -n "$toolchain" ]] || die "no toolchain file for $arch on a $native machine"
         command -v "$triplet-gcc" >/dev/null ||
             die "$triplet-gcc missing: scripts/setup.sh --cross installs the cross toolchains"
         cross=(-DCMAKE_TOOLCHAIN_FILE="$top/$toolchain")
