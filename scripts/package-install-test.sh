@@ -6,6 +6,7 @@
 #     the system user batlink, /etc/batlink/batlink.ini is a conffile;
 #   - batlink --version, and `monitor --http` on the simulator answers /api/state
 #     (scripts/pkg-smoke.sh: the program finds everything it loads at run time);
+#   - the user batlink runs the service's command with the shipped configuration;
 #   - with systemd installed: `systemctl enable batlink-monitor` makes its link and
 #     `systemd-analyze verify` accepts both units where systemd looks for them (systemd cannot
 #     run in a chroot, so the service is not started);
@@ -114,6 +115,9 @@ inside() {
         { echo "/etc/batlink/batlink.ini is no conffile"; exit 1; }
     step "batlink --version; monitor --http sim:"
     "$top/scripts/pkg-smoke.sh" chroot "$root" /usr/bin/batlink
+    step "the service's command as the user batlink, with the shipped /etc/batlink/batlink.ini"
+    chroot --userspec=batlink:batlink "$root" /usr/bin/batlink monitor \
+        --config /etc/batlink/batlink.ini --duration 2 >/dev/null
     step "with systemd: systemctl enable batlink-monitor; systemd-analyze verify"
     in_root "apt-get install -y -qq --no-install-recommends systemd >/dev/null"
     in_root "systemctl enable batlink-monitor.service"
