@@ -39,6 +39,18 @@ elif ((rc != 0)); then
     exit "$rc"
 fi
 
+echo "== packages: amd64, arm64, armhf (cross-built; unit tests of arm64/armhf under qemu-user)"
+scripts/setup.sh --cross
+rm -rf build-pkg-out
+scripts/package.sh --test build-pkg-out amd64 arm64 armhf
+rc=0
+scripts/package-install-test.sh build-pkg-out/batlink_*_amd64.deb || rc=$?
+if ((rc == 77)); then
+    echo "-- SKIPPED (see the reason above): the amd64 package was not installed in a fresh root"
+elif ((rc != 0)); then
+    exit "$rc"
+fi
+
 echo "== 32-bit build of the pure layers"
 scripts/check-32bit.sh
 

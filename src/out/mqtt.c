@@ -761,7 +761,7 @@ static void start_connect(struct bl_mqtt *m)
         m->connect_started = bl_now_mono();
         return;
     }
-    char what[400];
+    char what[512]; /* tls_cause: up to 153 bytes of text and a 255-byte host */
     int e = rc == MOSQ_ERR_ERRNO ? errno : 1000 + rc;
     if (rc == MOSQ_ERR_TLS)
         tls_cause(m, what, sizeof what);
@@ -885,7 +885,7 @@ static void lost(struct bl_mqtt *m, int rc)
     /* libmosquitto closes the socket and calls on_disconnect itself for read/write errors;
      * this covers the paths where it does not (e.g. a connect that failed before CONNACK) */
     if (m->connecting && !m->connected) {
-        char what[400];
+        char what[512]; /* as above */
         if (rc == MOSQ_ERR_TLS)
             tls_cause(m, what, sizeof what);
         else
