@@ -8,7 +8,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git
             libmosquitto-dev libcjson-dev libinih-dev libmicrohttpd-dev)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck gcc-multilib
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
            can-utils python3-can mosquitto mosquitto-clients curl tshark socat
            qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2 mmdebstrap)
 

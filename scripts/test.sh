@@ -51,6 +51,7 @@ elif ((rc != 0)); then
     exit "$rc"
 fi
 
+
 echo "== 32-bit build of the pure layers"
 scripts/check-32bit.sh
 
