@@ -24,9 +24,12 @@ struct bl_mqtt_opts {
     const char *topic_prefix;     /**< ["batlink"] */
     const char *device;           /**< ["battery"]; [a-zA-Z0-9_-]+, one HA device per battery */
     const char *discovery_prefix; /**< ["homeassistant"] */
-    double min_interval_s;        /**< publish at most this often on change [1] */
-    double max_interval_s;        /**< publish at least this often [60] */
-    bool discovery;               /**< send HA discovery configs (set true for the default) */
+    /** [none]; [a-zA-Z0-9_-]+: topics <prefix>/<site>/<device>/..., HA ids
+     * batlink_<site>_<device>_<key>, client id batlink-<site>-<device> */
+    const char *site;
+    double min_interval_s; /**< publish at most this often on change [1] */
+    double max_interval_s; /**< publish at least this often [60] */
+    bool discovery;        /**< send HA discovery configs (set true for the default) */
 };
 
 /** Counters of one MQTT output (for logs and tests). */
