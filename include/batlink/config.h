@@ -33,6 +33,7 @@ struct bl_config {
         char password_file[BL_CONFIG_STR]; /**< [mqtt] password_file = "" (none) */
         /** [mqtt] site = "" (none): topics <topic_prefix>/<site>/<device>/... */
         char site[64];
+        bool retain_state; /**< [mqtt] retain_state = false */
     } mqtt;
     struct {
         char listen[64]; /**< [http] listen = "" (off); "9100", "0.0.0.0:9100" */

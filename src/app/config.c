@@ -75,6 +75,9 @@ static const struct key keys[] = {
     TYP(T_NAME, "mqtt", "site", mqtt.site, "",
         "site name for a fleet: topics become <topic_prefix>/<site>/<device>/..., Home Assistant "
         "ids and every Prometheus metric carry it; empty = none ([A-Za-z0-9_-]+)"),
+    BOOL("mqtt", "retain_state", mqtt.retain_state, "false",
+         "publish the state retained, so a central broker behind a mosquitto bridge and late "
+         "subscribers get the current state at once (true/false)"),
     BOOL("mqtt", "discovery", mqtt.discovery, "true", "send Home Assistant discovery configs"),
     NUM("mqtt", "min_interval", mqtt.min_interval, 0.1, 3600, "1",
         "publish a change at most this often (seconds)"),

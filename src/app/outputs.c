@@ -60,6 +60,7 @@ int app__open_outputs(const struct bl_config *c, struct bl_loop *loop, const cha
             .min_interval_s = c->mqtt.min_interval,
             .max_interval_s = c->mqtt.max_interval,
             .discovery = c->mqtt.discovery,
+            .retain_state = c->mqtt.retain_state,
         };
         e = bl_mqtt_new(&mo, loop, mqtt, err);
         memset(pw, 0, sizeof pw); /* libmosquitto keeps its own copy */

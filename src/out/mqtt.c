@@ -44,6 +44,7 @@ struct bl_mqtt {
     char t_state[TOPIC_MAX], t_avail[TOPIC_MAX], t_ha_status[TOPIC_MAX];
     bl_us min_us, max_us;
     bool discovery;
+    bool retain_state;
 
     bool backoff_armed;
     bool lib_init;
@@ -92,6 +93,8 @@ struct bl_mqtt {
     cJSON *extra;
     const struct bl_mqtt_entity *ents;
     size_t n_ents;
+    const struct bl_mqtt_command_entity *cmds;
+    size_t n_cmds;
 };
 
 /* ---- URL ---------------------------------------------------------------------------------- */
@@ -318,7 +321,7 @@ static void send_state(struct bl_mqtt *m, bl_us now)
         m->st.publish_errors++;
         return;
     }
-    publish(m, m->t_state, json, 0, false);
+    publish(m, m->t_state, json, 0, m->retain_state);
     free(json);
     m->st.states++;
     m->published = true;
@@ -497,6 +500,17 @@ static void announce_link(struct bl_mqtt *m)
         send_config(m, "sensor", counters[i].key, cfg, false);
     }
 
+    /* the CAN profile that decodes the frames (the device block's model says it too) */
+    cfg = cJSON_CreateObject();
+    if (cfg == NULL) return;
+    cJSON_AddStringToObject(cfg, "name", "Profile");
+    cJSON_AddStringToObject(
+        cfg, "value_template",
+        "{{ value_json.profile if value_json.profile is defined else 'None' }}");
+    cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+    cJSON_AddStringToObject(cfg, "icon", "mdi:file-tree");
+    send_config(m, "sensor", "profile", cfg, true);
+
     /* Two senders on one id (two batteries or two masters on one bus): a problem while the
      * tracker's conflict episode lasts; the ids and the count of dropped frames as attributes. */
     cfg = cJSON_CreateObject();
@@ -543,6 +557,32 @@ static void announce(struct bl_mqtt *m)
         if (e->unit != NULL) cJSON_AddStringToObject(cfg, "unit_of_measurement", e->unit);
         if (e->diagnostic) cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
         send_config(m, e->binary ? "binary_sensor" : "sensor", e->key, cfg, true);
+    }
+    for (size_t i = 0; i < m->n_cmds; i++) {
+        const struct bl_mqtt_command_entity *e = &m->cmds[i];
+        cJSON *cfg = cJSON_CreateObject();
+        if (cfg == NULL) break;
+        cJSON_AddStringToObject(cfg, "name", e->name);
+        cJSON_AddStringToObject(cfg, "value_template", e->value_template);
+        if (e->device_class != NULL) cJSON_AddStringToObject(cfg, "device_class", e->device_class);
+        if (e->unit != NULL) cJSON_AddStringToObject(cfg, "unit_of_measurement", e->unit);
+        /* the topic the bridge listens on (bl_mqtt_set_commands), with its payloads */
+        char t[TOPIC_MAX + 64];
+        snprintf(t, sizeof t, "%.*s%s", (int)strlen(m->t_set) - 1, m->t_set, e->key);
+        cJSON_AddStringToObject(cfg, "command_topic", t);
+        cJSON_AddBoolToObject(cfg, "retain", false); /* a retained command is refused */
+        if (strcmp(e->component, "number") == 0) {
+            cJSON_AddNumberToObject(cfg, "min", e->min);
+            cJSON_AddNumberToObject(cfg, "max", e->max);
+            cJSON_AddNumberToObject(cfg, "step", e->step > 0 ? e->step : 1);
+            cJSON_AddStringToObject(cfg, "mode", "box");
+        } else {
+            cJSON_AddStringToObject(cfg, "payload_on", "on");
+            cJSON_AddStringToObject(cfg, "payload_off", "off");
+            cJSON_AddStringToObject(cfg, "state_on", "on");
+            cJSON_AddStringToObject(cfg, "state_off", "off");
+        }
+        send_config(m, e->component, e->key, cfg, true);
     }
     m->st.discoveries++;
 }
@@ -1028,6 +1068,7 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     m->min_us = (bl_us)(mn * 1e6);
     m->max_us = (bl_us)(mx * 1e6);
     m->discovery = o->discovery;
+    m->retain_state = o->retain_state;
     m->backoff_us = BACKOFF_MIN_US;
     m->avail_sent = -1;
 
@@ -1209,6 +1250,14 @@ void bl_mqtt_set_entities(struct bl_mqtt *m, const struct bl_mqtt_entity *e, siz
 {
     m->ents = e;
     m->n_ents = n;
+    if (m->connected && m->announced) announce(m);
+}
+
+void bl_mqtt_set_command_entities(struct bl_mqtt *m, const struct bl_mqtt_command_entity *e,
+                                  size_t n)
+{
+    m->cmds = e;
+    m->n_cmds = n;
     if (m->connected && m->announced) announce(m);
 }
 
