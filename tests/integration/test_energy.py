@@ -43,9 +43,9 @@ def capture(path):
     return (1000 * 3540 + 500 / 3) / 3.6e6, (2000 * 1799 + 2000 / 3) / 3.6e6
 
 
-def run(cfg, log):
+def run(cfg, log, env=None):
     p = subprocess.run([BATLINK, "monitor", "--config", cfg, "--json", log],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, env=env)
     states = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
     return p, states[-1] if states else {}
 
@@ -94,6 +94,15 @@ def main():
     p, st = run(cfg, log)
     check(near(st.get("energy_charged_kwh"), want_c) and not os.path.exists(efile),
           "energy_file = none counts but keeps no file")
+
+    # the default under systemd: $STATE_DIRECTORY/energy-<command>-<device>.state
+    sd = os.path.join(tmp, "state")
+    os.mkdir(sd)
+    with open(cfg, "w") as f:
+        f.write("[mqtt]\ndevice = shed\n")
+    p, st = run(cfg, log, dict(os.environ, STATE_DIRECTORY=sd))
+    check(os.listdir(sd) == ["energy-monitor-shed.state"],
+          f"default file in $STATE_DIRECTORY: {os.listdir(sd)}")
 
     if failures:
         print(f"{len(failures)} failure(s)", file=sys.stderr)

@@ -140,6 +140,16 @@ def test_site_bridge_and_metrics(tmp):
     central.kill()
 
 
+def test_federation_example():
+    """packaging/prometheus-federation.yml is a valid Prometheus configuration."""
+    path = os.path.join(SRC, "packaging", "prometheus-federation.yml")
+    if shutil.which("promtool") is None:
+        tm.check(False, "promtool is needed: run scripts/setup.sh --test")
+        return
+    r = subprocess.run(["promtool", "check", "config", path], capture_output=True, text=True)
+    tm.check(r.returncode == 0, f"promtool check config {path}: {r.stdout}{r.stderr}")
+
+
 def main():
     for tool in ("mosquitto", "mosquitto_sub", "mosquitto_pub"):
         if shutil.which(tool) is None:
@@ -147,6 +157,7 @@ def main():
             return 1
     tmp = tempfile.mkdtemp(prefix="bl-fleet-")
     try:
+        test_federation_example()
         test_site_bridge_and_metrics(tmp)
     finally:
         for p in tm.procs:
