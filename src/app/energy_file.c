@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* energy_file.c: the energy counters of monitor and bridge (core/energy.h) fed from the battery
  * state and kept across restarts in a small state file, written atomically (a temporary file,
- * fsync, rename). A corrupt or foreign file is set aside (<file>.corrupt) with a warning. */
+ * then rename). A corrupt or foreign file is set aside (<file>.corrupt) with a warning.
+ * No fsync: the file is written from the poll loop, and an fsync on a busy SD card can take
+ * hundreds of milliseconds, which the bridge's transmit clock must never wait for. After a power
+ * cut the file is the old or the new one (ext4 flushes a file replaced by rename before the
+ * rename, its auto_da_alloc default); anything else is found corrupt and set aside. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,7 +88,7 @@ void app__energy_save(struct app__energy *en)
     snprintf(tmp, sizeof tmp, "%s.tmp", en->path);
     size_t n = bl_energy_format(&en->e, text, sizeof text);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    bool ok = fd >= 0 && n < sizeof text && write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
+    bool ok = fd >= 0 && n < sizeof text && write(fd, text, n) == (ssize_t)n;
     int e = errno;
     if (fd >= 0 && close(fd) != 0 && ok) {
         ok = false;
