@@ -20,7 +20,7 @@ struct bl_mqtt_opts {
     const char *url;              /**< mqtt://[user[:pass]@]host[:port] (1883) | mqtts:// (8883) */
     const char *password;         /**< [none]; used when the URL names a user but no password */
     const char *cafile;           /**< mqtts: CA bundle [system store /etc/ssl/certs] */
-    const char *client_id;        /**< ["batlink-<device>"] */
+    const char *client_id;        /**< ["batlink-<device>"; "batlink-<site>-<device>"] */
     const char *topic_prefix;     /**< ["batlink"] */
     const char *device;           /**< ["battery"]; [a-zA-Z0-9_-]+, one HA device per battery */
     const char *discovery_prefix; /**< ["homeassistant"] */

@@ -65,7 +65,8 @@ static const struct key keys[] = {
     STR("mqtt", "password_file", mqtt.password_file, "",
         "file whose first line is the broker password for the URL's user when the URL has "
         "none (else the environment variable BATLINK_MQTT_PASSWORD)"),
-    STR("mqtt", "client_id", mqtt.client_id, "", "MQTT client id (empty = batlink-<device>)"),
+    STR("mqtt", "client_id", mqtt.client_id, "",
+        "MQTT client id (empty = batlink-<device>, or batlink-<site>-<device> with a site)"),
     TYP(T_NAME, "mqtt", "topic_prefix", mqtt.topic_prefix, "batlink",
         "state and availability topics live under <topic_prefix>/<device>/"),
     TYP(T_NAME, "mqtt", "device", mqtt.device, "battery",
