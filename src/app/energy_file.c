@@ -47,33 +47,38 @@ void app__energy_open(struct app__energy *en, const struct bl_config *c, const c
     char buf[FILE_MAX];
     FILE *fp = fopen(en->path, "r");
     if (fp == NULL) {
-        if (errno != ENOENT)
-            bl_logf(BL_LOG_WARN, "energy file %s: %s: the counters start at 0", en->path,
-                    strerror(errno));
-        en->loaded = errno == ENOENT; /* a first start: nothing to keep */
+        int e = errno;
+        en->loaded = e == ENOENT; /* a first start: nothing to keep */
+        if (e != ENOENT)
+            bl_logf(BL_LOG_WARN, "energy file %s: %s: the counters start at 0 and are not saved",
+                    en->path, strerror(e));
         return;
     }
     size_t n = fread(buf, 1, sizeof buf, fp);
-    bool err = ferror(fp) != 0;
+    int rerr = ferror(fp) ? errno : 0;
     fclose(fp);
+    if (rerr != 0) { /* unreadable (a directory, an I/O error): leave it alone, save nothing */
+        bl_logf(BL_LOG_WARN, "energy file %s: %s: the counters start at 0 and are not saved",
+                en->path, strerror(rerr));
+        return;
+    }
     struct bl_diag why = {0};
     double ch = 0, dis = 0;
-    if (!err && n < sizeof buf && bl_energy_parse(buf, n, &ch, &dis, &why) == BL_OK) {
+    if (n < sizeof buf && bl_energy_parse(buf, n, &ch, &dis, &why) == BL_OK) {
         bl_energy_init(&en->e, ch, dis, (int64_t)(max_gap_s * 1e6));
         en->loaded = true;
         en->have_totals = true;
         return;
     }
+    /* corrupt or foreign: keep it for a look, start again */
     char aside[sizeof en->path + 16];
     snprintf(aside, sizeof aside, "%s.corrupt", en->path);
     bool moved = rename(en->path, aside) == 0;
+    int e = errno;
     bl_logf(BL_LOG_WARN, "energy file %s: line %u: %s; %s%s; the counters start at 0", en->path,
-            why.line,
-            err               ? "read error"
-            : n >= sizeof buf ? "too large"
-                              : why.what,
-            moved ? "set aside as " : "could not be set aside: ", moved ? aside : strerror(errno));
-    en->loaded = true;
+            why.line, n >= sizeof buf ? "too large for an energy file" : why.what,
+            moved ? "set aside as " : "could not be set aside: ", moved ? aside : strerror(e));
+    en->loaded = moved;
 }
 
 void app__energy_seed(struct app__energy *en, struct bl_battery *b, bl_us now)

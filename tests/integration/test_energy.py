@@ -87,10 +87,18 @@ def main():
     check(os.path.exists(efile + ".corrupt"), "corrupt file set aside")
     check(near(st.get("energy_charged_kwh"), want_c), f"fresh count {st.get('energy_charged_kwh')}")
 
+    # unreadable (a directory): left alone, counted, not saved, no crash
+    os.unlink(efile)
+    os.mkdir(efile)
+    p, st = run(cfg, log)
+    check(p.returncode == 0 and os.path.isdir(efile) and efile in p.stderr
+          and near(st.get("energy_charged_kwh"), want_c),
+          f"a directory as energy_file is left alone: rc {p.returncode} {p.stderr[-200:]}")
+    os.rmdir(efile)
+
     # none: not kept
     with open(cfg, "w") as f:
         f.write("[monitor]\nenergy_file = none\n")
-    os.unlink(efile)
     p, st = run(cfg, log)
     check(near(st.get("energy_charged_kwh"), want_c) and not os.path.exists(efile),
           "energy_file = none counts but keeps no file")
