@@ -40,6 +40,8 @@ enum bl_field {
     BL_F_CELL_TEMPERATURE_MIN,    /**< 0.1 degC */
     BL_F_CELL_TEMPERATURE_MAX,    /**< 0.1 degC */
     BL_F_CAPACITY,                /**< 1 Ah, installed capacity */
+    BL_F_ENERGY_CHARGED,          /**< Wh into the battery, integrated by batlink (core/energy.h) */
+    BL_F_ENERGY_DISCHARGED,       /**< Wh out of the battery, integrated by batlink */
     BL_F__COUNT
 };
 

@@ -31,6 +31,9 @@ struct bl_config {
         double max_interval;        /**< [mqtt] max_interval = 60 */
 
         char password_file[BL_CONFIG_STR]; /**< [mqtt] password_file = "" (none) */
+        /** [mqtt] site = "" (none): topics <topic_prefix>/<site>/<device>/... */
+        char site[64];
+        bool retain_state; /**< [mqtt] retain_state = false */
     } mqtt;
     struct {
         char listen[64]; /**< [http] listen = "" (off); "9100", "0.0.0.0:9100" */
@@ -42,6 +45,9 @@ struct bl_config {
         bool json;              /**< [monitor] json = false */
         double duration;        /**< [monitor] duration = 0 (run until stopped) */
         char log_level[8];      /**< [monitor] log_level = "warn" */
+        /** [monitor] energy_file = "" ($STATE_DIRECTORY/energy-<command>-<device>.state under
+         * systemd, else not kept); "none" = not kept. Used by monitor and bridge. */
+        char energy_file[BL_CONFIG_STR];
     } monitor;
     struct {
         char bms[BL_CONFIG_STR]; /**< [bridge] bms = "" */

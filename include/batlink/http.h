@@ -36,6 +36,10 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
  */
 void bl_http_set_names(struct bl_http *h, const char *device, const char *source_uri);
 
+/** A fleet's site name ([mqtt] site): every sample of /metrics gets the label site="<site>".
+ * NULL or "" = none. Copied. */
+void bl_http_set_site(struct bl_http *h, const char *site);
+
 /**
  * Snapshot for the next responses (copied; `st` may be NULL when there is no source). Call on
  * every state change or at least once a second: ages in responses are computed from `now`/

@@ -20,13 +20,19 @@ struct bl_mqtt_opts {
     const char *url;              /**< mqtt://[user[:pass]@]host[:port] (1883) | mqtts:// (8883) */
     const char *password;         /**< [none]; used when the URL names a user but no password */
     const char *cafile;           /**< mqtts: CA bundle [system store /etc/ssl/certs] */
-    const char *client_id;        /**< ["batlink-<device>"] */
+    const char *client_id;        /**< ["batlink-<device>"; "batlink-<site>-<device>"] */
     const char *topic_prefix;     /**< ["batlink"] */
     const char *device;           /**< ["battery"]; [a-zA-Z0-9_-]+, one HA device per battery */
     const char *discovery_prefix; /**< ["homeassistant"] */
-    double min_interval_s;        /**< publish at most this often on change [1] */
-    double max_interval_s;        /**< publish at least this often [60] */
-    bool discovery;               /**< send HA discovery configs (set true for the default) */
+    /** [none]; [a-zA-Z0-9_-]+: topics <prefix>/<site>/<device>/..., HA ids
+     * batlink_<site>_<device>_<key>, client id batlink-<site>-<device> */
+    const char *site;
+    double min_interval_s; /**< publish at most this often on change [1] */
+    double max_interval_s; /**< publish at least this often [60] */
+    bool discovery;        /**< send HA discovery configs (set true for the default) */
+    /** publish the state retained [false]: a fleet's central broker (through a mosquitto
+     * bridge) and late subscribers get the current state at once */
+    bool retain_state;
 };
 
 /** Counters of one MQTT output (for logs and tests). */
@@ -128,6 +134,24 @@ struct bl_mqtt_entity {
 /** Announce `n` extra entities with every discovery (array borrowed: keep it alive, e.g.
  * static). Re-announces at once when connected. */
 void bl_mqtt_set_entities(struct bl_mqtt *m, const struct bl_mqtt_entity *e, size_t n);
+
+/** A Home Assistant entity that sends a command on <prefix>[/<site>]/<device>/set/<key> (the
+ * topic bl_mqtt_set_commands listens on), never retained. */
+struct bl_mqtt_command_entity {
+    const char *key;            /**< command name = topic level and unique id suffix */
+    const char *name;           /**< label */
+    const char *component;      /**< "number" (decimal text in [min, max] by step) or "switch"
+                                     (payloads "on" / "off") */
+    const char *value_template; /**< the current value from the state ("on"/"off" for a switch) */
+    const char *unit;           /**< or NULL */
+    const char *device_class;   /**< or NULL */
+    double min, max, step;      /**< "number" only */
+};
+
+/** Announce `n` command entities with every discovery (array borrowed). The caller announces them
+ * only when it accepts commands. Re-announces at once when connected. */
+void bl_mqtt_set_command_entities(struct bl_mqtt *m, const struct bl_mqtt_command_entity *e,
+                                  size_t n);
 
 /** Counters (pointer valid until bl_mqtt_free). */
 const struct bl_mqtt_stats *bl_mqtt_stats(const struct bl_mqtt *m);

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 
 #include "batlink/config.h"
+#include "batlink/battery.h"
+#include "batlink/energy.h"
 #include "batlink/loop.h"
 #include "batlink/profile.h"
 
@@ -68,6 +70,31 @@ bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop);
 bool app__sigstop_leave(struct app__sigstop *st, int signo);
 /** Remove the watcher, close the fd, restore the signal mask. */
 void app__sigstop_close(struct app__sigstop *st);
+
+/** The energy counters of monitor and bridge (app/energy_file.c). */
+struct app__energy {
+    struct bl_energy e;
+    char path[BL_CONFIG_STR + 64]; /* "" = not kept */
+    bool loaded;                   /* the file was read, absent or set aside: saving is safe */
+    bool have_totals;              /* totals to show (from the file or a reading) */
+    bool dirty;                    /* changed since the last save */
+    bl_us saved_at;
+};
+/** Find the file ([monitor] energy_file, or $STATE_DIRECTORY/energy-<command>-<device>.state)
+ * and load it; a corrupt one is renamed to <file>.corrupt with a warning. A step longer than
+ * `max_gap_s` (stale_after) is not integrated. Never fails: at worst the counters start at 0. */
+void app__energy_open(struct app__energy *en, const struct bl_config *c, const char *command,
+                      double max_gap_s);
+/** Put the loaded totals into `b` (known from the start, so a restart is no reset). */
+void app__energy_seed(struct app__energy *en, struct bl_battery *b, bl_us now);
+/** Integrate the reading in `b` (voltage x current, plausible ones only) at its own time `t_us`
+ * and put the totals into `b`; saves at most once a minute. Call when a reading updated the
+ * current. */
+void app__energy_feed(struct app__energy *en, struct bl_battery *b, int64_t t_us, bl_us now);
+/** The link went down: the next reading starts a new step. */
+void app__energy_break(struct app__energy *en);
+/** Write the file now when changed (atomically); a failure is logged and retried later. */
+void app__energy_save(struct app__energy *en);
 
 struct bl_mqtt;
 struct bl_http;

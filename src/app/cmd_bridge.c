@@ -83,7 +83,9 @@ struct bridge {
     enum bl_ctl_state prev_state;
     bool stepped;
     struct bl_battery bat;
-    struct bl_bms last; /* last valid reading, for the per-cell outputs */
+    struct app__energy energy;             /* charged/discharged kWh from the BMS readings */
+    struct bl_mqtt_command_entity cmds[3]; /* HA number/switch entities for the commands */
+    struct bl_bms last;                    /* last valid reading, for the per-cell outputs */
     bool have_last;
     bl_us started, last_reading;
 
@@ -627,6 +629,14 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddNumberToObject(cm, "accepted", (double)b->commands_ok);
         cJSON_AddNumberToObject(cm, "rejected", (double)b->commands_rejected);
         cJSON_AddBoolToObject(cm, "force_charge", b->force_charge);
+        /* the limits a command set, while it lasts; else the configured maximum (what Home
+         * Assistant's number entities show) */
+        int32_t ma;
+        const struct bl_ctl *k = &b->ctl;
+        ma = k->user_charge_until > now ? k->user_charge_ma : b->ctl_cfg.max_charge_ma;
+        cJSON_AddNumberToObject(cm, "charge_current_limit_a", (double)ma / 1000.0);
+        ma = k->user_discharge_until > now ? k->user_discharge_ma : b->ctl_cfg.max_discharge_ma;
+        cJSON_AddNumberToObject(cm, "discharge_current_limit_a", (double)ma / 1000.0);
     }
     return o;
 }
@@ -852,6 +862,7 @@ static void on_tick(void *ctx, bl_us when)
     bl_battery_init(&b->bat);
     bl_ctl_to_battery(&b->ctl, &b->out, now, &b->bat);
     if (b->hb_seen) b->bat.inverter = b->profile->inverter_name;
+    app__energy_seed(&b->energy, &b->bat, now); /* not sent to the inverter: no CAN signal */
     if (b->out.state != BL_CTL_STARTING) {
         /* the request flags the controller decided (force charge by command included) */
         bl_battery_set(&b->bat, BL_F_FORCE_CHARGE_1, b->out.force_charge_1, now);
@@ -909,6 +920,13 @@ static void on_reading(void *ctx, const struct bl_bms *r, bl_us now)
     b->last = *r;
     b->have_last = true;
     b->last_reading = now;
+    /* energy: one step per valid reading, on the reading's time (a step longer than
+     * stale_after, the BMS silent, is not integrated) */
+    struct bl_battery vi;
+    bl_battery_init(&vi);
+    bl_battery_set(&vi, BL_F_VOLTAGE, (int32_t)r->pack_mv, now);
+    bl_battery_set(&vi, BL_F_CURRENT, r->current_ma, now);
+    app__energy_feed(&b->energy, &vi, now, now);
 }
 
 static void on_bms_warn(void *ctx, const char *msg)
@@ -1150,6 +1168,7 @@ static int start(struct bridge *b)
     bl_us now = bl_now_mono();
     b->started = now;
     bl_ctl_init(&b->ctl, &b->ctl_cfg, now);
+    app__energy_open(&b->energy, &b->cfg, "bridge", b->cfg.bridge.stale_after);
     struct bl_source_cbs cc = {on_frame, on_can_state, on_can_warn, b};
     struct bl_bmslink_cbs bc = {on_reading, on_bms_warn, on_bms_state, b};
     if (bl_source_attach(b->can, b->loop, &cc) != BL_OK ||
@@ -1161,6 +1180,25 @@ static int start(struct bridge *b)
     if (rc >= 0) return rc;
     if (b->mqtt != NULL) {
         bl_mqtt_set_entities(b->mqtt, entities, sizeof entities / sizeof entities[0]);
+        /* with commands: the two current limits as numbers (0 .. the configured maximum: a
+         * command may only lower a limit) and force charge as a switch, on the set/ topics */
+        if (b->cfg.bridge.commands) {
+            static const struct bl_mqtt_command_entity cmd[] = {
+                {"charge_current_limit", "Charge current limit (command)", "number",
+                 "{{ value_json.bridge.commands.charge_current_limit_a }}", "A", "current", 0, 0,
+                 0.1},
+                {"discharge_current_limit", "Discharge current limit (command)", "number",
+                 "{{ value_json.bridge.commands.discharge_current_limit_a }}", "A", "current", 0, 0,
+                 0.1},
+                {"force_charge", "Force charge", "switch",
+                 "{{ 'on' if value_json.bridge.commands.force_charge else 'off' }}", NULL, NULL, 0,
+                 0, 0},
+            };
+            memcpy(b->cmds, cmd, sizeof cmd);
+            b->cmds[0].max = (double)b->ctl_cfg.max_charge_ma / 1000.0;
+            b->cmds[1].max = (double)b->ctl_cfg.max_discharge_ma / 1000.0;
+            bl_mqtt_set_command_entities(b->mqtt, b->cmds, 3);
+        }
         if (b->cfg.bridge.commands) bl_mqtt_set_commands(b->mqtt, on_command, b);
     }
     /* A period that slips by a few ms when other processes load the CPU is what the CFS
@@ -1208,6 +1246,7 @@ static int start(struct bridge *b)
 
 static void finish(struct bridge *b)
 {
+    app__energy_save(&b->energy);
     if (b->mqtt != NULL && b->loop != NULL) bl_mqtt_shutdown(b->mqtt, b->loop);
     bl_mqtt_free(b->mqtt);
     bl_http_free(b->http);

@@ -64,6 +64,7 @@ struct monitor {
     bl_us next_summary;
     bool warn_in_view; /* stderr is the terminal the view redraws: show warnings in the view */
     char last_warn[160];
+    struct app__energy energy; /* charged/discharged kWh, kept across restarts */
     struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
     char out[BL_TERM_VIEW_MAX];
 };
@@ -180,6 +181,12 @@ static void on_frame(void *ctx, const struct bl_frame *f)
         m->frame_wall = f->ts_us;
         m->frame_mono = now;
     }
+    /* energy: one step per reading of the current, at the frame's own time (a replayed capture
+     * integrates over its own clock) */
+    if (n.kind == BL_TRACK_APPLIED && bl_battery_known(&m->tracker.state, BL_F_CURRENT) &&
+        m->tracker.state.updated_us[BL_F_CURRENT] == now)
+        app__energy_feed(&m->energy, &m->tracker.state, f->ts_us > 0 ? f->ts_us : bl_now_wall(),
+                         now);
     if (n.kind == BL_TRACK_APPLIED || n.kind == BL_TRACK_IMPLAUSIBLE ||
         n.kind == BL_TRACK_CONFLICT) {
         m->dirty = true;
@@ -490,6 +497,9 @@ static int start(struct monitor *m)
     /* every profile's inverter keep-alive: the state names the inverter family it sees */
     to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
+    /* a step longer than stale_after (the link was silent) is not integrated */
+    app__energy_open(&m->energy, &m->cfg, "monitor", m->cfg.monitor.stale_after);
+    app__energy_seed(&m->energy, &m->tracker.state, now);
     m->started = now;
     struct bl_source_cbs cbs = {on_frame, on_state, on_warn, m};
     if (bl_source_attach(m->src, m->loop, &cbs) != BL_OK) {
@@ -532,6 +542,7 @@ static void finish(struct monitor *m)
         /* the last state of a file, or what changed since the last tick */
         if (m->finished || m->dirty) render(m, now, true);
     }
+    app__energy_save(&m->energy);
     bl_mqtt_free(m->mqtt);
     bl_http_free(m->http);
     bl_timer_remove(m->tick);

@@ -65,13 +65,20 @@ static const struct key keys[] = {
     STR("mqtt", "password_file", mqtt.password_file, "",
         "file whose first line is the broker password for the URL's user when the URL has "
         "none (else the environment variable BATLINK_MQTT_PASSWORD)"),
-    STR("mqtt", "client_id", mqtt.client_id, "", "MQTT client id (empty = batlink-<device>)"),
+    STR("mqtt", "client_id", mqtt.client_id, "",
+        "MQTT client id (empty = batlink-<device>, or batlink-<site>-<device> with a site)"),
     TYP(T_NAME, "mqtt", "topic_prefix", mqtt.topic_prefix, "batlink",
         "state and availability topics live under <topic_prefix>/<device>/"),
     TYP(T_NAME, "mqtt", "device", mqtt.device, "battery",
         "device name in topics and Home Assistant ([A-Za-z0-9_-]+)"),
     TYP(T_NAME, "mqtt", "discovery_prefix", mqtt.discovery_prefix, "homeassistant",
         "Home Assistant discovery prefix"),
+    TYP(T_NAME, "mqtt", "site", mqtt.site, "",
+        "site name for a fleet: topics become <topic_prefix>/<site>/<device>/..., Home Assistant "
+        "ids and every Prometheus metric carry it; empty = none ([A-Za-z0-9_-]+)"),
+    BOOL("mqtt", "retain_state", mqtt.retain_state, "false",
+         "publish the state retained, so a central broker behind a mosquitto bridge and late "
+         "subscribers get the current state at once (true/false)"),
     BOOL("mqtt", "discovery", mqtt.discovery, "true", "send Home Assistant discovery configs"),
     NUM("mqtt", "min_interval", mqtt.min_interval, 0.1, 3600, "1",
         "publish a change at most this often (seconds)"),
@@ -92,6 +99,11 @@ static const struct key keys[] = {
         "stop after this many seconds (0 = run until stopped)"),
     CHO("monitor", "log_level", monitor.log_level, "error|warn|info|debug", "warn",
         "messages on stderr: error, warn, info or debug"),
+    STR("monitor", "energy_file", monitor.energy_file, "",
+        "where monitor and bridge keep the charged/discharged energy counters across restarts "
+        "(written atomically every minute and at exit); empty = "
+        "$STATE_DIRECTORY/energy-<command>-<device>.state under systemd, else not kept; "
+        "none = not kept"),
     STR("bridge", "bms", bridge.bms, "", "BMS to read, e.g. jk:/dev/ttyUSB0"),
     STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
     TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
@@ -191,7 +203,8 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         }
         break;
     case T_NAME:
-        if (!valid_name(v)) {
+        /* the site is the one optional name: empty = none */
+        if (!valid_name(v) && !(*v == '\0' && strcmp(k->doc.key, "site") == 0)) {
             snprintf(reason, 128, "\"%.60s\" must be letters, digits, '_' or '-'", v);
             return false;
         }

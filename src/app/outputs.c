@@ -56,9 +56,11 @@ int app__open_outputs(const struct bl_config *c, struct bl_loop *loop, const cha
             .topic_prefix = c->mqtt.topic_prefix,
             .device = c->mqtt.device,
             .discovery_prefix = c->mqtt.discovery_prefix,
+            .site = c->mqtt.site,
             .min_interval_s = c->mqtt.min_interval,
             .max_interval_s = c->mqtt.max_interval,
             .discovery = c->mqtt.discovery,
+            .retain_state = c->mqtt.retain_state,
         };
         e = bl_mqtt_new(&mo, loop, mqtt, err);
         memset(pw, 0, sizeof pw); /* libmosquitto keeps its own copy */
@@ -74,6 +76,7 @@ int app__open_outputs(const struct bl_config *c, struct bl_loop *loop, const cha
             return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
         }
         bl_http_set_names(*http, c->mqtt.device, source_uri);
+        bl_http_set_site(*http, c->mqtt.site);
     }
     return -1;
 }

@@ -35,6 +35,8 @@ static const int32_t tolerance[BL_F__COUNT] = {
     [BL_F_CELL_TEMPERATURE_MIN] = 30,
     [BL_F_CELL_TEMPERATURE_MAX] = 30,
     [BL_F_CAPACITY] = 0,
+    [BL_F_ENERGY_CHARGED] = -1, /* integrated by batlink, never decoded */
+    [BL_F_ENERGY_DISCHARGED] = -1,
 };
 
 #define BIT(f)   (1u << (unsigned)(f))

@@ -56,6 +56,7 @@ struct bl_http {
     unsigned port;
     char where[80];
     char device[64];
+    char site[64]; /* "" = none; else site="..." on every sample of /metrics */
     char source[300];
     bool have_source;
 
@@ -196,6 +197,14 @@ static enum MHD_Result serve_metrics(struct bl_http *h, struct MHD_Connection *c
         if (need + mine + more < cap) {
             memcpy(buf + need, own, mine + 1);
             if (more > 0) memcpy(buf + need + mine, h->extra_metrics, more + 1);
+            if (h->site[0] != '\0') {
+                size_t rn = bl_prom_relabel(buf, NULL, 0, "site", h->site) + 1;
+                char *rb = malloc(rn);
+                if (rb != NULL) bl_prom_relabel(buf, rb, rn, "site", h->site);
+                free(buf);
+                if (rb == NULL) return MHD_NO;
+                buf = rb;
+            }
             return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf, true);
         }
         need += mine + more;
@@ -509,6 +518,11 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
     rearm(h, 0);
     *out = h;
     return BL_OK;
+}
+
+void bl_http_set_site(struct bl_http *h, const char *site)
+{
+    snprintf(h->site, sizeof h->site, "%s", site != NULL ? site : "");
 }
 
 void bl_http_set_names(struct bl_http *h, const char *device, const char *source_uri)

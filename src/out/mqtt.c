@@ -38,10 +38,13 @@ struct bl_mqtt {
     bool tls;
     char where[300]; /* "mqtt://host:port" for messages (no credentials) */
     char device[64];
+    char site[64];     /* "" = none */
+    char node_id[140]; /* "batlink_<device>", or "batlink_<site>_<device>" with a site */
     char disc_prefix[128];
     char t_state[TOPIC_MAX], t_avail[TOPIC_MAX], t_ha_status[TOPIC_MAX];
     bl_us min_us, max_us;
     bool discovery;
+    bool retain_state;
 
     bool backoff_armed;
     bool lib_init;
@@ -90,6 +93,8 @@ struct bl_mqtt {
     cJSON *extra;
     const struct bl_mqtt_entity *ents;
     size_t n_ents;
+    const struct bl_mqtt_command_entity *cmds;
+    size_t n_cmds;
 };
 
 /* ---- URL ---------------------------------------------------------------------------------- */
@@ -316,7 +321,7 @@ static void send_state(struct bl_mqtt *m, bl_us now)
         m->st.publish_errors++;
         return;
     }
-    publish(m, m->t_state, json, 0, false);
+    publish(m, m->t_state, json, 0, m->retain_state);
     free(json);
     m->st.states++;
     m->published = true;
@@ -342,13 +347,18 @@ static void send_state(struct bl_mqtt *m, bl_us now)
 
 static cJSON *device_block(const struct bl_mqtt *m)
 {
-    char id[96];
     cJSON *dev = cJSON_CreateObject();
     if (dev == NULL) return NULL;
-    snprintf(id, sizeof id, "batlink_%s", m->device);
     cJSON *ids = cJSON_AddArrayToObject(dev, "identifiers");
-    if (ids != NULL) cJSON_AddItemToArray(ids, cJSON_CreateString(id));
-    cJSON_AddStringToObject(dev, "name", m->device);
+    if (ids != NULL) cJSON_AddItemToArray(ids, cJSON_CreateString(m->node_id));
+    if (m->site[0] != '\0') {
+        char name[140];
+        snprintf(name, sizeof name, "%s (%s)", m->device, m->site);
+        cJSON_AddStringToObject(dev, "name", name);
+        cJSON_AddStringToObject(dev, "suggested_area", m->site);
+    } else {
+        cJSON_AddStringToObject(dev, "name", m->device);
+    }
     cJSON_AddStringToObject(dev, "manufacturer",
                             m->disc_manufacturer[0] ? m->disc_manufacturer : "batlink");
     if (m->disc_profile != NULL) {
@@ -363,9 +373,9 @@ static cJSON *device_block(const struct bl_mqtt *m)
 static void send_config(struct bl_mqtt *m, const char *component, const char *key, cJSON *cfg,
                         bool availability)
 {
-    char topic[TOPIC_MAX], uid[160];
+    char topic[TOPIC_MAX + 160], uid[240];
     if (cfg == NULL) return;
-    snprintf(uid, sizeof uid, "batlink_%s_%s", m->device, key);
+    snprintf(uid, sizeof uid, "%s_%s", m->node_id, key);
     cJSON_AddStringToObject(cfg, "unique_id", uid);
     cJSON_AddStringToObject(cfg, "state_topic", m->t_state);
     if (availability) cJSON_AddStringToObject(cfg, "availability_topic", m->t_avail);
@@ -381,8 +391,7 @@ static void send_config(struct bl_mqtt *m, const char *component, const char *ke
         m->st.publish_errors++;
         return;
     }
-    snprintf(topic, sizeof topic, "%s/%s/batlink_%s/%s/config", m->disc_prefix, component,
-             m->device, key);
+    snprintf(topic, sizeof topic, "%s/%s/%s/%s/config", m->disc_prefix, component, m->node_id, key);
     /* QoS 0: every connection re-sends all configs, so a lost one is re-sent anyway; QoS 1
      * beyond the in-flight window (20) was seen duplicated by libmosquitto 2.0.11 after a
      * reconnect */
@@ -491,6 +500,17 @@ static void announce_link(struct bl_mqtt *m)
         send_config(m, "sensor", counters[i].key, cfg, false);
     }
 
+    /* the CAN profile that decodes the frames (the device block's model says it too) */
+    cfg = cJSON_CreateObject();
+    if (cfg == NULL) return;
+    cJSON_AddStringToObject(cfg, "name", "Profile");
+    cJSON_AddStringToObject(
+        cfg, "value_template",
+        "{{ value_json.profile if value_json.profile is defined else 'None' }}");
+    cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+    cJSON_AddStringToObject(cfg, "icon", "mdi:file-tree");
+    send_config(m, "sensor", "profile", cfg, true);
+
     /* Two senders on one id (two batteries or two masters on one bus): a problem while the
      * tracker's conflict episode lasts; the ids and the count of dropped frames as attributes. */
     cfg = cJSON_CreateObject();
@@ -537,6 +557,32 @@ static void announce(struct bl_mqtt *m)
         if (e->unit != NULL) cJSON_AddStringToObject(cfg, "unit_of_measurement", e->unit);
         if (e->diagnostic) cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
         send_config(m, e->binary ? "binary_sensor" : "sensor", e->key, cfg, true);
+    }
+    for (size_t i = 0; i < m->n_cmds; i++) {
+        const struct bl_mqtt_command_entity *e = &m->cmds[i];
+        cJSON *cfg = cJSON_CreateObject();
+        if (cfg == NULL) break;
+        cJSON_AddStringToObject(cfg, "name", e->name);
+        cJSON_AddStringToObject(cfg, "value_template", e->value_template);
+        if (e->device_class != NULL) cJSON_AddStringToObject(cfg, "device_class", e->device_class);
+        if (e->unit != NULL) cJSON_AddStringToObject(cfg, "unit_of_measurement", e->unit);
+        /* the topic the bridge listens on (bl_mqtt_set_commands), with its payloads */
+        char t[TOPIC_MAX + 64];
+        snprintf(t, sizeof t, "%.*s%s", (int)strlen(m->t_set) - 1, m->t_set, e->key);
+        cJSON_AddStringToObject(cfg, "command_topic", t);
+        cJSON_AddBoolToObject(cfg, "retain", false); /* a retained command is refused */
+        if (strcmp(e->component, "number") == 0) {
+            cJSON_AddNumberToObject(cfg, "min", e->min);
+            cJSON_AddNumberToObject(cfg, "max", e->max);
+            cJSON_AddNumberToObject(cfg, "step", e->step > 0 ? e->step : 1);
+            cJSON_AddStringToObject(cfg, "mode", "box");
+        } else {
+            cJSON_AddStringToObject(cfg, "payload_on", "on");
+            cJSON_AddStringToObject(cfg, "payload_off", "off");
+            cJSON_AddStringToObject(cfg, "state_on", "on");
+            cJSON_AddStringToObject(cfg, "state_off", "off");
+        }
+        send_config(m, e->component, e->key, cfg, true);
     }
     m->st.discoveries++;
 }
@@ -969,6 +1015,14 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     const char *device = o->device != NULL ? o->device : "battery";
     const char *prefix = o->topic_prefix != NULL ? o->topic_prefix : "batlink";
     const char *disc = o->discovery_prefix != NULL ? o->discovery_prefix : "homeassistant";
+    const char *site = o->site != NULL ? o->site : "";
+    if (site[0] != '\0' && (!valid_id(site) || strlen(site) > 40)) {
+        snprintf(err, BL_ERRLEN,
+                 "mqtt site \"%.60s\": use 1-40 letters, digits, '_' or '-' (a topic level and "
+                 "part of Home Assistant ids)",
+                 site);
+        return BL_ERR_USAGE;
+    }
     if (!valid_id(device) || strlen(device) > 40) {
         snprintf(err, BL_ERRLEN,
                  "mqtt device \"%.60s\": use 1-40 letters, digits, '_' or '-' (Home Assistant "
@@ -1000,14 +1054,21 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     snprintf(m->where, sizeof m->where, "%s://%s%s%s:%d", u.tls ? "mqtts" : "mqtt",
              strchr(u.host, ':') ? "[" : "", u.host, strchr(u.host, ':') ? "]" : "", u.port);
     snprintf(m->device, sizeof m->device, "%s", device);
+    snprintf(m->site, sizeof m->site, "%s", site);
     snprintf(m->disc_prefix, sizeof m->disc_prefix, "%s", disc);
-    snprintf(m->t_state, sizeof m->t_state, "%s/%s/state", prefix, device);
-    snprintf(m->t_avail, sizeof m->t_avail, "%s/%s/availability", prefix, device);
+    /* a site is one more topic level: batlink/<site>/<device>/... (the topic contract of
+     * design.md section 6 is unchanged without one) */
+    char base[200]; /* prefix < 100, site and device <= 40 each */
+    snprintf(base, sizeof base, "%s/%s%s%s", prefix, site, site[0] ? "/" : "", device);
+    snprintf(m->node_id, sizeof m->node_id, "batlink_%s%s%s", site, site[0] ? "_" : "", device);
+    snprintf(m->t_state, sizeof m->t_state, "%s/state", base);
+    snprintf(m->t_avail, sizeof m->t_avail, "%s/availability", base);
     snprintf(m->t_ha_status, sizeof m->t_ha_status, "%s/status", disc);
-    snprintf(m->t_set, sizeof m->t_set, "%s/%s/set/+", prefix, device);
+    snprintf(m->t_set, sizeof m->t_set, "%s/set/+", base);
     m->min_us = (bl_us)(mn * 1e6);
     m->max_us = (bl_us)(mx * 1e6);
     m->discovery = o->discovery;
+    m->retain_state = o->retain_state;
     m->backoff_us = BACKOFF_MIN_US;
     m->avail_sent = -1;
 
@@ -1015,7 +1076,7 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     if (o->client_id != NULL && o->client_id[0] != '\0')
         snprintf(cid, sizeof cid, "%s", o->client_id);
     else
-        snprintf(cid, sizeof cid, "batlink-%s", device);
+        snprintf(cid, sizeof cid, "batlink-%s%s%s", site, site[0] ? "-" : "", device);
 
     mosquitto_lib_init();
     m->lib_init = true;
@@ -1189,6 +1250,14 @@ void bl_mqtt_set_entities(struct bl_mqtt *m, const struct bl_mqtt_entity *e, siz
 {
     m->ents = e;
     m->n_ents = n;
+    if (m->connected && m->announced) announce(m);
+}
+
+void bl_mqtt_set_command_entities(struct bl_mqtt *m, const struct bl_mqtt_command_entity *e,
+                                  size_t n)
+{
+    m->cmds = e;
+    m->n_cmds = n;
     if (m->connected && m->announced) announce(m);
 }
 

@@ -654,11 +654,48 @@ def test_mqtt_commands():
     if shutil.which("promtool") is not None:
         prom_ok = subprocess.run(["promtool", "check", "metrics"], input=metrics, text=True,
                                  capture_output=True).returncode == 0
-    pub("force_charge", "on")
+    # the commands as Home Assistant entities: numbers with the configured range and a switch,
+    # on the topics the bridge listens on; the force charge below goes through them
+    ha = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-v", "-W", "5",
+                         "--retained-only", "-t", "homeassistant/+/batlink_jk1/+/config"],
+                        capture_output=True, text=True)
+    ents = {}
+    for line in ha.stdout.splitlines():
+        t, _, pl = line.partition(" ")
+        try:
+            ents[t] = json.loads(pl)
+        except ValueError:
+            pass
+    ccl = ents.get("homeassistant/number/batlink_jk1/charge_current_limit/config", {})
+    dcl = ents.get("homeassistant/number/batlink_jk1/discharge_current_limit/config", {})
+    fcs = ents.get("homeassistant/switch/batlink_jk1/force_charge/config", {})
+    check(ccl.get("command_topic") == "batlink/jk1/set/charge_current_limit"
+          and ccl.get("min") == 0 and ccl.get("max") == 30 and ccl.get("unit_of_measurement") == "A"
+          and ccl.get("retain") is False
+          and "commands.charge_current_limit_a" in ccl.get("value_template", ""),
+          "HA number for the charge current limit: 0..[limits] max_charge_current, set/ topic: %s"
+          % ccl)
+    check(dcl.get("command_topic") == "batlink/jk1/set/discharge_current_limit"
+          and dcl.get("max") == 100, "HA number for the discharge current limit: %s" % dcl)
+    check(fcs.get("command_topic") == "batlink/jk1/set/force_charge"
+          and fcs.get("payload_on") == "on" and fcs.get("payload_off") == "off",
+          "HA switch for force charge: %s" % fcs)
+    prof = ents.get("homeassistant/sensor/batlink_jk1/profile/config", {})
+    check(prof.get("entity_category") == "diagnostic", "HA profile sensor (diagnostic): %s" % prof)
+    en = ents.get("homeassistant/sensor/batlink_jk1/energy_charged_kwh/config", {})
+    check(en.get("state_class") == "total_increasing" and en.get("device_class") == "energy"
+          and en.get("unit_of_measurement") == "kWh", "HA energy sensor: %s" % en)
+    check(api.get("bridge", {}).get("commands", {}).get("charge_current_limit_a") == 30
+          and "energy_charged_kwh" in api,
+          "state: the commands' current limits and the energy counters: %s"
+          % api.get("bridge", {}).get("commands"))
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
+                    fcs.get("command_topic", "batlink/jk1/set/force_charge"), "-m",
+                    fcs.get("payload_on", "on")], check=False)
     forced = br.wait_for(lambda x: x.get("force_charge_1") is True, 2)
     fc_frame = any(b.get(0x35C, b"\0")[0] & 0x20 for t, b in peer.bursts())
     pub("force_charge", "off")
-    pub("charge_current_limit", "5")
+    pub("charge_current_limit", "5.0")  # as Home Assistant's number sends it
     low = br.wait_for(lambda x: x.get("charge_current_limit_a") == 5, 2)
     reason = br.last().get("bridge", {}).get("limits", {}).get("charge_current_a", {})
     pub("charge_current_limit", "500")

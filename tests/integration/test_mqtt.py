@@ -54,6 +54,9 @@ EXPECTED = {
     "cell_temperature_min_c": ("sensor", "temperature", "°C", "measurement"),
     "cell_temperature_max_c": ("sensor", "temperature", "°C", "measurement"),
     "capacity_ah": ("sensor", None, "Ah", "measurement"),
+    "energy_charged_kwh": ("sensor", "energy", "kWh", "total_increasing"),
+    "energy_discharged_kwh": ("sensor", "energy", "kWh", "total_increasing"),
+    "profile": ("sensor", None, None, None),
     "link_state": ("sensor", "enum", None, None),
     "link_frames": ("sensor", None, None, "total_increasing"),
     "link_errors": ("sensor", None, None, "total_increasing"),
@@ -63,7 +66,7 @@ for a in ALARMS:
 for w in WARNINGS:
     EXPECTED["warning_" + w] = ("binary_sensor", "problem", None, None)
 EXPECTED["conflicting_senders"] = ("binary_sensor", "problem", None, None)
-N_CONFIGS = 53
+N_CONFIGS = 56
 assert len(EXPECTED) == N_CONFIGS
 
 CAPTURE = ["set soc_pct 26", "set soh_pct 100", "set voltage_v 48.98", "set current_a 0",
@@ -208,7 +211,9 @@ def test_discovery_state_availability(tmp):
     sub = Sub(port)
     drv = Driver(port, "--min", "0.3", "--max", "4")
     drv.send(*CAPTURE)
-    st = sub.wait(is_state(lambda s: s.get("soc_pct") == 26 and s.get("module_count") == 10), 5)
+    # the whole capture: "clear" (the last line) makes the alarm and warning lists known
+    st = sub.wait(is_state(lambda s: s.get("soc_pct") == 26 and s.get("module_count") == 10
+                           and "alarms" in s), 5)
     check(st is not None, "state with the capture's values published")
     if st:
         s = json.loads(st[2])
@@ -247,6 +252,8 @@ def test_discovery_state_availability(tmp):
             check("expire_after" in c and "availability_topic" not in c, f"{key}: expire_after")
         else:
             check(c.get("availability_topic") == AVAIL, f"{key}: availability_topic")
+        if key.startswith(("link_", "profile")):
+            check(c.get("entity_category") == "diagnostic", f"{key}: diagnostic")
         if key.startswith(("alarm_", "warning_", "conflicting_")):
             check(c.get("entity_category") == "diagnostic", f"{key}: diagnostic")
             name = key.split("_", 1)[1]

@@ -55,6 +55,9 @@ static void defaults(void **state)
     assert_string_equal(c.mqtt.topic_prefix, "batlink");
     assert_string_equal(c.mqtt.device, "battery");
     assert_string_equal(c.mqtt.discovery_prefix, "homeassistant");
+    assert_string_equal(c.mqtt.site, ""); /* no site: topics batlink/<device>/ (contract) */
+    assert_false(c.mqtt.retain_state);
+    assert_string_equal(c.monitor.energy_file, "");
     assert_true(c.mqtt.discovery);
     assert_true(c.mqtt.min_interval == 1.0);
     assert_true(c.mqtt.max_interval == 60.0);
@@ -128,6 +131,8 @@ static void errors_name_file_line_and_key(void **state)
          "2: url: \"http://broker\" is not mqtt://HOST[:PORT] or mqtts://..."},
         {"[mqtt]\ndevice = my battery\n",
          "2: device: \"my battery\" must be letters, digits, '_' or '-'"},
+        {"[mqtt]\nsite = north/1\n", "2: site: \"north/1\" must be letters, digits, '_' or '-'"},
+        {"[mqtt]\ndevice = \n", "2: device: \"\" must be letters, digits, '_' or '-'"},
         {"[source]\nprofile = nope\n",
          "2: profile: unknown profile \"nope\" (known: pylontech; aliases: dbc --list)"},
         {"[bridge]\nmodule_count = 2.5\n", "2: module_count: \"2.5\" is not a whole number"},
@@ -224,7 +229,8 @@ static void shipped_file_documents_every_key(void **state)
         if (l == NULL || (next != NULL && l > next))
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
-    assert_int_equal(count, 38); /* 36 + [mqtt] password_file + [bridge] on_dead */
+    /* 36 + [mqtt] password_file, site, retain_state + [bridge] on_dead + [monitor] energy_file */
+    assert_int_equal(count, 41);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default
