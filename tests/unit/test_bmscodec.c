@@ -349,6 +349,59 @@ static void test_impossible_values(void **state)
     assert_int_equal(d->parse(&o, 0, f, 13, &used, &b, &rep, NULL), BL_ERR_RANGE);
 }
 
+/* A cell at 0 V or 9 V in a JK-PB payload (BSC capture with cell 1 changed and the sum and
+ * acknowledge kept valid) and in a Daly cell frame: invalid readings, the reading untouched. */
+static void test_impossible_cells_jkpb_daly(void **state)
+{
+    (void)state;
+    uint8_t buf[BUF];
+    size_t used;
+    struct bl_bms b, before;
+    struct bl_bms_reply rep;
+    struct bl_bms_opts o;
+    opts(&o);
+    const struct bl_bms_codec *c = codec("jkpb");
+    size_t n = load("jk_pb_rs485_bsc_fw-issue118.txt", "jkpb_rsp_status_type02_16s", buf);
+    static const uint16_t bad[] = {0, 9000};
+    for (size_t k = 0; k < 2; k++) {
+        buf[6] = (uint8_t)bad[k];
+        buf[7] = (uint8_t)(bad[k] >> 8);
+        unsigned sum = 0;
+        for (size_t i = 0; i < 299; i++)
+            sum += buf[i];
+        buf[299] = (uint8_t)sum;
+        bl_bms_init(&b);
+        before = b;
+        struct bl_diag why = {0};
+        assert_int_equal(c->parse(&o, 0, buf, n, &used, &b, &rep, &why), BL_ERR_RANGE);
+        assert_int_equal(used, 308);
+        assert_int_equal(why.byte, 6);
+        assert_memory_equal(&b, &before, sizeof b);
+    }
+    c = codec("daly");
+    o.addr = 0x80;
+    n = load("daly_mpp-solar.txt", "daly_rsp_cells16", buf);
+    for (size_t k = 0; k < 2; k++) {
+        buf[5] = (uint8_t)(bad[k] >> 8);
+        buf[6] = (uint8_t)bad[k];
+        unsigned sum = 0;
+        for (size_t i = 0; i < 12; i++)
+            sum += buf[i];
+        buf[12] = (uint8_t)sum;
+        bl_bms_init(&b);
+        b.known = 1ull << BL_BMS_CELL_COUNT_REPORTED;
+        b.cell_count_reported = 16;
+        before = b;
+        assert_int_equal(c->parse(&o, 5, buf, n, &used, &b, &rep, NULL), BL_ERR_RANGE);
+        assert_memory_equal(&b, &before, sizeof b);
+    }
+    /* a missing cell frame leaves the reading incomplete: finish refuses it */
+    bl_bms_init(&b);
+    b.known = 1ull << BL_BMS_CELL_COUNT_REPORTED;
+    b.cell_count_reported = 16;
+    assert_int_equal(c->finish(&o, &b, NULL), BL_ERR_RANGE);
+}
+
 /* ---- Daly ------------------------------------------------------------------------------- */
 
 static void test_daly_reading(void **state)
@@ -1241,6 +1294,7 @@ int main(void)
         cmocka_unit_test(test_jbd_vendor_17s),
         cmocka_unit_test(test_jbd_zero_cell_invalid),
         cmocka_unit_test(test_impossible_values),
+        cmocka_unit_test(test_impossible_cells_jkpb_daly),
         cmocka_unit_test(test_daly_reading),
         cmocka_unit_test(test_daly_cells8_truncated),
         cmocka_unit_test(test_jkpb_bsc_capture),
