@@ -116,6 +116,15 @@ uint8_t bl_bms_codec_addr(const struct bl_bms_codec *c, const struct bl_bms_opts
  */
 const struct bl_bms_codec *bl_bms_sniff(const uint8_t *buf, size_t len, size_t *at);
 
+/**
+ * The message a link logs when a device answers in another protocol than its URI names:
+ * "this looks like a JBD / Xiaoxiang reply (at byte 3); the URI says daly" into out[cap].
+ * Returns the message length, or 0 (nothing written) when no other codec's frame is in `buf`.
+ * O(bl_bms_sniff).
+ */
+size_t bl_bms_describe_foreign(const struct bl_bms_codec *uri, const uint8_t *buf, size_t len,
+                               char *out, size_t cap);
+
 /* ---- quantity table: every quantity of struct bl_bms described once ------------------------ */
 
 /** How many values a quantity has in a reading. */

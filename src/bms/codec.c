@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* codec.c: the BMS codec registry, the protocol sniffer and the table-driven item decoder shared
  * by the codecs of src/bms/. */
+#include <stdio.h>
 #include <string.h>
 
 #include "bms/codec_int.h"
@@ -47,6 +48,17 @@ const struct bl_bms_codec *bl_bms_sniff(const uint8_t *buf, size_t len, size_t *
                 return codecs[i];
             }
     return NULL;
+}
+
+size_t bl_bms_describe_foreign(const struct bl_bms_codec *uri, const uint8_t *buf, size_t len,
+                               char *out, size_t cap)
+{
+    size_t at;
+    const struct bl_bms_codec *c = bl_bms_sniff(buf, len, &at);
+    if (!c || c == uri || cap == 0) return 0;
+    int n = snprintf(out, cap, "this looks like a %s reply (at byte %zu); the URI says %s", c->name,
+                     at, uri ? uri->scheme : "nothing");
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 int64_t bms__raw(const uint8_t *p, unsigned size, unsigned flags)

@@ -24,6 +24,12 @@ static enum bl_err parse(const struct bl_bms_opts *o, unsigned step, const uint8
         bl_diag_set(why, "JK: reply while no request is in flight", 0);
         return BL_ERR_INVAL;
     }
+    /* the probes also as temp_dc[] (sensor 1, sensor 2), like every other codec fills it */
+    if (bl_bms_known(&tmp, BL_BMS_TEMP_1) || bl_bms_known(&tmp, BL_BMS_TEMP_2)) {
+        if (bl_bms_known(&tmp, BL_BMS_TEMP_1)) tmp.temp_dc[tmp.temp_count++] = tmp.temp_1_dc;
+        if (bl_bms_known(&tmp, BL_BMS_TEMP_2)) tmp.temp_dc[tmp.temp_count++] = tmp.temp_2_dc;
+        bms__set(&tmp, BL_BMS_TEMPS);
+    }
     *acc = tmp; /* one step: the reply is the whole reading */
     rep->step = 0;
     rep->addr = -1;

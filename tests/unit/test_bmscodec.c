@@ -1198,6 +1198,13 @@ static void test_foreign_bytes_and_sniffer(void **state)
     assert_string_equal(who->name, "JBD / Xiaoxiang");
     assert_int_equal(at, 3);
     assert_null(bl_bms_sniff((const uint8_t *)"hello world", 11, &at));
+    char msg[128];
+    assert_int_equal(
+        bl_bms_describe_foreign(codec("daly"), buf, n + 3, msg, sizeof msg),
+        strlen("this looks like a JBD / Xiaoxiang reply (at byte 3); the URI says daly"));
+    assert_string_equal(msg,
+                        "this looks like a JBD / Xiaoxiang reply (at byte 3); the URI says daly");
+    assert_int_equal(bl_bms_describe_foreign(codec("jbd"), buf, n + 3, msg, sizeof msg), 0);
 }
 
 /* ---- JK behind the interface ------------------------------------------------------------ */
@@ -1218,6 +1225,14 @@ static void test_jk_wrapper_same_as_jk(void **state)
         assert_int_equal(bl_jk_parse(buf, n, &u1, &a, NULL), BL_OK);
         parse_ok(c, &o, 0, buf, n, &u2, &b);
         assert_int_equal(u1, u2);
+        /* the same reading, plus the two probes as temp_dc[] */
+        assert_true(bl_bms_known(&b, BL_BMS_TEMPS));
+        assert_int_equal(b.temp_count, 2);
+        assert_int_equal(b.temp_dc[0], a.temp_1_dc);
+        assert_int_equal(b.temp_dc[1], a.temp_2_dc);
+        b.known &= ~(1ull << BL_BMS_TEMPS);
+        b.temp_count = 0;
+        memset(b.temp_dc, 0, sizeof b.temp_dc);
         assert_memory_equal(&a, &b, sizeof a);
         assert_int_equal(c->finish(&o, &b, NULL), BL_OK);
     }
