@@ -25,6 +25,8 @@
 /** Plausible pack voltage (mV): the JK UART codec's own 150 V bound; above it a reading is invalid.
  */
 #define BL_BMS_PACK_MV_MAX 150000u
+/** Plausible pack or module current (mA, either sign): 5000 A, the battery field table's bound. */
+#define BL_BMS_CURRENT_MA_MAX 5000000
 
 /** One bit per item of struct bl_bms in bl_bms.known (1ull << item). */
 enum bl_bms_item {
@@ -254,8 +256,8 @@ BL_MUST_CHECK enum bl_err bl_bms_cell_extremes(const struct bl_bms *b, uint16_t 
  * Is reading `b` possible? Checks what every codec must refuse (design: an impossible value is an
  * invalid reading that counts toward staleness): cell_count 1..BL_BMS_MAX_CELLS with every cell in
  * BL_BMS_CELL_MV_MIN..MAX, every known temperature in BL_BMS_TEMP_DC_MIN..MAX, SOC/SOH <= 100 %,
- * pack voltage <= BL_BMS_PACK_MV_MAX, temp_count/module_count within their arrays and every
- * module's values in the same ranges, no unknown bits in `known`.
+ * pack voltage <= BL_BMS_PACK_MV_MAX, |current| <= BL_BMS_CURRENT_MA_MAX, temp_count/module_count
+ * within their arrays and every module's values in the same ranges, no unknown bits in `known`.
  * Returns BL_OK or BL_ERR_RANGE (`why` names the first offender; its byte is 0). O(cells+modules).
  */
 BL_MUST_CHECK enum bl_err bl_bms_check(const struct bl_bms *b, struct bl_diag *why);

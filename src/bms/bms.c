@@ -48,6 +48,9 @@ static enum bl_err check_module(const struct bl_bms_module *m, struct bl_diag *w
     if ((m->known & BL_BMS_M_VOLTAGE) && m->voltage_mv > BL_BMS_PACK_MV_MAX)
         return bad(why, "module voltage above 150 V");
     if ((m->known & BL_BMS_M_SOC) && m->soc_pct > 100) return bad(why, "module SOC above 100 %");
+    if ((m->known & BL_BMS_M_CURRENT) &&
+        (m->current_ma > BL_BMS_CURRENT_MA_MAX || m->current_ma < -BL_BMS_CURRENT_MA_MAX))
+        return bad(why, "module current beyond 5000 A");
     if (m->known & BL_BMS_M_CELLS) {
         if (m->cell_count > BL_BMS_MAX_CELLS) return bad(why, "module cell count above 32");
         if (!cell_ok(m->cell_max_mv) || !cell_ok(m->cell_min_mv))
@@ -88,6 +91,9 @@ enum bl_err bl_bms_check(const struct bl_bms *b, struct bl_diag *why)
     if (bl_bms_known(b, BL_BMS_SOH) && b->soh_pct > 100) return bad(why, "SOH above 100 %");
     if (bl_bms_known(b, BL_BMS_PACK_VOLTAGE) && b->pack_mv > BL_BMS_PACK_MV_MAX)
         return bad(why, "pack voltage above 150 V");
+    if (bl_bms_known(b, BL_BMS_CURRENT) &&
+        (b->current_ma > BL_BMS_CURRENT_MA_MAX || b->current_ma < -BL_BMS_CURRENT_MA_MAX))
+        return bad(why, "current beyond 5000 A");
     if (bl_bms_known(b, BL_BMS_MODULES)) {
         if (b->module_count == 0 || b->module_count > BL_BMS_MAX_MODULES)
             return bad(why, "module count outside 1..16");

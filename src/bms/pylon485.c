@@ -88,6 +88,9 @@ enum bl_err bl_pylon485_build_analog(const struct bl_bms *b, uint8_t adr, uint8_
         !bl_bms_known(b, BL_BMS_CURRENT))
         return BL_ERR_INVAL;
     if (b->cell_count > 16) return BL_ERR_RANGE;
+    /* 16-bit items: refuse what they cannot carry rather than wrap it (5.4) */
+    if (b->current_ma / 100 > INT16_MAX || b->current_ma / 100 < INT16_MIN || b->pack_mv > 0xFFFF)
+        return BL_ERR_RANGE;
     uint8_t d[BL_PYLON485_INFO_MAX];
     size_t p = 0;
     d[p++] = 0x10;

@@ -115,7 +115,8 @@ static enum bl_err module_line(const struct line *l, const size_t *col, struct b
     memset(m, 0, sizeof *m);
     if (v[C_VOLT] < 0 || (uint32_t)v[C_VOLT] > BL_BMS_PACK_MV_MAX || v[C_COULOMB] < 0 ||
         v[C_COULOMB] > 100 || v[C_VLOW] < BL_BMS_CELL_MV_MIN || v[C_VHIGH] > BL_BMS_CELL_MV_MAX ||
-        v[C_VLOW] > v[C_VHIGH] || v[C_TLOW] / 100 < BL_BMS_TEMP_DC_MIN ||
+        v[C_VLOW] > v[C_VHIGH] || v[C_CURR] > BL_BMS_CURRENT_MA_MAX ||
+        v[C_CURR] < -BL_BMS_CURRENT_MA_MAX || v[C_TLOW] / 100 < BL_BMS_TEMP_DC_MIN ||
         v[C_THIGH] / 100 > BL_BMS_TEMP_DC_MAX || v[C_TEMPR] / 100 < BL_BMS_TEMP_DC_MIN ||
         v[C_TEMPR] / 100 > BL_BMS_TEMP_DC_MAX) {
         bl_diag_set(why, "Pylontech console: impossible value in pwr", l->at);

@@ -979,6 +979,16 @@ static void test_pylon_builders_round_trip(void **state)
     assert_int_equal(len, 18);
     assert_int_equal(memcmp(f, "~35024600", 9), 0);
     assert_int_equal(c->frame_at(f, len), len);
+    /* values a 16-bit item cannot carry are refused, not wrapped (a 4000 A current read back as
+     * -2553.6 A; a 70 V pack as 4.464 V) */
+    struct bl_bms big = s;
+    big.current_ma = 4000000;
+    assert_int_equal(bl_pylon485_build_analog(&big, 2, f, sizeof f, &len), BL_ERR_RANGE);
+    big.current_ma = -4000000;
+    assert_int_equal(bl_pylon485_build_analog(&big, 2, f, sizeof f, &len), BL_ERR_RANGE);
+    big = s;
+    big.pack_mv = 70000;
+    assert_int_equal(bl_pylon485_build_analog(&big, 2, f, sizeof f, &len), BL_ERR_RANGE);
     /* an impossible state encodes, but decodes as an invalid reading */
     s.cell_mv[3] = 9000;
     assert_int_equal(bl_pylon485_build_analog(&s, 2, f, sizeof f, &len), BL_OK);
@@ -1053,6 +1063,30 @@ static void test_pylon_console(void **state)
     memcpy(v, "9317", 4);
     assert_int_equal(c->parse(&o, 0, (const uint8_t *)bad, strlen(bad), &used, &b, &rep, NULL),
                      BL_ERR_RANGE);
+    /* an impossible current (99999.999 A) is an invalid reading, not summed into the pack */
+    static const char *const cols[] = {"Power", "Volt", "Curr",  "Tempr",   "Tlow",
+                                       "Thigh", "Vlow", "Vhigh", "Base.St", "Coulomb"};
+    static const char *const vals[] = {"1",     "49735", "-6000000", "22000",  "19000",
+                                       "19000", "3315",  "3317",     "Dischg", "93%"};
+    char wide[512];
+    size_t w = 0;
+    for (int row = 0; row < 2; row++) {
+        for (int k = 0; k < 10; k++)
+            w += (size_t)snprintf(wide + w, sizeof wide - w, "%-11s", row ? vals[k] : cols[k]);
+        w += (size_t)snprintf(wide + w, sizeof wide - w, "\r\r\n");
+    }
+    snprintf(wide + w, sizeof wide - w, "$$\r\n");
+    assert_int_equal(c->parse(&o, 0, (const uint8_t *)wide, strlen(wide), &used, &b, &rep, NULL),
+                     BL_ERR_RANGE);
+    memcpy(strstr(wide, "-6000000"), "-1440   ",
+           8); /* the same table with a possible current is a reading */
+    parse_ok(c, &o, 0, (const uint8_t *)wide, strlen(wide), &used, &b);
+    assert_int_equal(b.current_ma, -1440);
+    struct bl_bms x;
+    bl_bms_init(&x);
+    x.known = 1ull << BL_BMS_CURRENT;
+    x.current_ma = 6000000;
+    assert_int_equal(bl_bms_check(&x, NULL), BL_ERR_RANGE);
     /* the wake-up frame of the data file */
     uint8_t want[BUF];
     size_t wn = load("pylontech_console_irekzielinski.txt", "pylon_console_wakeup_1200bd", want);
