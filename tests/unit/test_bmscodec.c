@@ -996,6 +996,68 @@ static void test_pylon_builders_round_trip(void **state)
     assert_int_equal(c->parse(&o, 0, f, len, &used, &d, &rep, NULL), BL_ERR_RANGE);
 }
 
+/* Property: for 3000 random possible states (fixed seed), the 0x42 and 0x44 answers decode back to
+ * the state (current in the 0.1 A steps of the protocol). */
+static uint32_t rng_state = 12345;
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (rng_state >> 8) % n;
+}
+
+static void test_pylon_builders_property(void **state)
+{
+    (void)state;
+    const struct bl_bms_codec *c = codec("pylon485");
+    struct bl_bms_opts o;
+    opts(&o);
+    o.pylon_single = true;
+    for (int it = 0; it < 3000; it++) {
+        struct bl_bms s, d;
+        bl_bms_init(&s);
+        s.known = 1ull << BL_BMS_CELLS | 1ull << BL_BMS_PACK_VOLTAGE | 1ull << BL_BMS_CURRENT |
+                  1ull << BL_BMS_TEMPS | 1ull << BL_BMS_REMAINING_CAPACITY |
+                  1ull << BL_BMS_FULL_CAPACITY | 1ull << BL_BMS_CYCLES | 1ull << BL_BMS_ALARMS |
+                  1ull << BL_BMS_STATUS;
+        s.cell_count = (uint8_t)(1 + rnd(16));
+        for (unsigned i = 0; i < s.cell_count; i++)
+            s.cell_mv[i] = (uint16_t)(BL_BMS_CELL_MV_MIN + rnd(BL_BMS_CELL_MV_MAX - 499));
+        s.pack_mv = rnd(65536);
+        s.current_ma = ((int32_t)rnd(65536) - 32768) * 100;
+        s.temp_count = (uint8_t)rnd(BL_BMS_MAX_TEMPS + 1);
+        for (unsigned i = 0; i < s.temp_count; i++)
+            s.temp_dc[i] = (int16_t)(BL_BMS_TEMP_DC_MIN + (int)rnd(1501));
+        s.full_mah = rnd(0x1000000);
+        s.remaining_mah = rnd(s.full_mah + 1);
+        s.cycles = rnd(65536);
+        s.alarms = rnd(1u << 14) & (BL_BMS_AL_CELL_OVERVOLTAGE | BL_BMS_AL_CELL_UNDERVOLTAGE |
+                                    BL_BMS_AL_PACK_OVERVOLTAGE | BL_BMS_AL_PACK_UNDERVOLTAGE |
+                                    BL_BMS_AL_CHARGE_OVERCURRENT | BL_BMS_AL_DISCHARGE_OVERCURRENT |
+                                    BL_BMS_AL_BATTERY_OVERTEMP);
+        s.status = rnd(4);
+        uint8_t f[BL_PYLON485_FRAME_MAX];
+        size_t len, used;
+        assert_int_equal(bl_pylon485_build_analog(&s, 2, f, sizeof f, &len), BL_OK);
+        bl_bms_init(&d);
+        parse_ok(c, &o, 0, f, len, &used, &d);
+        assert_int_equal(used, len);
+        assert_int_equal(d.cell_count, s.cell_count);
+        assert_memory_equal(d.cell_mv, s.cell_mv, sizeof s.cell_mv);
+        assert_int_equal(d.temp_count, s.temp_count);
+        assert_memory_equal(d.temp_dc, s.temp_dc, sizeof s.temp_dc);
+        assert_int_equal(d.pack_mv, s.pack_mv);
+        assert_int_equal(d.current_ma, s.current_ma);
+        assert_int_equal(d.remaining_mah, s.remaining_mah);
+        assert_int_equal(d.full_mah, s.full_mah);
+        assert_int_equal(d.cycles, s.cycles);
+        assert_int_equal(bl_pylon485_build_alarms(&s, 2, f, sizeof f, &len), BL_OK);
+        parse_ok(c, &o, 1, f, len, &used, &d);
+        if (d.alarms != s.alarms)
+            fail_msg("iteration %d: alarms 0x%X built, 0x%X read back", it, s.alarms, d.alarms);
+        assert_int_equal(d.status & 3, s.status);
+    }
+}
+
 /* ---- Pylontech console ------------------------------------------------------------------ */
 
 /* The `pwr` samples quoted in the header of pylontech_console_irekzielinski.txt (line endings as
@@ -1354,6 +1416,7 @@ int main(void)
         cmocka_unit_test(test_pylon_groups),
         cmocka_unit_test(test_pylon_spec_example),
         cmocka_unit_test(test_pylon_builders_round_trip),
+        cmocka_unit_test(test_pylon_builders_property),
         cmocka_unit_test(test_pylon_console),
         cmocka_unit_test(test_truncated_every_offset),
         cmocka_unit_test(test_corrupted_every_offset),
