@@ -40,6 +40,8 @@ enum bl_field {
     BL_F_CELL_TEMPERATURE_MIN,    /**< 0.1 degC */
     BL_F_CELL_TEMPERATURE_MAX,    /**< 0.1 degC */
     BL_F_CAPACITY,                /**< 1 Ah, installed capacity */
+    BL_F_ENERGY_CHARGED,          /**< Wh into the battery, integrated by batlink (core/energy.h) */
+    BL_F_ENERGY_DISCHARGED,       /**< Wh out of the battery, integrated by batlink */
     BL_F__COUNT
 };
 
@@ -127,7 +129,9 @@ struct bl_battery {
     int32_t v[BL_F__COUNT];
     bl_us updated_us[BL_F__COUNT];
     char manufacturer[BL_MANUFACTURER_MAX + 1];
-    const char *profile; /**< static name of the profile that decoded it, or NULL */
+    const char *profile;  /**< static name of the profile that decoded it, or NULL */
+    const char *inverter; /**< static name of the inverter keep-alive family seen (the profile's
+                               inverter_name, e.g. "pylontech-0x305"), or NULL */
 };
 
 _Static_assert(BL_F__COUNT <= 32, "bl_battery.known is a 32-bit mask");

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* candump.h: the can-utils compact log line (`candump -L`, `candump -l` files, canplayer input)
- * as a pure codec: parse one line into a struct bl_frame, format one frame into a line. */
+ * as a pure codec: parse one line into a struct bl_frame (also candump's console format, as users
+ * paste it), format one frame into a log line. */
 #ifndef BATLINK_CANDUMP_H
 #define BATLINK_CANDUMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,17 +26,38 @@ enum bl_candump_kind {
     BL_CANDUMP_EMPTY, /**< nothing but blanks (or a trailing '\r'): skipped, *out untouched */
 };
 
+/** What the line's timestamp was. */
+enum bl_candump_ts {
+    BL_CANDUMP_TS_EPOCH,    /**< "(1700000000.123456)": `-L`, `-l` files, `-ta` */
+    BL_CANDUMP_TS_RELATIVE, /**< "(000.123456)", fewer than 10 digits of seconds: `-tz` (since the
+                               first frame) or `-td` (since the previous one); read as given
+                               (the candump: source sums `-td` gaps) */
+    BL_CANDUMP_TS_DATE,     /**< "(2023-11-14 22:13:20.123456)" of `-tA`: candump's local time,
+                               read as UTC (the line does not carry the offset) */
+    BL_CANDUMP_TS_NONE,     /**< plain `candump can0`: no timestamp, ts_us = 0 */
+};
+
 /** Extra facts of a parsed line. */
 struct bl_candump_meta {
     enum bl_candump_kind kind;
-    char dir;         /**< 'R' or 'T' from a trailing direction token, 0 when absent */
-    size_t iface_off; /**< interface name = line[iface_off .. iface_off + iface_len) */
-    size_t iface_len; /**< 0 for EMPTY lines */
-    uint8_t raw_dlc;  /**< the `_<hex>` raw DLC (9..15) of an 8-byte frame, 0 when absent */
+    enum bl_candump_ts ts; /**< the timestamp's form */
+    bool console;          /**< the console format of `candump` (not `-L`) */
+    char dir;              /**< 'R' or 'T' from a trailing direction token, 0 when absent */
+    size_t iface_off;      /**< interface name = line[iface_off .. iface_off + iface_len) */
+    size_t iface_len;      /**< 0 for EMPTY lines */
+    uint8_t raw_dlc;       /**< the `_<hex>` raw DLC (9..15) of an 8-byte frame, 0 when absent */
 };
 
 /**
- * Parse one log line `(SEC.FRAC) IFACE FRAME [R|T]` of `len` bytes (no '\n'; a trailing '\r' and
+ * Parse one line of `len` bytes, recognised line by line: a log line `(SEC.FRAC) IFACE FRAME [R|T]`
+ * (below), or the console format of plain `candump` (transports.md 5.2):
+ * `[(TS)] IFACE [RX|TX F F] ID [len] DE AD BE EF`, where TS is the `-ta`/`-tz`/`-td` "(SEC.FRAC)"
+ * or the `-tA` "(YYYY-MM-DD HH:MM:SS.FRAC)" (see enum bl_candump_ts), the frame is `[n]` + n
+ * blank-separated hex bytes, `[n]  remote request`, an error frame's 8 bytes + `ERRORFRAME`, an
+ * optional `-a` ASCII column in quotes, `{X}` (`-8`, raw DLC), or a CAN FD `[nn]` (checked, then
+ * BL_CANDUMP_CANFD). Tab-indented lines (`candump -e` explanations) are BL_CANDUMP_EMPTY.
+ *
+ * The log line `(SEC.FRAC) IFACE FRAME [R|T]` (no '\n'; a trailing '\r' and
  * blanks are ignored). SEC is 1..13 decimal digits (< 9223372036853), FRAC 1..9 (6 = µs as candump
  * writes, 9 = ns as `candump -N`; digits beyond µs are truncated). FRAME is `ID#DATA`: 3 hex digits
  * = standard id (<= 0x7FF), 8 = extended id (<= 0x1FFFFFFF), or an error frame when 0x20000000 is

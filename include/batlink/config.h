@@ -10,6 +10,8 @@
 #include "batlink/err.h"
 
 #define BL_CONFIG_STR 256
+/** Room for the keys of the table (config.c checks it at compile time). */
+#define BL_CONFIG_MAX_KEYS 64
 
 /** Every setting of the file, with its default after bl_config_defaults. Durations in seconds. */
 struct bl_config {
@@ -27,6 +29,11 @@ struct bl_config {
         bool discovery;             /**< [mqtt] discovery = true */
         double min_interval;        /**< [mqtt] min_interval = 1 */
         double max_interval;        /**< [mqtt] max_interval = 60 */
+
+        char password_file[BL_CONFIG_STR]; /**< [mqtt] password_file = "" (none) */
+        /** [mqtt] site = "" (none): topics <topic_prefix>/<site>/<device>/... */
+        char site[64];
+        bool retain_state; /**< [mqtt] retain_state = false */
     } mqtt;
     struct {
         char listen[64]; /**< [http] listen = "" (off); "9100", "0.0.0.0:9100" */
@@ -38,6 +45,9 @@ struct bl_config {
         bool json;              /**< [monitor] json = false */
         double duration;        /**< [monitor] duration = 0 (run until stopped) */
         char log_level[8];      /**< [monitor] log_level = "warn" */
+        /** [monitor] energy_file = "" ($STATE_DIRECTORY/energy-<command>-<device>.state under
+         * systemd, else not kept); "none" = not kept. Used by monitor and bridge. */
+        char energy_file[BL_CONFIG_STR];
     } monitor;
     struct {
         char bms[BL_CONFIG_STR]; /**< [bridge] bms = "" */
@@ -46,6 +56,7 @@ struct bl_config {
         double period;           /**< [bridge] period = 1 */
         double stale_after;      /**< [bridge] stale_after = 5 */
         double dead_after;       /**< [bridge] dead_after = 30 */
+        char on_dead[16];        /**< [bridge] on_dead = "safe-frames" (or "silent") */
         long module_count;       /**< [bridge] module_count = 1 */
         long soh;                /**< [bridge] soh = 100 (sent in 0x355: JK UART has no SOH) */
         bool commands;           /**< [bridge] commands = false */
@@ -60,9 +71,14 @@ struct bl_config {
         double min_charge_temperature; /**< [limits] min_charge_temperature = 0 (degC) */
     } limits;
     struct {
-        double duration; /**< [diagnose] duration = 60 */
+        double duration; /**< [diagnose] duration = 30 (live sources; diagnose --config) */
         char format[12]; /**< [diagnose] format = "text" (text|json|markdown) */
     } diagnose;
+    /** Where the settings came from (bl_config_where); not settings themselves. */
+    struct {
+        const char *file;                  /**< the path given to bl_config_load (not copied) */
+        unsigned line[BL_CONFIG_MAX_KEYS]; /**< per key of the table: 0 = default or flag */
+    } origin;
 };
 
 /** Fill every member with its default. Never fails. */
@@ -71,8 +87,11 @@ void bl_config_defaults(struct bl_config *c);
 /**
  * Read an INI file into `c` (which should hold the defaults). Stops at the first problem.
  * Returns BL_OK; BL_ERR_IO when the file cannot be opened (`err` = "FILE: open: reason");
- * BL_ERR_USAGE for an unknown section or key, a bad value or a syntax error, with `err` =
- * "FILE:LINE: key: reason" (e.g. "/etc/batlink.ini:12: stale_after: \"5x\" is not a number").
+ * BL_ERR_USAGE for an unknown section or key, a bad value, a key set twice in a section, a
+ * syntax error, a line longer than 198 characters or one with a NUL byte, with `err` =
+ * "FILE:LINE: key: reason" (e.g. "/etc/batlink.ini:12: stale_after: \"5x\" is not a number")
+ * or "FILE:LINE: reason". Numbers are decimal only (bl_decimal_parse). Indented lines are
+ * ordinary lines (no continuation lines). Line numbers are physical lines.
  * After an error `c` may be partly updated. Blocking: reads the file.
  */
 enum bl_err bl_config_load(struct bl_config *c, const char *path, char err[256]) BL_MUST_CHECK;
@@ -100,6 +119,14 @@ enum bl_err bl_config_load_ex(struct bl_config *c, const char *path, bl_config_h
  */
 enum bl_err bl_config_set(struct bl_config *c, const char *section, const char *key,
                           const char *value, char reason[128]) BL_MUST_CHECK;
+
+/**
+ * "FILE:LINE: " when the file set `key` of `section` and no flag overrode it since, else "".
+ * For messages about a value that only fails later (a source URI: "FILE:LINE: uri: ...").
+ * Returns `buf`. Lifetime: `buf`, the caller's.
+ */
+const char *bl_config_where(const struct bl_config *c, const char *section, const char *key,
+                            char *buf, size_t n);
 
 /**
  * Check relations between keys (stale_after < down_after, min_interval <= max_interval).

@@ -41,6 +41,10 @@ enum bl_ident {
  * goes with it (one line, may be ""). Never NULL. */
 const char *bl_ident_name(enum bl_ident p);
 const char *bl_ident_setting(enum bl_ident p);
+/** Bit rate the profile runs at (bit/s; 500000 for every profile here and for "unknown", the
+ * standard rate); `*alt` (may be NULL) receives a second rate a listener may legitimately use
+ * (Victron's "VE.Can & CAN-bus BMS (250 kbit/s)" GX profile) or 0. */
+uint32_t bl_ident_bitrate(enum bl_ident p, uint32_t *alt);
 /** Profile by name as bl_ident_name gives it, or an alias ("pylontech", "pylon", "sma" ...).
  * Returns BL_ERR_USAGE for an unknown name. */
 enum bl_err bl_ident_find(const char *name, enum bl_ident *out) BL_MUST_CHECK;
@@ -138,10 +142,12 @@ struct bl_analysis {
     uint64_t frames, data_frames, error_frames, rtr_frames, invalid_frames;
     uint64_t err_class[10]; /**< error frames per class bit (BL_CAN_ERR_TX_TIMEOUT = [0] ...) */
     uint64_t err_bus_off, err_passive, err_warning;
-    uint64_t time_backwards;   /**< frames stamped earlier than the one before (mixed-up file) */
-    uint64_t other_id_frames;  /**< frames of ids beyond BL_ANALYSIS_MAX_IDS */
-    uint64_t bad_input;        /**< set by the caller: lines / records the source rejected */
-    uint64_t dropped;          /**< set by the caller: frames lost before the analyser saw them */
+    uint64_t time_backwards;  /**< frames stamped earlier than the one before (mixed-up file) */
+    uint64_t other_id_frames; /**< frames of ids beyond BL_ANALYSIS_MAX_IDS */
+    uint64_t bad_input;       /**< set by the caller: lines / records the source rejected */
+    uint64_t dropped;         /**< set by the caller: frames lost before the analyser saw them */
+    uint32_t scan_bps; /**< set by the caller: the bit rate a bit-rate scan found the traffic at
+                            (0 = no scan); another rate than the profile's is bitrate_mismatch */
     int64_t first_us, last_us; /**< first / last frame time (0 = none) */
     int64_t end_us;            /**< end of capture given to finish (>= last_us) */
     int64_t batt_last_us, batt_max_gap_us, batt_gap_at_us;
@@ -217,23 +223,32 @@ const char *bl_layer_name(unsigned layer);
 /** One RJ45 port of one device. Pin strings as the source names them ("CAN-H", "GND", "—",
  * "NULL!" = must stay free, "n/g" = not given). */
 struct bl_pinout {
-    const char *name;    /**< "Pylontech US5000" */
-    const char *keys;    /**< space-separated lookup words, lower case ("us5000 pylontech") */
-    const char *port;    /**< "A/CAN and B/RS485 (RJ45)" */
-    bool inverter;       /**< inverter side */
-    bool rj45;           /**< false: screw terminals (LG RESU 10H Prime) */
-    const char *pin[8];  /**< pins 1-8 */
-    const char *setting; /**< protocol to select on the inverter / battery, or NULL */
-    const char *note;    /**< termination or port remark, or NULL */
-    const char *source;  /**< citation */
+    const char *name;     /**< "Pylontech US5000" */
+    const char *keys;     /**< space-separated lookup words, lower case ("us5000 pylontech") */
+    const char *port;     /**< "A/CAN and B/RS485 (RJ45)" */
+    bool inverter;        /**< inverter side */
+    bool rj45;            /**< false: screw terminals (LG RESU 10H Prime) */
+    const char *pin[8];   /**< pins 1-8 */
+    const char *setting;  /**< protocol to select on the inverter / battery, or NULL */
+    const char *note;     /**< termination or port remark, or NULL */
+    const char *source;   /**< public citation (maker's manual, named page; README "Pinouts") */
+    const char *supplied; /**< what the maker supplies or says about the inverter lead, or NULL */
+    bool gnd_single;      /**< the GND pin comes from a single source, not the maker */
 };
 
 /** The table; *n = rows. Static. */
 const struct bl_pinout *bl_pinout_table(size_t *n);
 
 /**
- * Find a device by name: exact row name or key words (case-insensitive; every word of `name`
- * must match a key or appear in the row name). Returns the first match or NULL. O(rows).
+ * Rows matching `name`: the row whose whole name it is, else every row where each word of `name`
+ * matches a key or appears in the row name (case-insensitive). Writes at most `max` rows into
+ * out, returns how many matched (may exceed max). O(rows).
+ */
+size_t bl_pinout_matches(const char *name, const struct bl_pinout **out, size_t max);
+
+/**
+ * The one row matching `name` (see bl_pinout_matches), or NULL when none or several match
+ * ("pylontech": US5000, US2000/US3000, Force-L1, Force-H2): ask bl_pinout_matches which. O(rows).
  */
 const struct bl_pinout *bl_pinout_find(const char *name);
 

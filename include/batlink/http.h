@@ -17,8 +17,12 @@ struct bl_http;
 /**
  * Listen on `addr_port`: "PORT", "ADDR:PORT" or "[IPv6]:PORT" (only a port = 127.0.0.1;
  * "0.0.0.0:PORT" to listen on every interface; port 0 = any free port, see bl_http_port).
- * Serves GET /metrics, /api/state, /healthz (200 "up" while the link is BL_LINK_UP, 503 with the
- * state otherwise, also before the first bl_http_update); anything else 404, non-GET 405.
+ * Serves GET and HEAD /metrics, /api/state, /healthz (200 "up" or "stale" while the link is
+ * BL_LINK_UP or BL_LINK_STALE, 503 "down" once it is BL_LINK_DOWN and 503 "no data" before the
+ * first bl_http_update); anything else 404, other methods 405, a request with a body 413.
+ * Connections are bounded: at most 32 at once (a new one evicts the one waiting longest for its
+ * request), each request within 10 s of accept or the previous answer (keep-alive connections
+ * idle that long are closed), request line + headers within 16 KiB (else 431/414).
  * Returns: BL_OK; BL_ERR_USAGE (malformed address: `err` says why); BL_ERR_IO (bind/listen
  * failed: "http 127.0.0.1:9100: bind: Address already in use"); BL_ERR_NOMEM.
  * Ownership: free with bl_http_free. Blocking: never (no name lookup: numeric addresses only).
@@ -31,6 +35,10 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
  * none). Strings are copied. Call any time.
  */
 void bl_http_set_names(struct bl_http *h, const char *device, const char *source_uri);
+
+/** A fleet's site name ([mqtt] site): every sample of /metrics gets the label site="<site>".
+ * NULL or "" = none. Copied. */
+void bl_http_set_site(struct bl_http *h, const char *site);
 
 /**
  * Snapshot for the next responses (copied; `st` may be NULL when there is no source). Call on

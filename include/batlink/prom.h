@@ -31,4 +31,13 @@ struct bl_prom_input {
  */
 size_t bl_prom_write(char *buf, size_t n, const struct bl_prom_input *in);
 
+/**
+ * Copy the exposition `in` into `out` with the label `name="value"` added to every sample (the
+ * first label of each; `{name="value"}` for a sample without labels); comment lines are copied
+ * as they are. For a fleet's site label on everything /metrics serves, the bridge's and the
+ * HTTP server's own samples included. Returns the length the whole text needs (snprintf
+ * semantics). Blocking: never. Cost: O(length).
+ */
+size_t bl_prom_relabel(const char *in, char *out, size_t n, const char *name, const char *value);
+
 #endif

@@ -27,15 +27,19 @@ enum bl_err bl_recorder_open(const char *path, const char *iface, struct bl_reco
 /**
  * Append one frame (buffered; reaches the file on bl_recorder_flush, when the buffer fills, or on
  * close). Returns BL_OK, BL_ERR_INVAL (frame fails bl_frame_valid or has a negative timestamp;
- * nothing written), BL_ERR_IO (write failed, e.g. disk full; bl_recorder_error says why; later
- * writes keep failing). Cost: O(1), no allocation. Blocking: may block on a full buffer write.
+ * nothing written), BL_ERR_IO (write failed, e.g. disk full or EFBIG over RLIMIT_FSIZE; the file
+ * is cut back to its last complete record, bl_recorder_error says why and how many frames it
+ * holds; later writes keep failing). The caller should ignore SIGXFSZ so that an over-size write
+ * fails instead of killing the process. Cost: O(1), no allocation. Blocking: may block on a full
+ * buffer write.
  */
 enum bl_err bl_recorder_write(struct bl_recorder *r, const struct bl_frame *f) BL_MUST_CHECK;
 
 /** Push buffered lines to the file (call every second). Returns BL_OK or BL_ERR_IO. */
 enum bl_err bl_recorder_flush(struct bl_recorder *r) BL_MUST_CHECK;
 
-/** Frames written so far (accepted by bl_recorder_write). */
+/** Frames accepted so far; right after a bl_recorder_flush that succeeded, and after any failed
+ * write, exactly the complete frames in the file. */
 uint64_t bl_recorder_frames(const struct bl_recorder *r);
 
 /** Text of the last I/O error ("PATH: write: No space left on device"), "" when none. */

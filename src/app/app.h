@@ -8,7 +8,10 @@
 #include <stdbool.h>
 
 #include "batlink/config.h"
+#include "batlink/battery.h"
+#include "batlink/energy.h"
 #include "batlink/loop.h"
+#include "batlink/profile.h"
 
 /* Exit codes, design.md section 3. */
 #define BL_EXIT_OK    0
@@ -33,22 +36,65 @@ int app__sim_jk(int argc, char **argv);
 bool app__parse_double(const char *flag, const char *s, double lo, double hi, double *out);
 bool app__parse_long(const char *flag, const char *s, long lo, long hi, long *out);
 
+/**
+ * The profile `name` from the registry, or NULL after printing
+ * `batlink: <what>: unknown profile "NAME" (known: pylontech (pylon, ...), ...)`.
+ */
+const struct bl_profile *app__find_profile(const char *what, const char *name);
+/** Print `batlink: known profiles: pylontech (pylon, ...), ...` (after a config error). */
+void app__err_profiles(void);
+
 /** Print "batlink: <msg>" to stderr (printf-style). */
 void app__err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/** Stops `loop` on SIGINT/SIGTERM via a signalfd watcher (app/sigstop.c). `signo` = the signal
- * received, 0 = none. */
+/** Print "batlink: FILE:LINE: key: <msg>" when the config file set `key` of `section` (and no
+ * flag overrode it), else "batlink: <msg>": for values that fail only when used (source URIs). */
+void app__err_key(const struct bl_config *c, const char *section, const char *key, const char *msg);
+
+/** Stops `loop` on SIGINT, SIGTERM or SIGHUP via a signalfd watcher (app/sigstop.c) and ignores
+ * SIGUSR1, SIGUSR2 and SIGALRM (the first one is logged). `signo` = the stop signal received,
+ * 0 = none; `ignored` counts the others. */
 struct app__sigstop {
     struct bl_loop *loop;
     struct bl_watch *w;
     int fd;
     int signo;
+    unsigned long ignored;
+    sigset_t set; /* what the signalfd reads */
     sigset_t old;
 };
-/** Block SIGINT/SIGTERM and watch them on `loop`. Returns false (errno set) on failure. */
+/** Block those signals and watch them on `loop`. Returns false (errno set) on failure. */
 bool app__sigstop_open(struct app__sigstop *st, struct bl_loop *loop);
+/** Stop watching `signo` (it stays blocked) for a command that reads it itself (the JK
+ * simulator's SIGUSR1). Returns false (errno set) on failure. */
+bool app__sigstop_leave(struct app__sigstop *st, int signo);
 /** Remove the watcher, close the fd, restore the signal mask. */
 void app__sigstop_close(struct app__sigstop *st);
+
+/** The energy counters of monitor and bridge (app/energy_file.c). */
+struct app__energy {
+    struct bl_energy e;
+    char path[BL_CONFIG_STR + 64]; /* "" = not kept */
+    bool loaded;                   /* the file was read, absent or set aside: saving is safe */
+    bool have_totals;              /* totals to show (from the file or a reading) */
+    bool dirty;                    /* changed since the last save */
+    bl_us saved_at;
+};
+/** Find the file ([monitor] energy_file, or $STATE_DIRECTORY/energy-<command>-<device>.state)
+ * and load it; a corrupt one is renamed to <file>.corrupt with a warning. A step longer than
+ * `max_gap_s` (stale_after) is not integrated. Never fails: at worst the counters start at 0. */
+void app__energy_open(struct app__energy *en, const struct bl_config *c, const char *command,
+                      double max_gap_s);
+/** Put the loaded totals into `b` (known from the start, so a restart is no reset). */
+void app__energy_seed(struct app__energy *en, struct bl_battery *b, bl_us now);
+/** Integrate the reading in `b` (voltage x current, plausible ones only) at its own time `t_us`
+ * and put the totals into `b`; saves at most once a minute. Call when a reading updated the
+ * current. */
+void app__energy_feed(struct app__energy *en, struct bl_battery *b, int64_t t_us, bl_us now);
+/** The link went down: the next reading starts a new step. */
+void app__energy_break(struct app__energy *en);
+/** Write the file now when changed (atomically); a failure is logged and retried later. */
+void app__energy_save(struct app__energy *en);
 
 struct bl_mqtt;
 struct bl_http;

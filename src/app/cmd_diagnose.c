@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "batlink/config.h"
 #include "batlink/diag.h"
 #include "batlink/loop.h"
 #include "batlink/source.h"
@@ -23,10 +24,11 @@ enum fmt { FMT_TEXT, FMT_JSON, FMT_MD };
 
 struct diag_opts {
     enum fmt fmt;
-    double duration; /* 0 = files: to EOF; live: 30 s */
-    bool guide, scan;
+    double duration; /* 0 = files: to EOF; live: [diagnose] duration (30 s) */
+    bool guide, scan, fmt_set;
     const char *profile;
     const char *uri;
+    const char *config; /* --config FILE: [diagnose] format, duration; [source] uri */
 };
 
 struct run {
@@ -34,7 +36,8 @@ struct run {
     struct bl_source *src;
     struct bl_analysis *a;
     uint64_t warnings;
-    bool quiet; /* bit-rate scan: warnings only counted */
+    bool quiet;      /* bit-rate scan: warnings only counted */
+    char where[300]; /* "FILE:LINE: uri: " when SOURCE is the config file's [source] uri */
 };
 
 struct scan_result {
@@ -47,7 +50,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: batlink diagnose [--json|--markdown] [--duration S] [--guide]\n"
-            "                        [--scan-bitrate] [--profile NAME] SOURCE\n"
+            "                        [--scan-bitrate] [--profile NAME] [--config FILE] SOURCE\n"
             "       batlink diagnose --guide [--profile NAME] [--json|--markdown]\n"
             "\n"
             "Analyse the CAN link between a battery and an inverter, from a capture or live,\n"
@@ -70,6 +73,8 @@ static void usage(FILE *f)
             "                   needs the right to run `ip link set`)\n"
             "  --profile NAME   skip identification: pylontech-lv-v1.2, pylontech-lv-v1.3,\n"
             "                   victron, sma, pylontech-hv, byd-hvs, growatt\n"
+            "  --config FILE    INI file: [diagnose] format and duration (live sources), and\n"
+            "                   [source] uri when no SOURCE is given; flags override it\n"
             "  -h, --help       this text\n"
             "\n"
             "SOURCE: %s\n"
@@ -93,8 +98,10 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) {
             o->fmt = FMT_JSON;
+            o->fmt_set = true;
         } else if (strcmp(a, "--markdown") == 0) {
             o->fmt = FMT_MD;
+            o->fmt_set = true;
         } else if (strcmp(a, "--guide") == 0) {
             o->guide = true;
         } else if (strcmp(a, "--scan-bitrate") == 0) {
@@ -103,7 +110,8 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             usage(stdout);
             *done = true;
             return BL_EXIT_OK;
-        } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--profile") == 0) {
+        } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--profile") == 0 ||
+                   strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {
                 app__err("diagnose: %s needs a value (try: batlink diagnose --help)", a);
                 return BL_EXIT_USAGE;
@@ -111,6 +119,8 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             const char *v = argv[++i];
             if (strcmp(a, "--profile") == 0)
                 o->profile = v;
+            else if (strcmp(a, "--config") == 0)
+                o->config = v;
             else if (!app__parse_double("--duration", v, 0.001, 1e9, &o->duration))
                 return BL_EXIT_USAGE;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -123,7 +133,7 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             return BL_EXIT_USAGE;
         }
     }
-    if (o->uri == NULL && !o->guide) {
+    if (o->uri == NULL && !o->guide && o->config == NULL) {
         app__err("diagnose: SOURCE missing (try: batlink diagnose --help)");
         return BL_EXIT_USAGE;
     }
@@ -169,7 +179,7 @@ static int run_source(struct run *r, const char *uri, double seconds, bool *is_f
     char err[BL_ERRLEN] = "";
     enum bl_err e = bl_source_open(uri, BL_SOURCE_LISTEN_ONLY, &r->src, err);
     if (e != BL_OK) {
-        if (!r->quiet) app__err("diagnose: %s", err[0] != '\0' ? err : bl_strerror(e));
+        if (!r->quiet) app__err("diagnose: %s%s", r->where, err[0] != '\0' ? err : bl_strerror(e));
         return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
     }
     *is_file = bl_source_is_file(r->src);
@@ -245,9 +255,12 @@ static bool socketcan_set_rate(const char *iface, long rate)
     return run_ip(down) == 0 && run_ip(type) == 0 && run_ip(up) == 0;
 }
 
+/* Tries each rate listen-only; the URI of the best goes to best_uri, its rate to *found (0 when
+ * no rate carried a data frame). */
 static int scan(struct run *r, const struct diag_opts *o, struct scan_result res[4], char *best_uri,
-                size_t n)
+                size_t n, uint32_t *found)
 {
+    *found = 0;
     const char *iface = socketcan_iface(o->uri);
     bool slcan = starts(o->uri, "slcan:");
     if (iface == NULL && !slcan) {
@@ -313,6 +326,7 @@ static int scan(struct run *r, const struct diag_opts *o, struct scan_result res
             best = (int)i;
     }
     if (best < 0) best = 0;
+    if (res[best].frames > 0) *found = (uint32_t)scan_rates[best];
     if (slcan) {
         char base[400];
         snprintf(base, sizeof base, "%s", o->uri);
@@ -683,19 +697,43 @@ int bl_cmd_diagnose(int argc, char **argv)
     bool done;
     int rc = parse_args(argc, argv, &o, &done);
     if (rc != BL_EXIT_OK || done) return rc;
+    /* [diagnose] of the file (design.md section 7); the defaults are the built-in ones */
+    struct bl_config cfg;
+    char err[256];
+    bl_config_defaults(&cfg);
+    if (o.config != NULL && bl_config_load(&cfg, o.config, err) != BL_OK) {
+        app__err("%s", err);
+        return BL_EXIT_USAGE;
+    }
+    if (!o.fmt_set)
+        o.fmt = strcmp(cfg.diagnose.format, "json") == 0       ? FMT_JSON
+                : strcmp(cfg.diagnose.format, "markdown") == 0 ? FMT_MD
+                                                               : FMT_TEXT;
+    char where[300] = "";
+    if (o.uri == NULL && o.config != NULL && !o.guide) {
+        o.uri = cfg.source.uri;
+        if (bl_config_where(&cfg, "source", "uri", where, sizeof where - 8)[0] != '\0')
+            strcat(where, "uri: ");
+    }
     struct bl_analysis_opts ao;
     memset(&ao, 0, sizeof ao);
     if (o.profile != NULL && strcmp(o.profile, "auto") != 0 &&
         bl_ident_find(o.profile, &ao.force) != BL_OK) {
-        app__err("diagnose: --profile: unknown profile \"%s\" (known: pylontech-lv-v1.2, "
-                 "pylontech-lv-v1.3, victron, sma, pylontech-hv, byd-hvs, growatt)",
-                 o.profile);
+        /* the registry's profiles with their aliases, then the families diagnose tells apart */
+        char known[2048], fam[512] = "";
+        bl_profile_names(known, sizeof known, true);
+        for (unsigned i = 1; i < BL_IDENT__COUNT; i++)
+            snprintf(fam + strlen(fam), sizeof fam - strlen(fam), "%s%s", i > 1 ? ", " : "",
+                     bl_ident_name((enum bl_ident)i));
+        app__err("diagnose: --profile: unknown profile \"%s\" (known: %s; families: %s)", o.profile,
+                 known, fam);
         return BL_EXIT_USAGE;
     }
     if (o.uri == NULL) return guide_only(&o, ao.force);
 
     struct run r;
     memset(&r, 0, sizeof r);
+    memcpy(r.where, where, sizeof r.where);
     r.a = malloc(sizeof *r.a);
     if (r.a == NULL || bl_loop_new(&r.loop) != BL_OK) {
         app__err("diagnose: out of memory");
@@ -709,22 +747,25 @@ int bl_cmd_diagnose(int argc, char **argv)
     char uri[512];
     snprintf(uri, sizeof uri, "%s", o.uri);
     rc = -1;
+    uint32_t scan_bps = 0;
     if (o.scan) {
         struct scan_result res[4];
-        rc = scan(&r, &o, res, uri, sizeof uri);
+        rc = scan(&r, &o, res, uri, sizeof uri, &scan_bps);
     }
     bool file = false;
     int64_t t0 = bl_now_wall();
     bl_us m0 = bl_now_mono();
     if (rc == -1) {
         bl_analysis_init(r.a, &ao);
-        /* a live source stops after --duration (default 30 s); a file runs to its end */
+        r.a->scan_bps = scan_bps; /* another rate than the profile's: bitrate_mismatch */
+        /* a live source stops after --duration ([diagnose] duration, 30 s); a file runs to
+         * its end */
         double secs = o.duration;
         if (secs <= 0 && !(strcmp(uri, "-") == 0 || strstr(uri, ".log") || strstr(uri, ".pcap") ||
                            starts(uri, "candump:") || starts(uri, "pcap:")))
-            secs = 30.0;
+            secs = cfg.diagnose.duration;
         rc = run_source(&r, uri, secs, &file);
-        if (rc == -1 && !file && secs <= 0) secs = 30.0;
+        if (rc == -1 && !file && secs <= 0) secs = cfg.diagnose.duration;
     }
     if (rc == -1) {
         bool live = !file;

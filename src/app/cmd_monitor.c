@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,17 @@
 #define MONITOR_BATCH_US 10000
 
 #define S_US 1000000
-/* bad input can arrive at thousands of frames per second: at most this many warnings a minute */
-#define WARN_BURST 10
+/* at exit, how long a slow stderr reader may hold up the last queued messages */
+#define LOG_DRAIN_US (1 * S_US)
+/* A battery sends its state as a burst of frames once per cycle (Pylontech: six frames within a
+ * few ms every second; a CAN-to-Ethernet converter delivers them as one buffer). The burst is
+ * complete after this long without a frame that changes the state; only complete bursts are
+ * offered to MQTT, so a published state never mixes two cycles. Well above the gaps inside a
+ * burst (about 0.25 ms per frame at 500 kbit/s, 3 ms on a 115200 baud SLCAN line), well below a
+ * cycle. */
+#define BURST_GAP_US (50 * 1000)
+/* frames that never pause (a bus with no gap): offer the state at least this often anyway */
+#define BURST_MAX_US (500 * 1000)
 
 enum view { VIEW_TTY, VIEW_JSON, VIEW_SUMMARY };
 
@@ -41,36 +51,30 @@ struct monitor {
     struct app__sigstop sig;
     struct app__sdnotify sd;
     struct bl_timer *tick, *stop, *watchdog;
+    struct bl_timer *settle; /* fires BURST_GAP_US after the last state-changing frame */
+    bool burst_open;         /* frames of a burst came; it is not complete yet */
+    bl_us burst_start;
+    bool mqtt_dirty;            /* the link state changed since the last offer to MQTT */
+    bool offered;               /* a state was offered to MQTT */
+    unsigned offered_conflicts; /* conflicting ids in that offer */
+    bl_us started;
+    int64_t frame_wall; /* the last frame's own time (its timestamp: a capture's clock) */
+    bl_us frame_mono;   /* ... and when it came */
     enum view view;
     bool dirty;        /* the state changed since the last output */
     bool link_changed; /* ... and the link state too: publish at once */
     bool finished;     /* a file source reached its end */
     bl_us next_summary;
-    bl_us warn_window;
-    unsigned warn_count;
-    uint64_t warn_dropped;
     bool warn_in_view; /* stderr is the terminal the view redraws: show warnings in the view */
     char last_warn[160];
+    struct app__energy energy; /* charged/discharged kWh, kept across restarts */
     struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
     char out[BL_TERM_VIEW_MAX];
 };
 
 __attribute__((format(printf, 2, 3))) static void warn(struct monitor *m, const char *fmt, ...)
 {
-    bl_us now = bl_now_mono();
-    if (now - m->warn_window >= 60 * S_US) {
-        if (m->warn_dropped > 0)
-            bl_logf(BL_LOG_WARN, "%llu more warnings in the last minute were not shown",
-                    (unsigned long long)m->warn_dropped);
-        m->warn_window = now;
-        m->warn_count = 0;
-        m->warn_dropped = 0;
-    }
-    if (m->warn_count >= WARN_BURST) {
-        m->warn_dropped++;
-        return;
-    }
-    m->warn_count++;
+    if (BL_LOG_WARN > bl_log_level() || !bl_log_allow("warnings", bl_now_mono())) return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -89,13 +93,45 @@ static enum bl_err decode(void *ctx, const struct bl_frame *f, bl_us now, struct
     return bl_profile_decode(m->profile, f, now, st, why);
 }
 
-/* The link as reported: the tracker's counters plus records the source could not parse. */
-static struct bl_link link_view(const struct monitor *m)
+/* The link as reported: the tracker's counters plus records the source could not parse, and the
+ * ids that have two senders. */
+static struct bl_link link_view(const struct monitor *m, bl_us now)
 {
     struct bl_link l = m->tracker.link;
     const struct bl_source_stats *st = bl_source_stats(m->src);
     if (st != NULL) l.errors += st->bad_frames;
+    bl_tracker_conflict_ids(&m->tracker, now, &l);
     return l;
+}
+
+/* `ts` of the state (design.md section 5: the frame's own time, so a replayed capture keeps its
+ * timestamps): the last frame's time for a state made of frames (`at_frame`, or a capture that
+ * ended); otherwise that time moved on by the monotonic time since, i.e. now on the source's
+ * clock (a live source stamps frames with the wall clock). */
+static int64_t state_wall(const struct monitor *m, bl_us now, bool at_frame)
+{
+    if (m->frame_wall <= 0) return bl_now_wall();
+    if (at_frame || m->finished) return m->frame_wall;
+    return m->frame_wall + (now - m->frame_mono);
+}
+
+static void offer_mqtt(struct monitor *m, bl_us now, bool at_frame)
+{
+    if (m->mqtt == NULL) return;
+    struct bl_link l = link_view(m, now);
+    m->offered = true;
+    m->mqtt_dirty = false;
+    m->offered_conflicts = l.n_conflict_ids;
+    bl_mqtt_update(m->mqtt, &m->tracker.state, &l, now, state_wall(m, now, at_frame));
+}
+
+/* The settle timer: no state-changing frame for BURST_GAP_US, the burst is complete. */
+static void on_settle(void *ctx, bl_us when)
+{
+    struct monitor *m = ctx;
+    (void)when;
+    m->burst_open = false;
+    offer_mqtt(m, bl_now_mono(), true);
 }
 
 static void note_frame(struct monitor *m, const struct bl_frame *f, const struct bl_track_note *n)
@@ -141,12 +177,29 @@ static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct monitor *m = ctx;
     struct bl_track_note n;
-    bl_tracker_frame(&m->tracker, f, bl_now_mono(), decode, m, &n);
+    bl_us now = bl_now_mono();
+    bl_tracker_frame(&m->tracker, f, now, decode, m, &n);
     if (n.kind != BL_TRACK_APPLIED) note_frame(m, f, &n);
-    if (n.kind == BL_TRACK_APPLIED || n.kind == BL_TRACK_IMPLAUSIBLE || n.kind == BL_TRACK_CONFLICT)
+    if (f->ts_us > 0) {
+        m->frame_wall = f->ts_us;
+        m->frame_mono = now;
+    }
+    /* energy: one step per reading of the current, at the frame's own time (a replayed capture
+     * integrates over its own clock) */
+    if (n.kind == BL_TRACK_APPLIED && bl_battery_known(&m->tracker.state, BL_F_CURRENT) &&
+        m->tracker.state.updated_us[BL_F_CURRENT] == now)
+        app__energy_feed(&m->energy, &m->tracker.state, f->ts_us > 0 ? f->ts_us : bl_now_wall(),
+                         now);
+    if (n.kind == BL_TRACK_APPLIED || n.kind == BL_TRACK_IMPLAUSIBLE ||
+        n.kind == BL_TRACK_CONFLICT) {
         m->dirty = true;
+        if (!m->burst_open) m->burst_start = now;
+        m->burst_open = true;
+        bl_timer_set(m->settle, now + BURST_GAP_US, 0);
+    }
     if (n.link_changed) {
         m->link_changed = true;
+        m->mqtt_dirty = true;
         bl_logf(BL_LOG_INFO, "link %s", bl_link_state_name(m->tracker.link.state));
         bl_timer_set(m->tick, bl_now_mono(),
                      m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US)
@@ -197,12 +250,12 @@ static void render(struct monitor *m, bl_us now, bool final)
         .source = bl_source_uri(m->src),
         .extra = m->last_warn[0] != '\0' ? m->last_warn : NULL,
         .now = now,
-        .wall_us = bl_now_wall(),
+        .wall_us = state_wall(m, now, false),
     };
     switch (m->view) {
     case VIEW_JSON: {
         if (!m->dirty && !m->link_changed && !final) return;
-        struct bl_link l = link_view(m);
+        struct bl_link l = link_view(m, now);
         char *js = bl_json_state_print(&m->tracker.state, &l, now, v.wall_us, NULL);
         if (js != NULL) {
             write_out(js, strlen(js));
@@ -248,13 +301,24 @@ static void on_tick(void *ctx, bl_us when)
     (void)when;
     if (bl_tracker_tick(&m->tracker, now)) {
         m->link_changed = true;
+        m->mqtt_dirty = true;
         bl_logf(m->tracker.link.state == BL_LINK_UP ? BL_LOG_INFO : BL_LOG_WARN,
                 "link %s: no battery frame for %.1f s", bl_link_state_name(m->tracker.link.state),
                 (double)(now - m->tracker.link.last_frame_us) / 1e6);
     }
-    struct bl_link l = link_view(m);
-    int64_t wall = bl_now_wall();
-    if (m->mqtt != NULL) bl_mqtt_update(m->mqtt, &m->tracker.state, &l, now, wall);
+    struct bl_link l = link_view(m, now);
+    int64_t wall = state_wall(m, now, false);
+    /* MQTT gets complete bursts from on_settle; the tick offers what no frame brings: a link
+     * state change, a two-senders episode ending, the state of a battery that stays silent after
+     * start-up (once stale_after has passed), and the state of a bus that never pauses */
+    if (m->burst_open && now - m->burst_start >= BURST_MAX_US) {
+        m->burst_start = now;
+        offer_mqtt(m, now, false);
+    } else if (!m->burst_open &&
+               (m->mqtt_dirty || l.n_conflict_ids != m->offered_conflicts ||
+                (!m->offered && now - m->started >= (bl_us)(m->cfg.monitor.stale_after * S_US)))) {
+        offer_mqtt(m, now, false);
+    }
     if (m->http != NULL)
         bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
     render(m, now, false);
@@ -288,7 +352,8 @@ static void usage(FILE *out)
             "state, limits, flags, alarms and the link (up/stale/down) on the terminal, as JSON\n"
             "lines, over MQTT with Home Assistant discovery and over HTTP.\n\n"
             "  --config FILE    INI file (see packaging/batlink.ini); flags override it\n"
-            "  --mqtt URL       mqtt://[user[:pass]@]host[:port] or mqtts://...\n"
+            "  --mqtt URL       mqtt://[user[:pass]@]host[:port] or mqtts://...; better leave\n"
+            "                   the password out: [mqtt] password_file or BATLINK_MQTT_PASSWORD\n"
             "  --http ADDR:PORT serve /metrics, /api/state, /healthz (only a port = 127.0.0.1)\n"
             "  --json           one JSON state object per update on stdout\n"
             "  --duration S     stop after S seconds\n"
@@ -302,7 +367,8 @@ static void usage(FILE *out)
             "  batlink monitor --mqtt mqtt://127.0.0.1 --http 9100 socketcan:can0\n"
             "  batlink monitor --config /etc/batlink/batlink.ini\n\n"
             "exit status: 0 after --duration, SIGINT/SIGTERM or the end of a file; 1 runtime\n"
-            "failure; 2 usage or configuration error\n",
+            "failure or SIGHUP (a clean stop that a service manager restarts; SIGUSR1/2 and\n"
+            "SIGALRM are ignored); 2 usage or configuration error\n",
             bl_source_uri_help());
 }
 
@@ -324,6 +390,7 @@ static int configure(struct monitor *m, int argc, char **argv)
     unsigned nset = 0;
     const char *file = NULL;
     int c;
+    char *mqtt_arg = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:h", opts, NULL)) != -1) {
         if (nset >= 7) {
@@ -335,6 +402,7 @@ static int configure(struct monitor *m, int argc, char **argv)
             file = optarg;
             break;
         case 'm':
+            mqtt_arg = optarg;
             set[nset++] = (struct flagset){"mqtt", "url", "--mqtt", optarg};
             break;
         case 'H':
@@ -368,6 +436,7 @@ static int configure(struct monitor *m, int argc, char **argv)
         enum bl_err e = bl_config_load(&m->cfg, file, err);
         if (e != BL_OK) {
             app__err("%s", err);
+            if (strstr(err, "unknown profile") != NULL) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
@@ -376,9 +445,12 @@ static int configure(struct monitor *m, int argc, char **argv)
         char reason[128];
         if (bl_config_set(&m->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
             app__err("%s: %s", set[i].flag, reason);
+            if (strcmp(set[i].key, "profile") == 0) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
+    /* the URL is copied: hide its password in argv, which /proc/PID/cmdline shows to everyone */
+    if (mqtt_arg != NULL) (void)bl_mqtt_url_hide_password(mqtt_arg);
     if (bl_config_check(&m->cfg, err) != BL_OK) {
         app__err("%s%s%s", file != NULL ? file : "", file != NULL ? ": " : "", err);
         return BL_EXIT_USAGE;
@@ -412,10 +484,14 @@ static int start(struct monitor *m)
         app__err("monitor: signalfd: %s", strerror(errno));
         return BL_EXIT_FAIL;
     }
+    if (bl_log_attach(m->loop) != BL_OK) {
+        app__err("monitor: poll loop tables full");
+        return BL_EXIT_FAIL;
+    }
     if (!app__sd_open(&m->sd, err)) bl_logf(BL_LOG_WARN, "%s (systemd notifications off)", err);
     enum bl_err e = bl_source_open(m->cfg.source.uri, BL_SOURCE_LISTEN_ONLY, &m->src, err);
     if (e != BL_OK) {
-        app__err("%s", err);
+        app__err_key(&m->cfg, "source", "uri", err);
         return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
     }
     bl_us now = bl_now_mono();
@@ -425,7 +501,13 @@ static int start(struct monitor *m)
         .conflict_window_us = (bl_us)(m->cfg.monitor.conflict_window * S_US),
         .rate_window_us = 2 * S_US, /* the view shows rates after 2 s, exact for 1 Hz frames */
     };
+    /* every profile's inverter keep-alive: the state names the inverter family it sees */
+    to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
+    /* a step longer than stale_after (the link was silent) is not integrated */
+    app__energy_open(&m->energy, &m->cfg, "monitor", m->cfg.monitor.stale_after);
+    app__energy_seed(&m->energy, &m->tracker.state, now);
+    m->started = now;
     struct bl_source_cbs cbs = {on_frame, on_state, on_warn, m};
     if (bl_source_attach(m->src, m->loop, &cbs) != BL_OK) {
         app__err("%s: attach: loop tables full", bl_source_uri(m->src));
@@ -435,12 +517,13 @@ static int start(struct monitor *m)
     if (rc >= 0) return rc;
     bl_us period = m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US) : S_US;
     m->tick = bl_loop_timer(m->loop, now + period, period, on_tick, m);
+    m->settle = bl_loop_timer(m->loop, 0, 0, on_settle, m);
     if (m->cfg.monitor.duration > 0)
         m->stop =
             bl_loop_timer(m->loop, now + (bl_us)(m->cfg.monitor.duration * S_US), 0, on_stop, m);
     bl_us wd = app__sd_watchdog_interval(&m->sd);
     if (wd > 0) m->watchdog = bl_loop_timer(m->loop, now + wd, wd, on_watchdog, m);
-    if (m->tick == NULL || (m->cfg.monitor.duration > 0 && m->stop == NULL) ||
+    if (m->tick == NULL || m->settle == NULL || (m->cfg.monitor.duration > 0 && m->stop == NULL) ||
         (wd > 0 && m->watchdog == NULL)) {
         app__err("monitor: loop timer table full");
         return BL_EXIT_FAIL;
@@ -453,24 +536,29 @@ static void finish(struct monitor *m)
     if (m->loop != NULL && m->src != NULL) {
         bl_us now = bl_now_mono();
         (void)bl_tracker_tick(&m->tracker, now);
-        struct bl_link l = link_view(m);
+        struct bl_link l = link_view(m, now);
         if (m->http != NULL)
             bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now,
-                           bl_now_wall());
+                           state_wall(m, now, false));
         if (m->mqtt != NULL) {
-            bl_mqtt_update(m->mqtt, &m->tracker.state, &l, now, bl_now_wall());
-            bl_mqtt_shutdown(m->mqtt, m->loop); /* publishes offline, drains up to 2 s */
+            /* the last state (a capture's end is a complete burst too), then whatever is
+             * pending, then offline: waits for a connection under way, bounded (mqtt.h) */
+            offer_mqtt(m, now, m->finished || m->burst_open);
+            bl_mqtt_shutdown(m->mqtt, m->loop);
         }
         /* the last state of a file, or what changed since the last tick */
         if (m->finished || m->dirty) render(m, now, true);
     }
+    app__energy_save(&m->energy);
     bl_mqtt_free(m->mqtt);
     bl_http_free(m->http);
     bl_timer_remove(m->tick);
+    bl_timer_remove(m->settle);
     bl_timer_remove(m->stop);
     bl_timer_remove(m->watchdog);
     bl_source_close(m->src);
     if (m->loop != NULL) app__sigstop_close(&m->sig);
+    bl_log_detach(LOG_DRAIN_US);
     bl_loop_free(m->loop);
 }
 
@@ -494,6 +582,13 @@ int bl_cmd_monitor(int argc, char **argv)
         rc = bl_loop_run(m->loop) == BL_OK ? BL_EXIT_OK : BL_EXIT_FAIL;
         if (rc != BL_EXIT_OK) app__err("monitor: poll: %s", strerror(errno));
         if (m->sig.signo != 0) bl_logf(BL_LOG_INFO, "signal %d: stopping", m->sig.signo);
+        /* SIGHUP: a clean stop with status 1, so Restart=on-failure brings the daemon back
+         * with the configuration read again (there is no reload in place) */
+        if (m->sig.signo == SIGHUP && rc == BL_EXIT_OK) {
+            rc = BL_EXIT_FAIL;
+            bl_logf(BL_LOG_WARN, "exit status 1 after SIGHUP: a service manager (Restart=on-"
+                                 "failure) starts batlink again, with the configuration re-read");
+        }
         app__sd_send(&m->sd, "STOPPING=1");
     }
     finish(m);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_record.c: `batlink record [--duration S] SOURCE FILE`: every frame of any source into a
- * candump -L log or a PCAP (by extension), flushed every second, summary on stderr at the end. */
+ * candump -L log or a PCAP (by extension), flushed every second, summary on stderr at the end;
+ * on a full disk the file ends on a whole record and the summary counts what it holds. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,6 +140,11 @@ int bl_cmd_record(int argc, char **argv)
         return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
     }
     rc = BL_EXIT_FAIL;
+    /* A file over RLIMIT_FSIZE raises SIGXFSZ, which kills without a word; ignored, write(2)
+     * fails with EFBIG instead and the recorder reports and cuts back to a whole record. */
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGXFSZ, &ign, NULL);
     e = bl_recorder_open(o.file, o.iface, &run.rec, err);
     if (e != BL_OK) {
         app__err("record: %s", err);
@@ -161,12 +168,17 @@ int bl_cmd_record(int argc, char **argv)
         app__err("record: poll failed");
         goto out;
     }
-    rc = run.failed ? BL_EXIT_FAIL : BL_EXIT_OK;
     double secs = (double)(bl_now_mono() - t0) / 1e6;
+    /* flush before counting: after it the count is exactly the frames in the file */
+    if (!run.failed && bl_recorder_flush(run.rec) != BL_OK) {
+        app__err("record: %s", bl_recorder_error(run.rec));
+        run.failed = true;
+    }
+    rc = run.failed ? BL_EXIT_FAIL : BL_EXIT_OK;
     uint64_t frames = bl_recorder_frames(run.rec);
     e = bl_recorder_close(run.rec, err);
     run.rec = NULL;
-    if (e != BL_OK) {
+    if (e != BL_OK && !run.failed) { /* a failed write was reported when it happened */
         app__err("record: %s", err);
         rc = BL_EXIT_FAIL;
     }

@@ -12,6 +12,8 @@
 
 #include "batlink/config.h"
 #include "batlink/control.h"
+#include "batlink/decimal.h"
+#include "batlink/mqtt.h"
 #include "batlink/profile.h"
 
 enum type { T_STR, T_NUM, T_LONG, T_BOOL, T_CHOICE, T_URL, T_NAME, T_PROFILE };
@@ -60,13 +62,23 @@ static const struct key keys[] = {
     TYP(T_URL, "mqtt", "url", mqtt.url, "",
         "broker: mqtt://[user[:pass]@]host[:port] or mqtts://...; empty = MQTT off"),
     STR("mqtt", "cafile", mqtt.cafile, "", "CA bundle for mqtts:// (empty = system store)"),
-    STR("mqtt", "client_id", mqtt.client_id, "", "MQTT client id (empty = batlink-<device>)"),
+    STR("mqtt", "password_file", mqtt.password_file, "",
+        "file whose first line is the broker password for the URL's user when the URL has "
+        "none (else the environment variable BATLINK_MQTT_PASSWORD)"),
+    STR("mqtt", "client_id", mqtt.client_id, "",
+        "MQTT client id (empty = batlink-<device>, or batlink-<site>-<device> with a site)"),
     TYP(T_NAME, "mqtt", "topic_prefix", mqtt.topic_prefix, "batlink",
         "state and availability topics live under <topic_prefix>/<device>/"),
     TYP(T_NAME, "mqtt", "device", mqtt.device, "battery",
         "device name in topics and Home Assistant ([A-Za-z0-9_-]+)"),
     TYP(T_NAME, "mqtt", "discovery_prefix", mqtt.discovery_prefix, "homeassistant",
         "Home Assistant discovery prefix"),
+    TYP(T_NAME, "mqtt", "site", mqtt.site, "",
+        "site name for a fleet: topics become <topic_prefix>/<site>/<device>/..., Home Assistant "
+        "ids and every Prometheus metric carry it; empty = none ([A-Za-z0-9_-]+)"),
+    BOOL("mqtt", "retain_state", mqtt.retain_state, "false",
+         "publish the state retained, so a central broker behind a mosquitto bridge and late "
+         "subscribers get the current state at once (true/false)"),
     BOOL("mqtt", "discovery", mqtt.discovery, "true", "send Home Assistant discovery configs"),
     NUM("mqtt", "min_interval", mqtt.min_interval, 0.1, 3600, "1",
         "publish a change at most this often (seconds)"),
@@ -87,6 +99,11 @@ static const struct key keys[] = {
         "stop after this many seconds (0 = run until stopped)"),
     CHO("monitor", "log_level", monitor.log_level, "error|warn|info|debug", "warn",
         "messages on stderr: error, warn, info or debug"),
+    STR("monitor", "energy_file", monitor.energy_file, "",
+        "where monitor and bridge keep the charged/discharged energy counters across restarts "
+        "(written atomically every minute and at exit); empty = "
+        "$STATE_DIRECTORY/energy-<command>-<device>.state under systemd, else not kept; "
+        "none = not kept"),
     STR("bridge", "bms", bridge.bms, "", "BMS to read, e.g. jk:/dev/ttyUSB0"),
     STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
     TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
@@ -95,7 +112,11 @@ static const struct key keys[] = {
     NUM("bridge", "stale_after", bridge.stale_after, 0.1, 3600, "5",
         "BMS silent this long: limits 0 and communication alarm (seconds)"),
     NUM("bridge", "dead_after", bridge.dead_after, 0.1, 86400, "30",
-        "BMS silent this long: stop transmitting (seconds)"),
+        "BMS silent this long: on_dead applies (seconds)"),
+    CHO("bridge", "on_dead", bridge.on_dead, "safe-frames|silent", "safe-frames",
+        "after dead_after: keep sending the safe frames (limits 0, charge and discharge "
+        "disabled, communication alarm) or go silent (only for inverters known to handle a "
+        "silent bus safely)"),
     LNG("bridge", "module_count", bridge.module_count, 1, 255, "1",
         "module count sent to the inverter (0x359)"),
     LNG("bridge", "soh", bridge.soh, 0, 100, "100",
@@ -117,13 +138,14 @@ static const struct key keys[] = {
         "discharge voltage limit (V)"),
     NUM("limits", "min_charge_temperature", limits.min_charge_temperature, -40, 60, "0",
         "no charging below this cell temperature (degC)"),
-    NUM("diagnose", "duration", diagnose.duration, 1, 86400, "60",
-        "how long diagnose listens (seconds)"),
+    NUM("diagnose", "duration", diagnose.duration, 1, 86400, "30",
+        "how long diagnose listens to a live source (seconds; a capture is read to its end)"),
     CHO("diagnose", "format", diagnose.format, "text|json|markdown", "text",
         "report format: text, json or markdown"),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= BL_CONFIG_MAX_KEYS, "raise BL_CONFIG_MAX_KEYS");
 
 const struct bl_config_key *bl_config_key(size_t i)
 {
@@ -174,19 +196,25 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
     switch (k->type) {
     case T_URL:
         if (*v != '\0' && strncmp(v, "mqtt://", 7) != 0 && strncmp(v, "mqtts://", 8) != 0) {
-            snprintf(reason, 128, "\"%.60s\" is not mqtt://HOST[:PORT] or mqtts://...", v);
+            char shown[128];
+            bl_mqtt_url_redact(v, shown, sizeof shown);
+            snprintf(reason, 128, "\"%.60s\" is not mqtt://HOST[:PORT] or mqtts://...", shown);
             return false;
         }
         break;
     case T_NAME:
-        if (!valid_name(v)) {
+        /* the site is the one optional name: empty = none */
+        if (!valid_name(v) && !(*v == '\0' && strcmp(k->doc.key, "site") == 0)) {
             snprintf(reason, 128, "\"%.60s\" must be letters, digits, '_' or '-'", v);
             return false;
         }
         break;
     case T_PROFILE:
         if (bl_profile_find(v) == NULL) {
-            snprintf(reason, 128, "unknown profile \"%.40s\" (known: pylontech)", v);
+            char known[64];
+            bl_profile_names(known, sizeof known, false);
+            snprintf(reason, 128, "unknown profile \"%.20s\" (known: %.50s; aliases: dbc --list)",
+                     v, known);
             return false;
         }
         break;
@@ -198,10 +226,8 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         break;
     case T_NUM:
     case T_LONG: {
-        char *end = NULL;
-        errno = 0;
-        double d = strtod(v, &end);
-        if (*v == '\0' || *end != '\0' || errno != 0 || !isfinite(d)) {
+        double d = 0;
+        if (bl_decimal_parse(v, &d) != BL_OK) {
             snprintf(reason, 128, "\"%.60s\" is not a number", v);
             return false;
         }
@@ -256,7 +282,19 @@ enum bl_err bl_config_set(struct bl_config *c, const char *section, const char *
             snprintf(reason, 128, "unknown key in [%.40s]", section);
         return BL_ERR_USAGE;
     }
-    return set_value(c, k, value, reason) ? BL_OK : BL_ERR_USAGE;
+    if (!set_value(c, k, value, reason)) return BL_ERR_USAGE;
+    c->origin.line[k - keys] = 0; /* a flag overrides the file: the file is no longer to blame */
+    return BL_OK;
+}
+
+const char *bl_config_where(const struct bl_config *c, const char *section, const char *key,
+                            char *buf, size_t n)
+{
+    const struct key *k = find(section, key);
+    unsigned line = k != NULL ? c->origin.line[k - keys] : 0;
+    if (n > 0) buf[0] = '\0';
+    if (line != 0 && c->origin.file != NULL) snprintf(buf, n, "%s:%u: ", c->origin.file, line);
+    return buf;
 }
 
 void bl_config_defaults(struct bl_config *c)
@@ -268,8 +306,17 @@ void bl_config_defaults(struct bl_config *c)
             abort(); /* a default that does not parse is a programming error */
 }
 
-/* inih does not tell the handler its line (INI_HANDLER_LINENO is 0 in Debian's build): a
- * counting reader does. */
+/* Keys seen so far, for "already set on line N". Only keys that were accepted are kept, so
+ * there are at most as many as the two tables (this one and the controller's) hold. */
+#define MAX_SEEN 160
+struct seen {
+    char section[16];
+    char key[40];
+    unsigned line;
+};
+
+/* inih does not tell the handler its line (INI_HANDLER_LINENO is 0 in Debian's build): the
+ * reader below counts physical lines, and hands inih whole lines only. */
 struct parse {
     FILE *fp;
     const char *path;
@@ -279,17 +326,78 @@ struct parse {
     char *err;
     bl_config_hook_fn hook; /* bl_config_load_ex */
     void *hook_ctx;
+    struct seen seen[MAX_SEEN];
+    unsigned nseen;
 };
 
+static void fail_at(struct parse *p, const char *name, const char *reason)
+{
+    p->err_line = p->line;
+    if (name != NULL)
+        snprintf(p->err, 256, "%s:%u: %s: %s", p->path, p->line, name, reason);
+    else
+        snprintf(p->err, 256, "%s:%u: %s", p->path, p->line, reason);
+}
+
+/* inih's reader contract is fgets: a line longer than the buffer would come back in pieces,
+ * and inih would take each piece for a line of its own (a comment's tail became a key). So a
+ * line that does not fit stops the parse with an error; a NUL byte, which would cut a line
+ * short unseen, too. Leading blanks are dropped, so an indented line is an ordinary line and
+ * never one of inih's continuation lines (which would give the previous key another value). */
 static char *reader(char *str, int num, void *stream)
 {
     struct parse *p = stream;
-    char *r = fgets(str, num, p->fp);
-    if (r != NULL && strchr(str, '\n') != NULL)
-        p->line++;
-    else if (r != NULL && feof(p->fp))
-        p->line++; /* last line without a newline */
-    return r;
+    if (p->err_line != 0 || num < 3) return NULL;
+    size_t max = (size_t)num - 2; /* room for '\n' and '\0' */
+    size_t n = 0;
+    bool any = false, too_long = false, nul = false, lead = true;
+    int ch;
+    while ((ch = getc(p->fp)) != EOF) {
+        any = true;
+        if (ch == '\n') break;
+        if (ch == '\0') nul = true;
+        if (lead && (ch == ' ' || ch == '\t')) continue;
+        lead = false;
+        if (n < max)
+            str[n++] = (char)ch;
+        else
+            too_long = true;
+    }
+    if (!any) return NULL;
+    p->line++;
+    if (too_long || nul) {
+        char reason[64];
+        if (nul)
+            snprintf(reason, sizeof reason, "line contains a NUL byte");
+        else
+            snprintf(reason, sizeof reason, "line longer than %zu characters", max);
+        fail_at(p, NULL, reason);
+        return NULL;
+    }
+    str[n++] = '\n';
+    str[n] = '\0';
+    return str;
+}
+
+static const struct seen *seen_find(const struct parse *p, const char *section, const char *key)
+{
+    for (unsigned i = 0; i < p->nseen; i++)
+        if (strcmp(p->seen[i].section, section) == 0 && strcmp(p->seen[i].key, key) == 0)
+            return &p->seen[i];
+    return NULL;
+}
+
+static void seen_add(struct parse *p, const char *section, const char *key)
+{
+    const struct key *k = find(section, key);
+    if (k != NULL) p->c->origin.line[k - keys] = p->line;
+    if (p->nseen >= MAX_SEEN || strlen(section) >= sizeof p->seen[0].section ||
+        strlen(key) >= sizeof p->seen[0].key)
+        return; /* longer than any known name: such a key was not accepted */
+    struct seen *s = &p->seen[p->nseen++];
+    memcpy(s->section, section, strlen(section) + 1);
+    memcpy(s->key, key, strlen(key) + 1);
+    s->line = p->line;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -297,17 +405,27 @@ static int handler(void *user, const char *section, const char *name, const char
     struct parse *p = user;
     char reason[128];
     if (p->err_line != 0) return 0;
-    enum bl_err h = BL_ERR_UNKNOWN_ID;
-    if (section[0] != '\0' && p->hook != NULL)
-        h = p->hook(p->hook_ctx, section, name, value, p->line, reason);
     if (section[0] == '\0') {
-        snprintf(reason, sizeof reason, "key outside a [section]");
-    } else if (h == BL_OK) {
-        return 1;
+        fail_at(p, name, "key outside a [section]");
+        return 0;
+    }
+    const char *canon = name;
+    if (strcmp(section, "monitor") == 0 && strcmp(name, "dead_after") == 0) canon = "down_after";
+    const struct seen *dup = seen_find(p, section, canon);
+    if (dup != NULL) {
+        snprintf(reason, sizeof reason, "already set on line %u", dup->line);
+        fail_at(p, name, reason);
+        return 0;
+    }
+    enum bl_err h = BL_ERR_UNKNOWN_ID;
+    if (p->hook != NULL) h = p->hook(p->hook_ctx, section, name, value, p->line, reason);
+    bool ok = false;
+    if (h == BL_OK) {
+        ok = true;
     } else if (h != BL_ERR_UNKNOWN_ID) {
         /* the hook's reason stands */
     } else if (bl_config_set(p->c, section, name, value, reason) == BL_OK) {
-        return 1;
+        ok = true;
     } else if (strcmp(section, "limits") == 0 && strncmp(reason, "unknown key", 11) == 0) {
         /* The limit controller's own keys (src/control/config.c) share [limits], so one file
          * serves monitor and bridge; a command that does not use them still checks them. */
@@ -315,11 +433,15 @@ static int handler(void *user, const char *section, const char *name, const char
         const char *why = NULL;
         bl_ctl_config_defaults(&scratch);
         enum bl_err e = bl_ctl_config_set(&scratch, name, value, &why);
-        if (e == BL_OK) return 1;
-        if (e != BL_ERR_UNKNOWN_ID && why != NULL) snprintf(reason, sizeof reason, "%s", why);
+        if (e == BL_OK) ok = true;
+        if (e != BL_OK && e != BL_ERR_UNKNOWN_ID && why != NULL)
+            snprintf(reason, sizeof reason, "%s", why);
     }
-    p->err_line = p->line;
-    snprintf(p->err, 256, "%s:%u: %s: %s", p->path, p->line, name, reason);
+    if (ok) {
+        seen_add(p, section, canon);
+        return 1;
+    }
+    fail_at(p, name, reason);
     return 0;
 }
 
@@ -332,6 +454,7 @@ enum bl_err bl_config_load_ex(struct bl_config *c, const char *path, bl_config_h
                               void *hook_ctx, char err[256])
 {
     struct parse p = {.path = path, .c = c, .err = err, .hook = hook, .hook_ctx = hook_ctx};
+    c->origin.file = path;
     p.fp = fopen(path, "r");
     if (p.fp == NULL) {
         snprintf(err, 256, "%s: open: %s", path, strerror(errno));
@@ -344,7 +467,7 @@ enum bl_err bl_config_load_ex(struct bl_config *c, const char *path, bl_config_h
         snprintf(err, 256, "%s: read error", path);
         return BL_ERR_IO;
     }
-    if (r == 0) return BL_OK;
+    if (r == 0 && p.err_line == 0) return BL_OK;
     if (r > 0 && (p.err_line == 0 || (unsigned)r < p.err_line))
         snprintf(err, 256, "%s:%d: syntax error: expected [section], key = value or a comment",
                  path, r);

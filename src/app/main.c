@@ -20,7 +20,8 @@ static const struct command commands[] = {
      "say what is wrong with a battery-inverter link and what to check next"},
     {"pinout", bl_cmd_pinout, "RJ45 CAN pinouts of batteries and inverters; the cable between two"},
     {"record", bl_cmd_record, "record a source to a candump .log or a .pcap file"},
-    {"sim", bl_cmd_sim, "play a simulated battery onto a transmitting source"},
+    {"sim", bl_cmd_sim,
+     "play a simulated battery onto a transmitting source, or a JK BMS (--bms jk)"},
     {"dbc", bl_cmd_dbc, "print the DBC file of a CAN profile"},
 };
 

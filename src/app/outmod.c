@@ -112,6 +112,8 @@ FWDV(mqtt_mod, bl_mqtt_set_commands, (struct bl_mqtt * m, bl_mqtt_command_fn f, 
 FWDV(mqtt_mod, bl_mqtt_set_extra, (struct bl_mqtt * m, const char *json_object), (m, json_object))
 FWDV(mqtt_mod, bl_mqtt_set_entities, (struct bl_mqtt * m, const struct bl_mqtt_entity *e, size_t n),
      (m, e, n))
+FWDV(mqtt_mod, bl_mqtt_set_command_entities,
+     (struct bl_mqtt * m, const struct bl_mqtt_command_entity *e, size_t n), (m, e, n))
 FWD(mqtt_mod, const struct bl_mqtt_stats *, bl_mqtt_stats, (const struct bl_mqtt *m), (m))
 
 void bl_mqtt_free(struct bl_mqtt *m)
@@ -133,6 +135,7 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
 
 FWDV(http_mod, bl_http_set_names, (struct bl_http * h, const char *device, const char *source_uri),
      (h, device, source_uri))
+FWDV(http_mod, bl_http_set_site, (struct bl_http * h, const char *site), (h, site))
 FWDV(http_mod, bl_http_update,
      (struct bl_http * h, const struct bl_battery *b, const struct bl_link *l,
       const struct bl_source_stats *st, bl_us now, int64_t wall_us),

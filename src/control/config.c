@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* config.c: the limit controller's settings: LiFePO4 defaults, reading one key from text, and
  * the start-up check that rejects unsafe or out-of-order tables naming the key. */
-#include <errno.h>
 #include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "batlink/control.h"
+#include "batlink/decimal.h"
 
 #define S_US 1000000
 
@@ -146,15 +146,10 @@ static double scale_of(enum unit u)
     return 1.0;
 }
 
-/* Parse a whole number text; false when not a finite number or trailing junk. */
+/* A decimal number at the start of `s` (bl_decimal_scan: no hex, exponent, inf or nan). */
 static bool number(const char *s, const char **end, double *v)
 {
-    char *e;
-    errno = 0;
-    *v = strtod(s, &e);
-    if (e == s || errno != 0 || !isfinite(*v)) return false;
-    *end = e;
-    return true;
+    return bl_decimal_scan(s, end, v) == BL_OK;
 }
 
 static bool blank(const char *s)
@@ -248,6 +243,17 @@ enum bl_err bl_ctl_config_set(struct bl_ctl_config *c, const char *key, const ch
         if (strcmp(key, curve_keys[i].name) == 0)
             return set_curve((struct bl_ctl_curve *)(void *)((char *)c + curve_keys[i].off),
                              curve_keys[i].unit, value, reason);
+    if (strcmp(key, "on_dead") == 0) {
+        if (strcmp(value, "safe-frames") == 0)
+            c->dead_silent = false;
+        else if (strcmp(value, "silent") == 0)
+            c->dead_silent = true;
+        else {
+            *reason = "expected safe-frames or silent";
+            return BL_ERR_INVAL;
+        }
+        return BL_OK;
+    }
     if (strcmp(key, "curve_mode") == 0) {
         bool step;
         if (strcmp(value, "linear") == 0)

@@ -12,6 +12,10 @@
 #define NUM(id_, key_, label_, unit_, scale_, prec_, db_, lo_, hi_, dc_, prom_, pf_, help_)       \
     [id_] = {id_,  BL_FK_NUMBER, key_,  label_, unit_,    scale_, prec_,  db_, lo_,              \
              hi_,  "sensor",     dc_,   "measurement", prom_, pf_, help_}
+/* a counter that only grows (Home Assistant's Energy dashboard) */
+#define TOTAL(id_, key_, label_, unit_, scale_, prec_, db_, lo_, hi_, dc_, prom_, pf_, help_)     \
+    [id_] = {id_,  BL_FK_NUMBER, key_,  label_, unit_,    scale_, prec_,  db_, lo_,              \
+             hi_,  "sensor",     dc_,   "total_increasing", prom_, pf_, help_}
 #define FLAG(id_, key_, label_, prom_, help_)                                                     \
     [id_] = {id_, BL_FK_BOOL, key_, label_, NULL, 1.0, 0, 1, 0, 1, "binary_sensor", NULL, NULL,   \
              prom_, 1.0, help_}
@@ -78,6 +82,14 @@ static const struct bl_field_desc fields[BL_F__COUNT] = {
         "Highest cell temperature."),
     NUM(BL_F_CAPACITY, "capacity_ah", "Capacity", "Ah", 1.0, 0, 1, 0, 100000, NULL,
         "batlink_battery_capacity_amperehours", 1.0, "Installed capacity reported."),
+    /* integrated by batlink from voltage x current (core/energy.h), kept across restarts;
+     * Prometheus counts energy in joules (base unit) as a counter */
+    TOTAL(BL_F_ENERGY_CHARGED, "energy_charged_kwh", "Energy charged", "kWh", 0.001, 3, 10, 0,
+          2000000, "energy", "batlink_battery_energy_charged_joules_total", 3.6e6,
+          "Energy into the battery, integrated from voltage x current (counter)."),
+    TOTAL(BL_F_ENERGY_DISCHARGED, "energy_discharged_kwh", "Energy discharged", "kWh", 0.001, 3,
+          10, 0, 2000000, "energy", "batlink_battery_energy_discharged_joules_total", 3.6e6,
+          "Energy out of the battery, integrated from voltage x current (counter)."),
 };
 
 static const char *const alarm_names[BL_ALARM__COUNT] = {

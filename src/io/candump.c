@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* candump.c: the `candump:FILE` / `FILE.log` / `-` source: reads a can-utils compact log in large
- * non-blocking chunks, one chunk per poll callback; `?pace=realtime` replays with loop timers. */
+/* candump.c: the `candump:FILE` / `FILE.log` / `-` source: reads a can-utils compact log (or pasted
+ * candump console output) in large non-blocking chunks, one chunk per poll callback;
+ * `?pace=realtime` replays with loop timers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,11 @@ struct cd {
     int64_t base_ts;
     bl_us base_mono;
     unsigned line; /* lines handled so far */
-    bl_us now;     /* monotonic time of the last read (stamped on the frames it held) */
+    /* relative times of the console format: -tz (since the first frame) until one goes backwards,
+     * which only -td (gap since the previous frame) does; from then on the gaps are summed */
+    bool rel_seen, rel_delta;
+    int64_t rel_at; /* the last relative line's time, as read or summed */
+    bl_us now;      /* monotonic time of the last read (stamped on the frames it held) */
     size_t start, end;
     struct bl_watch *watch;
     struct bl_timer *timer;
@@ -97,8 +103,8 @@ static bool handle_line(struct bl_source *s, const char *l, size_t len)
     enum bl_err e = bl_candump_parse(l, len, &f, &m, &why);
     if (e != BL_OK) {
         s->stats.bad_frames++;
-        io__warn(s, "%s:%u: %s (column %zu)", c->name, c->line,
-                 why.what != NULL ? why.what : bl_strerror(e), why.byte + 1);
+        io__warn_limited(s, "bad lines", "%s:%u: %s (column %zu)", c->name, c->line,
+                         why.what != NULL ? why.what : bl_strerror(e), why.byte + 1);
         return false;
     }
     if (m.kind == BL_CANDUMP_CANFD) {
@@ -106,6 +112,14 @@ static bool handle_line(struct bl_source *s, const char *l, size_t len)
         return false;
     }
     if (m.kind != BL_CANDUMP_CAN) return false;
+    if (m.console && m.ts == BL_CANDUMP_TS_RELATIVE) { /* a log line is taken as written */
+        if (!c->rel_delta && c->rel_seen && f.ts_us < c->rel_at) c->rel_delta = true;
+        /* a relative time is < 10^9 s; the sum saturates instead of overflowing */
+        if (c->rel_delta)
+            f.ts_us = c->rel_at > INT64_MAX - f.ts_us ? INT64_MAX : c->rel_at + f.ts_us;
+        c->rel_at = f.ts_us;
+        c->rel_seen = true;
+    }
     if (c->pace) {
         bl_us now = c->now = bl_now_mono();
         if (!c->started) {
@@ -131,7 +145,8 @@ static void too_long(struct bl_source *s)
     struct cd *c = s->impl;
     c->line++;
     s->stats.bad_frames++;
-    io__warn(s, "%s:%u: line longer than %u bytes, skipped", c->name, c->line, LINE_LIMIT);
+    io__warn_limited(s, "bad lines", "%s:%u: line longer than %u bytes, skipped", c->name, c->line,
+                     LINE_LIMIT);
 }
 
 /* Handle the complete lines in the buffer; keep a partial one. Stops at a pending frame. */

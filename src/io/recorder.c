@@ -2,9 +2,13 @@
 /* recorder.c: bl_recorder (capture files chosen by extension through a small ops table) and the
  * candump -L writer. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "io.h"
 #include "recorder_ops.h"
@@ -31,15 +35,63 @@ static bool iface_ok(const char *s)
     return true;
 }
 
+/* Write the buffer out. On a short or failed write(2) (ENOSPC, EFBIG under RLIMIT_FSIZE) only the
+ * records that reached the file whole count; a cut last record is truncated away so the file ends
+ * on a record boundary. */
+static enum bl_err write_out(struct bl_recorder *r)
+{
+    if (r->failed) return BL_ERR_IO;
+    size_t off = 0;
+    int err = 0;
+    while (off < r->blen) {
+        ssize_t w = write(r->fd, r->buf + off, r->blen - off);
+        if (w > 0) {
+            off += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else {
+            err = w < 0 ? errno : EIO;
+            break;
+        }
+    }
+    size_t k = 0;
+    while (k < r->nends && r->ends[k] <= off)
+        k++;
+    size_t whole = k > 0 ? r->ends[k - 1] : 0;
+    unsigned hdr = k < r->header_pending ? (unsigned)k : r->header_pending;
+    r->header_pending -= hdr;
+    r->frames_disk += k - hdr;
+    r->bytes_disk += whole;
+    r->blen = 0;
+    r->nends = 0;
+    if (err == 0) return BL_OK;
+    r->failed = true;
+    /* a header that did not fit whole is cut like a record: an empty file, not a broken one */
+    char tail[160] = "";
+    if (off > whole) {
+        if (r->regular && ftruncate(r->fd, (off_t)r->bytes_disk) == 0)
+            snprintf(tail, sizeof tail, ", the cut last record removed");
+        else
+            snprintf(tail, sizeof tail, ", its last record is cut (truncate: %s)",
+                     r->regular ? strerror(errno) : "not a regular file");
+    }
+    io__errf(r->err, "%s: write: %s; the file holds %llu complete frames (%llu bytes)%s", r->path,
+             strerror(err), (unsigned long long)r->frames_disk, (unsigned long long)r->bytes_disk,
+             tail);
+    return BL_ERR_IO;
+}
+
 enum bl_err io__rec_put(struct bl_recorder *r, const void *p, size_t n)
 {
     if (r->failed) return BL_ERR_IO;
-    if (fwrite(p, 1, n, r->fp) != n) {
-        io__errf(r->err, "%s: write: %s", r->path, strerror(errno));
-        r->failed = true;
-        return BL_ERR_IO;
+    if (n > sizeof r->buf) return BL_ERR_INVAL; /* records are < 100 bytes */
+    if (r->blen + n > sizeof r->buf || r->nends == IO__REC_ENDS) {
+        enum bl_err e = write_out(r);
+        if (e != BL_OK) return e;
     }
-    r->bytes += n;
+    memcpy(r->buf + r->blen, p, n);
+    r->blen += n;
+    r->ends[r->nends++] = (uint32_t)r->blen;
     return BL_OK;
 }
 
@@ -77,20 +129,21 @@ enum bl_err bl_recorder_open(const char *path, const char *iface, struct bl_reco
     snprintf(r->path, sizeof r->path, "%s", to_stdout ? "<stdout>" : path);
     snprintf(r->iface, sizeof r->iface, "%s", iface);
     if (to_stdout) {
-        r->fp = stdout;
+        r->fd = STDOUT_FILENO;
     } else {
-        r->fp = fopen(path, "we");
-        if (r->fp == NULL) {
+        r->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (r->fd < 0) {
             io__errf(err, "%s: open: %s", path, strerror(errno));
             free(r);
             return BL_ERR_IO;
         }
-        r->own_fp = true;
-        /* large buffer: fewer write(2) calls; the record command flushes every second */
-        setvbuf(r->fp, NULL, _IOFBF, 64 * 1024);
+        r->own_fd = true;
     }
+    struct stat sb;
+    r->regular = fstat(r->fd, &sb) == 0 && S_ISREG(sb.st_mode);
     if (ops->begin != NULL) {
         enum bl_err e = ops->begin(r);
+        r->header_pending = (unsigned)r->nends;
         if (e != BL_OK) {
             io__errf(err, "%s", r->err[0] ? r->err : bl_strerror(e));
             enum bl_err ignored = bl_recorder_close(r, NULL); /* the begin error is the one */
@@ -105,25 +158,17 @@ enum bl_err bl_recorder_open(const char *path, const char *iface, struct bl_reco
 enum bl_err bl_recorder_write(struct bl_recorder *r, const struct bl_frame *f)
 {
     if (!bl_frame_valid(f) || f->ts_us < 0) return BL_ERR_INVAL;
-    enum bl_err e = r->ops->frame(r, f);
-    if (e == BL_OK) r->frames++;
-    return e;
+    return r->ops->frame(r, f); /* one record per frame: counted by the buffer */
 }
 
 enum bl_err bl_recorder_flush(struct bl_recorder *r)
 {
-    if (r->failed) return BL_ERR_IO;
-    if (fflush(r->fp) != 0) {
-        io__errf(r->err, "%s: write: %s", r->path, strerror(errno));
-        r->failed = true;
-        return BL_ERR_IO;
-    }
-    return BL_OK;
+    return write_out(r);
 }
 
 uint64_t bl_recorder_frames(const struct bl_recorder *r)
 {
-    return r->frames;
+    return r->failed ? r->frames_disk : r->frames_disk + r->nends - r->header_pending;
 }
 
 const char *bl_recorder_error(const struct bl_recorder *r)
@@ -134,13 +179,19 @@ const char *bl_recorder_error(const struct bl_recorder *r)
 enum bl_err bl_recorder_close(struct bl_recorder *r, char err[BL_ERRLEN])
 {
     if (r == NULL) return BL_OK;
-    enum bl_err e = bl_recorder_flush(r);
+    enum bl_err e = write_out(r);
     if (r->ops->end != NULL) r->ops->end(r);
-    if (r->own_fp && fclose(r->fp) != 0 && e == BL_OK) {
+    /* a regular file: make sure what was counted is really stored (delayed allocation can still
+     * fail with ENOSPC at writeback) */
+    if (e == BL_OK && r->regular && fsync(r->fd) != 0 && errno != EINVAL) {
+        io__errf(r->err, "%s: fsync: %s", r->path, strerror(errno));
+        e = BL_ERR_IO;
+    }
+    if (r->own_fd && close(r->fd) != 0 && e == BL_OK) {
         io__errf(r->err, "%s: close: %s", r->path, strerror(errno));
         e = BL_ERR_IO;
     }
-    if (e != BL_OK) io__errf(err, "%s", r->err);
+    if (e != BL_OK && err != NULL) io__errf(err, "%s", r->err);
     free(r);
     return e;
 }

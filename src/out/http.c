@@ -1,6 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* http.c: /metrics, /api/state and /healthz through libmicrohttpd in external mode with its epoll
- * fd on the batlink poll loop (one watcher + one timer from MHD_get_timeout; no threads). */
+ * fd on the batlink poll loop (one watcher + one timer; no threads).
+ *
+ * Every connection is bounded in number and time, so clients that never finish a request
+ * (slowloris) cannot take the service away from the ones that do:
+ * - at most HTTP_CONN_LIMIT connections are served; a new one beyond that evicts the connection
+ *   that has waited longest for its request (shutdown(2) of its socket: libmicrohttpd then sees
+ *   EOF and closes it as usual), so a new client is always read at once;
+ * - each request must arrive and be answered within HTTP_REQUEST_S of the connection's accept or
+ *   its previous answer (a keep-alive connection idle that long is closed too), however slowly
+ *   its bytes trickle in; libmicrohttpd's own inactivity timeout is the same;
+ * - the request line and headers must fit in HTTP_REQUEST_MAX bytes (else 431/414 from
+ *   libmicrohttpd), a request with a body gets 413, a method other than GET/HEAD 405.
+ * Answers are queued after the whole request is read, so libmicrohttpd keeps the connection alive
+ * (a response queued on the first call, with headers only, makes it close the connection). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,8 +33,20 @@
 #include "batlink/log.h"
 #include "batlink/prom.h"
 
-#define HTTP_CONN_LIMIT     16
-#define HTTP_CONN_TIMEOUT_S 10
+#define HTTP_CONN_LIMIT  32                     /* connections served at once */
+#define HTTP_CONN_SLOTS  (HTTP_CONN_LIMIT + 16) /* libmicrohttpd's limit: room for evicted ones */
+#define HTTP_REQUEST_S   10               /* per request, from accept or the previous answer */
+#define HTTP_REQUEST_MAX 16384            /* bytes of memory per connection (request + headers) */
+#define HTTP_WARN_US     (60 * 1000000LL) /* at most one warning about dropped clients a minute */
+
+/* One accepted connection (the socket_context of libmicrohttpd's connection notifier). */
+struct conn {
+    struct MHD_Connection *c; /* NULL: free slot */
+    int fd;
+    bl_us since;  /* accepted, or its previous answer completed */
+    bool reading; /* still waiting for the whole request: the first to evict */
+    bool kicked;  /* shut down by us; libmicrohttpd closes it on its next run */
+};
 
 struct bl_http {
     struct MHD_Daemon *d;
@@ -31,6 +56,7 @@ struct bl_http {
     unsigned port;
     char where[80];
     char device[64];
+    char site[64]; /* "" = none; else site="..." on every sample of /metrics */
     char source[300];
     bool have_source;
 
@@ -45,6 +71,13 @@ struct bl_http {
     bl_us snap_taken;    /* bl_now_mono() when the snapshot was taken */
     cJSON *extra;        /* bl_http_set_extra, or NULL */
     char *extra_metrics; /* bl_http_set_extra_metrics, or NULL */
+
+    struct conn conns[HTTP_CONN_SLOTS];
+    unsigned closed_in_run;   /* connections libmicrohttpd closed during the current run() */
+    uint64_t dropped_timeout; /* closed: no complete request within HTTP_REQUEST_S */
+    uint64_t dropped_evicted; /* closed: evicted by a newer connection at HTTP_CONN_LIMIT */
+    uint64_t warn_dropped;    /* drops since the last warning */
+    bl_us warn_at;            /* when the last warning was logged (0: never) */
 };
 
 /* ---- address --------------------------------------------------------------------------------- */
@@ -143,17 +176,38 @@ static enum MHD_Result serve_metrics(struct bl_http *h, struct MHD_Connection *c
         .source_uri = h->have_source ? h->source : NULL,
         .now = now,
     };
+    char own[512];
+    int n =
+        snprintf(own, sizeof own,
+                 "# HELP batlink_http_connections_dropped_total HTTP connections batlink closed "
+                 "before answering: no complete request within %d s (timeout) or evicted by a "
+                 "newer connection at the limit of %d (evicted).\n"
+                 "# TYPE batlink_http_connections_dropped_total counter\n"
+                 "batlink_http_connections_dropped_total{reason=\"timeout\"} %llu\n"
+                 "batlink_http_connections_dropped_total{reason=\"evicted\"} %llu\n",
+                 HTTP_REQUEST_S, HTTP_CONN_LIMIT, (unsigned long long)h->dropped_timeout,
+                 (unsigned long long)h->dropped_evicted);
+    size_t mine = n > 0 && (size_t)n < sizeof own ? (size_t)n : 0;
     size_t cap = 16384;
     for (int tries = 0; tries < 2; tries++) {
         char *buf = malloc(cap);
         if (buf == NULL) return MHD_NO;
         size_t need = bl_prom_write(buf, cap, &in);
         size_t more = h->extra_metrics != NULL ? strlen(h->extra_metrics) : 0;
-        if (need + more < cap) {
-            if (more > 0) memcpy(buf + need, h->extra_metrics, more + 1);
+        if (need + mine + more < cap) {
+            memcpy(buf + need, own, mine + 1);
+            if (more > 0) memcpy(buf + need + mine, h->extra_metrics, more + 1);
+            if (h->site[0] != '\0') {
+                size_t rn = bl_prom_relabel(buf, NULL, 0, "site", h->site) + 1;
+                char *rb = malloc(rn);
+                if (rb != NULL) bl_prom_relabel(buf, rb, rn, "site", h->site);
+                free(buf);
+                if (rb == NULL) return MHD_NO;
+                buf = rb;
+            }
             return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf, true);
         }
-        need += more;
+        need += mine + more;
         free(buf);
         cap = need + 1;
     }
@@ -184,12 +238,23 @@ static enum MHD_Result serve_state(struct bl_http *h, struct MHD_Connection *c)
     return reply(c, MHD_HTTP_OK, "application/json", body, true);
 }
 
+/* 200 while the link is up or stale, 503 once it is down (or before any state): a watchdog
+ * restarts on 503, and a burst that is merely late (stale) is no reason to restart anything. */
 static enum MHD_Result serve_health(struct bl_http *h, struct MHD_Connection *c)
 {
     if (h->have && h->l.state == BL_LINK_UP)
         return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "up\n", false);
-    const char *why = !h->have ? "no data\n" : h->l.state == BL_LINK_STALE ? "stale\n" : "down\n";
+    if (h->have && h->l.state == BL_LINK_STALE)
+        return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "stale\n", false);
+    const char *why = !h->have ? "no data\n" : "down\n";
     return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", (char *)why, false);
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -199,15 +264,27 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct bl_http *h = cls;
     (void)version;
     (void)upload_data;
-    /* first call per request: headers only; answer on it (we take no request body) */
-    if (*upload_data_size != 0) {
+    if (*con_cls == NULL) {
+        /* first call: the request line and headers are in. Refusals are answered now (then
+         * libmicrohttpd closes the connection instead of reading a body); answers wait for the
+         * call after the (empty) body so the connection can stay open for the next request. */
+        struct conn *k = conn_of(c);
+        if (k != NULL) k->reading = false;
+        *con_cls = h;
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
+                         "method not allowed\n", false);
+        const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if ((len != NULL && strspn(len, "0") != strlen(len)) ||
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL)
+            return reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain; charset=utf-8",
+                         "a request body is not accepted\n", false);
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) { /* not reached: requests with a body were refused above */
         *upload_data_size = 0;
         return MHD_YES;
     }
-    (void)con_cls;
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
-                     "method not allowed\n", false);
     if (strcmp(url, "/metrics") == 0) return serve_metrics(h, c);
     if (strcmp(url, "/api/state") == 0) return serve_state(h, c);
     if (strcmp(url, "/healthz") == 0) return serve_health(h, c);
@@ -217,21 +294,142 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return reply(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n", false);
 }
 
+/* ---- connection bounds ----------------------------------------------------------------------- */
+
+static void dropped(struct bl_http *h, const struct conn *k, bool evicted)
+{
+    if (evicted)
+        h->dropped_evicted++;
+    else
+        h->dropped_timeout++;
+    h->warn_dropped++;
+    bl_us now = bl_now_mono();
+    if (h->warn_at != 0 && now - h->warn_at < HTTP_WARN_US) return;
+    char who[INET6_ADDRSTRLEN + 8] = "?";
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(k->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ai != NULL && ai->client_addr != NULL) {
+        const struct sockaddr *sa = ai->client_addr;
+        bool v6 = sa->sa_family == AF_INET6;
+        const void *ip = v6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                            : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+        if (sa->sa_family != AF_INET && !v6) ip = NULL;
+        if (ip == NULL || inet_ntop(sa->sa_family, ip, who, sizeof who) == NULL)
+            snprintf(who, sizeof who, "?");
+    }
+    bl_logf(BL_LOG_WARN,
+            "%s: dropped %llu client connection(s) since the last such message, the latest from "
+            "%s (%s); %llu in all had no complete request within %d s, %llu were evicted at the "
+            "limit of %d connections (at most one such message a minute)",
+            h->where, (unsigned long long)h->warn_dropped, who,
+            evicted ? "evicted by a newer connection" : "no complete request in time",
+            (unsigned long long)h->dropped_timeout, HTTP_REQUEST_S,
+            (unsigned long long)h->dropped_evicted, HTTP_CONN_LIMIT);
+    h->warn_dropped = 0;
+    h->warn_at = now;
+}
+
+/* Shut the socket down: libmicrohttpd reads EOF on its next run and closes the connection itself
+ * (the descriptor stays libmicrohttpd's to close). */
+static void kick(struct bl_http *h, struct conn *k, bool evicted)
+{
+    k->kicked = true;
+    shutdown(k->fd, SHUT_RDWR);
+    dropped(h, k, evicted);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    struct bl_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct conn *k = *socket_context;
+        if (k != NULL) memset(k, 0, sizeof *k);
+        *socket_context = NULL;
+        h->closed_in_run++;
+        return;
+    }
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct conn *slot = NULL, *victim = NULL;
+    unsigned live = 0;
+    for (unsigned i = 0; i < HTTP_CONN_SLOTS; i++) {
+        struct conn *k = &h->conns[i];
+        if (k->c == NULL) {
+            if (slot == NULL) slot = k;
+            continue;
+        }
+        if (k->kicked) continue;
+        live++;
+        /* the oldest still reading its request, else the oldest of all */
+        if (victim == NULL || (k->reading && !victim->reading) ||
+            (k->reading == victim->reading && k->since < victim->since))
+            victim = k;
+    }
+    if (slot == NULL || fi == NULL) { /* not reached: libmicrohttpd's limit is HTTP_CONN_SLOTS */
+        if (fi != NULL) shutdown(fi->connect_fd, SHUT_RDWR);
+        return;
+    }
+    *slot = (struct conn){.c = c, .fd = fi->connect_fd, .since = bl_now_mono(), .reading = true};
+    *socket_context = slot;
+    if (live >= HTTP_CONN_LIMIT && victim != NULL) kick(h, victim, true);
+}
+
+static void notify_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                             enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)con_cls;
+    (void)toe;
+    struct conn *k = conn_of(c);
+    if (k == NULL || k->c != c) return;
+    k->since = bl_now_mono(); /* the next request's time starts now */
+    k->reading = true;
+}
+
+/* Shut down every connection whose request has taken HTTP_REQUEST_S; the earliest deadline of
+ * the others (0: none). */
+static bl_us enforce_deadlines(struct bl_http *h, bl_us now)
+{
+    bl_us next = 0;
+    for (unsigned i = 0; i < HTTP_CONN_SLOTS; i++) {
+        struct conn *k = &h->conns[i];
+        if (k->c == NULL || k->kicked) continue;
+        bl_us due = k->since + (bl_us)HTTP_REQUEST_S * 1000000;
+        if (due <= now)
+            kick(h, k, false);
+        else if (next == 0 || due < next)
+            next = due;
+    }
+    return next;
+}
+
 /* ---- loop integration ------------------------------------------------------------------------ */
 
-static void rearm(struct bl_http *h)
+static void rearm(struct bl_http *h, bl_us deadline)
 {
     MHD_UNSIGNED_LONG_LONG ms;
-    if (MHD_get_timeout(h->d, &ms) == MHD_YES)
-        bl_timer_set(h->timer, bl_now_mono() + (bl_us)ms * 1000 + (ms == 0 ? 1 : 0), 0);
-    else
-        bl_timer_set(h->timer, 0, 0);
+    if (MHD_get_timeout(h->d, &ms) == MHD_YES) {
+        bl_us t = bl_now_mono() + (bl_us)ms * 1000 + (ms == 0 ? 1 : 0);
+        if (deadline == 0 || t < deadline) deadline = t;
+    }
+    bl_timer_set(h->timer, deadline, 0);
 }
 
 static void run(struct bl_http *h)
 {
+    h->closed_in_run = 0;
     if (MHD_run(h->d) != MHD_YES) bl_logf(BL_LOG_DEBUG, "%s: MHD_run failed", h->where);
-    rearm(h);
+    /* At its connection limit, or when accept(2) fails for want of file descriptors,
+     * libmicrohttpd (0.9.75) takes the listening socket out of its epoll set, and puts it back
+     * only at the start of a run once connections have closed; they close at the end of a run.
+     * Without one more run nothing would wake us for new connections ever again: the service
+     * was dead for good once 16 clients had held it (tests/integration/test_http_slow.py). */
+    if (h->closed_in_run > 0 && MHD_run(h->d) != MHD_YES)
+        bl_logf(BL_LOG_DEBUG, "%s: MHD_run failed", h->where);
+    /* after the run, so connections it accepted count; a connection shut down here wakes the
+     * epoll fd, and the next run closes it */
+    rearm(h, enforce_deadlines(h, bl_now_mono()));
 }
 
 static void ready(void *ctx, int fd, short revents)
@@ -253,7 +451,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     struct bl_http *h = cls;
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    bl_logf(BL_LOG_DEBUG, "%s: %s", h->where, msg);
+    bl_log_limited("http: server messages", BL_LOG_DEBUG, "%s: %s", h->where, msg);
 }
 
 /* ---- public API ------------------------------------------------------------------------------ */
@@ -292,10 +490,12 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
     }
 
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    h->d = MHD_start_daemon(flags, port, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER,
-                            mhd_log, h, MHD_OPTION_SOCK_ADDR, &a.sa, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        flags, port, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, &a.sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_SLOTS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_REQUEST_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_REQUEST_MAX, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+        MHD_OPTION_NOTIFY_COMPLETED, notify_completed, h, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, BL_ERRLEN, "%s: cannot start the HTTP server (bind/listen failed)", h->where);
         free(h);
@@ -315,9 +515,14 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
     if (port == 0)
         snprintf(h->where, sizeof h->where, "http %s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
                  h->port);
-    rearm(h);
+    rearm(h, 0);
     *out = h;
     return BL_OK;
+}
+
+void bl_http_set_site(struct bl_http *h, const char *site)
+{
+    snprintf(h->site, sizeof h->site, "%s", site != NULL ? site : "");
 }
 
 void bl_http_set_names(struct bl_http *h, const char *device, const char *source_uri)

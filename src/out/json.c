@@ -89,6 +89,19 @@ static bool add_link(cJSON *o, const struct bl_link *l, bl_us now)
     if (!add_raw_number(lk, "errors", buf)) return false;
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)l->conflicts);
     if (!add_raw_number(lk, "conflicts", buf)) return false;
+    if (l->n_conflict_ids > 0) {
+        cJSON *ids = cJSON_AddArrayToObject(lk, "conflict_ids");
+        if (ids == NULL) return false;
+        for (unsigned i = 0; i < l->n_conflict_ids && i < 4; i++) {
+            uint32_t id = l->conflict_ids[i];
+            if (id & BL_CAN_EFF_FLAG)
+                snprintf(buf, sizeof buf, "0x%08X", (unsigned)(id & BL_CAN_EFF_MASK));
+            else
+                snprintf(buf, sizeof buf, "0x%03X", (unsigned)id);
+            cJSON *one = cJSON_CreateString(buf);
+            if (one == NULL || !cJSON_AddItemToArray(ids, one)) return false;
+        }
+    }
     if (l->last_frame_us != 0) {
         if (!add_seconds(lk, "last_frame_age_s", now - l->last_frame_us)) return false;
     } else if (cJSON_AddNullToObject(lk, "last_frame_age_s") == NULL) {
@@ -136,6 +149,7 @@ cJSON *bl_json_state(const struct bl_battery *b, const struct bl_link *l, bl_us 
     snprintf(buf, sizeof buf, "%lld.%06lld", (long long)s, (long long)us);
     if (!add_raw_number(o, "ts", buf)) goto fail;
     if (c.profile != NULL && cJSON_AddStringToObject(o, "profile", c.profile) == NULL) goto fail;
+    if (c.inverter != NULL && cJSON_AddStringToObject(o, "inverter", c.inverter) == NULL) goto fail;
     for (unsigned f = 0; f < BL_F__COUNT; f++) {
         const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
         if (!bl_battery_known(&c, (enum bl_field)f)) continue;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mqtt.c: battery state and Home Assistant discovery over MQTT (design.md section 6), libmosquitto
  * driven by the batlink poll loop through the external-loop calls (style.md rule 11). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,12 +16,16 @@
 #include "batlink/mqtt.h"
 #include "out/out.h"
 
-#define TOPIC_MAX          256
-#define KEEPALIVE_S        30
-#define BACKOFF_MIN_US     1000000
-#define BACKOFF_MAX_US     30000000
+#define TOPIC_MAX      256
+#define KEEPALIVE_S    30
+#define BACKOFF_MIN_US 1000000
+/* a broker restart should cost seconds: after a long outage the next attempt is at most 5 s away */
+#define BACKOFF_MAX_US     5000000
 #define CONNECT_TIMEOUT_US 10000000 /* a SYN into a black hole would otherwise wait minutes */
 #define SHUTDOWN_DRAIN_US  2000000
+/* at shutdown with a state never published (a capture read in milliseconds): wait this long for
+ * a connection that is under way */
+#define SHUTDOWN_CONNECT_US 3000000
 
 struct bl_mqtt {
     struct mosquitto *mosq;
@@ -33,10 +38,13 @@ struct bl_mqtt {
     bool tls;
     char where[300]; /* "mqtt://host:port" for messages (no credentials) */
     char device[64];
+    char site[64];     /* "" = none */
+    char node_id[140]; /* "batlink_<device>", or "batlink_<site>_<device>" with a site */
     char disc_prefix[128];
     char t_state[TOPIC_MAX], t_avail[TOPIC_MAX], t_ha_status[TOPIC_MAX];
     bl_us min_us, max_us;
     bool discovery;
+    bool retain_state;
 
     bool backoff_armed;
     bool lib_init;
@@ -44,9 +52,16 @@ struct bl_mqtt {
     bool connected; /* CONNACK accepted */
     bool connecting;
     bool shutting_down;
+    int offline_mid; /* the shutdown's "offline" publish, and whether the broker acknowledged it */
+    bool offline_acked;
     bl_us connect_started;
     bl_us backoff_us;
-    int last_errno; /* last connect failure logged (log once per distinct reason) */
+    int last_errno;    /* last connect failure logged (log once per distinct reason) */
+    char ssl_err[160]; /* the first "OpenSSL Error" line libmosquitto logged (TLS cause) */
+    long ssl_verify;   /* the certificate verification result then (X509_V_OK = 0) */
+    bool ssl_name_mismatch;
+    const char *cafile_shown;
+    char cafile[200];
 
     /* the latest state offered by bl_mqtt_update */
     bool have;
@@ -61,8 +76,10 @@ struct bl_mqtt {
     struct bl_battery pub_b;
     enum bl_link_state pub_link;
     bl_us pub_at;
-    int avail_sent;    /* -1 unknown, 0 offline, 1 online (per connection) */
-    uint32_t bad_seen; /* implausible fields already logged */
+    unsigned pub_conflict_n; /* conflicting ids in the last publish */
+    bool announced;          /* discovery sent on this connection (once a state was offered) */
+    int avail_sent;          /* -1 unknown, 0 offline, 1 online (per connection) */
+    uint32_t bad_seen;       /* implausible fields already logged */
     char disc_manufacturer[BL_MANUFACTURER_MAX + 1];
     const char *disc_profile;
 
@@ -76,6 +93,8 @@ struct bl_mqtt {
     cJSON *extra;
     const struct bl_mqtt_entity *ents;
     size_t n_ents;
+    const struct bl_mqtt_command_entity *cmds;
+    size_t n_cmds;
 };
 
 /* ---- URL ---------------------------------------------------------------------------------- */
@@ -117,6 +136,8 @@ struct url {
 static enum bl_err parse_url(const char *s, struct url *u, char err[BL_ERRLEN])
 {
     static const char form[] = "expected mqtt://[user[:pass]@]host[:port] or mqtts://...";
+    char shown[BL_ERRLEN]; /* the URL as messages show it: the password as *** */
+    bl_mqtt_url_redact(s, shown, sizeof shown);
     memset(u, 0, sizeof *u);
     const char *p;
     if (strncmp(s, "mqtt://", 7) == 0) {
@@ -127,15 +148,14 @@ static enum bl_err parse_url(const char *s, struct url *u, char err[BL_ERRLEN])
         u->tls = true;
         u->port = 8883;
     } else {
-        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": unknown scheme; %s", s, form);
+        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": unknown scheme; %s", shown, form);
         return BL_ERR_USAGE;
     }
     const char *end = p + strcspn(p, "/?#");
     if (*end == '/' && end[1] == '\0') {
         /* a trailing slash is harmless */
     } else if (*end != '\0') {
-        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": unexpected path or query \"%.40s\"; %s", s,
-                 end, form);
+        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": unexpected path or query; %s", shown, form);
         return BL_ERR_USAGE;
     }
     const char *at = NULL;
@@ -146,7 +166,7 @@ static enum bl_err parse_url(const char *s, struct url *u, char err[BL_ERRLEN])
         const char *colon = memchr(p, ':', (size_t)(at - p));
         size_t ul = colon != NULL ? (size_t)(colon - p) : (size_t)(at - p);
         if (ul == 0 || !pct_decode(p, ul, u->user, sizeof u->user)) {
-            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": bad user name; %s", s, form);
+            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": bad user name; %s", shown, form);
             return BL_ERR_USAGE;
         }
         u->has_user = true;
@@ -163,14 +183,14 @@ static enum bl_err parse_url(const char *s, struct url *u, char err[BL_ERRLEN])
     if (*p == '[') {
         const char *rb = memchr(p, ']', (size_t)(end - p));
         if (rb == NULL) {
-            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": missing ']'; %s", s, form);
+            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": missing ']'; %s", shown, form);
             return BL_ERR_USAGE;
         }
         p++;
         hend = rb;
         if (rb + 1 < end) {
             if (rb[1] != ':') {
-                snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": junk after ']'; %s", s, form);
+                snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": junk after ']'; %s", shown, form);
                 return BL_ERR_USAGE;
             }
             portp = rb + 2;
@@ -182,7 +202,7 @@ static enum bl_err parse_url(const char *s, struct url *u, char err[BL_ERRLEN])
     }
     size_t hl = (size_t)(hend - p);
     if (hl == 0 || hl >= sizeof u->host) {
-        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": missing or too long host; %s", s, form);
+        snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": missing or too long host; %s", shown, form);
         return BL_ERR_USAGE;
     }
     memcpy(u->host, p, hl);
@@ -193,7 +213,7 @@ static enum bl_err parse_url(const char *s, struct url *u, char err[BL_ERRLEN])
         for (; q < end && *q >= '0' && *q <= '9' && port <= 65535; q++)
             port = port * 10 + (*q - '0');
         if (q == portp || q != end || port < 1 || port > 65535) {
-            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": port must be 1..65535; %s", s, form);
+            snprintf(err, BL_ERRLEN, "mqtt URL \"%.100s\": port must be 1..65535; %s", shown, form);
             return BL_ERR_USAGE;
         }
         u->port = (int)port;
@@ -226,7 +246,8 @@ static void publish(struct bl_mqtt *m, const char *topic, const char *payload, i
     int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST) {
         m->st.publish_errors++;
-        bl_logf(BL_LOG_WARN, "%s: publish %s: %s", m->where, topic, mosquitto_strerror(rc));
+        bl_log_limited("mqtt: publish errors", BL_LOG_WARN, "%s: publish %s: %s", m->where, topic,
+                       mosquitto_strerror(rc));
     }
 }
 
@@ -243,13 +264,13 @@ static void send_availability(struct bl_mqtt *m, bool force)
     m->avail_sent = want;
 }
 
-/* The state JSON with its wall time moved on by the monotonic time elapsed since the snapshot
- * (a timer-driven publish happens later than the last bl_mqtt_update). */
+/* The state JSON. `ts` is the time the caller gave with the state (the frames' own time, design.md
+ * section 5), also when a timer publishes it later: a pending change keeps the time it happened. */
 static void send_state(struct bl_mqtt *m, bl_us now)
 {
     if (!m->connected || !m->have) return;
     uint32_t bad = 0;
-    int64_t wall = m->cur_wall + (now - m->cur_now);
+    int64_t wall = m->cur_wall;
     char *json = NULL;
     if (m->extra != NULL) {
         cJSON *o = bl_json_state(&m->cur, m->have_link ? &m->link : NULL, now, wall, &bad);
@@ -265,12 +286,13 @@ static void send_state(struct bl_mqtt *m, bl_us now)
         m->st.publish_errors++;
         return;
     }
-    publish(m, m->t_state, json, 0, false);
+    publish(m, m->t_state, json, 0, m->retain_state);
     free(json);
     m->st.states++;
     m->published = true;
     m->pub_b = m->cur;
     m->pub_link = m->have_link ? m->link.state : BL_LINK_UP;
+    m->pub_conflict_n = m->have_link ? m->link.n_conflict_ids : 0;
     m->pub_at = now;
     for (unsigned f = 0; f < BL_F__COUNT; f++) {
         if (!((bad >> f) & 1u)) continue;
@@ -279,8 +301,9 @@ static void send_state(struct bl_mqtt *m, bl_us now)
         const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
         char v[48];
         bl_field_format(d, m->cur.v[f], v, sizeof v);
-        bl_logf(BL_LOG_WARN, "mqtt: %s = %s is outside %g..%g: implausible, not published", d->key,
-                v, d->min_si, d->max_si);
+        bl_log_limited("mqtt: implausible values", BL_LOG_WARN,
+                       "mqtt: %s = %s is outside %g..%g: implausible, not published", d->key, v,
+                       d->min_si, d->max_si);
     }
     m->bad_seen = bad;
 }
@@ -289,13 +312,18 @@ static void send_state(struct bl_mqtt *m, bl_us now)
 
 static cJSON *device_block(const struct bl_mqtt *m)
 {
-    char id[96];
     cJSON *dev = cJSON_CreateObject();
     if (dev == NULL) return NULL;
-    snprintf(id, sizeof id, "batlink_%s", m->device);
     cJSON *ids = cJSON_AddArrayToObject(dev, "identifiers");
-    if (ids != NULL) cJSON_AddItemToArray(ids, cJSON_CreateString(id));
-    cJSON_AddStringToObject(dev, "name", m->device);
+    if (ids != NULL) cJSON_AddItemToArray(ids, cJSON_CreateString(m->node_id));
+    if (m->site[0] != '\0') {
+        char name[140];
+        snprintf(name, sizeof name, "%s (%s)", m->device, m->site);
+        cJSON_AddStringToObject(dev, "name", name);
+        cJSON_AddStringToObject(dev, "suggested_area", m->site);
+    } else {
+        cJSON_AddStringToObject(dev, "name", m->device);
+    }
     cJSON_AddStringToObject(dev, "manufacturer",
                             m->disc_manufacturer[0] ? m->disc_manufacturer : "batlink");
     if (m->disc_profile != NULL) {
@@ -310,9 +338,9 @@ static cJSON *device_block(const struct bl_mqtt *m)
 static void send_config(struct bl_mqtt *m, const char *component, const char *key, cJSON *cfg,
                         bool availability)
 {
-    char topic[TOPIC_MAX], uid[160];
+    char topic[TOPIC_MAX + 160], uid[240];
     if (cfg == NULL) return;
-    snprintf(uid, sizeof uid, "batlink_%s_%s", m->device, key);
+    snprintf(uid, sizeof uid, "%s_%s", m->node_id, key);
     cJSON_AddStringToObject(cfg, "unique_id", uid);
     cJSON_AddStringToObject(cfg, "state_topic", m->t_state);
     if (availability) cJSON_AddStringToObject(cfg, "availability_topic", m->t_avail);
@@ -328,8 +356,7 @@ static void send_config(struct bl_mqtt *m, const char *component, const char *ke
         m->st.publish_errors++;
         return;
     }
-    snprintf(topic, sizeof topic, "%s/%s/batlink_%s/%s/config", m->disc_prefix, component,
-             m->device, key);
+    snprintf(topic, sizeof topic, "%s/%s/%s/%s/config", m->disc_prefix, component, m->node_id, key);
     /* QoS 0: every connection re-sends all configs, so a lost one is re-sent anyway; QoS 1
      * beyond the in-flight window (20) was seen duplicated by libmosquitto 2.0.11 after a
      * reconnect */
@@ -437,21 +464,50 @@ static void announce_link(struct bl_mqtt *m)
         cJSON_AddRawToObject(cfg, "expire_after", expire);
         send_config(m, "sensor", counters[i].key, cfg, false);
     }
+
+    /* the CAN profile that decodes the frames (the device block's model says it too) */
+    cfg = cJSON_CreateObject();
+    if (cfg == NULL) return;
+    cJSON_AddStringToObject(cfg, "name", "Profile");
+    cJSON_AddStringToObject(
+        cfg, "value_template",
+        "{{ value_json.profile if value_json.profile is defined else 'None' }}");
+    cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+    cJSON_AddStringToObject(cfg, "icon", "mdi:file-tree");
+    send_config(m, "sensor", "profile", cfg, true);
+
+    /* Two senders on one id (two batteries or two masters on one bus): a problem while the
+     * tracker's conflict episode lasts; the ids and the count of dropped frames as attributes. */
+    cfg = cJSON_CreateObject();
+    if (cfg == NULL) return;
+    cJSON_AddStringToObject(cfg, "name", "Conflicting senders");
+    cJSON_AddStringToObject(cfg, "value_template",
+                            "{{ 'ON' if value_json.link.conflict_ids | default([]) | length > 0 "
+                            "else 'OFF' }}");
+    cJSON_AddStringToObject(cfg, "device_class", "problem");
+    cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+    cJSON_AddStringToObject(cfg, "json_attributes_topic", m->t_state);
+    cJSON_AddStringToObject(cfg, "json_attributes_template",
+                            "{{ {'ids': value_json.link.conflict_ids | default([]), "
+                            "'conflicting_frames': value_json.link.conflicts} | tojson }}");
+    send_config(m, "binary_sensor", "conflicting_senders", cfg, true);
 }
 
+/* Discovery goes out once per connection, and again only when what the configs say changes
+ * (identity_changed) or Home Assistant asks: not before a state was offered, so the first
+ * announcement already names the manufacturer and the profile. */
 static void announce(struct bl_mqtt *m)
 {
-    if (!m->connected || !m->discovery) return;
-    if (m->have) {
-        if (bl_battery_known(&m->cur, BL_F_MANUFACTURER)) {
-            for (size_t i = 0; i < BL_MANUFACTURER_MAX; i++) {
-                char c = m->cur.manufacturer[i];
-                m->disc_manufacturer[i] = (c >= 0x20 && c < 0x7f) || c == '\0' ? c : '?';
-            }
-            m->disc_manufacturer[BL_MANUFACTURER_MAX] = '\0';
+    if (!m->connected || !m->discovery || !m->have) return;
+    m->announced = true;
+    if (bl_battery_known(&m->cur, BL_F_MANUFACTURER)) {
+        for (size_t i = 0; i < BL_MANUFACTURER_MAX; i++) {
+            char c = m->cur.manufacturer[i];
+            m->disc_manufacturer[i] = (c >= 0x20 && c < 0x7f) || c == '\0' ? c : '?';
         }
-        m->disc_profile = m->cur.profile;
+        m->disc_manufacturer[BL_MANUFACTURER_MAX] = '\0';
     }
+    m->disc_profile = m->cur.profile;
     for (unsigned f = 0; f < BL_F__COUNT; f++)
         announce_field(m, bl_field_desc((enum bl_field)f));
     announce_link(m);
@@ -466,6 +522,32 @@ static void announce(struct bl_mqtt *m)
         if (e->unit != NULL) cJSON_AddStringToObject(cfg, "unit_of_measurement", e->unit);
         if (e->diagnostic) cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
         send_config(m, e->binary ? "binary_sensor" : "sensor", e->key, cfg, true);
+    }
+    for (size_t i = 0; i < m->n_cmds; i++) {
+        const struct bl_mqtt_command_entity *e = &m->cmds[i];
+        cJSON *cfg = cJSON_CreateObject();
+        if (cfg == NULL) break;
+        cJSON_AddStringToObject(cfg, "name", e->name);
+        cJSON_AddStringToObject(cfg, "value_template", e->value_template);
+        if (e->device_class != NULL) cJSON_AddStringToObject(cfg, "device_class", e->device_class);
+        if (e->unit != NULL) cJSON_AddStringToObject(cfg, "unit_of_measurement", e->unit);
+        /* the topic the bridge listens on (bl_mqtt_set_commands), with its payloads */
+        char t[TOPIC_MAX + 64];
+        snprintf(t, sizeof t, "%.*s%s", (int)strlen(m->t_set) - 1, m->t_set, e->key);
+        cJSON_AddStringToObject(cfg, "command_topic", t);
+        cJSON_AddBoolToObject(cfg, "retain", false); /* a retained command is refused */
+        if (strcmp(e->component, "number") == 0) {
+            cJSON_AddNumberToObject(cfg, "min", e->min);
+            cJSON_AddNumberToObject(cfg, "max", e->max);
+            cJSON_AddNumberToObject(cfg, "step", e->step > 0 ? e->step : 1);
+            cJSON_AddStringToObject(cfg, "mode", "box");
+        } else {
+            cJSON_AddStringToObject(cfg, "payload_on", "on");
+            cJSON_AddStringToObject(cfg, "payload_off", "off");
+            cJSON_AddStringToObject(cfg, "state_on", "on");
+            cJSON_AddStringToObject(cfg, "state_off", "off");
+        }
+        send_config(m, e->component, e->key, cfg, true);
     }
     m->st.discoveries++;
 }
@@ -523,11 +605,26 @@ static bool changed(const struct bl_mqtt *m)
     return m->cur.profile != m->pub_b.profile;
 }
 
+/* Something the last publish did not say: a link state, a two-senders episode, nothing yet. */
+static bool urgent(const struct bl_mqtt *m)
+{
+    return !m->published || (m->have_link && (m->link.state != m->pub_link ||
+                                              m->link.n_conflict_ids != m->pub_conflict_n));
+}
+
+static bool state_pending(const struct bl_mqtt *m)
+{
+    return urgent(m) || changed(m);
+}
+
+/* Leading edge: a change goes out at once when min_interval has passed since the last publish;
+ * trailing edge: one that comes sooner is left pending and the pub timer sends the state as it is
+ * when the interval ends. */
 static void schedule(struct bl_mqtt *m, bl_us now)
 {
     if (!m->connected || !m->have || m->shutting_down) return;
     bl_us due;
-    if (!m->published || (m->have_link && m->link.state != m->pub_link)) {
+    if (urgent(m)) {
         due = now;
     } else if (changed(m)) {
         due = m->pub_at + m->min_us;
@@ -561,18 +658,109 @@ static void arm_backoff(struct bl_mqtt *m)
 
 static void connect_failed(struct bl_mqtt *m, const char *what, int e)
 {
+    m->connecting = false;
     /* the first failure of a kind is a warning; repeats while retrying are only info */
-    bl_logf(e == m->last_errno ? BL_LOG_INFO : BL_LOG_WARN, "%s: %s; retrying in %.0f s", m->where,
-            what, (double)m->backoff_us / 1e6);
+    if (m->shutting_down)
+        bl_logf(BL_LOG_WARN, "%s: %s", m->where, what);
+    else
+        bl_logf(e == m->last_errno ? BL_LOG_INFO : BL_LOG_WARN, "%s: %s; retrying in %.0f s",
+                m->where, what, (double)m->backoff_us / 1e6);
     m->last_errno = e;
     m->st.refused++;
     arm_backoff(m);
+}
+
+/* ---- TLS failures: name the cause ---------------------------------------------------------
+ * libmosquitto reports every failed handshake as MOSQ_ERR_TLS ("A TLS error occurred"). The cause
+ * is in OpenSSL: the certificate verification result of the connection's SSL object
+ * (mosquitto_ssl_get) and the error queue, which the library logs as "OpenSSL Error[n]: ..." lines
+ * through the log callback just before it closes the connection and frees the SSL object; its own
+ * host name check logs "host name verification failed". OpenSSL is already loaded by
+ * libmosquitto; its two functions are looked up at run time, so batlink needs no OpenSSL headers
+ * or link flags. Codes and texts: OpenSSL include/openssl/x509_vfy.h,
+ * X509_verify_cert_error_string. */
+
+/* Called while the failed connection's SSL object still exists (the library frees it when it
+ * closes the socket, before our error path runs): take its verification result now. */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+    struct bl_mqtt *m = obj;
+    if (level != MOSQ_LOG_ERR) return;
+    /* libmosquitto checks the host name itself, in its verify callback, and says only this;
+     * OpenSSL then reports an unspecified verification error */
+    if (strstr(str, "host name verification failed") != NULL) m->ssl_name_mismatch = true;
+    if (strncmp(str, "OpenSSL Error", 13) != 0 || m->ssl_err[0] != '\0') return;
+    snprintf(m->ssl_err, sizeof m->ssl_err, "%s", str);
+    long (*get_verify)(const void *) = NULL;
+    /* POSIX's way to turn dlsym's void * into a function pointer */
+    *(void **)(&get_verify) = dlsym(RTLD_DEFAULT, "SSL_get_verify_result");
+    void *ssl = mosquitto_ssl_get(mosq);
+    m->ssl_verify = ssl != NULL && get_verify != NULL ? get_verify(ssl) : 0;
+}
+
+static const char *verify_hint(long v)
+{
+    switch (v) {
+    case 2:  /* X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT */
+    case 18: /* X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT */
+    case 19: /* X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN */
+    case 20: /* X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY */
+    case 21: /* X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE */
+        return "unknown CA: the broker's certificate is not signed by a CA in";
+    case 9: /* X509_V_ERR_CERT_NOT_YET_VALID */
+        return "check this machine's clock; CA";
+    case 10: /* X509_V_ERR_CERT_HAS_EXPIRED */
+        return "renew the broker's certificate, or check this machine's clock; CA";
+    case 62: /* X509_V_ERR_HOSTNAME_MISMATCH */
+    case 64: /* X509_V_ERR_IP_ADDRESS_MISMATCH */
+        return "name mismatch: the certificate is not issued for the host in the URL; connect by "
+               "a name or address it lists; CA";
+    default:
+        return "CA";
+    }
+}
+
+static void tls_cause(struct bl_mqtt *m, char *out, size_t cap)
+{
+    const char *(*verify_text)(long) = NULL;
+    *(void **)(&verify_text) = dlsym(RTLD_DEFAULT, "X509_verify_cert_error_string");
+    long v = m->ssl_verify;
+    if (m->ssl_name_mismatch) {
+        snprintf(out, cap,
+                 "TLS handshake failed: certificate verify failed: host name mismatch: the "
+                 "broker's certificate is not issued for %s (connect by a name or address it "
+                 "lists)",
+                 m->host);
+        return;
+    }
+    if (v != 0 && verify_text != NULL) {
+        snprintf(out, cap, "TLS handshake failed: certificate verify failed: %s (%s %s)",
+                 verify_text(v), verify_hint(v), m->cafile_shown);
+        return;
+    }
+    const char *reason = strrchr(m->ssl_err, ':'); /* "error:0A00010B:SSL routines::<reason>" */
+    if (reason != NULL && reason[1] != '\0') {
+        reason++;
+        /* OpenSSL 3 says "wrong version number" when plain MQTT answers the handshake and
+         * "unexpected eof while reading" when the broker closes on it */
+        bool plain = strstr(reason, "wrong version number") != NULL ||
+                     strstr(reason, "unexpected eof") != NULL;
+        snprintf(out, cap, "TLS handshake failed: %s%s", reason,
+                 plain ? " (is the port a TLS listener? mqtts:// needs one, 8883 by default; "
+                         "plain MQTT is mqtt://, 1883)"
+                       : "");
+        return;
+    }
+    snprintf(out, cap, "TLS handshake failed: %s", mosquitto_strerror(MOSQ_ERR_TLS));
 }
 
 static void start_connect(struct bl_mqtt *m)
 {
     int rc;
     errno = 0;
+    m->ssl_err[0] = '\0';
+    m->ssl_verify = 0;
+    m->ssl_name_mismatch = false;
     if (!m->started)
         rc = mosquitto_connect_async(m->mosq, m->host, m->port, KEEPALIVE_S);
     else
@@ -584,10 +772,13 @@ static void start_connect(struct bl_mqtt *m)
         m->connect_started = bl_now_mono();
         return;
     }
-    char what[200];
+    char what[512]; /* tls_cause: up to 153 bytes of text and a 255-byte host */
     int e = rc == MOSQ_ERR_ERRNO ? errno : 1000 + rc;
-    snprintf(what, sizeof what, "connect: %s",
-             rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+    if (rc == MOSQ_ERR_TLS)
+        tls_cause(m, what, sizeof what);
+    else
+        snprintf(what, sizeof what, "connect: %s",
+                 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
     connect_failed(m, what, e);
 }
 
@@ -620,6 +811,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     m->st.connected = true;
     m->st.connects++;
     m->avail_sent = -1;
+    m->announced = false;
     m->published = false; /* the current state goes out at once: no backlog, no stale copy */
     int src = mosquitto_subscribe(m->mosq, NULL, m->t_ha_status, 1);
     if (src != MOSQ_ERR_SUCCESS)
@@ -662,10 +854,10 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         /* A retained command would be replayed at every (re)subscribe, e.g. a force charge long
          * after it was asked for: commands act only when sent (transports.md section 6.5). */
         if (msg->retain) {
-            bl_logf(BL_LOG_WARN,
-                    "%s: ignoring retained command on %s (publish commands without "
-                    "the retain flag)",
-                    m->where, msg->topic);
+            bl_log_limited("mqtt: retained commands", BL_LOG_WARN,
+                           "%s: ignoring retained command on %s (publish commands without "
+                           "the retain flag)",
+                           m->where, msg->topic);
             return;
         }
         char payload[128];
@@ -681,11 +873,19 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         return;
     /* Home Assistant (re)started: it has forgotten non-retained state; configs are retained but
      * re-sending them is the documented convention (transports.md section 6.6). */
-    bl_logf(BL_LOG_INFO, "%s: Home Assistant is online: announcing again", m->where);
+    bl_log_limited("mqtt: homeassistant/status online", BL_LOG_INFO,
+                   "%s: Home Assistant is online: announcing again", m->where);
     announce(m);
     send_availability(m, true);
     m->published = false;
     schedule(m, bl_now_mono());
+}
+
+static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+    struct bl_mqtt *m = obj;
+    (void)mosq;
+    if (m->shutting_down && mid == m->offline_mid) m->offline_acked = true;
 }
 
 /* ---- loop integration (style.md rule 11) ---------------------------------------------------- */
@@ -696,9 +896,12 @@ static void lost(struct bl_mqtt *m, int rc)
     /* libmosquitto closes the socket and calls on_disconnect itself for read/write errors;
      * this covers the paths where it does not (e.g. a connect that failed before CONNACK) */
     if (m->connecting && !m->connected) {
-        char what[200];
-        snprintf(what, sizeof what, "connect: %s",
-                 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        char what[512]; /* as above */
+        if (rc == MOSQ_ERR_TLS)
+            tls_cause(m, what, sizeof what);
+        else
+            snprintf(what, sizeof what, "connect: %s",
+                     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         connect_failed(m, what, rc == MOSQ_ERR_ERRNO ? errno : 1000 + rc);
         return;
     }
@@ -768,9 +971,23 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     }
     enum bl_err e = parse_url(o->url, &u, err);
     if (e != BL_OK) return e;
+    if (o->password != NULL && !u.has_user) {
+        snprintf(err, BL_ERRLEN,
+                 "mqtt: a password is given (password_file or BATLINK_MQTT_PASSWORD) but the URL "
+                 "names no user: use mqtt://USER@host");
+        return BL_ERR_USAGE;
+    }
     const char *device = o->device != NULL ? o->device : "battery";
     const char *prefix = o->topic_prefix != NULL ? o->topic_prefix : "batlink";
     const char *disc = o->discovery_prefix != NULL ? o->discovery_prefix : "homeassistant";
+    const char *site = o->site != NULL ? o->site : "";
+    if (site[0] != '\0' && (!valid_id(site) || strlen(site) > 40)) {
+        snprintf(err, BL_ERRLEN,
+                 "mqtt site \"%.60s\": use 1-40 letters, digits, '_' or '-' (a topic level and "
+                 "part of Home Assistant ids)",
+                 site);
+        return BL_ERR_USAGE;
+    }
     if (!valid_id(device) || strlen(device) > 40) {
         snprintf(err, BL_ERRLEN,
                  "mqtt device \"%.60s\": use 1-40 letters, digits, '_' or '-' (Home Assistant "
@@ -802,14 +1019,21 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     snprintf(m->where, sizeof m->where, "%s://%s%s%s:%d", u.tls ? "mqtts" : "mqtt",
              strchr(u.host, ':') ? "[" : "", u.host, strchr(u.host, ':') ? "]" : "", u.port);
     snprintf(m->device, sizeof m->device, "%s", device);
+    snprintf(m->site, sizeof m->site, "%s", site);
     snprintf(m->disc_prefix, sizeof m->disc_prefix, "%s", disc);
-    snprintf(m->t_state, sizeof m->t_state, "%s/%s/state", prefix, device);
-    snprintf(m->t_avail, sizeof m->t_avail, "%s/%s/availability", prefix, device);
+    /* a site is one more topic level: batlink/<site>/<device>/... (the topic contract of
+     * design.md section 6 is unchanged without one) */
+    char base[200]; /* prefix < 100, site and device <= 40 each */
+    snprintf(base, sizeof base, "%s/%s%s%s", prefix, site, site[0] ? "/" : "", device);
+    snprintf(m->node_id, sizeof m->node_id, "batlink_%s%s%s", site, site[0] ? "_" : "", device);
+    snprintf(m->t_state, sizeof m->t_state, "%s/state", base);
+    snprintf(m->t_avail, sizeof m->t_avail, "%s/availability", base);
     snprintf(m->t_ha_status, sizeof m->t_ha_status, "%s/status", disc);
-    snprintf(m->t_set, sizeof m->t_set, "%s/%s/set/+", prefix, device);
+    snprintf(m->t_set, sizeof m->t_set, "%s/set/+", base);
     m->min_us = (bl_us)(mn * 1e6);
     m->max_us = (bl_us)(mx * 1e6);
     m->discovery = o->discovery;
+    m->retain_state = o->retain_state;
     m->backoff_us = BACKOFF_MIN_US;
     m->avail_sent = -1;
 
@@ -817,7 +1041,7 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     if (o->client_id != NULL && o->client_id[0] != '\0')
         snprintf(cid, sizeof cid, "%s", o->client_id);
     else
-        snprintf(cid, sizeof cid, "batlink-%s", device);
+        snprintf(cid, sizeof cid, "batlink-%s%s%s", site, site[0] ? "-" : "", device);
 
     mosquitto_lib_init();
     m->lib_init = true;
@@ -827,14 +1051,16 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
         e = errno == ENOMEM ? BL_ERR_NOMEM : BL_ERR_IO;
         goto fail;
     }
+    const char *pass = u.has_pass ? u.pass : o->password;
     int rc = mosquitto_will_set(m->mosq, m->t_avail, 7, "offline", 1, true);
-    if (rc == MOSQ_ERR_SUCCESS && u.has_user)
-        rc = mosquitto_username_pw_set(m->mosq, u.user, u.has_pass ? u.pass : NULL);
+    if (rc == MOSQ_ERR_SUCCESS && u.has_user) rc = mosquitto_username_pw_set(m->mosq, u.user, pass);
     if (rc != MOSQ_ERR_SUCCESS) {
         snprintf(err, BL_ERRLEN, "%.120s: set-up: %s", m->where, mosquitto_strerror(rc));
         e = BL_ERR_IO;
         goto fail;
     }
+    snprintf(m->cafile, sizeof m->cafile, "%s", o->cafile != NULL ? o->cafile : "");
+    m->cafile_shown = o->cafile != NULL ? m->cafile : "the system store (/etc/ssl/certs)";
     if (u.tls) {
         rc = mosquitto_tls_set(m->mosq, o->cafile, o->cafile != NULL ? NULL : "/etc/ssl/certs",
                                NULL, NULL, NULL);
@@ -851,6 +1077,8 @@ enum bl_err bl_mqtt_new(const struct bl_mqtt_opts *o, struct bl_loop *loop, stru
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
     mosquitto_message_callback_set(m->mosq, on_message);
+    mosquitto_log_callback_set(m->mosq, on_log);
+    mosquitto_publish_callback_set(m->mosq, on_publish);
 
     m->watch = bl_loop_watch(loop, -1, 0, ready, m);
     m->misc = bl_loop_timer(loop, bl_now_mono() + 1000000, 1000000, misc_due, m);
@@ -881,9 +1109,49 @@ void bl_mqtt_update(struct bl_mqtt *m, const struct bl_battery *b, const struct 
     m->cur_wall = wall_us;
     m->have = true;
     if (!m->connected || m->shutting_down) return;
-    if (m->discovery && identity_changed(m)) announce(m);
+    if (m->discovery && (!m->announced || identity_changed(m))) announce(m);
     send_availability(m, false);
     schedule(m, now);
+}
+
+/* Drive the MQTT socket without the loop until `done` or the deadline (the loop may have stopped
+ * already). Read/write errors end the wait: while connecting they are reported as a failed
+ * connect, afterwards the library has closed the socket. */
+static void drive(struct bl_mqtt *m, bl_us deadline, bool (*done)(const struct bl_mqtt *))
+{
+    while (!done(m)) {
+        int fd = mosquitto_socket(m->mosq);
+        bl_us left = deadline - bl_now_mono();
+        if (fd < 0 || left <= 0) break;
+        struct pollfd p = {fd, (short)(POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0)), 0};
+        int r = poll(&p, 1, (int)(left / 1000) + 1);
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        int rc = MOSQ_ERR_SUCCESS;
+        if (p.revents & POLLOUT) rc = mosquitto_loop_write(m->mosq, 1);
+        if (rc == MOSQ_ERR_SUCCESS && (p.revents & (POLLIN | POLLHUP | POLLERR)) &&
+            mosquitto_socket(m->mosq) >= 0)
+            rc = mosquitto_loop_read(m->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            if (m->connecting && !m->connected) lost(m, rc);
+            break;
+        }
+    }
+}
+
+static bool connect_settled(const struct bl_mqtt *m)
+{
+    return m->connected || !m->connecting;
+}
+
+static bool offline_acked(const struct bl_mqtt *m)
+{
+    return m->offline_acked;
+}
+
+static bool disconnected(const struct bl_mqtt *m)
+{
+    return mosquitto_socket(m->mosq) < 0;
 }
 
 void bl_mqtt_shutdown(struct bl_mqtt *m, struct bl_loop *loop)
@@ -895,25 +1163,25 @@ void bl_mqtt_shutdown(struct bl_mqtt *m, struct bl_loop *loop)
     m->backoff_armed = false;
     bl_timer_set(m->pub, 0, 0);
     bl_timer_set(m->misc, 0, 0);
+    /* A capture is read in milliseconds, before the connection is up: what it decoded must still
+     * reach the broker, so a connect under way gets a short, bounded wait. */
+    if (!m->connected && m->connecting && m->have)
+        drive(m, bl_now_mono() + SHUTDOWN_CONNECT_US, connect_settled);
     if (!m->connected) return;
-    publish(m, m->t_avail, "offline", 1, true);
-    mosquitto_disconnect(m->mosq);
-    /* Publishes only queue data; drive the socket here until the DISCONNECT is out (the library
-     * closes the socket then) or the deadline passes. Works whether or not the loop still runs. */
+    if (m->discovery && m->have && (!m->announced || identity_changed(m))) announce(m);
+    if (m->have && state_pending(m)) send_state(m, bl_now_mono());
+    /* Publishes only queue data. Drive the socket until the broker acknowledged "offline" (QoS 1,
+     * sent after everything else), which also reads what the broker sent: closing a socket with
+     * unread data makes the kernel reset the connection, and the broker then loses what it had
+     * not read yet -- the last state of a capture, the DISCONNECT. Then disconnect; the library
+     * closes the socket once the DISCONNECT is written. */
     bl_us deadline = bl_now_mono() + SHUTDOWN_DRAIN_US;
-    for (;;) {
-        int fd = mosquitto_socket(m->mosq);
-        bl_us left = deadline - bl_now_mono();
-        if (fd < 0 || left <= 0) break;
-        struct pollfd p = {fd, (short)(POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0)), 0};
-        int r = poll(&p, 1, (int)(left / 1000) + 1);
-        if (r < 0 && errno != EINTR) break;
-        if (r <= 0) continue;
-        if ((p.revents & POLLOUT) && mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS) break;
-        if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && mosquitto_socket(m->mosq) >= 0 &&
-            mosquitto_loop_read(m->mosq, 1) != MOSQ_ERR_SUCCESS)
-            break;
-    }
+    m->offline_acked = false;
+    if (mosquitto_publish(m->mosq, &m->offline_mid, m->t_avail, 7, "offline", 1, true) ==
+        MOSQ_ERR_SUCCESS)
+        drive(m, deadline, offline_acked);
+    if (mosquitto_socket(m->mosq) >= 0) mosquitto_disconnect(m->mosq);
+    drive(m, deadline, disconnected);
     m->connected = false;
     m->st.connected = false;
 }
@@ -947,7 +1215,15 @@ void bl_mqtt_set_entities(struct bl_mqtt *m, const struct bl_mqtt_entity *e, siz
 {
     m->ents = e;
     m->n_ents = n;
-    if (m->connected) announce(m);
+    if (m->connected && m->announced) announce(m);
+}
+
+void bl_mqtt_set_command_entities(struct bl_mqtt *m, const struct bl_mqtt_command_entity *e,
+                                  size_t n)
+{
+    m->cmds = e;
+    m->n_cmds = n;
+    if (m->connected && m->announced) announce(m);
 }
 
 const struct bl_mqtt_stats *bl_mqtt_stats(const struct bl_mqtt *m)

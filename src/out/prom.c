@@ -82,17 +82,19 @@ static void battery_metrics(struct out *o, const struct bl_battery *b, const cha
             }
             continue;
         }
-        meta(o, d->prom_name, "gauge", d->help);
+        size_t nl = strlen(d->prom_name);
+        bool counter = nl > 6 && strcmp(d->prom_name + nl - 6, "_total") == 0;
+        meta(o, d->prom_name, counter ? "counter" : "gauge", d->help);
         sample_start(o, d->prom_name, dev);
         if (d->kind == BL_FK_BOOL) {
             put(o, "} %d\n", b->v[f] != 0);
             continue;
         }
-        /* SI value x prom_factor: percent -> ratio adds two decimals */
+        /* SI value x prom_factor: percent -> ratio adds two decimals; kWh -> J needs none */
         if (d->prom_factor < 1.0 || d->prom_factor > 1.0) {
             struct bl_field_desc r = *d;
             r.scale = d->scale * d->prom_factor;
-            r.precision = (uint8_t)(d->precision + 2);
+            r.precision = d->prom_factor < 1.0 ? (uint8_t)(d->precision + 2) : 0;
             bl_field_format(&r, b->v[f], v, sizeof v);
         } else {
             bl_field_format(d, b->v[f], v, sizeof v);
@@ -246,5 +248,32 @@ size_t bl_prom_write(char *buf, size_t n, const struct bl_prom_input *in)
     }
     if (in->link != NULL) link_metrics(&o, in->link, dev, in->now);
     if (in->stats != NULL) source_metrics(&o, in->stats, in->source_uri);
+    return o.len;
+}
+
+size_t bl_prom_relabel(const char *in, char *out, size_t n, const char *name, const char *value)
+{
+    struct out o = {out, n, 0};
+    if (n > 0) out[0] = '\0';
+    while (*in != '\0') {
+        size_t len = strcspn(in, "\n");
+        size_t metric = strcspn(in, "{ \n");
+        if (len == 0 || in[0] == '#' || metric >= len) {
+            put(&o, "%.*s", (int)len, in);
+        } else {
+            put(&o, "%.*s{", (int)metric, in);
+            put_label(&o, name, value);
+            if (in[metric] == '{')
+                put(&o, "%s%.*s", in[metric + 1] == '}' ? "" : ",", (int)(len - metric - 1),
+                    in + metric + 1);
+            else
+                put(&o, "}%.*s", (int)(len - metric), in + metric);
+        }
+        in += len;
+        if (*in == '\n') {
+            put(&o, "\n");
+            in++;
+        }
+    }
     return o.len;
 }

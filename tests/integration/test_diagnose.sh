@@ -100,6 +100,12 @@ triggers force_full_request_30s.log force_charge_requested warn
 not_triggers normal_30s.log force_charge_requested
 triggers force_full_request_30s.log full_charge_requested info
 not_triggers normal_30s.log full_charge_requested
+# the full-charge flag's period: 28 days in the seed owner's report, 30 days in the Pylon V1.2
+# document (field-diagnosis.md 10): the message cites both and claims neither alone
+"$BATLINK" diagnose "$D/force_full_request_30s.log" >"$work/ff.txt" 2>/dev/null
+ffline=$(grep -A3 'full_charge_requested' "$work/ff.txt" | tr '\n' ' ')
+[[ $ffline == *"28 days"* && $ffline == *"30 days"* ]] || fail "full_charge_requested must cite 28 and 30 days: $ffline"
+[[ $ffline == *"97 % for 30 days:"* ]] && fail "full_charge_requested states 30 days as the only period: $ffline"
 triggers error_bursts_300s.log interference_suspected warn
 not_triggers constant_errors_120s.log interference_suspected
 triggers pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log short_capture info
@@ -212,8 +218,10 @@ assert json.load(open(sys.argv[1]))["profile"] == "pylontech-lv-v1.2"
 [[ $? == 2 ]] || fail "no SOURCE: exit should be 2"
 "$BATLINK" diagnose --bogus x.log >/dev/null 2>&1
 [[ $? == 2 ]] || fail "unknown option: exit should be 2"
-"$BATLINK" diagnose --profile nosuch x.log >/dev/null 2>&1
+"$BATLINK" diagnose --profile nosuch x.log >/dev/null 2>"$work/p.err"
 [[ $? == 2 ]] || fail "unknown profile: exit should be 2"
+grep -qF 'unknown profile "nosuch" (known: pylontech (pylon, ' "$work/p.err" ||
+    fail "unknown profile must list the registry's profiles and aliases: $(cat "$work/p.err")"
 "$BATLINK" diagnose --scan-bitrate "$D/normal_30s.log" >/dev/null 2>"$work/s.err"
 [[ $? == 2 ]] || fail "--scan-bitrate on a file: exit should be 2"
 grep -q 'socketcan: and slcan:' "$work/s.err" || fail "--scan-bitrate message"
@@ -227,7 +235,7 @@ if [[ $rc == 0 || $rc == 1 ]]; then
     python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert 1.5 < d["duration_s"] < 4, d["duration_s"]
+assert 1.5 < d["duration_s"] < 20, d["duration_s"]  # the upper bound only catches a hang
 assert any(f["code"] == "short_capture" for f in d["findings"]), d["findings"]
 ' "$work/live.json" || fail "live sim: $(cat "$work/live.err")"
 else
@@ -238,7 +246,11 @@ fi
 "$BATLINK" pinout >"$work/p.txt"
 [[ $? == 0 ]] || fail "pinout: exit"
 grep -q 'Pylontech US5000' "$work/p.txt" || fail "pinout table lacks US5000"
-grep -q 'seed 003_630895463bb398d7.txt' "$work/p.txt" || fail "pinout table lacks sources"
+grep -q 'sources' "$work/p.txt" || fail "pinout table lacks sources"
+# issue 9 item 7: names and pin labels are printed whole (no cut columns)
+grep -qF 'Solis hybrid (LV RHI-48ES-5G, S5-EH1P-L, S6-EA1P-L; HV S6-EH3P, RHI-3P)' "$work/p.txt" || fail "pinout table cuts the Solis name"
+grep -qF 'Sync1 (res.)' "$work/p.txt" || fail "pinout table cuts the SMA pin 1 label"
+grep -q 'Pylontech US2000 / US3000' "$work/p.txt" || fail "pinout table lacks US2000/US3000"
 "$BATLINK" pinout us5000 solis >"$work/p2.txt"
 [[ $? == 0 ]] || fail "pinout us5000 solis: exit"
 grep -q 'CAN-H and CAN-L run straight (pins 4/5)' "$work/p2.txt" || fail "US5000-Solis: CAN straight on 4/5"
@@ -253,6 +265,31 @@ grep -q 'CAN-L  pin 2  ->  pin 5' "$work/p3.txt" || fail "WeCo->Solis CAN-L 2->5
 grep -q 'GND    pin 3  ->  pin 2' "$work/p3.txt" || fail "WeCo->Solis GND 3->2"
 "$BATLINK" pinout "sunny island" us5000 >"$work/p6.txt"
 grep -q '54.5 ohm' "$work/p6.txt" || fail "SMA termination note"
+# what users get cites what they can read: no internal reference pages, no seed file names
+"$BATLINK" pinout us2000 >"$work/p7.txt"
+[[ $? == 0 ]] || fail "pinout us2000: a known device (its captures are in tests/data)"
+"$BATLINK" pinout us3000 solis >"$work/p8.txt"
+[[ $? == 0 ]] || fail "pinout us3000 solis: exit"
+for f in p.txt p2.txt p3.txt p5.txt p6.txt p7.txt p8.txt; do
+    grep -nE '[a-z-]+\.md|seed 0[0-9][0-9]_' "$work/$f" && fail "pinout output $f cites files users do not have"
+done
+grep -q 'README' "$work/p.txt" || fail "pinout table should point to the README for its sources"
+# an ambiguous name lists the candidates instead of picking one (usage-like: exit 2)
+"$BATLINK" pinout pylontech >"$work/amb.out" 2>"$work/amb.err"
+[[ $? == 2 ]] || fail "pinout pylontech (ambiguous): exit should be 2"
+[[ -s $work/amb.out ]] && fail "ambiguous name printed a device: $(head -2 "$work/amb.out")"
+for d in 'Pylontech US5000' 'Pylontech US2000 / US3000' 'Pylontech Force-L1' 'Pylontech Force-H2'; do
+    grep -qF "$d" "$work/amb.err" || fail "ambiguous pylontech: candidate $d not listed: $(cat "$work/amb.err")"
+done
+grep -q 'ambiguous' "$work/amb.err" || fail "ambiguous name not called so"
+"$BATLINK" pinout pylontech solis >/dev/null 2>&1
+[[ $? == 2 ]] || fail "pinout pylontech solis (ambiguous): exit should be 2"
+# US5000 <-> Solis: what the supplied cable is, what a home-made lead needs, where GND stands
+grep -q 'supplied' "$work/p2.txt" || fail "US5000-Solis: nothing about the supplied cable"
+grep -q 'home-made' "$work/p2.txt" || fail "US5000-Solis: nothing about a home-made lead"
+grep -q 'CAN-H  pin 4  ->  pin 4' "$work/p2.txt" || fail "US5000-Solis: CAN-H 4 -> 4"
+grep -q 'CAN-L  pin 5  ->  pin 5' "$work/p2.txt" || fail "US5000-Solis: CAN-L 5 -> 5"
+grep -q 'single source' "$work/p2.txt" || fail "US5000-Solis: Solis GND on pin 2 is single-source"
 "$BATLINK" pinout pylontek >/dev/null 2>"$work/p4.err"
 [[ $? == 2 ]] || fail "unknown device: exit should be 2"
 grep -q 'close matches:.*Pylontech' "$work/p4.err" || fail "close match for pylontek: $(cat "$work/p4.err")"

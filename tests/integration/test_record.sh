@@ -3,7 +3,8 @@
 # test_record.sh: `batlink record` from sim: and from candump logs into .log and .pcap, checked
 # with independent tools: tshark reads the PCAP (ids, flags, bytes), can-utils log2asc reads the
 # log, editcap rewrites PCAPs with a nanosecond magic, python writes a big-endian PCAP. Also the
-# round trip pcap -> dump == log -> dump, SIGINT/SIGTERM, flushing, bad input and usage errors.
+# round trip pcap -> dump == log -> dump, SIGINT/SIGTERM, flushing, a full disk (ulimit -f), bad
+# input and usage errors.
 set -uo pipefail
 : "${BATLINK:?}" "${BL_TEST_DATA:?}"
 command -v tshark >/dev/null || { echo "FAIL: tshark missing: run scripts/setup.sh --test"; exit 1; }
@@ -110,10 +111,17 @@ check "pcap of a live source opens in tshark with error frames" \
 
 # --- 6. stop by signal, flushed every second ---
 for sig in INT TERM; do
+    rm -f "$T/sig.log"
     "$BATLINK" record sim: "$T/sig.log" 2>"$T/err" &
     pid=$!
-    sleep 2.5
-    size=$(stat -c %s "$T/sig.log" 2>/dev/null || echo 0)
+    # the 64 KiB buffer holds seconds of sim frames: a non-empty file while running is the
+    # once-a-second flush (waited for, not slept for: generous deadline for a loaded machine)
+    size=0
+    for _ in $(seq 300); do
+        size=$(stat -c %s "$T/sig.log" 2>/dev/null || echo 0)
+        [[ $size -gt 0 ]] && break
+        sleep 0.1
+    done
     check "SIG$sig: file flushed while recording ($size bytes)" test "$size" -gt 0
     kill -$sig $pid
     wait $pid
@@ -121,7 +129,33 @@ for sig in INT TERM; do
     check "SIG$sig: summary printed" grep -q "stopped by signal" "$T/err"
 done
 
-# --- 7. usage ---
+# --- 7. a full disk: RLIMIT_FSIZE (ulimit -f, 1024-byte blocks) makes write(2) fail with EFBIG
+# after a cut record, and raises SIGXFSZ. record must not die of the signal, must end the file on a
+# record boundary and must report exactly the frames the file holds. ---
+big="$BL_TEST_DATA/diag/error_bursts_300s.log"
+for ext in log pcap; do
+    rm -f "$T/full.$ext"
+    (ulimit -f 8; exec "$BATLINK" record "$big" "$T/full.$ext") 2>"$T/err"
+    rc=$?
+    check "full $ext: exit 1, not killed by SIGXFSZ (exit $rc)" test $rc -eq 1
+    check "full $ext: the reason is named" grep -q "full.$ext: write: File too large" "$T/err"
+    size=$(stat -c %s "$T/full.$ext")
+    check "full $ext: file within the limit ($size bytes)" test "$size" -gt 0 -a "$size" -le 8192
+    said=$(sed -n 's/.*record: \([0-9]*\) frames to.*/\1/p' "$T/err")
+    if [[ $ext == log ]]; then
+        check "full log: ends with a complete line" test "$(tail -c 1 "$T/full.log" | od -An -tx1 | tr -d ' ')" = "0a"
+        check "full log: every line is candump -L" sh -c "! grep -Ev '^\([0-9]{10}\.[0-9]{6}\) can0 [0-9A-F]{3,8}#([0-9A-F]{2})*$' '$T/full.log'"
+        held=$(wc -l <"$T/full.log")
+    else
+        check "full pcap: header + whole 32-byte records ($size bytes)" test $(((size - 24) % 32)) -eq 0
+        held=$(tshark -r "$T/full.pcap" 2>"$T/tsherr" | wc -l)
+        check "full pcap: tshark reads it without complaint" sh -c "! grep -v 'Running as user' '$T/tsherr'"
+        check "full: the failed write is reported once" test "$(grep -c 'File too large' "$T/err")" -eq 1
+    fi
+    check "full $ext: summary says what the file holds ($said said, $held held)" test "$said" = "$held" -a "$held" -gt 0
+done
+
+# --- 8. usage ---
 "$BATLINK" record 2>/dev/null; check "no arguments: exit 2" test $? -eq 2
 "$BATLINK" record sim: "$T/x.txt" 2>"$T/err"
 check "unknown extension: exit 2" test $? -eq 2

@@ -182,7 +182,7 @@ static void test_parse_bad(void **state)
         {"(1700000000.000000) can0 123456789#", BL_ERR_INVAL, 33, "longer than 8"},
         {"(1.000000) abcdefghijklmnopqrstuvwxyz0123456 123#", BL_ERR_INVAL, 42, "too long"},
         {"(1.000000) ca\x01n0 123#", BL_ERR_INVAL, 13, "unprintable"},
-        {"(1.000000) can0 123 #", BL_ERR_INVAL, 19, "'#'"},
+        {"(1.000000) can0 123 #", BL_ERR_INVAL, 20, "'#'"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct bl_frame f;
@@ -195,6 +195,153 @@ static void test_parse_bad(void **state)
                      (int)e, why.what ? why.what : "(null)", why.byte, (int)cases[k].err,
                      cases[k].what, cases[k].byte);
         /* on error *out is unchanged */
+        assert_int_equal(f.id, 0x5A5A5A5Au);
+        assert_int_equal(f.len, 0x5A);
+    }
+}
+
+/* issue 9 item 7: the console format of plain `candump` (transports.md 5.2), as users paste it.
+ * The first lines are copied from published captures (the seplos .txt in tests/data, can8, and the
+ * Discover LYNX II capture in shared/data/captures, can0); the timestamp and option variants follow
+ * can-utils' candump.c/lib.c output rules. Values worked out by hand. */
+struct console_case {
+    const char *line;
+    uint32_t id;
+    uint8_t flags, len;
+    const char *hex; /* data bytes as written */
+    int64_t ts_us;
+    enum bl_candump_ts ts;
+    char dir;
+};
+
+static void test_parse_console(void **state)
+{
+    (void)state;
+    static const struct console_case cases[] = {
+        {"  can8  351   [8]  43 02 E8 03 9E 07 D0 01", 0x351, 0, 8, "4302E8039E07D001", 0,
+         BL_CANDUMP_TS_NONE, 0},
+        {"  can8  35E   [8]  53 48 45 6E 65 72 67 79", 0x35E, 0, 8, "5348456E65726779", 0,
+         BL_CANDUMP_TS_NONE, 0},
+        {"  can0  35A   [7]  AB AA FE AF AA FA FF", 0x35A, 0, 7, "ABAAFEAFAAFAFF", 0,
+         BL_CANDUMP_TS_NONE, 0},
+        {"  can0  372   [4]  00 00 00 02", 0x372, 0, 4, "00000002", 0, BL_CANDUMP_TS_NONE, 0},
+        /* -ta: " (%010llu.%06llu) " then " can0" */
+        {" (1699999999.123456)  can0  351   [8]  14 02 74 0E 74 0E CC 01", 0x351, 0, 8,
+         "1402740E740ECC01", 1699999999123456LL, BL_CANDUMP_TS_EPOCH, 0},
+        /* -tz / -td: " (%03llu.%06llu) " */
+        {" (000.000000)  can0  355   [4]  1A 00 64 00", 0x355, 0, 4, "1A006400", 0,
+         BL_CANDUMP_TS_RELATIVE, 0},
+        {" (012.345678)  can0  355   [4]  1A 00 64 00", 0x355, 0, 4, "1A006400", 12345678,
+         BL_CANDUMP_TS_RELATIVE, 0},
+        /* -tA: local date; 2023-11-14 22:13:20 read as UTC = 1700000000 */
+        {" (2023-11-14 22:13:20.123456)  can0  123   [4]  DE AD BE EF", 0x123, 0, 4, "DEADBEEF",
+         1700000000123456LL, BL_CANDUMP_TS_DATE, 0},
+        {"(2024-02-29 00:00:00.000001) can0 123 [0]", 0x123, 0, 0, "", 1709164800000001LL,
+         BL_CANDUMP_TS_DATE, 0},
+        /* transports.md 5.2 examples */
+        {"  can0  12345678   [2]  01 02", 0x12345678, BL_FRAME_EXT, 2, "0102", 0,
+         BL_CANDUMP_TS_NONE, 0},
+        {"  can0  321   [3]  remote request", 0x321, BL_FRAME_RTR, 3, "", 0, BL_CANDUMP_TS_NONE, 0},
+        {"  can0  20000080   [8]  00 00 00 00 00 00 00 00   ERRORFRAME", 0x80, BL_FRAME_ERR, 8,
+         "0000000000000000", 0, BL_CANDUMP_TS_NONE, 0},
+        /* once an extended id was seen, standard ids are indented by 5 blanks */
+        {"  can0       351   [8]  14 02 74 0E 74 0E CC 01", 0x351, 0, 8, "1402740E740ECC01", 0,
+         BL_CANDUMP_TS_NONE, 0},
+        /* -x: RX/TX and the BRS/ESI columns */
+        {"  can0  RX - -  305   [8]  00 00 00 00 00 00 00 00", 0x305, 0, 8, "0000000000000000", 0,
+         BL_CANDUMP_TS_NONE, 'R'},
+        {"  can0  TX - -  305   [0]", 0x305, BL_FRAME_TX, 0, "", 0, BL_CANDUMP_TS_NONE, 'T'},
+        /* -a: ASCII column, which may hold quotes and blanks */
+        {"  can0  35E   [8]  50 59 4C 4F 4E 20 20 20   'PYLON   '", 0x35E, 0, 8, "50594C4F4E202020",
+         0, BL_CANDUMP_TS_NONE, 0},
+        {"  can0  123   [2]  27 20            '' '", 0x123, 0, 2, "2720", 0, BL_CANDUMP_TS_NONE, 0},
+        /* -8: raw DLC in braces */
+        {"  can0  123   {E}  11 22 33 44 55 66 77 88", 0x123, 0, 8, "1122334455667788", 0,
+         BL_CANDUMP_TS_NONE, 0},
+        /* CRLF from a Windows paste, trailing blanks */
+        {"  can0  351   [1]  FF  \r", 0x351, 0, 1, "FF", 0, BL_CANDUMP_TS_NONE, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const struct console_case *c = &cases[k];
+        struct bl_frame f;
+        memset(&f, 0x5A, sizeof f);
+        struct bl_candump_meta m;
+        struct bl_diag why = {0};
+        enum bl_err e = parse(c->line, &f, &m, &why);
+        if (e != BL_OK) fail_msg("\"%s\": %s at %zu", c->line, why.what, why.byte);
+        assert_int_equal(m.kind, BL_CANDUMP_CAN);
+        assert_true(m.console);
+        assert_int_equal(m.ts, c->ts);
+        assert_int_equal(m.dir, c->dir);
+        assert_int_equal(f.id, c->id);
+        assert_int_equal(f.flags, c->flags);
+        assert_int_equal(f.len, c->len);
+        assert_int_equal(f.ts_us, c->ts_us);
+        char hex[17] = "";
+        for (unsigned b = 0; b < f.len && !(f.flags & BL_FRAME_RTR); b++)
+            snprintf(hex + 2 * b, 3, "%02X", f.data[b]);
+        assert_string_equal(hex, c->hex);
+    }
+    struct bl_frame f;
+    struct bl_candump_meta m;
+    /* interface name as written */
+    assert_int_equal(parse("  can8  351   [1]  00", &f, &m, NULL), BL_OK);
+    assert_int_equal(m.iface_off, 2);
+    assert_int_equal(m.iface_len, 4);
+    assert_int_equal(m.raw_dlc, 0);
+    assert_int_equal(parse("  can0  123   {E}  11 22 33 44 55 66 77 88", &f, &m, NULL), BL_OK);
+    assert_int_equal(m.raw_dlc, 0xE);
+    /* CAN FD: two-digit length, checked then skipped */
+    memset(&f, 0x5A, sizeof f);
+    assert_int_equal(parse("  can0  123  [03]  11 22 33", &f, &m, NULL), BL_OK);
+    assert_int_equal(m.kind, BL_CANDUMP_CANFD);
+    assert_int_equal(f.id, 0x5A5A5A5Au);
+    /* -e explanation lines under an error frame */
+    assert_int_equal(parse("\tprotocol-violation{{}{}}", &f, &m, NULL), BL_OK);
+    assert_int_equal(m.kind, BL_CANDUMP_EMPTY);
+    /* the log format still says it is one */
+    assert_int_equal(parse("(1700000000.123456) can0 123#DEADBEEF", &f, &m, NULL), BL_OK);
+    assert_false(m.console);
+    assert_int_equal(m.ts, BL_CANDUMP_TS_EPOCH);
+}
+
+static void test_parse_console_bad(void **state)
+{
+    (void)state;
+    static const struct bad_case cases[] = {
+        {"  can0  351   [8]  14 02", BL_ERR_INVAL, 24, "fewer data bytes"},
+        {"  can0  351   [2]  14 02 74", BL_ERR_INVAL, 25, "garbage"},
+        {"  can0  351   [9]  14", BL_ERR_RANGE, 14, "above 8"},
+        {"  can0  351   [65]", BL_ERR_RANGE, 14, "above 64"},
+        {"  can0  351   [123]", BL_ERR_INVAL, 14, "[len]"},
+        {"  can0  351   8  14", BL_ERR_INVAL, 0, "IFACE ID [len] DATA"},
+        {"(1.000000)  can0  351   8  14", BL_ERR_INVAL, 24, "'[len]'"},
+        {"  can0  351   [2]  1402", BL_ERR_INVAL, 21, "blank between data bytes"},
+        {"  can0  351   [1]  14x", BL_ERR_INVAL, 21, "after a data byte"},
+        {"  can0  351   [2]  14 0G", BL_ERR_INVAL, 22, "data byte"},
+        {"  can0  1234   [2]  14 02", BL_ERR_INVAL, 8, "bad CAN id length"},
+        {"  can0  800   [0]", BL_ERR_RANGE, 8, "above 0x7FF"},
+        {"  can0  20000080   [4]  00 00 00 00   ERRORFRAME", BL_ERR_INVAL, 8, "error frame"},
+        {"  can0  123   [2]  41 42   'AB", BL_ERR_INVAL, 27, "closing quote"},
+        {"  can0  RX X -  123   [0]", BL_ERR_INVAL, 11, "flag column"},
+        {"  can0  zzz   [0]", BL_ERR_INVAL, 0, "IFACE ID [len] DATA"},
+        {"(1.000000) can0 zzz [0]", BL_ERR_INVAL, 16, "CAN id"},
+        {" (2023-13-14 22:13:20.123456)  can0  123   [0]", BL_ERR_RANGE, 2, "date"},
+        {" (2023-11-14 22-13:20.123456)  can0  123   [0]", BL_ERR_INVAL, 2, "date"},
+        {" (2023-02-29 22:13:20.123456)  can0  123   [0]", BL_ERR_RANGE, 2, "date"},
+        {"hello world", BL_ERR_INVAL, 0, "IFACE ID [len] DATA (candump)"},
+        {"garbage", BL_ERR_INVAL, 0, "expected '(' starting the timestamp (candump -L) or"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct bl_frame f;
+        memset(&f, 0x5A, sizeof f);
+        struct bl_diag why = {0};
+        enum bl_err e = parse(cases[k].line, &f, NULL, &why);
+        if (e != cases[k].err || why.what == NULL || why.byte != cases[k].byte ||
+            strstr(why.what, cases[k].what) == NULL)
+            fail_msg("\"%s\": got %d \"%s\" at %zu, expected %d \"%s\" at %zu", cases[k].line,
+                     (int)e, why.what ? why.what : "(null)", why.byte, (int)cases[k].err,
+                     cases[k].what, cases[k].byte);
         assert_int_equal(f.id, 0x5A5A5A5Au);
         assert_int_equal(f.len, 0x5A);
     }
@@ -449,8 +596,58 @@ static void test_source_bad_lines(void **state)
     /* "355#1A00640": data starts at byte 29, the lone '0' is at 35 -> column 36 */
     snprintf(expect, sizeof expect, "%s:2: odd number of hex digits in data (column 36)", path);
     assert_string_equal(g.warn[0], expect);
-    snprintf(expect, sizeof expect, "%s:3: expected '(' starting the timestamp (column 1)", path);
+    snprintf(expect, sizeof expect,
+             "%s:3: expected '(' starting the timestamp (candump -L) or IFACE ID [len] DATA "
+             "(candump) (column 1)",
+             path);
     assert_string_equal(g.warn[1], expect);
+    unlink(path);
+    finish_source(s, &g);
+}
+
+/* `candump -tz` prints the time since the first frame, `-td` the gap since the previous one, both
+ * as "(SSS.UUUUUU)". A relative time that goes backwards can only be -td: from that line on the
+ * source sums the gaps. Values by hand. */
+static void test_source_relative_times(void **state)
+{
+    (void)state;
+    static const char tz[] = " (000.000000)  can0  351   [1]  01\n"
+                             " (000.500000)  can0  355   [1]  02\n"
+                             " (000.750000)  can0  356   [1]  03\n"
+                             " (001.000000)  can0  35E   [1]  04\n";
+    struct got g;
+    struct bl_source *s = run_source(write_tmp(tz, sizeof tz - 1), &g);
+    const char *path = bl_source_uri(s) + strlen("candump:");
+    assert_int_equal(g.n, 4);
+    assert_int_equal(g.f[1].ts_us, 500000);
+    assert_int_equal(g.f[2].ts_us, 750000);
+    assert_int_equal(g.f[3].ts_us, 1000000);
+    assert_int_equal(g.nwarn, 0);
+    unlink(path);
+    finish_source(s, &g);
+
+    static const char td[] = " (000.000000)  can0  351   [1]  01\n"
+                             " (000.500000)  can0  355   [1]  02\n"
+                             " (000.250000)  can0  356   [1]  03\n"
+                             " (000.250000)  can0  35E   [1]  04\n"
+                             " (001.000000)  can0  351   [1]  05\n";
+    s = run_source(write_tmp(td, sizeof td - 1), &g);
+    path = bl_source_uri(s) + strlen("candump:");
+    assert_int_equal(g.n, 5);
+    assert_int_equal(g.f[0].ts_us, 0);
+    assert_int_equal(g.f[1].ts_us, 500000);
+    assert_int_equal(g.f[2].ts_us, 750000);  /* 0.5 + 0.25: the first step back */
+    assert_int_equal(g.f[3].ts_us, 1000000); /* + 0.25 */
+    assert_int_equal(g.f[4].ts_us, 2000000); /* + 1.0 */
+    unlink(path);
+    finish_source(s, &g);
+
+    /* log lines (candump -L) are taken as written, even with short times going backwards */
+    static const char log[] = "(2.000000) can0 351#01\n(1.000000) can0 355#02\n";
+    s = run_source(write_tmp(log, sizeof log - 1), &g);
+    path = bl_source_uri(s) + strlen("candump:");
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.f[1].ts_us, 1000000);
     unlink(path);
     finish_source(s, &g);
 }
@@ -589,11 +786,14 @@ int main(void)
         cmocka_unit_test(test_parse_reference_example),
         cmocka_unit_test(test_parse_variants),
         cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_parse_console),
+        cmocka_unit_test(test_parse_console_bad),
         cmocka_unit_test(test_parse_never_reads_past_len),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_source_real_capture),
         cmocka_unit_test(test_source_bad_lines),
+        cmocka_unit_test(test_source_relative_times),
         cmocka_unit_test(test_source_long_line_and_chunks),
         cmocka_unit_test(test_source_stdin),
         cmocka_unit_test(test_source_paced),

@@ -55,6 +55,9 @@ static void defaults(void **state)
     assert_string_equal(c.mqtt.topic_prefix, "batlink");
     assert_string_equal(c.mqtt.device, "battery");
     assert_string_equal(c.mqtt.discovery_prefix, "homeassistant");
+    assert_string_equal(c.mqtt.site, ""); /* no site: topics batlink/<device>/ (contract) */
+    assert_false(c.mqtt.retain_state);
+    assert_string_equal(c.monitor.energy_file, "");
     assert_true(c.mqtt.discovery);
     assert_true(c.mqtt.min_interval == 1.0);
     assert_true(c.mqtt.max_interval == 60.0);
@@ -128,7 +131,10 @@ static void errors_name_file_line_and_key(void **state)
          "2: url: \"http://broker\" is not mqtt://HOST[:PORT] or mqtts://..."},
         {"[mqtt]\ndevice = my battery\n",
          "2: device: \"my battery\" must be letters, digits, '_' or '-'"},
-        {"[source]\nprofile = nope\n", "2: profile: unknown profile \"nope\" (known: pylontech)"},
+        {"[mqtt]\nsite = north/1\n", "2: site: \"north/1\" must be letters, digits, '_' or '-'"},
+        {"[mqtt]\ndevice = \n", "2: device: \"\" must be letters, digits, '_' or '-'"},
+        {"[source]\nprofile = nope\n",
+         "2: profile: unknown profile \"nope\" (known: pylontech; aliases: dbc --list)"},
         {"[bridge]\nmodule_count = 2.5\n", "2: module_count: \"2.5\" is not a whole number"},
         {"[monitor]\nlog_level = loud\n",
          "2: log_level: \"loud\" is not one of error|warn|info|debug"},
@@ -201,6 +207,7 @@ static void shipped_file_documents_every_key(void **state)
     bl_config_defaults(&c);
     bl_config_defaults(&d);
     assert_int_equal(bl_config_load(&c, ini, err), BL_OK);
+    memset(&c.origin, 0, sizeof c.origin); /* where each key was set: not a setting */
     assert_memory_equal(&c, &d, sizeof c);
 
     FILE *fp = fopen(ini, "r");
@@ -222,7 +229,8 @@ static void shipped_file_documents_every_key(void **state)
         if (l == NULL || (next != NULL && l > next))
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
-    assert_int_equal(count, 36);
+    /* 36 + [mqtt] password_file, site, retain_state + [bridge] on_dead + [monitor] energy_file */
+    assert_int_equal(count, 41);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default
@@ -265,6 +273,158 @@ static void shipped_file_documents_controller_keys(void **state)
     assert_int_equal(e, BL_ERR_USAGE);
 }
 
+/* Issue 9 item 3: inih reads lines into a 200-byte buffer; a longer line used to be split and
+ * its tail read as a line of its own, so a comment ending in "max_charge_current = 500"
+ * overrode the limit set two lines above. Every line longer than the reader takes is now an
+ * error naming the file and the physical line. */
+static void long_line_is_an_error(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    enum bl_err e;
+    char text[1024], pad[400];
+    /* the reported file: the first 199 bytes of line 3 fill the buffer exactly */
+    memset(pad, 'x', 196);
+    pad[196] = '\0';
+    snprintf(text, sizeof text,
+             "[limits]\nmax_charge_current = 50\n# %s max_charge_current = 500\n", pad);
+    assert_string_equal(load(text, &c, &e), "3: line longer than 198 characters");
+    assert_int_equal(e, BL_ERR_USAGE);
+    /* a long value, a long line without a newline at the end, and line numbers after blank
+     * and comment lines */
+    memset(pad, 'a', 300);
+    pad[300] = '\0';
+    snprintf(text, sizeof text, "[source]\n\n; comment\nuri = candump:%s\n", pad);
+    assert_string_equal(load(text, &c, &e), "4: line longer than 198 characters");
+    snprintf(text, sizeof text, "[source]\n#\n#\n#\n#%s", pad);
+    assert_string_equal(load(text, &c, &e), "5: line longer than 198 characters");
+    /* 198 characters are accepted, and the next line keeps its number */
+    memset(pad, 'y', 197);
+    pad[197] = '\0';
+    snprintf(text, sizeof text, "[monitor]\n#%s\n#%s\nfoo = 1\n", pad, pad);
+    assert_string_equal(load(text, &c, &e), "4: foo: unknown key in [monitor]");
+    snprintf(text, sizeof text, "[monitor]\n#%.196s\r\nstale_after = 2\n", pad); /* CR counts */
+    assert_string_equal(load(text, &c, &e), "");
+    assert_true(c.monitor.stale_after == 2.0);
+    /* a NUL byte would hide the rest of its line */
+    static const char nul[] = "[limits]\nmax_charge_current = 5\0000\n";
+    const char *p = write_file("");
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(nul, 1, sizeof nul - 1, fp), sizeof nul - 1);
+    fclose(fp);
+    char err[256];
+    bl_config_defaults(&c);
+    assert_int_equal(bl_config_load(&c, p, err), BL_ERR_USAGE);
+    unlink(p);
+    assert_non_null(strstr(err, ":2: line contains a NUL byte"));
+}
+
+/* A key set twice in a section (also across repeated [section] headers, through an alias, or
+ * among the controller's keys) is an error naming both lines: which one wins must never be a
+ * surprise. An indented line is an ordinary line: inih's continuation lines, which gave the
+ * previous key a second value, are not used. */
+static void duplicate_keys_are_errors(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    enum bl_err e;
+    static const struct {
+        const char *text;
+        const char *msg;
+    } cases[] = {
+        {"[limits]\nmax_charge_current = 50\n\nmax_charge_current = 500\n",
+         "4: max_charge_current: already set on line 2"},
+        {"[limits]\nmax_charge_current = 50\n[mqtt]\n[limits]\nmax_charge_current = 40\n",
+         "5: max_charge_current: already set on line 2"},
+        {"[limits]\ncell_ovp = 3.65\ncell_ovp = 3.7\n", "3: cell_ovp: already set on line 2"},
+        {"[monitor]\ndown_after = 30\ndead_after = 40\n", "3: dead_after: already set on line 2"},
+        {"[limits]\nmax_charge_current = 50\n   500\n",
+         "3: syntax error: expected [section], key = value or a comment"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *msg = load(cases[i].text, &c, &e);
+        assert_int_equal(e, BL_ERR_USAGE);
+        assert_string_equal(msg, cases[i].msg);
+    }
+    /* the same key in two sections is two keys; indented keys are keys */
+    assert_string_equal(load("[monitor]\nstale_after = 4\n[bridge]\nstale_after = 3\n", &c, &e),
+                        "");
+    assert_true(c.monitor.stale_after == 4.0 && c.bridge.stale_after == 3.0);
+    assert_string_equal(
+        load("[limits]\n  max_charge_current = 40\n  max_discharge_current = 60\n", &c, &e), "");
+    assert_int_equal(e, BL_OK);
+    assert_true(c.limits.max_charge_current == 40.0 && c.limits.max_discharge_current == 60.0);
+}
+
+/* Numbers are decimal: strtod also took hex (0x10), hex floats (0x1p3), exponents, inf and
+ * nan. */
+static void numbers_are_decimal_only(void **state)
+{
+    (void)state;
+    struct bl_config c;
+    enum bl_err e;
+    static const char *const bad[] = {"0x10",  "0x1p3", "1e1", "inf", "-inf", "nan", "+5",
+                                      "5.5.5", "1_000", "0b1", "--5", ".",    "-",   "5 5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[96], want[96], reason[128];
+        snprintf(text, sizeof text, "[limits]\nmax_charge_current = %s\n", bad[i]);
+        snprintf(want, sizeof want, "2: max_charge_current: \"%s\" is not a number", bad[i]);
+        assert_string_equal(load(text, &c, &e), want);
+        /* the controller's keys, as the bridge reads them */
+        snprintf(text, sizeof text, "[limits]\ncurrent_ramp = %s\n", bad[i]);
+        assert_string_equal(load(text, &c, &e), "2: current_ramp: not a number");
+        struct bl_ctl_config ctl;
+        const char *why;
+        bl_ctl_config_defaults(&ctl);
+        assert_int_not_equal(bl_ctl_config_set(&ctl, "max_charge_current", bad[i], &why), BL_OK);
+        /* flags go through bl_config_set */
+        assert_int_equal(bl_config_set(&c, "bridge", "module_count", bad[i], reason), BL_ERR_USAGE);
+    }
+    assert_string_equal(load("[limits]\ncharge_cell_curve = 0x3.6p0:100 3.45:0\n", &c, &e),
+                        "2: charge_cell_curve: expected breakpoints X:PERCENT separated by spaces");
+    assert_string_equal(load("[limits]\ncharge_cell_curve = 3.4:1e2 3.45:0\n", &c, &e),
+                        "2: charge_cell_curve: expected breakpoints X:PERCENT separated by spaces");
+    /* what stays accepted */
+    assert_string_equal(load("[limits]\nmax_charge_current = 007.50\nmin_charge_temperature = "
+                             "-5\nmax_discharge_current = .5\n[monitor]\nstale_after = 2.\n",
+                             &c, &e),
+                        "");
+    assert_true(c.limits.max_charge_current == 7.5 && c.limits.min_charge_temperature == -5.0 &&
+                c.limits.max_discharge_current == 0.5 && c.monitor.stale_after == 2.0);
+}
+
+/* The README's configuration examples load as they are: '#' starts a comment only at the start
+ * of a line (inih's inline comments start with ';'), so "uri = can0   # or ..." was a value. */
+static void readme_examples_load(void **state)
+{
+    (void)state;
+    FILE *fp = fopen(BL_SOURCE_DIR "/README.md", "r");
+    assert_non_null(fp);
+    static char text[65536], block[4096];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    unsigned tried = 0;
+    for (const char *p = strstr(text, "```ini\n"); p != NULL; p = strstr(p, "```ini\n")) {
+        p += 7;
+        const char *end = strstr(p, "```");
+        assert_non_null(end);
+        assert_true((size_t)(end - p) < sizeof block);
+        memcpy(block, p, (size_t)(end - p));
+        block[end - p] = '\0';
+        p = end + 3;
+        char sec[32] = "";
+        if (sscanf(block, "[%31[a-z]]", sec) != 1 || !section_known(sec)) continue; /* systemd */
+        struct bl_config c;
+        enum bl_err e;
+        const char *msg = load(block, &c, &e);
+        if (e != BL_OK) fail_msg("README example [%s]: %s", sec, msg);
+        tried++;
+    }
+    assert_true(tried >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +436,10 @@ int main(void)
         cmocka_unit_test(relations_are_checked),
         cmocka_unit_test(shipped_file_documents_every_key),
         cmocka_unit_test(shipped_file_documents_controller_keys),
+        cmocka_unit_test(long_line_is_an_error),
+        cmocka_unit_test(duplicate_keys_are_errors),
+        cmocka_unit_test(numbers_are_decimal_only),
+        cmocka_unit_test(readme_examples_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

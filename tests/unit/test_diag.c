@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "batlink/diag.h"
+#include "batlink/profile.h"
 
 #define T0 1700000000000000LL
 
@@ -254,6 +255,37 @@ static void test_time_backwards(void **state)
     free(a);
 }
 
+/* issue 9 item 7: a bit-rate scan that found the battery at 250 kbit/s is bitrate_mismatch (fail,
+ * layer 1) against the profile's 500 kbit/s; at 500 kbit/s, or Victron at its GX's 250 kbit/s
+ * VE.Can profile, it is not. */
+static void test_scan_bitrate(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    feed_v12(a, T0);
+    a->scan_bps = 250000;
+    bl_analysis_finish(a, 0);
+    const struct bl_finding *f = bl_analysis_get(a, "bitrate_mismatch");
+    assert_non_null(f);
+    assert_int_equal(f->severity, BL_SEV_FAIL);
+    assert_int_equal(f->layer, 1);
+    assert_non_null(strstr(f->evidence, "250 kbit/s"));
+    assert_non_null(strstr(f->evidence, "500 kbit/s"));
+    assert_string_equal(bl_verdict_name(a->verdict), "fail");
+    free(a);
+    a = new_analysis();
+    feed_v12(a, T0);
+    a->scan_bps = 500000;
+    bl_analysis_finish(a, 0);
+    assert_null(bl_analysis_get(a, "bitrate_mismatch"));
+    free(a);
+    uint32_t alt;
+    assert_int_equal(bl_ident_bitrate(BL_IDENT_VICTRON, &alt), 500000);
+    assert_int_equal(alt, 250000);
+    assert_int_equal(bl_ident_bitrate(BL_IDENT_PYLON_V12, &alt), 500000);
+    assert_int_equal(alt, 0);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -288,6 +320,16 @@ static void test_checklist_and_names(void **state)
     assert_int_equal(bl_ident_find("victron", &p), BL_OK);
     assert_int_equal(p, BL_IDENT_VICTRON);
     assert_int_equal(bl_ident_find("nosuch", &p), BL_ERR_USAGE);
+    /* every name and alias of the registry is a family diagnose knows */
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    for (size_t i = 0; i < np; i++) {
+        assert_int_equal(bl_ident_find(list[i]->name, &p), BL_OK);
+        for (const char *const *a = list[i]->aliases; a != NULL && *a != NULL; a++)
+            assert_int_equal(bl_ident_find(*a, &p), BL_OK);
+    }
+    assert_int_equal(bl_ident_find("can-l52", &p), BL_OK);
+    assert_int_equal(p, BL_IDENT_PYLON_LV);
     assert_string_equal(bl_layer_name(4), "electrical environment");
     assert_string_equal(bl_layer_name(9), "?");
     assert_string_equal(bl_verdict_name(BL_SEV_INFO), "ok");
@@ -296,17 +338,12 @@ static void test_checklist_and_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_period_exact_median),
-        cmocka_unit_test(test_period_jitter),
-        cmocka_unit_test(test_bounded_ids),
-        cmocka_unit_test(test_ident_v12_single_burst),
-        cmocka_unit_test(test_ident_v13),
-        cmocka_unit_test(test_missing_and_heartbeat),
-        cmocka_unit_test(test_scaling_10x),
-        cmocka_unit_test(test_error_frames),
-        cmocka_unit_test(test_only_errors),
-        cmocka_unit_test(test_time_backwards),
-        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_period_exact_median), cmocka_unit_test(test_period_jitter),
+        cmocka_unit_test(test_bounded_ids),         cmocka_unit_test(test_ident_v12_single_burst),
+        cmocka_unit_test(test_ident_v13),           cmocka_unit_test(test_missing_and_heartbeat),
+        cmocka_unit_test(test_scaling_10x),         cmocka_unit_test(test_error_frames),
+        cmocka_unit_test(test_only_errors),         cmocka_unit_test(test_time_backwards),
+        cmocka_unit_test(test_scan_bitrate),        cmocka_unit_test(test_empty),
         cmocka_unit_test(test_checklist_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -101,6 +101,20 @@ static void capture_full_object(void **st)
 }
 
 /* power_w = 52.31 V x -10.2 A = -533.562 W -> "-534" (precision 0); discharging is negative */
+/* The inverter's keep-alive family, when the tracker saw one, follows the profile. */
+static void inverter_named(void **st)
+{
+    (void)st;
+    struct bl_battery b;
+    bl_battery_init(&b);
+    b.profile = "pylontech";
+    b.inverter = "pylontech-0x305";
+    char *s = print(&b, NULL, NULL);
+    assert_string_equal(
+        s, "{\"ts\":1700000000.250000,\"profile\":\"pylontech\",\"inverter\":\"pylontech-0x305\"}");
+    free(s);
+}
+
 static void power_derived_and_signed(void **st)
 {
     (void)st;
@@ -179,6 +193,27 @@ static void link_before_first_frame(void **st)
     free(s);
 }
 
+/* ids with two senders: link.conflict_ids, 11-bit as 0x%03X, 29-bit as 0x%08X; absent when none */
+static void link_conflict_ids(void **st)
+{
+    (void)st;
+    struct bl_battery b;
+    struct bl_link l;
+    bl_battery_init(&b);
+    memset(&l, 0, sizeof l);
+    l.state = BL_LINK_UP;
+    l.conflicts = 7;
+    l.n_conflict_ids = 2;
+    l.conflict_ids[0] = 0x355;
+    l.conflict_ids[1] = 0x1801F456u | BL_CAN_EFF_FLAG;
+    char *s = print(&b, &l, NULL);
+    assert_string_equal(s, "{\"ts\":1700000000.250000,\"link\":{\"state\":\"up\",\"frames\":0,"
+                           "\"errors\":0,\"conflicts\":7,\"conflict_ids\":[\"0x355\","
+                           "\"0x1801F456\"],\"last_frame_age_s\":null,"
+                           "\"inverter_heartbeat\":{\"seen\":false}}}");
+    free(s);
+}
+
 /* a stored power value (from a decoder) wins over the derived one; keys appear only when known */
 static void known_power_kept_and_forget(void **st)
 {
@@ -218,11 +253,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(empty_state_has_only_ts),
         cmocka_unit_test(capture_full_object),
+        cmocka_unit_test(inverter_named),
         cmocka_unit_test(power_derived_and_signed),
         cmocka_unit_test(implausible_omitted_and_flagged),
         cmocka_unit_test(alarms_as_names),
         cmocka_unit_test(manufacturer_sanitised),
         cmocka_unit_test(link_before_first_frame),
+        cmocka_unit_test(link_conflict_ids),
         cmocka_unit_test(known_power_kept_and_forget),
         cmocka_unit_test(timestamps_exact),
     };

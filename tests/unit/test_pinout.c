@@ -3,6 +3,7 @@
  * shared/reference/pinouts.md (section 2 tables, the WeCo -> Solis crossing of 2.4, C4-C6). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -96,6 +97,54 @@ static void test_cable_split_pair(void **state)
     assert_false(c.split_pair);
 }
 
+/* issue 9 item 7: an ambiguous name matches several rows and bl_pinout_find picks none */
+static void test_ambiguous(void **state)
+{
+    (void)state;
+    const struct bl_pinout *m[8];
+    size_t n = bl_pinout_matches("pylontech", m, 8);
+    assert_true(n >= 4);
+    bool us5000 = false, us2000 = false, l1 = false, h2 = false;
+    for (size_t i = 0; i < n; i++) {
+        us5000 |= strstr(m[i]->name, "US5000") != NULL;
+        us2000 |= strstr(m[i]->name, "US2000") != NULL;
+        l1 |= strstr(m[i]->name, "Force-L1") != NULL;
+        h2 |= strstr(m[i]->name, "Force-H2") != NULL;
+    }
+    assert_true(us5000 && us2000 && l1 && h2);
+    assert_null(bl_pinout_find("pylontech"));
+    assert_int_equal(bl_pinout_matches("us5000", m, 8), 1);
+    assert_int_equal(bl_pinout_matches("us3000", m, 8), 1);
+    assert_non_null(strstr(m[0]->name, "US3000"));
+    /* the whole name of a row is never ambiguous */
+    assert_int_equal(bl_pinout_matches("weco 5k3 xp / 4k4 lt", m, 8), 1);
+    assert_int_equal(bl_pinout_matches("no such thing", m, 8), 0);
+}
+
+/* what the user reads cites nothing the user lacks (internal reference pages, seed files) */
+static bool internal_ref(const char *s)
+{
+    return s != NULL && (strstr(s, ".md") != NULL || strstr(s, "seed 0") != NULL);
+}
+
+static void test_public_citations(void **state)
+{
+    (void)state;
+    size_t n;
+    const struct bl_pinout *t = bl_pinout_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (internal_ref(t[i].source) || internal_ref(t[i].note) || internal_ref(t[i].setting) ||
+            internal_ref(t[i].supplied))
+            fail_msg("%s cites an internal file", t[i].name);
+        for (size_t j = 0; j < n; j++) {
+            struct bl_cable c;
+            bl_pinout_cable(&t[i], &t[j], &c);
+            for (unsigned w = 0; w < c.nwarn; w++)
+                if (internal_ref(c.warn[w])) fail_msg("cable warning cites a file: %s", c.warn[w]);
+        }
+    }
+}
+
 static void test_table_sources(void **state)
 {
     (void)state;
@@ -119,6 +168,8 @@ int main(void)
         cmocka_unit_test(test_cable_us5000_solis),
         cmocka_unit_test(test_cable_split_pair),
         cmocka_unit_test(test_table_sources),
+        cmocka_unit_test(test_ambiguous),
+        cmocka_unit_test(test_public_citations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -227,12 +227,62 @@ static void truncation(void **st)
     assert_int_equal(bl_prom_write(NULL, 0, &in), full);
 }
 
+/* The energy totals are counters in joules (Prometheus base unit): 1.5 kWh = 5400000 J. */
+static void energy_counters(void **st)
+{
+    (void)st;
+    struct bl_battery b;
+    bl_battery_init(&b);
+    bl_battery_set(&b, BL_F_ENERGY_CHARGED, 1500, NOW);
+    bl_battery_set(&b, BL_F_ENERGY_DISCHARGED, 2, NOW);
+    struct bl_prom_input in = {.battery = &b, .device = "house", .now = NOW};
+    bl_prom_write(text, sizeof text, &in);
+    check_format(text);
+    assert_non_null(strstr(text, "# TYPE batlink_battery_energy_charged_joules_total counter\n"
+                                 "batlink_battery_energy_charged_joules_total{battery=\"house\"} "
+                                 "5400000\n"));
+    assert_non_null(strstr(text,
+                           "batlink_battery_energy_discharged_joules_total{battery=\"house\"} "
+                           "7200\n"));
+}
+
+/* A fleet's site label goes on every sample, labelled or not; comments stay as they are. */
+static void site_label_on_every_sample(void **st)
+{
+    (void)st;
+    static const char in[] = "# HELP a_total A.\n# TYPE a_total counter\n"
+                             "a_total{battery=\"house\"} 1\nb 2\nc{} 3\n\nd{x=\"}\"} 4";
+    static const char want[] = "# HELP a_total A.\n# TYPE a_total counter\n"
+                               "a_total{site=\"north-1\",battery=\"house\"} 1\n"
+                               "b{site=\"north-1\"} 2\nc{site=\"north-1\"} 3\n\n"
+                               "d{site=\"north-1\",x=\"}\"} 4";
+    char out[512];
+    size_t n = bl_prom_relabel(in, out, sizeof out, "site", "north-1");
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+    assert_int_equal(bl_prom_relabel(in, NULL, 0, "site", "north-1"), n);
+    char small[20];
+    assert_int_equal(bl_prom_relabel(in, small, sizeof small, "site", "north-1"), n);
+    assert_int_equal(strlen(small), sizeof small - 1);
+
+    struct bl_battery b;
+    capture_state(&b);
+    struct bl_prom_input pin = {.battery = &b, .device = "house", .now = NOW};
+    bl_prom_write(text, sizeof text, &pin);
+    static char lab[40000];
+    bl_prom_relabel(text, lab, sizeof lab, "site", "north-1");
+    check_format(lab);
+    for (char *l = strtok(lab, "\n"); l != NULL; l = strtok(NULL, "\n"))
+        if (l[0] != '#' && strstr(l, "{site=\"north-1\"") == NULL) fail_msg("no site: %s", l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(battery_samples), cmocka_unit_test(implausible_flagged),
         cmocka_unit_test(power_derived),   cmocka_unit_test(link_and_counters_exact),
         cmocka_unit_test(label_escaping),  cmocka_unit_test(truncation),
+        cmocka_unit_test(energy_counters), cmocka_unit_test(site_label_on_every_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
