@@ -8,7 +8,8 @@ build_pkgs=(build-essential cmake pkg-config git
             libmosquitto-dev libcjson-dev libinih-dev libmicrohttpd-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck gcc-multilib
            can-utils python3-can mosquitto mosquitto-clients curl tshark socat
-           qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2)
+           qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2
+           chromium)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
