@@ -36,6 +36,12 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
  */
 void bl_http_set_names(struct bl_http *h, const char *device, const char *source_uri);
 
+/** The web page at /: history_file ("" or NULL: memory only; read now, written every 5 minutes
+ * and at bl_http_free), and basic auth for every path but /healthz when user is set (password
+ * then required). BL_ERR_USAGE with err for a user without a password. */
+enum bl_err bl_http_set_web(struct bl_http *h, const char *history_file, const char *user,
+                            const char *password, char err[BL_ERRLEN]) BL_MUST_CHECK;
+
 /**
  * Snapshot for the next responses (copied; `st` may be NULL when there is no source). Call on
  * every state change or at least once a second: ages in responses are computed from `now`/

@@ -80,6 +80,13 @@ static const struct key keys[] = {
     STR("http", "listen", http.listen, "",
         "serve /metrics, /api/state, /healthz on [ADDR:]PORT (only a port = 127.0.0.1); "
         "empty = off"),
+    STR("http", "history_file", http.history_file, "",
+        "the web page's history (hour/day/week plots) is kept across restarts in this file, "
+        "written atomically every 5 minutes and at exit; empty = kept in memory only"),
+    STR("http", "user", http.user, "",
+        "HTTP basic auth user for every path but /healthz (needs password_file); empty = none"),
+    STR("http", "password_file", http.password_file, "",
+        "file whose first line is the HTTP basic auth password of [http] user"),
     NUM("monitor", "stale_after", monitor.stale_after, 0.1, 3600, "5",
         "link is stale after this long without a battery frame (seconds)"),
     NUM("monitor", "down_after", monitor.down_after, 0.1, 86400, "30",

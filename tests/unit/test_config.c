@@ -223,7 +223,8 @@ static void shipped_file_documents_every_key(void **state)
         if (l == NULL || (next != NULL && l > next))
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
-    assert_int_equal(count, 38); /* 36 + [mqtt] password_file + [bridge] on_dead */
+    assert_int_equal(count, 41); /* 36 + [mqtt] password_file + [bridge] on_dead + [http]
+                                  * history_file, user, password_file */
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default
