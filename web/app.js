@@ -4,7 +4,7 @@
 'use strict';
 (function () {
   var POLL_MS = 2000, HIST_MS = { hour: 10000, day: 120000, week: 900000 };
-  var range = 'hour', plots = [], lastFrames = null, lastTs = null, histTimer = null;
+  var range = 'hour', plots = [], lastFrames = null, lastTs = null, lastRate = '–', histTimer = null;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -82,10 +82,11 @@
     live.appendChild(c);
 
     c = card('Link');
-    var now = Date.now() / 1000, rate = '–';
-    if (lastFrames !== null && typeof link.frames === 'number' && now > lastTs)
-      rate = ((link.frames - lastFrames) / (now - lastTs)).toFixed(1) + ' /s';
-    lastFrames = link.frames; lastTs = now;
+    /* frames per second between two states, by the server's clock */
+    var rate = lastRate;
+    if (lastFrames !== null && typeof link.frames === 'number' && s.ts - lastTs >= 0.5)
+      rate = lastRate = ((link.frames - lastFrames) / (s.ts - lastTs)).toFixed(1) + ' /s';
+    if (lastFrames === null || s.ts - lastTs >= 0.5) { lastFrames = link.frames; lastTs = s.ts; }
     var hb = link.inverter_heartbeat || {};
     kv(c, [['state', link.state || '–'], ['frames', fmt(link.frames)], ['frame rate', rate],
            ['errors', fmt(link.errors)], ['last frame', fmt(link.last_frame_age_s, 's ago')],
@@ -179,8 +180,9 @@
       });
       div.dataset.points = String(n);
       div.dataset.key = ch.series[0][0];
+      div.hidden = n === 0; /* e.g. no cell voltages from this battery */
       box.appendChild(div);
-      var w = Math.max(260, div.clientWidth || box.clientWidth || 320);
+      var w = Math.max(200, div.clientWidth || box.clientWidth || 320);
       var opts = {
         width: w, height: 180, legend: { show: ch.series.length > 1, live: false },
         cursor: { drag: { x: false, y: false } },
@@ -211,13 +213,15 @@
       loadHistory();
     });
   });
-  var resizeTimer = null;
-  window.addEventListener('resize', function () {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(function () {
-      plots.forEach(function (p) { var d = p.root.parentNode; p.setSize({ width: Math.max(260, d.clientWidth), height: 180 }); });
-    }, 200);
-  });
+  /* the plots follow their boxes' width (a window resize, a scroll bar that appears) */
+  function fit() {
+    plots.forEach(function (p) {
+      var w = Math.max(200, p.root.parentNode.clientWidth);
+      if (Math.abs(w - p.width) > 1) p.setSize({ width: w, height: 180 });
+    });
+  }
+  if (window.ResizeObserver) new ResizeObserver(fit).observe(document.getElementById('charts'));
+  else window.addEventListener('resize', fit);
   poll();
   loadHistory();
 })();
