@@ -3,7 +3,7 @@
 # web_bench.sh: the web page's cost. One `batlink monitor --http` (with [http] history_file) fed
 # over CANET at ~4,000 frames/s (the peer of monitor_bench.sh); in the same run, its CPU (% of one
 # core) and RSS with no page open, then with the page open in a real browser (headless Chromium,
-# polling /api/state every 2 s and the hour plots every 10 s, in real time), then closed again.
+# polling /api/state every 2 s and the hour plots every 30 s, in real time), then closed again.
 # Also: bytes per update (/api/state, body and headers), bytes of a plot refresh
 # (/api/history?range=hour|day|week, full rings), page weight (HTML + static files).
 # Required (issue 15): page open < 1 % CPU at 4,000 frames/s, RSS < 8 MiB + the history budget
@@ -107,6 +107,7 @@ BR=$!
 PIDS+=($BR)
 sleep 5 # the browser starts and loads the page
 phase "page open (Chromium)" open
+echo "  (browser connections to the page during the phase: $(ss -Htn state established "( sport = :$HP )" | wc -l) open now)"
 kill $BR 2>/dev/null || true
 wait $BR 2>/dev/null || true
 sleep 2
@@ -121,6 +122,43 @@ for r in hour day week; do
     read -r h b <<<"$(size "/api/history?range=$r")"
     echo "plot refresh /api/history?range=$r (as filled now): $b body + $h headers"
 done
+# full rings: a history file with every point of the three ranges filled (the layout of struct
+# bl_history, src/out/history.h, on x86-64 and arm64), read by a second monitor: a plot refresh
+# then carries the largest answer it ever will
+python3 - "$T/full.bin" <<'EOF'
+import math, struct, sys, time, zlib
+now = int(time.time())
+rings, pts = b"", b""
+for step, cap in ((10, 360), (120, 720), (900, 672)):
+    last = now - now % step
+    rings += struct.pack("<4Iq8d8I", step, cap, 0, cap, last, *([0.0] * 8), *([0] * 8))
+for step, cap in ((10, 360), (120, 720), (900, 672)):
+    last = now - now % step
+    for i in range(cap):
+        t = last - (cap - i) * step
+        x = math.sin(i / 20)
+        pts += struct.pack("<q8f", t, 50 + 40 * x, 2500 * x, 51.2 + x, 50 * x, 120, 120,
+                           22 + 3 * x, 12 + 5 * abs(x))
+body = rings + pts
+hdr = b"BLHIST\n\0" + struct.pack("<III", 1, len(body), zlib.crc32(body))
+open(sys.argv[1], "wb").write(hdr + body)
+EOF
+HP2=$(free_port)
+printf '[http]\nlisten = 127.0.0.1:%s\nhistory_file = %s/full.bin\n' "$HP2" "$T" >"$T/f.ini"
+"$BATLINK" monitor --config "$T/f.ini" --json sim: >/dev/null 2>"$T/full.err" &
+FULL=$!
+PIDS+=($FULL)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$HP2/" >/dev/null 2>&1 && break; sleep 0.2; done
+n=$(curl -sf "http://127.0.0.1:$HP2/api/history?range=week" |
+    python3 -c 'import json,sys; print(sum(v is not None for v in json.load(sys.stdin)["soc"]))')
+[ "$n" -ge 672 ] || echo "  (the full history was not loaded: $n week points; $(cat "$T/full.err"))"
+for r in hour day week; do
+    read -r h b <<<"$(curl -sf -o /dev/null -w '%{size_header} %{size_download}' \
+        "http://127.0.0.1:$HP2/api/history?range=$r")"
+    echo "plot refresh /api/history?range=$r (full ring): $b body + $h headers"
+done
+kill -TERM $FULL
+wait $FULL || true
 total=0
 for p in / /static/app.js /static/app.css /static/uplot.js /static/uplot.css; do
     read -r h b <<<"$(size "$p")"

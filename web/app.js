@@ -3,7 +3,7 @@
  * bus (or the server) is put in with textContent, never parsed as HTML. */
 'use strict';
 (function () {
-  var POLL_MS = 2000, HIST_MS = { hour: 10000, day: 120000, week: 900000 };
+  var POLL_MS = 2000, HIST_MS = { hour: 30000, day: 120000, week: 900000 };
   var range = 'hour', plots = [], lastFrames = null, lastTs = null, lastRate = '–', histTimer = null;
 
   function el(tag, cls, text) {
