@@ -93,12 +93,13 @@
            ['inverter heartbeat', hb.seen ? fmt(hb.period_s, 's period') : 'not seen'],
            ['conflicting senders', link.conflict_ids && link.conflict_ids.length ?
              link.conflict_ids.join(', ') : 'none (' + fmt(link.conflicts) + ' frames)']]);
+    c.appendChild(idTable);
     live.appendChild(c);
 
     if (br) {
       c = card('Bridge');
       kv(c, [['state', br.state || '–'], ['phase', br.phase || '–'],
-             ['BMS link', br.bms ? (br.bms.up ? 'up' : 'down') : '–'],
+             ['BMS link', br.bms && br.bms.port ? br.bms.port : '–'],
              ['charge MOSFET', br.charge_mosfet === undefined ? '–' : br.charge_mosfet ? 'on' : 'off'],
              ['discharge MOSFET', br.discharge_mosfet === undefined ? '–' : br.discharge_mosfet ? 'on' : 'off'],
              ['frames sent', br.can ? fmt(br.can.frames_sent) : '–']]);
@@ -118,7 +119,7 @@
     var min = Math.min.apply(null, cells), max = Math.max.apply(null, cells);
     var lo = min - 0.02, hi = max + 0.01, row = el('div', 'cells');
     cells.forEach(function (v, i) {
-      var b = el('div', 'cell' + (v === min ? ' min' : v === max ? ' max' : '') + (br.balancing ? ' bal' : ''));
+      var b = el('div', 'cell' + (v === min ? ' min' : v === max ? ' max' : '') );
       b.style.height = Math.max(4, 100 * (v - lo) / (hi - lo)) + '%';
       b.title = 'cell ' + (i + 1) + ': ' + v.toFixed(3) + ' V';
       row.appendChild(b);
@@ -146,7 +147,29 @@
     });
   }
 
+  /* frames per CAN id (/api/ids, monitor only), every 10 s */
+  var idTable = el('table', 'ids'), polls = 0;
+  function renderIds(d) {
+    idTable.textContent = '';
+    if (!d || !Array.isArray(d.ids) || !d.ids.length) return;
+    var tr = el('tr');
+    ['id', 'frames', 'rate', 'age'].forEach(function (h) { tr.appendChild(el('th', '', h)); });
+    idTable.appendChild(tr);
+    d.ids.forEach(function (x) {
+      var r = el('tr', x.conflicts ? 'conflict' : x.decoded ? '' : 'unknown');
+      [x.id, x.frames, fmt(x.rate_hz, '/s', 2), fmt(x.age_s, 's', 1)].forEach(function (v) {
+        r.appendChild(el('td', '', v));
+      });
+      r.title = (x.decoded ? 'decoded' : 'not decoded by the profile') +
+        (x.conflicts ? ', ' + x.conflicts + ' frames from a second sender' : '');
+      idTable.appendChild(r);
+    });
+  }
+
   function poll() {
+    if (polls++ % 5 === 0)
+      fetch('/api/ids', { cache: 'no-store' }).then(function (r) { return r.ok ? r.json() : null; })
+        .then(renderIds).catch(function () {});
     fetch('/api/state', { cache: 'no-store' }).then(function (r) { return r.json(); })
       .then(renderLive).catch(function () {
         var pill = document.getElementById('linkpill');
@@ -155,14 +178,25 @@
   }
 
   var CHARTS = [
-    { title: 'State of charge (%)', series: [['soc', 'SOC %', '#1a8f4c']] },
-    { title: 'Power (W, + = charging)', series: [['power', 'power W', '#1565c0']] },
-    { title: 'Voltage (V)', series: [['voltage', 'voltage V', '#6a1b9a']] },
-    { title: 'Current and limits (A)', series: [['current', 'current A', '#1565c0'],
+    /* span: the least range of the y axis, so that noise does not fill the plot */
+    { title: 'State of charge (%)', span: 100, series: [['soc', 'SOC %', '#1a8f4c']] },
+    { title: 'Power (W, + = charging)', span: 200, series: [['power', 'power W', '#1565c0']] },
+    { title: 'Voltage (V)', span: 2, series: [['voltage', 'voltage V', '#6a1b9a']] },
+    { title: 'Current and limits (A)', span: 20, series: [['current', 'current A', '#1565c0'],
       ['ccl', 'charge limit A', '#1a8f4c'], ['dcl', 'discharge limit A', '#c62828']] },
-    { title: 'Temperature (°C)', series: [['temp', 'temperature °C', '#e65100']] },
-    { title: 'Cell spread (mV)', series: [['spread', 'spread mV', '#c47d00']] }
+    { title: 'Temperature (°C)', span: 10, series: [['temp', 'temperature °C', '#e65100']] },
+    { title: 'Cell spread (mV)', span: 20, series: [['spread', 'spread mV', '#c47d00']] }
   ];
+
+  function spanRange(span) {
+    return function (u, min, max) {
+      if (min === null || max === null) return [0, span];
+      if (span === 100 && min >= 0 && max <= 100) return [0, 100];
+      var mid = (min + max) / 2, half = Math.max(span / 2, (max - min) / 2 * 1.1);
+      if (min >= 0 && mid - half < 0) return [0, Math.max(span, max * 1.1)];
+      return [mid - half, mid + half];
+    };
+  }
 
   function drawHistory(h) {
     var box = document.getElementById('charts');
@@ -186,7 +220,7 @@
       var opts = {
         width: w, height: 180, legend: { show: ch.series.length > 1, live: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, y: { range: spanRange(ch.span) } },
         axes: [{ stroke: '#8895a2', grid: { stroke: 'rgba(128,128,128,.15)' } },
                { stroke: '#8895a2', grid: { stroke: 'rgba(128,128,128,.15)' }, size: 60 }],
         series: [{}].concat(ch.series.map(function (s) {

@@ -64,6 +64,10 @@ void bl_http_set_extra(struct bl_http *h, const char *json_object);
  */
 void bl_http_set_extra_metrics(struct bl_http *h, const char *text);
 
+/** The tracker's per-id counters (frames, rate, conflicts), served at /api/ids for the web
+ * page; n is capped at BL_TRACKER_MAX_IDS. Cost O(n). */
+void bl_http_set_ids(struct bl_http *h, const struct bl_id_stat *ids, unsigned n);
+
 /** The bound TCP port (useful after asking for port 0). */
 unsigned bl_http_port(const struct bl_http *h);
 

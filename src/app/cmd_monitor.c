@@ -309,8 +309,10 @@ static void on_tick(void *ctx, bl_us when)
                 (!m->offered && now - m->started >= (bl_us)(m->cfg.monitor.stale_after * S_US)))) {
         offer_mqtt(m, now, false);
     }
-    if (m->http != NULL)
+    if (m->http != NULL) {
+        bl_http_set_ids(m->http, m->tracker.ids, m->tracker.nids);
         bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
+    }
     render(m, now, false);
     m->dirty = false;
     m->link_changed = false;

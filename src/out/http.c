@@ -72,7 +72,9 @@ struct bl_http {
     cJSON *extra;        /* bl_http_set_extra, or NULL */
     char *extra_metrics; /* bl_http_set_extra_metrics, or NULL */
     struct bl_web *web;  /* the page at /, its files and history (web.c) */
-    char user[64];       /* basic auth: "" = none */
+    unsigned n_ids;      /* bl_http_set_ids: the tracker's per-id counters, for /api/ids */
+    struct bl_id_stat ids[BL_TRACKER_MAX_IDS];
+    char user[64]; /* basic auth: "" = none */
     char password[256];
 
     struct conn conns[HTTP_CONN_SLOTS];
@@ -240,6 +242,37 @@ static enum MHD_Result serve_state(struct bl_http *h, struct MHD_Connection *c)
     return reply(c, MHD_HTTP_OK, "application/json", body, true);
 }
 
+/* {"ids":[{"id":"0x351","frames":N,"rate_hz":1.002,"decoded":true,"conflicts":0,"age_s":0.4}]}:
+ * the frames of each CAN id the tracker counts (the web page's link panel). */
+static enum MHD_Result serve_ids(struct bl_http *h, struct MHD_Connection *c)
+{
+    bl_us now;
+    int64_t wall;
+    times(h, &now, &wall);
+    size_t cap = 64 + (size_t)h->n_ids * 160, len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) return MHD_NO;
+    len += (size_t)snprintf(buf, cap, "{\"ids\":[");
+    for (unsigned i = 0; i < h->n_ids && len < cap; i++) {
+        const struct bl_id_stat *d = &h->ids[i];
+        bl_us age = d->last_us != 0 && now > d->last_us ? now - d->last_us : 0;
+        len += (size_t)snprintf(
+            buf + len, cap - len,
+            "%s{\"id\":\"0x%0*X\",\"frames\":%llu,\"rate_hz\":%u.%03u,\"decoded\":%s,"
+            "\"conflicts\":%llu,\"age_s\":%lld.%03lld}",
+            i ? "," : "", d->ext ? 8 : 3, (unsigned)d->id, (unsigned long long)d->frames,
+            (unsigned)(d->rate_mhz / 1000), (unsigned)(d->rate_mhz % 1000),
+            d->decoded ? "true" : "false", (unsigned long long)d->conflicts,
+            (long long)(age / 1000000), (long long)(age % 1000000 / 1000));
+    }
+    if (len + 4 > cap) { /* not reached: 160 bytes hold any entry */
+        free(buf);
+        return MHD_NO;
+    }
+    memcpy(buf + len, "]}\n", 4);
+    return reply(c, MHD_HTTP_OK, "application/json", buf, true);
+}
+
 /* 200 while the link is up or stale, 503 once it is down (or before any state): a watchdog
  * restarts on 503, and a burst that is merely late (stale) is no reason to restart anything. */
 static enum MHD_Result serve_health(struct bl_http *h, struct MHD_Connection *c)
@@ -353,6 +386,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(url, "/metrics") == 0) return serve_metrics(h, c);
     if (strcmp(url, "/api/state") == 0) return serve_state(h, c);
     if (strcmp(url, "/healthz") == 0) return serve_health(h, c);
+    if (strcmp(url, "/api/ids") == 0) return serve_ids(h, c);
     bool handled;
     ret = serve_web(h, c, url, &handled);
     if (handled) return ret;
@@ -634,6 +668,12 @@ enum bl_err bl_http_set_web(struct bl_http *h, const char *history_file, const c
     bl_web_free(h->web);
     h->web = w;
     return BL_OK;
+}
+
+void bl_http_set_ids(struct bl_http *h, const struct bl_id_stat *ids, unsigned n)
+{
+    h->n_ids = n < BL_TRACKER_MAX_IDS ? n : BL_TRACKER_MAX_IDS;
+    memcpy(h->ids, ids, h->n_ids * sizeof *ids);
 }
 
 unsigned bl_http_port(const struct bl_http *h)

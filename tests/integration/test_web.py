@@ -167,6 +167,10 @@ def page_tests(tmp):
         h = json.loads(b)
         check(st == 200 and len(h["t"]) >= 1 and h["soc"][-1] is not None, "/api/history has points")
         before = [t for t, v in zip(h["t"], h["soc"]) if v is not None]
+        st, _, b = get(port, "/api/ids")
+        ids = {x["id"]: x for x in json.loads(b)["ids"]} if st == 200 else {}
+        check("0x355" in ids and ids["0x355"]["frames"] > 0 and ids["0x355"]["decoded"],
+              "/api/ids counts the frames of each id (%s)" % sorted(ids))
     finally:
         rc = stop(p)
     check(rc == 0, "monitor stops cleanly (rc %s)" % rc)
