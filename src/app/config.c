@@ -78,8 +78,8 @@ static const struct key keys[] = {
     NUM("mqtt", "max_interval", mqtt.max_interval, 1, 86400, "60",
         "publish the state at least this often (seconds)"),
     STR("http", "listen", http.listen, "",
-        "serve /metrics, /api/state, /healthz on [ADDR:]PORT (only a port = 127.0.0.1); "
-        "empty = off"),
+        "serve the web page at /, /metrics, /api/state, /healthz on [ADDR:]PORT (only a port = "
+        "127.0.0.1); empty = off"),
     STR("http", "history_file", http.history_file, "",
         "the web page's history (hour/day/week plots) is kept across restarts in this file, "
         "written atomically every 5 minutes and at exit; empty = kept in memory only"),
