@@ -9,6 +9,8 @@
 # - a corrupt or foreign history file is set aside as FILE.bad with a warning;
 # - a manufacturer name "<script>" from the bus (0x35E on a candump stream) is escaped in the
 #   server HTML and shown as text by the script;
+# - the bridge's page (a simulated JK BMS, `batlink sim --bms jk`) shows each cell as a bar, the
+#   limits with their reasons and the MOSFETs;
 # - basic auth ([http] user + password_file) guards every path but /healthz;
 # - unknown paths, bad ranges and other methods get bounded answers.
 # Every wait polls a condition with a deadline.
@@ -255,6 +257,48 @@ def escape_tests(tmp):
         stop(p)
 
 
+def bridge_tests(tmp):
+    jk = os.path.join(tmp, "jk0")
+    sim = subprocess.Popen([BATLINK, "sim", "--bms", "jk", "--current", "-10", "--soc", "60", jk],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = socket.socket()  # the inverter side: a CANET peer that takes the frames
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = free_port()
+    p = None
+    try:
+        if not wait_for("the simulated JK BMS", lambda: os.path.islink(jk) or os.path.exists(jk)):
+            return
+        err = open(os.path.join(tmp, "bridge.err"), "w+")
+        p = subprocess.Popen([BATLINK, "bridge", "--no-realtime", "--bms", "jk:" + jk, "--can",
+                              "canet:127.0.0.1:%d" % srv.getsockname()[1], "--http",
+                              "127.0.0.1:%d" % port], stdout=subprocess.DEVNULL, stderr=err)
+        s = wait_for("the bridge's cells", lambda: (lambda s: s if s and (s.get("bridge") or {})
+                                                     .get("cells_v") else None)(state(port)))
+        if s is None:
+            return
+        n = len(s["bridge"]["cells_v"])
+        dom = wait_for("the cells in the browser", lambda: (
+            lambda d: d if 'class="cell' in d else None)(chromium("http://127.0.0.1:%d/" % port,
+                                                                   tmp)), 90)
+        if dom:
+            check(len(re.findall(r'class="cell( min| max)?"', dom)) == n,
+                  "one bar per cell (%d)" % n)
+            check(re.search(r"<dt>spread</dt><dd>[0-9]+ mV</dd>", dom) is not None,
+                  "the cell spread is shown")
+            check(re.search(r"<dt>charge current</dt><dd>[0-9.]+ A \([a-z ]+\)</dd>", dom)
+                  is not None, "the charge current limit shows its reason")
+            check("<dt>charge MOSFET</dt><dd>on</dd>" in dom, "the MOSFET states are shown")
+        out = os.path.join(BUILD, "test_web")
+        os.makedirs(out, exist_ok=True)
+        chromium("http://127.0.0.1:%d/" % port, tmp, os.path.join(out, "bridge.png"), 1200, 1500)
+    finally:
+        if p is not None:
+            stop(p)
+        stop(sim)
+        srv.close()
+
+
 def auth_tests(tmp):
     port = free_port()
     pw = os.path.join(tmp, "pw")
@@ -294,6 +338,7 @@ def main():
     try:
         page_tests(tmp)
         escape_tests(tmp)
+        bridge_tests(tmp)
         auth_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
