@@ -229,8 +229,9 @@ static void shipped_file_documents_every_key(void **state)
         if (l == NULL || (next != NULL && l > next))
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
-    /* 36 + [mqtt] password_file, site, retain_state + [bridge] on_dead + [monitor] energy_file */
-    assert_int_equal(count, 41);
+    /* 36 + [mqtt] password_file, site, retain_state + [bridge] on_dead + [monitor] energy_file
+     * + [http] history_file, user, password_file */
+    assert_int_equal(count, 44);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default
