@@ -26,4 +26,28 @@ extern const struct bl_signal_desc bl_lv_rows_35a[];
  */
 int bl_lv_plausibility(const struct bl_battery *st);
 
+/* Row and message shorthands for the Pylon-set tables (designated initializers: members left out
+ * are 0, i.e. little-endian without offset). */
+#define LV_NUM(name_, start_, len_, sgn_, factor_, dec_, unit_, field_, cm_)                       \
+    {                                                                                              \
+        .name = name_, .start = start_, .len = len_, .is_signed = sgn_, .factor = factor_,         \
+        .decimals = dec_, .unit = unit_, .field = field_, .comment = cm_                           \
+    }
+#define LV_BIT(name_, start_, field_, mask_, cm_)                                                  \
+    {                                                                                              \
+        .name = name_, .start = start_, .len = 1, .factor = 1, .unit = "", .field = field_,        \
+        .mask = mask_, .comment = cm_                                                              \
+    }
+#define LV_PAIR(name_, start_, field_, mask_, cm_)                                                 \
+    {                                                                                              \
+        .name = name_, .start = start_, .len = 2, .factor = 1, .unit = "", .field = field_,        \
+        .mask = mask_, .comment = cm_                                                              \
+    }
+#define LV_ASCII(name_, start_, nbytes_, field_, text_, cm_)                                       \
+    {                                                                                              \
+        .name = name_, .start = start_, .len = (nbytes_)*8, .factor = 1, .unit = "",               \
+        .field = field_, .text = text_, .special = &bl_sp_ascii, .comment = cm_                    \
+    }
+#define LV_ROWS(a) .sigs = a, .n_sigs = sizeof a / sizeof a[0]
+
 #endif
