@@ -187,6 +187,9 @@ static const struct bl_msg_desc msgs[] = {
      .comment = "inverter keep-alive, 8 zero bytes"},
 };
 
+/* Scale variants (pylontech-0.1v) share these ids: the recogniser chooses by plausibility. */
+static const struct bl_profile_ops ops = {.plausibility = bl_lv_plausibility};
+
 /* Names installers meet for this protocol (can-profiles.md 1 title, 1.8, 14). */
 static const char *const aliases[] = {
     "pylon",      "pylontech-lv", "pylon-lv", "pylontech-lv-v1.2", "pylontech-v1.2", "pylon-v1.2",
@@ -208,4 +211,5 @@ const struct bl_profile bl_profile_pylontech = {
     /* 0x359 has no communication alarm: the inverter sees a fault as the "internal
      * communication fail" warning (byte 3 bit 3), as the bridge has always sent it. */
     .fault_warnings = BL_WARN_INTERNAL_COMMUNICATION_FAIL,
+    .ops = &ops,
 };

@@ -133,8 +133,9 @@ static const struct bl_signal_desc sig_307[] = {
         .max_len = 8, .flags = flags_, .period_ms = 1000, LV_ROWS(rows_), .comment = cm_           \
     }
 /* Mandatory per 5.2: 0x351, 0x355 (60 s without it: F952) and the 0x35A alarms. The set shares
- * every id with the Pylon/Victron sets; what tells an SI bus apart is the SI's 0x305/0x306 with
- * data (DISTINCT on the inverter side, 5.4) and 0x00F. */
+ * every id with the Pylon/Victron sets, the SI's 0x305-0x307 included (a Victron GX sends them
+ * too, 2.2): what tells an SI bus apart is its 0x305 carrying data (5.4), a payload test, not an
+ * id; only 0x00F is DISTINCT. */
 #define REQ (BL_MSG_CYCLE | BL_MSG_REQUIRED)
 
 static const struct bl_msg_desc msgs[] = {
@@ -161,9 +162,9 @@ static const struct bl_msg_desc msgs[] = {
      .max_len = 0,
      .flags = BL_MSG_OPTIONAL | BL_MSG_DISTINCT,
      .comment = "remote quick stop, no data: SI standby until a start command (5.2)"},
-    SI(0x305, "si_measurements", 8, BL_MSG_KEEPALIVE | BL_MSG_DISTINCT, sig_305,
+    SI(0x305, "si_measurements", 8, BL_MSG_KEEPALIVE, sig_305,
        "SI process values every second; carries data, unlike a Pylon 0x305 (5.4)"),
-    SI(0x306, "si_state", 8, BL_MSG_DISTINCT, sig_306, "SI state every second (5.4)"),
+    SI(0x306, "si_state", 8, 0, sig_306, "SI state every second (5.4)"),
     SI(0x307, "si_relays", 2, 0, sig_307, "SI relay states every second (5.4)"),
 };
 
