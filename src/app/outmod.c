@@ -136,6 +136,12 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
 FWDV(http_mod, bl_http_set_names, (struct bl_http * h, const char *device, const char *source_uri),
      (h, device, source_uri))
 FWDV(http_mod, bl_http_set_site, (struct bl_http * h, const char *site), (h, site))
+FWD(http_mod, enum bl_err, bl_http_set_web,
+    (struct bl_http * h, const char *history_file, const char *user, const char *password,
+     char err[BL_ERRLEN]),
+    (h, history_file, user, password, err))
+FWDV(http_mod, bl_http_set_ids, (struct bl_http * h, const struct bl_id_stat *ids, unsigned n),
+     (h, ids, n))
 FWDV(http_mod, bl_http_update,
      (struct bl_http * h, const struct bl_battery *b, const struct bl_link *l,
       const struct bl_source_stats *st, bl_us now, int64_t wall_us),
