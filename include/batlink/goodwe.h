@@ -63,7 +63,8 @@ enum bl_err bl_gw_aa55_parse(const uint8_t *buf, size_t len, uint16_t *type, con
 /**
  * Validate a Modbus-RTU-over-UDP answer to a read of `count` registers from `addr` with fc 0x03:
  * `AA 55 addr fc n data[n] crc_lo crc_hi` (CRC over addr..data). Bytes after the CRC are ignored.
- * On success *data points at the n = 2 x count data bytes inside `buf`.
+ * On success *data points at the n = 2 x count data bytes inside `buf` (count 0: any n, *data
+ * then has buf[4] bytes).
  * Returns BL_OK, BL_ERR_SHORT (truncated), BL_ERR_INVAL (no AA 55, other address/function, byte
  * count not 2 x count), BL_ERR_CHECKSUM, BL_ERR_UNSUPPORTED (a Modbus exception answer; *exc gets
  * its code when exc is not NULL). O(len).

@@ -123,7 +123,7 @@ enum bl_err bl_gw_rtu_parse(const uint8_t *buf, size_t len, uint8_t addr, uint16
         return BL_ERR_INVAL;
     }
     size_t n = buf[4];
-    if (n != 2u * count) {
+    if (count != 0 && n != 2u * count) {
         bl_diag_set(why, "Modbus byte count is not twice the registers asked for", 4);
         return BL_ERR_INVAL;
     }
@@ -174,7 +174,7 @@ enum bl_err bl_gw_tcp_parse(const uint8_t *buf, size_t len, size_t *used, uint16
         bl_diag_set(why, "Modbus answer with another function code", 7);
         return BL_ERR_INVAL;
     }
-    if (buf[8] != 2u * count || mlen != 3u + buf[8]) {
+    if ((count != 0 && buf[8] != 2u * count) || mlen != 3u + buf[8]) {
         bl_diag_set(why, "Modbus byte count does not match the registers asked for", 8);
         return BL_ERR_INVAL;
     }
