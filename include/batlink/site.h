@@ -48,6 +48,8 @@ struct bl_site_input {
     const char *last_error; /**< static text of the last bad input, or NULL */
     uint32_t serial;        /**< meter serial seen last (SMA), 0 = none */
     char model[17];         /**< inverter model read (GoodWe), "" = none */
+    bl_us stale_us;         /**< per-input thresholds; 0 = the site's (bl_site.stale_us) */
+    bl_us down_us;
 };
 
 struct bl_site {
@@ -88,9 +90,10 @@ void bl_site_bad(struct bl_site *s, unsigned idx, const char *what);
 void bl_site_foreign(struct bl_site *s, unsigned idx);
 void bl_site_timeout(struct bl_site *s, unsigned idx);
 /**
- * Age the links at `now`: up -> stale after stale_us without a good reading, stale -> down after
- * down_us; the fields an input set stop being known when it is no longer up. Returns a bit mask
- * of the inputs whose link changed in this call (for a logged reason). O(inputs).
+ * Age the links at `now`: up -> stale after stale_us (the input's, else the site's) without a good
+ * reading, stale -> down after down_us; the fields an input set stop being known when it is no
+ * longer up. Returns a bit mask of the inputs whose link changed in this call (for a logged
+ * reason). O(inputs).
  */
 unsigned bl_site_tick(struct bl_site *s, bl_us now);
 /** Value of field `f` as a double; false when not known. */

@@ -151,9 +151,11 @@ unsigned bl_site_tick(struct bl_site *s, bl_us now)
         struct bl_site_input *in = &s->in[i];
         enum bl_site_link want = in->link;
         bl_us age = now - in->last_ok_us;
-        if (in->last_ok_us == 0 || age >= s->down_us)
+        bl_us stale = in->stale_us > 0 ? in->stale_us : s->stale_us;
+        bl_us down = in->down_us > 0 ? in->down_us : s->down_us;
+        if (in->last_ok_us == 0 || age >= down)
             want = BL_SITE_LINK_DOWN;
-        else if (age >= s->stale_us)
+        else if (age >= stale)
             want = BL_SITE_LINK_STALE;
         else
             want = BL_SITE_LINK_UP;
