@@ -260,6 +260,37 @@ def gw_tests():
                                   for l in dump.out),
               "goodwe/%s: malformed answers never give a value" % proto)
 
+    # a silent peer of our own records when requests come: bursts of exactly 1 + retries
+    # requests, never closer than the timeout (one request in flight), then the next period
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(0.2)
+    dump = Proc([BATLINK, "site-dump", "--timeout-ms", "100", "--retries", "3",
+                 "goodwe:127.0.0.1:%d?period=1000" % peer.getsockname()[1]])
+    stamps = []
+    end = time.monotonic() + 30
+    while time.monotonic() < end and len(stamps) < 12:
+        try:
+            peer.recvfrom(64)
+            stamps.append(time.monotonic())
+        except socket.timeout:
+            pass
+    dump.stop()
+    peer.close()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    bursts, n = [], 1
+    for g in gaps:
+        if g > 0.35:
+            bursts.append(n)
+            n = 1
+        else:
+            n += 1
+    check(len(stamps) == 12 and bursts[:2] == [4, 4],
+          "goodwe: 4 requests per silent cycle (1 + 3 retries), bursts %s" % bursts)
+    check(gaps and min(gaps) >= 0.095,
+          "goodwe: one request in flight: no two requests closer than the 100 ms timeout "
+          "(closest %.3f s)" % (min(gaps) if gaps else -1))
+
     # crafted bad UDP answers from a peer of our own
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
