@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# check-32bit.sh: compile the pure layers (core, proto, bms, control, diag) for a 32-bit target
+# check-32bit.sh: compile the pure layers (core, proto, bms, site, control, diag) for a 32-bit target
 # with the strict warning set, as the proof that they could run on a small microcontroller-class
 # CPU (style.md rule 15). Needs gcc-multilib.
 set -euo pipefail
@@ -11,7 +11,7 @@ flags=(-m32 -std=c11 -O2 -Iinclude -Isrc -Wall -Wextra -Werror -pedantic -Wconve
        -Wsign-conversion -Wswitch-enum -Wdouble-promotion -Wfloat-equal -Wundef
        -Wmissing-declarations -Wcast-align -D_POSIX_C_SOURCE=200809L -DBL_VERSION='"32bit"')
 n=0
-for f in src/core/*.c src/proto/*.c src/bms/*.c src/control/*.c src/diag/*.c; do
+for f in src/core/*.c src/proto/*.c src/bms/*.c src/site/*.c src/control/*.c src/diag/*.c; do
     gcc "${flags[@]}" -c "$f" -o "$out/$(basename "$f" .c).o"
     n=$((n + 1))
 done
