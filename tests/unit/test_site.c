@@ -9,8 +9,11 @@
 
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+
 #include "batlink/goodwe.h"
 #include "batlink/site.h"
+#include "batlink/site_json.h"
 #include "batlink/speedwire.h"
 
 static void signs_and_ageing(void **state)
@@ -99,11 +102,47 @@ static void table_and_limits(void **state)
     assert_string_equal(bl_site_link_name(BL_SITE_LINK_STALE), "stale");
 }
 
+/* The `site` JSON object: known fields under their keys, unknown ones absent, inputs with links. */
+static void json_object(void **state)
+{
+    (void)state;
+    struct bl_site s;
+    bl_site_init(&s);
+    assert_int_equal(bl_site_add_input(&s, BL_SITE_SMA_EM, "sma-em:eth0?serial=7"), 0);
+    assert_int_equal(bl_site_add_input(&s, BL_SITE_GOODWE, "goodwe:10.0.0.9"), 1);
+    struct bl_sma_em m = {0};
+    m.known = 1u << BL_SMA_EM_P_IMPORT | 1u << BL_SMA_EM_P_EXPORT | 1u << BL_SMA_EM_E_EXPORT;
+    m.p_import_dw = 6347;
+    m.e_export_ws = 0x000000000da0c3a8ull; /* 229 kWh-ish, any value */
+    m.serial = 7;
+    bl_site_apply_sma(&s, 0, &m, 1000000);
+    bl_site_bad(&s, 1, "Modbus answer CRC mismatch");
+    cJSON *o = bl_site_json(&s, 1500000);
+    assert_non_null(o);
+    assert_true(cJSON_GetObjectItem(o, "grid_power_w")->valuedouble == 635);
+    assert_non_null(cJSON_GetObjectItem(o, "grid_export_kwh"));
+    assert_null(cJSON_GetObjectItem(o, "grid_import_kwh"));
+    assert_null(cJSON_GetObjectItem(o, "other_inverter_battery_power_w"));
+    cJSON *in = cJSON_GetObjectItem(o, "inputs");
+    assert_int_equal(cJSON_GetArraySize(in), 2);
+    cJSON *a = cJSON_GetArrayItem(in, 0), *b = cJSON_GetArrayItem(in, 1);
+    assert_string_equal(cJSON_GetObjectItem(a, "link")->valuestring, "up");
+    assert_true(cJSON_GetObjectItem(a, "age_s")->valuedouble == 0.5);
+    assert_true(cJSON_GetObjectItem(a, "serial")->valuedouble == 7);
+    assert_string_equal(cJSON_GetObjectItem(b, "link")->valuestring, "down");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(b, "age_s")));
+    assert_string_equal(cJSON_GetObjectItem(b, "last_error")->valuestring,
+                        "Modbus answer CRC mismatch");
+    assert_true(cJSON_GetObjectItem(b, "bad")->valuedouble == 1);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(signs_and_ageing),
         cmocka_unit_test(table_and_limits),
+        cmocka_unit_test(json_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
