@@ -34,15 +34,28 @@ enum bl_site_field {
     BL_SITE_F__COUNT
 };
 
+/** What was wrong with bad input: the classes of bl_site_input.bad_by. */
+enum bl_site_bad {
+    BL_SITE_BAD_TRUNCATED, /**< shorter than its format or its own length fields say */
+    BL_SITE_BAD_OVERSIZED, /**< longer than any valid datagram / answer */
+    BL_SITE_BAD_MALFORMED, /**< wrong magic, tag or record past the end, wrong address, byte count
+                            */
+    BL_SITE_BAD_CHECKSUM,  /**< CRC or sum mismatch */
+    BL_SITE_BAD_REJECTED,  /**< the device answered with an error (Modbus exception) */
+    BL_SITE_BAD_VALUE,     /**< a decoded value out of its range (SOC above 100 %) */
+    BL_SITE_BAD__COUNT
+};
+
 /** One input (meter or inverter) and its link state. Counters are totals since start. */
 struct bl_site_input {
     enum bl_site_kind kind;
     char uri[BL_SITE_URI_MAX + 1];
     enum bl_site_link link;
-    bl_us last_ok_us;       /**< monotonic time of the last good reading (0 = never) */
-    bl_us link_since_us;    /**< monotonic time of the last link-state change */
-    uint64_t good;          /**< good readings */
-    uint64_t bad;           /**< malformed / truncated / CRC / oversized input */
+    bl_us last_ok_us;                    /**< monotonic time of the last good reading (0 = never) */
+    bl_us link_since_us;                 /**< monotonic time of the last link-state change */
+    uint64_t good;                       /**< good readings */
+    uint64_t bad;                        /**< all bad input: the sum of bad_by */
+    uint64_t bad_by[BL_SITE_BAD__COUNT]; /**< bad input by what was wrong */
     uint64_t foreign;       /**< well-formed but not for us (other protocol, other serial) */
     uint64_t timeouts;      /**< requests without an answer (after the retries) */
     const char *last_error; /**< static text of the last bad input, or NULL */
@@ -86,7 +99,9 @@ void bl_site_apply_sma(struct bl_site *s, unsigned idx, const struct bl_sma_em *
 /** A good inverter reading from input `idx` at `now`: battery power (+ charging) and SOC. */
 void bl_site_apply_gw(struct bl_site *s, unsigned idx, const struct bl_gw_state *g, bl_us now);
 /** Count bad input on `idx` (`what`: static text), foreign input or a timeout. */
-void bl_site_bad(struct bl_site *s, unsigned idx, const char *what);
+void bl_site_bad(struct bl_site *s, unsigned idx, enum bl_site_bad why, const char *what);
+/** snake_case name of a bad-input class ("truncated"), "unknown" outside the enum. */
+const char *bl_site_bad_name(enum bl_site_bad b);
 void bl_site_foreign(struct bl_site *s, unsigned idx);
 void bl_site_timeout(struct bl_site *s, unsigned idx);
 /**

@@ -13,7 +13,8 @@ struct cJSON;
  * (grid_power_w, grid_import_kwh, grid_export_kwh, other_inverter_battery_power_w,
  * other_inverter_soc_pct; unknown or stale ones absent, never invented), then `inputs` = an array
  * of {uri, kind, link ("up"/"stale"/"down"), age_s (since the last good reading, null before the
- * first), link_for_s, good, bad, foreign, timeouts, last_error (when any), serial (sma-em, when
+ * first), link_for_s, good, bad, bad_by {truncated, oversized, malformed, checksum, rejected,
+ * value: only the non-zero ones}, foreign, timeouts, last_error (when any), serial (sma-em, when
  * seen), model (goodwe, when read)}. Returns a new object (cJSON_Delete), NULL when out of memory.
  * Blocking: never. O(fields + inputs).
  */

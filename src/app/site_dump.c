@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* site_dump.c: `batlink site-dump URI...`: open site inputs (sma-em:, goodwe:) and print the
- * decoded site as one JSON line per good reading and per link change:
+ * decoded site as one JSON line per good reading, per link change and at exit:
  *   {"ts":1765123456.789,"site":{"grid_power_w":-700,...,"inputs":[{...}]}}
  * To check a meter or an inverter before configuring it, and for the integration tests. */
 #include <errno.h>
@@ -77,8 +77,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: batlink site-dump [OPTIONS] URI...\n\n"
-            "Read site inputs and print the decoded site as JSON lines (one per good reading and\n"
-            "per link change). Read only.\n  %s\n\n"
+            "Read site inputs and print the decoded site as JSON lines (one per good reading, per\n"
+            "link change and one at exit with the final counters). Read only.\n  %s\n\n"
             "  --count N         stop after N lines\n"
             "  --duration S      stop after S seconds\n"
             "  --timeout-ms MS   GoodWe request timeout (default 1000)\n"
@@ -160,6 +160,8 @@ int app__cmd_site_dump(int argc, char **argv)
     d.start = bl_now_mono();
     if (bl_loop_timer(d.loop, d.start + TICK_US, TICK_US, tick, &d) == NULL) goto out;
     rc = bl_loop_run(d.loop) == BL_OK ? 0 : BL_EXIT_FAIL;
+    d.count = 0;
+    print_line(&d, "exit"); /* the final counters */
     for (unsigned i = 0; i < d.site.n_inputs; i++) {
         const struct bl_site_input *si = &d.site.in[i];
         fprintf(stderr, "site-dump: %s: %llu good, %llu bad, %llu foreign, %llu timeouts%s%s\n",

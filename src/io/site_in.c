@@ -104,10 +104,28 @@ static void warn_limited(struct bl_site_in *in, const char *what, const char *fm
     warn(in, "%s", buf);
 }
 
-static void bad_input(struct bl_site_in *in, const struct bl_diag *why, const char *kind)
+/* The class of bad input from the codec's error. */
+static enum bl_site_bad bad_class(enum bl_err e)
+{
+    switch (e) {
+    case BL_ERR_SHORT:
+        return BL_SITE_BAD_TRUNCATED;
+    case BL_ERR_RANGE:
+        return BL_SITE_BAD_OVERSIZED;
+    case BL_ERR_CHECKSUM:
+        return BL_SITE_BAD_CHECKSUM;
+    case BL_ERR_UNSUPPORTED:
+        return BL_SITE_BAD_REJECTED;
+    default:
+        return BL_SITE_BAD_MALFORMED;
+    }
+}
+
+static void bad_input(struct bl_site_in *in, const struct bl_diag *why, const char *kind,
+                      enum bl_site_bad cls)
 {
     const char *what = why->what != NULL ? why->what : "malformed";
-    bl_site_bad(in->site, in->idx, what);
+    bl_site_bad(in->site, in->idx, cls, what);
     warn_limited(in, kind, "%s: bad %s: %s at byte %zu", in->uri, kind, what, why->byte);
 }
 
@@ -145,7 +163,7 @@ static void sma_readable(void *ctx, int fd, short revents)
             continue;
         }
         if (e != BL_OK) {
-            bad_input(in, &why, "datagrams");
+            bad_input(in, &why, "datagrams", bad_class(e));
             continue;
         }
         if (in->want_serial && m.serial != in->serial) {
@@ -339,7 +357,7 @@ static void gw_take(struct bl_site_in *in, const uint8_t *data, size_t n)
         if (e == BL_OK) in->cycle_known |= 1u << BL_GW_SOC;
     }
     if (e != BL_OK) {
-        bad_input(in, &why, "answers");
+        bad_input(in, &why, "answers", e == BL_ERR_RANGE ? BL_SITE_BAD_VALUE : bad_class(e));
         gw_cycle_done(in); /* a bad value: give up this cycle, the next one starts afresh */
         return;
     }
@@ -348,7 +366,7 @@ static void gw_take(struct bl_site_in *in, const uint8_t *data, size_t n)
 
 static void gw_exception(struct bl_site_in *in, uint8_t code)
 {
-    bl_site_bad(in->site, in->idx, "Modbus exception answer");
+    bl_site_bad(in->site, in->idx, BL_SITE_BAD_REJECTED, "Modbus exception answer");
     warn_limited(in, "answers",
                  "%s: the inverter rejected the read of the %s (register %u): "
                  "Modbus exception %u",
@@ -379,12 +397,11 @@ static void gw_udp_readable(struct bl_site_in *in)
         struct bl_diag why = {0};
         if (n > sizeof buf - 1) {
             bl_diag_set(&why, "answer longer than the largest Modbus answer", BL_GW_REPLY_MAX);
-            bad_input(in, &why, "answers");
+            bad_input(in, &why, "answers", BL_SITE_BAD_OVERSIZED);
             continue;
         }
         if (in->step == GW_IDLE) {
-            bl_diag_set(&why, "answer with no request in flight (late answer?)", 0);
-            bad_input(in, &why, "answers");
+            bl_site_foreign(in->site, in->idx); /* a late answer to a request already retried */
             continue;
         }
         const uint8_t *data = NULL;
@@ -395,7 +412,7 @@ static void gw_udp_readable(struct bl_site_in *in)
             continue;
         }
         if (e != BL_OK) {
-            bad_input(in, &why, "answers");
+            bad_input(in, &why, "answers", bad_class(e));
             continue; /* the timeout timer retries */
         }
         gw_take(in, data, 2u * step_count(in->step));
@@ -408,7 +425,7 @@ static void gw_tcp_readable(struct bl_site_in *in)
         if (in->rx_len == sizeof in->rx) {
             struct bl_diag why = {0};
             bl_diag_set(&why, "answer longer than the receive buffer", in->rx_len);
-            bad_input(in, &why, "answers");
+            bad_input(in, &why, "answers", BL_SITE_BAD_OVERSIZED);
             gw_close_tcp(in);
             return;
         }
@@ -444,7 +461,7 @@ static void gw_tcp_readable(struct bl_site_in *in)
                 /* another transaction: a late answer to a request already retried */
                 bl_site_foreign(in->site, in->idx);
             } else if (e != BL_OK) {
-                bad_input(in, &why, "answers");
+                bad_input(in, &why, "answers", bad_class(e));
                 gw_close_tcp(in); /* out of step with the peer: start a new connection */
                 return;
             } else {

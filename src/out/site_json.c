@@ -33,6 +33,12 @@ static bool add_input(cJSON *arr, const struct bl_site_input *in, bl_us now)
          cJSON_AddNumberToObject(o, "bad", (double)in->bad) != NULL &&
          cJSON_AddNumberToObject(o, "foreign", (double)in->foreign) != NULL &&
          cJSON_AddNumberToObject(o, "timeouts", (double)in->timeouts) != NULL;
+    cJSON *by = ok ? cJSON_AddObjectToObject(o, "bad_by") : NULL;
+    ok = by != NULL;
+    for (unsigned b = 0; ok && b < BL_SITE_BAD__COUNT; b++)
+        if (in->bad_by[b] > 0)
+            ok = cJSON_AddNumberToObject(by, bl_site_bad_name((enum bl_site_bad)b),
+                                         (double)in->bad_by[b]) != NULL;
     if (ok && in->last_error != NULL)
         ok = cJSON_AddStringToObject(o, "last_error", in->last_error) != NULL;
     if (ok && in->kind == BL_SITE_SMA_EM && in->serial != 0)

@@ -127,10 +127,32 @@ void bl_site_apply_gw(struct bl_site *s, unsigned idx, const struct bl_gw_state 
     }
 }
 
-void bl_site_bad(struct bl_site *s, unsigned idx, const char *what)
+const char *bl_site_bad_name(enum bl_site_bad b)
+{
+    switch (b) {
+    case BL_SITE_BAD_TRUNCATED:
+        return "truncated";
+    case BL_SITE_BAD_OVERSIZED:
+        return "oversized";
+    case BL_SITE_BAD_MALFORMED:
+        return "malformed";
+    case BL_SITE_BAD_CHECKSUM:
+        return "checksum";
+    case BL_SITE_BAD_REJECTED:
+        return "rejected";
+    case BL_SITE_BAD_VALUE:
+        return "value";
+    case BL_SITE_BAD__COUNT:
+        break;
+    }
+    return "unknown";
+}
+
+void bl_site_bad(struct bl_site *s, unsigned idx, enum bl_site_bad why, const char *what)
 {
     if (idx >= s->n_inputs) return;
     s->in[idx].bad++;
+    if ((unsigned)why < BL_SITE_BAD__COUNT) s->in[idx].bad_by[why]++;
     s->in[idx].last_error = what;
 }
 

@@ -149,6 +149,9 @@ def sma_tests(ns):
     check(o is not None, "sma-em: malformed and foreign datagrams counted")
     if o:
         check(o["site"].get("grid_power_w") == 800, "sma-em: good datagrams between bad ones")
+        by = inp(o).get("bad_by", {})
+        check(by.get("oversized", 0) >= 1 and by.get("malformed", 0) >= 1,
+              "sma-em: bad datagrams counted by what was wrong: %s" % by)
     for reason in ("tag length runs past the end of the datagram",
                    "datagram longer than BL_SMA_EM_MAX_LEN", "at byte"):
         check(dump.wait_err(re.escape(reason), 5) is not None, "sma-em: warning names: " + reason)
@@ -256,6 +259,11 @@ def gw_tests():
               "goodwe/%s: malformed answer reported: %s" % (proto, want))
         dump.stop()
         sim.stop()
+        cls = "checksum" if proto == "udp" else "malformed"
+        last = json.loads(dump.out[-1]) if dump.out else None
+        check(last is not None and last["event"] == "exit" and
+              inp(last).get("bad_by", {}).get(cls, 0) >= 1 and inp(last)["good"] == 0,
+              "goodwe/%s: counted as %s in the exit line: %s" % (proto, cls, dump.out[-1:]))
         check(not dump.out or all("other_inverter_battery_power_w" not in json.loads(l)["site"]
                                   for l in dump.out),
               "goodwe/%s: malformed answers never give a value" % proto)

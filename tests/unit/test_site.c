@@ -67,7 +67,7 @@ static void signs_and_ageing(void **state)
     assert_int_equal(bl_site_tick(&s, 12000001), 2u); /* the inverter: stale -> down */
     assert_true(bl_site_value(&s, BL_SITE_GRID_POWER, &v));
 
-    bl_site_bad(&s, 0, "no \"SMA\\0\" signature");
+    bl_site_bad(&s, 0, BL_SITE_BAD_MALFORMED, "no \"SMA\\0\" signature");
     bl_site_foreign(&s, 0);
     bl_site_timeout(&s, 1);
     assert_int_equal(s.in[0].bad, 1);
@@ -116,7 +116,7 @@ static void json_object(void **state)
     m.e_export_ws = 0x000000000da0c3a8ull; /* 229 kWh-ish, any value */
     m.serial = 7;
     bl_site_apply_sma(&s, 0, &m, 1000000);
-    bl_site_bad(&s, 1, "Modbus answer CRC mismatch");
+    bl_site_bad(&s, 1, BL_SITE_BAD_CHECKSUM, "Modbus answer CRC mismatch");
     cJSON *o = bl_site_json(&s, 1500000);
     assert_non_null(o);
     assert_true(cJSON_GetObjectItem(o, "grid_power_w")->valuedouble == 635);
@@ -134,6 +134,11 @@ static void json_object(void **state)
     assert_string_equal(cJSON_GetObjectItem(b, "last_error")->valuestring,
                         "Modbus answer CRC mismatch");
     assert_true(cJSON_GetObjectItem(b, "bad")->valuedouble == 1);
+    cJSON *by = cJSON_GetObjectItem(b, "bad_by");
+    assert_int_equal(cJSON_GetArraySize(by), 1);
+    assert_true(cJSON_GetObjectItem(by, "checksum")->valuedouble == 1);
+    assert_int_equal(s.in[1].bad_by[BL_SITE_BAD_CHECKSUM], 1);
+    assert_string_equal(bl_site_bad_name(BL_SITE_BAD__COUNT), "unknown");
     cJSON_Delete(o);
 }
 
