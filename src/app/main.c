@@ -23,7 +23,8 @@ static const struct command commands[] = {
     {"record", bl_cmd_record, "record a source to a candump .log or a .pcap file"},
     {"sim", bl_cmd_sim, "play a simulated battery onto a transmitting source"},
     {"dbc", bl_cmd_dbc, "print the DBC file of a CAN profile"},
-    {"site-dump", app__cmd_site_dump, "read an energy meter or a second inverter, print JSON lines"},
+    {"site-dump", app__cmd_site_dump,
+     "read an energy meter or a second inverter, print JSON lines"},
 };
 
 static void usage(FILE *out)
