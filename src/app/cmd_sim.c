@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "app/app.h"
-#include "app/site_cmd.h"
 #include "batlink/profile.h"
 #include "batlink/recorder.h"
 #include "batlink/simbat.h"
 #include "batlink/source.h"
+#include "app/site_cmd.h" /* the site simulators */
 
 struct sim_opts {
     const char *profile;
