@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # setup.sh: install the Debian 12 packages batlink needs (build; with --test also the test
-# peers and tools). Works as root, or as a normal user through sudo. Installs only what is missing.
+# peers and tools; with --cross the arm64/armhf cross toolchains, the target architectures'
+# -dev packages (multiarch), qemu-user and mmdebstrap, for scripts/package.sh and its tests).
+# Works as root, or as a normal user through sudo. Installs only what is missing.
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git
             libmosquitto-dev libcjson-dev libinih-dev libmicrohttpd-dev)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck gcc-multilib
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
            can-utils python3-can mosquitto mosquitto-clients curl tshark socat
-           qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2)
+           qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2 mmdebstrap)
+
+cross_arches=(arm64 armhf)
+cross_pkgs=(crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user mmdebstrap dpkg-dev)
+for a in "${cross_arches[@]}"; do
+    cross_pkgs+=(libmosquitto-dev:"$a" libcjson-dev:"$a" libinih-dev:"$a" libmicrohttpd-dev:"$a"
+                 libcmocka-dev:"$a")
+done
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
     want+=("${test_pkgs[@]}")
+fi
+cross=0
+if [[ "${1:-}" == "--cross" ]]; then
+    cross=1
+    want+=("${cross_pkgs[@]}")
 fi
 
 # npm (for the DBC check) may come with a Node.js that is not Debian's; take Debian's only when
@@ -38,6 +52,16 @@ elif command -v sudo >/dev/null; then
 else
     echo "setup.sh: need root or sudo to install: ${missing[*]}" >&2
     exit 1
+fi
+# --cross: the target architectures must be known to dpkg before apt can see their packages
+# (adding one that is there already changes nothing, but ask first so a run without changes
+# needs no root).
+if ((cross)); then
+    for a in "${cross_arches[@]}"; do
+        if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+            "${as_root[@]}" dpkg --add-architecture "$a"
+        fi
+    done
 fi
 echo "setup.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive

@@ -127,7 +127,9 @@ struct bl_battery {
     int32_t v[BL_F__COUNT];
     bl_us updated_us[BL_F__COUNT];
     char manufacturer[BL_MANUFACTURER_MAX + 1];
-    const char *profile; /**< static name of the profile that decoded it, or NULL */
+    const char *profile;  /**< static name of the profile that decoded it, or NULL */
+    const char *inverter; /**< static name of the inverter keep-alive family seen (the profile's
+                               inverter_name, e.g. "pylontech-0x305"), or NULL */
 };
 
 _Static_assert(BL_F__COUNT <= 32, "bl_battery.known is a 32-bit mask");

@@ -18,8 +18,12 @@ struct bl_bmslink;
 /** Counters of one BMS link (what the bridge reports in its `bms` JSON object and /metrics). */
 struct bl_bmslink_stats {
     uint64_t requests;         /**< requests written */
-    uint64_t replies;          /**< valid replies decoded (readings delivered) */
+    uint64_t replies;          /**< valid replies to the request in flight (readings delivered) */
+    uint64_t unsolicited;      /**< valid frames that answered no request of ours in flight (a
+                                    second program on the port, or after the timeout): counted,
+                                    never a reading */
     uint64_t timeouts;         /**< requests without a valid reply within the timeout */
+    uint64_t skipped_polls;    /**< poll times that passed with a request still in flight */
     uint64_t checksum_errors;  /**< frames whose checksum did not match */
     uint64_t bad_frames;       /**< framing errors, truncated or unknown items, overlong frames */
     uint64_t invalid_readings; /**< well-formed frames with impossible values (a cell at 0 V) */
@@ -46,7 +50,8 @@ struct bl_bmslink_cbs {
 /**
  * Parse `uri` and open the port. Accepted: `jk:DEVICE[?baud=N][&interval_ms=N][&timeout_ms=N]`
  * (baud 9600..921600, default 115200; poll interval 100..60000 ms, default 1000; reply timeout
- * 20..10000 ms, default 500 and below the interval). The port is set raw 8N1, non-blocking.
+ * 20..10000 ms, default 1500; it may exceed the interval: a poll time that finds a request
+ * still in flight is skipped and counted). The port is set raw 8N1, non-blocking.
  * Returns BL_OK; BL_ERR_USAGE (unknown scheme or parameter, value out of range: `err` names it);
  * BL_ERR_IO (open or tcsetattr failed: "jk:/dev/ttyUSB0: open: No such file or directory");
  * BL_ERR_NOMEM. Ownership: free with bl_bmslink_close. Blocking: never (O_NONBLOCK open).
@@ -56,7 +61,9 @@ enum bl_err bl_bmslink_open(const char *uri, struct bl_bmslink **out,
 
 /**
  * Start polling on `loop`: the first request goes out at once, then every interval. A reply is
- * awaited until the timeout; bytes between frames are skipped (resync); a partial frame is
+ * awaited until the timeout; only a valid frame that arrives while a request is in flight is a
+ * reading, any other is counted as unsolicited; bytes between frames are skipped (resync); a
+ * partial frame is
  * dropped after 50 ms of silence. On EIO/ENODEV/hang-up the port is closed and reopened with
  * backoff (0.25 s doubling to 5 s). Returns BL_ERR_NOMEM when the loop tables are full.
  */
@@ -71,6 +78,8 @@ const char *bl_bmslink_uri(const struct bl_bmslink *l);
 bool bl_bmslink_up(const struct bl_bmslink *l);
 /** The poll interval in µs. */
 bl_us bl_bmslink_interval(const struct bl_bmslink *l);
+/** The reply timeout in µs. */
+bl_us bl_bmslink_timeout(const struct bl_bmslink *l);
 /** Close the port, remove watchers and timers, free (accepts NULL). */
 void bl_bmslink_close(struct bl_bmslink *l);
 

@@ -50,6 +50,7 @@ struct bl_config {
         double period;           /**< [bridge] period = 1 */
         double stale_after;      /**< [bridge] stale_after = 5 */
         double dead_after;       /**< [bridge] dead_after = 30 */
+        char on_dead[16];        /**< [bridge] on_dead = "safe-frames" (or "silent") */
         long module_count;       /**< [bridge] module_count = 1 */
         long soh;                /**< [bridge] soh = 100 (sent in 0x355: JK UART has no SOH) */
         bool commands;           /**< [bridge] commands = false */

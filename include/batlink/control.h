@@ -12,6 +12,11 @@
 #include "batlink/bms.h"
 #include "batlink/err.h"
 
+/** Valid readings in a row after a start or a silence before the current limits apply. The
+ * limits then start at the lowest target seen over those readings instead of climbing from 0
+ * through current_hold; later increases (after a decrease) still wait current_hold. */
+#define BL_CTL_STARTUP_READINGS 3
+
 /** Most breakpoints of one curve. */
 #define BL_CTL_CURVE_MAX 8
 
@@ -70,7 +75,10 @@ struct bl_ctl_config {
                                              voltage_hold (s) = 60; pack voltage */
     bl_us period_us;                    /**< [bridge] period (s) = 1 */
     bl_us stale_after_us;       /**< [bridge] stale_after (s) = 5: limits 0 + communication alarm */
-    bl_us dead_after_us;        /**< [bridge] dead_after (s) = 30: stop transmitting */
+    bl_us dead_after_us;        /**< [bridge] dead_after (s) = 30: then on_dead applies */
+    bool dead_silent;           /**< [bridge] on_dead = safe-frames (false, default: keep
+                                     sending limits 0, disabled, communication alarm for as long
+                                     as the BMS is silent) | silent (true: stop transmitting) */
     uint16_t warn_cell_high_mv; /**< warn_cell_high (V) = 3.55 */
     uint16_t warn_cell_low_mv;  /**< warn_cell_low (V) = 2.9 */
     uint16_t warn_cell_spread_mv; /**< warn_cell_spread (V) = 0.1 */
@@ -97,6 +105,7 @@ enum bl_ctl_reason {
     BL_CTL_R_FLOAT,        /**< charge voltage: float after end of charge */
     BL_CTL_R_CELL_OVER,    /**< charge voltage pulled down by a cell above cell_voltage_limit */
     BL_CTL_R_CONFIG,       /**< a configured constant (discharge voltage) */
+    BL_CTL_R_STARTUP,      /**< 0 until BL_CTL_STARTUP_READINGS valid readings in a row */
     BL_CTL_R__COUNT
 };
 
@@ -107,7 +116,8 @@ enum bl_ctl_state {
     BL_CTL_STARTING, /**< no valid reading yet: do not transmit */
     BL_CTL_OK,       /**< fresh reading */
     BL_CTL_STALE,    /**< silent for stale_after: limits 0, communication alarm */
-    BL_CTL_DEAD,     /**< silent for dead_after: stop transmitting */
+    BL_CTL_DEAD,     /**< silent for dead_after: the stale frames go on (on_dead = safe-frames)
+                          or nothing is sent (on_dead = silent) */
 };
 enum bl_ctl_phase { BL_CTL_BULK, BL_CTL_FLOAT };
 
@@ -115,15 +125,14 @@ enum bl_ctl_phase { BL_CTL_BULK, BL_CTL_FLOAT };
 struct bl_ctl_out {
     enum bl_ctl_state state;
     enum bl_ctl_phase phase;
-    bool transmit; /**< false while STARTING and once DEAD */
+    bool transmit; /**< false while STARTING, and once DEAD with on_dead = silent */
+    bool startup;  /**< collecting the start-up readings: current limits 0 (BL_CTL_R_STARTUP) */
     int32_t charge_voltage_mv, charge_current_ma, discharge_current_ma, discharge_voltage_mv;
     enum bl_ctl_reason charge_voltage_reason, charge_current_reason, discharge_current_reason,
         discharge_voltage_reason;
     int32_t charge_current_target_ma, discharge_current_target_ma; /**< before hold/ramp */
     enum bl_ctl_reason charge_target_reason, discharge_target_reason;
     bool charge_enable, discharge_enable, force_charge_1, force_charge_2, full_charge_request;
-    uint8_t flags_35c;    /**< Pylontech 0x35C byte 0: b7 charge, b6 discharge enable, b5 force
-                               charge I, b4 force charge II, b3 full charge request */
     uint32_t alarms;      /**< enum bl_alarm (0x359 protection bits) */
     uint32_t warnings;    /**< enum bl_warning (0x359 alarm bits) */
     bl_us reading_age_us; /**< now - time of the last valid reading (0 while STARTING) */
@@ -148,6 +157,9 @@ struct bl_ctl {
     int32_t user_charge_ma, user_discharge_ma;
     bl_us user_charge_until, user_discharge_until;
     uint32_t readings, invalid_readings;
+    bool started;                     /**< start-up readings done since the last silence */
+    uint8_t startup_count;            /**< valid readings in a row while !started */
+    int32_t startup_ccl, startup_dcl; /**< lowest targets seen while !started */
 };
 
 /** Fill `c` with the LiFePO4 defaults listed in struct bl_ctl_config. */
@@ -157,7 +169,8 @@ void bl_ctl_config_defaults(struct bl_ctl_config *c);
  * Set one config key from its text value, as in the INI file: numbers in V, A, s, %, degC;
  * curves as "X:P X:P ..." with X in V (cell curves), degC or % and P in percent of the maximum
  * (e.g. "3.375:100 3.4:25 3.425:5 3.45:0.5 3.5:0"), or "off"; curve_mode = linear | step sets
- * every curve. Keys of [bridge]: period, stale_after, dead_after.
+ * every curve; on_dead = safe-frames | silent. Keys of [bridge]: period, stale_after, dead_after,
+ * on_dead.
  * Returns BL_OK; BL_ERR_UNKNOWN_ID for a key this controller does not have (the caller may own
  * it); BL_ERR_INVAL / BL_ERR_RANGE with *reason (static text) for a bad value (`c` unchanged).
  * Cost: O(len(value)).

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* profile.h: table-driven CAN profiles (Pylontech LV first). One table of messages and signals
- * per profile drives decode, encode, the `dump` text/JSON and the DBC export. Pure: no I/O, no
- * malloc, no clock (time is an argument). The codec contract is in src/proto/README.md. */
+/* profile.h: table-driven CAN profiles. One table of messages and signals per profile drives
+ * decode, encode, the `dump` text/JSON and the DBC export, and carries every protocol fact the
+ * applications need (keep-alive, stop/fault, manufacturer, recognition flags). Pure: no I/O, no
+ * malloc, no clock (time is an argument). The codec contract and "How to add a profile" are in
+ * src/proto/README.md. */
 #ifndef BATLINK_PROFILE_H
 #define BATLINK_PROFILE_H
 
@@ -12,6 +14,8 @@
 #include "batlink/battery.h"
 #include "batlink/err.h"
 #include "batlink/frame.h"
+#include "batlink/simbat.h"
+#include "batlink/tracker.h"
 
 /** No battery field: the signal is a named non-field signal (shown by dump and DBC only). */
 #define BL_F_NONE BL_F__COUNT
@@ -20,7 +24,7 @@ struct bl_signal_desc;
 
 /**
  * Special handling of one row ("small named callback in the row"): ASCII text, undefined-bit
- * reports. Rows without one are plain little-endian integers handled by the engine.
+ * reports. Rows without one are plain integers handled by the engine.
  * All callbacks are pure and must not read past `len` bytes of `data`.
  */
 struct bl_sig_special {
@@ -40,8 +44,10 @@ struct bl_sig_special {
 
 /**
  * One signal (one row). Integer rows: raw = bits [start, start+len) of the frame, little-endian
- * (Intel) bit numbering as in DBC `@1` (bit 0 = LSB of byte 0); stored = raw x factor, in the
- * battery field's integer unit (battery.h) or, for BL_F_NONE, in units of 10^-decimals `unit`.
+ * (Intel) bit numbering as in DBC `@1` (bit 0 = LSB of byte 0), or the same bytes read high byte
+ * first for BL_ORDER_BE rows; stored = (raw - offset) x factor, in the battery field's integer
+ * unit (battery.h) or, for BL_F_NONE, in units of 10^-decimals `unit`. `factor` may be negative
+ * (a limit sent as "30000 - I"), never 0.
  * Physical value = stored / 10^decimals (so for fields, 10^-decimals equals the field scale).
  * Bit rows (field kind BL_FK_BITS): the row owns `mask` of that field; the bit is set when
  * raw == 1 (1-bit flags and the 2-bit "raised" pairs of 0x35A alike) and encodes as 1 / 0.
@@ -53,7 +59,7 @@ struct bl_signal_desc {
     uint8_t start;       /**< start bit (LSB), 0..63 */
     uint8_t len;         /**< length in bits, 1..32 (ASCII rows: 8 x bytes) */
     bool is_signed;      /**< two's complement raw value */
-    int32_t factor;      /**< stored = raw x factor */
+    int32_t factor;      /**< stored = (raw - offset) x factor; non-zero, may be negative */
     uint8_t decimals;    /**< physical = stored / 10^decimals */
     const char *unit;    /**< DBC/dump unit ("V", "A", "%", "degC", "Ah") or "" */
     enum bl_field field; /**< battery field, or BL_F_NONE */
@@ -63,6 +69,24 @@ struct bl_signal_desc {
                               default used while the field is unknown */
     const struct bl_sig_special *special; /**< NULL = plain integer row */
     const char *comment; /**< one line for the DBC CM_ and docs, may cite the reference */
+    /* Members below were added for the profiles after Pylontech LV; rows that leave them out
+     * (zero, so write rows with designated initializers) are little-endian without offset, as
+     * every Pylon-set row is. */
+    int32_t offset; /**< raw value that means zero: stored = (raw - offset) x factor (Pylon HV
+                         current: raw = I x 10 + 30000, so offset 30000); encode adds it back.
+                         Bit rows: 0 */
+    uint8_t order;  /**< enum bl_order: BL_ORDER_LE (0) or BL_ORDER_BE */
+};
+
+/**
+ * Byte order of an integer row. Big-endian rows (Growatt LV, BYD HVS) are byte-aligned: `start`
+ * is 8 x the index of their first (most significant) byte and `len` a multiple of 8, or at most 8
+ * bits inside one byte (where the order does not matter). In the DBC they are Motorola (`@0`) with
+ * the start bit of the first byte's most significant bit.
+ */
+enum bl_order {
+    BL_ORDER_LE = 0, /**< Intel: low byte first (every Pylon-set, Victron, SMA, Pylon HV row) */
+    BL_ORDER_BE = 1, /**< Motorola: high byte first */
 };
 
 /** Direction of a message. */
@@ -76,10 +100,23 @@ enum bl_msg_dir {
     0x02u                     /**< also matches a 29-bit frame with the same id (0x305 of the      \
                                    Schneider XW Pro, can-profiles.md 1.8) */
 #define BL_MSG_OPTIONAL 0x04u /**< recognised extension or newer-firmware frame; never required */
+#define BL_MSG_REQUIRED                                                                            \
+    0x08u /**< recognition: the profile is not chosen before this message was seen */
+#define BL_MSG_DISTINCT                                                                            \
+    0x10u /**< recognition: seeing it tells this profile apart from others sharing its ids */
+#define BL_MSG_ADDR                                                                                \
+    0x20u /**< the id's low 4 bits carry the battery address (Pylon HV 0x4210 + a); the table's    \
+               id has them 0, bl_profile_msg matches any address, bl_profile_encode keeps the      \
+               address of the id it is given */
+#define BL_MSG_POLL   0x40u /**< an inverter request the battery answers (profile ops->respond) */
+#define BL_MSG_ANSWER 0x80u /**< battery frame sent in answer to a poll, not on its own clock */
+#define BL_MSG_KEEPALIVE                                                                           \
+    0x100u /**< the inverter's keep-alive or poll: its presence names the inverter's family        \
+                (p->inverter_name); its period_ms is the period the inverter keeps */
 
 /** One CAN message of a profile. */
 struct bl_msg_desc {
-    uint32_t id;         /**< 11-bit id (29-bit when ext) */
+    uint32_t id;         /**< 11-bit id (29-bit when ext; BL_MSG_ADDR: address 0) */
     bool ext;            /**< 29-bit identifier */
     const char *name;    /**< "limits", "inverter_heartbeat" ... (C identifier) */
     enum bl_msg_dir dir; /**< who sends it */
@@ -94,13 +131,63 @@ struct bl_msg_desc {
     const char *comment; /**< one line, may cite the reference */
 };
 
-/** A CAN profile: its name and its message table. */
+/** What the bridge asks a profile to say (bl_profile_apply_stop). */
+enum bl_stop {
+    BL_STOP_CHARGE = 1u << 0,    /**< charging must stop */
+    BL_STOP_DISCHARGE = 1u << 1, /**< discharging must stop */
+    BL_STOP_FAULT = 1u << 2,     /**< a fault (design.md 8: the BMS went silent): the
+                                      communication alarm and the profile's fault bits */
+};
+
+struct bl_profile;
+
+/** Optional behaviour of a profile; a NULL member means the engine's default. All pure. */
+struct bl_profile_ops {
+    /**
+     * Write "stop" (enum bl_stop bits) into `st` in this profile's words. The engine's default
+     * (bl_profile_apply_stop) already set the stopped limits to 0, cleared the enable flags and,
+     * for BL_STOP_FAULT, raised BL_ALARM_COMMUNICATION and the profile's `fault_alarms` /
+     * `fault_warnings`; this callback adds what the profile needs on top (e.g. a "forbidden"
+     * mark).
+     */
+    void (*stop)(struct bl_battery *st, unsigned what, bl_us now);
+    /**
+     * Answer the inverter's poll `req` (a BL_MSG_POLL message) from `st`, as the battery with
+     * address `addr`: frames into out[0..max), returns how many. Never reads req->data past
+     * req->len.
+     */
+    size_t (*respond)(const struct bl_profile *p, const struct bl_frame *req,
+                      const struct bl_battery *st, uint8_t addr, struct bl_frame *out, size_t max);
+    /**
+     * Recognition between profiles that share ids (scale variants): how plausible `st`, decoded
+     * with this profile, is, 0 (impossible) .. 100. NULL = the engine's default (the fields'
+     * plausible ranges and the relation of voltage, cell count and limits).
+     */
+    int (*plausibility)(const struct bl_battery *st);
+};
+
+/**
+ * A CAN profile: its names, its message table and what the applications must know about it.
+ * Every protocol fact lives here; diagnose, the tracker, the controller, the bridge and the
+ * simulators ask the profile and keep no list of their own.
+ */
 struct bl_profile {
     const char *name;           /**< "pylontech" */
     const char *const *aliases; /**< NULL-terminated other names accepted by bl_profile_find */
     const char *description;    /**< one line */
     const struct bl_msg_desc *msgs;
     size_t n_msgs;
+    uint32_t bitrate;          /**< bit/s on the bus (500000) */
+    const char *manufacturer;  /**< name the battery sends by default (bridge, sim), or NULL */
+    const char *inverter_name; /**< the state's `inverter` value when this profile's keep-alive
+                                    (BL_MSG_KEEPALIVE) is seen, e.g. "pylontech-0x305" */
+    const char *note;          /**< one line for `dbc --list` and the README, or NULL */
+    uint32_t fault_alarms;     /**< enum bl_alarm bits raised for BL_STOP_FAULT */
+    uint32_t fault_warnings;   /**< enum bl_warning bits raised for BL_STOP_FAULT (Pylon LV: its
+                                    0x359 has no communication alarm, so "internal communication
+                                    fail" says it) */
+    const struct bl_profile *variant_of; /**< scale variant: the profile it shares ids with */
+    const struct bl_profile_ops *ops;    /**< NULL = all defaults */
 };
 
 /**
@@ -109,14 +196,28 @@ struct bl_profile {
  */
 const struct bl_profile *bl_profile_find(const char *name);
 
-/** All built-in profiles; `*n` receives the count (may be NULL). Lifetime: static. */
+/**
+ * All built-in profiles (the one registry, src/proto/registry.c), in recognition order;
+ * `*n` receives the count (may be NULL). Lifetime: static.
+ */
 const struct bl_profile *const *bl_profile_list(size_t *n);
 
 /**
+ * The registry's names for messages ("pylontech (pylon, pylontech-lv), victron"): every profile's
+ * name, with its aliases in parentheses when `aliases`. Cut after the last whole profile (and
+ * ", ..." appended) when `n` is too small. Returns the characters written (NUL excluded).
+ */
+size_t bl_profile_names(char *buf, size_t n, bool aliases);
+
+/**
  * The message with identifier `id` (`ext` = 29-bit) in `p`, or NULL. A row with BL_MSG_EXT_ALSO
- * matches both widths. Cost O(messages), < 20 rows.
+ * matches both widths; a BL_MSG_ADDR row matches its id with any address in the low 4 bits.
+ * Cost O(messages).
  */
 const struct bl_msg_desc *bl_profile_msg(const struct bl_profile *p, uint32_t id, bool ext);
+
+/** The battery address an id carries for message `m` (low 4 bits for BL_MSG_ADDR), else 0. */
+uint8_t bl_profile_addr(const struct bl_msg_desc *m, uint32_t id);
 
 /**
  * Decode one frame into `st` (fields set with time `now`, st->profile = p->name).
@@ -130,24 +231,56 @@ enum bl_err bl_profile_decode(const struct bl_profile *p, const struct bl_frame 
                               struct bl_battery *st, struct bl_diag *why) BL_MUST_CHECK;
 
 /**
- * Encode message `id` (standard id) from `st` into `out`: id, flags 0, len = the message's
- * DLC, data bytes past len zeroed (so padding to 8 bytes for Sol-Ark is `out->len = 8`),
- * ts_us = 0 (the caller stamps it). Unknown fields encode as 0; values saturate at the
- * signal's raw range; constants ('P' 'N', "PYLON   ") come from the table.
- * Returns BL_OK or BL_ERR_UNKNOWN_ID. Cost O(rows).
+ * Encode message `id` from `st` into `out`: id, flags (BL_FRAME_EXT for a 29-bit message), len =
+ * the message's DLC, data bytes past len zeroed (so padding to 8 bytes for Sol-Ark is
+ * `out->len = 8`), ts_us = 0 (the caller stamps it). `id` is looked up in either width (a table
+ * never has the same id twice); for a BL_MSG_ADDR message it may carry the battery address in its
+ * low 4 bits (0x4212 = 0x4210 from address 2), which `out->id` keeps. Unknown fields encode as 0
+ * (raw = offset); values saturate at the signal's raw range; constants ('P' 'N', "PYLON   ")
+ * come from the table. Returns BL_OK or BL_ERR_UNKNOWN_ID. Cost O(rows).
  */
 enum bl_err bl_profile_encode(const struct bl_profile *p, uint32_t id, const struct bl_battery *st,
                               struct bl_frame *out) BL_MUST_CHECK;
 
 /**
- * Encode the battery's periodic burst (every BL_MSG_CYCLE message in table order; Pylontech:
- * 0x351 0x355 0x356 0x359 0x35C 0x35E with DLC 8 4 6 7 2 8 as real V1.2 batteries) into
- * out[0..max). Returns the number of frames written (at most max).
+ * Encode the battery's periodic burst (every BL_MSG_CYCLE message in table order, 11- and 29-bit,
+ * address 0; Pylontech: 0x351 0x355 0x356 0x359 0x35C 0x35E with DLC 8 4 6 7 2 8 as real V1.2
+ * batteries) into out[0..max). Returns the number of frames written (at most max).
  */
 size_t bl_profile_encode_cycle(const struct bl_profile *p, const struct bl_battery *st,
                                struct bl_frame *out, size_t max);
 
-/** Lowest / highest stored value an integer row can decode to (raw range x factor). */
+/**
+ * Say "stop" (enum bl_stop bits) in `st` as profile `p` does: BL_STOP_CHARGE sets the charge
+ * current limit 0 and clears charge enable, force charge 1/2 and the full charge request;
+ * BL_STOP_DISCHARGE sets the discharge current limit 0 and clears discharge enable;
+ * BL_STOP_FAULT adds BL_ALARM_COMMUNICATION and `p->fault_alarms` to the alarms and
+ * `p->fault_warnings` to the warnings (other bits kept); then `p->ops->stop` when set.
+ * Fields are set with `now`. Voltage limits are left alone.
+ */
+void bl_profile_apply_stop(const struct bl_profile *p, struct bl_battery *st, unsigned what,
+                           bl_us now);
+
+/**
+ * The inverter's keep-alive or poll message of `p` (first BL_MSG_KEEPALIVE message), or NULL when
+ * the profile has none. Its period_ms is the inverter's period, its id/ext what to watch for.
+ */
+const struct bl_msg_desc *bl_profile_keepalive(const struct bl_profile *p);
+
+/**
+ * The inverter keep-alives of every profile of the registry, for the tracker
+ * (bl_tracker_opts.keepalive): one per distinct id and width, in registry order (so the first
+ * profile with an id names it). Returns how many were written (at most max).
+ */
+size_t bl_profile_keepalives(struct bl_keepalive *out, size_t max);
+
+/**
+ * Tell the battery simulator what profile `p` says: the inverter's keep-alive it plays
+ * (`--inverter`: id, width, length, zero bytes) and the manufacturer text.
+ */
+void bl_profile_simbat(const struct bl_profile *p, struct bl_simbat_cfg *cfg);
+
+/** Lowest / highest stored value an integer row can decode to ((raw range - offset) x factor). */
 void bl_signal_range(const struct bl_signal_desc *s, int64_t *lo, int64_t *hi);
 
 /** Output formats of bl_profile_format_frame. */
@@ -179,14 +312,24 @@ typedef bool (*bl_write_fn)(void *ctx, const char *s, size_t n);
 
 /**
  * Write the DBC (Vector CANdb++ text) of profile `p` through `w`: nodes BATTERY and INVERTER, one
- * BO_ per message, one SG_ per integer row (factor = factor x 10^-decimals, unit, range), CM_
+ * BO_ per message (29-bit ids with bit 31 set), one SG_ per integer row (Intel `@1` or, for
+ * BL_ORDER_BE rows, Motorola `@0` with the start bit of the first byte's most significant bit;
+ * factor = factor x 10^-decimals, offset = -offset x factor x 10^-decimals, unit, range), CM_
  * lines, VAL_ tables for the 0x35A pairs. ASCII rows are described in a comment only. Returns BL_OK
  * or BL_ERR_IO when `w` returned false. Cost O(rows).
  */
 enum bl_err bl_profile_write_dbc(const struct bl_profile *p, bl_write_fn w,
                                  void *ctx) BL_MUST_CHECK;
 
-/** The built-in Pylontech LV profile (same as bl_profile_find("pylontech")). */
-extern const struct bl_profile bl_profile_pylontech;
+/* The built-in profiles, one file each in src/proto/ and one line each in src/proto/registry.c
+ * (see src/proto/README.md "How to add a profile"). Declaring a profile here that is not yet
+ * defined is harmless as long as nothing refers to it. */
+extern const struct bl_profile bl_profile_pylontech;     /* pylontech.c: Pylontech LV V1.2 */
+extern const struct bl_profile bl_profile_pylontech_v13; /* pylontech_v13.c */
+extern const struct bl_profile bl_profile_victron;       /* victron.c */
+extern const struct bl_profile bl_profile_sma;           /* sma.c */
+extern const struct bl_profile bl_profile_pylontech_hv;  /* pylontech_hv.c */
+extern const struct bl_profile bl_profile_byd_hvs;       /* byd_hvs.c */
+extern const struct bl_profile bl_profile_growatt_lv;    /* growatt_lv.c */
 
 #endif

@@ -38,8 +38,13 @@ struct bl_simbat_cfg {
     int32_t current_ma;      /**< + = charging; still limited by CCL/DCL and CVL/DVL */
     uint32_t silent_after_s; /**< silent-after: seconds of traffic before the bus goes quiet */
     uint32_t missing_id;     /**< missing-frames: the message never sent (default 0x351) */
-    bool inverter;           /**< also play the inverter: its 0x305 heartbeat after each burst */
-    unsigned speed;          /**< model seconds per real second, 1..1000 (0 = scenario default) */
+    bool inverter;           /**< also play the inverter: its keep-alive after each burst */
+    /* What the profile says (the model knows no protocol; bl_profile_simbat() fills these): */
+    uint32_t keepalive_id;    /**< the inverter's keep-alive id (Pylon LV 0x305) */
+    bool keepalive_ext;       /**< ... as a 29-bit frame */
+    uint8_t keepalive_len;    /**< its length, zero bytes; 0 = the profile has none [0] */
+    const char *manufacturer; /**< the battery's name in its state ("PYLON"), NULL = none */
+    unsigned speed;           /**< model seconds per real second, 1..1000 (0 = scenario default) */
 };
 
 /** Model state; treat as opaque (fields may change). Copy with `=`. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* tracker.h: link state of a battery bus (up/stale/down), the inverter's 0x305 heartbeat and
- * conflicting senders -- the `link` object of design.md section 5. Pure: time is an argument. */
+/* tracker.h: link state of a battery bus (up/stale/down), the inverter's keep-alive (the
+ * profiles' BL_MSG_KEEPALIVE messages, e.g. Pylon LV 0x305) and conflicting senders -- the `link`
+ * object of design.md section 5. Pure: time is an argument. */
 #ifndef BATLINK_TRACKER_H
 #define BATLINK_TRACKER_H
 
@@ -20,9 +21,9 @@ struct bl_link {
     uint64_t errors;           /**< bad frames + error frames + decode errors */
     uint64_t conflicts;        /**< frames contradicting another sender of the same id */
     bl_us last_frame_us;       /**< monotonic time of the last frame, 0 = never */
-    bool heartbeat_seen;       /**< inverter 0x305 seen at least once */
-    bl_us heartbeat_last_us;   /**< monotonic time of the last 0x305 */
-    bl_us heartbeat_period_us; /**< smoothed period between 0x305 frames, 0 = unknown */
+    bool heartbeat_seen;       /**< an inverter keep-alive (opts.keepalive) seen at least once */
+    bl_us heartbeat_last_us;   /**< monotonic time of the last keep-alive */
+    bl_us heartbeat_period_us; /**< smoothed period between keep-alive frames, 0 = unknown */
     /* added by the tracker (not part of the JSON contract of design.md section 5): */
     uint64_t implausible; /**< decoded values outside the field table's plausible range */
     uint64_t unknown;     /**< frames with an id the profile does not describe */
@@ -36,10 +37,21 @@ struct bl_link {
 /** "up", "stale", "down" (never NULL; "?" for values out of range). */
 const char *bl_link_state_name(enum bl_link_state s);
 
-/** The id of the inverter keep-alive of the Pylon LV family (can-profiles.md section 1.8). */
-#define BL_TRACKER_HEARTBEAT_ID 0x305u
 /** Distinct CAN ids tracked one by one; later ids are only counted in the totals. */
 #define BL_TRACKER_MAX_IDS 32
+/** Inverter keep-alives one tracker watches for. */
+#define BL_TRACKER_MAX_KEEPALIVES 16
+
+/**
+ * An inverter keep-alive or poll to watch for. The tracker knows no protocol: the application
+ * fills these from the profiles (bl_profile_keepalives() in profile.h).
+ */
+struct bl_keepalive {
+    uint32_t id;
+    bool ext;             /**< 29-bit id */
+    bool ext_also;        /**< matches both widths (Pylon LV 0x305: 29-bit on Schneider XW) */
+    const char *inverter; /**< static name the state's `inverter` takes when it is seen */
+};
 
 /** Settings; bl_tracker_init fills the defaults. */
 struct bl_tracker_opts {
@@ -47,6 +59,10 @@ struct bl_tracker_opts {
     bl_us down_after_us;      /**< no battery frame for this long -> down [30 s] */
     bl_us conflict_window_us; /**< A-B-A flips within this span are two senders [1.5 s] */
     bl_us rate_window_us;     /**< frame rates are measured over windows this long [5 s] */
+    /** inverter keep-alives [none]: frames matching one update the heartbeat and name the
+     * state's `inverter`, and are never decoded as battery frames */
+    struct bl_keepalive keepalive[BL_TRACKER_MAX_KEEPALIVES];
+    unsigned n_keepalive;
 };
 
 /**
@@ -83,7 +99,7 @@ struct bl_id_stat {
 /** What one frame did (out-parameter of bl_tracker_frame). */
 enum bl_track_kind {
     BL_TRACK_APPLIED,     /**< decoded and taken into the state */
-    BL_TRACK_HEARTBEAT,   /**< inverter 0x305 */
+    BL_TRACK_HEARTBEAT,   /**< an inverter keep-alive (opts.keepalive) */
     BL_TRACK_UNKNOWN,     /**< id the profile does not describe (counted, ignored) */
     BL_TRACK_BAD,         /**< error frame, RTR, invalid frame or decode error (counted) */
     BL_TRACK_IMPLAUSIBLE, /**< applied, but at least one value is outside its plausible range */
@@ -133,7 +149,8 @@ void bl_tracker_init(struct bl_tracker *t, const struct bl_tracker_opts *opt, bl
 /**
  * Feed one received frame at monotonic time `now`:
  * - counts it (total, per id, rates); error/RTR/invalid frames count as errors, nothing else;
- * - 0x305 (11- or 29-bit) updates the inverter heartbeat (seen, last, smoothed period);
+ * - a keep-alive of opts.keepalive (Pylon LV: 0x305, 11- or 29-bit) updates the inverter
+ *   heartbeat (seen, last, smoothed period) and sets state.inverter to its name;
  * - other data frames are decoded by `decode` into a scratch copy of the state. BL_ERR_UNKNOWN_ID
  *   counts `unknown`; any other error counts a decode error (`note->why` says where). Only a
  *   successfully decoded frame makes the link `up` -- unknown ids or an inverter that keeps

@@ -9,6 +9,7 @@
 
 #include "batlink/config.h"
 #include "batlink/loop.h"
+#include "batlink/profile.h"
 
 /* Exit codes, design.md section 3. */
 #define BL_EXIT_OK    0
@@ -32,6 +33,14 @@ int app__sim_jk(int argc, char **argv);
  */
 bool app__parse_double(const char *flag, const char *s, double lo, double hi, double *out);
 bool app__parse_long(const char *flag, const char *s, long lo, long hi, long *out);
+
+/**
+ * The profile `name` from the registry, or NULL after printing
+ * `batlink: <what>: unknown profile "NAME" (known: pylontech (pylon, ...), ...)`.
+ */
+const struct bl_profile *app__find_profile(const char *what, const char *name);
+/** Print `batlink: known profiles: pylontech (pylon, ...), ...` (after a config error). */
+void app__err_profiles(void);
 
 /** Print "batlink: <msg>" to stderr (printf-style). */
 void app__err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_bridge.c: `batlink bridge` -- read a JK BMS over its UART, run the limit controller once
  * per period and transmit the Pylontech LV burst to the inverter, with the stale/dead failsafe
- * of design.md section 8, inverter 0x305 supervision, JSON/MQTT/HTTP outputs and MQTT commands. */
+ * of design.md section 8, inverter keep-alive supervision, JSON/MQTT/HTTP outputs and MQTT
+ * commands. */
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -32,10 +34,10 @@
 #include "batlink/term.h"
 
 #define S_US             1000000
-#define WARN_BURST       10           /* warnings shown per minute; the rest are counted */
-#define HEARTBEAT_WARN_S 10           /* inverter 0x305 absent this long: a warning, never a stop */
-#define MAX_LINES        96           /* config keys whose line we remember for start-up errors */
-#define PHASE_US         (150 * 1000) /* the transmit tick follows the BMS request by this much */
+#define LOG_DRAIN_US     S_US /* at exit, the longest wait for a slow stderr reader */
+#define HEARTBEAT_WARN_S 10   /* inverter keep-alive absent this long: a warning, never a stop */
+#define MAX_LINES        96   /* config keys whose line we remember for start-up errors */
+#define PHASE_US         (150 * 1000) /* first transmit deadline after the first BMS request */
 
 /* A config key seen in the file, for "FILE:LINE: key: reason" after the whole file is read. */
 struct keyline {
@@ -69,7 +71,12 @@ struct bridge {
     struct bl_source *can;
     struct bl_mqtt *mqtt;
     struct bl_http *http;
-    struct bl_timer *tick_t, *stop_t;
+    struct bl_timer *stop_t;
+    int tx_fd; /* the transmit clock: a timerfd on absolute CLOCK_MONOTONIC deadlines */
+    struct bl_watch *tx_w;
+    bl_us tx_next;      /* the deadline being waited for */
+    bl_us tx_late_max;  /* the latest a burst went out after its deadline */
+    uint64_t tx_missed; /* deadlines that passed without a burst (the process was stopped) */
 
     struct bl_ctl ctl;
     struct bl_ctl_out out;
@@ -92,38 +99,22 @@ struct bridge {
     struct command user_charge, user_discharge;
     uint64_t commands_ok, commands_rejected;
 
-    bl_us warn_window;
-    unsigned warn_count;
-    uint64_t warn_dropped;
     bool warn_in_view; /* stderr is the same terminal: the last message goes into the view */
     struct app__sdnotify sd;
     struct bl_timer *watchdog_t;
     char last_warn[200];
 };
 
-/* Log with at most WARN_BURST warnings a minute (bad input can arrive every period); state
- * changes (`always`) are never dropped. */
-static void vnote(struct bridge *b, enum bl_log_level lvl, bool always, const char *fmt, va_list ap)
+/* Log a line; a warning under `key` is rate-limited per key (log.h: bad input can arrive every
+ * period, commands by the thousand); key NULL = a state change, never dropped. */
+static void vnote(struct bridge *b, enum bl_log_level lvl, const char *key, const char *fmt,
+                  va_list ap)
 {
-    bl_us now = bl_now_mono();
-    if (lvl <= BL_LOG_WARN) {
-        if (now - b->warn_window >= 60 * (bl_us)S_US) {
-            if (b->warn_dropped > 0)
-                bl_logf(BL_LOG_WARN, "%llu more warnings in the last minute were not shown",
-                        (unsigned long long)b->warn_dropped);
-            b->warn_window = now;
-            b->warn_count = 0;
-            b->warn_dropped = 0;
-        }
-        if (!always && lvl == BL_LOG_WARN && b->warn_count >= WARN_BURST) {
-            b->warn_dropped++;
-            return;
-        }
-        b->warn_count++;
-    }
+    if (lvl > bl_log_level()) return;
+    if (key != NULL && lvl == BL_LOG_WARN && !bl_log_allow(key, bl_now_mono())) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (b->warn_in_view && lvl <= bl_log_level()) {
+    if (b->warn_in_view) {
         /* printed under the live view it would be erased by the next redraw */
         snprintf(b->last_warn, sizeof b->last_warn, "%.199s", msg);
         return;
@@ -136,7 +127,17 @@ __attribute__((format(printf, 3, 4))) static void note(struct bridge *b, enum bl
 {
     va_list ap;
     va_start(ap, fmt);
-    vnote(b, lvl, false, fmt, ap);
+    vnote(b, lvl, "warnings", fmt, ap);
+    va_end(ap);
+}
+
+/* A line that input triggers, rate-limited under its own key. */
+__attribute__((format(printf, 4, 5))) static void limited(struct bridge *b, enum bl_log_level lvl,
+                                                          const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vnote(b, lvl, key, fmt, ap);
     va_end(ap);
 }
 
@@ -146,7 +147,7 @@ __attribute__((format(printf, 3, 4))) static void event(struct bridge *b, enum b
 {
     va_list ap;
     va_start(ap, fmt);
-    vnote(b, lvl, true, fmt, ap);
+    vnote(b, lvl, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -172,8 +173,8 @@ static enum bl_err hook(void *ctx, const char *section, const char *key, const c
     }
     bool limits = is(section, "limits");
     bool shared = (limits && (is(key, "max_charge_current") || is(key, "max_discharge_current"))) ||
-                  (is(section, "bridge") &&
-                   (is(key, "period") || is(key, "stale_after") || is(key, "dead_after")));
+                  (is(section, "bridge") && (is(key, "period") || is(key, "stale_after") ||
+                                             is(key, "dead_after") || is(key, "on_dead")));
     if (limits) {
         if (is(key, "charge_voltage")) b->ex_charge_v = true;
         if (is(key, "float_voltage")) b->ex_float_v = true;
@@ -248,10 +249,12 @@ static void usage(FILE *out)
             "                      [--duration S] [--json] [--mqtt URL] [--http ADDR:PORT]\n\n"
             "Read a JK BMS over its UART and send the inverter Pylontech LV CAN frames once per\n"
             "period, with charge/discharge limits from the limit controller. If the BMS is\n"
-            "silent for stale_after (5 s) the limits go to 0 with the communication alarm; after\n"
-            "dead_after (30 s) nothing is sent, so the inverter's own failsafe takes over.\n\n"
+            "silent for stale_after (5 s) the limits go to 0, charge and discharge are disabled\n"
+            "and the communication alarm is set; these safe frames go on for as long as the BMS\n"
+            "stays silent ([bridge] on_dead = silent stops them after dead_after, 30 s: only for\n"
+            "inverters known to handle a silent bus safely; see the README).\n\n"
             "  --config FILE    INI file: [bridge] [limits] [mqtt] [http] (packaging/batlink.ini)\n"
-            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=500]\n"
+            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=1500]\n"
             "  --can SOURCE     where the inverter listens: socketcan:can0, canet:HOST[:PORT],\n"
             "                   canet-listen:[ADDR:]PORT, slcan:DEVICE\n"
             "  --profile NAME   CAN profile (default pylontech)\n"
@@ -349,12 +352,14 @@ static int configure(struct bridge *b, int argc, char **argv)
     char err[256];
     if (b->file != NULL && bl_config_load_ex(&b->cfg, b->file, hook, b, err) != BL_OK) {
         app__err("%s", err);
+        if (strstr(err, "unknown profile") != NULL) app__err_profiles();
         return BL_EXIT_USAGE;
     }
     for (unsigned i = 0; i < nset; i++) {
         char reason[128];
         if (bl_config_set(&b->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
             app__err("%s: %s", set[i].flag, reason);
+            if (strcmp(set[i].key, "profile") == 0) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
@@ -448,13 +453,6 @@ static void apply_force_charge(struct bridge *b, struct bl_ctl_out *o, bl_us now
     if (o->state == BL_CTL_OK && o->charge_current_ma > 0) o->force_charge_1 = true;
 }
 
-static void flags_35c(struct bl_ctl_out *o)
-{
-    o->flags_35c = (uint8_t)((o->charge_enable ? 0x80u : 0u) | (o->discharge_enable ? 0x40u : 0u) |
-                             (o->force_charge_1 ? 0x20u : 0u) | (o->force_charge_2 ? 0x10u : 0u) |
-                             (o->full_charge_request ? 0x08u : 0u));
-}
-
 static void transmit(struct bridge *b, bl_us now)
 {
     struct bl_frame fr[16];
@@ -502,10 +500,16 @@ static void state_change(struct bridge *b, const struct bl_ctl_out *o)
               "no valid BMS reading for %.1f s: sending limits 0 and the communication alarm", age);
         break;
     case BL_CTL_DEAD:
-        event(b, BL_LOG_WARN,
-              "no valid BMS reading for %.1f s: stopped transmitting (the inverter's own "
-              "loss-of-communication handling takes over)",
-              age);
+        if (o->transmit)
+            event(b, BL_LOG_WARN,
+                  "no valid BMS reading for %.1f s: still sending limits 0, charge and discharge "
+                  "disabled and the communication alarm (on_dead = safe-frames)",
+                  age);
+        else
+            event(b, BL_LOG_WARN,
+                  "no valid BMS reading for %.1f s: stopped transmitting (on_dead = silent: the "
+                  "inverter's own loss-of-communication handling takes over)",
+                  age);
         break;
     }
     char st[128];
@@ -597,6 +601,8 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddStringToObject(bm, "port", bl_bmslink_up(b->bms) ? "up" : "down");
         cJSON_AddNumberToObject(bm, "requests", (double)s->requests);
         cJSON_AddNumberToObject(bm, "replies", (double)s->replies);
+        cJSON_AddNumberToObject(bm, "unsolicited", (double)s->unsolicited);
+        cJSON_AddNumberToObject(bm, "skipped_polls", (double)s->skipped_polls);
         cJSON_AddNumberToObject(bm, "timeouts", (double)s->timeouts);
         cJSON_AddNumberToObject(bm, "checksum_errors", (double)s->checksum_errors);
         cJSON_AddNumberToObject(bm, "bad_frames", (double)s->bad_frames);
@@ -612,6 +618,8 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddNumberToObject(cn, "frames_sent", (double)b->frames_sent);
         cJSON_AddNumberToObject(cn, "tx_errors", (double)b->tx_errors);
         cJSON_AddNumberToObject(cn, "frames_received", (double)b->rx_frames);
+        cJSON_AddNumberToObject(cn, "tx_late_max_ms", round((double)b->tx_late_max / 10.0) / 100.0);
+        cJSON_AddNumberToObject(cn, "tx_deadlines_missed", (double)b->tx_missed);
     }
     cJSON *cm = cJSON_AddObjectToObject(o, "commands");
     if (cm != NULL) {
@@ -734,6 +742,10 @@ static void bridge_metrics(const struct bridge *b, char *buf, size_t n)
     FAMILY("batlink_bridge_bms_replies_total", "counter", "Valid replies read from the BMS.");
     ADD("batlink_bridge_bms_replies_total{battery=\"%s\"} %llu\n", dev,
         (unsigned long long)st->replies);
+    FAMILY("batlink_bridge_bms_unsolicited_total", "counter",
+           "Valid BMS frames that answered no request in flight (ignored, not readings).");
+    ADD("batlink_bridge_bms_unsolicited_total{battery=\"%s\"} %llu\n", dev,
+        (unsigned long long)st->unsolicited);
     FAMILY("batlink_bridge_bms_errors_total", "counter",
            "BMS requests that failed, by kind (timeout, checksum, bad_frame, invalid_reading).");
     ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"timeout\"} %llu\n", dev,
@@ -817,13 +829,14 @@ static void outputs(struct bridge *b, bl_us now)
 
 static void supervise_heartbeat(struct bridge *b, bl_us now)
 {
+    const struct bl_msg_desc *ka = bl_profile_keepalive(b->profile);
     bl_us since = b->hb_seen ? now - b->hb_last : now - b->started;
-    if (since >= HEARTBEAT_WARN_S * (bl_us)S_US && !b->hb_warned) {
+    if (ka != NULL && since >= HEARTBEAT_WARN_S * (bl_us)S_US && !b->hb_warned) {
         b->hb_warned = true;
         event(b, BL_LOG_WARN,
-              "%s: no inverter heartbeat (0x305) for %.0f s: is the inverter set to a Pylontech "
+              "%s: no inverter heartbeat (0x%03X) for %.0f s: is the inverter set to a %s "
               "battery and the bus wired? (not required: still transmitting)",
-              bl_source_uri(b->can), (double)since / 1e6);
+              bl_source_uri(b->can), (unsigned)ka->id, (double)since / 1e6, b->profile->name);
     }
 }
 
@@ -835,29 +848,49 @@ static void on_tick(void *ctx, bl_us when)
     bl_ctl_step(&b->ctl, now, &b->out);
     apply_pack_caps(b, &b->out);
     apply_force_charge(b, &b->out, now);
-    flags_35c(&b->out);
     state_change(b, &b->out);
     bl_battery_init(&b->bat);
     bl_ctl_to_battery(&b->ctl, &b->out, now, &b->bat);
+    if (b->hb_seen) b->bat.inverter = b->profile->inverter_name;
     if (b->out.state != BL_CTL_STARTING) {
-        /* the 0x35C byte the controller decided, as bits (force charge by command included) */
+        /* the request flags the controller decided (force charge by command included) */
         bl_battery_set(&b->bat, BL_F_FORCE_CHARGE_1, b->out.force_charge_1, now);
         bl_battery_set(&b->bat, BL_F_MODULE_COUNT, (int32_t)b->cfg.bridge.module_count, now);
         /* 0x355 carries SOH; a JK reply has none, and 0 % reads as a dead battery to inverters
          * that check it, so the configured value is sent (and shown as configured). */
         bl_battery_set(&b->bat, BL_F_SOH, (int32_t)b->cfg.bridge.soh, now);
-        snprintf(b->bat.manufacturer, sizeof b->bat.manufacturer, "PYLON");
-        bl_battery_set(&b->bat, BL_F_MANUFACTURER, 0, now);
+        if (b->profile->manufacturer != NULL) {
+            snprintf(b->bat.manufacturer, sizeof b->bat.manufacturer, "%s",
+                     b->profile->manufacturer);
+            bl_battery_set(&b->bat, BL_F_MANUFACTURER, (int32_t)strlen(b->bat.manufacturer), now);
+        }
         b->bat.profile = b->profile->name;
-        /* Pylontech 0x359 has no "communication" protection bit: the inverter sees the
-         * communication alarm as the "internal communication fail" warning (byte 3 bit 3). */
+        /* no BMS data (design.md 8): the profile says "stop" and "fault" in its own words
+         * (Pylon LV: the communication alarm as 0x359's internal communication fail warning) */
         if (b->out.alarms & BL_ALARM_COMMUNICATION)
-            bl_battery_set(&b->bat, BL_F_WARNINGS,
-                           (int32_t)(b->out.warnings | BL_WARN_INTERNAL_COMMUNICATION_FAIL), now);
+            bl_profile_apply_stop(b->profile, &b->bat,
+                                  BL_STOP_CHARGE | BL_STOP_DISCHARGE | BL_STOP_FAULT, now);
     }
     if (b->out.transmit) transmit(b, now);
     supervise_heartbeat(b, now);
     outputs(b, now);
+}
+
+/* The transmit clock fired: the kernel keeps the absolute deadlines (deadline k = first + k x
+ * period), so a late wake-up, a slow BMS or work done in the loop never moves the next one. It
+ * is the first watcher of the loop, so a deadline is served before the BMS and outputs. */
+static void on_tx_clock(void *ctx, int fd, short revents)
+{
+    struct bridge *b = ctx;
+    uint64_t n = 0;
+    (void)revents;
+    if (read(fd, &n, sizeof n) != (ssize_t)sizeof n || n == 0) return;
+    bl_us now = bl_now_mono();
+    bl_us deadline = b->tx_next + (bl_us)(n - 1) * b->ctl_cfg.period_us;
+    b->tx_missed += n - 1;
+    b->tx_next = deadline + b->ctl_cfg.period_us;
+    if (now - deadline > b->tx_late_max) b->tx_late_max = now - deadline;
+    on_tick(b, now);
 }
 
 /* ---- callbacks ---------------------------------------------------------------------------- */
@@ -893,13 +926,16 @@ static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct bridge *b = ctx;
     b->rx_frames++;
-    if ((f->flags & (BL_FRAME_ERR | BL_FRAME_RTR)) || f->id != 0x305) return;
+    if (f->flags & (BL_FRAME_ERR | BL_FRAME_RTR)) return;
+    const struct bl_msg_desc *m = bl_profile_msg(b->profile, f->id, (f->flags & BL_FRAME_EXT) != 0);
+    if (m == NULL || !(m->flags & BL_MSG_KEEPALIVE)) return;
     bl_us now = bl_now_mono();
     if (b->hb_seen) {
         bl_us d = now - b->hb_last;
         b->hb_period = b->hb_period == 0 ? d : (b->hb_period * 7 + d) / 8;
     }
-    if (b->hb_warned) event(b, BL_LOG_WARN, "inverter heartbeat (0x305) present again");
+    if (b->hb_warned)
+        event(b, BL_LOG_WARN, "inverter heartbeat (0x%03X) present again", (unsigned)f->id);
     b->hb_seen = true;
     b->hb_warned = false;
     b->hb_last = now;
@@ -998,11 +1034,14 @@ static void on_command(void *ctx, const char *key, const char *payload)
     const char *why = command(b, key, payload, msg, sizeof msg);
     if (why == NULL) {
         b->commands_ok++;
-        event(b, BL_LOG_WARN, "mqtt command set/%s = \"%s\": accepted, %s", key, payload, msg);
+        char k[BL_LOG_KEYLEN]; /* a known command: the keys are few */
+        snprintf(k, sizeof k, "mqtt command set/%s: accepted", key);
+        limited(b, BL_LOG_WARN, k, "mqtt command set/%s = \"%s\": accepted, %s", key, payload, msg);
     } else {
         b->commands_rejected++;
-        note(b, BL_LOG_WARN, "mqtt command set/%s = \"%.40s\": rejected: %s", key,
-             payload != NULL ? payload : "(too long)", why);
+        limited(b, BL_LOG_WARN, "mqtt commands: rejected",
+                "mqtt command set/%s = \"%.40s\": rejected: %s", key,
+                payload != NULL ? payload : "(too long)", why);
     }
 }
 
@@ -1070,6 +1109,21 @@ static int start(struct bridge *b)
         app__err("bridge: signalfd: %s", strerror(errno));
         return BL_EXIT_FAIL;
     }
+    /* the transmit clock is watched before anything else, so it is served first */
+    b->tx_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (b->tx_fd < 0) {
+        app__err("bridge: timerfd_create: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
+    b->tx_w = bl_loop_watch(b->loop, b->tx_fd, POLLIN, on_tx_clock, b);
+    if (b->tx_w == NULL) {
+        app__err("bridge: poll loop tables full");
+        return BL_EXIT_FAIL;
+    }
+    if (bl_log_attach(b->loop) != BL_OK) {
+        app__err("bridge: poll loop tables full");
+        return BL_EXIT_FAIL;
+    }
     enum bl_err e = bl_source_open(b->cfg.bridge.can, BL_SOURCE_WRITE, &b->can, err);
     if (e != BL_OK) {
         app__err_key(&b->cfg, "bridge", "can", err);
@@ -1085,6 +1139,13 @@ static int start(struct bridge *b)
     if (e != BL_OK) {
         app__err_key(&b->cfg, "bridge", "bms", err);
         return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+    }
+    if (bl_bmslink_timeout(b->bms) >= b->ctl_cfg.stale_after_us) {
+        app__err("--bms %s: timeout_ms=%.0f must be below stale_after (%.3g s), or every late "
+                 "reply would find the bridge already stale",
+                 b->cfg.bridge.bms, (double)bl_bmslink_timeout(b->bms) / 1e3,
+                 (double)b->ctl_cfg.stale_after_us / 1e6);
+        return BL_EXIT_USAGE;
     }
     bl_us now = bl_now_mono();
     b->started = now;
@@ -1111,16 +1172,26 @@ static int start(struct bridge *b)
             note(b, BL_LOG_INFO, "SCHED_FIFO not permitted (%s): normal scheduling",
                  strerror(errno));
     }
-    /* The BMS is asked at attach time and every interval after; with interval == period the
-     * tick runs PHASE_US after each request, so a frame carries a reading at most that old. */
+    /* The transmit clock: deadlines first + k x period on CLOCK_MONOTONIC, kept by the kernel
+     * (TFD_TIMER_ABSTIME), never moved by the BMS's replies; each burst carries the newest
+     * valid reading at its deadline. The first deadline is PHASE_US after the first request
+     * (sent at attach), so a prompt BMS is read before the first burst. */
     bl_us period = b->ctl_cfg.period_us;
-    b->tick_t = bl_loop_timer(b->loop, now + PHASE_US, period, on_tick, b);
+    b->tx_next = now + PHASE_US;
+    struct itimerspec its = {
+        .it_value = {.tv_sec = (time_t)(b->tx_next / S_US),
+                     .tv_nsec = (long)(b->tx_next % S_US) * 1000},
+        .it_interval = {.tv_sec = (time_t)(period / S_US), .tv_nsec = (long)(period % S_US) * 1000},
+    };
+    if (timerfd_settime(b->tx_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0) {
+        app__err("bridge: timerfd_settime: %s", strerror(errno));
+        return BL_EXIT_FAIL;
+    }
     if (b->duration > 0)
         b->stop_t = bl_loop_timer(b->loop, now + (bl_us)(b->duration * S_US), 0, on_stop, b);
     bl_us wd = app__sd_watchdog_interval(&b->sd);
     if (wd > 0) b->watchdog_t = bl_loop_timer(b->loop, now + wd, wd, on_watchdog, b);
-    if (b->tick_t == NULL || (b->duration > 0 && b->stop_t == NULL) ||
-        (wd > 0 && b->watchdog_t == NULL)) {
+    if ((b->duration > 0 && b->stop_t == NULL) || (wd > 0 && b->watchdog_t == NULL)) {
         app__err("bridge: poll loop timer table full");
         return BL_EXIT_FAIL;
     }
@@ -1128,9 +1199,10 @@ static int start(struct bridge *b)
         note(b, BL_LOG_INFO, "BMS poll interval %.3g s differs from the period %.3g s",
              (double)bl_bmslink_interval(b->bms) / 1e6, (double)period / 1e6);
     note(b, BL_LOG_INFO,
-         "bridge: %s -> %s (%s), period %.3g s, stale after %.3g s, dead after %.3g s",
+         "bridge: %s -> %s (%s), period %.3g s, stale after %.3g s, dead after %.3g s (then %s)",
          b->cfg.bridge.bms, bl_source_uri(b->can), b->profile->name, (double)period / 1e6,
-         (double)b->ctl_cfg.stale_after_us / 1e6, (double)b->ctl_cfg.dead_after_us / 1e6);
+         (double)b->ctl_cfg.stale_after_us / 1e6, (double)b->ctl_cfg.dead_after_us / 1e6,
+         b->ctl_cfg.dead_silent ? "silent" : "safe frames");
     return -1;
 }
 
@@ -1139,24 +1211,27 @@ static void finish(struct bridge *b)
     if (b->mqtt != NULL && b->loop != NULL) bl_mqtt_shutdown(b->mqtt, b->loop);
     bl_mqtt_free(b->mqtt);
     bl_http_free(b->http);
-    bl_timer_remove(b->tick_t);
+    bl_watch_remove(b->tx_w);
+    if (b->tx_fd >= 0) close(b->tx_fd);
     bl_timer_remove(b->stop_t);
     bl_timer_remove(b->watchdog_t);
     if (b->bms != NULL || b->can != NULL) {
         const struct bl_bmslink_stats *s = b->bms != NULL ? bl_bmslink_stats(b->bms) : NULL;
         if (s != NULL)
             note(b, BL_LOG_INFO,
-                 "bms: %llu requests, %llu replies, %llu timeouts, %llu checksum errors, %llu bad "
-                 "frames, %llu invalid readings; can: %llu frames sent, %llu tx errors",
+                 "bms: %llu requests, %llu replies, %llu unsolicited, %llu timeouts, %llu checksum "
+                 "errors, %llu bad frames, %llu invalid readings; can: %llu frames sent, %llu tx "
+                 "errors",
                  (unsigned long long)s->requests, (unsigned long long)s->replies,
-                 (unsigned long long)s->timeouts, (unsigned long long)s->checksum_errors,
-                 (unsigned long long)s->bad_frames,
+                 (unsigned long long)s->unsolicited, (unsigned long long)s->timeouts,
+                 (unsigned long long)s->checksum_errors, (unsigned long long)s->bad_frames,
                  (unsigned long long)(s->invalid_readings + bl_ctl_invalid_readings(&b->ctl)),
                  (unsigned long long)b->frames_sent, (unsigned long long)b->tx_errors);
     }
     bl_bmslink_close(b->bms);
     bl_source_close(b->can);
     if (b->loop != NULL && b->sig.w != NULL) app__sigstop_close(&b->sig);
+    bl_log_detach(LOG_DRAIN_US);
     bl_loop_free(b->loop);
 }
 
@@ -1169,6 +1244,7 @@ int bl_cmd_bridge(int argc, char **argv)
     }
     b->sig.fd = -1;
     b->sd.fd = -1;
+    b->tx_fd = -1;
     int rc = configure(b, argc, argv);
     if (rc < 0) rc = start(b);
     if (rc < 0) {

@@ -13,10 +13,13 @@ static void usage(FILE *f)
     const struct bl_profile *const *list = bl_profile_list(&n);
     fprintf(f,
             "usage: batlink dbc PROFILE\n"
+            "       batlink dbc --list\n"
             "\n"
             "Print the DBC (Vector CANdb++) description of a CAN profile on stdout: one BO_ per\n"
             "message, one SG_ per signal with factor, range and unit, comments citing the\n"
             "protocol reference. Text signals (manufacturer name) appear as comments only.\n"
+            "--list prints every profile, one per line: its name, its aliases (the names\n"
+            "installers meet) and a note.\n"
             "\n"
             "profiles:\n");
     for (size_t i = 0; i < n; i++)
@@ -38,10 +41,15 @@ static bool write_stdout(void *ctx, const char *s, size_t n)
 int bl_cmd_dbc(int argc, char **argv)
 {
     const char *name = NULL;
+    bool list = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return BL_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--list") == 0) {
+            list = true;
+            continue;
         }
         if (argv[i][0] == '-') {
             app__err("dbc: unknown option \"%s\" (try: batlink dbc --help)", argv[i]);
@@ -53,15 +61,33 @@ int bl_cmd_dbc(int argc, char **argv)
         }
         name = argv[i];
     }
-    if (name == NULL) {
+    if (list && name != NULL) {
+        app__err("dbc: --list takes no PROFILE");
+        return BL_EXIT_USAGE;
+    }
+    if (name == NULL && !list) {
         app__err("dbc: PROFILE missing (try: batlink dbc --help)");
         return BL_EXIT_USAGE;
     }
-    const struct bl_profile *p = bl_profile_find(name);
-    if (p == NULL) {
-        app__err("dbc: unknown profile \"%s\" (known: pylontech)", name);
-        return BL_EXIT_USAGE;
+    if (list) {
+        size_t n;
+        const struct bl_profile *const *all = bl_profile_list(&n);
+        for (size_t i = 0; i < n; i++) {
+            /* one line per profile: name, aliases, then its note */
+            fputs(all[i]->name, stdout);
+            for (const char *const *a = all[i]->aliases; a != NULL && *a != NULL; a++)
+                printf(" %s", *a);
+            if (all[i]->note != NULL) printf("  -- %s", all[i]->note);
+            putchar('\n');
+        }
+        if (fflush(stdout) != 0) {
+            app__err("dbc: write to stdout failed");
+            return BL_EXIT_FAIL;
+        }
+        return BL_EXIT_OK;
     }
+    const struct bl_profile *p = app__find_profile("dbc", name);
+    if (p == NULL) return BL_EXIT_USAGE;
     if (bl_profile_write_dbc(p, write_stdout, NULL) != BL_OK || fflush(stdout) != 0) {
         app__err("dbc: write to stdout failed");
         return BL_EXIT_FAIL;

@@ -719,9 +719,14 @@ int bl_cmd_diagnose(int argc, char **argv)
     memset(&ao, 0, sizeof ao);
     if (o.profile != NULL && strcmp(o.profile, "auto") != 0 &&
         bl_ident_find(o.profile, &ao.force) != BL_OK) {
-        app__err("diagnose: --profile: unknown profile \"%s\" (known: pylontech-lv-v1.2, "
-                 "pylontech-lv-v1.3, victron, sma, pylontech-hv, byd-hvs, growatt)",
-                 o.profile);
+        /* the registry's profiles with their aliases, then the families diagnose tells apart */
+        char known[2048], fam[512] = "";
+        bl_profile_names(known, sizeof known, true);
+        for (unsigned i = 1; i < BL_IDENT__COUNT; i++)
+            snprintf(fam + strlen(fam), sizeof fam - strlen(fam), "%s%s", i > 1 ? ", " : "",
+                     bl_ident_name((enum bl_ident)i));
+        app__err("diagnose: --profile: unknown profile \"%s\" (known: %s; families: %s)", o.profile,
+                 known, fam);
         return BL_EXIT_USAGE;
     }
     if (o.uri == NULL) return guide_only(&o, ao.force);

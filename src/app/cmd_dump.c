@@ -235,11 +235,8 @@ int bl_cmd_dump(int argc, char **argv)
     if (rc != BL_EXIT_OK || done) return rc;
     const char *pname = d.o.profile;
     if (pname == NULL || strcmp(pname, "auto") == 0) pname = "pylontech";
-    d.p = bl_profile_find(pname);
-    if (d.p == NULL) {
-        app__err("dump: --profile: unknown profile \"%s\" (known: pylontech)", pname);
-        return BL_EXIT_USAGE;
-    }
+    d.p = app__find_profile("dump: --profile", pname);
+    if (d.p == NULL) return BL_EXIT_USAGE;
     d.out = malloc(OUT_BUF);
     if (d.out == NULL || bl_loop_new(&d.loop) != BL_OK) {
         app__err("dump: out of memory");

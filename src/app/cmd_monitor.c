@@ -24,8 +24,8 @@
 #include "batlink/tracker.h"
 
 #define S_US 1000000
-/* bad input can arrive at thousands of frames per second: at most this many warnings a minute */
-#define WARN_BURST 10
+/* at exit, how long a slow stderr reader may hold up the last queued messages */
+#define LOG_DRAIN_US (1 * S_US)
 /* A battery sends its state as a burst of frames once per cycle (Pylontech: six frames within a
  * few ms every second; a CAN-to-Ethernet converter delivers them as one buffer). The burst is
  * complete after this long without a frame that changes the state; only complete bursts are
@@ -62,9 +62,6 @@ struct monitor {
     bool link_changed; /* ... and the link state too: publish at once */
     bool finished;     /* a file source reached its end */
     bl_us next_summary;
-    bl_us warn_window;
-    unsigned warn_count;
-    uint64_t warn_dropped;
     bool warn_in_view; /* stderr is the terminal the view redraws: show warnings in the view */
     char last_warn[160];
     struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
@@ -73,20 +70,7 @@ struct monitor {
 
 __attribute__((format(printf, 2, 3))) static void warn(struct monitor *m, const char *fmt, ...)
 {
-    bl_us now = bl_now_mono();
-    if (now - m->warn_window >= 60 * S_US) {
-        if (m->warn_dropped > 0)
-            bl_logf(BL_LOG_WARN, "%llu more warnings in the last minute were not shown",
-                    (unsigned long long)m->warn_dropped);
-        m->warn_window = now;
-        m->warn_count = 0;
-        m->warn_dropped = 0;
-    }
-    if (m->warn_count >= WARN_BURST) {
-        m->warn_dropped++;
-        return;
-    }
-    m->warn_count++;
+    if (BL_LOG_WARN > bl_log_level() || !bl_log_allow("warnings", bl_now_mono())) return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -442,6 +426,7 @@ static int configure(struct monitor *m, int argc, char **argv)
         enum bl_err e = bl_config_load(&m->cfg, file, err);
         if (e != BL_OK) {
             app__err("%s", err);
+            if (strstr(err, "unknown profile") != NULL) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
@@ -450,6 +435,7 @@ static int configure(struct monitor *m, int argc, char **argv)
         char reason[128];
         if (bl_config_set(&m->cfg, set[i].section, set[i].key, set[i].value, reason) != BL_OK) {
             app__err("%s: %s", set[i].flag, reason);
+            if (strcmp(set[i].key, "profile") == 0) app__err_profiles();
             return BL_EXIT_USAGE;
         }
     }
@@ -484,6 +470,10 @@ static int start(struct monitor *m)
         app__err("monitor: signalfd: %s", strerror(errno));
         return BL_EXIT_FAIL;
     }
+    if (bl_log_attach(m->loop) != BL_OK) {
+        app__err("monitor: poll loop tables full");
+        return BL_EXIT_FAIL;
+    }
     if (!app__sd_open(&m->sd, err)) bl_logf(BL_LOG_WARN, "%s (systemd notifications off)", err);
     enum bl_err e = bl_source_open(m->cfg.source.uri, BL_SOURCE_LISTEN_ONLY, &m->src, err);
     if (e != BL_OK) {
@@ -497,6 +487,8 @@ static int start(struct monitor *m)
         .conflict_window_us = (bl_us)(m->cfg.monitor.conflict_window * S_US),
         .rate_window_us = 2 * S_US, /* the view shows rates after 2 s, exact for 1 Hz frames */
     };
+    /* every profile's inverter keep-alive: the state names the inverter family it sees */
+    to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
     m->started = now;
     struct bl_source_cbs cbs = {on_frame, on_state, on_warn, m};
@@ -548,6 +540,7 @@ static void finish(struct monitor *m)
     bl_timer_remove(m->watchdog);
     bl_source_close(m->src);
     if (m->loop != NULL) app__sigstop_close(&m->sig);
+    bl_log_detach(LOG_DRAIN_US);
     bl_loop_free(m->loop);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "batlink/log.h"
 #include "batlink/profile.h"
 #include "batlink/recorder.h"
 #include "batlink/simbat.h"
@@ -56,6 +57,9 @@ static void usage(FILE *out)
             "  --start EPOCH     files: time of the first frame, Unix seconds (default now)\n"
             "  --inverter        also send the inverter's 0x305 heartbeat (default: files only)\n"
             "  --no-inverter     never send 0x305\n\n"
+            "A simulated JK BMS on a pseudo-terminal, for `batlink bridge --bms jk:PTY`:\n"
+            "  batlink sim --bms jk [--temp C] [--soc P] [--current A] [--reply-delay MS] PTY\n"
+            "  (batlink sim --bms jk --help lists its scenarios and knobs)\n\n"
             "examples:\n"
             "  batlink sim --duration 60 vcan0\n"
             "  batlink sim --scenario charging-to-full canet:192.168.1.200\n"
@@ -136,10 +140,7 @@ static int parse(int argc, char **argv, struct sim_opts *o)
         app__err("sim: needs a TARGET (try: batlink sim --help)");
         return BL_EXIT_USAGE;
     }
-    if (bl_profile_find(o->profile) == NULL) {
-        app__err("sim: --profile: unknown profile \"%s\" (accepted: pylontech)", o->profile);
-        return BL_EXIT_USAGE;
-    }
+    if (app__find_profile("sim: --profile", o->profile) == NULL) return BL_EXIT_USAGE;
     enum bl_simbat_scenario sc;
     if (bl_simbat_scenario_find(o->scenario, &sc, NULL) != BL_OK) {
         app__err("sim: --scenario: unknown scenario \"%s\" (see batlink sim --help)", o->scenario);
@@ -164,12 +165,13 @@ static int run_file(const struct sim_opts *o, const char *path)
     cfg.modules = (unsigned)o->modules;
     cfg.soc_start_cpct = o->soc >= 0 ? (int32_t)(o->soc * 100) : -1;
     cfg.inverter = o->inverter != 0;
+    const struct bl_profile *prof = bl_profile_find(o->profile);
+    bl_profile_simbat(prof, &cfg);
     struct bl_simbat bat;
     if (bl_simbat_init(&bat, &cfg, 1000000) != BL_OK) {
         app__err("sim: parameters out of range");
         return BL_EXIT_USAGE;
     }
-    const struct bl_profile *prof = bl_profile_find(o->profile);
     char err[BL_ERRLEN] = "";
     struct bl_recorder *rec = NULL;
     enum bl_err e = bl_recorder_open(path, NULL, &rec, err);
@@ -217,7 +219,8 @@ static void live_frame(void *ctx, const struct bl_frame *f)
 static void target_state(void *ctx, enum bl_source_state st)
 {
     struct live_run *r = ctx;
-    fprintf(stderr, "batlink: sim: %s is %s\n", bl_source_uri(r->target), bl_source_state_name(st));
+    /* queued while the loop runs: never blocks the transmitting loop */
+    bl_logf(BL_LOG_WARN, "sim: %s is %s", bl_source_uri(r->target), bl_source_state_name(st));
     if (st == BL_SRC_EOF) bl_loop_stop(r->loop);
 }
 
@@ -256,7 +259,8 @@ static int run_live(const struct sim_opts *o)
         rc = e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
         goto out;
     }
-    if (bl_loop_new(&run.loop) != BL_OK || !app__sigstop_open(&sig, run.loop)) {
+    if (bl_loop_new(&run.loop) != BL_OK || !app__sigstop_open(&sig, run.loop) ||
+        bl_log_attach(run.loop) != BL_OK) {
         app__err("sim: cannot set up the event loop");
         goto out;
     }
@@ -274,6 +278,7 @@ static int run_live(const struct sim_opts *o)
         app__err("sim: poll failed");
         goto out;
     }
+    bl_log_detach(1000000); /* what the loop queued comes before the summary */
     rc = BL_EXIT_OK;
     fprintf(stderr,
             "batlink: sim: %" PRIu64 " frames sent to %s in %.1f s, %" PRIu64
@@ -284,6 +289,7 @@ out:
     bl_source_close(sim);
     bl_source_close(run.target);
     if (run.loop != NULL) app__sigstop_close(&sig);
+    bl_log_detach(1000000);
     bl_loop_free(run.loop);
     return rc;
 }

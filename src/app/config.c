@@ -100,7 +100,11 @@ static const struct key keys[] = {
     NUM("bridge", "stale_after", bridge.stale_after, 0.1, 3600, "5",
         "BMS silent this long: limits 0 and communication alarm (seconds)"),
     NUM("bridge", "dead_after", bridge.dead_after, 0.1, 86400, "30",
-        "BMS silent this long: stop transmitting (seconds)"),
+        "BMS silent this long: on_dead applies (seconds)"),
+    CHO("bridge", "on_dead", bridge.on_dead, "safe-frames|silent", "safe-frames",
+        "after dead_after: keep sending the safe frames (limits 0, charge and discharge "
+        "disabled, communication alarm) or go silent (only for inverters known to handle a "
+        "silent bus safely)"),
     LNG("bridge", "module_count", bridge.module_count, 1, 255, "1",
         "module count sent to the inverter (0x359)"),
     LNG("bridge", "soh", bridge.soh, 0, 100, "100",
@@ -194,7 +198,10 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         break;
     case T_PROFILE:
         if (bl_profile_find(v) == NULL) {
-            snprintf(reason, 128, "unknown profile \"%.40s\" (known: pylontech)", v);
+            char known[64];
+            bl_profile_names(known, sizeof known, false);
+            snprintf(reason, 128, "unknown profile \"%.20s\" (known: %.50s; aliases: dbc --list)",
+                     v, known);
             return false;
         }
         break;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* sim_jk.c: `batlink sim --bms jk PTY`: a simulated JK BMS (16S LiFePO4) answering read-all
- * requests on a pseudo-terminal, with cells that follow the current, a balancing spread and
- * optional faults (silence, bad checksum, truncated reply, garbage, invalid cell, cell over). */
+ * requests on a pseudo-terminal, with cells that follow the current, a balancing spread,
+ * optional faults (silence, bad checksum, truncated reply, garbage, invalid cell, cell over),
+ * fixed temperature / cell voltage / over-current settings and a slow, jittery reply time. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #define S_US      1000000
 #define CAP_AH    280
 #define MAX_CELLS 24
+#define MAX_LATE  16 /* replies waiting for --reply-delay */
 
 enum fault {
     F_NONE,
@@ -64,6 +66,14 @@ struct simjk {
     bl_us start, last;
     uint32_t rng;
     uint64_t requests, replies;
+    bool has_temp, has_cell_mv;
+    long temp_c, cell_mv;               /* --temp, --cell-mv: fixed instead of simulated */
+    long charge_ocp_a, discharge_ocp_a; /* --charge-ocp, --discharge-ocp (BMS settings) */
+    bl_us delay, jitter;                /* --reply-delay, --reply-jitter */
+    struct bl_timer *late_t;
+    bl_us late[MAX_LATE]; /* due times of replies not yet written, in order */
+    unsigned nlate;
+    uint64_t late_dropped;
     uint8_t rx[256];
     size_t rx_len;
 };
@@ -145,13 +155,15 @@ static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
 
     unsigned mv[MAX_CELLS];
     uint32_t sum = 0;
-    double base = ocv_mv(s->soc) + amps * 0.6; /* 0.6 mOhm per cell */
+    double base =
+        s->has_cell_mv ? (double)s->cell_mv : ocv_mv(s->soc) + amps * 0.6; /* 0.6 mOhm per cell */
     for (unsigned i = 0; i < s->cells; i++) {
         /* balancing spread: cell 5 runs high, cell 11 low; +-1 mV of noise */
         int off = i == 4 ? 9 : i == 10 ? -7 : (int)(i % 3) * 2 - 2;
         int noise = (int)(rnd(s) % 3) - 1;
         double v = base + off + noise;
-        if (amps > 0 && s->soc > 0.9) v += (i == 4 ? 25 : 0); /* the high cell runs away */
+        if (amps > 0 && s->soc > 0.9 && !s->has_cell_mv)
+            v += (i == 4 ? 25 : 0); /* the high cell runs away */
         mv[i] = (unsigned)(v < 2500 ? 2500 : v > 3650 ? 3650 : v);
     }
     unsigned alarms = 0, status = 0x0001u | 0x0002u | 0x0008u; /* both MOSFETs on, connected */
@@ -186,9 +198,10 @@ static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
         put16(f, &n, mv[i]);
     }
     int t_ambient = 22 + (int)(amps > 0 ? amps / 10 : -amps / 15);
-    item16(f, &n, 0x80, temp_raw(t_ambient + 6));
+    if (s->has_temp) t_ambient = (int)s->temp_c; /* both probes read it; the MOSFET runs warmer */
+    item16(f, &n, 0x80, temp_raw(t_ambient + 6 > 99 ? 99 : t_ambient + 6));
     item16(f, &n, 0x81, temp_raw(t_ambient));
-    item16(f, &n, 0x82, temp_raw(t_ambient - 1));
+    item16(f, &n, 0x82, temp_raw(s->has_temp ? t_ambient : t_ambient - 1));
     item16(f, &n, 0x83, (sum + 5) / 10);
     unsigned ca = (unsigned)((amps < 0 ? -amps : amps) * 100.0 + 0.5); /* 10 mA */
     item16(f, &n, 0x84, (amps > 0 ? 0x8000u : 0u) | (ca & 0x7FFFu));
@@ -209,9 +222,9 @@ static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
     item16(f, &n, 0x94, 2900);
     item16(f, &n, 0x95, 5);
     item16(f, &n, 0x96, 300);
-    item16(f, &n, 0x97, 150); /* discharge over-current A */
+    item16(f, &n, 0x97, (unsigned)s->discharge_ocp_a); /* discharge over-current A */
     item16(f, &n, 0x98, 3);
-    item16(f, &n, 0x99, 100); /* charge over-current A */
+    item16(f, &n, 0x99, (unsigned)s->charge_ocp_a); /* charge over-current A */
     item16(f, &n, 0x9A, 5);
     item16(f, &n, 0x9B, 3300);
     item16(f, &n, 0x9C, 8);
@@ -277,7 +290,6 @@ static bool is_request(const uint8_t *p)
 
 static void answer(struct simjk *s, bl_us now)
 {
-    s->requests++;
     if (fault_active(s, now) && s->fault == F_SILENCE) {
         (void)build_reply(s, now, (uint8_t[512]){0}, 512); /* the battery lives on */
         return;
@@ -296,6 +308,37 @@ static void answer(struct simjk *s, bl_us now)
     s->replies++;
 }
 
+/* A slow BMS: each reply leaves delay +- jitter after its request (uniform), in request order. */
+static void on_late(void *ctx, bl_us now)
+{
+    struct simjk *s = ctx;
+    unsigned k = 0;
+    while (k < s->nlate && s->late[k] <= now)
+        answer(s, s->late[k++]);
+    memmove(s->late, s->late + k, (s->nlate - k) * sizeof s->late[0]);
+    s->nlate -= k;
+    bl_timer_set(s->late_t, s->nlate > 0 ? s->late[0] : 0, 0);
+}
+
+static void request(struct simjk *s, bl_us now)
+{
+    s->requests++;
+    if (s->delay == 0 && s->jitter == 0) {
+        answer(s, now);
+        return;
+    }
+    bl_us d = s->delay;
+    if (s->jitter > 0) d += (bl_us)(rnd(s) % (uint32_t)(2 * s->jitter + 1)) - s->jitter;
+    bl_us due = now + (d > 0 ? d : 0);
+    if (s->nlate > 0 && due < s->late[s->nlate - 1]) due = s->late[s->nlate - 1];
+    if (s->nlate == MAX_LATE) {
+        s->late_dropped++; /* a BMS asked faster than it answers loses requests too */
+        return;
+    }
+    s->late[s->nlate++] = due;
+    bl_timer_set(s->late_t, s->late[0], 0);
+}
+
 static void on_master(void *ctx, int fd, short revents)
 {
     struct simjk *s = ctx;
@@ -311,7 +354,7 @@ static void on_master(void *ctx, int fd, short revents)
     bl_us now = bl_now_mono();
     while (s->rx_len - off >= BL_JK_REQUEST_LEN) {
         if (is_request(s->rx + off)) {
-            answer(s, now);
+            request(s, now);
             off += BL_JK_REQUEST_LEN;
         } else {
             off++;
@@ -351,23 +394,36 @@ static void usage(FILE *out)
                  "  --scenario NAME   fault to inject (default normal):\n");
     for (unsigned i = 0; i < F__COUNT; i++)
         fprintf(out, "      %-14s %s\n", faults[i].name, faults[i].help);
-    fprintf(out, "  --fault-after S   the fault starts S seconds after start (default 0)\n"
-                 "  --fault-for S     ... and lasts S seconds (default: until the end)\n"
-                 "                    SIGUSR1 switches the fault on/off at any time\n"
-                 "  --cells N         cells, 4..24 (default 16)\n"
-                 "  --soc P           start SOC in percent (default 60)\n"
-                 "  --current A       constant current instead of the cycle (+ = charging)\n"
-                 "  --seed N          random seed (default 1)\n"
-                 "  --duration S      stop after S seconds\n\n"
-                 "examples:\n"
-                 "  batlink sim --bms jk /tmp/jk0 &\n"
-                 "  batlink bridge --bms jk:/tmp/jk0 --can canet:192.168.1.200\n"
-                 "  batlink sim --bms jk --scenario silence --fault-after 60 /tmp/jk0\n");
+    fprintf(out,
+            "  --fault-after S   the fault starts S seconds after start (default 0)\n"
+            "  --fault-for S     ... and lasts S seconds (default: until the end)\n"
+            "                    SIGUSR1 switches the fault on/off at any time\n"
+            "  --cells N         cells, 4..24 (default 16)\n"
+            "  --soc P           start SOC in percent (default 60)\n"
+            "  --current A       constant current instead of the cycle (+ = charging)\n"
+            "  --temp C          both battery probes read C degC, -40..99 (default: 22 plus\n"
+            "                    the current's warming); try 0 or 50 for the derating\n"
+            "  --cell-mv MV      every cell rests at MV millivolts, 2500..3650 (default: by SOC)\n"
+            "  --charge-ocp A    the BMS's charge over-current setting (default 100)\n"
+            "  --discharge-ocp A the BMS's discharge over-current setting (default 150);\n"
+            "                    the bridge sends at most [limits] bms_limit_percent of it\n"
+            "  --reply-delay MS  answer each request MS milliseconds late (a slow BMS)\n"
+            "  --reply-jitter MS ... plus or minus up to MS (uniform), e.g. 450 and 400\n"
+            "  --seed N          random seed (default 1)\n"
+            "  --duration S      stop after S seconds\n\n"
+            "examples:\n"
+            "  batlink sim --bms jk /tmp/jk0 &\n"
+            "  batlink bridge --bms jk:/tmp/jk0 --can canet:192.168.1.200\n"
+            "  batlink sim --bms jk --scenario silence --fault-after 60 /tmp/jk0\n"
+            "  batlink sim --bms jk --temp 2 --current 20 /tmp/jk0     # cold: charge derated\n"
+            "  batlink sim --bms jk --reply-delay 450 --reply-jitter 400 /tmp/jk0\n\n"
+            "The simulator reads only its serial port: it does not see the limits the bridge\n"
+            "sends on CAN, so its current is the cycle or --current, whatever the limits.\n");
 }
 
 static int parse(int argc, char **argv, struct simjk *s, double *duration)
 {
-    double fa = 0, ff = 0;
+    double fa = 0, ff = 0, rd = 0, rj = 0;
     long cells = 16, soc = 60, seed = 1;
     const char *target = NULL;
     for (int i = 1; i < argc; i++) {
@@ -377,7 +433,10 @@ static int parse(int argc, char **argv, struct simjk *s, double *duration)
                      strcmp(a, "--fault-after") == 0 || strcmp(a, "--fault-for") == 0 ||
                      strcmp(a, "--cells") == 0 || strcmp(a, "--soc") == 0 ||
                      strcmp(a, "--current") == 0 || strcmp(a, "--seed") == 0 ||
-                     strcmp(a, "--duration") == 0;
+                     strcmp(a, "--duration") == 0 || strcmp(a, "--temp") == 0 ||
+                     strcmp(a, "--cell-mv") == 0 || strcmp(a, "--charge-ocp") == 0 ||
+                     strcmp(a, "--discharge-ocp") == 0 || strcmp(a, "--reply-delay") == 0 ||
+                     strcmp(a, "--reply-jitter") == 0;
         if (takes && v == NULL) {
             app__err("sim: %s needs a value", a);
             return BL_EXIT_USAGE;
@@ -411,6 +470,20 @@ static int parse(int argc, char **argv, struct simjk *s, double *duration)
         } else if (strcmp(a, "--current") == 0) {
             ok = app__parse_double(a, v, -500, 500, &s->fixed_a);
             s->has_fixed = true;
+        } else if (strcmp(a, "--temp") == 0) {
+            ok = app__parse_long(a, v, -40, 99, &s->temp_c);
+            s->has_temp = true;
+        } else if (strcmp(a, "--cell-mv") == 0) {
+            ok = app__parse_long(a, v, 2500, 3650, &s->cell_mv);
+            s->has_cell_mv = true;
+        } else if (strcmp(a, "--charge-ocp") == 0) {
+            ok = app__parse_long(a, v, 0, 1000, &s->charge_ocp_a);
+        } else if (strcmp(a, "--discharge-ocp") == 0) {
+            ok = app__parse_long(a, v, 0, 1000, &s->discharge_ocp_a);
+        } else if (strcmp(a, "--reply-delay") == 0) {
+            ok = app__parse_double(a, v, 0, 60000, &rd);
+        } else if (strcmp(a, "--reply-jitter") == 0) {
+            ok = app__parse_double(a, v, 0, 60000, &rj);
         } else if (strcmp(a, "--seed") == 0) {
             ok = app__parse_long(a, v, 1, 0x7FFFFFFF, &seed);
         } else if (strcmp(a, "--duration") == 0) {
@@ -440,6 +513,8 @@ static int parse(int argc, char **argv, struct simjk *s, double *duration)
     s->cells = (unsigned)cells;
     s->soc = (double)soc / 100.0;
     s->rng = (uint32_t)seed;
+    s->delay = (bl_us)(rd * 1000);
+    s->jitter = (bl_us)(rj * 1000);
     return -1;
 }
 
@@ -490,7 +565,8 @@ static int open_pty(struct simjk *s)
 
 int app__sim_jk(int argc, char **argv)
 {
-    struct simjk s = {.master = -1, .slave_keep = -1, .usr_fd = -1};
+    struct simjk s = {
+        .master = -1, .slave_keep = -1, .usr_fd = -1, .charge_ocp_a = 100, .discharge_ocp_a = 150};
     double duration = 0;
     int rc = parse(argc, argv, &s, &duration);
     if (rc >= 0) return rc;
@@ -513,22 +589,26 @@ int app__sim_jk(int argc, char **argv)
         s.start = bl_now_mono();
         s.mw = bl_loop_watch(s.loop, s.master, POLLIN, on_master, &s);
         s.uw = bl_loop_watch(s.loop, s.usr_fd, POLLIN, on_usr1, &s);
+        s.late_t = bl_loop_timer(s.loop, 0, 0, on_late, &s);
         if (duration > 0)
             s.stop_t = bl_loop_timer(s.loop, s.start + (bl_us)(duration * S_US), 0, on_stop, &s);
-        if (s.mw == NULL || s.uw == NULL || (duration > 0 && s.stop_t == NULL)) {
+        if (s.mw == NULL || s.uw == NULL || s.late_t == NULL ||
+            (duration > 0 && s.stop_t == NULL)) {
             app__err("sim: loop tables full");
             rc = BL_EXIT_FAIL;
         }
     }
     if (rc < 0) {
         rc = bl_loop_run(s.loop) == BL_OK ? BL_EXIT_OK : BL_EXIT_FAIL;
-        bl_logf(BL_LOG_INFO, "sim: %llu requests, %llu replies", (unsigned long long)s.requests,
-                (unsigned long long)s.replies);
+        bl_logf(BL_LOG_INFO, "sim: %llu requests, %llu replies, %llu dropped (too many late)",
+                (unsigned long long)s.requests, (unsigned long long)s.replies,
+                (unsigned long long)s.late_dropped);
     }
     if (s.linked) (void)unlink(s.link);
     bl_watch_remove(s.mw);
     bl_watch_remove(s.uw);
     bl_timer_remove(s.stop_t);
+    bl_timer_remove(s.late_t);
     if (s.sig.fd >= 0 || s.sig.w != NULL) app__sigstop_close(&s.sig);
     if (s.usr_fd >= 0) close(s.usr_fd);
     if (s.slave_keep >= 0) close(s.slave_keep);

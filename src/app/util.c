@@ -9,15 +9,33 @@
 
 #include "app/app.h"
 #include "batlink/decimal.h"
+#include "batlink/log.h"
 
 void app__err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("batlink: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    /* written at once before the loop runs; inside it, queued behind the earlier lines */
+    bl_vlogf(BL_LOG_ERROR, fmt, ap);
     va_end(ap);
+}
+
+const struct bl_profile *app__find_profile(const char *what, const char *name)
+{
+    const struct bl_profile *p = bl_profile_find(name);
+    if (p == NULL) {
+        char known[2048];
+        bl_profile_names(known, sizeof known, true);
+        app__err("%s: unknown profile \"%s\" (known: %s)", what, name != NULL ? name : "", known);
+    }
+    return p;
+}
+
+void app__err_profiles(void)
+{
+    char known[2048];
+    bl_profile_names(known, sizeof known, true);
+    app__err("known profiles: %s", known);
 }
 
 bool app__parse_double(const char *flag, const char *s, double lo, double hi, double *out)

@@ -243,6 +243,17 @@ enum bl_err bl_ctl_config_set(struct bl_ctl_config *c, const char *key, const ch
         if (strcmp(key, curve_keys[i].name) == 0)
             return set_curve((struct bl_ctl_curve *)(void *)((char *)c + curve_keys[i].off),
                              curve_keys[i].unit, value, reason);
+    if (strcmp(key, "on_dead") == 0) {
+        if (strcmp(value, "safe-frames") == 0)
+            c->dead_silent = false;
+        else if (strcmp(value, "silent") == 0)
+            c->dead_silent = true;
+        else {
+            *reason = "expected safe-frames or silent";
+            return BL_ERR_INVAL;
+        }
+        return BL_OK;
+    }
     if (strcmp(key, "curve_mode") == 0) {
         bool step;
         if (strcmp(value, "linear") == 0)

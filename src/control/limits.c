@@ -23,6 +23,7 @@ static const char *const reason_names[BL_CTL_R__COUNT] = {
     [BL_CTL_R_FLOAT] = "float",
     [BL_CTL_R_CELL_OVER] = "cell_over_limit",
     [BL_CTL_R_CONFIG] = "config",
+    [BL_CTL_R_STARTUP] = "startup",
 };
 
 const char *bl_ctl_reason_name(enum bl_ctl_reason r)
@@ -38,6 +39,7 @@ void bl_ctl_init(struct bl_ctl *ctl, const struct bl_ctl_config *cfg, bl_us now)
     ctl->phase = BL_CTL_BULK;
     ctl->last_step_us = now;
     ctl->cvl_reason = BL_CTL_R_NO_DATA;
+    ctl->startup_ccl = ctl->startup_dcl = INT32_MAX;
 }
 
 /* Highest / lowest of the probe temperatures that the reading carries. */
@@ -56,50 +58,56 @@ static bool probe_range(const struct bl_bms *b, int32_t *lo, int32_t *hi)
     return any;
 }
 
-enum bl_err bl_ctl_feed(struct bl_ctl *ctl, const struct bl_bms *r, bl_us now, struct bl_diag *why)
+static enum bl_err check_reading(const struct bl_bms *r, struct bl_diag *why)
 {
     static const enum bl_bms_item need[] = {BL_BMS_CELLS, BL_BMS_PACK_VOLTAGE, BL_BMS_CURRENT,
                                             BL_BMS_SOC,   BL_BMS_ALARMS,       BL_BMS_STATUS};
     int32_t lo, hi;
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
         if (!bl_bms_known(r, need[i])) {
-            ctl->invalid_readings++;
             bl_diag_set(why, "reading lacks cells, pack voltage, current, SOC, alarms or status",
                         0);
             return BL_ERR_INVAL;
         }
     }
     if (!probe_range(r, &lo, &hi)) {
-        ctl->invalid_readings++;
         bl_diag_set(why, "reading has no battery temperature", 0);
         return BL_ERR_INVAL;
     }
     if (r->cell_count < 1 || r->cell_count > BL_BMS_MAX_CELLS) {
-        ctl->invalid_readings++;
         bl_diag_set(why, "cell count outside 1..32", 0);
         return BL_ERR_RANGE;
     }
     uint32_t sum = 0;
     for (unsigned i = 0; i < r->cell_count; i++) {
         if (r->cell_mv[i] < BL_BMS_CELL_MV_MIN || r->cell_mv[i] > BL_BMS_CELL_MV_MAX) {
-            ctl->invalid_readings++;
             bl_diag_set(why, "impossible cell voltage", i);
             return BL_ERR_RANGE;
         }
         sum += r->cell_mv[i];
     }
     if (r->soc_pct > 100 || lo < BL_BMS_TEMP_DC_MIN || hi > BL_BMS_TEMP_DC_MAX) {
-        ctl->invalid_readings++;
         bl_diag_set(why, "SOC or temperature out of range", 0);
         return BL_ERR_RANGE;
     }
     /* the pack voltage and the cell sum measure the same string: 10 % apart means a bad read */
     if ((uint64_t)r->pack_mv * 10 < (uint64_t)sum * 9 ||
         (uint64_t)r->pack_mv * 10 > (uint64_t)sum * 11) {
-        ctl->invalid_readings++;
         bl_diag_set(why, "pack voltage differs from the cell sum by more than 10 %", 0);
         return BL_ERR_RANGE;
     }
+    return BL_OK;
+}
+
+enum bl_err bl_ctl_feed(struct bl_ctl *ctl, const struct bl_bms *r, bl_us now, struct bl_diag *why)
+{
+    enum bl_err e = check_reading(r, why);
+    if (e != BL_OK) {
+        ctl->invalid_readings++;
+        if (!ctl->started) ctl->startup_count = 0; /* the start-up readings must be in a row */
+        return e;
+    }
+    if (!ctl->started && ctl->startup_count < UINT8_MAX) ctl->startup_count++;
     ctl->bms = *r;
     ctl->have_reading = true;
     ctl->reading_us = now;
@@ -358,11 +366,40 @@ void bl_ctl_step(struct bl_ctl *ctl, bl_us now, struct bl_ctl_out *out)
     }
 
     struct cand ct = {0, BL_CTL_R_STALE}, dt_ = {0, BL_CTL_R_STALE};
+    struct cand cs, ds; /* what the current limiters are stepped towards */
+    bool jumped = false;
     if (out->state == BL_CTL_STARTING) ct.r = dt_.r = BL_CTL_R_NO_DATA;
+    if (out->state != BL_CTL_OK) {
+        /* a start or a silence: the next readings start the limits afresh */
+        ctl->started = false;
+        ctl->startup_count = 0;
+        ctl->startup_ccl = ctl->startup_dcl = INT32_MAX;
+    }
+    cs = ct;
+    ds = dt_;
     if (out->state == BL_CTL_OK) {
         update_phase(ctl, now);
         ct = current_target(ctl, false, now);
         dt_ = current_target(ctl, true, now);
+        cs = ct;
+        ds = dt_;
+        if (!ctl->started) {
+            /* Start-up rule: 0 until BL_CTL_STARTUP_READINGS valid readings in a row, then the
+             * lowest target seen meanwhile, at once (no hold: the 0 came from the missing data,
+             * not from the battery). Only a limit that was already running is held and ramped. */
+            if (ct.v < ctl->startup_ccl) ctl->startup_ccl = ct.v;
+            if (dt_.v < ctl->startup_dcl) ctl->startup_dcl = dt_.v;
+            if (ctl->startup_count >= BL_CTL_STARTUP_READINGS) {
+                ctl->started = true;
+                ctl->ccl = (struct bl_ctl_limiter){.out = ctl->startup_ccl};
+                ctl->dcl = (struct bl_ctl_limiter){.out = ctl->startup_dcl};
+                jumped = true; /* the hold and ramp apply from the next step on */
+            } else {
+                out->startup = true;
+                cs = (struct cand){0, BL_CTL_R_STARTUP};
+                ds = (struct cand){0, BL_CTL_R_STARTUP};
+            }
+        }
         struct cand vt = voltage_target(ctl);
         if (!ctl->cvl_started) {
             ctl->cvl.out = vt.v; /* first reading: start at the target, currents still ramp */
@@ -373,19 +410,22 @@ void bl_ctl_step(struct bl_ctl *ctl, bl_us now, struct bl_ctl_out *out)
     } else if (out->state != BL_CTL_STARTING) {
         ctl->cvl_reason = BL_CTL_R_STALE; /* keep the last charge voltage; currents go to 0 */
     }
-    limit_step(&ctl->ccl, &cfg->current, ct.v, now, dt);
-    limit_step(&ctl->dcl, &cfg->current, dt_.v, now, dt);
+    if (!jumped) {
+        limit_step(&ctl->ccl, &cfg->current, cs.v, now, dt);
+        limit_step(&ctl->dcl, &cfg->current, ds.v, now, dt);
+    }
 
     out->phase = ctl->phase;
-    out->transmit = out->state == BL_CTL_OK || out->state == BL_CTL_STALE;
+    out->transmit = out->state == BL_CTL_OK || out->state == BL_CTL_STALE ||
+                    (out->state == BL_CTL_DEAD && !cfg->dead_silent);
     out->charge_current_ma = ctl->ccl.out;
     out->discharge_current_ma = ctl->dcl.out;
     out->charge_current_target_ma = ct.v;
     out->discharge_current_target_ma = dt_.v;
     out->charge_target_reason = ct.r;
     out->discharge_target_reason = dt_.r;
-    out->charge_current_reason = shown(&ctl->ccl, ct);
-    out->discharge_current_reason = shown(&ctl->dcl, dt_);
+    out->charge_current_reason = out->startup ? BL_CTL_R_STARTUP : shown(&ctl->ccl, ct);
+    out->discharge_current_reason = out->startup ? BL_CTL_R_STARTUP : shown(&ctl->dcl, dt_);
     out->charge_voltage_mv = ctl->cvl.out;
     out->charge_voltage_reason = ctl->cvl_reason;
     if (ctl->have_reading) {
@@ -404,10 +444,6 @@ void bl_ctl_step(struct bl_ctl *ctl, bl_us now, struct bl_ctl_out *out)
     } else {
         out->alarms = BL_ALARM_COMMUNICATION;
     }
-    out->flags_35c =
-        (uint8_t)((out->charge_enable ? 0x80u : 0u) | (out->discharge_enable ? 0x40u : 0u) |
-                  (out->force_charge_1 ? 0x20u : 0u) | (out->force_charge_2 ? 0x10u : 0u) |
-                  (out->full_charge_request ? 0x08u : 0u));
 }
 
 void bl_ctl_to_battery(const struct bl_ctl *ctl, const struct bl_ctl_out *out, bl_us now,

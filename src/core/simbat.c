@@ -16,13 +16,12 @@
 #define SOH_PCT         98
 #define WARN_TEMP_C     45.0
 #define ALARM_TEMP_C    50.0
-#define HEARTBEAT_ID    0x305u
 
 struct plan {
     unsigned bursts;    /* battery bursts this second (0 = quiet, >1 = backlog released) */
     bool drop;          /* omit cfg.missing_id */
     bool second;        /* also the second sender's burst */
-    bool heartbeat;     /* the inverter's 0x305 */
+    bool heartbeat;     /* the inverter's keep-alive (cfg.keepalive_*) */
     unsigned errors;    /* error frames */
     uint32_t err_class; /* BL_CAN_ERR_* for them */
     unsigned garbage;   /* random frames (misaligned bit timing) */
@@ -383,8 +382,13 @@ static void fill(const struct bl_simbat *s, double soc, double current, double t
     bl_battery_set(b, BL_F_ALARMS, (int32_t)s->alarms, now);
     bl_battery_set(b, BL_F_WARNINGS, (int32_t)s->warnings, now);
     bl_battery_set(b, BL_F_MODULE_COUNT, (int32_t)s->cfg.modules, now);
-    memcpy(b->manufacturer, "PYLON", 6);
-    bl_battery_set(b, BL_F_MANUFACTURER, 0, now);
+    if (s->cfg.manufacturer != NULL) {
+        size_t n = strlen(s->cfg.manufacturer);
+        if (n > BL_MANUFACTURER_MAX) n = BL_MANUFACTURER_MAX;
+        memcpy(b->manufacturer, s->cfg.manufacturer, n);
+        b->manufacturer[n] = '\0';
+        bl_battery_set(b, BL_F_MANUFACTURER, (int32_t)n, now);
+    }
     double cell = v / CELLS;
     bl_battery_set(b, BL_F_CELL_VOLTAGE_MIN, to_i32((cell - spread / 2.0) * 1000.0), now);
     bl_battery_set(b, BL_F_CELL_VOLTAGE_MAX, to_i32((cell + spread / 2.0) * 1000.0), now);
@@ -472,11 +476,12 @@ size_t bl_simbat_tick(struct bl_simbat *s, bl_us now, int64_t wall_us, bl_simbat
         bl_simbat_battery2(s, now, &b2);
         (void)burst(s, &b2, false, wall_us + 37000, enc, enc_ctx, &o);
     }
-    if (p.heartbeat) {
+    if (p.heartbeat && s->cfg.keepalive_len > 0) {
         struct bl_frame hb;
         memset(&hb, 0, sizeof hb);
-        hb.id = HEARTBEAT_ID;
-        hb.len = 8;
+        hb.id = s->cfg.keepalive_id;
+        hb.flags = s->cfg.keepalive_ext ? BL_FRAME_EXT : 0;
+        hb.len = s->cfg.keepalive_len > 8 ? 8 : s->cfg.keepalive_len;
         push(&o, &hb, wall_us + 150000 + (int64_t)(rnd(s) % 200000u));
     }
     for (unsigned i = 0; i < p.errors; i++)

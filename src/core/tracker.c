@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tracker.c: battery state from decoded frames, link watchdog (up/stale/down), inverter 0x305
+/* tracker.c: battery state from decoded frames, link watchdog (up/stale/down), inverter keep-alive
  * heartbeat, per-id rates and two-sender detection. Pure: no I/O, no allocation, time passed in. */
 #include <string.h>
 
@@ -65,6 +65,10 @@ void bl_tracker_init(struct bl_tracker *t, const struct bl_tracker_opts *opt, bl
         if (opt->down_after_us > 0) t->opt.down_after_us = opt->down_after_us;
         if (opt->conflict_window_us > 0) t->opt.conflict_window_us = opt->conflict_window_us;
         if (opt->rate_window_us > 0) t->opt.rate_window_us = opt->rate_window_us;
+        t->opt.n_keepalive = opt->n_keepalive < BL_TRACKER_MAX_KEEPALIVES
+                                 ? opt->n_keepalive
+                                 : BL_TRACKER_MAX_KEEPALIVES;
+        memcpy(t->opt.keepalive, opt->keepalive, sizeof t->opt.keepalive);
     }
     bl_battery_init(&t->state);
     t->link.state = BL_LINK_DOWN;
@@ -104,9 +108,21 @@ static struct bl_id_stat *slot(struct bl_tracker *t, uint32_t id, bool ext)
     return s;
 }
 
-static void heartbeat(struct bl_tracker *t, bl_us now)
+/* The keep-alive `f` is, or NULL. */
+static const struct bl_keepalive *keepalive_of(const struct bl_tracker *t, const struct bl_frame *f,
+                                               bool ext)
+{
+    for (unsigned i = 0; i < t->opt.n_keepalive; i++) {
+        const struct bl_keepalive *k = &t->opt.keepalive[i];
+        if (k->id == f->id && (k->ext == ext || k->ext_also)) return k;
+    }
+    return NULL;
+}
+
+static void heartbeat(struct bl_tracker *t, const struct bl_keepalive *k, bl_us now)
 {
     struct bl_link *l = &t->link;
+    if (k->inverter != NULL) t->state.inverter = k->inverter;
     if (l->heartbeat_seen && now > l->heartbeat_last_us) {
         bl_us iv = now - l->heartbeat_last_us;
         /* a gap longer than down_after is an outage, not a period */
@@ -282,10 +298,11 @@ void bl_tracker_frame(struct bl_tracker *t, const struct bl_frame *f, bl_us now,
     } else {
         t->other_ids++;
     }
-    /* 0x305 is the inverter talking (also as a 29-bit frame on Schneider XW, can-profiles.md
-     * section 1.8): it proves the inverter is there, not that the battery is */
-    if (f->id == BL_TRACKER_HEARTBEAT_ID) {
-        heartbeat(t, now);
+    /* a keep-alive is the inverter talking (Pylon LV 0x305, also as a 29-bit frame on Schneider
+     * XW, can-profiles.md section 1.8): it proves the inverter is there, not that the battery is */
+    const struct bl_keepalive *k = keepalive_of(t, f, ext);
+    if (k != NULL) {
+        heartbeat(t, k, now);
         n.kind = BL_TRACK_HEARTBEAT;
         goto out;
     }

@@ -70,8 +70,26 @@ double bl_period_jitter_us(const struct bl_period_hist *h)
 
 /* ---- id classes ---- */
 
+/* Which direction the registry's profiles give the id: 1 = battery to inverter, 2 = inverter to
+ * battery (bits, both when profiles disagree), 0 = no profile has it. */
+static unsigned registry_dir(uint32_t id, bool ext)
+{
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    unsigned dir = 0;
+    for (size_t i = 0; i < np; i++) {
+        const struct bl_msg_desc *m = bl_profile_msg(list[i], id, ext);
+        if (m != NULL) dir |= m->dir == BL_DIR_BATTERY_TO_INVERTER ? 1u : 2u;
+    }
+    return dir;
+}
+
+/* The lists below name the ids of families whose profile table is not registered yet
+ * (can-profiles.md 2, 5-8); the registry answers first, so they shrink to nothing as the tables
+ * land. */
 bool diag__inverter_id(uint32_t id, bool ext)
 {
+    if (registry_dir(id, ext) & 2u) return true;
     if (!ext)
         return id == 0x305 || id == 0x306 || id == 0x307 || id == 0x301 || id == 0x151 ||
                id == 0x191 || id == 0x101 || id == 0x00F;
@@ -81,6 +99,7 @@ bool diag__inverter_id(uint32_t id, bool ext)
 
 bool diag__battery_id(uint32_t id, bool ext)
 {
+    if (registry_dir(id, ext) & 1u) return true;
     if (!ext)
         return (id >= 0x351 && id <= 0x360) || (id >= 0x370 && id <= 0x382) || id == 0x70 ||
                (id >= 0x311 && id <= 0x321) || id == 0x110 || id == 0x150 || id == 0x190 ||
@@ -173,11 +192,21 @@ static void advance_windows(struct bl_analysis *a, int64_t now)
 
 /* ---- decoded state ---- */
 
+/* Decode with the profile forced by --profile when its table is registered, else with the first
+ * profile of the registry that knows the id (a frame no profile knows stays unknown). */
 static enum bl_err decode(void *ctx, const struct bl_frame *f, bl_us now, struct bl_battery *st,
                           struct bl_diag *why)
 {
-    (void)ctx;
-    return bl_profile_decode(&bl_profile_pylontech, f, now, st, why);
+    const struct bl_analysis *a = ctx;
+    const struct bl_profile *forced = diag__ident_profile(a->opt.force);
+    if (forced != NULL) return bl_profile_decode(forced, f, now, st, why);
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    bool ext = (f->flags & BL_FRAME_EXT) != 0;
+    for (size_t i = 0; i < np; i++)
+        if (bl_profile_msg(list[i], f->id, ext) != NULL)
+            return bl_profile_decode(list[i], f, now, st, why);
+    return np > 0 ? bl_profile_decode(list[0], f, now, st, why) : BL_ERR_UNKNOWN_ID;
 }
 
 static int32_t val(const struct bl_battery *b, enum bl_field f)
@@ -305,7 +334,9 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
     if (a->frames == 1) {
         a->first_us = a->last_us = now;
         a->intf.win_start_us = now;
-        bl_tracker_init(&a->tracker, NULL, now);
+        struct bl_tracker_opts to = {0};
+        to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
+        bl_tracker_init(&a->tracker, &to, now);
     } else if (now < a->last_us) {
         a->time_backwards++;
         now = a->last_us; /* keep every clock monotonic; the period of this frame is lost */

@@ -6,9 +6,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/** An id an inverter sends to the battery (0x305, 0x4200 ...). */
+#include "batlink/diag.h"
+#include "batlink/profile.h"
+
+/** An id an inverter sends to the battery (0x305, 0x4200 ...): an inverter-to-battery message of
+ * a profile of the registry, or of a family whose table is not registered yet. */
 bool diag__inverter_id(uint32_t id, bool ext);
-/** An id a battery of a known profile sends (0x351-0x382, 0x311-0x321, 29-bit 0x42x0 ...). */
+/** An id a battery sends: a battery-to-inverter message of a profile of the registry (or of a
+ * family whose table is not registered yet: 0x370-0x382, 0x311-0x321, 29-bit 0x42x0 ...). */
 bool diag__battery_id(uint32_t id, bool ext);
+
+/** The registry's profile of an identified family (bl_profile_find of its profile name), or
+ * NULL while that family has no table (or for BL_IDENT_UNKNOWN). */
+const struct bl_profile *diag__ident_profile(enum bl_ident p);
 
 #endif

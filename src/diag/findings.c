@@ -33,36 +33,56 @@ const char *bl_verdict_name(enum bl_severity worst)
     return worst == BL_SEV_INFO ? "ok" : bl_severity_name(worst);
 }
 
+/* The identified families and the registry profile each one is (`profile`: the name in
+ * bl_profile_list(); a family whose table has not landed yet is looked up and not found). The
+ * messages, keep-alive, manufacturer and expected set of a family come from that profile. */
 struct ident_row {
     const char *name;
-    const char *aliases; /* space-separated */
+    const char *aliases; /* space-separated, besides the registry's names of `profile` */
     const char *setting;
     uint32_t bps, alt_bps; /* bit rate; a second legitimate one (0 = none) */
+    const char *profile;
 };
 
 static const struct ident_row idents[BL_IDENT__COUNT] = {
-    [BL_IDENT_UNKNOWN] = {"unknown", "", "", 500000, 0},
+    [BL_IDENT_UNKNOWN] = {"unknown", "", "", 500000, 0, NULL},
     [BL_IDENT_PYLON_LV] = {"pylontech-lv", "pylontech pylon pylon-lv pylontech-compatible",
                            "Pylontech / Pylon LV (version not identified from the ids seen)",
-                           500000, 0},
+                           500000, 0, "pylontech"},
     [BL_IDENT_PYLON_V12] = {"pylontech-lv-v1.2", "pylontech-v1.2 pylon-v1.2 v1.2",
                             "Pylontech (Pylon LV V1.2): Deye \"Lithium 00\", Growatt SPF \"CAN "
                             "L52\", Sofar \"Automatic\", Solis \"Pylon LV\"",
-                            500000, 0},
+                            500000, 0, "pylontech"},
     [BL_IDENT_PYLON_V13] = {"pylontech-lv-v1.3", "pylontech-v1.3 pylon-v1.3 v1.3",
                             "Pylontech (newer firmware: 0x35A/0x35F instead of 0x359/0x35C)",
-                            500000, 0},
+                            500000, 0, "pylontech-v13"},
     [BL_IDENT_VICTRON] = {"victron", "victron-lv can-bus-bms",
                           "Victron GX BMS-Can port, profile \"CAN-bus BMS LV (500 kbit/s)\"",
-                          500000, 250000},
+                          500000, 250000, "victron"},
     [BL_IDENT_SMA] = {"sma", "sma-si sunny-island aobo",
-                      "SMA Sunny Island external BMS (some Solis LV: \"AoBo\")", 500000, 0},
+                      "SMA Sunny Island external BMS (some Solis LV: \"AoBo\")", 500000, 0, "sma"},
     [BL_IDENT_PYLON_HV] = {"pylontech-hv", "pylon-hv hv", "Pylon HV (29-bit, polled by 0x4200)",
-                           500000, 0},
-    [BL_IDENT_BYD_HVS] = {"byd-hvs", "byd byd-hvm byd-hvl", "BYD HVS/HVM/HVL", 500000, 0},
+                           500000, 0, "pylontech-hv"},
+    [BL_IDENT_BYD_HVS] = {"byd-hvs", "byd byd-hvm byd-hvl", "BYD HVS/HVM/HVL", 500000, 0,
+                          "byd-hvs"},
     [BL_IDENT_GROWATT] = {"growatt", "growatt-lv", "Growatt LV protocol (big-endian 0x311-0x321)",
-                          500000, 0},
+                          500000, 0, "growatt-lv"},
 };
+
+const struct bl_profile *diag__ident_profile(enum bl_ident p)
+{
+    return (unsigned)p < BL_IDENT__COUNT && idents[p].profile != NULL
+               ? bl_profile_find(idents[p].profile)
+               : NULL;
+}
+
+/* The profile whose words (keep-alive, manufacturer) a Pylon-set family uses while its own table
+ * is missing: the LV families share them (can-profiles.md 1, 1.8). */
+static const struct bl_profile *lv_profile(enum bl_ident p)
+{
+    const struct bl_profile *prof = diag__ident_profile(p);
+    return prof != NULL ? prof : diag__ident_profile(BL_IDENT_PYLON_LV);
+}
 
 const char *bl_ident_name(enum bl_ident p)
 {
@@ -101,6 +121,13 @@ enum bl_err bl_ident_find(const char *name, enum bl_ident *out)
     if (name == NULL || name[0] == '\0') return BL_ERR_USAGE;
     for (unsigned i = 0; i < BL_IDENT__COUNT; i++)
         if (strcmp(idents[i].name, name) == 0 || word_in(idents[i].aliases, name)) {
+            *out = (enum bl_ident)i;
+            return BL_OK;
+        }
+    /* any name or alias of the registry: the first family that is that profile */
+    const struct bl_profile *p = bl_profile_find(name);
+    for (unsigned i = 0; p != NULL && i < BL_IDENT__COUNT; i++)
+        if (idents[i].profile != NULL && strcmp(idents[i].profile, p->name) == 0) {
             *out = (enum bl_ident)i;
             return BL_OK;
         }
@@ -231,10 +258,14 @@ static void identify(struct bl_analysis *a)
         return;
     }
     const struct bl_analysis_id *name = find_id(a, 0x35E, false);
-    bool pylon_name =
-        name != NULL && name->last_len >= 5 && memcmp(name->last_data, "PYLON", 5) == 0;
+    const struct bl_profile *v13 = lv_profile(BL_IDENT_PYLON_V13);
+    const char *maker = v13 != NULL ? v13->manufacturer : NULL;
+    size_t mlen = maker != NULL ? strlen(maker) : 0;
+    bool pylon_name = name != NULL && mlen > 0 && name->last_len >= mlen &&
+                      memcmp(name->last_data, maker, mlen) == 0;
     const struct bl_analysis_id *s355 = find_id(a, 0x355, false);
-    const struct bl_analysis_id *hb = find_id(a, 0x305, false);
+    const struct bl_msg_desc *ka = bl_profile_keepalive(lv_profile(BL_IDENT_PYLON_LV));
+    const struct bl_analysis_id *hb = ka != NULL ? find_id(a, ka->id, false) : NULL;
     bool hb_data = false;
     if (hb != NULL)
         for (unsigned i = 0; i < hb->last_len; i++)
@@ -304,6 +335,7 @@ static void identify(struct bl_analysis *a)
 
 const char *bl_analysis_msg_name(const struct bl_analysis *a, uint32_t id, bool ext)
 {
+    /* names for families whose table is not registered yet (remove with their table) */
     static const struct {
         uint32_t id;
         bool ext;
@@ -337,9 +369,19 @@ const char *bl_analysis_msg_name(const struct bl_analysis *a, uint32_t id, bool 
         {0x7310, true, "hv_system_info"},
         {0x7320, true, "hv_module_info"},
     };
-    if (a->ident != BL_IDENT_GROWATT && a->ident != BL_IDENT_PYLON_HV) {
-        const struct bl_msg_desc *m = bl_profile_msg(&bl_profile_pylontech, id, ext);
+    /* the identified family's table; while it has none, any table of the registry for the LV
+     * families (they share the Pylon ids) */
+    const struct bl_profile *p = diag__ident_profile(a->ident);
+    if (p != NULL) {
+        const struct bl_msg_desc *m = bl_profile_msg(p, id, ext);
         if (m != NULL) return m->name;
+    } else if (a->ident == BL_IDENT_UNKNOWN || is_lv_family(a->ident)) {
+        size_t np = 0;
+        const struct bl_profile *const *list = bl_profile_list(&np);
+        for (size_t i = 0; i < np; i++) {
+            const struct bl_msg_desc *m = bl_profile_msg(list[i], id, ext);
+            if (m != NULL) return m->name;
+        }
     }
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
         if (extra[i].id == id && extra[i].ext == ext) return extra[i].name;
@@ -348,7 +390,8 @@ const char *bl_analysis_msg_name(const struct bl_analysis *a, uint32_t id, bool 
 
 /* ---- findings ---- */
 
-static const uint32_t expect_v12[] = {0x351, 0x355, 0x356, 0x359, 0x35C, 0x35E, 0};
+/* Expected sets of the families whose table is not registered yet; a registered profile's set is
+ * its BL_MSG_CYCLE messages (its BL_MSG_REQUIRED ones while the version is open). */
 static const uint32_t expect_v13[] = {0x351, 0x355, 0x356, 0x35A, 0x35E, 0x35F, 0};
 static const uint32_t expect_victron[] = {0x351, 0x355, 0x356, 0x35A, 0x35E, 0};
 static const uint32_t expect_sma[] = {0x351, 0x355, 0x356, 0x35A, 0};
@@ -358,8 +401,6 @@ static const uint32_t expect_growatt[] = {0x311, 0x312, 0x313, 0x314, 0};
 static const uint32_t *expected(enum bl_ident p)
 {
     switch (p) {
-    case BL_IDENT_PYLON_V12:
-        return expect_v12;
     case BL_IDENT_PYLON_V13:
         return expect_v13;
     case BL_IDENT_VICTRON:
@@ -370,6 +411,7 @@ static const uint32_t *expected(enum bl_ident p)
         return expect_lv;
     case BL_IDENT_GROWATT:
         return expect_growatt;
+    case BL_IDENT_PYLON_V12:
     case BL_IDENT_UNKNOWN:
     case BL_IDENT_PYLON_HV:
     case BL_IDENT_BYD_HVS:
@@ -517,9 +559,22 @@ static bool link_findings(struct bl_analysis *a, double dur)
 static void timing_findings(struct bl_analysis *a)
 {
     struct bl_finding *f;
-    const uint32_t *exp = expected(a->ident);
     bool fail = false;
     char ev[BL_FINDING_TEXT - 48] = ""; /* room for the evidence prefix */
+    const struct bl_profile *prof = diag__ident_profile(a->ident);
+    if (prof != NULL) {
+        /* the profile's burst; only its required messages while the version is open */
+        unsigned want = a->ident == BL_IDENT_PYLON_LV ? BL_MSG_REQUIRED : BL_MSG_CYCLE;
+        for (size_t i = 0; i < prof->n_msgs; i++) {
+            const struct bl_msg_desc *m = &prof->msgs[i];
+            if (!(m->flags & want) || m->dir != BL_DIR_BATTERY_TO_INVERTER ||
+                find_id(a, m->id, m->ext) != NULL)
+                continue;
+            cat(ev, sizeof ev, "%s0x%0*X", ev[0] ? ", " : "", m->ext ? 8 : 3, (unsigned)m->id);
+            if (m->flags & BL_MSG_REQUIRED) fail = true;
+        }
+    }
+    const uint32_t *exp = prof == NULL ? expected(a->ident) : NULL;
     for (unsigned i = 0; exp != NULL && exp[i] != 0; i++)
         if (!has(a, exp[i])) {
             cat(ev, sizeof ev, "%s0x%03X", ev[0] ? ", " : "", (unsigned)exp[i]);
@@ -594,17 +649,22 @@ static void timing_findings(struct bl_analysis *a)
     }
 
     if (!is_lv_family(a->ident) || a->batt_decoded == 0) return;
-    const struct bl_analysis_id *hb = find_id(a, 0x305, false);
-    if (hb == NULL) hb = find_id(a, 0x305, true);
+    /* the family's keep-alive (Pylon LV 0x305, also 29-bit on the Schneider XW) */
+    const struct bl_msg_desc *ka = bl_profile_keepalive(lv_profile(a->ident));
+    if (ka == NULL) return;
+    unsigned kid = (unsigned)ka->id;
+    const struct bl_analysis_id *hb = find_id(a, ka->id, ka->ext);
+    if (hb == NULL && (ka->flags & BL_MSG_EXT_ALSO)) hb = find_id(a, ka->id, !ka->ext);
     if (hb == NULL) {
         if ((f = add(a, "no_inverter_heartbeat", BL_SEV_WARN, 1,
                      "Check the inverter's battery type (it must be the battery's CAN protocol, "
                      "not \"Lithium\" or lead-acid) and that the inverter end of the cable is on "
-                     "its BMS/CAN port. Some inverters never send 0x305: a hint, not proof.")) !=
+                     "its BMS/CAN port. Some inverters never send it: a hint, not proof.")) !=
             NULL) {
             snprintf(f->message, sizeof f->message,
-                     "No inverter heartbeat (0x305): the inverter is not listening or is set to "
-                     "another battery type.");
+                     "No inverter heartbeat (0x%03X): the inverter is not listening or is set "
+                     "to another battery type.",
+                     kid);
             uint64_t rep = 0, tot = 0;
             for (unsigned i = 0; i < a->nids; i++)
                 if (a->ids[i].battery) {
@@ -612,8 +672,8 @@ static void timing_findings(struct bl_analysis *a)
                     tot += a->ids[i].frames;
                 }
             snprintf(f->evidence, sizeof f->evidence,
-                     "%llu battery frames over %.1f s, no 0x305 (11- or 29-bit)%s",
-                     (unsigned long long)a->batt_frames, bl_analysis_duration_s(a),
+                     "%llu battery frames over %.1f s, no 0x%03X (11- or 29-bit)%s",
+                     (unsigned long long)a->batt_frames, bl_analysis_duration_s(a), kid,
                      tot > 10 && rep * 2 > tot ? "; most battery frames are exact repeats "
                                                  "(unacknowledged retransmissions?)"
                                                : "");
@@ -629,9 +689,9 @@ static void timing_findings(struct bl_analysis *a)
                  "Check the inverter's CAN settings and firmware; Deye answers only after 0x356 "
                  "and pauses > 3 s about every 2 h, so judge repeated gaps, not one.")) != NULL) {
         snprintf(f->message, sizeof f->message,
-                 "The inverter's heartbeat (0x305) is late: gaps of several seconds.");
+                 "The inverter's heartbeat (0x%03X) is late: gaps of several seconds.", kid);
         snprintf(f->evidence, sizeof f->evidence,
-                 "0x305: %llu frames, median period %.2f s, longest gap %.2f s",
+                 "0x%03X: %llu frames, median period %.2f s, longest gap %.2f s", kid,
                  (unsigned long long)hb->frames, sec(med), sec(mx));
     }
 }

@@ -103,8 +103,8 @@ static bool handle_line(struct bl_source *s, const char *l, size_t len)
     enum bl_err e = bl_candump_parse(l, len, &f, &m, &why);
     if (e != BL_OK) {
         s->stats.bad_frames++;
-        io__warn(s, "%s:%u: %s (column %zu)", c->name, c->line,
-                 why.what != NULL ? why.what : bl_strerror(e), why.byte + 1);
+        io__warn_limited(s, "bad lines", "%s:%u: %s (column %zu)", c->name, c->line,
+                         why.what != NULL ? why.what : bl_strerror(e), why.byte + 1);
         return false;
     }
     if (m.kind == BL_CANDUMP_CANFD) {
@@ -145,7 +145,8 @@ static void too_long(struct bl_source *s)
     struct cd *c = s->impl;
     c->line++;
     s->stats.bad_frames++;
-    io__warn(s, "%s:%u: line longer than %u bytes, skipped", c->name, c->line, LINE_LIMIT);
+    io__warn_limited(s, "bad lines", "%s:%u: line longer than %u bytes, skipped", c->name, c->line,
+                     LINE_LIMIT);
 }
 
 /* Handle the complete lines in the buffer; keep a partial one. Stops at a pending frame. */

@@ -45,7 +45,6 @@ struct canet {
     struct bl_timer *t;  /* reconnect backoff or connect timeout */
     uint64_t conn_bytes; /* bytes received on this connection before rx[0] */
     size_t rx_len, tx_len;
-    struct io__warn_limit warn;
     uint8_t rx[RX_CAP];
     uint8_t tx[TX_CAP];
 };
@@ -114,9 +113,8 @@ static void set_tcp_options(int fd)
  * few of every window and how many were not shown. */
 static void warn_bad(struct bl_source *s, uint64_t at, const struct bl_diag *why, size_t skipped)
 {
-    struct canet *c = s->impl;
     io__warn_limited(
-        s, &c->warn, "bad records",
+        s, "bad records",
         "%s: stream byte %llu: %s (record byte %zu); skipped %zu bytes to resynchronise", s->uri,
         (unsigned long long)at, why->what ? why->what : "bad record", why->byte, skipped);
 }

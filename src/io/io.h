@@ -68,18 +68,11 @@ void io__emit_frame_at(struct bl_source *s, const struct bl_frame *f, bl_us mono
 void io__set_state(struct bl_source *s, enum bl_source_state st);
 /** Report a warning through cbs.on_warn (or stderr). printf-style. */
 void io__warn(struct bl_source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Warnings about bad input can come by the thousand: at most IO_WARN_PER_WINDOW per
- * IO_WARN_WINDOW_US are printed, then one "N more <what> not shown" line. Zero-initialise. */
-#define IO_WARN_WINDOW_US  10000000
-#define IO_WARN_PER_WINDOW 10
-struct io__warn_limit {
-    bl_us since;
-    unsigned count;
-    uint64_t suppressed;
-};
-/** io__warn through the limiter `l`; `what` names the items in the summary ("bad records"). */
-void io__warn_limited(struct bl_source *s, struct io__warn_limit *l, const char *what,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/** io__warn for lines that bad input can trigger (they can come by the thousand): rate-limited per
+ * source and kind through bl_log_allow (log.h) under the key "<uri>: <what>", e.g.
+ * "canet:10.0.0.7:20001: bad records"; the summary names that key. */
+void io__warn_limited(struct bl_source *s, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /** Format into err (BL_ERRLEN). */
 void io__errf(char err[BL_ERRLEN], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -44,8 +44,9 @@ static void bad_record(struct bl_source *s, uint64_t at, const struct bl_diag *d
 {
     struct pcap_src *p = s->impl;
     s->stats.bad_frames++;
-    io__warn(s, "%s: record %" PRIu64 " at byte %" PRIu64 ": %s%s", file_of(s), p->record,
-             at + (d->what ? d->byte : 0), d->what ? d->what : "bad record", tail);
+    io__warn_limited(s, "bad records", "%s: record %" PRIu64 " at byte %" PRIu64 ": %s%s",
+                     file_of(s), p->record, at + (d->what ? d->byte : 0),
+                     d->what ? d->what : "bad record", tail);
 }
 
 /* Parse what is buffered. Returns false when the file must end here (framing lost). */

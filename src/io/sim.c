@@ -136,12 +136,15 @@ static enum bl_err sim_open(struct bl_source *s, const struct io__uri *u, char e
     const char *name = u->path[0] ? u->path : "pylontech";
     const struct bl_profile *prof = bl_profile_find(name);
     if (prof == NULL) {
-        io__errf(err, "sim: unknown profile \"%s\" (accepted: pylontech)", name);
+        char known[160];
+        bl_profile_names(known, sizeof known, false);
+        io__errf(err, "sim: unknown profile \"%.40s\" (known: %s)", name, known);
         return BL_ERR_USAGE;
     }
     struct bl_simbat_cfg cfg;
     enum bl_err e = parse_cfg(u, &cfg, err);
     if (e != BL_OK) return e;
+    bl_profile_simbat(prof, &cfg);
     struct bl_simbat probe;
     if (bl_simbat_init(&probe, &cfg, 0) != BL_OK) {
         io__errf(err, "sim: parameters out of range");

@@ -46,8 +46,7 @@ struct slcan {
     struct bl_watch *w;
     struct bl_timer *reopen_t; /* reopen backoff */
     struct bl_timer *tick_t;   /* open-reply timeout, then the F poll */
-    struct io__warn_limit warn;
-    uint64_t line_no; /* lines received since the device was opened */
+    uint64_t line_no;          /* lines received since the device was opened */
     size_t rx_len, tx_len;
     uint8_t rx[RX_CAP];
     uint8_t tx[TX_CAP];
@@ -311,8 +310,8 @@ static void process(struct bl_source *s)
             handle(s, &m);
         } else {
             s->stats.bad_frames++;
-            io__warn_limited(s, &c->warn, "bad lines", "%s: line %llu, byte %zu: %s: \"%.*s\"",
-                             s->uri, (unsigned long long)c->line_no, why.byte + 1, why.what,
+            io__warn_limited(s, "bad lines", "%s: line %llu, byte %zu: %s: \"%.*s\"", s->uri,
+                             (unsigned long long)c->line_no, why.byte + 1, why.what,
                              (int)(used > 40 ? 40 : used), (const char *)(c->rx + off));
             /* a too-long line was cut at the buffer end: drop the rest of it as it arrives */
             if (why.what != NULL && strstr(why.what, "too long") != NULL && used > 0) {

@@ -48,23 +48,11 @@ void io__warn(struct bl_source *s, const char *fmt, ...)
         bl_logf(BL_LOG_WARN, "%s", buf);
 }
 
-void io__warn_limited(struct bl_source *s, struct io__warn_limit *l, const char *what,
-                      const char *fmt, ...)
+void io__warn_limited(struct bl_source *s, const char *what, const char *fmt, ...)
 {
-    bl_us now = bl_now_mono();
-    if (l->since == 0 || now - l->since > IO_WARN_WINDOW_US) {
-        if (l->suppressed > 0)
-            io__warn(s, "%s: %llu more %s not shown", s->uri, (unsigned long long)l->suppressed,
-                     what);
-        l->since = now;
-        l->count = 0;
-        l->suppressed = 0;
-    }
-    if (l->count >= IO_WARN_PER_WINDOW) {
-        l->suppressed++;
-        return;
-    }
-    l->count++;
+    char key[BL_LOG_KEYLEN];
+    if (snprintf(key, sizeof key, "%s: %s", s->uri, what) < 0) key[0] = '\0'; /* cut: fine */
+    if (!bl_log_allow(key, bl_now_mono())) return;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);

@@ -442,7 +442,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     struct bl_http *h = cls;
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    bl_logf(BL_LOG_DEBUG, "%s: %s", h->where, msg);
+    bl_log_limited("http: server messages", BL_LOG_DEBUG, "%s: %s", h->where, msg);
 }
 
 /* ---- public API ------------------------------------------------------------------------------ */

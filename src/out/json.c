@@ -149,6 +149,7 @@ cJSON *bl_json_state(const struct bl_battery *b, const struct bl_link *l, bl_us 
     snprintf(buf, sizeof buf, "%lld.%06lld", (long long)s, (long long)us);
     if (!add_raw_number(o, "ts", buf)) goto fail;
     if (c.profile != NULL && cJSON_AddStringToObject(o, "profile", c.profile) == NULL) goto fail;
+    if (c.inverter != NULL && cJSON_AddStringToObject(o, "inverter", c.inverter) == NULL) goto fail;
     for (unsigned f = 0; f < BL_F__COUNT; f++) {
         const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
         if (!bl_battery_known(&c, (enum bl_field)f)) continue;

@@ -276,7 +276,8 @@ static void publish(struct bl_mqtt *m, const char *topic, const char *payload, i
     int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST) {
         m->st.publish_errors++;
-        bl_logf(BL_LOG_WARN, "%s: publish %s: %s", m->where, topic, mosquitto_strerror(rc));
+        bl_log_limited("mqtt: publish errors", BL_LOG_WARN, "%s: publish %s: %s", m->where, topic,
+                       mosquitto_strerror(rc));
     }
 }
 
@@ -330,8 +331,9 @@ static void send_state(struct bl_mqtt *m, bl_us now)
         const struct bl_field_desc *d = bl_field_desc((enum bl_field)f);
         char v[48];
         bl_field_format(d, m->cur.v[f], v, sizeof v);
-        bl_logf(BL_LOG_WARN, "mqtt: %s = %s is outside %g..%g: implausible, not published", d->key,
-                v, d->min_si, d->max_si);
+        bl_log_limited("mqtt: implausible values", BL_LOG_WARN,
+                       "mqtt: %s = %s is outside %g..%g: implausible, not published", d->key, v,
+                       d->min_si, d->max_si);
     }
     m->bad_seen = bad;
 }
@@ -759,7 +761,7 @@ static void start_connect(struct bl_mqtt *m)
         m->connect_started = bl_now_mono();
         return;
     }
-    char what[400];
+    char what[512]; /* tls_cause: up to 153 bytes of text and a 255-byte host */
     int e = rc == MOSQ_ERR_ERRNO ? errno : 1000 + rc;
     if (rc == MOSQ_ERR_TLS)
         tls_cause(m, what, sizeof what);
@@ -841,10 +843,10 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         /* A retained command would be replayed at every (re)subscribe, e.g. a force charge long
          * after it was asked for: commands act only when sent (transports.md section 6.5). */
         if (msg->retain) {
-            bl_logf(BL_LOG_WARN,
-                    "%s: ignoring retained command on %s (publish commands without "
-                    "the retain flag)",
-                    m->where, msg->topic);
+            bl_log_limited("mqtt: retained commands", BL_LOG_WARN,
+                           "%s: ignoring retained command on %s (publish commands without "
+                           "the retain flag)",
+                           m->where, msg->topic);
             return;
         }
         char payload[128];
@@ -860,7 +862,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         return;
     /* Home Assistant (re)started: it has forgotten non-retained state; configs are retained but
      * re-sending them is the documented convention (transports.md section 6.6). */
-    bl_logf(BL_LOG_INFO, "%s: Home Assistant is online: announcing again", m->where);
+    bl_log_limited("mqtt: homeassistant/status online", BL_LOG_INFO,
+                   "%s: Home Assistant is online: announcing again", m->where);
     announce(m);
     send_availability(m, true);
     m->published = false;
@@ -882,7 +885,7 @@ static void lost(struct bl_mqtt *m, int rc)
     /* libmosquitto closes the socket and calls on_disconnect itself for read/write errors;
      * this covers the paths where it does not (e.g. a connect that failed before CONNACK) */
     if (m->connecting && !m->connected) {
-        char what[400];
+        char what[512]; /* as above */
         if (rc == MOSQ_ERR_TLS)
             tls_cause(m, what, sizeof what);
         else

@@ -40,21 +40,26 @@ static double secs(bl_us us)
     return (double)us / 1e6;
 }
 
+/* One numeric field as text: the number, " " and its unit (the longest is "°C", 3 bytes),
+ * " !" and the age " (N s)". FIELD_TEXT holds the longest of each part, so nothing is cut. */
+enum { FIELD_NUM = 32, FIELD_UNIT = 8, FIELD_AGE = 24 };
+enum { FIELD_TEXT = FIELD_NUM + 1 + FIELD_UNIT + 2 + FIELD_AGE };
+
 /* "49.87 V", "84 %", "1391 W"; marks implausible ("!") and old values ("(12 s)"); both marks
  * need the tracker's options, so a view without one shows the plain value. */
 static void field_text(const struct bl_tracker *t, const struct bl_battery *b, enum bl_field f,
-                       bl_us now, char *s, size_t n)
+                       bl_us now, char s[FIELD_TEXT])
 {
     const struct bl_field_desc *d = bl_field_desc(f);
-    char num[32];
+    char num[FIELD_NUM];
     bl_field_format(d, b->v[f], num, sizeof num);
     bl_us age = now - b->updated_us[f];
-    char agebuf[24] = "";
+    char agebuf[FIELD_AGE] = "";
     if (t != NULL && age >= t->opt.stale_after_us)
         snprintf(agebuf, sizeof agebuf, " (%.0f s)", secs(age));
     bool implausible = t != NULL && ((t->implausible_mask >> (unsigned)f) & 1u);
-    snprintf(s, n, "%s%s%s%s%s", num, d->unit != NULL ? " " : "", d->unit != NULL ? d->unit : "",
-             implausible ? " !" : "", agebuf);
+    snprintf(s, FIELD_TEXT, "%s%s%s%s%s", num, d->unit != NULL ? " " : "",
+             d->unit != NULL ? d->unit : "", implausible ? " !" : "", agebuf);
 }
 
 static void words(struct out *o, uint32_t bits, const char *(*name)(unsigned))
@@ -100,7 +105,7 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
     const struct bl_tracker *t = v->tracker;
     const struct bl_battery *b = t != NULL ? &t->state : v->battery;
     const struct bl_link *l = t != NULL ? &t->link : v->link;
-    char hms[16], a[48];
+    char hms[16], a[FIELD_TEXT];
     if (n > 0) buf[0] = '\0';
     if (b == NULL || l == NULL) return 0;
     wall_hms(v->wall_us, hms);
@@ -115,7 +120,7 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
         enum bl_field f = (enum bl_field)i;
         const struct bl_field_desc *d = bl_field_desc(f);
         if (d->kind != BL_FK_NUMBER || !bl_battery_known(b, f)) continue;
-        field_text(t, b, f, v->now, a, sizeof a);
+        field_text(t, b, f, v->now, a);
         if (col == 0)
             put(&o, " %-24s %-14s", d->label, a);
         else
@@ -155,13 +160,15 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
         put(&o, "  no battery frame yet");
     put(&o, EL);
     put(&o, " %-10s ", "Inverter");
+    /* the keep-alive family the profiles name ("pylontech-0x305"), not a fixed id */
+    const char *ka = b->inverter != NULL ? b->inverter : "keep-alive";
     if (!l->heartbeat_seen)
-        put(&o, "no 0x305 heartbeat seen");
+        put(&o, "no keep-alive seen");
     else if (l->heartbeat_period_us > 0)
-        put(&o, "0x305 every %.2f s, last %.1f s ago", secs(l->heartbeat_period_us),
+        put(&o, "%s every %.2f s, last %.1f s ago", ka, secs(l->heartbeat_period_us),
             secs(v->now - l->heartbeat_last_us));
     else
-        put(&o, "0x305 seen %.1f s ago", secs(v->now - l->heartbeat_last_us));
+        put(&o, "%s seen %.1f s ago", ka, secs(v->now - l->heartbeat_last_us));
     put(&o, EL);
     if (l->conflicts > 0 || l->implausible > 0 || l->unknown > 0) {
         put(&o, " %-10s conflicts %llu%s  implausible %llu  unknown ids %llu", "Problems",

@@ -6,24 +6,10 @@
 
 #include "batlink/profile.h"
 
-static const struct bl_profile *const profiles[] = {&bl_profile_pylontech};
-
-const struct bl_profile *bl_profile_find(const char *name)
+/* `id` is m's id, or for an addressed message its id with any address in the low 4 bits. */
+static bool id_matches(const struct bl_msg_desc *m, uint32_t id)
 {
-    if (name == NULL) return NULL;
-    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
-        const struct bl_profile *p = profiles[i];
-        if (strcmp(p->name, name) == 0) return p;
-        for (const char *const *a = p->aliases; a != NULL && *a != NULL; a++)
-            if (strcmp(*a, name) == 0) return p;
-    }
-    return NULL;
-}
-
-const struct bl_profile *const *bl_profile_list(size_t *n)
-{
-    if (n != NULL) *n = sizeof profiles / sizeof profiles[0];
-    return profiles;
+    return m->id == id || ((m->flags & BL_MSG_ADDR) && (id & ~(uint32_t)0xFu) == m->id);
 }
 
 const struct bl_msg_desc *bl_profile_msg(const struct bl_profile *p, uint32_t id, bool ext)
@@ -31,12 +17,25 @@ const struct bl_msg_desc *bl_profile_msg(const struct bl_profile *p, uint32_t id
     if (p == NULL) return NULL;
     for (size_t i = 0; i < p->n_msgs; i++) {
         const struct bl_msg_desc *m = &p->msgs[i];
-        if (m->id == id && (m->ext == ext || (m->flags & BL_MSG_EXT_ALSO))) return m;
+        if (id_matches(m, id) && (m->ext == ext || (m->flags & BL_MSG_EXT_ALSO))) return m;
     }
     return NULL;
 }
 
-/* ---- bit access: the frame's first len bytes as one little-endian 64-bit word ---- */
+uint8_t bl_profile_addr(const struct bl_msg_desc *m, uint32_t id)
+{
+    return (m != NULL && (m->flags & BL_MSG_ADDR)) ? (uint8_t)(id & 0xFu) : 0u;
+}
+
+const struct bl_msg_desc *bl_profile_keepalive(const struct bl_profile *p)
+{
+    for (size_t i = 0; p != NULL && i < p->n_msgs; i++)
+        if (p->msgs[i].flags & BL_MSG_KEEPALIVE) return &p->msgs[i];
+    return NULL;
+}
+
+/* ---- bit access: the frame's first len bytes as one little-endian 64-bit word; a big-endian
+ * row is the same bytes read high byte first (rows are byte-aligned, profile.h) ---- */
 
 static uint64_t load_le(const uint8_t *data, uint8_t len)
 {
@@ -52,27 +51,63 @@ static bool row_present(const struct bl_signal_desc *s, uint8_t len)
     return (unsigned)s->start + s->len <= 8u * len;
 }
 
+static uint64_t row_mask(const struct bl_signal_desc *s)
+{
+    return s->len >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << s->len) - 1u);
+}
+
+/* The row's bits as found in the little-endian word <-> the raw value (its own inverse): a
+ * big-endian row wider than one byte has its bytes reversed. */
+static uint64_t row_swap(const struct bl_signal_desc *s, uint64_t u)
+{
+    if (s->order != BL_ORDER_BE || s->len <= 8) return u;
+    uint64_t v = 0;
+    for (unsigned i = 0; i < s->len / 8u; i++)
+        v = (v << 8) | ((u >> (8u * i)) & 0xFFu);
+    return v;
+}
+
+/* The row's raw integer (order and sign applied). */
 static int64_t row_raw(const struct bl_signal_desc *s, uint64_t w)
 {
-    uint64_t mask = s->len >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << s->len) - 1u);
-    uint64_t u = (w >> s->start) & mask;
+    uint64_t mask = row_mask(s);
+    uint64_t u = row_swap(s, (w >> s->start) & mask);
     if (s->is_signed && s->len < 64 && (u >> (s->len - 1u)) & 1u)
         return -(int64_t)((~u & mask) + 1u); /* u - 2^len, without shifting a signed value */
     return (int64_t)u;
 }
 
-void bl_signal_range(const struct bl_signal_desc *s, int64_t *lo, int64_t *hi)
+/* A row's stored value from its raw integer: (raw - offset) x factor. The one place a row's
+ * value is computed (decode and the dump formatter both come here). */
+static int64_t row_scale(const struct bl_signal_desc *s, int64_t raw)
 {
-    int64_t rlo = 0, rhi;
+    return (raw - s->offset) * s->factor;
+}
+
+static int64_t row_value(const struct bl_signal_desc *s, uint64_t w)
+{
+    return row_scale(s, row_raw(s, w));
+}
+
+static void raw_range(const struct bl_signal_desc *s, int64_t *rlo, int64_t *rhi)
+{
     unsigned len = s->len > 32 ? 32u : s->len;
     if (s->is_signed) {
-        rlo = -((int64_t)1 << (len - 1u));
-        rhi = ((int64_t)1 << (len - 1u)) - 1;
+        *rlo = -((int64_t)1 << (len - 1u));
+        *rhi = ((int64_t)1 << (len - 1u)) - 1;
     } else {
-        rhi = ((int64_t)1 << len) - 1;
+        *rlo = 0;
+        *rhi = ((int64_t)1 << len) - 1;
     }
-    *lo = rlo * s->factor;
-    *hi = rhi * s->factor;
+}
+
+void bl_signal_range(const struct bl_signal_desc *s, int64_t *lo, int64_t *hi)
+{
+    int64_t rlo, rhi;
+    raw_range(s, &rlo, &rhi);
+    int64_t a = (rlo - s->offset) * s->factor, b = (rhi - s->offset) * s->factor;
+    *lo = a < b ? a : b; /* a negative factor turns the range round */
+    *hi = a < b ? b : a;
 }
 
 static enum bl_field_kind field_kind(enum bl_field f)
@@ -138,18 +173,17 @@ enum bl_err bl_profile_decode(const struct bl_profile *p, const struct bl_frame 
             continue;
         }
         if (!row_present(s, f->len) || s->field == BL_F_NONE) continue;
-        int64_t raw = row_raw(s, w);
         switch (field_kind(s->field)) {
         case BL_FK_BITS:
-            bitacc_add(acc, &nacc, s->field, s->mask, raw == 1);
+            bitacc_add(acc, &nacc, s->field, s->mask, row_raw(s, w) == 1);
             break;
         case BL_FK_BOOL:
-            bl_battery_set(st, s->field, raw != 0, now);
+            bl_battery_set(st, s->field, row_raw(s, w) != 0, now);
             break;
         case BL_FK_NUMBER:
         case BL_FK_STRING:
-            /* |raw| < 2^32 and |factor| < 2^8 in every table: fits int32 (unit-tested) */
-            bl_battery_set(st, s->field, (int32_t)(raw * s->factor), now);
+            /* the stored range of every row fits int32 (test_table_invariants) */
+            bl_battery_set(st, s->field, (int32_t)row_value(s, w), now);
             power |= s->field == BL_F_VOLTAGE || s->field == BL_F_CURRENT;
             break;
         }
@@ -166,14 +200,18 @@ enum bl_err bl_profile_decode(const struct bl_profile *p, const struct bl_frame 
 
 /* ---- encode ---- */
 
+/* v / d rounded half away from zero; d may be negative. */
 static int64_t div_round(int64_t v, int64_t d)
 {
-    return v >= 0 ? (v + d / 2) / d : (v - d / 2) / d;
+    int64_t q = v / d, r = v % d;
+    int64_t ar = r < 0 ? -r : r, ad = d < 0 ? -d : d;
+    if (2 * ar >= ad) q += ((v < 0) == (d < 0)) ? 1 : -1;
+    return q;
 }
 
 static int64_t encode_raw(const struct bl_signal_desc *s, const struct bl_battery *st)
 {
-    if (s->field == BL_F_NONE || !bl_battery_known(st, s->field)) return 0;
+    if (s->field == BL_F_NONE || !bl_battery_known(st, s->field)) return s->offset;
     int32_t v = st->v[s->field];
     switch (field_kind(s->field)) {
     case BL_FK_BITS:
@@ -184,31 +222,38 @@ static int64_t encode_raw(const struct bl_signal_desc *s, const struct bl_batter
     case BL_FK_STRING:
         break;
     }
-    int64_t lo, hi;
-    bl_signal_range(s, &lo, &hi);
-    int64_t raw = div_round(v, s->factor);
-    if (raw * s->factor < lo) raw = lo / s->factor;
-    if (raw * s->factor > hi) raw = hi / s->factor;
+    int64_t rlo, rhi;
+    raw_range(s, &rlo, &rhi);
+    int64_t raw = div_round(v, s->factor) + s->offset;
+    if (raw < rlo) raw = rlo;
+    if (raw > rhi) raw = rhi;
     return raw;
+}
+
+/* The message `id` names for encoding: either width, any address of an addressed message. */
+static const struct bl_msg_desc *encode_msg(const struct bl_profile *p, uint32_t id)
+{
+    for (size_t i = 0; i < p->n_msgs; i++)
+        if (id_matches(&p->msgs[i], id)) return &p->msgs[i];
+    return NULL;
 }
 
 enum bl_err bl_profile_encode(const struct bl_profile *p, uint32_t id, const struct bl_battery *st,
                               struct bl_frame *out)
 {
     assert(p != NULL && st != NULL && out != NULL);
-    const struct bl_msg_desc *m = bl_profile_msg(p, id, false);
+    const struct bl_msg_desc *m = encode_msg(p, id);
     if (m == NULL) return BL_ERR_UNKNOWN_ID;
     uint8_t dlc = m->dlc > 8 ? 8 : m->dlc; /* table invariant; the clamp also tells gcc */
     memset(out, 0, sizeof *out);
-    out->id = m->id;
+    out->id = (m->flags & BL_MSG_ADDR) ? id : m->id;
     out->flags = m->ext ? BL_FRAME_EXT : 0;
     out->len = dlc;
     uint64_t w = 0;
     for (size_t i = 0; i < m->n_sigs; i++) {
         const struct bl_signal_desc *s = &m->sigs[i];
         if (s->special != NULL || !row_present(s, dlc)) continue;
-        uint64_t mask = (((uint64_t)1 << s->len) - 1u);
-        w |= ((uint64_t)encode_raw(s, st) & mask) << s->start;
+        w |= row_swap(s, (uint64_t)encode_raw(s, st) & row_mask(s)) << s->start;
     }
     for (unsigned b = 0; b < dlc; b++)
         out->data[b] = (uint8_t)(w >> (8u * b));
@@ -226,10 +271,49 @@ size_t bl_profile_encode_cycle(const struct bl_profile *p, const struct bl_batte
     size_t n = 0;
     for (size_t i = 0; i < p->n_msgs && n < max; i++) {
         const struct bl_msg_desc *m = &p->msgs[i];
-        if (!(m->flags & BL_MSG_CYCLE) || m->ext) continue;
+        if (!(m->flags & BL_MSG_CYCLE)) continue;
         if (bl_profile_encode(p, m->id, st, &out[n]) == BL_OK) n++;
     }
     return n;
+}
+
+void bl_profile_simbat(const struct bl_profile *p, struct bl_simbat_cfg *cfg)
+{
+    const struct bl_msg_desc *k = bl_profile_keepalive(p);
+    cfg->keepalive_id = k != NULL ? k->id : 0;
+    cfg->keepalive_ext = k != NULL && k->ext;
+    cfg->keepalive_len = k != NULL ? (k->dlc > 8 ? 8 : k->dlc) : 0;
+    cfg->manufacturer = p->manufacturer;
+}
+
+/* ---- stop ---- */
+
+static void set_bits(struct bl_battery *st, enum bl_field f, uint32_t bits, bl_us now)
+{
+    uint32_t old = bl_battery_known(st, f) ? (uint32_t)st->v[f] : 0u;
+    bl_battery_set(st, f, (int32_t)(old | bits), now);
+}
+
+void bl_profile_apply_stop(const struct bl_profile *p, struct bl_battery *st, unsigned what,
+                           bl_us now)
+{
+    assert(p != NULL && st != NULL);
+    if (what & BL_STOP_CHARGE) {
+        bl_battery_set(st, BL_F_CHARGE_CURRENT_LIMIT, 0, now);
+        bl_battery_set(st, BL_F_CHARGE_ENABLE, 0, now);
+        bl_battery_set(st, BL_F_FORCE_CHARGE_1, 0, now);
+        bl_battery_set(st, BL_F_FORCE_CHARGE_2, 0, now);
+        bl_battery_set(st, BL_F_FULL_CHARGE_REQUEST, 0, now);
+    }
+    if (what & BL_STOP_DISCHARGE) {
+        bl_battery_set(st, BL_F_DISCHARGE_CURRENT_LIMIT, 0, now);
+        bl_battery_set(st, BL_F_DISCHARGE_ENABLE, 0, now);
+    }
+    if (what & BL_STOP_FAULT) {
+        set_bits(st, BL_F_ALARMS, BL_ALARM_COMMUNICATION | p->fault_alarms, now);
+        if (p->fault_warnings != 0) set_bits(st, BL_F_WARNINGS, p->fault_warnings, now);
+    }
+    if (p->ops != NULL && p->ops->stop != NULL) p->ops->stop(st, what, now);
 }
 
 /* ---- formatting: a bounded writer, hand-rolled for speed (dump prints a million lines) ---- */
@@ -456,7 +540,7 @@ static void put_signals(struct wr *w, const struct bl_msg_desc *m, const struct 
             break;
         case BL_FK_NUMBER:
         case BL_FK_STRING:
-            put_fixed(w, raw * s->factor, s->decimals);
+            put_fixed(w, row_scale(s, raw), s->decimals);
             if (!json && s->unit != NULL && s->unit[0] != '\0') {
                 put_c(w, ' ');
                 put_s(w, s->unit);
@@ -632,12 +716,17 @@ static void dbc_signal(struct dbcw *d, struct wr *w, const struct bl_msg_desc *m
     put_s(w, " SG_ ");
     put_s(w, s->name);
     put_s(w, " : ");
-    put_u64(w, s->start);
+    /* Motorola rows start at the most significant bit of their first byte */
+    bool be = s->order == BL_ORDER_BE;
+    put_u64(w, be ? (unsigned)s->start + (s->len >= 8 ? 7u : s->len - 1u) : s->start);
     put_c(w, '|');
     put_u64(w, s->len);
-    put_s(w, s->is_signed ? "@1- (" : "@1+ (");
+    put_s(w, be ? "@0" : "@1");
+    put_s(w, s->is_signed ? "- (" : "+ (");
     put_fixed(w, s->factor, s->decimals);
-    put_s(w, ",0) [");
+    put_c(w, ',');
+    put_fixed(w, -(int64_t)s->offset * s->factor, s->decimals);
+    put_s(w, ") [");
     put_fixed(w, lo, s->decimals);
     put_c(w, '|');
     put_fixed(w, hi, s->decimals);

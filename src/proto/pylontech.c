@@ -94,21 +94,27 @@ static const struct bl_sig_special sp_undefined = {"undefined_bits", NULL, NULL,
 
 /* ---- rows ---- */
 
+/* Rows use designated initializers: members a row leaves out are zero (little-endian, no
+ * offset), so struct bl_signal_desc can grow without touching this table. */
 #define NUM(name_, start_, len_, sgn_, factor_, dec_, unit_, field_, cm_)                          \
     {                                                                                              \
-        name_, start_, len_, sgn_, factor_, dec_, unit_, field_, 0, NULL, NULL, cm_                \
+        .name = name_, .start = start_, .len = len_, .is_signed = sgn_, .factor = factor_,         \
+        .decimals = dec_, .unit = unit_, .field = field_, .comment = cm_                           \
     }
 #define BIT(name_, start_, field_, mask_, cm_)                                                     \
     {                                                                                              \
-        name_, start_, 1, false, 1, 0, "", field_, mask_, NULL, NULL, cm_                          \
+        .name = name_, .start = start_, .len = 1, .factor = 1, .unit = "", .field = field_,        \
+        .mask = mask_, .comment = cm_                                                              \
     }
 #define PAIR(name_, start_, field_, mask_)                                                         \
     {                                                                                              \
-        name_, start_, 2, false, 1, 0, "", field_, mask_, NULL, NULL, NULL                         \
+        .name = name_, .start = start_, .len = 2, .factor = 1, .unit = "", .field = field_,        \
+        .mask = mask_                                                                              \
     }
 #define ASCII(name_, start_, nbytes_, field_, text_, cm_)                                          \
     {                                                                                              \
-        name_, start_, (nbytes_)*8, false, 1, 0, "", field_, 0, text_, &sp_ascii, cm_              \
+        .name = name_, .start = start_, .len = (nbytes_)*8, .factor = 1, .unit = "",               \
+        .field = field_, .text = text_, .special = &sp_ascii, .comment = cm_                       \
     }
 
 static const struct bl_signal_desc sig_351[] = {
@@ -169,8 +175,15 @@ static const struct bl_signal_desc sig_359[] = {
     BIT("warning_charge_high_current", 24, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_CURRENT, NULL),
     BIT("warning_internal_communication_fail", 27, BL_F_WARNINGS,
         BL_WARN_INTERNAL_COMMUNICATION_FAIL, NULL),
-    {"undefined_bits", 0, 32, false, 1, 0, "", BL_F_NONE, ~PYLON_359_DEFINED, NULL, &sp_undefined,
-     "flag bits the spec leaves undefined, shown raw when set (D4)"},
+    {.name = "undefined_bits",
+     .start = 0,
+     .len = 32,
+     .factor = 1,
+     .unit = "",
+     .field = BL_F_NONE,
+     .mask = ~PYLON_359_DEFINED,
+     .special = &sp_undefined,
+     .comment = "flag bits the spec leaves undefined, shown raw when set (D4)"},
     /* D7: number of modules in parallel, counted honestly. */
     NUM("module_count", 32, 8, false, 1, 0, "", BL_F_MODULE_COUNT, "u8 modules (D7)"),
     ASCII("marker", 40, 2, BL_F_NONE, "PN", "'P' 'N' (Pytes sends 'P' 'Y')"),
@@ -253,40 +266,71 @@ static const struct bl_signal_desc sig_379[] = {
         "u16 1 Ah installed capacity (SOLARK-1.3)"),
 };
 
-#define ROWS(a) a, sizeof a / sizeof a[0]
+#define ROWS(a) .sigs = a, .n_sigs = sizeof a / sizeof a[0]
 #define B2I     BL_DIR_BATTERY_TO_INVERTER
+#define MSG(id_, name_, dlc_, min_, max_, flags_)                                                  \
+    .id = id_, .name = name_, .dir = B2I, .dlc = dlc_, .min_len = min_, .max_len = max_,           \
+    .flags = flags_, .period_ms = 1000
+
+/* Recognition: 0x351/0x355/0x356 are the core every Pylon-set battery sends (REQUIRED); 0x359 and
+ * 0x35C exist only in Pylontech V1.2 and its copies (DISTINCT: gone in V1.3, never in the Victron
+ * or SMA sets, can-profiles.md 1.2, 2.3, 5.2). */
+#define REQ (BL_MSG_CYCLE | BL_MSG_REQUIRED)
+#define DIS (BL_MSG_CYCLE | BL_MSG_DISTINCT)
 
 static const struct bl_msg_desc msgs[] = {
-    {0x351, false, "limits", B2I, 8, 6, 8, BL_MSG_CYCLE, 1000, ROWS(sig_351),
-     "charge voltage, charge and discharge current limits, discharge voltage"},
-    {0x355, false, "soc_soh", B2I, 4, 4, 6, BL_MSG_CYCLE, 1000, ROWS(sig_355),
-     "state of charge and health; DLC 4 (V1.2) or 6 (V1.3, bytes 4-5 zero)"},
-    {0x356, false, "measurements", B2I, 6, 6, 6, BL_MSG_CYCLE, 1000, ROWS(sig_356),
-     "voltage, current, temperature"},
-    {0x359, false, "protection_alarms", B2I, 7, 4, 7, BL_MSG_CYCLE, 1000, ROWS(sig_359),
-     "protection (bytes 0-1) and alarm (bytes 2-3) flags, module count, P N; gone in V1.3"},
-    {0x35C, false, "requests", B2I, 2, 1, 2, BL_MSG_CYCLE, 1000, ROWS(sig_35c),
-     "charge and discharge enable, force charge, full charge request; gone in V1.3"},
-    {0x35E, false, "manufacturer", B2I, 8, 1, 8, BL_MSG_CYCLE, 1000, ROWS(sig_35e),
-     "manufacturer name, PYLON and 3 spaces"},
-    {0x35A, false, "sma_alarms", B2I, 8, 4, 8, BL_MSG_OPTIONAL, 1000, ROWS(sig_35a),
-     "V1.3 firmware: SMA-style alarm (bytes 0-3) and warning (bytes 4-7) bit pairs"},
-    {0x35F, false, "battery_info", B2I, 8, 6, 8, BL_MSG_OPTIONAL, 1000, ROWS(sig_35f),
-     "V1.3 firmware: battery info, meaning of bytes 0-3 UNVERIFIED"},
-    {0x70, false, "cell_extremes", B2I, 8, 8, 8, BL_MSG_OPTIONAL, 1000, ROWS(sig_70),
-     "PYLON+ extension (Seplos): max and min cell temperature and voltage"},
-    {0x379, false, "capacity", B2I, 8, 2, 8, BL_MSG_OPTIONAL, 1000, ROWS(sig_379),
-     "installed capacity extension (Sol-Ark, Luxpower)"},
-    {0x305, false, "inverter_heartbeat", BL_DIR_INVERTER_TO_BATTERY, 8, 0, 8, BL_MSG_EXT_ALSO, 1000,
-     NULL, 0, "inverter keep-alive, 8 zero bytes"},
+    {MSG(0x351, "limits", 8, 6, 8, REQ), ROWS(sig_351),
+     .comment = "charge voltage, charge and discharge current limits, discharge voltage"},
+    {MSG(0x355, "soc_soh", 4, 4, 6, REQ), ROWS(sig_355),
+     .comment = "state of charge and health; DLC 4 (V1.2) or 6 (V1.3, bytes 4-5 zero)"},
+    {MSG(0x356, "measurements", 6, 6, 6, REQ), ROWS(sig_356),
+     .comment = "voltage, current, temperature"},
+    {MSG(0x359, "protection_alarms", 7, 4, 7, DIS), ROWS(sig_359),
+     .comment = "protection (bytes 0-1) and alarm (bytes 2-3) flags, module count, P N; gone in "
+                "V1.3"},
+    {MSG(0x35C, "requests", 2, 1, 2, DIS), ROWS(sig_35c),
+     .comment = "charge and discharge enable, force charge, full charge request; gone in V1.3"},
+    {MSG(0x35E, "manufacturer", 8, 1, 8, BL_MSG_CYCLE), ROWS(sig_35e),
+     .comment = "manufacturer name, PYLON and 3 spaces"},
+    {MSG(0x35A, "sma_alarms", 8, 4, 8, BL_MSG_OPTIONAL), ROWS(sig_35a),
+     .comment = "V1.3 firmware: SMA-style alarm (bytes 0-3) and warning (bytes 4-7) bit pairs"},
+    {MSG(0x35F, "battery_info", 8, 6, 8, BL_MSG_OPTIONAL), ROWS(sig_35f),
+     .comment = "V1.3 firmware: battery info, meaning of bytes 0-3 UNVERIFIED"},
+    {MSG(0x70, "cell_extremes", 8, 8, 8, BL_MSG_OPTIONAL), ROWS(sig_70),
+     .comment = "PYLON+ extension (Seplos): max and min cell temperature and voltage"},
+    {MSG(0x379, "capacity", 8, 2, 8, BL_MSG_OPTIONAL), ROWS(sig_379),
+     .comment = "installed capacity extension (Sol-Ark, Luxpower)"},
+    /* can-profiles.md 1.1 and 1.8: 8 zero bytes once a second; 29-bit on the Schneider XW Pro. */
+    {.id = 0x305,
+     .name = "inverter_heartbeat",
+     .dir = BL_DIR_INVERTER_TO_BATTERY,
+     .dlc = 8,
+     .min_len = 0,
+     .max_len = 8,
+     .flags = BL_MSG_EXT_ALSO | BL_MSG_KEEPALIVE,
+     .period_ms = 1000,
+     .comment = "inverter keep-alive, 8 zero bytes"},
 };
 
-static const char *const aliases[] = {"pylon", "pylontech-lv", "pylon-lv", NULL};
+/* Names installers meet for this protocol (can-profiles.md 1 title, 1.8, 14). */
+static const char *const aliases[] = {
+    "pylon",      "pylontech-lv", "pylon-lv", "pylontech-lv-v1.2", "pylontech-v1.2", "pylon-v1.2",
+    "lithium-00", "can-l52",      NULL};
 
 const struct bl_profile bl_profile_pylontech = {
-    "pylontech",
-    aliases,
-    "Pylontech low-voltage CAN (V1.2, V1.3 frames, 0x70/0x379 extensions), 500 kbit/s",
-    msgs,
-    sizeof msgs / sizeof msgs[0],
+    .name = "pylontech",
+    .aliases = aliases,
+    .description =
+        "Pylontech low-voltage CAN (V1.2, V1.3 frames, 0x70/0x379 extensions), 500 kbit/s",
+    .msgs = msgs,
+    .n_msgs = sizeof msgs / sizeof msgs[0],
+    .bitrate = 500000,
+    .manufacturer = "PYLON",
+    .inverter_name = "pylontech-0x305",
+    .note = "Pylontech LV V1.2, the 48 V de-facto standard (Deye \"Lithium 00\", Growatt SPF "
+            "\"CAN L52\"); GivEnergy inverters: no public protocol, use this one",
+    .fault_alarms = 0,
+    /* 0x359 has no communication alarm: the inverter sees a fault as the "internal
+     * communication fail" warning (byte 3 bit 3), as the bridge has always sent it. */
+    .fault_warnings = BL_WARN_INTERNAL_COMMUNICATION_FAIL,
 };

@@ -117,10 +117,9 @@ static void check_format(const struct bl_profile *p, const struct bl_frame *f,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One profile over the whole input. */
+static void run_profile(const struct bl_profile *p, const uint8_t *data, size_t size)
 {
-    const struct bl_profile *p = bl_profile_find("pylontech");
-    CHECK(p != NULL);
     struct bounds bd;
     compute_bounds(p, &bd);
     struct bl_battery st;
@@ -129,11 +128,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *r = data + off;
         struct bl_frame f;
         memset(&f, 0, sizeof f);
-        if (r[0] < 0xE0)
-            f.id = p->msgs[r[0] % p->n_msgs].id;
-        else
+        if (r[0] < 0xE0) {
+            const struct bl_msg_desc *pm = &p->msgs[r[0] % p->n_msgs];
+            f.id = pm->id | ((pm->flags & BL_MSG_ADDR) ? (r[3] & 0x0Fu) : 0u);
+            f.flags = pm->ext ? BL_FRAME_EXT : 0;
+        } else {
             f.id = ((uint32_t)r[0] << 3 | r[1]) & BL_CAN_SFF_MASK;
-        f.flags = (r[1] & 0x80) ? (uint8_t)(r[1] & 0x07) : 0;
+        }
+        if (r[1] & 0x80) f.flags = (uint8_t)(r[1] & 0x07);
         f.len = (uint8_t)(r[2] % 10); /* 9 = invalid length */
         f.ts_us = (int64_t)r[3] * 1000003;
         memcpy(f.data, r + 4, 8);
@@ -158,20 +160,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (f.len <= 8) check_format(p, &f, &flipped, r[3] % 80);
 
         /* encode is a fixed point of decode: encode(decode(encode(st))) == encode(st) */
-        const struct bl_msg_desc *m = bl_profile_msg(p, f.id, false);
+        const struct bl_msg_desc *m = bl_profile_msg(p, f.id, (f.flags & BL_FRAME_EXT) != 0);
         if (m != NULL && m->dir == BL_DIR_BATTERY_TO_INVERTER) {
             struct bl_frame e1, e2f;
             struct bl_battery again;
             bl_battery_init(&again);
-            CHECK(bl_profile_encode(p, m->id, &st, &e1) == BL_OK);
-            CHECK(e1.len == m->dlc);
+            CHECK(bl_profile_encode(p, f.id, &st, &e1) == BL_OK);
+            CHECK(e1.len == m->dlc && e1.id == f.id);
             CHECK(bl_profile_decode(p, &e1, 0, &again, NULL) == BL_OK);
-            CHECK(bl_profile_encode(p, m->id, &again, &e2f) == BL_OK);
+            CHECK(bl_profile_encode(p, f.id, &again, &e2f) == BL_OK);
             CHECK(memcmp(&e1, &e2f, sizeof e1) == 0);
         }
     }
-    struct bl_frame cyc[16];
-    size_t n = bl_profile_encode_cycle(p, &st, cyc, 16);
-    CHECK(n == 6);
+    size_t ncycle = 0;
+    for (size_t i = 0; i < p->n_msgs; i++)
+        ncycle += (p->msgs[i].flags & BL_MSG_CYCLE) != 0;
+    struct bl_frame cyc[32];
+    size_t n = bl_profile_encode_cycle(p, &st, cyc, 32);
+    CHECK(n == (ncycle < 32 ? ncycle : 32));
+}
+
+/* Every profile of the registry decodes, formats and re-encodes the same input. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    CHECK(np >= 1 && bl_profile_find("pylontech") != NULL);
+    for (size_t i = 0; i < np; i++)
+        run_profile(list[i], data, size);
     return 0;
 }

@@ -9,11 +9,14 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+
+from bltest import DEADLINE, Run, wait_until
 
 BATLINK = os.environ.get("BATLINK", "")
 FAILS = []
@@ -80,6 +83,7 @@ def stat(stderr, key):
 def test_receive():
     """canet: (we connect): boundaries, bursts, garbage, drops mid-record, reconnects."""
     srv = listener()
+    srv.settimeout(DEADLINE)
     port = srv.getsockname()[1]
     frames = good_frames(400, 3)
     recs = [rec(c, d, e) for c, e, d in frames]
@@ -87,18 +91,26 @@ def test_receive():
     fds = {}
     state = {"bad": 0}
 
+    def caught_up(what):
+        """Wait until batlink has printed every frame sent so far."""
+        ok = wait_until(lambda: run.nlines() >= len(expected))
+        check(ok, "receive: %s: %d of %d frames printed within %.0f s"
+              % (what, run.nlines(), len(expected), DEADLINE))
+        return ok
+
     def peer():
         k = 0  # next record to send
         c, _ = srv.accept()
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        time.sleep(0.3)
-        fds["first"] = fd_count(proc.pid)
         # 1. two records split at every byte boundary 1..25
         for cut in range(1, 26):
             pair = recs[k] + recs[k + 1]
             send_pieces(c, [pair[:cut], pair[cut:]])
             expected.extend(frames[k : k + 2])
             k += 2
+        if not caught_up("split records"):
+            return
+        fds["first"] = fd_count(run.pid)
         # 2. one record trickled byte by byte
         send_pieces(c, [recs[k][i : i + 1] for i in range(13)], 0.002)
         expected.append(frames[k])
@@ -127,7 +139,8 @@ def test_receive():
         k += 3
         c.sendall(blob)
         state["bad"] += 4
-        time.sleep(0.1)
+        if not caught_up("garbage between records"):
+            return
         # 4b. a flood of 1000 whole garbage records, then good ones: each counted once, the
         #     warnings rate-limited, the good records behind the flood intact
         flood = (bytes([0x35]) + b"\xee" * 12) * 1000 + b"".join(recs[k : k + 5])
@@ -136,43 +149,42 @@ def test_receive():
         expected.extend(frames[k : k + 5])
         k += 5
         state["bad"] += 1000
-        time.sleep(0.1)
+        if not caught_up("garbage flood"):
+            return
         # 5. three drops mid-record: each counted as one bad (truncated) record; reconnects
         for drop in range(3):
             c.sendall(recs[k][:6])
             k += 1
             state["bad"] += 1
-            time.sleep(0.05)
             c.close()
             c, _ = srv.accept()
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             c.sendall(b"".join(recs[k : k + 10]))
             expected.extend(frames[k : k + 10])
             k += 10
-            time.sleep(0.2)
-        fds["after"] = fd_count(proc.pid)
-        # 6. a stall, then the rest
+            if not caught_up("reconnect %d" % (drop + 1)):
+                return
+        fds["after"] = fd_count(run.pid)
+        # 6. a stall (no data for a while), then the rest
         time.sleep(0.5)
         c.sendall(b"".join(recs[k : k + 20]))
         expected.extend(frames[k : k + 20])
         k += 20
-        time.sleep(0.2)
+        if not caught_up("after a stall"):
+            return
         state["done"] = True
-        while proc.poll() is None:  # keep the connection until batlink has stopped
-            time.sleep(0.05)
-        c.close()
+        state["conn"] = c  # kept open until batlink has stopped
 
-    proc = subprocess.Popen(
-        [BATLINK, "dump", "--json", "--stats", "--duration", "5", "canet:127.0.0.1:%d" % port],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # --duration only caps a hang: the run ends with SIGINT once the peer's script is done
+    run = Run([BATLINK, "dump", "--json", "--stats", "--duration", "120",
+               "canet:127.0.0.1:%d" % port])
     t = threading.Thread(target=peer, daemon=True)
     t.start()
-    out, err = proc.communicate(timeout=30)
-    t.join(5)
-    check(state.get("done"), "receive: peer finished its script within the run")
+    t.join(10 * DEADLINE)
+    rc, out, err = run.stop()
+    if "conn" in state:
+        state["conn"].close()
+    check(state.get("done"), "receive: peer finished its script")
     got = dump_frames(out)
     check(len(got) == len(expected), "receive: %d frames, expected %d" % (len(got), len(expected)))
     check(got == expected, "receive: frames equal what the peer sent, in order")
@@ -188,7 +200,7 @@ def test_receive():
           "receive: each kind of bad record named")
     check(fds.get("first", -1) > 0 and fds.get("first") == fds.get("after"),
           "receive: descriptors before/after 3 reconnects: %s" % fds)
-    check(proc.returncode == 1, "receive: exit 1 after bad records (got %d)" % proc.returncode)
+    check(rc == 1, "receive: exit 1 after bad records (got %s)" % rc)
     srv.close()
 
 
@@ -197,23 +209,28 @@ def test_refused_then_up():
     srv = listener()
     port = srv.getsockname()[1]
     srv.close()
-    proc = subprocess.Popen(
-        [BATLINK, "dump", "--json", "--stats", "--duration", "3", "canet:127.0.0.1:%d" % port],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    run = Run([BATLINK, "dump", "--json", "--stats", "--duration", "120",
+               "canet:127.0.0.1:%d" % port])
+    refused = wait_until(lambda: run.stderr().count("Connection refused") >= 3)
+    check(refused, "refused: 3 refusals reported within %.0f s: %s" % (DEADLINE, run.stderr()[:300]))
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", port))
     srv.listen(1)
-    srv.settimeout(5)
-    c, _ = srv.accept()
-    c.sendall(rec(0x355, b"\x3e\x00\x62\x00"))
-    out, err = proc.communicate(timeout=20)
-    c.close()
+    srv.settimeout(DEADLINE)
+    c = None
+    try:
+        c, _ = srv.accept()
+        c.sendall(rec(0x355, b"\x3e\x00\x62\x00"))
+        wait_until(lambda: run.nlines() >= 1)
+    except OSError as e:
+        check(False, "refused: batlink connected once the port listened: %s" % e)
+    rc, out, err = run.stop()
+    if c is not None:
+        c.close()
     srv.close()
     check(dump_frames(out) == [(0x355, False, b"\x3e\x00\x62\x00")], "refused: frame after late start")
-    check(err.count("Connection refused") >= 3, "refused: refusals reported: %s" % err[:300])
-    check(proc.returncode == 0, "refused: exit 0 (got %d)" % proc.returncode)
+    check(rc == 0, "refused: exit 0 (got %s)" % rc)
 
 
 def test_listen():
@@ -221,39 +238,37 @@ def test_listen():
     probe = listener()
     port = probe.getsockname()[1]
     probe.close()
-    proc = subprocess.Popen(
-        [BATLINK, "dump", "--json", "--stats", "--duration", "2.5", "canet-listen:127.0.0.1:%d" % port],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = Run([BATLINK, "dump", "--json", "--stats", "--duration", "120",
+               "canet-listen:127.0.0.1:%d" % port])
     c1 = None
-    for _ in range(100):
+    end = time.monotonic() + DEADLINE
+    while c1 is None and time.monotonic() < end:
         try:
-            c1 = socket.create_connection(("127.0.0.1", port), timeout=2)
-            break
+            c1 = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
         except OSError:
             time.sleep(0.05)
     check(c1 is not None, "listen: batlink listens")
     if c1 is None:
-        proc.kill()
-        proc.communicate()
+        run.stop()
         return
     c1.sendall(rec(0x351, b"\x14\x02"))
-    time.sleep(0.3)
-    c2 = socket.create_connection(("127.0.0.1", port), timeout=2)
-    time.sleep(0.3)
+    check(wait_until(lambda: run.nlines() >= 1), "listen: the first connection's frame printed")
+    c2 = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     c2.sendall(rec(0x12345678, b"\x12\x34\x56\x78\x00", ext=True))
-    c1.settimeout(2)
+    c1.settimeout(DEADLINE)
     try:
         closed = c1.recv(1) == b""
     except OSError:
         closed = True
-    out, err = proc.communicate(timeout=20)
+    check(wait_until(lambda: run.nlines() >= 2), "listen: the second connection's frame printed")
+    rc, out, err = run.stop()
     check(closed, "listen: the first connection was closed")
     check(dump_frames(out) == [(0x351, False, b"\x14\x02"),
                                (0x12345678, True, b"\x12\x34\x56\x78\x00")],
           "listen: frames from both connections: %r" % out)
     check("replaces the current one" in err, "listen: replacement reported")
     check(stat(err, "reconnects") == 1, "listen: reconnects 1")
-    check(proc.returncode == 0, "listen: exit 0 (got %d, %s)" % (proc.returncode, err))
+    check(rc == 0, "listen: exit 0 (got %s, %s)" % (rc, err))
     c1.close()
     c2.close()
 
@@ -276,29 +291,45 @@ def test_transmit():
     """`batlink sim canet:` transmits exact 13-byte records."""
     want = expected_sim_records()
     srv = listener()
+    srv.settimeout(DEADLINE)
     port = srv.getsockname()[1]
-    proc = subprocess.Popen([BATLINK, "sim", "--seed", "1", "--no-inverter", "--duration", "1.5",
+    proc = subprocess.Popen([BATLINK, "sim", "--seed", "1", "--no-inverter", "--duration", "120",
                              "canet:127.0.0.1:%d" % port],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    c, _ = srv.accept()
-    c.settimeout(10)
     data = b""
-    while True:
-        b = c.recv(4096)
-        if not b:
-            break
-        data += b
-    proc.communicate(timeout=20)
-    c.close()
+    try:
+        c, _ = srv.accept()
+        c.settimeout(DEADLINE)
+        # a burst of six frames, then a clean stop; the rest until the sim closes
+        while len(data) < 6 * 13:
+            b = c.recv(4096)
+            if not b:
+                break
+            data += b
+        proc.send_signal(signal.SIGINT)
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            data += b
+        c.close()
+    except OSError as e:
+        check(False, "transmit: the sim connected and sent: %s" % e)
+        proc.kill()
+    proc.communicate(timeout=DEADLINE)
     srv.close()
     recs = [data[i : i + 13] for i in range(0, len(data), 13)]
     check(len(data) % 13 == 0 and len(recs) >= 6, "transmit: whole records (%d bytes)" % len(data))
     # 0x35E manufacturer "PYLON   ", std id, DLC 8 (shared/reference/can-profiles.md)
     check(bytes.fromhex("0800 00035E 50594C4F4E202020") in recs, "transmit: 0x35E record exact")
-    # frames sent before the connection was up are lost: compare from the first one received
-    start = want.index(recs[0]) if want and recs and recs[0] in want else -1
-    check(start >= 0 and recs == want[start : start + len(recs)],
-          "transmit: records equal the sim's own log: %r vs %r" % (recs[:6], (want or [])[:6]))
+    # the first two bursts equal the sim's own log (frames sent before the connection was up are
+    # lost: compare from the first one received). Later values follow the sim's real clock, which
+    # a loaded machine makes late, so only these two are compared.
+    head = (want or [])[:12]
+    start = head.index(recs[0]) if recs and recs[0] in head else -1
+    n = min(len(recs), 12 - start)
+    check(start >= 0 and n >= 6 and recs[:n] == head[start : start + n],
+          "transmit: records equal the sim's own log: %r vs %r" % (recs[:6], head[:6]))
     for r in recs:
         check(r[0] & 0x30 == 0 and r[0] & 0x0F <= 8 and r[5 + (r[0] & 0x0F):] == b"\0" * (8 - (r[0] & 0x0F)),
               "transmit: record %s well formed" % r.hex())

@@ -218,8 +218,10 @@ assert json.load(open(sys.argv[1]))["profile"] == "pylontech-lv-v1.2"
 [[ $? == 2 ]] || fail "no SOURCE: exit should be 2"
 "$BATLINK" diagnose --bogus x.log >/dev/null 2>&1
 [[ $? == 2 ]] || fail "unknown option: exit should be 2"
-"$BATLINK" diagnose --profile nosuch x.log >/dev/null 2>&1
+"$BATLINK" diagnose --profile nosuch x.log >/dev/null 2>"$work/p.err"
 [[ $? == 2 ]] || fail "unknown profile: exit should be 2"
+grep -qF 'unknown profile "nosuch" (known: pylontech (pylon, ' "$work/p.err" ||
+    fail "unknown profile must list the registry's profiles and aliases: $(cat "$work/p.err")"
 "$BATLINK" diagnose --scan-bitrate "$D/normal_30s.log" >/dev/null 2>"$work/s.err"
 [[ $? == 2 ]] || fail "--scan-bitrate on a file: exit should be 2"
 grep -q 'socketcan: and slcan:' "$work/s.err" || fail "--scan-bitrate message"
@@ -233,7 +235,7 @@ if [[ $rc == 0 || $rc == 1 ]]; then
     python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert 1.5 < d["duration_s"] < 4, d["duration_s"]
+assert 1.5 < d["duration_s"] < 20, d["duration_s"]  # the upper bound only catches a hang
 assert any(f["code"] == "short_capture" for f in d["findings"]), d["findings"]
 ' "$work/live.json" || fail "live sim: $(cat "$work/live.err")"
 else

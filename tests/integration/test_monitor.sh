@@ -28,7 +28,8 @@ rc=$?
 el=$((($(date +%s%N) - start) / 1000000)) # ms
 [ $rc -eq 0 ] || fail "quick start exit $rc: $(cat "$T/qs.err")"
 grep -q 'link=up .*soc_pct=[0-9]' "$T/qs.out" || fail "quick start: no SOC in $(cat "$T/qs.out")"
-[ "$el" -lt 6000 ] || fail "quick start took $el ms for --duration 3"
+# --duration ends the run: well before `timeout 20` (not a timing test: a loaded machine is slow)
+[ "$el" -lt 15000 ] || fail "quick start took $el ms for --duration 3"
 [ "$(grep -c 'link=' "$T/qs.out")" -ge 2 ] || fail "quick start: expected a line per second"
 ok "quick start ($el ms, $(wc -l <"$T/qs.out") summary lines)"
 
@@ -95,7 +96,11 @@ for sig in TERM INT; do
     "$B" monitor --json sim: >"$T/sig.out" 2>"$T/sig.err" &
     p=$!
     PIDS+=("$p")
-    sleep 1.5
+    # the first state on stdout, at most 30 s: a loaded machine starts slowly
+    for _ in $(seq 300); do
+        grep -q soc_pct "$T/sig.out" && break
+        sleep 0.1
+    done
     kill -"$sig" "$p"
     wait "$p"
     rc=$?
@@ -152,6 +157,7 @@ check2 "$T/none.ini: open: No such file or directory" monitor --config "$T/none.
 check2 '--duration: "5x" is not a number' monitor --duration 5x sim:
 check2 "--mqtt: \"http://x\" is not mqtt://" monitor --mqtt http://x sim:
 check2 'unknown profile "nope"' monitor --profile nope sim:
+check2 'known profiles: pylontech (pylon, ' monitor --profile nope sim:
 check2 "usage: batlink monitor" monitor --bogus
 check2 "one SOURCE at most" monitor sim: sim:
 printf '[monitor]\nstale_after = 40\n' >"$T/bad3.ini"
@@ -200,20 +206,27 @@ EOF
 ok "sd_notify"
 
 # --- 10. a million frames through stdin; RSS must not grow ---------------------------------------
+# A sanitizer build's RSS also drifts with time (about 5-20 KiB/s here, with a flat heap: valgrind
+# massif shows none of it in a plain build), and a loaded machine stretches the run from 10 s to
+# a minute. So a control monitor, fed a trickle of the same frames over the same time, measures
+# that drift, and only the growth beyond it counts.
 python3 - "$B" <<'EOF' || fail "million frames: RSS"
 import subprocess, sys, threading, time
 b = sys.argv[1]
-p = subprocess.Popen([b, "monitor", "--json", "candump:-"], stdin=subprocess.PIPE,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def monitor():
+    return subprocess.Popen([b, "monitor", "--json", "candump:-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+p = monitor()  # a million frames
+c = monitor()  # the control: one burst per chunk of p's
 # the Pylon V1.2 burst of can-profiles.md 1.5 (+0x356 of 1.4, 0x305), 1,000,000 frames in total,
 # written at about 100,000 frames/s so that memory can be watched while they flow
 burst = ["351#1402740E740ECC01", "355#1A006400", "356#7B13E9FE6B01", "359#000000000A504E",
          "35C#C000", "35E#50594C4F4E202020", "305#0000000000000000"]
 N, CHUNK = 1000000, 5000
 samples = []
-def rss():
+def rss(q):
     try:
-        for l in open("/proc/%d/status" % p.pid):
+        for l in open("/proc/%d/status" % q.pid):
             if l.startswith("VmRSS:"):
                 return int(l.split()[1])
     except OSError:
@@ -224,22 +237,27 @@ for start in range(0, N, CHUNK):
                     for i in range(start, start + CHUNK))
     p.stdin.write(lines.encode())
     p.stdin.flush()
+    c.stdin.write("".join("(%.6f) can0 %s\n" % (1700000000 + (start + i) * 0.00025, burst[i])
+                          for i in range(7)).encode())
+    c.stdin.flush()
     if start % 50000 == 0:
-        r = rss()
-        if r is not None:
-            samples.append(r)
+        r, rc = rss(p), rss(c)
+        if r is not None and rc is not None:
+            samples.append((r, rc))
     time.sleep(max(0, (start + CHUNK) / 100000 - (time.time() - t0)))
-p.stdin.close()
-err = p.stderr.read().decode()
-p.wait()
-assert p.returncode == 0, (p.returncode, err)
+for q in (p, c):
+    q.stdin.close()
+errs = [q.stderr.read().decode() for q in (p, c)]
+for q in (p, c):
+    q.wait()
+assert p.returncode == 0 and c.returncode == 0, (p.returncode, c.returncode, errs)
 q = len(samples) // 4
-early = max(samples[1:q + 1])
-late = max(samples[-q:])
-print("RSS KiB samples:", samples)
-print("early max %d KiB, late max %d KiB, growth %d KiB over %.1f s" %
-      (early, late, late - early, time.time() - t0))
-assert late - early <= 256, "RSS grew by %d KiB" % (late - early)
+def growth(k):
+    return max(s[k] for s in samples[-q:]) - max(s[k] for s in samples[1:q + 1])
+print("RSS KiB samples (monitor, control):", samples)
+print("growth %d KiB, control %d KiB, over %.1f s" % (growth(0), growth(1), time.time() - t0))
+assert growth(0) - growth(1) <= 256, "RSS grew by %d KiB more than the control's %d KiB" % (
+    growth(0) - growth(1), growth(1))
 EOF
 ok "a million frames without growth"
 

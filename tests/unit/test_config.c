@@ -128,7 +128,8 @@ static void errors_name_file_line_and_key(void **state)
          "2: url: \"http://broker\" is not mqtt://HOST[:PORT] or mqtts://..."},
         {"[mqtt]\ndevice = my battery\n",
          "2: device: \"my battery\" must be letters, digits, '_' or '-'"},
-        {"[source]\nprofile = nope\n", "2: profile: unknown profile \"nope\" (known: pylontech)"},
+        {"[source]\nprofile = nope\n",
+         "2: profile: unknown profile \"nope\" (known: pylontech; aliases: dbc --list)"},
         {"[bridge]\nmodule_count = 2.5\n", "2: module_count: \"2.5\" is not a whole number"},
         {"[monitor]\nlog_level = loud\n",
          "2: log_level: \"loud\" is not one of error|warn|info|debug"},
@@ -223,7 +224,7 @@ static void shipped_file_documents_every_key(void **state)
         if (l == NULL || (next != NULL && l > next))
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
-    assert_int_equal(count, 37); /* 36 + [mqtt] password_file */
+    assert_int_equal(count, 38); /* 36 + [mqtt] password_file + [bridge] on_dead */
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default

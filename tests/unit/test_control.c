@@ -12,6 +12,15 @@
 
 #include "batlink/control.h"
 
+/* The request flags the controller decided, one bit each (the profile encodes them, e.g. Pylon
+ * LV 0x35C): charge enable 16, discharge enable 8, force charge I 4, II 2, full charge 1. */
+static unsigned req_flags(const struct bl_ctl_out *o)
+{
+    return (o->charge_enable ? 16u : 0u) | (o->discharge_enable ? 8u : 0u) |
+           (o->force_charge_1 ? 4u : 0u) | (o->force_charge_2 ? 2u : 0u) |
+           (o->full_charge_request ? 1u : 0u);
+}
+
 #define S 1000000LL
 
 /* Test config: the LiFePO4 defaults (charge curve 3.375/3.400/3.425/3.450/3.500 V -> 100/25/
@@ -82,22 +91,25 @@ static void test_charge_to_full(void **state)
     assert_int_equal(o.charge_current_reason, BL_CTL_R_NO_DATA);
 
     /* cells 3.300 V: below the first breakpoint -> 100 %; 25 degC -> 100 %. Target = the
-     * configured 100 A. Output 0 held 10 s (t = 1..10), then +10 A per 1 s step. */
+     * configured 100 A. Output 0 (start-up) until the third reading in a row, then the target
+     * at once: no 10 s hold with charge and discharge disabled. */
     struct bl_bms r = reading(3300, 3300, 3300, 3300, 50000, 50, 250, 250);
     for (long t = 1; t <= 20; t++) {
         o = feed_step(&c, &r, t);
         assert_int_equal(o.state, BL_CTL_OK);
         assert_true(o.transmit);
+        assert_int_equal(o.startup, t < BL_CTL_STARTUP_READINGS);
         assert_int_equal(o.charge_current_target_ma, 100000);
         assert_int_equal(o.charge_target_reason, BL_CTL_R_CONFIG_MAX);
-        assert_int_equal(o.charge_current_ma, t <= 10 ? 0 : 10000 * (t - 10));
-        assert_int_equal(o.charge_current_reason, t < 20 ? BL_CTL_R_RAMP : BL_CTL_R_CONFIG_MAX);
+        assert_int_equal(o.charge_current_ma, t < BL_CTL_STARTUP_READINGS ? 0 : 100000);
+        assert_int_equal(o.charge_current_reason,
+                         t < BL_CTL_STARTUP_READINGS ? BL_CTL_R_STARTUP : BL_CTL_R_CONFIG_MAX);
         assert_int_equal(o.charge_voltage_mv, 13800); /* 4 x 3.450 V bulk */
         assert_int_equal(o.charge_voltage_reason, BL_CTL_R_BULK);
         assert_int_equal(o.discharge_voltage_mv, 12000); /* 4 x 3.000 V */
         assert_int_equal(o.phase, BL_CTL_BULK);
     }
-    assert_int_equal(o.flags_35c, 0xC0);
+    assert_int_equal(req_flags(&o), 16u | 8u);
 
     /* highest cell 3.400 V -> 25 % = 25 A, at once */
     r = reading(3400, 3390, 3380, 3380, 40000, 90, 250, 250);
@@ -163,18 +175,19 @@ static void test_cold_morning(void **state)
 
     /* probes -3 and -2 degC: charge curve 0 below 0 degC -> 0 A. Discharge curve between
      * -10 degC (0 %) and 0 degC (25 %): at -3 degC 25 % x 7/10 = 17.5 %, at -2 degC 20 %;
-     * the colder probe wins: 17.5 A. Held 10 s, then +10 A: 10 A at t = 11, 17.5 A at t = 12. */
+     * the colder probe wins: 17.5 A, from the third reading (start-up rule). */
     struct bl_bms r = reading(3250, 3250, 3250, 3250, -5000, 60, -30, -20);
     for (long t = 1; t <= 19; t++) {
         o = feed_step(&c, &r, t);
+        bool up = t >= BL_CTL_STARTUP_READINGS;
         assert_int_equal(o.charge_current_ma, 0);
-        assert_int_equal(o.charge_current_reason, BL_CTL_R_TEMPERATURE);
+        assert_int_equal(o.charge_current_reason, up ? BL_CTL_R_TEMPERATURE : BL_CTL_R_STARTUP);
         assert_false(o.charge_enable);
         assert_int_equal(o.discharge_current_target_ma, 17500);
         assert_int_equal(o.discharge_target_reason, BL_CTL_R_TEMPERATURE);
-        assert_int_equal(o.discharge_current_ma, t <= 10 ? 0 : t == 11 ? 10000 : 17500);
+        assert_int_equal(o.discharge_current_ma, up ? 17500 : 0);
         assert_true(o.warnings & BL_WARN_LOW_TEMPERATURE);
-        assert_int_equal(o.flags_35c, t <= 10 ? 0x00 : 0x40);
+        assert_int_equal(req_flags(&o), up ? 8u : 0u);
     }
     /* 1 degC: charge 25 % x 1/2 = 12.5 % = 12.5 A; discharge 25 % + 25 % x 1/5 = 30 % = 30 A.
      * Both rise: held 10 s from t = 20, then +10 A at t = 30, target at t = 31. */
@@ -242,7 +255,7 @@ static void test_cell_running_away(void **state)
     o = feed_step(&c, &r, 24);
     assert_int_equal(o.charge_current_reason, BL_CTL_R_PROTECTION);
     assert_true(o.alarms & BL_ALARM_OVERVOLTAGE);
-    assert_int_equal(o.flags_35c, 0x40);
+    assert_int_equal(req_flags(&o), 8u);
     /* the cell recovers: CVL target 13800 again, held 60 s from t = 25, then 10 mV/s */
     r = reading(3350, 3350, 3350, 3400, 0, 86, 250, 250);
     for (long t = 25; t <= 90; t++) {
@@ -302,10 +315,10 @@ static void test_silence(void **state)
             assert_int_equal(o.discharge_current_ma, 0);
             assert_int_equal(o.charge_current_reason, BL_CTL_R_STALE);
             assert_true(o.alarms & BL_ALARM_COMMUNICATION);
-            assert_int_equal(o.flags_35c, 0);
+            assert_int_equal(req_flags(&o), 0u);
             assert_int_equal(o.charge_voltage_mv, 13800); /* kept */
             assert_int_equal(o.state, t < 50 ? BL_CTL_STALE : BL_CTL_DEAD);
-            assert_int_equal(o.transmit, t < 50);
+            assert_true(o.transmit); /* on_dead = safe-frames: the stop goes on being said */
         }
     }
     /* an invalid reading (a cell at 9 V) does not revive anything */
@@ -317,13 +330,78 @@ static void test_silence(void **state)
     bl_ctl_step(&c, 56 * S, &o);
     assert_int_equal(o.state, BL_CTL_DEAD);
     assert_int_equal(bl_ctl_invalid_readings(&c), 1);
-    /* fresh valid readings: back to OK, but the current comes back through hold + ramp */
+    /* fresh valid readings: back to OK; the 0 came from the silence, not from the battery, so
+     * after the start-up readings the limit is back at once */
     for (long t = 57; t <= 80; t++) {
         o = feed_step(&c, &r, t);
         assert_int_equal(o.state, BL_CTL_OK);
         assert_true(o.transmit);
-        assert_int_equal(o.charge_current_ma, t < 67 ? 0 : t < 76 ? 10000 * (t - 66) : 100000);
+        assert_int_equal(o.charge_current_ma, t < 57 + BL_CTL_STARTUP_READINGS - 1 ? 0 : 100000);
     }
+}
+
+static void test_silence_on_dead_silent(void **state)
+{
+    (void)state;
+    struct bl_ctl_config cfg = test_config();
+    const char *why = NULL;
+    assert_int_equal(bl_ctl_config_set(&cfg, "on_dead", "silent", &why), BL_OK);
+    assert_int_equal(bl_ctl_config_set(&cfg, "on_dead", "quiet", &why), BL_ERR_INVAL);
+    assert_true(cfg.dead_silent);
+    struct bl_ctl c;
+    struct bl_ctl_out o;
+    bl_ctl_init(&c, &cfg, 0);
+    struct bl_bms r = reading(3300, 3300, 3300, 3300, 0, 50, 250, 250);
+    for (long t = 1; t <= 20; t++)
+        o = feed_step(&c, &r, t);
+    for (long t = 21; t <= 55; t++) {
+        bl_ctl_step(&c, t * S, &o);
+        assert_int_equal(o.transmit, t < 50);
+    }
+}
+
+/* A start-up readings run interrupted by an invalid reading starts again; the lowest target
+ * seen meanwhile is where the limit starts; an increase after a decrease is still held. */
+static void test_startup_rule(void **state)
+{
+    (void)state;
+    struct bl_ctl_config cfg = test_config();
+    struct bl_ctl c;
+    struct bl_ctl_out o;
+    bl_ctl_init(&c, &cfg, 0);
+    struct bl_bms ok = reading(3300, 3300, 3300, 3300, 0, 50, 250, 250);
+    struct bl_bms warm = reading(3300, 3300, 3300, 3300, 0, 50, 250, 400); /* 40 degC: 100 % */
+    struct bl_bms hot = reading(3300, 3300, 3300, 3300, 0, 50, 250, 450);  /* 45 degC: 50 % */
+    struct bl_bms bad = ok;
+    bad.cell_mv[1] = 9000;
+    o = feed_step(&c, &ok, 1);
+    assert_true(o.startup);
+    assert_int_not_equal(bl_ctl_feed(&c, &bad, 2 * S, NULL), BL_OK);
+    bl_ctl_step(&c, 2 * S, &o);
+    assert_true(o.startup); /* the run starts again */
+    o = feed_step(&c, &hot, 3);
+    assert_true(o.startup);
+    o = feed_step(&c, &warm, 4);
+    assert_true(o.startup);
+    o = feed_step(&c, &ok, 5); /* third in a row: start at the lowest target seen, 50 A */
+    assert_false(o.startup);
+    assert_int_equal(o.charge_current_target_ma, 100000);
+    assert_int_equal(o.charge_current_ma, 50000);
+    assert_int_equal(o.charge_current_reason, BL_CTL_R_RAMP);
+    /* from there the hold: 10 s from t = 6, then +10 A/s */
+    for (long t = 6; t <= 20; t++) {
+        o = feed_step(&c, &ok, t);
+        assert_int_equal(o.charge_current_ma, t < 16 ? 50000 : 50000 + 10000 * (t - 15));
+    }
+    /* a decrease at once, and the increase after it held current_hold (10 s) again */
+    o = feed_step(&c, &hot, 21);
+    assert_int_equal(o.charge_current_ma, 50000);
+    for (long t = 22; t <= 40; t++) {
+        o = feed_step(&c, &ok, t);
+        assert_false(o.startup);
+        if (t < 32) assert_int_equal(o.charge_current_ma, 50000);
+    }
+    assert_int_equal(o.charge_current_ma, 100000);
 }
 
 static void test_feed_rejects(void **state)
@@ -495,6 +573,8 @@ int main(void)
         cmocka_unit_test(test_cell_running_away),
         cmocka_unit_test(test_bms_ovp_caps_voltage),
         cmocka_unit_test(test_silence),
+        cmocka_unit_test(test_silence_on_dead_silent),
+        cmocka_unit_test(test_startup_rule),
         cmocka_unit_test(test_feed_rejects),
         cmocka_unit_test(test_step_curve),
         cmocka_unit_test(test_config_set),

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* test_control_props.c: safety properties of the limit controller over thousands of random BMS
  * traces (fixed seed): never above the configured max or the BMS limit; 0 with a MOSFET off or
- * a protection; 0 within stale_after + one period of the last valid reading; silent after
- * dead_after; no increase faster than the ramp; never a value that was not read. */
+ * a protection; 0 within stale_after + one period of the last valid reading; after dead_after
+ * the safe frames go on (or silence with on_dead = silent); limits start only after
+ * BL_CTL_STARTUP_READINGS valid readings in a row, at no more than any target seen meanwhile;
+ * otherwise no increase faster than the ramp and none within current_hold of a decrease; never
+ * a value that was not read. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,6 +135,7 @@ static void one_trace(unsigned n)
     cfg.stale_after_us = cfg.period_us * between(2, 10);
     cfg.dead_after_us = cfg.stale_after_us + cfg.period_us * between(1, 30);
     cfg.eoc_hold_us = between(1, 60) * S;
+    cfg.dead_silent = chance(50);
     const char *key, *why;
     if (bl_ctl_config_check(&cfg, &key, &why) != BL_OK)
         fail_msg("trace %u: config rejected: %s: %s", n, key, why);
@@ -150,6 +155,13 @@ static void one_trace(unsigned n)
     struct bl_bms last_valid;
     struct bl_ctl_out o, po;
     memset(&po, 0, sizeof po);
+    /* the start-up rule, modelled: valid readings in a row since the last step that was not OK,
+     * whether the limits have started since, the lowest targets meanwhile, and the time of the
+     * last decrease (or start) of each current limit */
+    unsigned run = 0;
+    bool started = false;
+    int32_t min_c = INT32_MAX, min_d = INT32_MAX;
+    bl_us floor_c = 0, floor_d = 0;
     bl_bms_init(&last_valid);
 
     for (unsigned step = 0; step < STEPS; step++) {
@@ -159,7 +171,9 @@ static void one_trace(unsigned n)
             if (chance(10)) {
                 struct bl_bms bad = make_invalid(&tr);
                 assert_int_not_equal(bl_ctl_feed(&c, &bad, now, NULL), BL_OK);
+                if (!started) run = 0;
             } else {
+                run++;
                 struct bl_bms good = make_valid(&tr);
                 assert_int_equal(bl_ctl_feed(&c, &good, now, NULL), BL_OK);
                 last_valid = good;
@@ -197,9 +211,14 @@ static void one_trace(unsigned n)
             assert_int_equal(o.charge_current_ma, 0);
             assert_int_equal(o.discharge_current_ma, 0);
             assert_true(o.alarms & BL_ALARM_COMMUNICATION);
-            assert_int_equal(o.flags_35c, 0);
+            assert_false(o.charge_enable || o.discharge_enable || o.force_charge_1 ||
+                         o.force_charge_2 || o.full_charge_request);
         }
-        if (age >= cfg.dead_after_us) assert_false(o.transmit);
+        if (age >= cfg.dead_after_us) {
+            assert_int_equal(o.state, BL_CTL_DEAD);
+            /* on_dead = safe-frames (default): the frames go on, saying stop; silent: nothing */
+            assert_int_equal(o.transmit, !cfg.dead_silent);
+        }
         if (age < cfg.stale_after_us) {
             assert_true(o.transmit);
             assert_int_equal(o.state, BL_CTL_OK);
@@ -236,12 +255,51 @@ static void one_trace(unsigned n)
             assert_int_equal(o.discharge_voltage_mv,
                              (int32_t)cfg.discharge_cell_mv * r->cell_count);
         }
+        /* the start-up rule: 0 (reason startup) until the readings in a row are enough, then at
+         * once the lowest target seen meanwhile, never more */
+        bool jump = false;
+        if (o.state != BL_CTL_OK) {
+            run = 0;
+            started = false;
+            min_c = min_d = INT32_MAX;
+            assert_false(o.startup);
+        } else {
+            if (o.charge_current_target_ma < min_c) min_c = o.charge_current_target_ma;
+            if (o.discharge_current_target_ma < min_d) min_d = o.discharge_current_target_ma;
+            if (!started) {
+                assert_int_equal(o.startup, run < BL_CTL_STARTUP_READINGS);
+                if (o.startup) {
+                    assert_int_equal(o.charge_current_ma, 0);
+                    assert_int_equal(o.discharge_current_ma, 0);
+                    assert_int_equal(o.charge_current_reason, BL_CTL_R_STARTUP);
+                    assert_false(o.charge_enable || o.discharge_enable);
+                } else {
+                    jump = started = true;
+                    assert_true(o.charge_current_ma <= min_c);
+                    assert_true(o.discharge_current_ma <= min_d);
+                    floor_c = floor_d = now;
+                }
+            } else {
+                assert_false(o.startup);
+            }
+        }
         /* no increase faster than the ramp (the ramp carries sub-unit progress between steps,
-         * so one step may round up by at most one unit) */
+         * so one step may round up by at most one unit), and none within current_hold of a
+         * decrease or of the start */
         bl_us dt = now - prev;
         int64_t cmax = (int64_t)cfg.current.rate_per_s * dt / 1000000 + 1;
         int64_t vmax = (int64_t)cfg.voltage.rate_per_s * dt / 1000000 + 1;
-        if (po.state != BL_CTL_STARTING && o.state == BL_CTL_OK && po.state == BL_CTL_OK) {
+        if (!jump && o.state == BL_CTL_OK && po.state == BL_CTL_OK) {
+            if (o.charge_current_ma < po.charge_current_ma) floor_c = now;
+            if (o.discharge_current_ma < po.discharge_current_ma) floor_d = now;
+            if (o.charge_current_ma > po.charge_current_ma)
+                assert_true(now - floor_c >= cfg.current.hold_us);
+            if (o.discharge_current_ma > po.discharge_current_ma)
+                assert_true(now - floor_d >= cfg.current.hold_us);
+        }
+        if (jump) {
+            /* checked above: at most the lowest target of the start-up readings */
+        } else if (po.state != BL_CTL_STARTING && o.state == BL_CTL_OK && po.state == BL_CTL_OK) {
             assert_true(o.charge_current_ma - po.charge_current_ma <= cmax);
             assert_true(o.discharge_current_ma - po.discharge_current_ma <= cmax);
             assert_true(o.charge_voltage_mv - po.charge_voltage_mv <= vmax);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "batlink/diag.h"
+#include "batlink/profile.h"
 
 #define T0 1700000000000000LL
 
@@ -319,6 +320,16 @@ static void test_checklist_and_names(void **state)
     assert_int_equal(bl_ident_find("victron", &p), BL_OK);
     assert_int_equal(p, BL_IDENT_VICTRON);
     assert_int_equal(bl_ident_find("nosuch", &p), BL_ERR_USAGE);
+    /* every name and alias of the registry is a family diagnose knows */
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    for (size_t i = 0; i < np; i++) {
+        assert_int_equal(bl_ident_find(list[i]->name, &p), BL_OK);
+        for (const char *const *a = list[i]->aliases; a != NULL && *a != NULL; a++)
+            assert_int_equal(bl_ident_find(*a, &p), BL_OK);
+    }
+    assert_int_equal(bl_ident_find("can-l52", &p), BL_OK);
+    assert_int_equal(p, BL_IDENT_PYLON_LV);
     assert_string_equal(bl_layer_name(4), "electrical environment");
     assert_string_equal(bl_layer_name(9), "?");
     assert_string_equal(bl_verdict_name(BL_SEV_INFO), "ok");

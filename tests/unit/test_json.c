@@ -101,6 +101,20 @@ static void capture_full_object(void **st)
 }
 
 /* power_w = 52.31 V x -10.2 A = -533.562 W -> "-534" (precision 0); discharging is negative */
+/* The inverter's keep-alive family, when the tracker saw one, follows the profile. */
+static void inverter_named(void **st)
+{
+    (void)st;
+    struct bl_battery b;
+    bl_battery_init(&b);
+    b.profile = "pylontech";
+    b.inverter = "pylontech-0x305";
+    char *s = print(&b, NULL, NULL);
+    assert_string_equal(
+        s, "{\"ts\":1700000000.250000,\"profile\":\"pylontech\",\"inverter\":\"pylontech-0x305\"}");
+    free(s);
+}
+
 static void power_derived_and_signed(void **st)
 {
     (void)st;
@@ -239,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(empty_state_has_only_ts),
         cmocka_unit_test(capture_full_object),
+        cmocka_unit_test(inverter_named),
         cmocka_unit_test(power_derived_and_signed),
         cmocka_unit_test(implausible_omitted_and_flagged),
         cmocka_unit_test(alarms_as_names),

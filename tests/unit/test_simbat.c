@@ -21,6 +21,8 @@ static struct bl_simbat_cfg cfg_fixed(int32_t soc_cpct, int32_t current_ma)
     c.soc_start_cpct = soc_cpct;
     c.fixed_current = true;
     c.current_ma = current_ma;
+    c.keepalive_id = 0x305; /* Pylon LV's keep-alive, as bl_profile_simbat sets it */
+    c.keepalive_len = 8;
     return c;
 }
 
@@ -238,7 +240,45 @@ static void start(struct bl_simbat *s, enum bl_simbat_scenario sc, bool inverter
     c.scenario = sc;
     c.inverter = inverter;
     c.silent_after_s = 3;
+    /* the profile's keep-alive, as bl_profile_simbat sets it for Pylon LV (0x305, 8 zero bytes) */
+    c.keepalive_id = 0x305;
+    c.keepalive_len = 8;
     assert_int_equal(bl_simbat_init(s, &c, 1 * S), BL_OK);
+}
+
+/* The model plays whatever keep-alive the profile has (a 29-bit poll here), and none without. */
+static void test_keepalive_from_profile(void **state)
+{
+    (void)state;
+    struct bl_simbat_cfg c;
+    bl_simbat_cfg_default(&c);
+    c.keepalive_id = 0x4200;
+    c.keepalive_ext = true;
+    c.keepalive_len = 8;
+    c.manufacturer = "HV";
+    struct bl_simbat s;
+    assert_int_equal(bl_simbat_init(&s, &c, 1 * S), BL_OK);
+    struct bl_frame f[64];
+    size_t n = bl_simbat_tick(&s, 2 * S, 1700000000000000, fake_encode, NULL, f, 64);
+    size_t hits = 0;
+    for (size_t i = 0; i < n; i++)
+        if (f[i].id == 0x4200) {
+            hits++;
+            assert_int_equal(f[i].flags, BL_FRAME_EXT);
+            assert_int_equal(f[i].len, 8);
+        }
+    assert_int_equal(hits, 1);
+    struct bl_battery b;
+    bl_simbat_battery(&s, 2 * S, &b);
+    assert_string_equal(b.manufacturer, "HV");
+    c.keepalive_len = 0; /* a profile without keep-alive: the inverter sends nothing */
+    c.manufacturer = NULL;
+    assert_int_equal(bl_simbat_init(&s, &c, 1 * S), BL_OK);
+    n = bl_simbat_tick(&s, 2 * S, 1700000000000000, fake_encode, NULL, f, 64);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(f[i].id, 0x4200);
+    bl_simbat_battery(&s, 2 * S, &b);
+    assert_false(bl_battery_known(&b, BL_F_MANUFACTURER));
 }
 
 static void test_tick_normal(void **state)
@@ -365,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_temperature_drifts),
         cmocka_unit_test(test_scenario_names),
         cmocka_unit_test(test_tick_normal),
+        cmocka_unit_test(test_keepalive_from_profile),
         cmocka_unit_test(test_tick_deterministic),
         cmocka_unit_test(test_tick_bus_scenarios),
         cmocka_unit_test(test_tick_error_bursts_follow_current),

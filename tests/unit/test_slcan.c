@@ -239,7 +239,7 @@ static void fake_new(struct fake *fk)
 static size_t fake_read(struct bl_loop *loop, struct fake *fk, char *buf, size_t want)
 {
     size_t got = 0;
-    bl_us end = bl_now_mono() + 3000000;
+    bl_us end = bl_now_mono() + 30000000; /* a deadline for a hang: a loaded machine is slow */
     while (got < want && bl_now_mono() < end) {
         assert_int_equal(bl_loop_once(loop, 10000), BL_OK);
         ssize_t n = read(fk->master, buf + got, want - got);
@@ -267,9 +267,10 @@ static void on_warn(void *ctx, const char *msg)
     (void)msg;
 }
 
+/* run the loop until `cond` holds or 30 s pass (a deadline for a hang) */
 #define RUN_UNTIL(loop, cond)                                                                      \
     do {                                                                                           \
-        bl_us end_ = bl_now_mono() + 3000000;                                                      \
+        bl_us end_ = bl_now_mono() + 30000000;                                                     \
         while (!(cond) && bl_now_mono() < end_)                                                    \
             assert_int_equal(bl_loop_once(loop, 10000), BL_OK);                                    \
         assert_true(cond);                                                                         \

@@ -57,6 +57,21 @@ static struct bl_frame fr(uint32_t id, uint8_t len, const uint8_t *data)
     return f;
 }
 
+/* The tracker knows no protocol: the keep-alive comes from the profile in the application. Here
+ * the Pylon LV one by hand (can-profiles.md 1.8: 0x305, also 29-bit on the Schneider XW Pro). */
+static const struct bl_keepalive pylon_ka = {0x305, false, true, "pylontech-0x305"};
+
+static void tinit(struct bl_tracker *t, const struct bl_tracker_opts *opt, bl_us now)
+{
+    struct bl_tracker_opts o = {0};
+    if (opt != NULL) o = *opt;
+    if (o.n_keepalive == 0) {
+        o.keepalive[0] = pylon_ka;
+        o.n_keepalive = 1;
+    }
+    bl_tracker_init(t, &o, now);
+}
+
 static struct bl_track_note feed(struct bl_tracker *t, struct bl_frame f, bl_us now)
 {
     struct bl_track_note n;
@@ -74,7 +89,7 @@ static void link_states_up_stale_down_and_back(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 100 * S);
+    tinit(&t, NULL, 100 * S);
     assert_int_equal(t.link.state, BL_LINK_DOWN);
     assert_false(bl_tracker_tick(&t, 110 * S)); /* no frame yet: stays down */
     assert_int_equal(t.link.state, BL_LINK_DOWN);
@@ -105,7 +120,7 @@ static void custom_thresholds(void **state)
     (void)state;
     struct bl_tracker t;
     struct bl_tracker_opts o = {.stale_after_us = 2 * S, .down_after_us = 3 * S};
-    bl_tracker_init(&t, &o, 0);
+    tinit(&t, &o, 0);
     (void)feed(&t, fr(0x355, 4, soc84), 1 * S);
     assert_false(bl_tracker_tick(&t, 2 * S));
     assert_true(bl_tracker_tick(&t, 3 * S));
@@ -118,7 +133,7 @@ static void inverter_and_unknown_frames_do_not_make_the_link_up(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     struct bl_track_note n = feed(&t, fr(0x305, 8, zeros), 1 * S);
     assert_int_equal(n.kind, BL_TRACK_HEARTBEAT);
     n = feed(&t, fr(0x123, 2, zeros), 1 * S + 10 * MS);
@@ -136,7 +151,7 @@ static void heartbeat_seen_age_and_period(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     assert_false(t.link.heartbeat_seen);
     (void)feed(&t, fr(0x305, 8, zeros), 10 * S);
     assert_true(t.link.heartbeat_seen);
@@ -161,11 +176,50 @@ static void heartbeat_seen_age_and_period(void **state)
     assert_int_equal(t.link.heartbeat_last_us, 73 * S + 800 * MS);
 }
 
+/* Any profile's keep-alive, 29-bit only (Pylon HV's poll 0x4200, can-profiles.md 6.2), names
+ * the inverter in the state; without keep-alives configured 0x305 is an ordinary frame. */
+static void keepalive_from_the_profile_names_the_inverter(void **state)
+{
+    (void)state;
+    struct bl_tracker t;
+    struct bl_tracker_opts o = {0};
+    o.keepalive[0] = (struct bl_keepalive){0x4200, true, false, "hv-0x4200"};
+    o.keepalive[1] = pylon_ka;
+    o.n_keepalive = 2;
+    tinit(&t, &o, 0);
+    assert_null(t.state.inverter);
+    struct bl_frame poll = fr(0x4200, 8, zeros);
+    poll.flags = BL_FRAME_EXT;
+    struct bl_track_note n;
+    bl_tracker_frame(&t, &poll, 1 * S, stub_decode, NULL, &n);
+    assert_int_equal(n.kind, BL_TRACK_HEARTBEAT);
+    assert_true(t.link.heartbeat_seen);
+    assert_string_equal(t.state.inverter, "hv-0x4200");
+    assert_int_equal(t.link.state, BL_LINK_DOWN);
+    /* the same id as an 11-bit frame is not that keep-alive (nor a valid frame) */
+    poll.flags = 0;
+    bl_tracker_frame(&t, &poll, 2 * S, stub_decode, NULL, &n);
+    assert_int_not_equal(n.kind, BL_TRACK_HEARTBEAT);
+    n = feed(&t, fr(0x305, 8, zeros), 3 * S);
+    assert_int_equal(n.kind, BL_TRACK_HEARTBEAT);
+    assert_string_equal(t.state.inverter, "pylontech-0x305");
+    /* the inverter name survives battery frames */
+    (void)feed(&t, fr(0x355, 4, soc84), 4 * S);
+    assert_string_equal(t.state.inverter, "pylontech-0x305");
+
+    struct bl_tracker bare;
+    bl_tracker_init(&bare, NULL, 0);
+    n = feed(&bare, fr(0x305, 8, zeros), 1 * S);
+    assert_int_equal(n.kind, BL_TRACK_UNKNOWN);
+    assert_false(bare.link.heartbeat_seen);
+    assert_null(bare.state.inverter);
+}
+
 static void state_power_and_field_age(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     assert_int_equal(bl_tracker_field_age(&t, BL_F_SOC, 1 * S), -1);
     (void)feed(&t, fr(0x355, 4, soc84), 1 * S);
     (void)feed(&t, fr(0x356, 6, meas), 1 * S + 5 * MS);
@@ -191,7 +245,7 @@ static void implausible_values_are_flagged_and_counted(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     static const uint8_t soc150[] = {0x96, 0x00, 0x64, 0x00}; /* SOC 150 % */
     struct bl_track_note n = feed(&t, fr(0x355, 4, soc150), 1 * S);
     assert_int_equal(n.kind, BL_TRACK_IMPLAUSIBLE);
@@ -219,7 +273,7 @@ static void two_senders_are_detected_and_not_averaged(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     /* battery A (SOC 84 %) and battery B (SOC 26 %) both send 0x355 once a second */
     struct bl_track_note n = feed(&t, fr(0x355, 4, soc84), 10 * S);
     assert_int_equal(n.kind, BL_TRACK_APPLIED);
@@ -257,7 +311,7 @@ static void one_sender_changing_is_not_a_conflict(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     /* a step that stays */
     assert_int_equal(feed(&t, fr(0x355, 4, soc84), 1 * S).kind, BL_TRACK_APPLIED);
     assert_int_equal(feed(&t, fr(0x355, 4, soc26), 2 * S).kind, BL_TRACK_APPLIED);
@@ -284,7 +338,7 @@ static void manufacturer_names_from_two_senders(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     (void)feed(&t, fr(0x35E, 8, (const uint8_t *)"PYLON   "), 1 * S);
     (void)feed(&t, fr(0x35E, 5, (const uint8_t *)"PYTES"), 1 * S + 100 * MS);
     struct bl_track_note n = feed(&t, fr(0x35E, 8, (const uint8_t *)"PYLON   "), 2 * S);
@@ -299,7 +353,7 @@ static void bad_frames_are_counted(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     struct bl_track_note n = feed(&t, fr(0x355, 3, soc84), 1 * S); /* short */
     assert_int_equal(n.kind, BL_TRACK_BAD);
     assert_int_equal(n.err, BL_ERR_SHORT);
@@ -330,7 +384,7 @@ static void frame_rates_per_id(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     /* 0x355 at 1 Hz from 0.2 s, 0x356 at 10 Hz, for one 5 s window */
     for (int i = 0; i < 50; i++) {
         (void)feed(&t, fr(0x356, 6, meas), 50 * MS + i * 100 * MS);
@@ -358,7 +412,7 @@ static void id_table_full(void **state)
 {
     (void)state;
     struct bl_tracker t;
-    bl_tracker_init(&t, NULL, 0);
+    tinit(&t, NULL, 0);
     for (uint32_t i = 0; i < 40; i++)
         (void)feed(&t, fr(0x600 + i, 1, zeros), 1 * S);
     assert_int_equal(bl_tracker_id_count(&t), BL_TRACKER_MAX_IDS);
@@ -382,6 +436,7 @@ int main(void)
         cmocka_unit_test(custom_thresholds),
         cmocka_unit_test(inverter_and_unknown_frames_do_not_make_the_link_up),
         cmocka_unit_test(heartbeat_seen_age_and_period),
+        cmocka_unit_test(keepalive_from_the_profile_names_the_inverter),
         cmocka_unit_test(state_power_and_field_age),
         cmocka_unit_test(implausible_values_are_flagged_and_counted),
         cmocka_unit_test(two_senders_are_detected_and_not_averaged),
