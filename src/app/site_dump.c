@@ -157,11 +157,16 @@ int app__cmd_site_dump(int argc, char **argv)
         goto out;
     }
     sig_open = true;
+    if (bl_log_attach(d.loop) != BL_OK) { /* warnings never make the loop wait on stderr */
+        app__err("site-dump: the poll loop's tables are full");
+        goto out;
+    }
     d.start = bl_now_mono();
     if (bl_loop_timer(d.loop, d.start + TICK_US, TICK_US, tick, &d) == NULL) goto out;
     rc = bl_loop_run(d.loop) == BL_OK ? 0 : BL_EXIT_FAIL;
     d.count = 0;
     print_line(&d, "exit"); /* the final counters */
+    bl_log_detach(S_US);    /* what the loop queued comes before the summary */
     for (unsigned i = 0; i < d.site.n_inputs; i++) {
         const struct bl_site_input *si = &d.site.in[i];
         fprintf(stderr, "site-dump: %s: %llu good, %llu bad, %llu foreign, %llu timeouts%s%s\n",
@@ -170,6 +175,7 @@ int app__cmd_site_dump(int argc, char **argv)
                 si->last_error ? "; last error: " : "", si->last_error ? si->last_error : "");
     }
 out:
+    bl_log_detach(S_US); /* no-op when not attached */
     for (unsigned i = 0; i < nuris; i++)
         bl_site_in_close(in[i]);
     if (sig_open) app__sigstop_close(&sig);

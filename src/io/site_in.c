@@ -39,7 +39,6 @@ struct bl_site_in {
     char uri[BL_SITE_URI_MAX + 1];
     int fd;
     struct bl_watch *watch;
-    struct io__warn_limit warn_bad;
     /* sma-em */
     bool want_serial;
     uint32_t serial;
@@ -75,27 +74,15 @@ static void warn(struct bl_site_in *in, const char *fmt, ...)
         bl_logf(BL_LOG_WARN, "%s", buf);
 }
 
-/* The limiter of io.h (IO_WARN_PER_WINDOW per IO_WARN_WINDOW_US, then one summary line), for
- * inputs that are not CAN sources. */
+/* Lines that bad input can trigger go through the rate limit of log.h under the key
+ * "<uri>: <what>" (BL_LOG_BURST lines per key and window, then one summary line). */
 static void warn_limited(struct bl_site_in *in, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void warn_limited(struct bl_site_in *in, const char *what, const char *fmt, ...)
 {
-    struct io__warn_limit *l = &in->warn_bad;
-    bl_us now = bl_now_mono();
-    if (l->since == 0 || now - l->since > IO_WARN_WINDOW_US) {
-        if (l->suppressed > 0)
-            warn(in, "%s: %llu more %s not shown", in->uri, (unsigned long long)l->suppressed,
-                 what);
-        l->since = now;
-        l->count = 0;
-        l->suppressed = 0;
-    }
-    if (l->count >= IO_WARN_PER_WINDOW) {
-        l->suppressed++;
-        return;
-    }
-    l->count++;
+    char key[BL_LOG_KEYLEN];
+    if (snprintf(key, sizeof key, "%s: %s", in->uri, what) < 0) key[0] = '\0'; /* cut: fine */
+    if (!bl_log_allow(key, bl_now_mono())) return;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -126,7 +113,9 @@ static void bad_input(struct bl_site_in *in, const struct bl_diag *why, const ch
 {
     const char *what = why->what != NULL ? why->what : "malformed";
     bl_site_bad(in->site, in->idx, cls, what);
-    warn_limited(in, kind, "%s: bad %s: %s at byte %zu", in->uri, kind, what, why->byte);
+    char k[32];
+    snprintf(k, sizeof k, "bad %s", kind);
+    warn_limited(in, k, "%s: bad %s: %s at byte %zu", in->uri, kind, what, why->byte);
 }
 
 static void updated(struct bl_site_in *in)
@@ -367,7 +356,7 @@ static void gw_take(struct bl_site_in *in, const uint8_t *data, size_t n)
 static void gw_exception(struct bl_site_in *in, uint8_t code)
 {
     bl_site_bad(in->site, in->idx, BL_SITE_BAD_REJECTED, "Modbus exception answer");
-    warn_limited(in, "answers",
+    warn_limited(in, "rejected reads",
                  "%s: the inverter rejected the read of the %s (register %u): "
                  "Modbus exception %u",
                  in->uri, step_name(in->step), step_reg(in->step), code);
