@@ -190,7 +190,17 @@ def sma_tests(ns):
     o = dump.wait_json(lambda o: inp(o)["good"] >= 5 and inp(o)["foreign"] >= 3)
     check(o is not None and o["site"].get("grid_power_w") == -1500 and inp(o)["serial"] == 222,
           "sma-em: ?serial=222 takes only that meter, the other counted as foreign")
-    for p in (a, b, dump):
+    # without serial=: the first meter heard is used, the other is foreign and named in a warning
+    dump2 = Proc([BATLINK, "site-dump", "sma-em:lo"], pre)
+    o = dump2.wait_json(lambda o: inp(o)["good"] >= 5 and inp(o)["foreign"] >= 3)
+    check(o is not None and o["site"]["grid_power_w"] == (800 if inp(o)["serial"] == 111 else -1500),
+          "sma-em: without serial= one meter is used, never a mix")
+    check(dump2.wait_err(r"ignoring meter serial (111|222), using (111|222); choose one with "
+                         r"\?serial=N") is not None, "sma-em: the second meter is named")
+    if o:
+        check(all(json.loads(l)["site"]["inputs"][0].get("serial") == inp(o)["serial"]
+                  for l in dump2.out), "sma-em: the chosen serial never changes")
+    for p in (a, b, dump, dump2):
         p.stop()
 
 
