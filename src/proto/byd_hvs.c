@@ -61,10 +61,10 @@ static const struct bl_signal_desc sig_210[] = {
 
 /* 7.1: "alarm bits unknown" -- shown raw, decoded into nothing. */
 static const struct bl_signal_desc sig_190[] = {
-    NUM("alarm_bytes_0_1", 0, 16, false, 1, 0, "", BL_F_NONE, "bits not decoded by any source"),
-    NUM("alarm_bytes_2_3", 16, 16, false, 1, 0, "", BL_F_NONE, "BE default 00 00 03 00 (7.1)"),
-    NUM("alarm_bytes_4_5", 32, 16, false, 1, 0, "", BL_F_NONE, NULL),
-    NUM("alarm_bytes_6_7", 48, 16, false, 1, 0, "", BL_F_NONE, NULL),
+    NUM("raw_bytes_0_1", 0, 16, false, 1, 0, "", BL_F_NONE, "bits not decoded by any source"),
+    NUM("raw_bytes_2_3", 16, 16, false, 1, 0, "", BL_F_NONE, "BE default 00 00 03 00 (7.1)"),
+    NUM("raw_bytes_4_5", 32, 16, false, 1, 0, "", BL_F_NONE, NULL),
+    NUM("raw_bytes_6_7", 48, 16, false, 1, 0, "", BL_F_NONE, NULL),
 };
 
 /* Identification frames: layouts from simulator constants (UNVERIFIED, 7.1 and

@@ -24,8 +24,8 @@ static const struct bl_signal_desc sig_311[] = {
 };
 
 static const struct bl_signal_desc sig_312[] = {
-    NUM("protection_bits", 0, 16, false, 1, 0, "", BL_F_NONE, "u16 BE protection table (8)"),
-    NUM("warning_bits", 16, 16, false, 1, 0, "", BL_F_NONE, "u16 BE warning table (8)"),
+    NUM("protection_flags", 0, 16, false, 1, 0, "", BL_F_NONE, "u16 BE protection table (8)"),
+    NUM("warn_flags", 16, 16, false, 1, 0, "", BL_F_NONE, "u16 BE warning table (8)"),
     NUM("module_count", 32, 8, false, 1, 0, "", BL_F_MODULE_COUNT, "u8 pack count (8)"),
     NUM("manufacturer_code", 40, 16, false, 1, 0, "", BL_F_NONE, "2-byte manufacturer code (8)"),
     NUM("cell_count", 56, 8, false, 1, 0, "", BL_F_NONE, "u8 total cells (8)"),
