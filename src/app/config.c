@@ -198,10 +198,10 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         break;
     case T_PROFILE:
         if (bl_profile_find(v) == NULL) {
-            char known[64];
+            char known[51]; /* bl_profile_names cuts after a whole name; fits reason[128] */
             bl_profile_names(known, sizeof known, false);
-            snprintf(reason, 128, "unknown profile \"%.20s\" (known: %.50s; aliases: dbc --list)",
-                     v, known);
+            snprintf(reason, 128, "unknown profile \"%.20s\" (known: %s; aliases: dbc --list)", v,
+                     known);
             return false;
         }
         break;

@@ -128,8 +128,6 @@ static void errors_name_file_line_and_key(void **state)
          "2: url: \"http://broker\" is not mqtt://HOST[:PORT] or mqtts://..."},
         {"[mqtt]\ndevice = my battery\n",
          "2: device: \"my battery\" must be letters, digits, '_' or '-'"},
-        {"[source]\nprofile = nope\n",
-         "2: profile: unknown profile \"nope\" (known: pylontech; aliases: dbc --list)"},
         {"[bridge]\nmodule_count = 2.5\n", "2: module_count: \"2.5\" is not a whole number"},
         {"[monitor]\nlog_level = loud\n",
          "2: log_level: \"loud\" is not one of error|warn|info|debug"},
@@ -143,6 +141,14 @@ static void errors_name_file_line_and_key(void **state)
         assert_int_equal(e, BL_ERR_USAGE);
         assert_string_equal(msg, cases[i].msg);
     }
+    /* an unknown profile lists the registry's names, cut after a whole name (never mid-name) */
+    char names[51], want[200];
+    bl_profile_names(names, sizeof names, false);
+    snprintf(want, sizeof want,
+             "2: profile: unknown profile \"nope\" (known: %s; aliases: dbc --list)", names);
+    assert_string_equal(load("[source]\nprofile = nope\n", &c, &e), want);
+    assert_int_equal(e, BL_ERR_USAGE);
+    assert_non_null(strstr(want, "known: pylontech"));
 }
 
 static void missing_file(void **state)
