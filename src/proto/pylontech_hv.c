@@ -297,7 +297,7 @@ static size_t respond(const struct bl_profile *p, const struct bl_frame *req,
 static const struct bl_profile_ops ops = {.respond = respond};
 
 /* Names installers meet (can-profiles.md 6 title, 6.7). */
-static const char *const aliases[] = {"pylon-hv", "pylontech-force", "force-h2", NULL};
+static const char *const aliases[] = {"pylon-hv", "pylontech-force", "force-h1", "force-h2", NULL};
 
 const struct bl_profile bl_profile_pylontech_hv = {
     .name = "pylontech-hv",
