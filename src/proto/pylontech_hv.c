@@ -225,19 +225,22 @@ static const struct bl_signal_desc sig_8210[] = {
 };
 
 #define ROWS(a) .sigs = a, .n_sigs = sizeof a / sizeof a[0]
-/* Every battery frame is an answer to the poll, 8 bytes, addressed (6.1, 6.3). Recognition:
- * 0x4210 (REQUIRED, DISTINCT: no other profile uses 29-bit 0x42xx). */
+/* Every battery frame is an answer to the poll, 8 bytes, addressed (6.1, 6.3). Recognition: every
+ * answer is DISTINCT (no other profile uses 29-bit 0x42x0/0x73x0); none is REQUIRED, because which
+ * answers appear depends on what the inverter asks (the SC0500 fragment, 6.4, holds only 0x7320).
+ */
 #define ANS(id_, name_, flags_)                                                                    \
     .id = id_, .ext = true, .name = name_, .dir = BL_DIR_BATTERY_TO_INVERTER, .dlc = 8,            \
-    .min_len = 8, .max_len = 8, .flags = BL_MSG_ANSWER | BL_MSG_ADDR | (flags_), .period_ms = 0
+    .min_len = 8, .max_len = 8, .flags = BL_MSG_ANSWER | BL_MSG_ADDR | BL_MSG_DISTINCT | (flags_), \
+    .period_ms = 0
 #define I2B(id_, name_, flags_)                                                                    \
     .id = id_, .ext = true, .name = name_, .dir = BL_DIR_INVERTER_TO_BATTERY, .dlc = 8,            \
     .min_len = 1, .max_len = 8, .flags = (flags_)
 
 static const struct bl_msg_desc msgs[] = {
-    {ANS(0x4210, "measurements", BL_MSG_REQUIRED | BL_MSG_DISTINCT), ROWS(sig_4210),
+    {ANS(0x4210, "measurements", 0), ROWS(sig_4210),
      .comment = "pack voltage, current, BMS temperature, SOC, SOH"},
-    {ANS(0x4220, "limits", BL_MSG_REQUIRED), ROWS(sig_4220),
+    {ANS(0x4220, "limits", 0), ROWS(sig_4220),
      .comment = "charge/discharge cut-off voltages and current limits"},
     {ANS(0x4230, "cell_voltages", 0), ROWS(sig_4230),
      .comment = "max/min cell voltage and their cell numbers"},
