@@ -602,7 +602,10 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
     if (bm != NULL) {
         cJSON_AddStringToObject(bm, "port", bl_bmslink_up(b->bms) ? "up" : "down");
         cJSON_AddNumberToObject(bm, "requests", (double)s->requests);
+        cJSON_AddStringToObject(bm, "type", bl_bmslink_codec(b->bms)->scheme);
         cJSON_AddNumberToObject(bm, "replies", (double)s->replies);
+        cJSON_AddNumberToObject(bm, "readings", (double)s->readings);
+        cJSON_AddNumberToObject(bm, "foreign", (double)s->foreign);
         cJSON_AddNumberToObject(bm, "unsolicited", (double)s->unsolicited);
         cJSON_AddNumberToObject(bm, "skipped_polls", (double)s->skipped_polls);
         cJSON_AddNumberToObject(bm, "timeouts", (double)s->timeouts);
