@@ -452,7 +452,7 @@ static void parse(struct bl_bmslink *l, bl_us now)
     while (off < l->rx_len && l->fd >= 0) {
         const uint8_t *p = l->rx + off;
         size_t n = l->rx_len - off, used = 0;
-        if (!l->waiting) {
+        if (!l->waiting && l->codec->frame_at != NULL) { /* text protocols have none */
             size_t fl = l->codec->frame_at(p, n);
             if (fl > 0 && fl <= n) {
                 report_garbage(l);

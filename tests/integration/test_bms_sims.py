@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# The generic BMS link against the simulated BMSes on ptys: `batlink sim --bms jbd|daly|pylon485|
+# pylon-console PTY` -> `batlink bridge --bms SCHEME:PTY` -> a CANET peer. Each codec's readings
+# arrive (several requests merged into one reading), the faults of the simulators (bad checksum,
+# truncated reply, cell over its limit, MOSFET off, cold) reach the limits or the counters, and a
+# device that answers in another BMS's protocol is named ("this looks like a JBD ... reply; the
+# URI says daly").
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_bridge as tb  # noqa: E402  (helpers: Bridge, CanetPeer, check, FAST)
+
+check = tb.check
+FAST = tb.FAST
+BMS_FAST = "?interval_ms=300&timeout_ms=250"
+
+
+def sim(kind, path, *extra):
+    p = subprocess.Popen([tb.SIM_BATLINK, "sim", "--bms", kind, "--current", "-10", "--soc", "60",
+                          *extra, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and not os.path.islink(path):
+        time.sleep(0.02)
+    return p
+
+
+def run(kind, scenario=None, wait=None, uri_extra="", timeout=15, after=None):
+    """Simulated `kind` BMS (fault `scenario` from the start) -> bridge -> peer; returns the last
+    bridge state once `wait` holds (or after timeout), the bridge's stderr lines and rc."""
+    d = tempfile.mkdtemp(prefix="bl_bms_")
+    link = os.path.join(d, kind + "0")
+    s = sim(kind, link, *(["--scenario", scenario] if scenario else []),
+            *(["--fault-after", str(after)] if after else []))
+    peer = tb.CanetPeer()
+    br = tb.Bridge(["--bms", "%s:%s%s%s" % (kind, link, BMS_FAST, uri_extra), "--can",
+                    "canet:127.0.0.1:%d" % peer.port], FAST)
+    ok = br.wait_for(wait, timeout) if wait else False
+    st = br.last()
+    rc = br.stop()
+    peer.close()
+    s.send_signal(signal.SIGTERM)
+    s.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    return ok, st, br.err, rc
+
+
+def limits_up(x):
+    return x.get("charge_current_limit_a") == 30 and x.get("discharge_current_limit_a", 0) > 0
+
+
+def test_readings():
+    print("# every simulated BMS: its readings merge over its requests and drive the limits",
+          flush=True)
+    for kind, steps in (("jbd", 2), ("pylon485", 4)):
+        ok, st, err, rc = run(kind, wait=limits_up)
+        bms = st.get("bridge", {}).get("bms", {})
+        check(ok and rc == 0, "%s: limits up from the simulated BMS (rc %s, %s)" % (kind, rc, bms))
+        check(bms.get("type") == kind, "%s: the link names its codec: %s" % (kind, bms.get("type")))
+        check(bms.get("readings", 0) >= 3 and bms.get("replies", 0) >= steps * bms["readings"],
+              "%s: %d requests per reading, merged: %s" % (kind, steps, bms))
+        check(bms.get("timeouts", 1) == 0 and bms.get("checksum_errors", 1) == 0,
+              "%s: no timeout, no checksum error: %s" % (kind, bms))
+    # Daly: 7 requests (0x95/0x96 multi-frame) into one reading
+    ok, st, err, rc = run("daly", wait=lambda x: x.get("bridge", {}).get("bms", {})
+                          .get("readings", 0) >= 2)
+    bms = st.get("bridge", {}).get("bms", {})
+    check(ok and rc == 0 and bms.get("timeouts", 1) == 0,
+          "daly: readings of 7 requests each: %s" % bms)
+    # the console: wake-up at 1200 Bd, 0E 0A until it talks, then `pwr`
+    ok, st, err, rc = run("pylon-console", wait=lambda x: x.get("bridge", {}).get("bms", {})
+                          .get("readings", 0) >= 2)
+    bms = st.get("bridge", {}).get("bms", {})
+    check(ok and rc == 0, "pylon-console: woken up and read: %s %s" % (bms, err[-3:]))
+
+
+def test_faults():
+    print("# the simulators' faults reach the bridge (jbd)", flush=True)
+    ok, st, err, rc = run("jbd", "bad-checksum", wait=lambda x: x.get("bridge", {}).get("bms", {})
+                          .get("checksum_errors", 0) >= 3)
+    check(ok and not st.get("charge_current_limit_a") and
+          st.get("bridge", {}).get("bms", {}).get("readings") == 0,
+          "bad checksum: counted, no reading, limits 0: "
+          "%s" % st.get("bridge", {}).get("bms"))
+    ok, st, err, rc = run("jbd", "truncated", wait=lambda x: x.get("bridge", {}).get("bms", {})
+                          .get("bad_frames", 0) >= 3)
+    check(ok and any("truncated" in e for e in err), "truncated replies counted and named")
+    ok, st, err, rc = run("jbd", "cell-over", wait=lambda x: x.get("bridge", {}).get("state") ==
+                          "ok" and x.get("discharge_current_limit_a", 0) > 0)
+    check(ok and st.get("charge_current_limit_a") == 0,
+          "cell over its limit: charge 0, discharge allowed: %s"
+          % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
+    ok, st, err, rc = run("jbd", "mosfet-off", wait=lambda x: x.get("bridge", {}).get("state") ==
+                          "ok" and x.get("charge_current_limit_a", 0) > 0)
+    check(ok and st.get("discharge_current_limit_a") == 0,
+          "discharge MOSFET off: discharge 0: %s"
+          % st.get("bridge", {}).get("limits", {}).get("discharge_current_a"))
+    ok, st, err, rc = run("jbd", "cold", wait=lambda x: x.get("bridge", {}).get("state") == "ok"
+                          and x.get("discharge_current_limit_a", 0) > 0)
+    check(ok and st.get("charge_current_limit_a") == 0,
+          "cold (-5 degC): charge 0: %s"
+          % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
+    ok, st, err, rc = run("pylon485", "silence", after=3, timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "dead")
+    check(ok and st.get("charge_current_limit_a") == 0 and
+          st.get("bridge", {}).get("bms", {}).get("timeouts", 0) >= 2,
+          "silence: timeouts, stale, limits 0")
+
+
+def jbd_frame(reg, data):
+    body = bytes([0, len(data)]) + data
+    ck = (0x10000 - sum(body)) & 0xFFFF
+    return bytes([0xDD, reg]) + body + ck.to_bytes(2, "big") + b"\x77"
+
+
+class FakeForeign:
+    """A pty that answers every request with a JBD 0x03 reply, whatever the request."""
+
+    def __init__(self):
+        self.master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.slave = slave
+        self.path = os.ttyname(slave)
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        d = bytearray(23)
+        d[0:2] = (5220 // 1).to_bytes(2, "big")
+        d[19] = 60
+        d[20] = 3
+        d[21] = 16
+        f = jbd_frame(3, bytes(d))
+        os.set_blocking(self.master, False)
+        while not self.stop:
+            try:
+                got = os.read(self.master, 256)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            except OSError:
+                return
+            if got:
+                time.sleep(0.02)
+                os.write(self.master, f)
+
+    def close(self):
+        self.stop = True
+        self.t.join(1)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def test_foreign_protocol():
+    print("# a device that answers in another BMS's protocol is named", flush=True)
+    fk = FakeForeign()
+    peer = tb.CanetPeer()
+    br = tb.Bridge(["--bms", "daly:" + fk.path + BMS_FAST, "--can",
+                    "canet:127.0.0.1:%d" % peer.port], FAST)
+    ok = br.wait_for(lambda x: x.get("bridge", {}).get("bms", {}).get("foreign", 0) >= 2, 10)
+    st = br.last()
+    rc = br.stop()
+    peer.close()
+    fk.close()
+    check(ok and rc == 0, "foreign replies counted: %s" % st.get("bridge", {}).get("bms"))
+    check(any("this looks like a JBD" in e and "the URI says daly" in e for e in br.err),
+          "the warning names both protocols: %s" % [e for e in br.err if "looks like" in e][:1])
+    check(not st.get("charge_current_limit_a") and
+          st.get("bridge", {}).get("bms", {}).get("readings") == 0, "never a reading: limits 0")
+
+
+def test_uri_errors():
+    print("# URI options are checked against the codec", flush=True)
+    import subprocess as sp
+    for uri, want in (("nope:/dev/null", "unknown BMS type"), ("jbd:/dev/null?addr=3", "no bus address"),
+                      ("daly:/dev/null?modbus=1", "jkpb"), ("daly:/dev/null?addr=1", "addr")):
+        r = sp.run([tb.BATLINK, "bridge", "--bms", uri, "--can", "canet:127.0.0.1:1"],
+                   capture_output=True, text=True, timeout=10)
+        check(r.returncode != 0 and want in r.stderr, "%s rejected naming %r: %s"
+              % (uri, want, r.stderr.strip()[:200]))
+
+
+if __name__ == "__main__":
+    tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol]
+    only = sys.argv[1:]
+    for t in tests:
+        if not only or t.__name__ in only:
+            t()
+    print("%d failure(s)" % len(tb.FAILS))
+    sys.exit(1 if tb.FAILS else 0)
