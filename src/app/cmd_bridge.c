@@ -20,6 +20,7 @@
 
 #include "app/app.h"
 #include "app/sdnotify.h"
+#include "app/bridge_bank.h"
 #include "batlink/bmslink.h"
 #include "batlink/config.h"
 #include "batlink/decimal.h"
@@ -68,6 +69,11 @@ struct bridge {
     struct bl_loop *loop;
     struct app__sigstop sig;
     struct bl_bmslink *bms;
+    struct app__packs packs; /* several BMSes: pack 0 is bms/ctl/last, the others there */
+    const char *bms_flags[BL_BANK_MAX_PACKS];
+    unsigned nbms_flags;
+    char sec_name[BL_BANK_MAX_PACKS][32], sec_uri[BL_BANK_MAX_PACKS][300];
+    unsigned nsec;
     struct bl_source *can;
     struct bl_mqtt *mqtt;
     struct bl_http *http;
@@ -172,6 +178,21 @@ static enum bl_err hook(void *ctx, const char *section, const char *key, const c
         snprintf(k->section, sizeof k->section, "%s", section);
         snprintf(k->key, sizeof k->key, "%s", key);
         k->line = line;
+    }
+    if (is(section, "bank")) return app__packs_config(&b->packs, key, value, reason);
+    if (strncmp(section, "bms.", 4) == 0) {
+        if (!is(key, "uri")) {
+            snprintf(reason, 128, "unknown key in [%.40s] (known: uri)", section);
+            return BL_ERR_USAGE;
+        }
+        if (b->nsec >= BL_BANK_MAX_PACKS) {
+            snprintf(reason, 128, "at most %d [bms.NAME] sections", BL_BANK_MAX_PACKS);
+            return BL_ERR_USAGE;
+        }
+        snprintf(b->sec_name[b->nsec], sizeof b->sec_name[0], "%s", section + 4);
+        snprintf(b->sec_uri[b->nsec], sizeof b->sec_uri[0], "%s", value);
+        b->nsec++;
+        return BL_OK;
     }
     bool limits = is(section, "limits");
     bool shared = (limits && (is(key, "max_charge_current") || is(key, "max_discharge_current"))) ||
@@ -311,7 +332,14 @@ static int configure(struct bridge *b, int argc, char **argv)
             b->file = optarg;
             break;
         case 'b':
-            set[nset++] = (struct flagset){"bridge", "bms", "--bms", optarg};
+            /* the first --bms is [bridge] bms; each further one another pack of the bank */
+            if (b->nbms_flags == 0)
+                set[nset++] = (struct flagset){"bridge", "bms", "--bms", optarg};
+            if (b->nbms_flags >= BL_BANK_MAX_PACKS) {
+                app__err("bridge: at most %d --bms", BL_BANK_MAX_PACKS);
+                return BL_EXIT_USAGE;
+            }
+            b->bms_flags[b->nbms_flags++] = optarg;
             break;
         case 'C':
             set[nset++] = (struct flagset){"bridge", "can", "--can", optarg};
@@ -381,6 +409,28 @@ static int configure(struct bridge *b, int argc, char **argv)
     if (bl_config_check(&b->cfg, err) != BL_OK) {
         app__err("%s%s%s", b->file != NULL ? b->file : "", b->file != NULL ? ": " : "", err);
         return BL_EXIT_USAGE;
+    }
+    /* the packs: [bridge] bms (or the first --bms), the other --bms, the [bms.NAME] sections */
+    if (b->cfg.bridge.bms[0] == '\0' && b->nsec > 0) {
+        char reason[128];
+        if (bl_config_set(&b->cfg, "bridge", "bms", b->sec_uri[0], reason) != BL_OK) {
+            app__err("[bms.%s] uri: %s", b->sec_name[0], reason);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (b->cfg.bridge.bms[0] != '\0') {
+        char perr[256];
+        bool first_sec = b->nbms_flags == 0 && b->nsec > 0 && is(b->sec_uri[0], b->cfg.bridge.bms);
+        bool ok =
+            app__packs_add(&b->packs, first_sec ? b->sec_name[0] : NULL, b->cfg.bridge.bms, perr);
+        for (unsigned i = 1; ok && i < b->nbms_flags; i++)
+            ok = app__packs_add(&b->packs, NULL, b->bms_flags[i], perr);
+        for (unsigned i = first_sec ? 1 : 0; ok && i < b->nsec; i++)
+            ok = app__packs_add(&b->packs, b->sec_name[i], b->sec_uri[i], perr);
+        if (!ok) {
+            app__err("bridge: %s", perr);
+            return BL_EXIT_USAGE;
+        }
     }
     if (b->cfg.bridge.bms[0] == '\0' || b->cfg.bridge.can[0] == '\0') {
         app__err("bridge: %s is required (flag or [bridge] %s in the config)",
@@ -641,6 +691,7 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         ma = k->user_discharge_until > now ? k->user_discharge_ma : b->ctl_cfg.max_discharge_ma;
         cJSON_AddNumberToObject(cm, "discharge_current_limit_a", (double)ma / 1000.0);
     }
+    app__packs_json(&b->packs, o);
     return o;
 }
 
@@ -769,6 +820,7 @@ static void bridge_metrics(const struct bridge *b, char *buf, size_t n)
         (unsigned long long)st->bad_frames);
     ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"invalid_reading\"} %llu\n", dev,
         (unsigned long long)st->invalid_readings);
+    app__packs_metrics(&b->packs, dev, buf, n, &k);
 #undef FAMILY
 #undef ADD
 }
@@ -859,11 +911,18 @@ static void on_tick(void *ctx, bl_us when)
     bl_us now = bl_now_mono();
     (void)when;
     bl_ctl_step(&b->ctl, now, &b->out);
+    /* several BMSes: the bank's combination is what the inverter sees (control/bank.c) */
+    struct bl_ctl view = b->ctl;
+    if (app__packs_bank(&b->packs)) {
+        view.have_reading = app__packs_step(&b->packs, &b->out, b->have_last ? &b->last : NULL, now,
+                                            &b->out, &view.bms);
+        view.reading_us = now;
+    }
     apply_pack_caps(b, &b->out);
     apply_force_charge(b, &b->out, now);
     state_change(b, &b->out);
     bl_battery_init(&b->bat);
-    bl_ctl_to_battery(&b->ctl, &b->out, now, &b->bat);
+    bl_ctl_to_battery(&view, &b->out, now, &b->bat);
     if (b->hb_seen) b->bat.inverter = b->profile->inverter_name;
     app__energy_seed(&b->energy, &b->bat, now); /* not sent to the inverter: no CAN signal */
     if (b->out.state != BL_CTL_STARTING) {
@@ -1179,6 +1238,8 @@ static int start(struct bridge *b)
         app__err("bridge: poll loop tables full");
         return BL_EXIT_FAIL;
     }
+    int prc = app__packs_open(&b->packs, b->bms, &b->ctl_cfg, b->loop, now, on_bms_warn, b);
+    if (prc != 0) return prc;
     int rc = app__open_outputs(&b->cfg, b->loop, bl_source_uri(b->can), &b->mqtt, &b->http);
     if (rc >= 0) return rc;
     if (b->mqtt != NULL) {
@@ -1270,6 +1331,7 @@ static void finish(struct bridge *b)
                  (unsigned long long)(s->invalid_readings + bl_ctl_invalid_readings(&b->ctl)),
                  (unsigned long long)b->frames_sent, (unsigned long long)b->tx_errors);
     }
+    app__packs_close(&b->packs);
     bl_bmslink_close(b->bms);
     bl_source_close(b->can);
     if (b->loop != NULL && b->sig.w != NULL) app__sigstop_close(&b->sig);
@@ -1280,6 +1342,7 @@ static void finish(struct bridge *b)
 int bl_cmd_bridge(int argc, char **argv)
 {
     struct bridge *b = calloc(1, sizeof *b);
+    if (b != NULL) app__packs_init(&b->packs);
     if (b == NULL) {
         app__err("bridge: out of memory");
         return BL_EXIT_FAIL;
