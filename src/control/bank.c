@@ -60,11 +60,16 @@ void bl_bank_step(struct bl_bank *b, const struct bl_bank_pack *packs, unsigned 
     for (unsigned i = 0; i < n; i++) {
         const struct bl_ctl_out *p = &packs[i].out;
         const struct bl_bms *r = &packs[i].reading;
-        o->out.alarms |= p->alarms;
-        o->out.warnings |= p->warnings;
         if (p->state != BL_CTL_DEAD) all_dead = false;
         if (p->reading_age_us > age) age = p->reading_age_us;
-        if (p->state != BL_CTL_OK) continue;
+        if (p->state != BL_CTL_OK) {
+            /* a pack out of the bank: its communication alarm is not the bank's (that comes
+             * with the failsafe), a general warning says a pack is missing */
+            if (p->state != BL_CTL_STARTING) o->out.warnings |= BL_WARN_GENERAL;
+            continue;
+        }
+        o->out.alarms |= p->alarms;
+        o->out.warnings |= p->warnings;
         o->online++;
         o->online_mask |= 1u << i;
         if (p->charge_current_ma < ccl) ccl = p->charge_current_ma, cr = p->charge_current_reason;

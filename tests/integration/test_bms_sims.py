@@ -180,6 +180,92 @@ def test_foreign_protocol():
           st.get("bridge", {}).get("bms", {}).get("readings") == 0, "never a reading: limits 0")
 
 
+def bank_run(min_packs, drop_wait):
+    """jk sim (-10 A, SOC 60) + jbd sim (-6 A, SOC 40) -> bridge -> CANET peer; once the limits
+    are up the jbd pack goes silent (SIGUSR1). Returns (state before, bursts before, state after,
+    peer bursts, stderr lines, rc)."""
+    d = tempfile.mkdtemp(prefix="bl_bank_")
+    la, lb = os.path.join(d, "a0"), os.path.join(d, "b0")
+    sa = sim("jk", la)
+    sb = subprocess.Popen([tb.SIM_BATLINK, "sim", "--bms", "jbd", "--current", "-6", "--soc",
+                           "40", "--scenario", "silence", "--fault-after", "100000", lb],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tb.wait_until(lambda: os.path.islink(lb), 5)
+    peer = tb.CanetPeer()
+    br = tb.Bridge(["--bms", "jk:" + la + BMS_FAST, "--bms", "jbd:" + lb + BMS_FAST, "--can",
+                    "canet:127.0.0.1:%d" % peer.port],
+                   FAST + "[bank]\nmin_packs = %d\nvoltage_warn = 0.5\n" % min_packs)
+    up = br.wait_for(lambda x: x.get("charge_current_limit_a") == 60, 15)
+    before = br.last()
+    n0 = len(peer.bursts())
+    tb.wait_until(lambda: len(peer.bursts()) >= n0 + 2, 5)
+    b_before = peer.bursts()[-1][1] if peer.bursts() else {}
+    sb.send_signal(signal.SIGUSR1)  # the jbd pack goes silent
+    t0 = time.monotonic()
+    dropped = br.wait_for(drop_wait, 10)
+    t1 = time.monotonic()
+    n1 = len(peer.bursts())
+    tb.wait_until(lambda: len(peer.bursts()) >= n1 + 2, 5)
+    after = br.last()
+    rc = br.stop()
+    peer.close()
+    for p in (sa, sb):
+        p.send_signal(signal.SIGTERM)
+        p.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    check(up, "bank: limits up to 2 x 30 A")
+    check(dropped and t1 - t0 <= 1.0 + 0.25 + 0.2 + 0.3,
+          "bank: the silent pack is dropped within stale_after + timeout + one period: %.2f s"
+          % (t1 - t0))
+    return before, b_before, after, peer.bursts(), br.err, rc
+
+
+def test_bank_end_to_end():
+    print("# two simulated BMSes of different kinds (jk + jbd) -> bridge -> CANET: one battery",
+          flush=True)
+    before, bb, after, bursts, err, rc = bank_run(
+        1, lambda x: x.get("bridge", {}).get("bank", {}).get("online") == 1)
+    check(rc == 0, "bridge exits 0")
+    bank = before.get("bridge", {}).get("bank", {})
+    check(bank.get("online") == 2 and bank.get("soc_pct") == 50 and bank.get("current_a") == -16,
+          "2 packs online, SOC 50 %% (60 and 40, both 280 Ah), current -10 + -6 A: %s" % bank)
+    packs = before.get("bridge", {}).get("packs", [])
+    check([p.get("name") for p in packs] == ["pack1", "pack2"] and
+          [p.get("link", {}).get("type") for p in packs] == ["jk", "jbd"] and
+          all(len(p.get("cell_voltages_v", [])) == 16 for p in packs),
+          "each pack with its own quantities (16 cells each) from the quantity table")
+    d = bb.get(0x351, bytes(8))
+    check(tb.s16(d, 2) == 600, "0x351 CCL 60.0 A = most restrictive 30 A x 2 packs: %d"
+          % tb.s16(d, 2))
+    d = bb.get(0x355, bytes(4))
+    check(tb.u16(d, 0) == 50, "0x355 SOC 50 %%: %d" % tb.u16(d, 0))
+    d = bb.get(0x356, bytes(6))
+    check(tb.s16(d, 2) == -160, "0x356 current -16.0 A (summed): %d" % tb.s16(d, 2))
+    last = bursts[-1][1] if bursts else {}
+    d = last.get(0x351, bytes(8))
+    check(tb.s16(d, 2) == 300 and after.get("bridge", {}).get("bank", {}).get("online") == 1,
+          "one pack silent: dropped at once, CCL 30.0 A x 1 (fell, never rose): %d %s %s"
+          % (tb.s16(d, 2), after.get("bridge", {}).get("limits", {}).get("charge_current_a"),
+             [(p.get("state"), p.get("charge_current_limit_a")) for p in
+              after.get("bridge", {}).get("packs", [])]))
+    ccl = [tb.s16(b.get(0x351, bytes(8)), 2) for t, b in bursts if 0x351 in b]
+    peak = max(ccl) if ccl else 0
+    check(peak <= 600, "CCL never above 2 x 30 A: %d" % peak)
+
+
+def test_bank_min_packs():
+    print("# fewer than min_packs online: the whole bank fails safe", flush=True)
+    before, bb, after, bursts, err, rc = bank_run(
+        2, lambda x: x.get("bridge", {}).get("bank", {}).get("failsafe") is True)
+    check(rc == 0, "bridge exits 0")
+    last = bursts[-1][1] if bursts else {}
+    d = last.get(0x351, bytes(8))
+    check(tb.s16(d, 2) == 0 and tb.s16(d, 4) == 0 and
+          "communication_lost" in after.get("alarms", []),
+          "min_packs 2, one left: CCL 0, DCL 0, communication alarm: %d %d %s"
+          % (tb.s16(d, 2), tb.s16(d, 4), after.get("alarms")))
+
+
 def test_uri_errors():
     print("# URI options are checked against the codec", flush=True)
     import subprocess as sp
@@ -192,7 +278,8 @@ def test_uri_errors():
 
 
 if __name__ == "__main__":
-    tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol]
+    tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol,
+             test_bank_end_to_end, test_bank_min_packs]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:
