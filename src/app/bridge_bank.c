@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/bms_out.h"
 #include "app/bridge_bank.h"
 #include "batlink/bmscodec.h"
 #include "batlink/log.h"
@@ -203,38 +204,6 @@ static const char *state_name(enum bl_ctl_state s)
     return "?";
 }
 
-/* The pack's quantities, one key each (arrays for cells, probes, modules), from the table. */
-static void qty_json(const struct bl_bms *r, cJSON *o)
-{
-    size_t nq = 0;
-    const struct bl_bms_qty *t = bl_bms_qty_table(&nq);
-    for (size_t i = 0; i < nq; i++) {
-        const struct bl_bms_qty *q = &t[i];
-        unsigned cnt = bl_bms_qty_count(r, q);
-        if (cnt == 0) continue;
-        if (q->kind == BL_BMS_QK_TEXT) {
-            const char *s = bl_bms_qty_text(r, q);
-            if (s != NULL) cJSON_AddStringToObject(o, q->key, s);
-            continue;
-        }
-        double m = pow(10.0, q->precision), v;
-        if (q->scope == BL_BMS_QS_PACK) {
-            if (bl_bms_qty_value(r, q, 0, &v) != BL_OK) continue;
-            if (q->kind == BL_BMS_QK_BOOL)
-                cJSON_AddBoolToObject(o, q->key, v != 0);
-            else
-                cJSON_AddNumberToObject(o, q->key, round(v * m) / m);
-            continue;
-        }
-        cJSON *a = cJSON_AddArrayToObject(o, q->key);
-        for (unsigned k = 0; a != NULL && k < cnt; k++)
-            if (bl_bms_qty_value(r, q, k, &v) == BL_OK)
-                cJSON_AddItemToArray(a, q->kind == BL_BMS_QK_BOOL
-                                            ? cJSON_CreateBool(v != 0)
-                                            : cJSON_CreateNumber(round(v * m) / m));
-    }
-}
-
 void app__packs_json(const struct app__packs *ps, cJSON *bridge)
 {
     if (!app__packs_bank(ps)) return;
@@ -262,7 +231,7 @@ void app__packs_json(const struct app__packs *ps, cJSON *bridge)
         cJSON_AddNumberToObject(o, "charge_current_limit_a", p->out.charge_current_ma / 1000.0);
         cJSON_AddNumberToObject(o, "discharge_current_limit_a",
                                 p->out.discharge_current_ma / 1000.0);
-        if (p->have_last) qty_json(&p->last, o);
+        if (p->have_last) app__bms_json(&p->last, o);
         if (p->link != NULL) {
             const struct bl_bmslink_stats *s = bl_bmslink_stats(p->link);
             cJSON *l = cJSON_AddObjectToObject(o, "link");
@@ -284,43 +253,18 @@ void app__packs_metrics(const struct app__packs *ps, const char *dev, char *buf,
                         size_t *k)
 {
     if (!app__packs_bank(ps) || n == 0) return;
+    const struct bl_bms *rs[BL_BANK_MAX_PACKS];
+    const char *names[BL_BANK_MAX_PACKS];
+    for (unsigned j = 0; j < ps->n; j++) {
+        rs[j] = ps->p[j].have_last ? &ps->p[j].last : NULL;
+        names[j] = ps->p[j].name;
+    }
+    app__bms_metrics(rs, names, ps->n, dev, "pack", false, buf, n, k);
 #define ADD(...)                                                                                   \
     do {                                                                                           \
         int w_ = snprintf(buf + *k, n - *k, __VA_ARGS__);                                          \
         if (w_ > 0) *k = (size_t)w_ < n - *k ? *k + (size_t)w_ : n - 1;                            \
     } while (0)
-    size_t nq = 0;
-    const struct bl_bms_qty *t = bl_bms_qty_table(&nq);
-    for (size_t i = 0; i < nq; i++) {
-        const struct bl_bms_qty *q = &t[i];
-        if (q->prom_name == NULL || q->kind == BL_BMS_QK_TEXT) continue;
-        bool head = false;
-        for (unsigned j = 0; j < ps->n; j++) {
-            const struct app__pack *p = &ps->p[j];
-            unsigned cnt = p->have_last ? bl_bms_qty_count(&p->last, q) : 0;
-            for (unsigned x = 0; x < cnt; x++) {
-                double v;
-                if (bl_bms_qty_value(&p->last, q, x, &v) != BL_OK) continue;
-                if (!head) {
-                    ADD("# HELP %s %s\n# TYPE %s %s\n", q->prom_name, q->help, q->prom_name,
-                        q->ha_state_class != NULL &&
-                                strcmp(q->ha_state_class, "total_increasing") == 0
-                            ? "counter"
-                            : "gauge");
-                    head = true;
-                }
-                const char *lab = q->scope == BL_BMS_QS_CELL     ? "cell"
-                                  : q->scope == BL_BMS_QS_TEMP   ? "probe"
-                                  : q->scope == BL_BMS_QS_MODULE ? "module"
-                                                                 : NULL;
-                if (lab != NULL)
-                    ADD("%s{battery=\"%s\",pack=\"%s\",%s=\"%u\"} %.6g\n", q->prom_name, dev,
-                        p->name, lab, x + 1, v);
-                else
-                    ADD("%s{battery=\"%s\",pack=\"%s\"} %.6g\n", q->prom_name, dev, p->name, v);
-            }
-        }
-    }
     ADD("# HELP batlink_bridge_pack_online 1 while the pack counts in the combined battery.\n"
         "# TYPE batlink_bridge_pack_online gauge\n");
     for (unsigned j = 0; j < ps->n; j++)
@@ -331,6 +275,15 @@ void app__packs_metrics(const struct app__packs *ps, const char *dev, char *buf,
         "batlink_bridge_packs_online{battery=\"%s\"} %u\n",
         dev, ps->out.online);
 #undef ADD
+}
+
+void app__packs_entities(const struct app__packs *ps, struct app__bms_ents *e)
+{
+    for (unsigned j = 0; j < ps->n && app__packs_bank(ps); j++) {
+        char path[48];
+        snprintf(path, sizeof path, "bridge.packs[%u]", j);
+        app__bms_ents_pack(e, path, ps->p[j].name, ps->p[j].name);
+    }
 }
 
 void app__packs_close(struct app__packs *ps)

@@ -72,6 +72,9 @@ void app__packs_json(const struct app__packs *ps, cJSON *bridge);
 /** Per-pack /metrics series (labels battery, pack) from the quantity table, appended at buf+*k. */
 void app__packs_metrics(const struct app__packs *ps, const char *dev, char *buf, size_t n,
                         size_t *k);
+struct app__bms_ents;
+/** Append each pack's Home Assistant entities (pack-level measurements) to `e`. */
+void app__packs_entities(const struct app__packs *ps, struct app__bms_ents *e);
 void app__packs_close(struct app__packs *ps);
 
 #endif

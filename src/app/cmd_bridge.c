@@ -20,6 +20,7 @@
 
 #include "app/app.h"
 #include "app/sdnotify.h"
+#include "app/bms_out.h"
 #include "app/bridge_bank.h"
 #include "batlink/bmslink.h"
 #include "batlink/config.h"
@@ -69,7 +70,9 @@ struct bridge {
     struct bl_loop *loop;
     struct app__sigstop sig;
     struct bl_bmslink *bms;
-    struct app__packs packs; /* several BMSes: pack 0 is bms/ctl/last, the others there */
+    struct app__packs packs;   /* several BMSes: pack 0 is bms/ctl/last, the others there */
+    struct app__bms_ents ents; /* the bank: the bridge's entities plus each pack's */
+    char metrics_buf[65536];   /* /metrics families of the bridge (and each pack) */
     const char *bms_flags[BL_BANK_MAX_PACKS];
     unsigned nbms_flags;
     char sec_name[BL_BANK_MAX_PACKS][32], sec_uri[BL_BANK_MAX_PACKS][300];
@@ -884,8 +887,8 @@ static void outputs(struct bridge *b, bl_us now)
         char *xt = x != NULL ? cJSON_PrintUnformatted(x) : NULL;
         bl_http_set_extra(b->http, xt);
         free(xt);
-        char metrics[8192];
-        bridge_metrics(b, metrics, sizeof metrics);
+        char *metrics = b->metrics_buf; /* a bank's per-pack series need room */
+        bridge_metrics(b, metrics, sizeof b->metrics_buf);
         bl_http_set_extra_metrics(b->http, metrics);
         bl_http_update(b->http, &b->bat, &l, bl_source_stats(b->can), now, wall);
     }
@@ -1243,7 +1246,16 @@ static int start(struct bridge *b)
     int rc = app__open_outputs(&b->cfg, b->loop, bl_source_uri(b->can), &b->mqtt, &b->http);
     if (rc >= 0) return rc;
     if (b->mqtt != NULL) {
-        bl_mqtt_set_entities(b->mqtt, entities, sizeof entities / sizeof entities[0]);
+        size_t ne = sizeof entities / sizeof entities[0];
+        if (app__packs_bank(&b->packs) && ne <= APP_BMS_ENTS_MAX) {
+            /* the bank: each pack's own entities after the bridge's */
+            memcpy(b->ents.e, entities, sizeof entities);
+            b->ents.n = (unsigned)ne;
+            app__packs_entities(&b->packs, &b->ents);
+            bl_mqtt_set_entities(b->mqtt, b->ents.e, b->ents.n);
+        } else {
+            bl_mqtt_set_entities(b->mqtt, entities, ne);
+        }
         /* with commands: the two current limits as numbers (0 .. the configured maximum: a
          * command may only lower a limit) and force charge as a switch, on the set/ topics */
         if (b->cfg.bridge.commands) {

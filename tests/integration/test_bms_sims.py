@@ -266,6 +266,82 @@ def test_bank_min_packs():
           % (tb.s16(d, 2), tb.s16(d, 4), after.get("alarms")))
 
 
+def test_bank_mqtt_metrics():
+    print("# each pack keeps its own HA entities and /metrics series (labelled by pack name)",
+          flush=True)
+    import json
+    import socket
+    import urllib.request
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_sub") is None:
+        check(False, "mosquitto and mosquitto_sub are needed: run scripts/setup.sh --test")
+        return
+
+    def free_port():
+        s0 = socket.socket()
+        s0.bind(("127.0.0.1", 0))
+        port = s0.getsockname()[1]
+        s0.close()
+        return port
+    port, hport = free_port(), free_port()
+    d = tempfile.mkdtemp(prefix="bl_bankmq_")
+    conf = os.path.join(d, "m.conf")
+    open(conf, "w").write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
+    mq = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+    tb.wait_until(listening, 10, 0.05)
+    la, lb = os.path.join(d, "a0"), os.path.join(d, "b0")
+    sa = sim("jk", la)
+    sb = sim("jbd", lb, "--soc", "40")
+    peer = tb.CanetPeer()
+    br = tb.Bridge(["--can", "canet:127.0.0.1:%d" % peer.port, "--mqtt",
+                    "mqtt://127.0.0.1:%d" % port, "--http", "127.0.0.1:%d" % hport],
+                   FAST + "[mqtt]\ndevice = bank1\n[bms.left]\nuri = jk:%s%s\n"
+                   "[bms.right]\nuri = jbd:%s%s\n" % (la, BMS_FAST, lb, BMS_FAST))
+    up = br.wait_for(lambda x: x.get("charge_current_limit_a") == 60, 15)
+    disc = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-C", "1", "-W",
+                           "5", "-t", "homeassistant/sensor/batlink_bank1/right_soc_pct/config"],
+                          capture_output=True, text=True)
+    state = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-C", "1", "-W",
+                            "5", "-t", "batlink/bank1/state"], capture_output=True, text=True)
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % hport, timeout=5) as r:
+            metrics = r.read().decode()
+    except OSError:
+        metrics = ""
+    rc = br.stop()
+    peer.close()
+    for p in (sa, sb, mq):
+        p.send_signal(signal.SIGTERM)
+        p.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    check(up and rc == 0, "bank from [bms.left] and [bms.right]: limits up, exits 0")
+    try:
+        cfg = json.loads(disc.stdout)
+    except ValueError:
+        cfg = {}
+    check("packs[1].soc_pct" in cfg.get("value_template", "") and
+          cfg.get("unit_of_measurement") == "%",
+          "HA discovery: an entity per pack quantity (right_soc_pct): %s" % disc.stdout[:200])
+    try:
+        st = json.loads(state.stdout)
+    except ValueError:
+        st = {}
+    packs = st.get("bridge", {}).get("packs", [{}, {}])
+    check(len(packs) == 2 and packs[1].get("soc_pct") == 40 and packs[0].get("soc_pct") == 60,
+          "MQTT state: each pack's own values (SOC 60 and 40)")
+    check('batlink_bms_soc_percent{battery="bank1",pack="right"} 40' in metrics and
+          'batlink_bms_cell_voltage_volts{battery="bank1",pack="left",cell="16"}' in metrics and
+          'batlink_bridge_packs_online{battery="bank1"} 2' in metrics,
+          "/metrics: each pack's series labelled by its name, and packs online")
+
+
 def test_uri_errors():
     print("# URI options are checked against the codec", flush=True)
     import subprocess as sp
@@ -279,7 +355,7 @@ def test_uri_errors():
 
 if __name__ == "__main__":
     tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol,
-             test_bank_end_to_end, test_bank_min_packs]
+             test_bank_end_to_end, test_bank_min_packs, test_bank_mqtt_metrics]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:
