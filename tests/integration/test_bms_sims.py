@@ -342,6 +342,54 @@ def test_bank_mqtt_metrics():
           "/metrics: each pack's series labelled by its name, and packs online")
 
 
+def test_monitor_bms():
+    print("# monitor sim: --bms pylon485:PTY: the stack's per-module detail as entities and "
+          "metrics (read-only)", flush=True)
+    import json
+    import socket
+    import urllib.request
+    s0 = socket.socket()
+    s0.bind(("127.0.0.1", 0))
+    hport = s0.getsockname()[1]
+    s0.close()
+    d = tempfile.mkdtemp(prefix="bl_mon_")
+    link = os.path.join(d, "py0")
+    sp = sim("pylon485", link)
+    p = subprocess.Popen([tb.BATLINK, "monitor", "--json", "--http", "127.0.0.1:%d" % hport,
+                          "--bms", "pylon485:" + link + "?interval_ms=300", "--duration", "20",
+                          "sim:"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = {}
+    end = time.monotonic() + 15
+    for line in p.stdout:
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if "module_soc_pct" in o.get("bms", {}):
+            got = o["bms"]
+            break
+        if time.monotonic() > end:
+            break
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % hport, timeout=5) as r:
+            metrics = r.read().decode()
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/state" % hport, timeout=5) as r:
+            api = json.loads(r.read().decode())
+    except (OSError, ValueError):
+        metrics, api = "", {}
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=10)
+    sp.send_signal(signal.SIGTERM)
+    sp.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    check(got.get("module_soc_pct") == [60] and len(got.get("module_voltage_v", [])) == 1,
+          "the module's SOC and voltage beside the CAN state: %s"
+          % {k: v for k, v in got.items() if k.startswith("module")})
+    check('batlink_bms_soc_percent{battery=' in metrics and
+          'module="1"} ' in metrics, "/metrics: the BMS's series, per module")
+    check("bms" in api.get("bridge", {}), "/api/state carries the BMS object")
+
+
 def test_uri_errors():
     print("# URI options are checked against the codec", flush=True)
     import subprocess as sp
@@ -355,7 +403,8 @@ def test_uri_errors():
 
 if __name__ == "__main__":
     tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol,
-             test_bank_end_to_end, test_bank_min_packs, test_bank_mqtt_metrics]
+             test_bank_end_to_end, test_bank_min_packs, test_bank_mqtt_metrics,
+             test_monitor_bms]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:
