@@ -55,6 +55,7 @@ struct bl_config {
     struct {
         char bms[BL_CONFIG_STR]; /**< [bridge] bms = "" */
         char can[BL_CONFIG_STR]; /**< [bridge] can = "" */
+        char inverter_rs485[BL_CONFIG_STR]; /**< [bridge] inverter_rs485 = "" */
         char profile[32];        /**< [bridge] profile = "pylontech" */
         double period;           /**< [bridge] period = 1 */
         double stale_after;      /**< [bridge] stale_after = 5 */

@@ -23,6 +23,7 @@
 #include "app/bms_out.h"
 #include "app/bridge_bank.h"
 #include "batlink/bmslink.h"
+#include "batlink/inv485.h"
 #include "batlink/config.h"
 #include "batlink/decimal.h"
 #include "batlink/control.h"
@@ -78,6 +79,9 @@ struct bridge {
     char sec_name[BL_BANK_MAX_PACKS][32], sec_uri[BL_BANK_MAX_PACKS][300];
     unsigned nsec;
     struct bl_source *can;
+    struct bl_inv485 *inv485; /* --inverter-rs485: Pylontech RS485 answers beside the CAN */
+    struct bl_bms inv_view;   /* what it answers 0x42/0x44 with (the combined battery for a bank) */
+    bool inv_have;
     struct bl_mqtt *mqtt;
     struct bl_http *http;
     struct bl_timer *stop_t;
@@ -280,7 +284,11 @@ static void usage(FILE *out)
             "stays silent ([bridge] on_dead = silent stops them after dead_after, 30 s: only for\n"
             "inverters known to handle a silent bus safely; see the README).\n\n"
             "  --config FILE    INI file: [bridge] [limits] [mqtt] [http] (packaging/batlink.ini)\n"
-            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=1500]\n"
+            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=1500];\n"
+            "                   also jkpb:, jbd:, daly:, pylon485:, pylon-console: (README);\n"
+            "                   several --bms: one battery of parallel packs ([bank] min_packs)\n"
+            "  --inverter-rs485 DEVICE[?addr=2&baud=9600]  also answer the inverter's\n"
+            "                   Pylontech RS485 polls with the same limits and failsafe\n"
             "  --can SOURCE     where the inverter listens: socketcan:can0, canet:HOST[:PORT],\n"
             "                   canet-listen:[ADDR:]PORT, slcan:DEVICE\n"
             "  --profile NAME   CAN profile (default pylontech)\n"
@@ -316,6 +324,7 @@ static int configure(struct bridge *b, int argc, char **argv)
         {"mqtt", required_argument, NULL, 'm'},
         {"http", required_argument, NULL, 'H'},
         {"no-realtime", no_argument, NULL, 'R'},
+        {"inverter-rs485", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -325,7 +334,7 @@ static int configure(struct bridge *b, int argc, char **argv)
     int c;
     char *mqtt_arg = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+c:b:C:p:d:jm:H:Rh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:b:C:p:d:jm:H:RhI:", opts, NULL)) != -1) {
         if (nset >= 8) {
             app__err("bridge: too many options");
             return BL_EXIT_USAGE;
@@ -346,6 +355,9 @@ static int configure(struct bridge *b, int argc, char **argv)
             break;
         case 'C':
             set[nset++] = (struct flagset){"bridge", "can", "--can", optarg};
+            break;
+        case 'I':
+            set[nset++] = (struct flagset){"bridge", "inverter_rs485", "--inverter-rs485", optarg};
             break;
         case 'p':
             set[nset++] = (struct flagset){"bridge", "profile", "--profile", optarg};
@@ -695,6 +707,17 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddNumberToObject(cm, "discharge_current_limit_a", (double)ma / 1000.0);
     }
     app__packs_json(&b->packs, o);
+    if (b->inv485 != NULL) {
+        const struct bl_inv485_stats *is = bl_inv485_stats(b->inv485);
+        cJSON *r = cJSON_AddObjectToObject(o, "inverter_rs485");
+        if (r != NULL) {
+            cJSON_AddNumberToObject(r, "polls", (double)is->polls);
+            cJSON_AddNumberToObject(r, "answers", (double)is->answers);
+            cJSON_AddNumberToObject(r, "silent", (double)is->silent);
+            cJSON_AddNumberToObject(r, "others", (double)is->others);
+            cJSON_AddNumberToObject(r, "bad", (double)is->bad);
+        }
+    }
     return o;
 }
 
@@ -926,6 +949,8 @@ static void on_tick(void *ctx, bl_us when)
     state_change(b, &b->out);
     bl_battery_init(&b->bat);
     bl_ctl_to_battery(&view, &b->out, now, &b->bat);
+    b->inv_have = view.have_reading && b->out.state == BL_CTL_OK;
+    if (b->inv_have) b->inv_view = view.bms;
     if (b->hb_seen) b->bat.inverter = b->profile->inverter_name;
     app__energy_seed(&b->energy, &b->bat, now); /* not sent to the inverter: no CAN signal */
     if (b->out.state != BL_CTL_STARTING) {
@@ -992,6 +1017,26 @@ static void on_reading(void *ctx, const struct bl_bms *r, bl_us now)
     bl_battery_set(&vi, BL_F_VOLTAGE, (int32_t)r->pack_mv, now);
     bl_battery_set(&vi, BL_F_CURRENT, r->current_ma, now);
     app__energy_feed(&b->energy, &vi, now, now);
+}
+
+/* The RS485 answers: the same limits and failsafe as the CAN output (limits 0 when stale; no
+ * answer at all once the CAN goes silent too, on_dead = silent). */
+static bool inv485_state(void *ctx, struct bl_pylon485_batt *s)
+{
+    struct bridge *b = ctx;
+    const struct bl_ctl_out *o = &b->out;
+    if (!b->stepped || !o->transmit) return false;
+    s->reading = b->inv_have ? &b->inv_view : NULL;
+    s->charge_voltage_mv = o->charge_voltage_mv;
+    s->discharge_voltage_mv = o->discharge_voltage_mv;
+    s->charge_current_ma = o->charge_current_ma;
+    s->discharge_current_ma = o->discharge_current_ma;
+    s->charge_enable = o->charge_enable;
+    s->discharge_enable = o->discharge_enable;
+    s->force_charge_1 = o->force_charge_1;
+    s->force_charge_2 = o->force_charge_2;
+    s->full_charge_request = o->full_charge_request;
+    return true;
 }
 
 static void on_bms_warn(void *ctx, const char *msg)
@@ -1243,6 +1288,18 @@ static int start(struct bridge *b)
     }
     int prc = app__packs_open(&b->packs, b->bms, &b->ctl_cfg, b->loop, now, on_bms_warn, b);
     if (prc != 0) return prc;
+    if (b->cfg.bridge.inverter_rs485[0] != '\0') {
+        e = bl_inv485_open(b->cfg.bridge.inverter_rs485, &b->inv485, err);
+        if (e != BL_OK) {
+            app__err_key(&b->cfg, "bridge", "inverter_rs485", err);
+            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+        }
+        struct bl_inv485_cbs ic = {inv485_state, on_bms_warn, b};
+        if (bl_inv485_attach(b->inv485, b->loop, &ic) != BL_OK) {
+            app__err("bridge: poll loop tables full");
+            return BL_EXIT_FAIL;
+        }
+    }
     int rc = app__open_outputs(&b->cfg, b->loop, bl_source_uri(b->can), &b->mqtt, &b->http);
     if (rc >= 0) return rc;
     if (b->mqtt != NULL) {
@@ -1344,6 +1401,7 @@ static void finish(struct bridge *b)
                  (unsigned long long)b->frames_sent, (unsigned long long)b->tx_errors);
     }
     app__packs_close(&b->packs);
+    bl_inv485_close(b->inv485);
     bl_bmslink_close(b->bms);
     bl_source_close(b->can);
     if (b->loop != NULL && b->sig.w != NULL) app__sigstop_close(&b->sig);

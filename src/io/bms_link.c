@@ -89,18 +89,7 @@ __attribute__((format(printf, 2, 3))) static void warn(struct bl_bmslink *l, con
 
 static bool baud_speed(unsigned long baud, speed_t *sp)
 {
-    static const struct {
-        unsigned long baud;
-        speed_t sp;
-    } t[] = {{1200, B1200},     {2400, B2400},     {4800, B4800},    {9600, B9600},
-             {19200, B19200},   {38400, B38400},   {57600, B57600},  {115200, B115200},
-             {230400, B230400}, {460800, B460800}, {921600, B921600}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (t[i].baud == baud) {
-            *sp = t[i].sp;
-            return true;
-        }
-    return false;
+    return io__baud_speed(baud, sp);
 }
 
 /* Set the line speed (the console wake-up changes it once). */
@@ -116,36 +105,8 @@ static int set_speed(int fd, speed_t sp)
  * `what` = the call. */
 static int open_port(const struct bl_bmslink *l, speed_t sp, const char **what)
 {
-    *what = "open";
-    int fd = open(l->dev, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return -1;
-    struct termios t;
-    *what = "tcgetattr";
-    if (tcgetattr(fd, &t) != 0) goto fail;
-    cfmakeraw(&t);
-    t.c_cflag |= CLOCAL | CREAD;
-    t.c_cflag &= ~(tcflag_t)(CSTOPB | CRTSCTS | CSIZE | PARENB | PARODD);
-    t.c_cflag |= l->codec->serial.data_bits == 7 ? CS7 : CS8;
-    if (l->codec->serial.parity == 'E') t.c_cflag |= PARENB;
-    if (l->codec->serial.parity == 'O') t.c_cflag |= PARENB | PARODD;
-    if (l->codec->serial.stop_bits == 2) t.c_cflag |= CSTOPB;
-    t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
-    /* VMIN 1: with O_NONBLOCK an empty read is EAGAIN; VMIN 0 would make it 0, which is also
-     * what a hung-up terminal returns, and the two must stay apart */
-    t.c_cc[VMIN] = 1;
-    t.c_cc[VTIME] = 0;
-    *what = "cfsetspeed";
-    if (cfsetispeed(&t, sp) != 0 || cfsetospeed(&t, sp) != 0) goto fail;
-    *what = "tcsetattr";
-    if (tcsetattr(fd, TCSANOW, &t) != 0) goto fail;
-    (void)tcflush(fd, TCIOFLUSH); /* a reply to somebody else's request is of no use */
-    return fd;
-fail : {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-}
+    return io__serial_open(l->dev, sp, l->codec->serial.data_bits, l->codec->serial.parity,
+                           l->codec->serial.stop_bits, what);
 }
 
 static bool flag_param(const struct io__uri *u, const char *key, bool *out, char err[BL_ERRLEN])

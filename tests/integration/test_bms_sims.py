@@ -390,6 +390,64 @@ def test_monitor_bms():
     check("bms" in api.get("bridge", {}), "/api/state carries the BMS object")
 
 
+def test_inverter_rs485():
+    print("# --inverter-rs485: the bridge answers a polling inverter (batlink sim --inverter "
+          "pylon485) with the CAN output's limits, and fails safe the same way", flush=True)
+    import json
+    d = tempfile.mkdtemp(prefix="bl_inv_")
+    lj, li = os.path.join(d, "j0"), os.path.join(d, "inv0")
+    sj = subprocess.Popen([tb.SIM_BATLINK, "sim", "--bms", "jk", "--current", "-10", "--scenario",
+                           "silence", "--fault-after", "100000", lj], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    si = subprocess.Popen([tb.SIM_BATLINK, "sim", "--inverter", "pylon485", "--interval", "0.3",
+                           li], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tb.wait_until(lambda: os.path.islink(lj) and os.path.islink(li), 5)
+    lines = []
+
+    def reader():
+        for line in si.stdout:
+            try:
+                lines.append((time.monotonic(), json.loads(line)))
+            except ValueError:
+                pass
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    peer = tb.CanetPeer()
+    br = tb.Bridge(["--bms", "jk:" + lj + BMS_FAST, "--inverter-rs485", li, "--can",
+                    "canet:127.0.0.1:%d" % peer.port], FAST)
+
+    def last():
+        return lines[-1][1] if lines else {}
+    up = tb.wait_until(lambda: last().get("max_charge_a") == 30 and
+                       last().get("m92", {}).get("charge_current_a") == 30, 15)
+    st_up = last()
+    bursts_up = len(peer.bursts())
+    sj.send_signal(signal.SIGUSR1)  # the BMS goes silent
+    t0 = time.monotonic()
+    down = tb.wait_until(lambda: last().get("m92", {}).get("charge_current_a") == 0, 10)
+    t1 = time.monotonic()
+    st_down = last()
+    bstate = br.last().get("bridge", {})
+    rc = br.stop()
+    peer.close()
+    for p in (sj, si):
+        p.send_signal(signal.SIGTERM)
+        p.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    check(up and st_up.get("answered") == 5 and st_up.get("max_discharge_a", 0) > 0,
+          "RS485 answers: 0x42/0x44/0x47/0x51/0x92 all answered, 0x47 and 0x92 carry the CAN "
+          "limits (30 A): %s" % st_up)
+    check(bursts_up > 0, "CAN output runs at the same time (%d bursts)" % bursts_up)
+    check(down and t1 - t0 <= 1.0 + 0.3 + 0.6 + 0.5,
+          "BMS silent: RS485 limits 0 within stale_after + timeout + a poll: %.2f s" % (t1 - t0))
+    check(st_down.get("m92", {}).get("charge_enable") is False and
+          st_down.get("m92", {}).get("discharge_enable") is False and
+          st_down.get("m92", {}).get("discharge_current_a") == 0,
+          "failsafe over RS485: both directions disabled, 0 A: %s" % st_down.get("m92"))
+    check(bstate.get("inverter_rs485", {}).get("answers", 0) >= 10 and rc == 0,
+          "the bridge counts its RS485 answers: %s" % bstate.get("inverter_rs485"))
+
+
 def test_uri_errors():
     print("# URI options are checked against the codec", flush=True)
     import subprocess as sp
@@ -404,7 +462,7 @@ def test_uri_errors():
 if __name__ == "__main__":
     tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol,
              test_bank_end_to_end, test_bank_min_packs, test_bank_mqtt_metrics,
-             test_monitor_bms]
+             test_monitor_bms, test_inverter_rs485]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:
