@@ -215,7 +215,7 @@ static void simulate(struct simjk *s, bl_us now, struct phys *ph)
 /* Build one read-all reply (bms-serial.md 1.2, 1.5) into `f`; returns its length. */
 static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
 {
-    struct phys ph;
+    struct phys ph = {0};
     simulate(s, now, &ph);
     const unsigned *mv = ph.mv;
     uint32_t sum = ph.sum;
@@ -309,7 +309,7 @@ static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
 /* The simulated pack as a struct bl_bms (what the other codecs' encoders take). */
 static void pack_state(struct simjk *s, bl_us now, struct bl_bms *b)
 {
-    struct phys ph;
+    struct phys ph = {0};
     simulate(s, now, &ph);
     bl_bms_init(b);
     b->cell_count = (uint8_t)s->cells;
@@ -413,7 +413,7 @@ static void answer(struct simjk *s, bl_us now, unsigned step)
 {
     uint8_t f[4608];
     if (fault_active(s, now) && s->fault == F_SILENCE) {
-        struct phys ph;
+        struct phys ph = {0};
         simulate(s, now, &ph); /* the battery lives on */
         return;
     }
