@@ -18,6 +18,15 @@
 /** Plausible live temperature range, 0.1 degC (JK raw 140 reads -40 or -41 degC by rule). */
 #define BL_BMS_TEMP_DC_MIN (-500)
 #define BL_BMS_TEMP_DC_MAX 1000
+/** Temperature probes kept in temp_dc[] (JBD NTCs, JK-PB T1..T5, Daly sensors, Pylontech). */
+#define BL_BMS_MAX_TEMPS 8
+/** Modules of a stack kept in module[] (a Pylontech group has up to 16 at ADR 2..17). */
+#define BL_BMS_MAX_MODULES 16
+/** Plausible pack voltage (mV): the JK UART codec's own 150 V bound; above it a reading is invalid.
+ */
+#define BL_BMS_PACK_MV_MAX 150000u
+/** Plausible pack or module current (mA, either sign): 5000 A, the battery field table's bound. */
+#define BL_BMS_CURRENT_MA_MAX 5000000
 
 /** One bit per item of struct bl_bms in bl_bms.known (1ull << item). */
 enum bl_bms_item {
@@ -69,6 +78,19 @@ enum bl_bms_item {
     BL_BMS_MANUFACTURER,          /**< manufacturer[] */
     BL_BMS_ACTUAL_CAPACITY,       /**< actual_capacity_ah */
     BL_BMS_PROTOCOL_VERSION,      /**< protocol_version */
+    /* added for the codecs of bmscodec.h (JK-PB, JBD, Daly, Pylontech); JK UART sets none */
+    BL_BMS_TEMPS,              /**< temp_count + temp_dc[] (every probe, in the BMS's order) */
+    BL_BMS_BALANCE_CURRENT,    /**< balance_current_ma */
+    BL_BMS_BALANCING,          /**< balancer_state + balancing_cells */
+    BL_BMS_REMAINING_CAPACITY, /**< remaining_mah */
+    BL_BMS_FULL_CAPACITY,      /**< full_mah (full-charge / nominal capacity the BMS counts with) */
+    BL_BMS_SOH,                /**< soh_pct */
+    BL_BMS_SOC_FINE,           /**< soc_dpct (0.1 %); soc_pct holds it rounded */
+    BL_BMS_CELL_EXTREMES,      /**< cell_max_mv/num, cell_min_mv/num as reported (no cell list) */
+    BL_BMS_TEMP_EXTREMES,      /**< temp_max_dc, temp_min_dc as reported */
+    BL_BMS_MODULES,            /**< module_count + module[] (Pylontech stacks) */
+    BL_BMS_STATE,              /**< state (enum bl_bms_state) */
+    BL_BMS_ADDRESS,            /**< address: bus address of the responder */
     BL_BMS__COUNT
 };
 _Static_assert(BL_BMS__COUNT <= 64, "bl_bms.known is a 64-bit mask");
@@ -108,6 +130,41 @@ enum bl_bms_status {
     BL_BMS_ST_DISCHARGE_MOSFET = 1u << 1, /**< discharge MOSFET on */
     BL_BMS_ST_BALANCING = 1u << 2, /**< balancer active (JK: switch state or balancing now) */
     BL_BMS_ST_CONNECTED = 1u << 3, /**< JK: "battery connection normal"; unreliable */
+};
+
+/** What the pack is doing, as the BMS says (Daly 0x93 byte 0, Pylontech console Base.St). */
+enum bl_bms_state {
+    BL_BMS_IDLE = 0,
+    BL_BMS_CHARGING = 1,
+    BL_BMS_DISCHARGING = 2,
+    BL_BMS_BALANCE = 3
+};
+
+/** Per-module values of a stack (Pylontech 0x42 group answer, console `pwr`). `known` uses the
+ * BL_BMS_M_* bits; values in the units of their names. */
+struct bl_bms_module {
+    uint16_t known;
+    uint8_t cell_count, temp_count;
+    uint8_t soc_pct;
+    uint8_t state;                      /**< enum bl_bms_state */
+    uint8_t cell_max_num, cell_min_num; /**< 1-based; 0 = not reported */
+    uint16_t cell_max_mv, cell_min_mv;
+    int16_t temp_dc;                  /**< BMS board / first probe */
+    int16_t temp_max_dc, temp_min_dc; /**< over the module's probes */
+    uint16_t cycles;
+    int32_t current_ma; /**< + = charging */
+    uint32_t voltage_mv;
+    uint32_t remaining_mah, full_mah;
+};
+enum bl_bms_module_item {
+    BL_BMS_M_VOLTAGE = 1u << 0,
+    BL_BMS_M_CURRENT = 1u << 1,
+    BL_BMS_M_SOC = 1u << 2,
+    BL_BMS_M_CELLS = 1u << 3, /**< cell extremes (+ cell_count when not 0) */
+    BL_BMS_M_TEMP = 1u << 4,  /**< temp_dc, temp extremes, temp_count */
+    BL_BMS_M_CAPACITY = 1u << 5,
+    BL_BMS_M_CYCLES = 1u << 6,
+    BL_BMS_M_STATE = 1u << 7,
 };
 
 /** Battery chemistry setting. */
@@ -159,6 +216,22 @@ struct bl_bms {
     char software[16]; /**< printable ASCII, NUL-terminated; other bytes shown as '?' */
     char device_id[9];
     char manufacturer[25];
+    /* items added for the codecs of bmscodec.h */
+    uint8_t temp_count;                /**< probes in temp_dc[] (0..BL_BMS_MAX_TEMPS) */
+    int16_t temp_dc[BL_BMS_MAX_TEMPS]; /**< 0.1 degC, BMS order */
+    int32_t balance_current_ma;        /**< + = charging a cell */
+    uint8_t balancer_state;            /**< 0 off, else balancing (JK-PB: 1 charge, 2 discharge) */
+    uint32_t balancing_cells;          /**< bit i = cell i+1 being balanced (0 if not reported) */
+    uint32_t remaining_mah, full_mah;
+    uint8_t soh_pct;
+    uint16_t soc_dpct; /**< 0.1 % */
+    uint16_t cell_max_mv, cell_min_mv;
+    uint8_t cell_max_num, cell_min_num; /**< 1-based */
+    int16_t temp_max_dc, temp_min_dc;
+    uint8_t state; /**< enum bl_bms_state */
+    uint8_t address;
+    uint8_t module_count; /**< modules in module[] (1..BL_BMS_MAX_MODULES) */
+    struct bl_bms_module module[BL_BMS_MAX_MODULES];
 };
 
 /** Is item `i` of reading `b` known? */
@@ -178,5 +251,15 @@ void bl_bms_init(struct bl_bms *b);
 BL_MUST_CHECK enum bl_err bl_bms_cell_extremes(const struct bl_bms *b, uint16_t *max_mv,
                                                unsigned *max_cell, uint16_t *min_mv,
                                                unsigned *min_cell);
+
+/**
+ * Is reading `b` possible? Checks what every codec must refuse (design: an impossible value is an
+ * invalid reading that counts toward staleness): cell_count 1..BL_BMS_MAX_CELLS with every cell in
+ * BL_BMS_CELL_MV_MIN..MAX, every known temperature in BL_BMS_TEMP_DC_MIN..MAX, SOC/SOH <= 100 %,
+ * pack voltage <= BL_BMS_PACK_MV_MAX, |current| <= BL_BMS_CURRENT_MA_MAX, temp_count/module_count
+ * within their arrays and every module's values in the same ranges, no unknown bits in `known`.
+ * Returns BL_OK or BL_ERR_RANGE (`why` names the first offender; its byte is 0). O(cells+modules).
+ */
+BL_MUST_CHECK enum bl_err bl_bms_check(const struct bl_bms *b, struct bl_diag *why);
 
 #endif

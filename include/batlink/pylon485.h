@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* pylon485.h: the battery side of the Pylontech LV RS485 protocol: builders for the answers a
+ * battery gives an inverter's polls (0x42 analog, 0x44 alarms, 0x47 system parameters, 0x4F
+ * protocol version, 0x51 manufacturer info), from a struct bl_bms. The read side is the
+ * "pylon485" codec of bmscodec.h. Pure: no I/O, no malloc. Facts: bms-serial.md section 5. */
+#ifndef BATLINK_PYLON485_H
+#define BATLINK_PYLON485_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batlink/bms.h"
+#include "batlink/err.h"
+
+/** Largest INFO (bytes) a builder writes, and the frame buffer that always suffices. */
+#define BL_PYLON485_INFO_MAX  256
+#define BL_PYLON485_FRAME_MAX (18 + 2 * BL_PYLON485_INFO_MAX)
+/** VER of every frame in the references (5.2). */
+#define BL_PYLON485_VER 0x20
+
+/**
+ * Frame `info[0..n)` as `~ VER ADR 46 RTN LENGTH INFO CHKSUM \r` into `out` (ASCII hex, upper
+ * case, LENGTH with its LCHKSUM, CHKSUM = two's complement of the ASCII sum; 5.2).
+ * Returns BL_OK with *len, BL_ERR_SHORT (cap too small; nothing usable written), BL_ERR_RANGE
+ * (n > BL_PYLON485_INFO_MAX). O(n).
+ */
+BL_MUST_CHECK enum bl_err bl_pylon485_frame(uint8_t ver, uint8_t adr, uint8_t cid2_or_rtn,
+                                            const uint8_t *info, size_t n, uint8_t *out, size_t cap,
+                                            size_t *len);
+
+/**
+ * 0x42 answer for module `adr` (INFOFLAG 0x10, command value adr, one module block): cells,
+ * temperatures (temp_dc[], else temp_1/temp_2), current, voltage, remaining/full capacity (24-bit
+ * items when above 65.535 Ah) and cycles of `b`. Needs cells, voltage and current known.
+ * Returns BL_OK, BL_ERR_INVAL (an item missing), BL_ERR_RANGE (more than 16 cells), BL_ERR_SHORT.
+ */
+BL_MUST_CHECK enum bl_err bl_pylon485_build_analog(const struct bl_bms *b, uint8_t adr,
+                                                   uint8_t *out, size_t cap, size_t *len);
+/** 0x44 answer: per-cell / temperature / current / voltage states and Status1..5 from `b`'s
+ * alarms, MOSFET status and cells. Same returns. */
+BL_MUST_CHECK enum bl_err bl_pylon485_build_alarms(const struct bl_bms *b, uint8_t adr,
+                                                   uint8_t *out, size_t cap, size_t *len);
+/** Values of a 0x47 answer that struct bl_bms has no field for (warning levels). */
+struct bl_pylon485_params {
+    uint16_t cell_low_mv;   /**< cell low-voltage warning */
+    uint32_t module_low_mv; /**< module low-voltage warning */
+};
+/** 0x47 answer from `b`'s protection items (cell/pack OVP/UVP, charge/discharge temperature
+ * limits, max charge/discharge current) and `p`. Needs those items known (else BL_ERR_INVAL). */
+BL_MUST_CHECK enum bl_err bl_pylon485_build_sysparam(const struct bl_bms *b,
+                                                     const struct bl_pylon485_params *p,
+                                                     uint8_t adr, uint8_t *out, size_t cap,
+                                                     size_t *len);
+/** 0x4F answer: the protocol version travels in VER, INFO is empty. */
+BL_MUST_CHECK enum bl_err bl_pylon485_build_version(uint8_t ver, uint8_t adr, uint8_t *out,
+                                                    size_t cap, size_t *len);
+/** 0x51 answer: device name (<= 10 chars), software version major.minor, manufacturer (<= 20
+ * chars); names are padded with NUL. BL_ERR_RANGE when a name is too long. */
+BL_MUST_CHECK enum bl_err bl_pylon485_build_info(const char *device, uint8_t sw_major,
+                                                 uint8_t sw_minor, const char *manufacturer,
+                                                 uint8_t adr, uint8_t *out, size_t cap,
+                                                 size_t *len);
+
+#endif
