@@ -141,9 +141,10 @@ static struct summary summarize(const struct bl_recog *r, size_t i)
         s.eligible = false;
     else if (c->req != 0 && (c->seen & c->req) == c->req)
         s.eligible = true;
-    else
+    else /* at the end of the input only: a fragment with two DISTINCT messages */
         s.eligible = (c->req == 0 && (c->seen & c->dis) != 0) ||
-                     (popcount32(c->seen & c->dis) >= 2 && c->n_foreign == 0);
+                     (r->finished && r->profile == NULL && popcount32(c->seen & c->dis) >= 2 &&
+                      c->n_foreign == 0);
     s.eligible = s.eligible && s.plausible >= PLAUSIBLE_MIN;
     return s;
 }
@@ -241,6 +242,13 @@ static void decide(struct bl_recog *r)
     bool unique = true;
     for (size_t i = 0; i < r->n && unique; i++)
         if (i != best && compare(r, sm, best, i) <= 0) unique = false;
+    /* a profile that explains everything so far but has not sent all it requires may still come:
+     * wait for it until a burst period passed (or the input ended) */
+    int64_t span = r->last_us - r->window_start_us;
+    for (size_t i = 0; i < r->n && unique; i++)
+        if (i != best && !sm[i].eligible && r->c[i].frames > 0 && r->c[i].n_foreign == 0 &&
+            !r->finished && span < (int64_t)r->c[i].period_ms * 1200)
+            unique = false;
     /* mixed: the best leaves frames foreign that another eligible profile explains, and that
      * profile leaves foreign what the best explains (a scale variant is not a second profile) */
     const struct bl_recog_cand *cb = &r->c[best];
@@ -325,8 +333,10 @@ bool bl_recog_feed(struct bl_recog *r, const struct bl_frame *f)
     }
     const struct bl_profile *ka = keepalive_of(r, f);
     if (ka != NULL) {
-        /* the chosen profile's own inverter family is not overridden by another's */
-        bool keep = r->inverter_of != NULL && r->inverter_of == r->profile && ka != r->profile;
+        /* a family is not overridden by a keep-alive its own table knows too (a Victron GX
+         * sends Pylon's 0x305 beside its 0x307) */
+        bool keep = r->inverter_of != NULL &&
+                    bl_profile_msg(r->inverter_of, f->id, (f->flags & BL_FRAME_EXT) != 0) != NULL;
         if (!keep && r->inverter != ka->inverter_name) {
             r->inverter = ka->inverter_name;
             r->inverter_of = ka;

@@ -252,6 +252,16 @@ static void test_unknown_until_sure(void **state)
     assert_false(bl_recog_feed(&r, &err));
 }
 
+/* A battery message of a that b does not know (a settled recogniser sees it as b's end). */
+static bool has_own(const struct bl_profile *a, const struct bl_profile *b)
+{
+    for (size_t j = 0; j < a->n_msgs; j++)
+        if (a->msgs[j].dir == BL_DIR_BATTERY_TO_INVERTER && (a->msgs[j].flags & BL_MSG_CYCLE) &&
+            bl_profile_msg(b, a->msgs[j].id, a->msgs[j].ext) == NULL)
+            return true;
+    return false;
+}
+
 /* Two profiles each recognised from their own bursts, and each with a message the other lacks. */
 static bool pick_pair(const struct bl_profile **a, bool *ha, const struct bl_profile **b, bool *hb)
 {
@@ -261,6 +271,7 @@ static bool pick_pair(const struct bl_profile **a, bool *ha, const struct bl_pro
         if (self_recognised(list[i], ha) != list[i]) continue;
         for (size_t j = i + 1; j < n; j++) {
             if (list[j]->variant_of == list[i] || list[i]->variant_of == list[j]) continue;
+            if (!has_own(list[i], list[j]) || !has_own(list[j], list[i])) continue;
             if (self_recognised(list[j], hb) != list[j]) continue;
             *a = list[i];
             *b = list[j];
