@@ -245,10 +245,17 @@ static void decide(struct bl_recog *r)
     /* a profile that explains everything so far but has not sent all it requires may still come:
      * wait for it until a burst period passed (or the input ended) */
     int64_t span = r->last_us - r->window_start_us;
-    for (size_t i = 0; i < r->n && unique; i++)
-        if (i != best && !sm[i].eligible && r->c[i].frames > 0 && r->c[i].n_foreign == 0 &&
-            !r->finished && span < (int64_t)r->c[i].period_ms * 1200)
-            unique = false;
+    for (size_t i = 0; i < r->n && unique; i++) {
+        const struct bl_recog_cand *ci = &r->c[i];
+        if (i == best || sm[i].eligible || ci->frames == 0 || r->finished ||
+            span >= (int64_t)ci->period_ms * 1200)
+            continue;
+        /* it explains all so far, or what the best cannot (a second profile in the stream) */
+        bool waits = ci->n_foreign == 0;
+        for (unsigned k = 0; k < r->c[best].n_foreign && !waits; k++)
+            waits = !has_foreign(ci, r->c[best].foreign_ids[k]);
+        if (waits) unique = false;
+    }
     /* mixed: the best leaves frames foreign that another eligible profile explains, and that
      * profile leaves foreign what the best explains (a scale variant is not a second profile) */
     const struct bl_recog_cand *cb = &r->c[best];
