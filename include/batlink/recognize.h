@@ -41,6 +41,8 @@ struct bl_recog_cand {
                                                only as OPTIONAL (what tells this one from j) */
     uint32_t period_ms; /**< longest period of its burst messages (a burst is complete after) */
     uint32_t seen;      /**< bit i: message i of the profile seen with a valid length */
+    uint32_t overlen;   /**< bit i: message i seen longer than its max_len (decodes, but is not
+                             what this profile's senders send) */
     uint32_t frames;    /**< frames the profile explains (valid id and length) */
     uint32_t foreign;   /**< frames it cannot explain (unknown id or bad length) */
     uint8_t n_foreign;  /**< distinct foreign ids, in foreign_ids[] (saturates) */

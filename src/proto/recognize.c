@@ -2,7 +2,8 @@
 /* recognize.c: which profile a stream speaks, from the profile tables alone (see recognize.h).
  *
  * While open, every data frame is scored against every profile: explained (its id is a message of
- * the profile and its length lies in [min_len, max_len]) or foreign. Inverter keep-alives
+ * the profile and it is not shorter than min_len; longer than max_len counts against it after the
+ * foreign ids) or foreign. Inverter keep-alives
  * (BL_MSG_KEEPALIVE of any profile) only name the inverter family. A frame no profile explains
  * stays raw and counts for nobody. A profile is eligible when every BL_MSG_REQUIRED message was
  * seen (a profile without one needs a DISTINCT message); candidates are ranked by eligibility,
@@ -98,13 +99,16 @@ static void reset_window(struct bl_recog *r)
     r->window = 0;
     for (size_t i = 0; i < r->n; i++) {
         struct bl_recog_cand *c = &r->c[i];
-        c->seen = c->frames = c->foreign = 0;
+        c->seen = c->overlen = c->frames = c->foreign = 0;
         c->n_foreign = 0;
         bl_battery_init(&c->st);
     }
 }
 
-/* Default plausibility: share of the decoded numeric fields inside their plausible range. */
+/* Default plausibility: share of the decoded numeric fields inside their plausible range, less
+ * what contradicts physics: a pack far from its own charge / discharge voltage limits (a 52 V
+ * pack read with a 10x wrong scale is 5.2 V under a 55.8 V limit), or a voltage no cell count
+ * (4..200 in series) can make from its lowest and highest cell. */
 static int plausibility(const struct bl_profile *p, const struct bl_battery *st)
 {
     if (p->ops != NULL && p->ops->plausibility != NULL) return p->ops->plausibility(st);
@@ -114,7 +118,23 @@ static int plausibility(const struct bl_profile *p, const struct bl_battery *st)
         known++;
         ok += bl_battery_plausible(st, (enum bl_field)f);
     }
-    return known == 0 ? 50 : (int)(100u * ok / known);
+    int score = known == 0 ? 50 : (int)(100u * ok / known);
+    if (!bl_battery_known(st, BL_F_VOLTAGE)) return score;
+    int64_t v = st->v[BL_F_VOLTAGE];
+    if (bl_battery_known(st, BL_F_CHARGE_VOLTAGE_LIMIT)) {
+        int64_t cvl = st->v[BL_F_CHARGE_VOLTAGE_LIMIT];
+        if (cvl > 0 && (v * 100 < cvl * 60 || v * 100 > cvl * 115)) score -= 60;
+    }
+    if (bl_battery_known(st, BL_F_DISCHARGE_VOLTAGE_LIMIT)) {
+        int64_t dvl = st->v[BL_F_DISCHARGE_VOLTAGE_LIMIT];
+        if (dvl > 0 && v * 100 < dvl * 70) score -= 30;
+    }
+    if (bl_battery_known(st, BL_F_CELL_VOLTAGE_MIN) &&
+        bl_battery_known(st, BL_F_CELL_VOLTAGE_MAX)) {
+        int64_t cmin = st->v[BL_F_CELL_VOLTAGE_MIN], cmax = st->v[BL_F_CELL_VOLTAGE_MAX];
+        if (cmin > 0 && (v < cmin * 4 || v > cmax * 200)) score -= 30;
+    }
+    return score < 0 ? 0 : score;
 }
 
 /* What decides between candidates, computed once per decision. */
@@ -155,6 +175,9 @@ static int compare(const struct bl_recog *r, const struct summary *sm, size_t ia
     const struct summary *a = &sm[ia], *b = &sm[ib];
     if (a->eligible != b->eligible) return a->eligible ? 1 : -1;
     if (a->n_foreign != b->n_foreign) return a->n_foreign < b->n_foreign ? 1 : -1;
+    /* frames longer than the profile's senders send: the other profile fits better */
+    unsigned oa = popcount32(r->c[ia].overlen), ob = popcount32(r->c[ib].overlen);
+    if (oa != ob) return oa < ob ? 1 : -1;
     unsigned da = popcount32(r->c[ia].seen & r->c[ia].excl[ib]);
     unsigned db = popcount32(r->c[ib].seen & r->c[ib].excl[ia]);
     if (da != db) return da > db ? 1 : -1;
@@ -208,7 +231,7 @@ static const struct bl_profile *keepalive_of(const struct bl_recog *r, const str
 static const struct bl_msg_desc *fits(const struct bl_profile *p, const struct bl_frame *f)
 {
     const struct bl_msg_desc *m = bl_profile_msg(p, f->id, (f->flags & BL_FRAME_EXT) != 0);
-    if (m != NULL && (f->len < m->min_len || f->len > m->max_len)) m = NULL;
+    if (m != NULL && f->len < m->min_len) m = NULL; /* short: not this message */
     return m;
 }
 
@@ -319,6 +342,7 @@ static bool open_feed(struct bl_recog *r, const struct bl_frame *f)
         c->frames++;
         unsigned j = msg_index(r->list[i], m);
         if (j < BL_RECOG_MAX_MSGS) c->seen |= 1u << j;
+        if (j < BL_RECOG_MAX_MSGS && f->len > m->max_len) c->overlen |= 1u << j;
         /* what this profile makes of it, for plausibility; a bad frame changes nothing */
         struct bl_diag why;
         if (bl_profile_decode(r->list[i], f, f->ts_us, &c->st, &why) != BL_OK) continue;

@@ -53,7 +53,8 @@ struct capture {
 
 /* Expected profiles from each capture's provenance file (tests/data/<name>.txt). */
 static const struct capture captures[] = {
-    {"byd_lvs_premium_b019_and_victron_gx__dfch_BydCanProtocol.log", "victron", NULL, "victron"},
+    {"byd_lvs_premium_b019_and_victron_gx__dfch_BydCanProtocol.log", "victron", "pylontech",
+     "victron"},
     {"discover_lynx2_serial_can_candump__ai-republic_bms-to-inverter_issue107.log",
      "pylontech-0.1v", NULL, NULL},
     {"goodwe_gw6000eh_inverter_to_byd_hvs__battery-emulator_issue28.log", "byd-hvs", NULL, NULL},
