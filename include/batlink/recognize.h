@@ -70,7 +70,11 @@ struct bl_recog {
     int64_t window_start_us;              /**< time of the window's first frame */
     int64_t last_us;                      /**< time of the last frame */
     bool finished;                        /**< bl_recog_finish: the input ended */
-    uint32_t ids11[2048 / 32]; /**< settled: 11-bit ids the chosen profile knows (bitmap) */
+    uint32_t ids11[2048 / 32];            /**< settled: 11-bit ids the chosen profile knows, and the
+                                               keep-alives already named (bitmap: nothing to do) */
+    uint32_t any11[2048 / 32]; /**< 11-bit ids some profile has a message for (from the tables) */
+    uint32_t raw29[4];         /**< 29-bit ids no profile has (a small cache) */
+    unsigned raw29_next;
     struct bl_recog_cand c[BL_RECOG_MAX_PROFILES];
 };
 

@@ -49,6 +49,16 @@ void bl_recog_init(struct bl_recog *r, const struct bl_profile *const *list, siz
                 per = list[i]->msgs[j].period_ms;
         r->c[i].period_ms = per != 0 ? per : 1000;
     }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < list[i]->n_msgs; j++) {
+            const struct bl_msg_desc *m = &list[i]->msgs[j];
+            if ((m->ext && !(m->flags & BL_MSG_EXT_ALSO)) || m->id >= 2048) continue;
+            uint32_t span = (m->flags & BL_MSG_ADDR) ? 16 : 1;
+            for (uint32_t a = 0; a < span && m->id + a < 2048; a++)
+                r->any11[(m->id + a) / 32] |= 1u << ((m->id + a) % 32);
+        }
+    for (unsigned k = 0; k < 4; k++)
+        r->raw29[k] = UINT32_MAX; /* no 29-bit id is that */
     /* what tells profile i from profile k: its DISTINCT messages k lacks or has only as OPTIONAL */
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < n; k++) {
@@ -362,6 +372,18 @@ bool bl_recog_feed(struct bl_recog *r, const struct bl_frame *f)
         r->changed = before;
         return false; /* settled: the chosen profile knows it */
     }
+    if (!r->open && !ext && !((r->any11[f->id / 32] >> (f->id % 32)) & 1u)) {
+        r->raw++; /* no profile has this id: raw, one more bitmap test */
+        r->changed = before;
+        return false;
+    }
+    if (ext)
+        for (unsigned k = 0; k < 4; k++)
+            if (r->raw29[k] == f->id) {
+                r->raw++;
+                r->changed = before;
+                return false;
+            }
     const struct bl_profile *ka = keepalive_of(r, f);
     if (ka != NULL) {
         /* a family is not overridden by a keep-alive its own table knows too (a Victron GX
@@ -373,10 +395,16 @@ bool bl_recog_feed(struct bl_recog *r, const struct bl_frame *f)
             r->inverter_of = ka;
             r->changed = true;
         }
+        /* settled: the same keep-alive again says the same (1 bitmap test from now on) */
+        if (!r->open && !ext && f->id < 2048) r->ids11[f->id / 32] |= 1u << (f->id % 32);
     } else if (!r->open && r->profile != NULL && bl_profile_msg(r->profile, f->id, ext) != NULL) {
         /* settled and known (29-bit, or a length the window would judge): nothing to do */
     } else if (!r->open && !explained_by_any(r, f)) {
         r->raw++; /* fits no profile: shown raw, the choice stands */
+        bool none = ext;
+        for (size_t i = 0; i < r->n && none; i++)
+            none = bl_profile_msg(r->list[i], f->id, true) == NULL;
+        if (none) r->raw29[r->raw29_next++ % 4] = f->id;
     } else {
         if (!r->open) {
             /* a frame the chosen profile does not know: recognise again from here */
