@@ -50,7 +50,8 @@ has "$work/v13.txt" "info_capacity_ah=572 Ah"
 # --- JSON: every line parses, the design.md section 5 keys, values as numbers
 "$BATLINK" dump --json "$v12" "$v13" >/dev/null 2>&1
 expect_rc 2 $? "two sources"
-"$BATLINK" dump --json "$seplos" >"$work/seplos.json"
+# decoded with the Pylontech table on purpose (what a Victron-set battery looks like to it)
+"$BATLINK" dump --profile pylontech --json "$seplos" >"$work/seplos.json"
 expect_rc 0 $? "dump --json seplos"
 python3 - "$work/seplos.json" <<'EOF' || fail "seplos JSON content"
 import json, sys
@@ -73,6 +74,13 @@ for vid in ("0x370", "0x373", "0x307"):
 assert by["0x370"]["data"] == "43414e2d534d4152" and by["0x370"]["dlc"] == 8
 assert abs(by["0x351"]["ts"] - 1679500811.0) < 1e-6
 EOF
+
+# --profile auto recognises the Seplos (Victron set) capture once the victron table exists
+if "$BATLINK" dbc --list | grep -q '^victron'; then
+    "$BATLINK" dump "$seplos" >/dev/null 2>"$work/seplos-auto.err"
+    grep -q '^batlink: dump: profile victron (.*inverter victron-gx-0x307' "$work/seplos-auto.err" ||
+        fail "seplos under auto: $(cat "$work/seplos-auto.err")"
+fi
 
 # --- short frame, error frame, RTR, extended id, bad lines (FILE:LINE on stderr, exit 1)
 cat >"$work/mixed.log" <<'EOF'
