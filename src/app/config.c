@@ -57,8 +57,8 @@ static const struct key keys[] = {
     STR("source", "uri", source.uri, "sim:",
         "where frames come from: socketcan:can0, canet:HOST[:PORT], slcan:/dev/ttyACM0, "
         "candump:FILE, pcap:FILE, sim:"),
-    TYP(T_PROFILE, "source", "profile", source.profile, "pylontech",
-        "CAN profile used to decode the frames"),
+    TYP(T_PROFILE, "source", "profile", source.profile, "auto",
+        "CAN profile used to decode the frames; auto = recognised from the frames"),
     TYP(T_URL, "mqtt", "url", mqtt.url, "",
         "broker: mqtt://[user[:pass]@]host[:port] or mqtts://...; empty = MQTT off"),
     STR("mqtt", "cafile", mqtt.cafile, "", "CA bundle for mqtts:// (empty = system store)"),
@@ -210,6 +210,8 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         }
         break;
     case T_PROFILE:
+        /* the monitor recognises the profile; the bridge must be told which one it speaks */
+        if (strcmp(k->doc.section, "source") == 0 && strcmp(v, "auto") == 0) break;
         if (bl_profile_find(v) == NULL) {
             char known[64];
             bl_profile_names(known, sizeof known, false);

@@ -50,7 +50,7 @@ static void defaults(void **state)
     struct bl_config c;
     bl_config_defaults(&c);
     assert_string_equal(c.source.uri, "sim:");
-    assert_string_equal(c.source.profile, "pylontech");
+    assert_string_equal(c.source.profile, "auto");
     assert_string_equal(c.mqtt.url, "");
     assert_string_equal(c.mqtt.topic_prefix, "batlink");
     assert_string_equal(c.mqtt.device, "battery");
