@@ -10,7 +10,8 @@ build_pkgs=(build-essential cmake pkg-config git
             libmosquitto-dev libcjson-dev libinih-dev libmicrohttpd-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
            can-utils python3-can mosquitto mosquitto-clients curl tshark socat
-           qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2 mmdebstrap)
+           qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2 mmdebstrap
+           chromium)
 
 cross_arches=(arm64 armhf)
 cross_pkgs=(crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user mmdebstrap dpkg-dev)

@@ -36,7 +36,10 @@ struct bl_config {
         bool retain_state; /**< [mqtt] retain_state = false */
     } mqtt;
     struct {
-        char listen[64]; /**< [http] listen = "" (off); "9100", "0.0.0.0:9100" */
+        char listen[64];                   /**< [http] listen = "" (off); "9100", "0.0.0.0:9100" */
+        char history_file[BL_CONFIG_STR];  /**< [http] history_file = "" (history not kept) */
+        char user[64];                     /**< [http] user = "" (no basic auth) */
+        char password_file[BL_CONFIG_STR]; /**< [http] password_file = "" */
     } http;
     struct {
         double stale_after;     /**< [monitor] stale_after = 5 */

@@ -39,6 +39,11 @@ void bl_http_set_names(struct bl_http *h, const char *device, const char *source
 /** A fleet's site name ([mqtt] site): every sample of /metrics gets the label site="<site>".
  * NULL or "" = none. Copied. */
 void bl_http_set_site(struct bl_http *h, const char *site);
+/** The web page at /: history_file ("" or NULL: memory only; read now, written every 5 minutes
+ * and at bl_http_free), and basic auth for every path but /healthz when user is set (password
+ * then required). BL_ERR_USAGE with err for a user without a password. */
+enum bl_err bl_http_set_web(struct bl_http *h, const char *history_file, const char *user,
+                            const char *password, char err[BL_ERRLEN]) BL_MUST_CHECK;
 
 /**
  * Snapshot for the next responses (copied; `st` may be NULL when there is no source). Call on
@@ -61,6 +66,10 @@ void bl_http_set_extra(struct bl_http *h, const char *json_object);
  * Copied; NULL clears. The caller keeps names unique against the built-in families.
  */
 void bl_http_set_extra_metrics(struct bl_http *h, const char *text);
+
+/** The tracker's per-id counters (frames, rate, conflicts), served at /api/ids for the web
+ * page; n is capped at BL_TRACKER_MAX_IDS. Cost O(n). */
+void bl_http_set_ids(struct bl_http *h, const struct bl_id_stat *ids, unsigned n);
 
 /** The bound TCP port (useful after asking for port 0). */
 unsigned bl_http_port(const struct bl_http *h);

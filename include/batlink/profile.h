@@ -326,6 +326,7 @@ enum bl_err bl_profile_write_dbc(const struct bl_profile *p, bl_write_fn w,
  * defined is harmless as long as nothing refers to it. */
 extern const struct bl_profile bl_profile_pylontech;     /* pylontech.c: Pylontech LV V1.2 */
 extern const struct bl_profile bl_profile_pylontech_v13; /* pylontech_v13.c */
+extern const struct bl_profile bl_profile_pylontech_01v; /* pylontech_01v.c: 0.1 V variant */
 extern const struct bl_profile bl_profile_victron;       /* victron.c */
 extern const struct bl_profile bl_profile_sma;           /* sma.c */
 extern const struct bl_profile bl_profile_pylontech_hv;  /* pylontech_hv.c */

@@ -263,7 +263,7 @@ static void usage(FILE *out)
             "  --duration S     stop after S seconds\n"
             "  --json           one JSON state object per period on stdout (with \"bridge\")\n"
             "  --mqtt URL       mqtt://[user[:pass]@]host[:port]; commands need [bridge] commands\n"
-            "  --http ADDR:PORT serve /metrics, /api/state, /healthz\n"
+            "  --http ADDR:PORT serve the web page at /, /metrics, /api/state, /healthz\n"
             "  --no-realtime    do not ask for SCHED_FIFO (asked by default, used when permitted:\n"
             "                   keeps the period steady on a loaded CPU; ~0.05 %% CPU)\n\n"
             "examples:\n"

@@ -398,8 +398,10 @@ static void on_tick(void *ctx, bl_us when)
                 (!m->offered && now - m->started >= (bl_us)(m->cfg.monitor.stale_after * S_US)))) {
         offer_mqtt(m, now, false);
     }
-    if (m->http != NULL)
+    if (m->http != NULL) {
+        bl_http_set_ids(m->http, m->tracker.ids, m->tracker.nids);
         bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
+    }
     render(m, now, false);
     m->dirty = false;
     m->link_changed = false;
@@ -433,7 +435,8 @@ static void usage(FILE *out)
             "  --config FILE    INI file (see packaging/batlink.ini); flags override it\n"
             "  --mqtt URL       mqtt://[user[:pass]@]host[:port] or mqtts://...; better leave\n"
             "                   the password out: [mqtt] password_file or BATLINK_MQTT_PASSWORD\n"
-            "  --http ADDR:PORT serve /metrics, /api/state, /healthz (only a port = 127.0.0.1)\n"
+            "  --http ADDR:PORT serve the web page at /, /metrics, /api/state, /healthz\n"
+            "                   (only a port = 127.0.0.1)\n"
             "  --json           one JSON state object per update on stdout\n"
             "  --duration S     stop after S seconds\n"
             "  --profile NAME   CAN profile, or auto (default): recognised from the frames\n"

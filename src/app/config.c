@@ -85,8 +85,15 @@ static const struct key keys[] = {
     NUM("mqtt", "max_interval", mqtt.max_interval, 1, 86400, "60",
         "publish the state at least this often (seconds)"),
     STR("http", "listen", http.listen, "",
-        "serve /metrics, /api/state, /healthz on [ADDR:]PORT (only a port = 127.0.0.1); "
-        "empty = off"),
+        "serve the web page at /, /metrics, /api/state, /healthz on [ADDR:]PORT (only a port = "
+        "127.0.0.1); empty = off"),
+    STR("http", "history_file", http.history_file, "",
+        "the web page's history (hour/day/week plots) is kept across restarts in this file, "
+        "written atomically every 5 minutes and at exit; empty = kept in memory only"),
+    STR("http", "user", http.user, "",
+        "HTTP basic auth user for every path but /healthz (needs password_file); empty = none"),
+    STR("http", "password_file", http.password_file, "",
+        "file whose first line is the HTTP basic auth password of [http] user"),
     NUM("monitor", "stale_after", monitor.stale_after, 0.1, 3600, "5",
         "link is stale after this long without a battery frame (seconds)"),
     NUM("monitor", "down_after", monitor.down_after, 0.1, 86400, "30",
@@ -213,10 +220,10 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         /* the monitor recognises the profile; the bridge must be told which one it speaks */
         if (strcmp(k->doc.section, "source") == 0 && strcmp(v, "auto") == 0) break;
         if (bl_profile_find(v) == NULL) {
-            char known[64];
+            char known[51]; /* bl_profile_names cuts after a whole name; fits reason[128] */
             bl_profile_names(known, sizeof known, false);
-            snprintf(reason, 128, "unknown profile \"%.20s\" (known: %.50s; aliases: dbc --list)",
-                     v, known);
+            snprintf(reason, 128, "unknown profile \"%.20s\" (known: %s; aliases: dbc --list)", v,
+                     known);
             return false;
         }
         break;

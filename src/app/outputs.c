@@ -39,6 +39,30 @@ static bool mqtt_password(const struct bl_config *c, char *buf, size_t cap, cons
     return true;
 }
 
+/* The basic auth password of [http] user: the first line of [http] password_file. */
+static bool http_password(const struct bl_config *c, char *buf, size_t cap)
+{
+    if (c->http.password_file[0] == '\0') {
+        app__err("[http] user %s needs [http] password_file", c->http.user);
+        return false;
+    }
+    FILE *f = fopen(c->http.password_file, "r");
+    if (f == NULL) {
+        app__err("[http] password_file %s: %s", c->http.password_file, strerror(errno));
+        return false;
+    }
+    bool ok = fgets(buf, (int)cap, f) != NULL;
+    fclose(f);
+    size_t n = ok ? strcspn(buf, "\r\n") : 0;
+    if (!ok || n == 0 || n + 1 >= cap) {
+        app__err("[http] password_file %s: %s", c->http.password_file,
+                 !ok || n == 0 ? "empty: the first line is the password" : "line too long");
+        return false;
+    }
+    buf[n] = '\0';
+    return true;
+}
+
 int app__open_outputs(const struct bl_config *c, struct bl_loop *loop, const char *source_uri,
                       struct bl_mqtt **mqtt, struct bl_http **http)
 {
@@ -77,6 +101,14 @@ int app__open_outputs(const struct bl_config *c, struct bl_loop *loop, const cha
         }
         bl_http_set_names(*http, c->mqtt.device, source_uri);
         bl_http_set_site(*http, c->mqtt.site);
+        char pw[256] = "";
+        if (c->http.user[0] != '\0' && !http_password(c, pw, sizeof pw)) return BL_EXIT_USAGE;
+        e = bl_http_set_web(*http, c->http.history_file, c->http.user, pw, err);
+        memset(pw, 0, sizeof pw);
+        if (e != BL_OK) {
+            app__err_key(c, "http", "user", err);
+            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+        }
     }
     return -1;
 }

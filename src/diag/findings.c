@@ -125,12 +125,13 @@ enum bl_err bl_ident_find(const char *name, enum bl_ident *out)
             return BL_OK;
         }
     /* any name or alias of the registry: the first family that is that profile */
-    const struct bl_profile *p = bl_profile_find(name);
-    for (unsigned i = 0; p != NULL && i < BL_IDENT__COUNT; i++)
-        if (idents[i].profile != NULL && strcmp(idents[i].profile, p->name) == 0) {
-            *out = (enum bl_ident)i;
-            return BL_OK;
-        }
+    /* a scale variant (pylontech-0.1v) belongs to the family of the profile it varies */
+    for (const struct bl_profile *p = bl_profile_find(name); p != NULL; p = p->variant_of)
+        for (unsigned i = 0; i < BL_IDENT__COUNT; i++)
+            if (idents[i].profile != NULL && strcmp(idents[i].profile, p->name) == 0) {
+                *out = (enum bl_ident)i;
+                return BL_OK;
+            }
     return BL_ERR_USAGE;
 }
 

@@ -32,6 +32,7 @@
 #include "batlink/json.h"
 #include "batlink/log.h"
 #include "batlink/prom.h"
+#include "out/web.h"
 
 #define HTTP_CONN_LIMIT  32                     /* connections served at once */
 #define HTTP_CONN_SLOTS  (HTTP_CONN_LIMIT + 16) /* libmicrohttpd's limit: room for evicted ones */
@@ -71,6 +72,11 @@ struct bl_http {
     bl_us snap_taken;    /* bl_now_mono() when the snapshot was taken */
     cJSON *extra;        /* bl_http_set_extra, or NULL */
     char *extra_metrics; /* bl_http_set_extra_metrics, or NULL */
+    struct bl_web *web;  /* the page at /, its files and history (web.c) */
+    unsigned n_ids;      /* bl_http_set_ids: the tracker's per-id counters, for /api/ids */
+    struct bl_id_stat ids[BL_TRACKER_MAX_IDS];
+    char user[64]; /* basic auth: "" = none */
+    char password[256];
 
     struct conn conns[HTTP_CONN_SLOTS];
     unsigned closed_in_run;   /* connections libmicrohttpd closed during the current run() */
@@ -214,7 +220,8 @@ static enum MHD_Result serve_metrics(struct bl_http *h, struct MHD_Connection *c
     return MHD_NO;
 }
 
-static enum MHD_Result serve_state(struct bl_http *h, struct MHD_Connection *c)
+/* The /api/state object (the bridge's object by reference: delete it before h->extra). */
+static cJSON *state_object(struct bl_http *h)
 {
     bl_us now;
     int64_t wall;
@@ -222,8 +229,14 @@ static enum MHD_Result serve_state(struct bl_http *h, struct MHD_Connection *c)
     times(h, &now, &wall);
     bl_battery_init(&empty);
     cJSON *st = bl_json_state(h->have ? &h->b : &empty, h->have ? &h->l : NULL, now, wall, NULL);
+    if (st != NULL && h->extra != NULL) cJSON_AddItemReferenceToObject(st, "bridge", h->extra);
+    return st;
+}
+
+static enum MHD_Result serve_state(struct bl_http *h, struct MHD_Connection *c)
+{
+    cJSON *st = state_object(h);
     if (st == NULL) return MHD_NO;
-    if (h->extra != NULL) cJSON_AddItemReferenceToObject(st, "bridge", h->extra);
     char *json = cJSON_PrintUnformatted(st);
     cJSON_Delete(st);
     if (json == NULL) return MHD_NO;
@@ -238,6 +251,37 @@ static enum MHD_Result serve_state(struct bl_http *h, struct MHD_Connection *c)
     return reply(c, MHD_HTTP_OK, "application/json", body, true);
 }
 
+/* {"ids":[{"id":"0x351","frames":N,"rate_hz":1.002,"decoded":true,"conflicts":0,"age_s":0.4}]}:
+ * the frames of each CAN id the tracker counts (the web page's link panel). */
+static enum MHD_Result serve_ids(struct bl_http *h, struct MHD_Connection *c)
+{
+    bl_us now;
+    int64_t wall;
+    times(h, &now, &wall);
+    size_t cap = 64 + (size_t)h->n_ids * 160, len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) return MHD_NO;
+    len += (size_t)snprintf(buf, cap, "{\"ids\":[");
+    for (unsigned i = 0; i < h->n_ids && len < cap; i++) {
+        const struct bl_id_stat *d = &h->ids[i];
+        bl_us age = d->last_us != 0 && now > d->last_us ? now - d->last_us : 0;
+        len += (size_t)snprintf(
+            buf + len, cap - len,
+            "%s{\"id\":\"0x%0*X\",\"frames\":%llu,\"rate_hz\":%u.%03u,\"decoded\":%s,"
+            "\"conflicts\":%llu,\"age_s\":%lld.%03lld}",
+            i ? "," : "", d->ext ? 8 : 3, (unsigned)d->id, (unsigned long long)d->frames,
+            (unsigned)(d->rate_mhz / 1000), (unsigned)(d->rate_mhz % 1000),
+            d->decoded ? "true" : "false", (unsigned long long)d->conflicts,
+            (long long)(age / 1000000), (long long)(age % 1000000 / 1000));
+    }
+    if (len + 4 > cap) { /* not reached: 160 bytes hold any entry */
+        free(buf);
+        return MHD_NO;
+    }
+    memcpy(buf + len, "]}\n", 4);
+    return reply(c, MHD_HTTP_OK, "application/json", buf, true);
+}
+
 /* 200 while the link is up or stale, 503 once it is down (or before any state): a watchdog
  * restarts on 503, and a burst that is merely late (stale) is no reason to restart anything. */
 static enum MHD_Result serve_health(struct bl_http *h, struct MHD_Connection *c)
@@ -248,6 +292,67 @@ static enum MHD_Result serve_health(struct bl_http *h, struct MHD_Connection *c)
         return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "stale\n", false);
     const char *why = !h->have ? "no data\n" : "down\n";
     return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", (char *)why, false);
+}
+
+/* The web page's paths (web.c); MHD_NO + *handled false: not one of them. */
+static enum MHD_Result serve_web(struct bl_http *h, struct MHD_Connection *c, const char *url,
+                                 bool *handled)
+{
+    cJSON *st = strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0 ? state_object(h) : NULL;
+    const char *range = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "range");
+    struct bl_web_reply r;
+    *handled = bl_web_route(h->web, url, range, st, &r);
+    cJSON_Delete(st);
+    if (!*handled) return MHD_NO;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r.len, r.body, r.owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        if (r.owned) free(r.body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", r.type);
+    MHD_add_response_header(resp, "Cache-Control", r.cache ? "max-age=3600" : "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (strcmp(r.type, "text/html; charset=utf-8") == 0)
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "frame-ancestors 'none'");
+    enum MHD_Result ret = MHD_queue_response(c, r.status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Basic auth ([http] user + password_file) for every path but /healthz: true when the request
+ * may go on; else a 401 is queued (*ret). The comparison of the password does not stop at the
+ * first differing byte. */
+static bool authorised(struct bl_http *h, struct MHD_Connection *c, const char *url,
+                       enum MHD_Result *ret)
+{
+    if (h->user[0] == '\0' || strcmp(url, "/healthz") == 0) return true;
+    char *pass = NULL;
+    char *user = MHD_basic_auth_get_username_password(c, &pass);
+    bool ok = user != NULL && pass != NULL && strcmp(user, h->user) == 0;
+    if (ok) {
+        size_t a = strlen(pass), b = strlen(h->password);
+        unsigned char diff = (unsigned char)(a != b);
+        for (size_t i = 0; i < a; i++)
+            diff |= (unsigned char)(pass[i] ^ h->password[i % (b ? b : 1)]);
+        ok = diff == 0 && b > 0;
+    }
+    if (user != NULL) MHD_free(user);
+    if (pass != NULL) MHD_free(pass);
+    if (ok) return true;
+    static char deny[] = "authorisation required\n";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(deny), deny, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        *ret = MHD_NO;
+        return false;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+    *ret = MHD_queue_basic_auth_fail_response(c, "batlink", r);
+    MHD_destroy_response(r);
+    return false;
 }
 
 static struct conn *conn_of(struct MHD_Connection *c)
@@ -285,12 +390,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_data_size = 0;
         return MHD_YES;
     }
+    enum MHD_Result ret;
+    if (!authorised(h, c, url, &ret)) return ret;
     if (strcmp(url, "/metrics") == 0) return serve_metrics(h, c);
     if (strcmp(url, "/api/state") == 0) return serve_state(h, c);
     if (strcmp(url, "/healthz") == 0) return serve_health(h, c);
-    if (strcmp(url, "/") == 0)
-        return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8",
-                     "batlink: /metrics /api/state /healthz\n", false);
+    if (strcmp(url, "/api/ids") == 0) return serve_ids(h, c);
+    bool handled;
+    ret = serve_web(h, c, url, &handled);
+    if (handled) return ret;
     return reply(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n", false);
 }
 
@@ -467,6 +575,11 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
     if (h == NULL) return BL_ERR_NOMEM;
     h->loop = loop;
     snprintf(h->device, sizeof h->device, "battery");
+    h->web = bl_web_new(NULL, h->device);
+    if (h->web == NULL) {
+        free(h);
+        return BL_ERR_NOMEM;
+    }
     char host[INET6_ADDRSTRLEN] = "";
     bool v6 = a.sa.sa_family == AF_INET6;
     inet_ntop(a.sa.sa_family, v6 ? (void *)&a.in6.sin6_addr : (void *)&a.in4.sin_addr, host,
@@ -483,6 +596,7 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
         if (bind(probe, &a.sa, v6 ? sizeof a.in6 : sizeof a.in4) != 0) {
             snprintf(err, BL_ERRLEN, "%s: bind: %s", h->where, strerror(errno));
             close(probe);
+            bl_web_free(h->web);
             free(h);
             return BL_ERR_IO;
         }
@@ -498,6 +612,7 @@ enum bl_err bl_http_new(const char *addr_port, struct bl_loop *loop, struct bl_h
         MHD_OPTION_NOTIFY_COMPLETED, notify_completed, h, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, BL_ERRLEN, "%s: cannot start the HTTP server (bind/listen failed)", h->where);
+        bl_web_free(h->web);
         free(h);
         return BL_ERR_IO;
     }
@@ -546,6 +661,33 @@ void bl_http_update(struct bl_http *h, const struct bl_battery *b, const struct 
     h->snap_wall = wall_us;
     h->snap_taken = bl_now_mono();
     h->have = true;
+    bl_web_sample(h->web, &h->b, &h->l, h->extra, wall_us, now);
+}
+
+enum bl_err bl_http_set_web(struct bl_http *h, const char *history_file, const char *user,
+                            const char *password, char err[BL_ERRLEN])
+{
+    if (user != NULL && user[0] != '\0' &&
+        (password == NULL || password[0] == '\0' || strchr(user, ':') != NULL ||
+         strlen(user) >= sizeof h->user || strlen(password) >= sizeof h->password)) {
+        snprintf(err, BL_ERRLEN,
+                 "[http] user needs a password_file, a user without ':' and both shorter than "
+                 "64/256 bytes");
+        return BL_ERR_USAGE;
+    }
+    snprintf(h->user, sizeof h->user, "%s", user != NULL ? user : "");
+    snprintf(h->password, sizeof h->password, "%s", h->user[0] && password ? password : "");
+    struct bl_web *w = bl_web_new(history_file, h->device);
+    if (w == NULL) return BL_ERR_NOMEM;
+    bl_web_free(h->web);
+    h->web = w;
+    return BL_OK;
+}
+
+void bl_http_set_ids(struct bl_http *h, const struct bl_id_stat *ids, unsigned n)
+{
+    h->n_ids = n < BL_TRACKER_MAX_IDS ? n : BL_TRACKER_MAX_IDS;
+    memcpy(h->ids, ids, h->n_ids * sizeof *ids);
 }
 
 unsigned bl_http_port(const struct bl_http *h)
@@ -577,5 +719,7 @@ void bl_http_free(struct bl_http *h)
     bl_watch_remove(h->watch);
     bl_timer_remove(h->timer);
     if (h->d != NULL) MHD_stop_daemon(h->d);
+    bl_web_free(h->web); /* after the daemon: writes the history file */
+    memset(h->password, 0, sizeof h->password);
     free(h);
 }

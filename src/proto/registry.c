@@ -11,6 +11,14 @@
 static const struct bl_profile *const profiles[] = {
     /* Pylontech LV V1.2 (can-profiles.md 1) */
     &bl_profile_pylontech,
+    /* Pylon LV set with 0x356 in 0.1 V, scale variant of pylontech (1.6-1.7 D2) */
+    &bl_profile_pylontech_01v,
+    /* Pylontech US5000 newer firmware "V1.3" (can-profiles.md 1.4) */
+    &bl_profile_pylontech_v13,
+    /* Victron CAN-bus BMS (can-profiles.md 2) */
+    &bl_profile_victron,
+    /* SMA Sunny Island external BMS (can-profiles.md 5) */
+    &bl_profile_sma,
     /* next profile */
 };
 

@@ -133,8 +133,6 @@ static void errors_name_file_line_and_key(void **state)
          "2: device: \"my battery\" must be letters, digits, '_' or '-'"},
         {"[mqtt]\nsite = north/1\n", "2: site: \"north/1\" must be letters, digits, '_' or '-'"},
         {"[mqtt]\ndevice = \n", "2: device: \"\" must be letters, digits, '_' or '-'"},
-        {"[source]\nprofile = nope\n",
-         "2: profile: unknown profile \"nope\" (known: pylontech; aliases: dbc --list)"},
         {"[bridge]\nmodule_count = 2.5\n", "2: module_count: \"2.5\" is not a whole number"},
         {"[monitor]\nlog_level = loud\n",
          "2: log_level: \"loud\" is not one of error|warn|info|debug"},
@@ -148,6 +146,14 @@ static void errors_name_file_line_and_key(void **state)
         assert_int_equal(e, BL_ERR_USAGE);
         assert_string_equal(msg, cases[i].msg);
     }
+    /* an unknown profile lists the registry's names, cut after a whole name (never mid-name) */
+    char names[51], want[200];
+    bl_profile_names(names, sizeof names, false);
+    snprintf(want, sizeof want,
+             "2: profile: unknown profile \"nope\" (known: %s; aliases: dbc --list)", names);
+    assert_string_equal(load("[source]\nprofile = nope\n", &c, &e), want);
+    assert_int_equal(e, BL_ERR_USAGE);
+    assert_non_null(strstr(want, "known: pylontech"));
 }
 
 static void missing_file(void **state)
@@ -229,8 +235,9 @@ static void shipped_file_documents_every_key(void **state)
         if (l == NULL || (next != NULL && l > next))
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
-    /* 36 + [mqtt] password_file, site, retain_state + [bridge] on_dead + [monitor] energy_file */
-    assert_int_equal(count, 41);
+    /* 36 + [mqtt] password_file, site, retain_state + [bridge] on_dead + [monitor] energy_file
+     * + [http] history_file, user, password_file */
+    assert_int_equal(count, 44);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default
