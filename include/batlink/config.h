@@ -56,6 +56,8 @@ struct bl_config {
         char bms[BL_CONFIG_STR]; /**< [bridge] bms = "" */
         char can[BL_CONFIG_STR]; /**< [bridge] can = "" */
         char profile[32];        /**< [bridge] profile = "pylontech" */
+        char manufacturer[9];    /**< [bridge] manufacturer = "" (the profile's default): the
+                                      0x35E name, at most 8 characters */
         double period;           /**< [bridge] period = 1 */
         double stale_after;      /**< [bridge] stale_after = 5 */
         double dead_after;       /**< [bridge] dead_after = 30 */

@@ -115,6 +115,10 @@ static const struct key keys[] = {
     STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
     TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
         "CAN profile spoken to the inverter"),
+    STR("bridge", "manufacturer", bridge.manufacturer, "",
+        "name the battery sends in 0x35E (at most 8 printable characters); empty = the "
+        "profile's default (pylontech: PYLON, victron: BATLINK). A Victron GX treats a battery "
+        "it takes for a Pylontech differently: see the README"),
     NUM("bridge", "period", bridge.period, 0.05, 10, "1", "transmit period (seconds)"),
     NUM("bridge", "stale_after", bridge.stale_after, 0.1, 3600, "5",
         "BMS silent this long: limits 0 and communication alarm (seconds)"),
@@ -267,6 +271,13 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         }
         return true;
     case T_STR:
+        /* the 0x35E name goes on the bus as it is: printable ASCII only */
+        if (strcmp(k->doc.key, "manufacturer") == 0)
+            for (const char *c = v; *c != '\0'; c++)
+                if (*c < 0x20 || *c > 0x7E) {
+                    snprintf(reason, 128, "only printable ASCII characters");
+                    return false;
+                }
         break;
     }
     if (strlen(v) >= k->size) {
