@@ -151,7 +151,7 @@ static int parse(int argc, char **argv, struct sim_opts *o)
 
 static size_t encode(void *ctx, const struct bl_battery *b, struct bl_frame *out, size_t max)
 {
-    return bl_profile_encode_cycle(ctx, b, out, max);
+    return bl_profile_encode_sim(ctx, b, out, max);
 }
 
 /* File mode: no loop, no clock; model time and frame times advance one second per tick. */
