@@ -57,7 +57,9 @@ static const struct capture captures[] = {
      "victron"},
     {"discover_lynx2_serial_can_candump__ai-republic_bms-to-inverter_issue107.log",
      "pylontech-0.1v", NULL, NULL},
-    {"goodwe_gw6000eh_inverter_to_byd_hvs__battery-emulator_issue28.log", "byd-hvs", NULL, NULL},
+    /* two frames: the inverter's 0x151 and one 0x191: the battery is not recognisable from one
+     * frame (byd-hvs requires 0x110 0x150 0x1D0), the inverter family is */
+    {"goodwe_gw6000eh_inverter_to_byd_hvs__battery-emulator_issue28.log", NULL, NULL, "byd-hvs"},
     {"pylontech_hv_sc0500_h48050_growatt_fragment__eevblog.log", "pylontech-hv", NULL,
      "pylontech-hv"},
     {"pylontech_us2000_us3000_stack__setfirelabs_and_opendtu_pr1213.log", "pylontech", NULL, NULL},
@@ -69,8 +71,9 @@ static const struct capture captures[] = {
      NULL},
     {"seplos_bms_victron_multiplus_candump__syssi_virtual-can-bms_issue3.log", "victron",
      "pylontech", "victron"},
-    {"sungrow_sh10rs_inverter_to_battery_byd_style__battery-emulator_pr552.log", "byd-hvs", NULL,
-     NULL},
+    /* the inverter's side (0x151, 0x101 ...) and two 0x191: the family, not the battery */
+    {"sungrow_sh10rs_inverter_to_battery_byd_style__battery-emulator_pr552.log", NULL, NULL,
+     "byd-hvs"},
 };
 
 static void check_capture(const struct capture *c, const struct bl_recog *r, const char *what)
