@@ -41,7 +41,8 @@ struct bl_bmslink {
     struct bl_timer *poll_t, *timeout_t, *gap_t, *reopen_t;
     struct bl_bmslink_cbs cbs;
     struct bl_bmslink_stats st;
-    bool waiting; /* a request is out and not yet answered */
+    bool waiting;   /* a request is out and not yet answered */
+    bl_us deadline; /* when the request in flight times out */
     bl_us backoff;
     int last_open_errno;
     uint64_t garbage_run; /* bytes skipped since the last frame */
@@ -200,10 +201,25 @@ static void report_garbage(struct bl_bmslink *l)
     l->garbage_run = 0;
 }
 
-/* Walk the receive buffer: deliver readings, count and skip everything else. */
+/* The request in flight got no reply in time; `why` ends the warning. */
+static void timed_out(struct bl_bmslink *l, const char *why)
+{
+    l->waiting = false;
+    bl_timer_set(l->timeout_t, 0, 0);
+    l->st.timeouts++;
+    warn(l, "no reply within %.3g s%s", (double)l->timeout / 1e6, why);
+}
+
+/* Walk the receive buffer: deliver readings, count and skip everything else. `now` is taken
+ * after the read, so the bytes were there at `now` or earlier. */
 static void parse(struct bl_bmslink *l, bl_us now)
 {
     size_t off = 0;
+    /* The loop runs readable fds before due timers: after a late wake-up (a loaded machine, a
+     * stopped process) a reply read past the deadline would otherwise beat its own timeout.
+     * When it arrived is unknown -- maybe in time, maybe not -- so it is not a reading. */
+    if (l->waiting && now >= l->deadline)
+        timed_out(l, " (bytes read only after the deadline: not a reading)");
     while (off < l->rx_len) {
         const uint8_t *p = l->rx + off;
         size_t n = l->rx_len - off, used = 0;
@@ -317,6 +333,7 @@ static void on_ready(void *ctx, int fd, short revents)
 static void on_poll(void *ctx, bl_us now)
 {
     struct bl_bmslink *l = ctx;
+    (void)now; /* the deadline counts from the write, which may come later */
     if (l->fd < 0) return;
     if (l->waiting) {
         /* the timeout may be longer than the interval: one request in flight at a time, so a
@@ -332,7 +349,8 @@ static void on_poll(void *ctx, bl_us now)
         l->st.requests++;
         l->st.bytes_out += sizeof l->req;
         l->waiting = true;
-        bl_timer_set(l->timeout_t, now + l->timeout, 0);
+        l->deadline = bl_now_mono() + l->timeout;
+        bl_timer_set(l->timeout_t, l->deadline, 0);
         return;
     }
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -347,11 +365,7 @@ static void on_timeout(void *ctx, bl_us now)
 {
     struct bl_bmslink *l = ctx;
     (void)now;
-    if (!l->waiting) return;
-    l->waiting = false;
-    l->st.timeouts++;
-    warn(l, "no reply within %.3g s%s", (double)l->timeout / 1e6,
-         l->rx_len > 0 ? " (a partial frame is pending)" : "");
+    if (l->waiting) timed_out(l, l->rx_len > 0 ? " (a partial frame is pending)" : "");
 }
 
 static void on_gap(void *ctx, bl_us now)

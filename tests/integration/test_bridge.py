@@ -99,8 +99,11 @@ class FakeJK:
     """A JK BMS on a pty answering each request with the next item of `script` (bytes, or None
     for silence); the last item repeats. Records the requests it saw."""
 
-    def __init__(self, script, delay=0.0, chatter=None):
+    def __init__(self, script, delay=0.0, chatter=None, on_request=None):
         self.delay = delay  # seconds between a request and its reply
+        # called with the request's number before the reply is written; returns a callable
+        # to run after it (or None)
+        self.on_request = on_request
         self.chatter = chatter  # (frame, interval): written on its own, answering nobody
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
@@ -144,11 +147,14 @@ class FakeJK:
                 if req != REQUEST:
                     self.bad_requests += 1
                 item = self.script[0] if len(self.script) == 1 else self.script.pop(0)
+                after = self.on_request(len(self.requests)) if self.on_request else None
                 if item is not None:
                     if self.delay:
                         time.sleep(self.delay)
                     os.write(self.master, item)
                     self.answered += 1
+                if after is not None:
+                    after()
 
     def close(self):
         self.stop = True
@@ -817,6 +823,51 @@ def test_late_reply():
     check(st in ("starting", "stale", "dead"), "never ok on late replies (state %s)" % st)
 
 
+def proc_state(pid):
+    """The state letter of /proc/PID/stat ('T' = stopped), or '' once it is gone."""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def test_late_wake():
+    print("# the loop wakes up late, after both the reply and its timeout: the reply arrived "
+          "after the deadline as far as anyone can tell, so it is not a reading", flush=True)
+    timeout = 0.1
+    box = {}
+
+    def freeze(n):
+        """Request n: stop the bridge before the reply is written, go on after the deadline."""
+        p = box.get("p")
+        if p is None or n > 4:
+            return None
+        os.kill(p.pid, signal.SIGSTOP)
+        wait_until(lambda: proc_state(p.pid) in ("T", "t", ""), 10, 0.005)
+
+        def resume():
+            time.sleep(timeout * 4)  # the reply is in the port; the deadline passes meanwhile
+            os.kill(p.pid, signal.SIGCONT)
+        return resume
+
+    jk = FakeJK([real_frame()], on_request=freeze)
+    peer = CanetPeer()
+    br = Bridge(["--bms", "jk:%s?interval_ms=500&timeout_ms=%d" % (jk.path, timeout * 1000),
+                 "--can", "canet:127.0.0.1:%d" % peer.port], FAST)
+    box["p"] = br.p
+    # four frozen requests, then the fifth and later answered in time
+    br.wait_for(lambda x: x.get("bridge", {}).get("bms", {}).get("requests", 0) >= 6, 30)
+    bms = br.bms()
+    rc = br.stop()
+    peer.close()
+    jk.close()
+    check(rc == 0, "bridge exits 0")
+    check(bms.get("timeouts", 0) >= 4 and bms.get("unsolicited", 0) >= 4
+          and bms.get("replies", 99) <= bms.get("requests", 0) - 4,
+          "4 replies read only after their deadline: timeouts and unsolicited, not readings: %s"
+          % bms)
+
+
 def hogs(n):
     return [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(n)]
 
@@ -971,7 +1022,8 @@ def test_sd_notify():
 
 if __name__ == "__main__":
     tests = [test_config_errors, test_sim_help, test_end_to_end, test_startup_no_hold,
-             test_bad_input, test_unsolicited_replies, test_late_reply, test_failsafe_silence,
+             test_bad_input, test_unsolicited_replies, test_late_reply, test_late_wake,
+             test_failsafe_silence,
              test_failsafe_on_dead_silent, test_failsafe_kill, test_cell_over, test_can_down,
              test_mqtt_commands, test_sd_notify, test_tx_clock, test_sim_derating,
              test_timeout_under_load]
