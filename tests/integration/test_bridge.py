@@ -413,12 +413,21 @@ def test_bad_input():
 
 
 def sim(path, *extra):
+    """`batlink sim --bms jk` on a pty behind the symlink `path`; returns once the simulator
+    says "PATH -> /dev/pts/N" (its own link made). Waiting for the link to exist is not enough:
+    a link left by a killed simulator exists already, and points at a pty number that the next
+    pty opened on the machine (another test's) gets."""
     p = subprocess.Popen([SIM_BATLINK, "sim", "--bms", "jk", "--current", "-10", "--soc", "60",
-                          *extra, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          *extra, path], stdout=subprocess.PIPE, stderr=None,
                          text=True)
-    end = time.monotonic() + 5
-    while time.monotonic() < end and not os.path.islink(path):
-        time.sleep(0.02)
+    first = []
+    t = threading.Thread(target=lambda: first.append(p.stdout.readline()), daemon=True)
+    t.start()
+    t.join(30)
+    check(bool(first) and first[0].startswith(path + " -> "),
+          "sim made its pty: %r" % (first[0].strip() if first else "nothing within 30 s"))
+    # the rest of its stdout: drained so that the simulator never blocks on a full pipe
+    threading.Thread(target=p.stdout.read, daemon=True).start()
     return p
 
 
@@ -517,6 +526,10 @@ def test_failsafe_kill():
     t_kill = time.monotonic()
     s.kill()
     s.wait()
+    # the port is gone (like a device node on an unplug): the killed simulator's link would
+    # point at a pty number that the next pty opened on the machine gets -- with ctest -j,
+    # another test's simulated JK BMS, whose replies kept this bridge ok
+    os.unlink(link)
     stale = br.wait_for(lambda x: x.get("bridge", {}).get("state") in ("stale", "dead"), 5)
     t_stale = time.monotonic()
     check(stale and t_stale - t_kill <= 1.0 + 0.2 + 0.15,
@@ -913,6 +926,28 @@ def test_sim_help():
           "sim --bms jk --help lists the knobs")
 
 
+def test_sim_ready_stop():
+    print("# batlink sim --bms jk: once it has printed its link, SIGTERM is a clean stop (exit 0, "
+          "link removed)", flush=True)
+    bad = []
+    for i in range(10):
+        d = tempfile.mkdtemp(prefix="bl_jk_")
+        link = os.path.join(d, "jk0")
+        p = subprocess.Popen([SIM_BATLINK, "sim", "--bms", "jk", link], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+        line = p.stdout.readline()  # blocks until the line or the exit; p.wait bounds the rest
+        p.send_signal(signal.SIGTERM)  # at once: the window a caller hits under load
+        try:
+            rc = p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+        if not line.startswith(link + " -> ") or rc != 0 or os.path.lexists(link):
+            bad.append((line.strip(), rc, os.path.lexists(link)))
+        shutil.rmtree(d, ignore_errors=True)
+    check(not bad, "10 starts stopped right after the link line: exit 0, link gone: %s" % bad)
+
+
 def test_sim_derating():
     print("# the JK simulator's knobs drive the derating seen on CAN: cold, hot, BMS over-current",
           flush=True)
@@ -1021,12 +1056,11 @@ def test_sd_notify():
 
 
 if __name__ == "__main__":
-    tests = [test_config_errors, test_sim_help, test_end_to_end, test_startup_no_hold,
-             test_bad_input, test_unsolicited_replies, test_late_reply, test_late_wake,
-             test_failsafe_silence,
-             test_failsafe_on_dead_silent, test_failsafe_kill, test_cell_over, test_can_down,
-             test_mqtt_commands, test_sd_notify, test_tx_clock, test_sim_derating,
-             test_timeout_under_load]
+    tests = [test_config_errors, test_sim_help, test_sim_ready_stop, test_end_to_end,
+             test_startup_no_hold, test_bad_input, test_unsolicited_replies, test_late_reply,
+             test_late_wake, test_failsafe_silence, test_failsafe_on_dead_silent,
+             test_failsafe_kill, test_cell_over, test_can_down, test_mqtt_commands,
+             test_sd_notify, test_tx_clock, test_sim_derating, test_timeout_under_load]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:
