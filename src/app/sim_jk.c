@@ -745,11 +745,13 @@ int app__sim_jk(int argc, char **argv)
         return BL_EXIT_FAIL;
     }
     s.sig.fd = -1;
-    rc = open_pty(&s);
-    if (rc < 0 && (!app__sigstop_open(&s.sig, s.loop) || !app__sigstop_leave(&s.sig, SIGUSR1))) {
+    /* the stop signals first: once the link exists (what a caller waits for), SIGTERM must be
+     * a clean stop that removes it, not the default death that leaves it dangling */
+    if (!app__sigstop_open(&s.sig, s.loop) || !app__sigstop_leave(&s.sig, SIGUSR1)) {
         app__err("sim: signalfd: %s", strerror(errno));
         rc = BL_EXIT_FAIL;
     }
+    if (rc < 0) rc = open_pty(&s);
     if (rc < 0) {
         sigset_t set;
         sigemptyset(&set);
