@@ -302,9 +302,16 @@ def test_bank_mqtt_metrics():
     peer = tb.CanetPeer()
     br = tb.Bridge(["--can", "canet:127.0.0.1:%d" % peer.port, "--mqtt",
                     "mqtt://127.0.0.1:%d" % port, "--http", "127.0.0.1:%d" % hport],
-                   FAST + "[mqtt]\ndevice = bank1\n[bms.left]\nuri = jk:%s%s\n"
+                   FAST.replace("module_count = 2\n", "module_count = 2\ncommands = true\n"
+                                "command_expiry = 30\n") +
+                   "[mqtt]\ndevice = bank1\n[bms.left]\nuri = jk:%s%s\n"
                    "[bms.right]\nuri = jbd:%s%s\n" % (la, BMS_FAST, lb, BMS_FAST))
     up = br.wait_for(lambda x: x.get("charge_current_limit_a") == 60, 15)
+    # a user limit acts on the combined battery, not on pack 0 (which the bank multiplies)
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
+                    "batlink/bank1/set/charge_current_limit", "-m", "10"], check=False)
+    user = br.wait_for(lambda x: x.get("charge_current_limit_a") == 10, 10)
+    user_st = br.last()
     disc = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-C", "1", "-W",
                            "5", "-t", "homeassistant/sensor/batlink_bank1/right_soc_pct/config"],
                           capture_output=True, text=True)
@@ -322,6 +329,8 @@ def test_bank_mqtt_metrics():
         p.wait(5)
     shutil.rmtree(d, ignore_errors=True)
     check(up and rc == 0, "bank from [bms.left] and [bms.right]: limits up, exits 0")
+    check(user, "MQTT charge_current_limit 10 A on a bank of 2: the combined CCL is 10 A, not "
+          "10 A x 2: %s" % user_st.get("charge_current_limit_a"))
     try:
         cfg = json.loads(disc.stdout)
     except ValueError:
