@@ -74,7 +74,7 @@ static size_t daly_frame(uint8_t id, const uint8_t d[8], uint8_t *out)
 
 static size_t daly(unsigned step, const struct bl_bms *b, uint8_t *out, size_t cap)
 {
-    static const uint8_t ids[] = {0x94, 0x90, 0x91, 0x92, 0x93, 0x95, 0x96};
+    static const uint8_t ids[] = {0x94, 0x90, 0x91, 0x92, 0x93, 0x95, 0x96, 0x98};
     if (step >= sizeof ids || cap < 13u * 16u) return 0;
     uint8_t d[8] = {0};
     size_t n = 0;
@@ -126,6 +126,9 @@ static size_t daly(unsigned step, const struct bl_bms *b, uint8_t *out, size_t c
             n += daly_frame(0x95, d, out + n);
         }
         return n;
+    case 0x98: /* failure status: byte 0 b1 = cell voltage high, level 2 (the sim's only alarm) */
+        d[0] = (b->alarms & BL_BMS_AL_CELL_OVERVOLTAGE) ? 0x02 : 0x00;
+        return daly_frame(0x98, d, out);
     default: /* 0x96 */
         for (unsigned f = 0; 7 * f < b->temp_count; f++) {
             memset(d, 0, sizeof d);
