@@ -71,17 +71,39 @@ def test_readings():
               "%s: %d requests per reading, merged: %s" % (kind, steps, bms))
         check(bms.get("timeouts", 1) == 0 and bms.get("checksum_errors", 1) == 0,
               "%s: no timeout, no checksum error: %s" % (kind, bms))
-    # Daly: 7 requests (0x95/0x96 multi-frame) into one reading
-    ok, st, err, rc = run("daly", wait=lambda x: x.get("bridge", {}).get("bms", {})
-                          .get("readings", 0) >= 2)
+    # Daly: 8 requests (0x95/0x96 multi-frame, 0x98 failure status) into one reading that the
+    # limit controller accepts (before 0x98 was read, it had no alarm word: invalid_readings)
+    ok, st, err, rc = run("daly", wait=limits_up)
     bms = st.get("bridge", {}).get("bms", {})
-    check(ok and rc == 0 and bms.get("timeouts", 1) == 0,
-          "daly: readings of 7 requests each: %s" % bms)
-    # the console: wake-up at 1200 Bd, 0E 0A until it talks, then `pwr`
-    ok, st, err, rc = run("pylon-console", wait=lambda x: x.get("bridge", {}).get("bms", {})
-                          .get("readings", 0) >= 2)
-    bms = st.get("bridge", {}).get("bms", {})
-    check(ok and rc == 0, "pylon-console: woken up and read: %s %s" % (bms, err[-3:]))
+    check(ok and rc == 0 and bms.get("timeouts", 1) == 0 and bms.get("invalid_readings") == 0,
+          "daly: readings of 8 requests each drive the limits: %s" % bms)
+    # the console (monitor only: its `pwr` table has no cells, alarms or status): wake-up at
+    # 1200 Bd, 0E 0A until it talks, then `pwr`, read beside the CAN by `monitor --bms`
+    import json
+    d = tempfile.mkdtemp(prefix="bl_con_")
+    link = os.path.join(d, "con0")
+    sc = sim("pylon-console", link)
+    p = subprocess.Popen([tb.BATLINK, "monitor", "--json", "--bms", "pylon-console:" + link +
+                          BMS_FAST, "--duration", "20", "sim:"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    got = {}
+    end = time.monotonic() + 15
+    for line in p.stdout:
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if o.get("bms", {}).get("soc_pct") is not None:
+            got = o["bms"]
+            break
+        if time.monotonic() > end:
+            break
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=10)
+    sc.send_signal(signal.SIGTERM)
+    sc.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    check(got.get("soc_pct") == 60, "pylon-console: woken up and read by monitor: %s" % got)
 
 
 def test_faults():
@@ -109,6 +131,14 @@ def test_faults():
                           and x.get("discharge_current_limit_a", 0) > 0)
     check(ok and st.get("charge_current_limit_a") == 0,
           "cold (-5 degC): charge 0: %s"
+          % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
+    # Daly: the cell over its limit arrives as 0x98 cell-voltage-high, blocking charge
+    ok, st, err, rc = run("daly", "cell-over", timeout=25,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "ok" and
+                          x.get("discharge_current_limit_a", 0) > 0)
+    check(ok and st.get("charge_current_limit_a") == 0 and
+          st.get("bridge", {}).get("bms_alarms_raw") == 2,
+          "daly cell over (0x98): charge 0, discharge allowed: %s"
           % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
     ok, st, err, rc = run("pylon485", "silence", after=3, timeout=20,
                           wait=lambda x: x.get("bridge", {}).get("state") == "dead")
@@ -461,7 +491,9 @@ def test_uri_errors():
     print("# URI options are checked against the codec", flush=True)
     import subprocess as sp
     for uri, want in (("nope:/dev/null", "unknown BMS type"), ("jbd:/dev/null?addr=3", "no bus address"),
-                      ("daly:/dev/null?modbus=1", "jkpb"), ("daly:/dev/null?addr=1", "addr")):
+                      ("daly:/dev/null?modbus=1", "jkpb"), ("daly:/dev/null?addr=1", "addr"),
+                      # no cells, alarms or status: the bridge cannot enforce per-cell limits
+                      ("pylon-console:/dev/null", "monitor only")):
         r = sp.run([tb.BATLINK, "bridge", "--bms", uri, "--can", "canet:127.0.0.1:1"],
                    capture_output=True, text=True, timeout=10)
         check(r.returncode != 0 and want in r.stderr, "%s rejected naming %r: %s"
