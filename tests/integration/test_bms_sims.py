@@ -381,6 +381,57 @@ def test_bank_mqtt_metrics():
           "/metrics: each pack's series labelled by its name, and packs online")
 
 
+def ini_bank_example():
+    """The commented [bms.NAME] / [bank] example of packaging/batlink.ini, uncommented."""
+    ini = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging",
+                       "batlink.ini")
+    lines = open(ini).read().splitlines()
+    out, on = [], False
+    for ln in lines:
+        if ln.startswith("# [bms."):
+            on = True
+        if on:
+            if not ln.startswith("# "):
+                break
+            out.append(ln[2:])
+    return "\n".join(out) + "\n"
+
+
+def test_bank_ini_example():
+    print("# the [bms.NAME] / [bank] example documented in packaging/batlink.ini loads and runs",
+          flush=True)
+    ex = ini_bank_example()
+    check("[bank]" in ex and "min_packs = 2" in ex and "[bms.left]" in ex,
+          "packaging/batlink.ini documents [bms.NAME] uri and [bank] min_packs: %r" % ex)
+    d = tempfile.mkdtemp(prefix="bl_bankini_")
+    la, lb = os.path.join(d, "a0"), os.path.join(d, "b0")
+    sa = sim("jk", la)
+    sb = sim("jbd", lb, "--soc", "40")
+    cfg = ex.replace("/dev/ttyUSB0", la + BMS_FAST).replace("/dev/ttyUSB1", lb + BMS_FAST)
+    peer = tb.CanetPeer()
+    br = tb.Bridge(["--can", "canet:127.0.0.1:%d" % peer.port], FAST + cfg)
+    up = br.wait_for(lambda x: x.get("bridge", {}).get("bank", {}).get("online") == 2, 15)
+    st = br.last()
+    rc = br.stop()
+    peer.close()
+    for p in (sa, sb):
+        p.send_signal(signal.SIGTERM)
+        p.wait(5)
+    # the same file is accepted by monitor (which ignores the bridge's sections)
+    f = os.path.join(d, "ex.ini")
+    open(f, "w").write(ex)
+    r = subprocess.run([tb.BATLINK, "monitor", "--config", f, "--duration", "1", "sim:"],
+                       capture_output=True, text=True, timeout=30)
+    shutil.rmtree(d, ignore_errors=True)
+    bank = st.get("bridge", {}).get("bank", {})
+    check(up and rc == 0 and bank.get("min_packs") == 2 and
+          [p.get("name") for p in st.get("bridge", {}).get("packs", [])] == ["left", "right"],
+          "the example: packs left and right online, min_packs 2: %s (rc %s, %s)"
+          % (bank, rc, br.err[-2:]))
+    check(r.returncode == 0, "monitor --config with the example: exit 0 (rc %d: %s)"
+          % (r.returncode, r.stderr.strip()[-200:]))
+
+
 def test_monitor_bms():
     print("# monitor sim: --bms pylon485:PTY: the stack's per-module detail as entities and "
           "metrics (read-only)", flush=True)
@@ -503,6 +554,7 @@ def test_uri_errors():
 if __name__ == "__main__":
     tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol,
              test_bank_end_to_end, test_bank_min_packs, test_bank_mqtt_metrics,
+             test_bank_ini_example,
              test_monitor_bms, test_inverter_rs485]
     only = sys.argv[1:]
     for t in tests:
