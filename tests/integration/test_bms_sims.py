@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# The generic BMS link against the simulated BMSes on ptys: `batlink sim --bms jbd|daly|pylon485|
-# pylon-console PTY` -> `batlink bridge --bms SCHEME:PTY` -> a CANET peer. Each codec's readings
+# The generic BMS link against the simulated BMSes on ptys: `batlink sim --bms jkpb|jbd|daly|
+# pylon485|pylon-console PTY` -> `batlink bridge --bms SCHEME:PTY` -> a CANET peer. Each codec's readings
 # arrive (several requests merged into one reading), the faults of the simulators (bad checksum,
 # truncated reply, cell over its limit, MOSFET off, cold) reach the limits or the counters, and a
 # device that answers in another BMS's protocol is named ("this looks like a JBD ... reply; the
@@ -145,6 +145,67 @@ def test_faults():
     check(ok and st.get("charge_current_limit_a") == 0 and
           st.get("bridge", {}).get("bms", {}).get("timeouts", 0) >= 2,
           "silence: timeouts, stale, limits 0")
+
+
+def test_jkpb():
+    print("# jkpb (trigger protocol and Modbus FC 03): readings and every fault through the "
+          "bridge", flush=True)
+    for extra, steps in (("", 3), ("?modbus=1", 2)):
+        d = tempfile.mkdtemp(prefix="bl_jkpb_")
+        link = os.path.join(d, "pb0")
+        s = sim("jkpb", link, "--addr", "3", *(["--modbus"] if extra else []))
+        peer = tb.CanetPeer()
+        uri = "jkpb:%s%s&addr=3%s" % (link, BMS_FAST, "&modbus=1" if extra else "")
+        br = tb.Bridge(["--bms", uri, "--can", "canet:127.0.0.1:%d" % peer.port], FAST)
+        ok = br.wait_for(limits_up, 20)
+        st = br.last()
+        rc = br.stop()
+        peer.close()
+        s.send_signal(signal.SIGTERM)
+        s.wait(5)
+        shutil.rmtree(d, ignore_errors=True)
+        bms = st.get("bridge", {}).get("bms", {})
+        check(ok and rc == 0 and bms.get("type") == "jkpb" and bms.get("invalid_readings") == 0
+              and bms.get("replies", 0) >= steps * bms.get("readings", 99),
+              "jkpb%s at address 3: %d requests per reading drive the limits: %s"
+              % (extra, steps, bms))
+        check(len(st.get("bridge", {}).get("cells_v", [])) == 16 and st.get("soc_pct") == 60,
+              "jkpb%s: 16 cells, SOC 60 %%: %s %s" % (extra, st.get("bridge", {}).get("cells_v"),
+                                                     st.get("soc_pct")))
+    ok, st, err, rc = run("jkpb", "bad-checksum", wait=lambda x: x.get("bridge", {})
+                          .get("bms", {}).get("checksum_errors", 0) >= 3)
+    check(ok and not st.get("charge_current_limit_a") and
+          st.get("bridge", {}).get("bms", {}).get("readings") == 0,
+          "jkpb bad checksum: counted, no reading, limits 0: %s" % st.get("bridge", {}).get("bms"))
+    ok, st, err, rc = run("jkpb", "truncated", wait=lambda x: x.get("bridge", {}).get("bms", {})
+                          .get("timeouts", 0) + x.get("bridge", {}).get("bms", {})
+                          .get("bad_frames", 0) >= 3)
+    check(ok and st.get("bridge", {}).get("bms", {}).get("readings") == 0 and
+          not st.get("charge_current_limit_a"),
+          "jkpb truncated replies: never a reading, limits 0: %s" % st.get("bridge", {}).get("bms"))
+    ok, st, err, rc = run("jkpb", "cell-over", timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "ok" and
+                          x.get("discharge_current_limit_a", 0) > 0)
+    check(ok and st.get("charge_current_limit_a") == 0,
+          "jkpb cell over its limit (alarm bit 4): charge 0, discharge allowed: %s"
+          % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
+    ok, st, err, rc = run("jkpb", "mosfet-off", timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "ok" and
+                          x.get("charge_current_limit_a", 0) > 0)
+    check(ok and st.get("discharge_current_limit_a") == 0,
+          "jkpb discharge MOSFET off: discharge 0: %s"
+          % st.get("bridge", {}).get("limits", {}).get("discharge_current_a"))
+    ok, st, err, rc = run("jkpb", "cold", timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "ok" and
+                          x.get("discharge_current_limit_a", 0) > 0)
+    check(ok and st.get("charge_current_limit_a") == 0,
+          "jkpb cold (-5 degC): charge 0: %s"
+          % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
+    ok, st, err, rc = run("jkpb", "silence", after=3, timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "dead")
+    check(ok and st.get("charge_current_limit_a") == 0 and
+          st.get("bridge", {}).get("bms", {}).get("timeouts", 0) >= 2,
+          "jkpb silence: timeouts, stale, limits 0")
 
 
 def jbd_frame(reg, data):
@@ -552,7 +613,7 @@ def test_uri_errors():
 
 
 if __name__ == "__main__":
-    tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol,
+    tests = [test_uri_errors, test_readings, test_faults, test_jkpb, test_foreign_protocol,
              test_bank_end_to_end, test_bank_min_packs, test_bank_mqtt_metrics,
              test_bank_ini_example,
              test_monitor_bms, test_inverter_rs485]
