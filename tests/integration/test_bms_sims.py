@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # The generic BMS link against the simulated BMSes on ptys: `batlink sim --bms jkpb|jbd|daly|
-# pylon485|pylon-console PTY` -> `batlink bridge --bms SCHEME:PTY` -> a CANET peer. Each codec's readings
-# arrive (several requests merged into one reading), the faults of the simulators (bad checksum,
-# truncated reply, cell over its limit, MOSFET off, cold) reach the limits or the counters, and a
-# device that answers in another BMS's protocol is named ("this looks like a JBD ... reply; the
-# URI says daly").
+# pylon485|pylon-console PTY` -> `batlink bridge --bms SCHEME:PTY` -> a CANET peer. Each codec's
+# readings arrive (several requests merged into one reading), the faults of the simulators (bad
+# checksum, truncated reply, cell over its limit, MOSFET off, cold) reach the limits or the
+# counters, and a device that answers in another BMS's protocol is named ("this looks like a
+# JBD ... reply; the URI says daly").
 import os
 import pty
 import shutil
