@@ -216,6 +216,13 @@ BL_MUST_CHECK enum bl_err bl_ctl_set_user_limit(struct bl_ctl *ctl, bool dischar
                                                 bl_us until);
 
 /**
+ * The user cap of one direction in force at `now` (bl_ctl_set_user_limit, not yet expired):
+ * true and `*ma` set, else false. A bank applies it to its combined output (a user limit is
+ * the battery's, not one pack's, which the bank would multiply by the packs online).
+ */
+bool bl_ctl_user_limit(const struct bl_ctl *ctl, bool discharge, bl_us now, int32_t *ma);
+
+/**
  * Fill a bl_battery for the CAN encoder and outputs: limits, flags, alarms and warnings of
  * `out` stamped `now`; SOC, voltage, current, power, temperature (highest probe), cell min/max
  * and capacity from the last valid reading, stamped with the time it was read. Nothing is

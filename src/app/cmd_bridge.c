@@ -943,6 +943,17 @@ static void on_tick(void *ctx, bl_us when)
         view.have_reading = app__packs_step(&b->packs, &b->out, b->have_last ? &b->last : NULL, now,
                                             &b->out, &view.bms);
         view.reading_us = now;
+        /* a user command (MQTT set/...) limits the battery the inverter sees: pack 0's
+         * controller holds it, but the bank multiplies pack limits by the packs online */
+        int32_t u;
+        if (bl_ctl_user_limit(&b->ctl, false, now, &u) && b->out.charge_current_ma > u) {
+            b->out.charge_current_ma = u;
+            b->out.charge_current_reason = BL_CTL_R_USER;
+        }
+        if (bl_ctl_user_limit(&b->ctl, true, now, &u) && b->out.discharge_current_ma > u) {
+            b->out.discharge_current_ma = u;
+            b->out.discharge_current_reason = BL_CTL_R_USER;
+        }
     }
     apply_pack_caps(b, &b->out);
     apply_force_charge(b, &b->out, now);

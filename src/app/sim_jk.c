@@ -570,6 +570,7 @@ static void usage(FILE *out)
             "  --reply-delay MS  answer each request MS milliseconds late (a slow BMS)\n"
             "  --reply-jitter MS ... plus or minus up to MS (uniform), e.g. 450 and 400\n"
             "  --addr N          bus address the simulated BMS answers (addressed codecs)\n"
+            "  --modbus          jkpb: answer Modbus RTU FC 03 reads, not the trigger protocol\n"
             "  --seed N          random seed (default 1)\n"
             "  --duration S      stop after S seconds\n\n"
             "examples:\n"
@@ -608,12 +609,14 @@ static int parse(int argc, char **argv, struct simjk *s, double *duration)
             return BL_EXIT_OK;
         } else if (strcmp(a, "--bms") == 0) {
             s->codec = bl_bms_codec_find(v);
-            if (s->codec == NULL || strcmp(v, "jkpb") == 0) {
-                app__err("sim: --bms: unknown BMS \"%s\" (known: jk, jbd, daly, pylon485, "
+            if (s->codec == NULL) {
+                app__err("sim: --bms: unknown BMS \"%s\" (known: jk, jkpb, jbd, daly, pylon485, "
                          "pylon-console)",
                          v);
                 return BL_EXIT_USAGE;
             }
+        } else if (strcmp(a, "--modbus") == 0) {
+            s->opts.modbus = true; /* jkpb: answer standard Modbus FC 03 reads (2.8) */
         } else if (strcmp(a, "--addr") == 0) {
             long ad;
             ok = app__parse_long(a, v, 0, 255, &ad);

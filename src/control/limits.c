@@ -186,6 +186,12 @@ static bool user_active(int32_t ma, bl_us until, bl_us now, int32_t *out)
     return true;
 }
 
+bool bl_ctl_user_limit(const struct bl_ctl *ctl, bool discharge, bl_us now, int32_t *ma)
+{
+    return discharge ? user_active(ctl->user_discharge_ma, ctl->user_discharge_until, now, ma)
+                     : user_active(ctl->user_charge_ma, ctl->user_charge_until, now, ma);
+}
+
 /* Target of one current direction. Offer order settles ties: a protection or MOSFET 0 names
  * itself; then the fixed caps (configured, BMS, user); a curve names itself only when it is
  * strictly lower than those. */
