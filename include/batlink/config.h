@@ -53,6 +53,10 @@ struct bl_config {
         char energy_file[BL_CONFIG_STR];
     } monitor;
     struct {
+        /** [site] inputs = "" (none): site input URIs separated by commas (sitein.h) */
+        char inputs[BL_CONFIG_STR];
+    } site;
+    struct {
         char bms[BL_CONFIG_STR]; /**< [bridge] bms = "" */
         char can[BL_CONFIG_STR]; /**< [bridge] can = "" */
         char profile[32];        /**< [bridge] profile = "pylontech" */

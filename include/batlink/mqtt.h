@@ -119,6 +119,17 @@ void bl_mqtt_set_commands(struct bl_mqtt *m, bl_mqtt_command_fn fn, void *ctx);
  */
 void bl_mqtt_set_extra(struct bl_mqtt *m, const char *json_object);
 
+/**
+ * The site around the battery (site.h): `json_object` (text of the `site` object, site_json.h,
+ * parsed and copied) rides inside each state under the key "site"; NULL clears it. The first
+ * call announces the site's entities with the discovery (grid power, import/export energy as
+ * total_increasing for the Energy dashboard, the other inverter's battery power and SOC, the
+ * difference to the battery power on CAN), not tied to the battery's availability.
+ * `changed_now`: a value moved beyond its deadband or an input's link changed: publish like a
+ * changed battery field (at once, or when min_interval ends). Blocking: never. Cost: one parse.
+ */
+void bl_mqtt_set_site_state(struct bl_mqtt *m, const char *json_object, bool changed_now);
+
 /** One extra Home Assistant entity announced with the discovery configs. */
 struct bl_mqtt_entity {
     const char *key;            /**< unique id suffix and topic level ("cell_spread_v") */

@@ -10,8 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "app/app.h"
 #include "app/sdnotify.h"
+#include "app/site_wire.h"
 #include "batlink/config.h"
 #include "batlink/http.h"
 #include "batlink/json.h"
@@ -66,6 +69,8 @@ struct monitor {
     char last_warn[160];
     struct app__energy energy; /* charged/discharged kWh, kept across restarts */
     struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
+    struct app__site site;     /* [site] inputs / --site: meter, second inverter */
+    char site_arg[BL_CONFIG_STR];
     char out[BL_TERM_VIEW_MAX];
 };
 
@@ -228,6 +233,13 @@ static void on_warn(void *ctx, const char *msg)
     warn(ctx, "%s", msg);
 }
 
+/* A site value moved or an input's link changed: the JSON view prints a line at the next tick. */
+static void on_site_change(void *ctx)
+{
+    struct monitor *m = ctx;
+    m->dirty = true;
+}
+
 static void write_out(const char *s, size_t len)
 {
     while (len > 0) {
@@ -241,11 +253,15 @@ static void write_out(const char *s, size_t len)
 
 static void render(struct monitor *m, bl_us now, bool final)
 {
+    char extra[1024];
+    size_t xl = app__site_lines(&m->site, &m->tracker.state, now, extra, sizeof extra);
+    if (xl >= sizeof extra) xl = sizeof extra - 1;
+    snprintf(extra + xl, sizeof extra - xl, "%s", m->last_warn);
     struct bl_term_view v = {
         .tracker = &m->tracker,
         .stats = bl_source_stats(m->src),
         .source = bl_source_uri(m->src),
-        .extra = m->last_warn[0] != '\0' ? m->last_warn : NULL,
+        .extra = extra[0] != '\0' ? extra : NULL,
         .now = now,
         .wall_us = state_wall(m, now, false),
     };
@@ -253,7 +269,19 @@ static void render(struct monitor *m, bl_us now, bool final)
     case VIEW_JSON: {
         if (!m->dirty && !m->link_changed && !final) return;
         struct bl_link l = link_view(m, now);
-        char *js = bl_json_state_print(&m->tracker.state, &l, now, v.wall_us, NULL);
+        char *js = NULL;
+        if (m->site.n > 0) {
+            struct cJSON *o = bl_json_state(&m->tracker.state, &l, now, v.wall_us, NULL);
+            char *st = app__site_json(&m->site, &m->tracker.state, now);
+            struct cJSON *so = st != NULL ? cJSON_Parse(st) : NULL;
+            free(st);
+            if (o != NULL && so != NULL && cJSON_AddItemToObject(o, "site", so)) so = NULL;
+            cJSON_Delete(so);
+            if (o != NULL) js = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
+        } else {
+            js = bl_json_state_print(&m->tracker.state, &l, now, v.wall_us, NULL);
+        }
         if (js != NULL) {
             write_out(js, strlen(js));
             write_out("\n", 1);
@@ -271,6 +299,8 @@ static void render(struct monitor *m, bl_us now, bool final)
         m->next_summary = now + S_US - S_US / 20;
         size_t len = bl_term_summary(m->out, sizeof m->out, &v);
         write_out(m->out, len < sizeof m->out ? len : sizeof m->out - 1);
+        /* the site's first line (grid, battery on CAN, other inverter, difference) */
+        if (m->site.n > 0) write_out(extra, strcspn(extra, "\n") + 1);
         break;
     }
     }
@@ -316,6 +346,7 @@ static void on_tick(void *ctx, bl_us when)
                 (!m->offered && now - m->started >= (bl_us)(m->cfg.monitor.stale_after * S_US)))) {
         offer_mqtt(m, now, false);
     }
+    app__site_publish(&m->site, &m->tracker.state, m->mqtt, m->http, now);
     if (m->http != NULL) {
         bl_http_set_ids(m->http, m->tracker.ids, m->tracker.nids);
         bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
@@ -346,7 +377,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: batlink monitor [--config FILE] [--mqtt URL] [--http ADDR:PORT] [--json]\n"
-            "                       [--duration S] [--profile NAME] [SOURCE]\n\n"
+            "                       [--duration S] [--profile NAME] [--site URI]... [SOURCE]\n\n"
             "Listen to the battery->inverter CAN bus (never transmits) and show the battery's\n"
             "state, limits, flags, alarms and the link (up/stale/down) on the terminal, as JSON\n"
             "lines, over MQTT with Home Assistant discovery and over HTTP.\n\n"
@@ -358,8 +389,11 @@ static void usage(FILE *out)
             "  --json           one JSON state object per update on stdout\n"
             "  --duration S     stop after S seconds\n"
             "  --profile NAME   CAN profile (default pylontech)\n"
+            "  --site URI       a site input (repeatable; overrides [site] inputs): grid power\n"
+            "                   from a meter, the battery power a second inverter reports\n"
             "  SOURCE           default sim: (a simulated battery); see below\n\n"
             "sources:\n%s\n"
+            "site inputs:\n%s\n"
             "examples:\n"
             "  batlink monitor --duration 5 sim:\n"
             "  batlink monitor can0\n"
@@ -369,7 +403,7 @@ static void usage(FILE *out)
             "exit status: 0 after --duration, SIGINT/SIGTERM or the end of a file; 1 runtime\n"
             "failure or SIGHUP (a clean stop that a service manager restarts; SIGUSR1/2 and\n"
             "SIGALRM are ignored); 2 usage or configuration error\n",
-            bl_source_uri_help());
+            bl_source_uri_help(), bl_site_in_uri_help());
 }
 
 /* A flag that overrides a key of the file. */
@@ -381,18 +415,24 @@ struct flagset {
 static int configure(struct monitor *m, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"mqtt", required_argument, NULL, 'm'},
-        {"http", required_argument, NULL, 'H'},     {"json", no_argument, NULL, 'j'},
-        {"duration", required_argument, NULL, 'd'}, {"profile", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"mqtt", required_argument, NULL, 'm'},
+        {"http", required_argument, NULL, 'H'},
+        {"json", no_argument, NULL, 'j'},
+        {"duration", required_argument, NULL, 'd'},
+        {"profile", required_argument, NULL, 'p'},
+        {"site", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct flagset set[8];
+    bool site_flag = false;
     unsigned nset = 0;
     const char *file = NULL;
     int c;
     char *mqtt_arg = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:s:h", opts, NULL)) != -1) {
         if (nset >= 7) {
             app__err("monitor: too many options");
             return BL_EXIT_USAGE;
@@ -417,6 +457,20 @@ static int configure(struct monitor *m, int argc, char **argv)
         case 'p':
             set[nset++] = (struct flagset){"source", "profile", "--profile", optarg};
             break;
+        case 's': {
+            size_t have = strlen(m->site_arg);
+            if (strchr(optarg, ',') != NULL ||
+                (size_t)snprintf(m->site_arg + have, sizeof m->site_arg - have, "%s%s",
+                                 have > 0 ? "," : "", optarg) >= sizeof m->site_arg - have) {
+                app__err("--site: \"%s\": %s", optarg,
+                         strchr(optarg, ',') != NULL ? "one URI per --site"
+                                                     : "too many or too long site URIs");
+                return BL_EXIT_USAGE;
+            }
+            if (!site_flag) set[nset++] = (struct flagset){"site", "inputs", "--site", m->site_arg};
+            site_flag = true;
+            break;
+        }
         case 'h':
             usage(stdout);
             return BL_EXIT_OK;
@@ -511,6 +565,11 @@ static int start(struct monitor *m)
     }
     int rc = app__open_outputs(&m->cfg, m->loop, bl_source_uri(m->src), &m->mqtt, &m->http);
     if (rc >= 0) return rc;
+    m->site.ctx = m;
+    m->site.on_change = on_site_change;
+    m->site.warn = on_warn;
+    rc = app__site_open(&m->site, &m->cfg, m->loop);
+    if (rc >= 0) return rc;
     bl_us period = m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US) : S_US;
     m->tick = bl_loop_timer(m->loop, now + period, period, on_tick, m);
     m->settle = bl_loop_timer(m->loop, 0, 0, on_settle, m);
@@ -536,6 +595,7 @@ static void finish(struct monitor *m)
         if (m->http != NULL)
             bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now,
                            state_wall(m, now, false));
+        app__site_publish(&m->site, &m->tracker.state, m->mqtt, m->http, now);
         if (m->mqtt != NULL) {
             /* the last state (a capture's end is a complete burst too), then whatever is
              * pending, then offline: waits for a connection under way, bounded (mqtt.h) */
@@ -552,6 +612,7 @@ static void finish(struct monitor *m)
     bl_timer_remove(m->settle);
     bl_timer_remove(m->stop);
     bl_timer_remove(m->watchdog);
+    app__site_close(&m->site);
     bl_source_close(m->src);
     if (m->loop != NULL) app__sigstop_close(&m->sig);
     bl_log_detach(LOG_DRAIN_US);

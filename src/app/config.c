@@ -111,6 +111,10 @@ static const struct key keys[] = {
         "(written atomically every minute and at exit); empty = "
         "$STATE_DIRECTORY/energy-<command>-<device>.state under systemd, else not kept; "
         "none = not kept"),
+    STR("site", "inputs", site.inputs, "",
+        "site inputs read by monitor and bridge, comma-separated: sma-em:[IFACE][?serial=N] "
+        "(SMA Energy Meter / Home Manager 2.0), goodwe:HOST[:PORT][?proto=udp|tcp]; "
+        "empty = none; --site URI overrides"),
     STR("bridge", "bms", bridge.bms, "", "BMS to read, e.g. jk:/dev/ttyUSB0"),
     STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
     TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
