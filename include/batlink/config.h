@@ -55,6 +55,12 @@ struct bl_config {
     struct {
         /** [site] inputs = "" (none): site input URIs separated by commas (sitein.h) */
         char inputs[BL_CONFIG_STR];
+        bool coordinate;             /**< [site] coordinate = true (coord.h) */
+        double coordinate_threshold; /**< [site] coordinate_threshold = 200 (W) */
+        double coordinate_release;   /**< [site] coordinate_release = 100 (W) */
+        double coordinate_engage;    /**< [site] coordinate_engage = 0 (s) */
+        double coordinate_hold;      /**< [site] coordinate_hold = 30 (s) */
+        bool grid_no_charge;         /**< [site] grid_no_charge = false */
     } site;
     struct {
         char bms[BL_CONFIG_STR]; /**< [bridge] bms = "" */

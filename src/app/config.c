@@ -115,6 +115,20 @@ static const struct key keys[] = {
         "site inputs read by monitor and bridge, comma-separated: sma-em:[IFACE][?serial=N] "
         "(SMA Energy Meter / Home Manager 2.0), goodwe:HOST[:PORT][?proto=udp|tcp]; "
         "empty = none; --site URI overrides"),
+    BOOL("site", "coordinate", site.coordinate, "true",
+         "(bridge) when the other inverter charges the battery, the bridged inverter's discharge "
+         "limit is 0; when it discharges, the charge limit is 0 (reason coordination)"),
+    NUM("site", "coordinate_threshold", site.coordinate_threshold, 1, 100000, "200",
+        "the other inverter's battery power (W) above which it counts as charging/discharging"),
+    NUM("site", "coordinate_release", site.coordinate_release, 0, 100000, "100",
+        "hysteresis: a block is released only once that power stays below this (W)"),
+    NUM("site", "coordinate_engage", site.coordinate_engage, 0, 3600, "0",
+        "the condition must hold this long before the block (seconds; 0 = the same period)"),
+    NUM("site", "coordinate_hold", site.coordinate_hold, 0, 3600, "30",
+        "a block stays this long after the power fell below coordinate_release (seconds)"),
+    BOOL("site", "grid_no_charge", site.grid_no_charge, "false",
+         "(bridge) never charge from the grid: the charge limit follows the exported power "
+         "(meter) plus what the battery takes now"),
     STR("bridge", "bms", bridge.bms, "", "BMS to read, e.g. jk:/dev/ttyUSB0"),
     STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
     TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
@@ -489,6 +503,11 @@ enum bl_err bl_config_load_ex(struct bl_config *c, const char *path, bl_config_h
 
 enum bl_err bl_config_check(const struct bl_config *c, char err[256])
 {
+    if (c->site.coordinate_release >= c->site.coordinate_threshold) {
+        snprintf(err, 256, "site: coordinate_release: %g must be below coordinate_threshold %g",
+                 c->site.coordinate_release, c->site.coordinate_threshold);
+        return BL_ERR_USAGE;
+    }
     if (c->monitor.stale_after >= c->monitor.down_after) {
         snprintf(err, 256, "monitor: stale_after: %g must be less than down_after (%g)",
                  c->monitor.stale_after, c->monitor.down_after);
