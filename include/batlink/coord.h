@@ -12,6 +12,7 @@
  *  - optional grid rule (grid_no_charge, off by default): never charge from the grid: the charge
  *    limit follows the power exported (meter) plus what the battery charges now, at the pack
  *    voltage; off while the grid power is unknown.
+ * After a release (hold over, or the input went stale) the cap climbs at ramp_ma_per_s.
  * A rule whose site value is unknown (its input stale or down: bl_site_tick cleared it) drops
  * out at once and says so in bl_coord_out.event. The result only ever lowers a limit
  * (bl_coord_apply) and never touches the state, the alarms or the transmit decision, so the
@@ -33,13 +34,17 @@ struct bl_coord_config {
     bl_us engage_us;     /**< [site] coordinate_engage = 0 (s): the block comes within a period */
     bl_us hold_us;       /**< [site] coordinate_hold = 30 (s) */
     bool grid_no_charge; /**< [site] grid_no_charge = false */
+    /** After a release the cap climbs from 0 at this rate (mA/s), so a released limit comes
+     * back like any other increase of the controller ([limits] current_ramp); 0 = at once. */
+    int32_t ramp_ma_per_s;
 };
 
 struct bl_coord {
     bool block_charge, block_discharge;
     bl_us charging_since, discharging_since;         /**< 0 = condition not holding */
     bl_us charge_quiet_since, discharge_quiet_since; /**< below release_w since (0 = not) */
-    bool had_other, had_grid; /**< the site value was known at the last step */
+    bool had_other, had_grid;                  /**< the site value was known at the last step */
+    bl_us charge_released, discharge_released; /**< when a block ended (0 = no ramp running) */
 };
 
 struct bl_coord_out {

@@ -1240,6 +1240,7 @@ static int start(struct bridge *b)
     b->coord_cfg.engage_us = (bl_us)(b->cfg.site.coordinate_engage * 1e6);
     b->coord_cfg.hold_us = (bl_us)(b->cfg.site.coordinate_hold * 1e6);
     b->coord_cfg.grid_no_charge = b->cfg.site.grid_no_charge;
+    b->coord_cfg.ramp_ma_per_s = b->ctl_cfg.current.rate_per_s;
     if (b->mqtt != NULL) {
         bl_mqtt_set_entities(b->mqtt, entities, sizeof entities / sizeof entities[0]);
         /* with commands: the two current limits as numbers (0 .. the configured maximum: a

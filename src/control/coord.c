@@ -13,6 +13,7 @@ void bl_coord_config_defaults(struct bl_coord_config *c)
     c->engage_us = 0;
     c->hold_us = 30 * 1000000LL;
     c->grid_no_charge = false;
+    c->ramp_ma_per_s = 0;
 }
 
 void bl_coord_init(struct bl_coord *c)
@@ -41,13 +42,37 @@ static bool direction(bool *block, bl_us *since, bl_us *quiet, bool above, bool 
     return *block != was;
 }
 
+/* A blocked direction: cap 0; released: the cap climbs from 0 at ramp_ma_per_s. */
+static void ramp(const bool *block, bool was, bl_us *released, int32_t *cap,
+                 const struct bl_coord_config *cfg, bl_us now)
+{
+    if (*block) {
+        *released = 0;
+        *cap = 0;
+        return;
+    }
+    if (was && cfg->ramp_ma_per_s > 0) *released = now;
+    if (*released == 0) return;
+    int64_t ma = (int64_t)cfg->ramp_ma_per_s * (now - *released) / 1000000;
+    if (ma >= 1000000) { /* 1000 A: beyond any limit, the ramp is over */
+        *released = 0;
+        return;
+    }
+    *cap = (int32_t)ma;
+}
+
 void bl_coord_step(struct bl_coord *c, const struct bl_coord_config *cfg, const struct bl_site *s,
                    int32_t battery_w, int32_t pack_mv, bl_us now, struct bl_coord_out *o)
 {
     o->charge_cap_ma = INT32_MAX;
     o->discharge_cap_ma = INT32_MAX;
     o->event = NULL;
-    if (!cfg->enabled) return;
+    bool was_charge = c->block_charge, was_discharge = c->block_discharge;
+    if (!cfg->enabled) {
+        c->block_charge = c->block_discharge = false;
+        c->charge_released = c->discharge_released = 0;
+        return;
+    }
     double v;
     bool have_other = bl_site_value(s, BL_SITE_OTHER_BAT_POWER, &v);
     if (!have_other) {
@@ -73,8 +98,9 @@ void bl_coord_step(struct bl_coord *c, const struct bl_coord_config *cfg, const 
                                          "after the hold";
     }
     c->had_other = have_other;
-    if (c->block_discharge) o->discharge_cap_ma = 0;
-    if (c->block_charge) o->charge_cap_ma = 0;
+    ramp(&c->block_discharge, was_discharge, &c->discharge_released, &o->discharge_cap_ma, cfg,
+         now);
+    ramp(&c->block_charge, was_charge, &c->charge_released, &o->charge_cap_ma, cfg, now);
 
     if (cfg->grid_no_charge) {
         bool have_grid = bl_site_value(s, BL_SITE_GRID_POWER, &v);

@@ -166,7 +166,7 @@ static void site_step(struct bl_site *site, struct bl_coord *coord,
     }
     /* unknown: the blocks drop out (only the grid rule may still cap the charge) */
     if (!bl_site_value(site, BL_SITE_OTHER_BAT_POWER, &w))
-        assert_int_equal(co.discharge_cap_ma, INT32_MAX);
+        assert_false(coord->block_charge || coord->block_discharge);
 }
 
 static void one_trace(unsigned n)
@@ -183,6 +183,7 @@ static void one_trace(unsigned n)
     ccfg.hold_us = between(0, 60) * S;
     ccfg.engage_us = chance(50) ? 0 : between(0, 10) * S;
     ccfg.grid_no_charge = chance(30);
+    ccfg.ramp_ma_per_s = chance(30) ? 0 : between(100, 20000);
     struct bl_ctl_config cfg;
     bl_ctl_config_defaults(&cfg);
     cfg.max_charge_ma = between(0, 200) * 1000;

@@ -135,6 +135,38 @@ static void test_grid_rule(void **state)
     assert_non_null(o.event);
 }
 
+static void test_release_ramps(void **state)
+{
+    (void)state;
+    struct bl_coord_config cfg;
+    bl_coord_config_defaults(&cfg);
+    cfg.hold_us = 2 * S;
+    cfg.ramp_ma_per_s = 1000;
+    struct bl_coord c;
+    bl_coord_init(&c);
+    struct bl_site s;
+    bl_site_init(&s);
+    struct bl_coord_out o;
+    other(&s, 1000, true);
+    bl_coord_step(&c, &cfg, &s, 0, 52000, 10 * S, &o);
+    assert_int_equal(o.discharge_cap_ma, 0);
+    other(&s, 0, true);
+    bl_coord_step(&c, &cfg, &s, 0, 52000, 11 * S, &o); /* quiet from 11 s */
+    bl_coord_step(&c, &cfg, &s, 0, 52000, 13 * S, &o); /* hold over: released, ramp from 0 */
+    assert_int_equal(o.discharge_cap_ma, 0);
+    bl_coord_step(&c, &cfg, &s, 0, 52000, 15 * S, &o);
+    assert_int_equal(o.discharge_cap_ma, 2000);
+    /* a stale input drops out the same way: from 0 along the ramp, never a jump */
+    other(&s, -1000, true);
+    bl_coord_step(&c, &cfg, &s, 0, 52000, 16 * S, &o);
+    assert_int_equal(o.charge_cap_ma, 0);
+    other(&s, -1000, false);
+    bl_coord_step(&c, &cfg, &s, 0, 52000, 17 * S, &o);
+    assert_int_equal(o.charge_cap_ma, 0);
+    bl_coord_step(&c, &cfg, &s, 0, 52000, 18 * S, &o);
+    assert_int_equal(o.charge_cap_ma, 1000);
+}
+
 static void test_apply_never_raises(void **state)
 {
     (void)state;
@@ -157,9 +189,8 @@ static void test_apply_never_raises(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_hold_release),
-        cmocka_unit_test(test_engage_delay_and_disabled),
-        cmocka_unit_test(test_grid_rule),
+        cmocka_unit_test(test_block_hold_release), cmocka_unit_test(test_engage_delay_and_disabled),
+        cmocka_unit_test(test_grid_rule),          cmocka_unit_test(test_release_ramps),
         cmocka_unit_test(test_apply_never_raises),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
