@@ -55,6 +55,14 @@ struct bl_config {
     struct {
         /** [site] inputs = "" (none): site input URIs separated by commas (sitein.h) */
         char inputs[BL_CONFIG_STR];
+        char grid_power_topic[BL_CONFIG_STR]; /**< [site] grid_power_topic = "" */
+        char grid_power_json_path[128];       /**< [site] grid_power_json_path = "" */
+        char grid_power_unit[4];              /**< [site] grid_power_unit = "W" (W|kW) */
+        /** [site] other_inverter_battery_power_topic / _json_path / _unit */
+        char other_topic[BL_CONFIG_STR];
+        char other_json_path[128];
+        char other_unit[4];
+        double topic_timeout;        /**< [site] topic_timeout = 30 (s) */
         bool coordinate;             /**< [site] coordinate = true (coord.h) */
         double coordinate_threshold; /**< [site] coordinate_threshold = 200 (W) */
         double coordinate_release;   /**< [site] coordinate_release = 100 (W) */

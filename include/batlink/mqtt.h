@@ -130,6 +130,20 @@ void bl_mqtt_set_extra(struct bl_mqtt *m, const char *json_object);
  */
 void bl_mqtt_set_site_state(struct bl_mqtt *m, const char *json_object, bool changed_now);
 
+/** A message on a topic given to bl_mqtt_subscribe: payload as received (not NUL-terminated),
+ * borrowed for the call. */
+typedef void (*bl_mqtt_message_fn)(void *ctx, const char *topic, const void *payload, size_t len);
+#define BL_MQTT_MAX_SUBS 4
+
+/**
+ * Read `topic` (exact, no wildcards) on the existing connection: subscribed now (QoS 0) and after
+ * every reconnect; each message (a retained one too) goes to `fn`. The site's generic MQTT input.
+ * BL_ERR_USAGE: more than BL_MQTT_MAX_SUBS topics, an empty or too long one, or a wildcard.
+ * Blocking: never.
+ */
+enum bl_err bl_mqtt_subscribe(struct bl_mqtt *m, const char *topic, bl_mqtt_message_fn fn,
+                              void *ctx) BL_MUST_CHECK;
+
 /** One extra Home Assistant entity announced with the discovery configs. */
 struct bl_mqtt_entity {
     const char *key;            /**< unique id suffix and topic level ("cell_spread_v") */

@@ -467,7 +467,7 @@ static void apply_pack_caps(const struct bridge *b, struct bl_ctl_out *o)
  * controller is OK (the failsafe is the controller's alone). */
 static void apply_coordination(struct bridge *b, struct bl_ctl_out *o, bl_us now)
 {
-    if (b->site.n == 0) return;
+    if (b->site.site.n_inputs == 0) return;
     int32_t battery_w = 0, pack_mv = 0;
     if (b->have_last) {
         pack_mv = (int32_t)b->last.pack_mv;
@@ -814,7 +814,7 @@ static void outputs(struct bridge *b, bl_us now)
     if (b->json) {
         cJSON *st = bl_json_state(&b->bat, &l, now, wall, NULL);
         if (st != NULL && x != NULL) cJSON_AddItemReferenceToObject(st, "bridge", x);
-        char *stxt = b->site.n > 0 ? app__site_json(&b->site, &b->bat, now) : NULL;
+        char *stxt = b->site.site.n_inputs > 0 ? app__site_json(&b->site, &b->bat, now) : NULL;
         cJSON *so = stxt != NULL ? cJSON_Parse(stxt) : NULL;
         free(stxt);
         if (st != NULL && so != NULL && cJSON_AddItemToObject(st, "site", so)) so = NULL;
@@ -1231,6 +1231,8 @@ static int start(struct bridge *b)
     b->site.ctx = b;
     b->site.warn = on_site_warn;
     rc = app__site_open(&b->site, &b->cfg, b->loop);
+    if (rc >= 0) return rc;
+    rc = app__site_attach_mqtt(&b->site, &b->cfg, b->loop, b->mqtt);
     if (rc >= 0) return rc;
     bl_coord_init(&b->coord);
     bl_coord_config_defaults(&b->coord_cfg);

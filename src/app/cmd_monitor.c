@@ -270,7 +270,7 @@ static void render(struct monitor *m, bl_us now, bool final)
         if (!m->dirty && !m->link_changed && !final) return;
         struct bl_link l = link_view(m, now);
         char *js = NULL;
-        if (m->site.n > 0) {
+        if (m->site.site.n_inputs > 0) {
             struct cJSON *o = bl_json_state(&m->tracker.state, &l, now, v.wall_us, NULL);
             char *st = app__site_json(&m->site, &m->tracker.state, now);
             struct cJSON *so = st != NULL ? cJSON_Parse(st) : NULL;
@@ -300,7 +300,7 @@ static void render(struct monitor *m, bl_us now, bool final)
         size_t len = bl_term_summary(m->out, sizeof m->out, &v);
         write_out(m->out, len < sizeof m->out ? len : sizeof m->out - 1);
         /* the site's first line (grid, battery on CAN, other inverter, difference) */
-        if (m->site.n > 0) write_out(extra, strcspn(extra, "\n") + 1);
+        if (m->site.site.n_inputs > 0) write_out(extra, strcspn(extra, "\n") + 1);
         break;
     }
     }
@@ -569,6 +569,8 @@ static int start(struct monitor *m)
     m->site.on_change = on_site_change;
     m->site.warn = on_warn;
     rc = app__site_open(&m->site, &m->cfg, m->loop);
+    if (rc >= 0) return rc;
+    rc = app__site_attach_mqtt(&m->site, &m->cfg, m->loop, m->mqtt);
     if (rc >= 0) return rc;
     bl_us period = m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US) : S_US;
     m->tick = bl_loop_timer(m->loop, now + period, period, on_tick, m);

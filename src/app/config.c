@@ -115,6 +115,22 @@ static const struct key keys[] = {
         "site inputs read by monitor and bridge, comma-separated: sma-em:[IFACE][?serial=N] "
         "(SMA Energy Meter / Home Manager 2.0), goodwe:HOST[:PORT][?proto=udp|tcp]; "
         "empty = none; --site URI overrides"),
+    STR("site", "grid_power_topic", site.grid_power_topic, "",
+        "generic MQTT input: a topic with the grid power (W, + = importing), a plain number or "
+        "JSON (grid_power_json_path); uses the [mqtt] connection; empty = none"),
+    STR("site", "grid_power_json_path", site.grid_power_json_path, "",
+        "dotted path to the number in a JSON payload (e.g. power.total or values.0); empty = "
+        "the payload is the number"),
+    CHO("site", "grid_power_unit", site.grid_power_unit, "W|kW", "W", "unit of that number"),
+    STR("site", "other_inverter_battery_power_topic", site.other_topic, "",
+        "generic MQTT input: the other inverter's battery power (W, + = charging the battery)"),
+    STR("site", "other_inverter_battery_power_json_path", site.other_json_path, "",
+        "dotted path to the number in a JSON payload; empty = the payload is the number"),
+    CHO("site", "other_inverter_battery_power_unit", site.other_unit, "W|kW", "W",
+        "unit of that number"),
+    NUM("site", "topic_timeout", site.topic_timeout, 0.5, 3600, "30",
+        "a topic value older than this is stale and stops constraining (seconds; the publisher "
+        "must send at least this often)"),
     BOOL("site", "coordinate", site.coordinate, "true",
          "(bridge) when the other inverter charges the battery, the bridged inverter's discharge "
          "limit is 0; when it discharges, the charge limit is 0 (reason coordination)"),

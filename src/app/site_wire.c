@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* site_wire.c: the site inputs of monitor and bridge ([site] inputs, --site): open them on the
  * poll loop, age them, log link changes, and hand the `site` object to the outputs. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,157 @@ int app__site_open(struct app__site *s, const struct bl_config *c, struct bl_loo
     return -1;
 }
 
+/* A number in `t` (whole text, spaces around allowed). */
+static bool number(const char *t, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(t, &end);
+    if (end == t || errno != 0) return false;
+    while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+        end++;
+    return *end == '\0';
+}
+
+bool app__site_parse_payload(const char *payload, size_t len, const char *path, double scale,
+                             int32_t *w, const char **why)
+{
+    char buf[1025];
+    if (len == 0) {
+        *why = "empty payload";
+        return false;
+    }
+    if (len >= sizeof buf) {
+        *why = "payload longer than 1 KiB";
+        return false;
+    }
+    memcpy(buf, payload, len);
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+        *why = "NUL byte in the payload";
+        return false;
+    }
+    double v;
+    if (path[0] == '\0') {
+        if (!number(buf, &v)) {
+            *why = "not a number (set *_json_path for JSON)";
+            return false;
+        }
+    } else {
+        cJSON *root = cJSON_ParseWithLength(buf, len);
+        if (root == NULL) {
+            *why = "not JSON";
+            return false;
+        }
+        const cJSON *at = root;
+        char seg[128];
+        for (const char *p = path; at != NULL && *p != '\0';) {
+            size_t n = strcspn(p, ".");
+            if (n == 0 || n >= sizeof seg) {
+                at = NULL;
+                break;
+            }
+            memcpy(seg, p, n);
+            seg[n] = '\0';
+            p += n + (p[n] == '.');
+            if (cJSON_IsArray(at) && strspn(seg, "0123456789") == n)
+                at = cJSON_GetArrayItem(at, atoi(seg));
+            else
+                at = cJSON_IsObject(at) ? cJSON_GetObjectItemCaseSensitive(at, seg) : NULL;
+        }
+        bool ok = at != NULL && ((cJSON_IsNumber(at) && (v = at->valuedouble, true)) ||
+                                 (cJSON_IsString(at) && number(at->valuestring, &v)));
+        cJSON_Delete(root);
+        if (!ok) {
+            *why = "no number at the JSON path";
+            return false;
+        }
+    }
+    v *= scale;
+    if (!isfinite(v) || v > 1e6 || v < -1e6) {
+        *why = "value outside -1 MW..1 MW";
+        return false;
+    }
+    *w = (int32_t)lround(v);
+    return true;
+}
+
+static void on_topic(void *ctx, const char *topic, const void *payload, size_t len)
+{
+    struct app__site_topic *t = ctx;
+    struct app__site *s = t->s;
+    int32_t w;
+    const char *why;
+    if (!app__site_parse_payload(payload, len, t->path, t->scale, &w, &why)) {
+        bl_site_bad(&s->site, t->idx,
+                    len >= 1025                      ? BL_SITE_BAD_OVERSIZED
+                    : strstr(why, "outside") != NULL ? BL_SITE_BAD_VALUE
+                                                     : BL_SITE_BAD_MALFORMED,
+                    why);
+        if (bl_log_allow("site: mqtt payloads", bl_now_mono())) {
+            char msg[320];
+            snprintf(msg, sizeof msg, "site: mqtt:%.200s: %s: ignored (%llu bad so far)", topic,
+                     why, (unsigned long long)s->site.in[t->idx].bad);
+            bl_logf(BL_LOG_WARN, "%s", msg);
+        }
+        return;
+    }
+    bl_site_apply_value(&s->site, t->idx, t->field, w, bl_now_mono());
+    if (moved(s)) mark(s);
+}
+
+int app__site_attach_mqtt(struct app__site *s, const struct bl_config *c, struct bl_loop *loop,
+                          struct bl_mqtt *mqtt)
+{
+    const struct {
+        const char *key, *topic, *path, *unit;
+        enum bl_site_field f;
+    } want[] = {
+        {"grid_power_topic", c->site.grid_power_topic, c->site.grid_power_json_path,
+         c->site.grid_power_unit, BL_SITE_GRID_POWER},
+        {"other_inverter_battery_power_topic", c->site.other_topic, c->site.other_json_path,
+         c->site.other_unit, BL_SITE_OTHER_BAT_POWER},
+    };
+    for (unsigned i = 0; i < 2; i++) {
+        if (want[i].topic[0] == '\0') continue;
+        if (mqtt == NULL) {
+            app__err_key(c, "site", want[i].key, "needs [mqtt] url (the topic is read over it)");
+            return BL_EXIT_USAGE;
+        }
+        char uri[BL_SITE_URI_MAX + 1];
+        snprintf(uri, sizeof uri, "mqtt:%s", want[i].topic);
+        int idx = bl_site_add_input(&s->site, BL_SITE_MQTT, uri);
+        struct app__site_topic *t = &s->topics[s->n_topics];
+        if (idx < 0 || strlen(want[i].path) >= sizeof t->path) {
+            app__err_key(c, "site", want[i].key, "site table full or topic/path too long");
+            return BL_EXIT_USAGE;
+        }
+        *t = (struct app__site_topic){.s = s,
+                                      .idx = (unsigned)idx,
+                                      .field = want[i].f,
+                                      .scale = strcmp(want[i].unit, "kW") == 0 ? 1000.0 : 1.0};
+        snprintf(t->path, sizeof t->path, "%s", want[i].path);
+        bl_us to = (bl_us)(c->site.topic_timeout * 1e6);
+        s->site.in[idx].stale_us = to;
+        s->site.in[idx].down_us = 3 * to;
+        if (bl_mqtt_subscribe(mqtt, want[i].topic, on_topic, t) != BL_OK) {
+            app__err_key(c, "site", want[i].key, "a topic without wildcards (+, #) is needed");
+            return BL_EXIT_USAGE;
+        }
+        s->n_topics++;
+        bl_logf(BL_LOG_INFO, "site: %s: reading", uri);
+    }
+    if (s->n_topics > 0 && s->tick == NULL) {
+        bl_us now = bl_now_mono();
+        s->tick = bl_loop_timer(loop, now + TICK_US, TICK_US, on_tick, s);
+        if (s->tick == NULL) {
+            app__err("site: loop timer table full");
+            return BL_EXIT_FAIL;
+        }
+    }
+    return -1;
+}
+
 void app__site_close(struct app__site *s)
 {
     bl_timer_remove(s->tick);
@@ -154,7 +306,7 @@ char *app__site_json(const struct app__site *s, const struct bl_battery *b, bl_u
 void app__site_publish(struct app__site *s, const struct bl_battery *b, struct bl_mqtt *mqtt,
                        struct bl_http *http, bl_us now)
 {
-    if (s->n == 0) return;
+    if (s->site.n_inputs == 0) return;
     char *js = app__site_json(s, b, now);
     if (js == NULL) return;
     if (mqtt != NULL) bl_mqtt_set_site_state(mqtt, js, s->changed);
@@ -177,7 +329,7 @@ size_t app__site_lines(const struct app__site *s, const struct bl_battery *b, bl
 {
     size_t len = 0;
     if (n > 0) buf[0] = '\0';
-    if (s->n == 0) return 0;
+    if (s->site.n_inputs == 0) return 0;
 #define PUT(...)                                                                                   \
     do {                                                                                           \
         int w_ = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0, __VA_ARGS__);         \

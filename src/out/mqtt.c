@@ -101,6 +101,14 @@ struct bl_mqtt {
     cJSON *site_state;
     bool site_dirty;     /* changed beyond its deadbands since the last publish */
     bool site_announced; /* its entities went out with the discovery of this connection */
+
+    /* topics read for the site (bl_mqtt_subscribe): exact topics, no wildcards */
+    struct {
+        char topic[TOPIC_MAX];
+        bl_mqtt_message_fn fn;
+        void *ctx;
+    } subs[BL_MQTT_MAX_SUBS];
+    unsigned n_subs;
 };
 
 /* ---- URL ---------------------------------------------------------------------------------- */
@@ -899,6 +907,10 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                 mosquitto_strerror(src));
     if (m->cmd_fn != NULL && (src = mosquitto_subscribe(m->mosq, NULL, m->t_set, 1)) != 0)
         bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, m->t_set, mosquitto_strerror(src));
+    for (unsigned i = 0; i < m->n_subs; i++)
+        if ((src = mosquitto_subscribe(m->mosq, NULL, m->subs[i].topic, 0)) != 0)
+            bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, m->subs[i].topic,
+                    mosquitto_strerror(src));
     announce(m);
     send_availability(m, true);
     schedule(m, bl_now_mono());
@@ -930,6 +942,12 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     struct bl_mqtt *m = obj;
     (void)mosq;
     size_t setlen = strlen(m->t_set) - 1; /* without the '+' */
+    for (unsigned i = 0; i < m->n_subs; i++) {
+        if (strcmp(msg->topic, m->subs[i].topic) != 0) continue;
+        m->subs[i].fn(m->subs[i].ctx, msg->topic, msg->payload,
+                      msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
+        return;
+    }
     if (m->cmd_fn != NULL && strncmp(msg->topic, m->t_set, setlen) == 0) {
         /* A retained command would be replayed at every (re)subscribe, e.g. a force charge long
          * after it was asked for: commands act only when sent (transports.md section 6.5). */
@@ -1305,6 +1323,24 @@ void bl_mqtt_set_site_state(struct bl_mqtt *m, const char *json_object, bool cha
     if (!m->connected || m->shutting_down || !m->have) return;
     if (m->discovery && m->announced && !m->site_announced) announce_site(m);
     if (m->site_dirty) schedule(m, bl_now_mono());
+}
+
+enum bl_err bl_mqtt_subscribe(struct bl_mqtt *m, const char *topic, bl_mqtt_message_fn fn,
+                              void *ctx)
+{
+    size_t n = strlen(topic);
+    if (m->n_subs >= BL_MQTT_MAX_SUBS || n == 0 || n >= TOPIC_MAX || strpbrk(topic, "+#") != NULL)
+        return BL_ERR_USAGE;
+    snprintf(m->subs[m->n_subs].topic, TOPIC_MAX, "%s", topic);
+    m->subs[m->n_subs].fn = fn;
+    m->subs[m->n_subs].ctx = ctx;
+    m->n_subs++;
+    if (m->connected) {
+        int rc = mosquitto_subscribe(m->mosq, NULL, topic, 0);
+        if (rc != MOSQ_ERR_SUCCESS)
+            bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, topic, mosquitto_strerror(rc));
+    }
+    return BL_OK;
 }
 
 void bl_mqtt_set_entities(struct bl_mqtt *m, const struct bl_mqtt_entity *e, size_t n)

@@ -190,6 +190,61 @@ def test_mqtt(tmp):
     br.stop()
 
 
+def pub(port, topic, payload, retain=False):
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-m",
+                    payload] + (["-r"] if retain else []), check=True)
+
+
+def test_mqtt_input(tmp):
+    """[site] *_topic: plain numbers and JSON paths, kW, bad payloads counted (never used), stale
+    after topic_timeout."""
+    if shutil.which("mosquitto") is None:
+        print("note: mqtt input part skipped (no mosquitto)", file=sys.stderr)
+        return
+    br = Broker(tmp)
+    ini = os.path.join(tmp, "t.ini")
+    with open(ini, "w") as f:
+        f.write("[site]\ngrid_power_topic = home/grid\n"
+                "other_inverter_battery_power_topic = home/inv2\n"
+                "other_inverter_battery_power_json_path = battery.power\n"
+                "other_inverter_battery_power_unit = kW\ntopic_timeout = 2\n")
+    mon = Run([BATLINK, "monitor", "--json", "--config", ini, "--mqtt",
+               "mqtt://127.0.0.1:%d" % br.port, "sim:"])
+    site = lambda o: o.get("site", {})  # noqa: E731
+
+    def seen(pred):
+        return find(mon, pred) is not None
+
+    # the subscription exists once the monitor is connected: publish retained, so order is free
+    pub(br.port, "home/grid", "-1234.4", retain=True)
+    pub(br.port, "home/inv2", '{"battery": {"power": "1.5"}}', retain=True)
+    check(wait_until(lambda: seen(lambda o: site(o).get("grid_power_w") == -1234 and
+                                  site(o).get("other_inverter_battery_power_w") == 1500)),
+          "mqtt input: plain number (W) and a JSON path with a numeric string in kW")
+    for bad in ("abc", "", '{"battery": {}}', "1e12", "nan"):
+        pub(br.port, "home/grid" if bad in ("abc", "1e12", "nan") else "home/inv2", bad)
+    pub(br.port, "home/grid", "800")
+
+    def bad_counted():
+        o = find(mon, lambda o: any(i.get("uri") == "mqtt:home/grid" and i.get("bad", 0) >= 3
+                                    for i in site(o).get("inputs", [])))
+        return o is not None
+    check(wait_until(bad_counted), "mqtt input: bad payloads counted")
+    check(wait_until(lambda: seen(lambda o: site(o).get("grid_power_w") == 800)),
+          "mqtt input: a good value after bad ones is used")
+    check(wait_until(lambda: "not a number" in mon.stderr()), "bad payload warning names why")
+    # no more messages: stale after topic_timeout (2 s), the value drops out
+    check(wait_until(lambda: seen(lambda o: "grid_power_w" not in site(o) and any(
+        i.get("uri") == "mqtt:home/grid" and i.get("link") == "stale"
+        for i in site(o).get("inputs", [])))), "mqtt input: stale after topic_timeout")
+    rc, _, err = mon.stop()
+    check(rc == 0, "monitor with mqtt topics exits 0: %s" % err[-300:])
+    r = subprocess.run([BATLINK, "monitor", "--config", ini, "sim:"], capture_output=True,
+                       text=True)
+    check(r.returncode == 2 and "needs [mqtt] url" in r.stderr, "topics without [mqtt] url: usage")
+    br.stop()
+
+
 def test_usage():
     r = subprocess.run([BATLINK, "monitor", "--site", "bogus:x", "sim:"], capture_output=True,
                        text=True)
@@ -209,6 +264,7 @@ def main():
         test_json_and_http(tmp)
         test_summary_line()
         test_mqtt(tmp)
+        test_mqtt_input(tmp)
     if FAILS:
         print("%d check(s) failed" % len(FAILS), file=sys.stderr)
         return 1
