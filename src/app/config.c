@@ -146,6 +146,8 @@ static const struct key keys[] = {
          "(bridge) never charge from the grid: the charge limit follows the exported power "
          "(meter) plus what the battery takes now"),
     STR("bridge", "bms", bridge.bms, "", "BMS to read, e.g. jk:/dev/ttyUSB0"),
+    STR("bridge", "inverter_rs485", bridge.inverter_rs485, "",
+        "also answer an inverter's Pylontech RS485 polls on this port, e.g. /dev/ttyUSB1?addr=2"),
     STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
     TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
         "CAN profile spoken to the inverter"),
