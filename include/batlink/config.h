@@ -51,6 +51,8 @@ struct bl_config {
         /** [monitor] energy_file = "" ($STATE_DIRECTORY/energy-<command>-<device>.state under
          * systemd, else not kept); "none" = not kept. Used by monitor and bridge. */
         char energy_file[BL_CONFIG_STR];
+        char on_link_down[BL_CONFIG_STR]; /**< [monitor] on_link_down = "" (none) */
+        char on_link_up[BL_CONFIG_STR];   /**< [monitor] on_link_up = "" (none) */
     } monitor;
     struct {
         /** [site] inputs = "" (none): site input URIs separated by commas (sitein.h) */

@@ -15,6 +15,7 @@
 #include "app/app.h"
 #include "app/bms_out.h"
 #include "app/sdnotify.h"
+#include "app/link_hook.h"
 #include "app/site_wire.h"
 #include "batlink/bmslink.h"
 #include "batlink/config.h"
@@ -69,9 +70,10 @@ struct monitor {
     bl_us next_summary;
     bool warn_in_view; /* stderr is the terminal the view redraws: show warnings in the view */
     char last_warn[160];
-    struct app__energy energy; /* charged/discharged kWh, kept across restarts */
-    struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
-    struct app__site site;     /* [site] inputs / --site: meter, second inverter */
+    struct app__energy energy;  /* charged/discharged kWh, kept across restarts */
+    struct bl_tracker tracker;  /* ~10 kB: the struct lives on the heap with the rest */
+    struct app__site site;      /* [site] inputs / --site: meter, second inverter */
+    struct app__link_hook hook; /* [monitor] on_link_down / on_link_up */
     char site_arg[BL_CONFIG_STR];
     /* `--bms URI`: a BMS read beside the CAN (read-only; Pylontech per-module detail) */
     const char *bms_uri;
@@ -214,6 +216,8 @@ static void on_frame(void *ctx, const struct bl_frame *f)
         m->link_changed = true;
         m->mqtt_dirty = true;
         bl_logf(BL_LOG_INFO, "link %s", bl_link_state_name(m->tracker.link.state));
+        app__link_hook_state(&m->hook, m->tracker.link.state, &m->tracker.state,
+                             bl_source_uri(m->src), 0.0);
         bl_timer_set(m->tick, bl_now_mono(),
                      m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US)
                                                     : S_US);
@@ -404,7 +408,11 @@ static void on_tick(void *ctx, bl_us when)
         bl_logf(m->tracker.link.state == BL_LINK_UP ? BL_LOG_INFO : BL_LOG_WARN,
                 "link %s: no battery frame for %.1f s", bl_link_state_name(m->tracker.link.state),
                 (double)(now - m->tracker.link.last_frame_us) / 1e6);
+        app__link_hook_state(&m->hook, m->tracker.link.state, &m->tracker.state,
+                             bl_source_uri(m->src),
+                             (double)(now - m->tracker.link.last_frame_us) / 1e6);
     }
+    app__link_hook_reap(&m->hook);
     struct bl_link l = link_view(m, now);
     int64_t wall = state_wall(m, now, false);
     /* MQTT gets complete bursts from on_settle; the tick offers what no frame brings: a link
@@ -654,6 +662,8 @@ static int start(struct monitor *m)
     m->site.ctx = m;
     m->site.on_change = on_site_change;
     m->site.warn = on_warn;
+    rc = app__link_hook_open(&m->hook, &m->cfg);
+    if (rc >= 0) return rc;
     rc = app__site_open(&m->site, &m->cfg, m->loop);
     if (rc >= 0) return rc;
     rc = app__site_attach_mqtt(&m->site, &m->cfg, m->loop, m->mqtt);

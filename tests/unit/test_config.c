@@ -239,8 +239,8 @@ static void shipped_file_documents_every_key(void **state)
      * + [http] history_file, user, password_file + [bridge] inverter_rs485 + [site] inputs,
      * coordinate, coordinate_threshold, coordinate_release, coordinate_engage, coordinate_hold,
      * grid_no_charge, grid_power_topic, _json_path, _unit, other_inverter_battery_power_topic,
-     * _json_path, _unit, topic_timeout */
-    assert_int_equal(count, 59);
+     * _json_path, _unit, topic_timeout + [monitor] on_link_down, on_link_up */
+    assert_int_equal(count, 61);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default
