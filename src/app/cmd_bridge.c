@@ -915,11 +915,14 @@ static void outputs(struct bridge *b, bl_us now)
         cJSON_Delete(st);
     } else if (b->tty) {
         static const size_t cap = BL_TERM_VIEW_MAX + 2048;
-        char *view = malloc(cap), extra[2048];
+        char *view = malloc(cap), extra[2048], site[1024];
         if (view != NULL) {
-            size_t xl = app__site_lines(&b->site, &b->bat, now, extra, sizeof extra);
-            if (xl >= sizeof extra) xl = sizeof extra - 1;
-            view_lines(b, now, extra + xl, sizeof extra - xl);
+            view_lines(b, now, extra, sizeof extra);
+            /* the site below the bridge's lines (grid, battery on CAN, other inverter) */
+            size_t xl = strlen(extra);
+            if (app__site_lines(&b->site, &b->bat, now, site, sizeof site) > 0 &&
+                xl + 1 < sizeof extra)
+                snprintf(extra + xl, sizeof extra - xl, "\n%s", site);
             struct bl_term_view v = {
                 .battery = &b->bat,
                 .link = &l,
