@@ -106,6 +106,7 @@ enum bl_ctl_reason {
     BL_CTL_R_CELL_OVER,    /**< charge voltage pulled down by a cell above cell_voltage_limit */
     BL_CTL_R_CONFIG,       /**< a configured constant (discharge voltage) */
     BL_CTL_R_STARTUP,      /**< 0 until BL_CTL_STARTUP_READINGS valid readings in a row */
+    BL_CTL_R_COORDINATION, /**< a second inverter on the battery (coord.h) */
     BL_CTL_R__COUNT
 };
 

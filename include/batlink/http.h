@@ -67,6 +67,13 @@ void bl_http_set_extra(struct bl_http *h, const char *json_object);
  */
 void bl_http_set_extra_metrics(struct bl_http *h, const char *text);
 
+/**
+ * The site around the battery (site_json.h): `json_object` served inside /api/state under the key
+ * "site" (parsed and copied; NULL or not an object clears it) and `metrics` appended to /metrics
+ * (complete families, copied; NULL = none). Cost: one parse and a copy.
+ */
+void bl_http_set_site_state(struct bl_http *h, const char *json_object, const char *metrics);
+
 /** The tracker's per-id counters (frames, rate, conflicts), served at /api/ids for the web
  * page; n is capped at BL_TRACKER_MAX_IDS. Cost O(n). */
 void bl_http_set_ids(struct bl_http *h, const struct bl_id_stat *ids, unsigned n);

@@ -24,6 +24,7 @@ static const char *const reason_names[BL_CTL_R__COUNT] = {
     [BL_CTL_R_CELL_OVER] = "cell_over_limit",
     [BL_CTL_R_CONFIG] = "config",
     [BL_CTL_R_STARTUP] = "startup",
+    [BL_CTL_R_COORDINATION] = "coordination",
 };
 
 const char *bl_ctl_reason_name(enum bl_ctl_reason r)

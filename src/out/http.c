@@ -72,6 +72,8 @@ struct bl_http {
     bl_us snap_taken;    /* bl_now_mono() when the snapshot was taken */
     cJSON *extra;        /* bl_http_set_extra, or NULL */
     char *extra_metrics; /* bl_http_set_extra_metrics, or NULL */
+    cJSON *site_state;   /* bl_http_set_site_state, or NULL */
+    char *site_metrics;  /* ... and its metrics, or NULL */
     struct bl_web *web;  /* the page at /, its files and history (web.c) */
     unsigned n_ids;      /* bl_http_set_ids: the tracker's per-id counters, for /api/ids */
     struct bl_id_stat ids[BL_TRACKER_MAX_IDS];
@@ -200,9 +202,11 @@ static enum MHD_Result serve_metrics(struct bl_http *h, struct MHD_Connection *c
         if (buf == NULL) return MHD_NO;
         size_t need = bl_prom_write(buf, cap, &in);
         size_t more = h->extra_metrics != NULL ? strlen(h->extra_metrics) : 0;
-        if (need + mine + more < cap) {
+        size_t smore = h->site_metrics != NULL ? strlen(h->site_metrics) : 0;
+        if (need + mine + more + smore < cap) {
             memcpy(buf + need, own, mine + 1);
             if (more > 0) memcpy(buf + need + mine, h->extra_metrics, more + 1);
+            if (smore > 0) memcpy(buf + need + mine + more, h->site_metrics, smore + 1);
             if (h->site[0] != '\0') {
                 size_t rn = bl_prom_relabel(buf, NULL, 0, "site", h->site) + 1;
                 char *rb = malloc(rn);
@@ -213,7 +217,7 @@ static enum MHD_Result serve_metrics(struct bl_http *h, struct MHD_Connection *c
             }
             return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf, true);
         }
-        need += mine + more;
+        need += mine + more + smore;
         free(buf);
         cap = need + 1;
     }
@@ -230,6 +234,8 @@ static cJSON *state_object(struct bl_http *h)
     bl_battery_init(&empty);
     cJSON *st = bl_json_state(h->have ? &h->b : &empty, h->have ? &h->l : NULL, now, wall, NULL);
     if (st != NULL && h->extra != NULL) cJSON_AddItemReferenceToObject(st, "bridge", h->extra);
+    if (st != NULL && h->site_state != NULL)
+        cJSON_AddItemReferenceToObject(st, "site", h->site_state);
     return st;
 }
 
@@ -705,6 +711,18 @@ void bl_http_set_extra(struct bl_http *h, const char *json_object)
     }
 }
 
+void bl_http_set_site_state(struct bl_http *h, const char *json_object, const char *metrics)
+{
+    cJSON_Delete(h->site_state);
+    h->site_state = json_object != NULL ? cJSON_Parse(json_object) : NULL;
+    if (h->site_state != NULL && !cJSON_IsObject(h->site_state)) {
+        cJSON_Delete(h->site_state);
+        h->site_state = NULL;
+    }
+    free(h->site_metrics);
+    h->site_metrics = metrics != NULL ? strdup(metrics) : NULL;
+}
+
 void bl_http_set_extra_metrics(struct bl_http *h, const char *text)
 {
     free(h->extra_metrics);
@@ -716,6 +734,8 @@ void bl_http_free(struct bl_http *h)
     if (h == NULL) return;
     cJSON_Delete(h->extra);
     free(h->extra_metrics);
+    cJSON_Delete(h->site_state);
+    free(h->site_metrics);
     bl_watch_remove(h->watch);
     bl_timer_remove(h->timer);
     if (h->d != NULL) MHD_stop_daemon(h->d);
