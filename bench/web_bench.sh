@@ -170,6 +170,7 @@ done
 echo "page weight (HTML + 4 static files, uncompressed; static files cached 1 h): $total bytes"
 curl -sf -o "$T/capture.log" "http://127.0.0.1:$HP/api/capture.log" || true
 echo "capture download (/api/capture.log): $(wc -c <"$T/capture.log") bytes, $(grep -vc '^#' "$T/capture.log") frames; $(head -1 "$T/capture.log")"
+echo "  peak RSS (VmHWM) after the download (its text is built in one buffer, freed after): $(awk '/^VmHWM/ {print $2}' "/proc/$MON/status") KiB"
 kill -TERM $MON
 wait $MON || echo "monitor exit $?" >&2
 cpu=$(cat "$T/cpu.open")
