@@ -106,7 +106,8 @@
       live.appendChild(c);
     }
     renderSite(s.site || (br && br.site) || null);
-    renderPacks(Array.isArray(s.packs) ? s.packs : br && Array.isArray(br.packs) ? br.packs : null);
+    renderPacks(Array.isArray(s.packs) ? s.packs : br && Array.isArray(br.packs) ? br.packs : null,
+                br && br.bank && typeof br.bank === 'object' ? br.bank : null);
     renderCells(br);
     renderTable(s);
   }
@@ -150,12 +151,13 @@
   }
 
   /* several packs (BMS): one card each, shown when the state has a "packs" array */
-  function renderPacks(packs) {
+  function renderPacks(packs, bank) {
     var box = document.getElementById('packs');
     box.hidden = !packs || !packs.length;
     if (box.hidden) return;
     box.textContent = '';
     box.appendChild(el('h2', '', 'Packs'));
+    if (bank) kv(box, scalars(bank));
     var grid = el('div', 'grid');
     packs.forEach(function (p, i) {
       if (!p || typeof p !== 'object') return;

@@ -381,6 +381,50 @@ def bridge_tests(tmp):
         srv.close()
 
 
+def packs_tests(tmp):
+    """Two simulated BMS (JK and JBD) on one bridge: the page shows a card per pack."""
+    paths = [os.path.join(tmp, "pa0"), os.path.join(tmp, "pb0")]
+    sims = [subprocess.Popen([BATLINK, "sim", "--bms", kind, "--current", "-5", "--soc", soc, path],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for kind, soc, path in (("jk", "60", paths[0]), ("jbd", "40", paths[1]))]
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = free_port()
+    p = None
+    try:
+        if not wait_for("the simulated BMS", lambda: all(os.path.exists(x) for x in paths)):
+            return
+        err = open(os.path.join(tmp, "packs.err"), "w+")
+        fast = "?interval_ms=300&timeout_ms=250"
+        p = subprocess.Popen([BATLINK, "bridge", "--no-realtime", "--bms", "jk:" + paths[0] + fast,
+                              "--bms", "jbd:" + paths[1] + fast, "--can",
+                              "canet:127.0.0.1:%d" % srv.getsockname()[1], "--http",
+                              "127.0.0.1:%d" % port], stdout=subprocess.DEVNULL, stderr=err)
+        s = wait_for("two packs in the state", lambda: (
+            lambda s: s if s and len((s.get("bridge") or {}).get("packs") or []) == 2 and
+            all(x.get("online") for x in s["bridge"]["packs"]) else None)(state(port)))
+        if s is None:
+            err.seek(0)
+            print(err.read()[-500:], file=sys.stderr)
+            return
+        names = [x["name"] for x in s["bridge"]["packs"]]
+        dom = wait_for("the packs in the browser", lambda: (
+            lambda d: d if d.count('class="card pack"') == 2 else None)(
+            chromium("http://127.0.0.1:%d/" % port, tmp)), 90)
+        if dom:
+            check(all("<h2>%s</h2>" % n in dom for n in names),
+                  "a card per pack, titled with its name (%s)" % names)
+            check(re.search(r"<dt>online</dt><dd>true</dd>", dom) is not None,
+                  "a pack card shows its values (online)")
+    finally:
+        if p is not None:
+            stop(p)
+        for x in sims:
+            stop(x)
+        srv.close()
+
+
 def auth_tests(tmp):
     port = free_port()
     pw = os.path.join(tmp, "pw")
@@ -423,6 +467,7 @@ def main():
         escape_tests(tmp)
         diagnose_tests(tmp)
         bridge_tests(tmp)
+        packs_tests(tmp)
         auth_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
