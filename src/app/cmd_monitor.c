@@ -43,6 +43,10 @@
 /* frames that never pause (a bus with no gap): offer the state at least this often anyway */
 #define BURST_MAX_US (500 * 1000)
 
+/* the web page's live diagnose: findings over windows of this long, a fresh report this often */
+#define DIAG_WINDOW_S  600.0
+#define DIAG_REPORT_US (5 * 1000000LL)
+
 /* auto: frames held back until the profile is recognised (then decoded in order), at most this
  * many or this long; after that they go to the tracker undecoded */
 #define AUTO_PEND    64
@@ -63,6 +67,8 @@ struct monitor {
     struct bl_source *src;
     struct bl_mqtt *mqtt;
     struct bl_http *http;
+    struct app__livediag *diag; /* with --http: the live diagnose of /api/diagnose */
+    bl_us diag_next;            /* when the next report is made */
     struct app__sigstop sig;
     struct app__sdnotify sd;
     struct bl_timer *tick, *stop, *watchdog;
@@ -270,6 +276,10 @@ static void track_frame(struct monitor *m, const struct bl_frame *f)
     struct bl_track_note n;
     bl_us now = bl_now_mono();
     bl_tracker_frame(&m->tracker, f, now, decode, m, &n);
+    if (m->http != NULL) {
+        bl_http_frame(m->http, f);
+        if (m->diag != NULL) app__livediag_frame(m->diag, f);
+    }
     if (n.kind != BL_TRACK_APPLIED) note_frame(m, f, &n);
     if (f->ts_us > 0) {
         m->frame_wall = f->ts_us;
@@ -512,6 +522,12 @@ static void on_tick(void *ctx, bl_us when)
     if (m->http != NULL) {
         bl_http_set_ids(m->http, m->tracker.ids, m->tracker.nids);
         bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
+        if (m->diag != NULL && now >= m->diag_next) {
+            m->diag_next = now + DIAG_REPORT_US;
+            char *r = app__livediag_report(m->diag, wall);
+            if (r != NULL) bl_http_set_diagnose(m->http, r);
+            free(r);
+        }
     }
     bms_outputs(m, now);
     render(m, now, false);
@@ -732,6 +748,10 @@ static int start(struct monitor *m)
     }
     int rc = app__open_outputs(&m->cfg, m->loop, bl_source_uri(m->src), &m->mqtt, &m->http);
     if (rc >= 0) return rc;
+    if (m->http != NULL) {
+        m->diag = app__livediag_new(DIAG_WINDOW_S, BL_IDENT_UNKNOWN);
+        if (m->diag == NULL) warn(m, "http: no memory for the live diagnose: no /api/diagnose");
+    }
     if (m->bms_uri != NULL) {
         e = bl_bmslink_open(m->bms_uri, &m->bms, err);
         if (e != BL_OK) {
@@ -791,6 +811,7 @@ static void finish(struct monitor *m)
     app__energy_save(&m->energy);
     bl_mqtt_free(m->mqtt);
     bl_http_free(m->http);
+    app__livediag_free(m->diag);
     bl_timer_remove(m->tick);
     bl_timer_remove(m->settle);
     bl_timer_remove(m->stop);

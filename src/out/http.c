@@ -32,6 +32,7 @@
 #include "batlink/json.h"
 #include "batlink/log.h"
 #include "batlink/prom.h"
+#include "out/capring.h"
 #include "out/web.h"
 
 #define HTTP_CONN_LIMIT  32                     /* connections served at once */
@@ -77,7 +78,10 @@ struct bl_http {
     struct bl_web *web;  /* the page at /, its files and history (web.c) */
     unsigned n_ids;      /* bl_http_set_ids: the tracker's per-id counters, for /api/ids */
     struct bl_id_stat ids[BL_TRACKER_MAX_IDS];
-    char user[64]; /* basic auth: "" = none */
+    char *diagnose;            /* bl_http_set_diagnose: the live diagnose report, or NULL */
+    struct bl_frame *cap_mem;  /* the capture ring's storage, allocated at the first frame */
+    struct bl_capring capture; /* bl_http_frame: the last 10 minutes for /api/capture.log */
+    char user[64];             /* basic auth: "" = none */
     char password[256];
 
     struct conn conns[HTTP_CONN_SLOTS];
@@ -300,6 +304,45 @@ static enum MHD_Result serve_health(struct bl_http *h, struct MHD_Connection *c)
     return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", (char *)why, false);
 }
 
+/* The live diagnose report (the JSON of `diagnose --json`), or 503 before the first one. */
+static enum MHD_Result serve_diagnose(struct bl_http *h, struct MHD_Connection *c)
+{
+    if (h->diagnose == NULL)
+        return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+                     "{\"error\":\"no diagnose report yet\"}\n", false);
+    char *body = strdup(h->diagnose);
+    if (body == NULL) return MHD_NO;
+    return reply(c, MHD_HTTP_OK, "application/json", body, true);
+}
+
+/* The recent frames as a `candump -L` log, offered as a file to save. */
+static enum MHD_Result serve_capture(struct bl_http *h, struct MHD_Connection *c)
+{
+    size_t cap = bl_capring_size(&h->capture);
+    char *buf = malloc(cap);
+    if (buf == NULL) return MHD_NO;
+    size_t len = bl_capring_write(&h->capture, "can0", buf, cap);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(buf);
+        return MHD_NO;
+    }
+    char disp[128];
+    snprintf(disp, sizeof disp, "attachment; filename=\"batlink-%s.log\"",
+             h->device[0] != '\0' &&
+                     strspn(h->device, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789-_.") == strlen(h->device)
+                 ? h->device
+                 : "capture");
+    MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(r, "Content-Disposition", disp);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 /* The web page's paths (web.c); MHD_NO + *handled false: not one of them. */
 static enum MHD_Result serve_web(struct bl_http *h, struct MHD_Connection *c, const char *url,
                                  bool *handled)
@@ -402,6 +445,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(url, "/api/state") == 0) return serve_state(h, c);
     if (strcmp(url, "/healthz") == 0) return serve_health(h, c);
     if (strcmp(url, "/api/ids") == 0) return serve_ids(h, c);
+    if (strcmp(url, "/api/diagnose") == 0) return serve_diagnose(h, c);
+    if (strcmp(url, "/api/capture.log") == 0) return serve_capture(h, c);
     bool handled;
     ret = serve_web(h, c, url, &handled);
     if (handled) return ret;
@@ -729,9 +774,32 @@ void bl_http_set_extra_metrics(struct bl_http *h, const char *text)
     h->extra_metrics = text != NULL ? strdup(text) : NULL;
 }
 
+void bl_http_set_diagnose(struct bl_http *h, const char *json)
+{
+    free(h->diagnose);
+    h->diagnose = json != NULL ? strdup(json) : NULL;
+}
+
+void bl_http_frame(struct bl_http *h, const struct bl_frame *f)
+{
+    if (h->cap_mem == NULL) {
+        if (h->capture.cap != 0) return; /* the allocation failed once: no capture */
+        h->cap_mem = malloc(sizeof *h->cap_mem * BL_CAPRING_FRAMES);
+        if (h->cap_mem == NULL) {
+            h->capture.cap = 1;
+            bl_logf(BL_LOG_WARN, "http: no memory for the capture ring: no /api/capture.log");
+            return;
+        }
+        bl_capring_init(&h->capture, h->cap_mem, BL_CAPRING_FRAMES, BL_CAPRING_WINDOW_US);
+    }
+    bl_capring_push(&h->capture, f);
+}
+
 void bl_http_free(struct bl_http *h)
 {
     if (h == NULL) return;
+    free(h->diagnose);
+    free(h->cap_mem);
     cJSON_Delete(h->extra);
     free(h->extra_metrics);
     cJSON_Delete(h->site_state);
