@@ -32,7 +32,7 @@ echo "== log: $n frames, $(($(stat -c %s "$log") / 1024 / 1024)) MiB, $(nproc) C
 [[ $("$batlink" dump --json "$log" | wc -l) -eq $n ]] || { echo "batlink: wrong line count" >&2; exit 1; }
 [[ $("$py" bench/pycan_decode.py "$log" | wc -l) -eq $n ]] || { echo "python-can: wrong line count" >&2; exit 1; }
 
-tools=("batlink=$batlink dump --json $log")
+tools=("batlink=$batlink dump --json --profile auto $log" "batlink forced=$batlink dump --json --profile pylontech $log")
 [[ -n ${BL_BENCH_BASE:-} ]] && tools+=("batlink (base)=$BL_BENCH_BASE dump --json $log")
 tools+=("log2long=log2long <$log" "python-can=$py bench/pycan_decode.py $log")
 echo "== timing: $runs runs of each, interleaved"

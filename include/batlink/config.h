@@ -51,17 +51,39 @@ struct bl_config {
         /** [monitor] energy_file = "" ($STATE_DIRECTORY/energy-<command>-<device>.state under
          * systemd, else not kept); "none" = not kept. Used by monitor and bridge. */
         char energy_file[BL_CONFIG_STR];
+        char on_link_down[BL_CONFIG_STR]; /**< [monitor] on_link_down = "" (none) */
+        char on_link_up[BL_CONFIG_STR];   /**< [monitor] on_link_up = "" (none) */
     } monitor;
+    struct {
+        /** [site] inputs = "" (none): site input URIs separated by commas (sitein.h) */
+        char inputs[BL_CONFIG_STR];
+        char grid_power_topic[BL_CONFIG_STR]; /**< [site] grid_power_topic = "" */
+        char grid_power_json_path[128];       /**< [site] grid_power_json_path = "" */
+        char grid_power_unit[4];              /**< [site] grid_power_unit = "W" (W|kW) */
+        /** [site] other_inverter_battery_power_topic / _json_path / _unit */
+        char other_topic[BL_CONFIG_STR];
+        char other_json_path[128];
+        char other_unit[4];
+        double topic_timeout;        /**< [site] topic_timeout = 30 (s) */
+        bool coordinate;             /**< [site] coordinate = true (coord.h) */
+        double coordinate_threshold; /**< [site] coordinate_threshold = 200 (W) */
+        double coordinate_release;   /**< [site] coordinate_release = 100 (W) */
+        double coordinate_engage;    /**< [site] coordinate_engage = 0 (s) */
+        double coordinate_hold;      /**< [site] coordinate_hold = 30 (s) */
+        bool grid_no_charge;         /**< [site] grid_no_charge = false */
+    } site;
     struct {
         char bms[BL_CONFIG_STR];            /**< [bridge] bms = "" */
         char can[BL_CONFIG_STR];            /**< [bridge] can = "" */
         char inverter_rs485[BL_CONFIG_STR]; /**< [bridge] inverter_rs485 = "" */
         char profile[32];                   /**< [bridge] profile = "pylontech" */
-        double period;                      /**< [bridge] period = 1 */
-        double stale_after;                 /**< [bridge] stale_after = 5 */
-        double dead_after;                  /**< [bridge] dead_after = 30 */
-        char on_dead[16];                   /**< [bridge] on_dead = "safe-frames" (or "silent") */
-        long module_count;                  /**< [bridge] module_count = 1 */
+        char manufacturer[9];  /**< [bridge] manufacturer = "" (the profile's default): the 0x35E
+                                    name, at most 8 characters */
+        double period;         /**< [bridge] period = 1 */
+        double stale_after;    /**< [bridge] stale_after = 5 */
+        double dead_after;     /**< [bridge] dead_after = 30 */
+        char on_dead[16];      /**< [bridge] on_dead = "safe-frames" (or "silent") */
+        long module_count;     /**< [bridge] module_count = 1 */
         long soh;              /**< [bridge] soh = 100 (sent in 0x355: JK UART has no SOH) */
         bool commands;         /**< [bridge] commands = false */
         double command_expiry; /**< [bridge] command_expiry = 300 */

@@ -115,6 +115,10 @@ FWDV(mqtt_mod, bl_mqtt_set_entities, (struct bl_mqtt * m, const struct bl_mqtt_e
 FWDV(mqtt_mod, bl_mqtt_set_command_entities,
      (struct bl_mqtt * m, const struct bl_mqtt_command_entity *e, size_t n), (m, e, n))
 FWD(mqtt_mod, const struct bl_mqtt_stats *, bl_mqtt_stats, (const struct bl_mqtt *m), (m))
+FWDV(mqtt_mod, bl_mqtt_set_site_state,
+     (struct bl_mqtt * m, const char *json_object, bool changed_now), (m, json_object, changed_now))
+FWD(mqtt_mod, enum bl_err, bl_mqtt_subscribe,
+    (struct bl_mqtt * m, const char *topic, bl_mqtt_message_fn cb, void *ctx), (m, topic, cb, ctx))
 
 void bl_mqtt_free(struct bl_mqtt *m)
 {
@@ -149,6 +153,10 @@ FWDV(http_mod, bl_http_update,
 FWDV(http_mod, bl_http_set_extra, (struct bl_http * h, const char *json_object), (h, json_object))
 FWDV(http_mod, bl_http_set_extra_metrics, (struct bl_http * h, const char *text), (h, text))
 FWD(http_mod, unsigned, bl_http_port, (const struct bl_http *h), (h))
+FWDV(http_mod, bl_http_set_site_state,
+     (struct bl_http * h, const char *json_object, const char *metrics), (h, json_object, metrics))
+FWDV(http_mod, bl_http_set_diagnose, (struct bl_http * h, const char *json), (h, json))
+FWDV(http_mod, bl_http_frame, (struct bl_http * h, const struct bl_frame *f), (h, f))
 
 void bl_http_free(struct bl_http *h)
 {
