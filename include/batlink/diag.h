@@ -131,7 +131,26 @@ struct bl_finding {
     char message[BL_FINDING_TEXT];
     char evidence[BL_FINDING_TEXT];
     const char *next_step; /**< static */
+    bool cause;            /**< a cause finding (termination ...), not a symptom (error_frames) */
+    double likelihood;     /**< cause findings: posterior probability 0-1 (src/diag/causes.c);
+                                0 for symptom findings */
 };
+
+/** The root causes of seed 004's 100-call mix (field-diagnosis.md section 2), as cause codes. */
+enum bl_cause {
+    BL_CAUSE_INVERTER_BATTERY_TYPE, /**< 43: protocol setting on the inverter */
+    BL_CAUSE_TERMINATION,           /**< 31: missing or extra 120 ohm terminator */
+    BL_CAUSE_CABLE_OR_EMI,          /**< 12: damaged or wrong cable; EMI, ground loop */
+    BL_CAUSE_BATTERY_NOT_MASTER,    /**<  6: DIP switches: not master, wrong address/protocol */
+    BL_CAUSE_BITRATE_MISMATCH,      /**<  5: bit rate */
+    BL_CAUSE_SCALING_ERROR,         /**<  3: firmware: scaling, byte order, incompatibility */
+    BL_CAUSE__COUNT
+};
+
+/** Cause code ("termination" ...), "?" out of range. */
+const char *bl_cause_code(enum bl_cause c);
+/** Prior of the cause: its share of seed 004's 100 calls (0.43 ...). */
+double bl_cause_prior(enum bl_cause c);
 
 /**
  * The whole analyser state: caller-owned (about 400 kB, so allocate it once, not on a small
@@ -167,13 +186,21 @@ struct bl_analysis {
     uint64_t implausible_soc, implausible_scale, implausible_range, implausible_limits;
     char implausible_example[96];
     struct bl_interference intf;
+    uint64_t err_hour[24];  /**< error frames per hour of day (UTC of the capture's clock) */
+    uint64_t data_hour[24]; /**< data frames per hour of day */
     /* results of bl_analysis_finish */
     enum bl_ident ident;
     char ident_evidence[BL_FINDING_TEXT];
     enum bl_severity verdict;
     unsigned nfindings;
     struct bl_finding findings[BL_ANALYSIS_MAX_FINDINGS];
+    bool causes_judged;                      /**< the bus showed a problem: posterior below */
+    double cause_posterior[BL_CAUSE__COUNT]; /**< P(cause | evidence), sums to 1 when judged */
 };
+
+/** The most likely cause after bl_analysis_finish, or BL_CAUSE__COUNT when the bus showed no
+ * problem to explain. */
+enum bl_cause bl_analysis_top_cause(const struct bl_analysis *a);
 
 /** Reset `a`; `opt` may be NULL. Never fails. Cost O(size). */
 void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt);
@@ -189,7 +216,9 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f);
 /**
  * Close the analysis at `end_us` (the end of the capture: the last frame for files, the end of
  * --duration for live sources; earlier values are raised to the last frame) and compute
- * identification, findings (ordered by layer, then fail before warn before info) and verdict.
+ * identification, findings and verdict. Order: the cause findings first, most likely first (see
+ * src/diag/causes.c for the model), then the symptom findings by layer, fail before warn before
+ * info.
  * May be called once. O(ids x bins).
  */
 void bl_analysis_finish(struct bl_analysis *a, int64_t end_us);

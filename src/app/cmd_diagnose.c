@@ -420,11 +420,13 @@ static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, 
     if (a->nfindings == 0)
         fprintf(out, "findings: none\n\n");
     else
-        fprintf(out, "findings (by layer, worst first):\n");
+        fprintf(out, "findings (causes, most likely first; then symptoms by layer):\n");
     for (unsigned i = 0; i < a->nfindings; i++) {
         const struct bl_finding *f = &a->findings[i];
         fprintf(out, "  %-4s L%u %-22s %s\n", bl_severity_name(f->severity), f->layer, f->code,
                 f->message);
+        if (f->cause && f->likelihood > 0.0)
+            fprintf(out, "       likelihood: %.2f\n", f->likelihood);
         fprintf(out, "       evidence:  %s\n", f->evidence);
         fprintf(out, "       next step: %s\n", f->next_step);
     }
@@ -527,6 +529,11 @@ static void print_json(FILE *out, const struct bl_analysis *a, double dur)
         json_str(out, f->evidence);
         fputs(",\"next_step\":", out);
         json_str(out, f->next_step);
+        fprintf(out, ",\"kind\":\"%s\",\"likelihood\":", f->cause ? "cause" : "symptom");
+        if (f->cause)
+            fprintf(out, "%.3f", f->likelihood);
+        else
+            fputs("null", out);
         fputc('}', out);
     }
     fputs("],\"messages\":[", out);
@@ -616,12 +623,16 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
     if (a->nfindings == 0)
         fprintf(out, "None.\n\n");
     else {
-        fprintf(out, "| severity | layer | code | message | evidence | next step |\n"
-                     "|---|---|---|---|---|---|\n");
+        fprintf(out, "| severity | layer | code | likelihood | message | evidence | next step |\n"
+                     "|---|---|---|---|---|---|---|\n");
         for (unsigned i = 0; i < a->nfindings; i++) {
             const struct bl_finding *f = &a->findings[i];
             fprintf(out, "| %s | %u %s | `%s` | ", bl_severity_name(f->severity), f->layer,
                     bl_layer_name(f->layer), f->code);
+            if (f->cause && f->likelihood > 0.0)
+                fprintf(out, "%.2f | ", f->likelihood);
+            else
+                fputs("- | ", out);
             md_cell(out, f->message);
             fputs(" | ", out);
             md_cell(out, f->evidence);

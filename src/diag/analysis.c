@@ -136,9 +136,18 @@ static struct bl_analysis_id *id_slot(struct bl_analysis *a, uint32_t id, bool e
     return s;
 }
 
-static void count_error(struct bl_analysis *a, const struct bl_frame *f)
+/* Hour of day (0-23, UTC) of a capture time; captures stamped from 0 (no wall clock) land in
+ * hour 0, which only blurs the time-of-day evidence. */
+static unsigned hour_of(int64_t us)
+{
+    int64_t h = (us / (3600 * (int64_t)S_US)) % 24;
+    return (unsigned)(h < 0 ? h + 24 : h);
+}
+
+static void count_error(struct bl_analysis *a, const struct bl_frame *f, int64_t now)
 {
     a->error_frames++;
+    a->err_hour[hour_of(now)]++;
     a->intf.win_errors++;
     for (unsigned b = 0; b < 10; b++)
         if (f->id & (1u << b)) a->err_class[b]++;
@@ -348,7 +357,7 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
         return;
     }
     if (f->flags & BL_FRAME_ERR) {
-        count_error(a, f);
+        count_error(a, f, now);
         bl_tracker_frame(&a->tracker, f, now, decode, a, NULL);
         return;
     }
@@ -357,6 +366,7 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
         return;
     }
     a->data_frames++;
+    a->data_hour[hour_of(now)]++;
     bool ext = (f->flags & BL_FRAME_EXT) != 0;
     struct bl_analysis_id *s = id_slot(a, f->id, ext);
     if (s == NULL) {

@@ -25,11 +25,16 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert list(d) == ["verdict", "profile", "duration_s", "frames", "findings", "messages", "state"], list(d)
 for f in d["findings"]:
-    assert list(f) == ["code", "severity", "layer", "message", "evidence", "next_step"], f
+    assert list(f) == ["code", "severity", "layer", "message", "evidence", "next_step", "kind", "likelihood"], f
+    assert (f["kind"] == "cause") == (f["likelihood"] is not None) and (f["likelihood"] is None or 0 <= f["likelihood"] <= 1), f
     assert f["severity"] in ("fail", "warn", "info") and 1 <= f["layer"] <= 5 and f["message"] and f["next_step"]
 worst = max([{"info": 0, "warn": 1, "fail": 2}[f["severity"]] for f in d["findings"]] or [0])
 assert d["verdict"] == ["ok", "warn", "fail"][worst], d["verdict"]
-order = [(f["layer"], -{"info": 0, "warn": 1, "fail": 2}[f["severity"]]) for f in d["findings"]]
+causes = [f for f in d["findings"] if f["kind"] == "cause"]
+assert d["findings"][:len(causes)] == causes, "causes come first"
+lk = [f["likelihood"] for f in causes]
+assert lk == sorted(lk, reverse=True), lk
+order = [(f["layer"], -{"info": 0, "warn": 1, "fail": 2}[f["severity"]]) for f in d["findings"][len(causes):]]
 assert order == sorted(order), order
 print(d["verdict"], d["profile"], " ".join(f["code"] + ":" + f["severity"] for f in d["findings"]))
 EOF
@@ -145,6 +150,35 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert "29-bit" in d["state"]["profile_evidence"], d["state"]
 ' "$work/r.json" || fail "HV evidence"
+
+# --- causes (issue 13 item 1): the top finding names the cause, with a likelihood; a look-alike
+# capture of another cause names that one; a healthy capture names none
+top_cause() { # file code|none
+    "$BATLINK" diagnose --json "$D/$1" >"$work/c.json" 2>/dev/null
+    python3 - "$work/c.json" "$2" <<'EOF' || fail "$1: top cause should be $2"
+import json, sys
+d = json.load(open(sys.argv[1]))
+causes = [f for f in d["findings"] if f["kind"] == "cause" and f["code"] != "cause_undecided"]
+if sys.argv[2] == "none":
+    assert not causes, causes
+else:
+    assert causes and causes[0]["code"] == sys.argv[2], [(f["code"], f["likelihood"]) for f in causes]
+    assert d["findings"][0]["code"] == sys.argv[2], d["findings"][0]
+    assert 0 < causes[0]["likelihood"] <= 1
+EOF
+}
+top_cause wrong_bitrate_20s.log bitrate_mismatch
+top_cause error_bursts_300s.log cable_or_emi
+top_cause constant_errors_120s.log termination
+top_cause no_inverter_30s.log inverter_battery_type
+top_cause two_senders_30s.log battery_not_master
+top_cause discover_lynx2_serial_can_candump__ai-republic_bms-to-inverter_issue107.log scaling_error
+top_cause normal_30s.log none
+top_cause alarm_60s.log none
+"$BATLINK" diagnose "$D/constant_errors_120s.log" | grep -q "likelihood: 0\." ||
+    fail "text report shows the likelihood"
+"$BATLINK" diagnose --markdown "$D/constant_errors_120s.log" | grep -q '| `termination` | 0\.' ||
+    fail "Markdown report shows the likelihood"
 
 # --- per-id table values (normal_30s.log: one burst per second, 30 bursts, 0x355 DLC 4)
 "$BATLINK" diagnose --json "$D/normal_30s.log" >"$work/n.json"

@@ -188,8 +188,14 @@ static void test_missing_and_heartbeat(void **state)
     assert_non_null(f);
     assert_int_equal(f->layer, 1);
     assert_int_equal(a->verdict, BL_SEV_FAIL);
-    /* ordered by layer: the layer-1 heartbeat finding comes before the layer-5 one */
-    assert_string_equal(a->findings[0].code, "no_inverter_heartbeat");
+    /* the cause first (a healthy battery without keep-alive: the inverter's battery type), then
+     * the symptoms by layer: the layer-1 heartbeat finding before the layer-5 one */
+    assert_string_equal(a->findings[0].code, "inverter_battery_type");
+    assert_true(a->findings[0].cause);
+    unsigned k = 0;
+    while (k < a->nfindings && a->findings[k].cause)
+        k++;
+    assert_string_equal(a->findings[k].code, "no_inverter_heartbeat");
     free(a);
 }
 
@@ -286,6 +292,153 @@ static void test_scan_bitrate(void **state)
     assert_int_equal(alt, 0);
 }
 
+/* ---- causes (issue 13 item 1): the top finding names the cause; a look-alike names another */
+
+/* `secs` seconds of V1.2 bursts, with the keep-alive 0x305 when `ka`, `errs_per_s` error frames
+ * each second (error-passive when `passive`), current `amps(s)` in 0x356. */
+static void feed_call(struct bl_analysis *a, int secs, bool ka, int errs_per_s, bool passive,
+                      int (*amps)(int))
+{
+    for (int s = 0; s < secs; s++) {
+        int64_t t = T0 + (int64_t)s * 1000000;
+        int ia = amps != NULL ? amps(s) : -27;
+        char c356[16];
+        int16_t deci = (int16_t)(ia * 10);
+        snprintf(c356, sizeof c356, "7A13%02X%02X6B01", (unsigned)(deci & 0xFF),
+                 (unsigned)((deci >> 8) & 0xFF));
+        feed(a, t + 0, 0x351, "1402C012C012C201");
+        feed(a, t + 1000, 0x355, "58005E00");
+        feed(a, t + 2000, 0x356, c356);
+        feed(a, t + 3000, 0x359, "0000000006504E");
+        feed(a, t + 4000, 0x35C, "C000");
+        feed(a, t + 5000, 0x35E, "50594C4F4E202020");
+        if (ka) feed(a, t + 200000, 0x305, "0000000000000000");
+        int n = errs_per_s >= 0 ? errs_per_s : ia / 10; /* < 0: errors grow with current */
+        for (int e = 0; e < n; e++)
+            feed_err(a, t + 300000 + e * 1000, passive ? BL_CAN_ERR_CRTL : BL_CAN_ERR_PROT,
+                     passive ? BL_CAN_ERR_CRTL_RX_PASSIVE : 0);
+    }
+}
+
+static int amps_ramp(int s)
+{
+    return (s % 60) * 2; /* 0 .. 118 A charging, a minute-long ramp */
+}
+
+static enum bl_cause top(struct bl_analysis *a)
+{
+    bl_analysis_finish(a, 0);
+    enum bl_cause c = bl_analysis_top_cause(a);
+    if (c != BL_CAUSE__COUNT) {
+        assert_true(a->findings[0].cause);
+        assert_string_equal(a->findings[0].code, bl_cause_code(c));
+        assert_true(a->findings[0].likelihood > 0.0 && a->findings[0].likelihood <= 1.0);
+    }
+    return c;
+}
+
+static void test_causes(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    feed_call(a, 60, true, 0, false, NULL); /* healthy: no cause */
+    assert_int_equal(top(a), BL_CAUSE__COUNT);
+    assert_false(a->causes_judged);
+    free(a);
+    /* termination: error-passive at any (constant) current, keep-alive present */
+    a = new_analysis();
+    feed_call(a, 60, true, 3, true, NULL);
+    assert_int_equal(top(a), BL_CAUSE_TERMINATION);
+    assert_int_equal(a->findings[0].layer, 2);
+    assert_non_null(strstr(a->findings[0].evidence, "prior 31/100"));
+    free(a);
+    /* look-alike: errors rising with current = cable or EMI, layer 4 */
+    a = new_analysis();
+    feed_call(a, 300, true, -1, false, amps_ramp);
+    assert_int_equal(top(a), BL_CAUSE_CABLE_OR_EMI);
+    assert_non_null(bl_analysis_get(a, "interference_suspected"));
+    assert_int_equal(a->findings[0].layer, 4);
+    free(a);
+    /* inverter battery type: a healthy battery and no keep-alive */
+    a = new_analysis();
+    feed_call(a, 60, false, 0, false, NULL);
+    assert_int_equal(top(a), BL_CAUSE_INVERTER_BATTERY_TYPE);
+    assert_true(a->findings[0].likelihood > 0.9);
+    free(a);
+    /* look-alike: no keep-alive, but error-passive too: the bus is the problem */
+    a = new_analysis();
+    feed_call(a, 60, false, 3, true, NULL);
+    assert_int_equal(top(a), BL_CAUSE_TERMINATION);
+    free(a);
+    /* inverter battery type: an inverter polling as BYD (0x151) a Pylon LV battery */
+    a = new_analysis();
+    for (int s = 0; s < 30; s++)
+        feed(a, T0 + s * 1000000 + 500000, 0x151, "00");
+    feed_call(a, 30, false, 0, false, NULL);
+    assert_int_equal(top(a), BL_CAUSE_INVERTER_BATTERY_TYPE);
+    assert_non_null(strstr(a->findings[0].evidence, "another protocol family"));
+    free(a);
+    /* bit rate: random ids seen once each */
+    a = new_analysis();
+    for (uint32_t i = 0; i < 40; i++)
+        feed(a, T0 + (int64_t)i * 50000, 0x400 + i * 7, "0102");
+    assert_int_equal(top(a), BL_CAUSE_BITRATE_MISMATCH);
+    assert_string_equal(a->findings[0].code, "bitrate_mismatch"); /* the symptom, now a cause */
+    free(a);
+    /* bit rate from a scan: certain */
+    a = new_analysis();
+    feed_call(a, 30, true, 0, false, NULL);
+    a->scan_bps = 250000;
+    assert_int_equal(top(a), BL_CAUSE_BITRATE_MISMATCH);
+    assert_true(a->findings[0].likelihood > 0.9);
+    free(a);
+    /* battery not master: two senders of one id */
+    a = new_analysis();
+    for (int s = 0; s < 30; s++) {
+        int64_t t = T0 + (int64_t)s * 1000000;
+        feed(a, t, 0x355, "58005E00");
+        feed(a, t + 500, 0x355, "20005E00");
+        feed(a, t + 1000, 0x351, "1402C012C012C201");
+        feed(a, t + 2000, 0x356, "7A13F2FE6B01");
+        feed(a, t + 200000, 0x305, "0000000000000000");
+    }
+    assert_int_equal(top(a), BL_CAUSE_BATTERY_NOT_MASTER);
+    free(a);
+    /* battery not master: a Pylon HV module (address 2) answers, the master (address 0) not */
+    a = new_analysis();
+    for (int s = 0; s < 10; s++) {
+        feed(a, T0 + s * 1000000, 0x4200, "00");
+        feed(a, T0 + s * 1000000 + 1000, 0x4212, "0102030405060708");
+    }
+    assert_int_equal(top(a), BL_CAUSE_BATTERY_NOT_MASTER);
+    free(a);
+    /* scaling: 0x356 at 0.1 V (discover LYNX II) */
+    a = new_analysis();
+    for (int s = 0; s < 10; s++) {
+        feed(a, T0 + s * 1000000, 0x351, "2E02040B040BB001");
+        feed(a, T0 + s * 1000000 + 2000, 0x356, "0A0211FFBE000000");
+        feed(a, T0 + s * 1000000 + 200000, 0x305, "0000000000000000");
+    }
+    assert_int_equal(top(a), BL_CAUSE_SCALING_ERROR);
+    assert_int_equal(a->findings[0].layer, 5);
+    free(a);
+    /* silence over a listening period: the bus cannot tell; cause_undecided gives the checks */
+    a = new_analysis();
+    bl_analysis_finish(a, 30 * 1000000LL);
+    assert_true(a->causes_judged);
+    const struct bl_finding *f = bl_analysis_get(a, "cause_undecided");
+    assert_non_null(f);
+    assert_non_null(strstr(f->next_step, "about 5 min"));
+    assert_non_null(strstr(f->next_step, "about 10 min"));
+    free(a);
+    /* the priors are seed 004's mix */
+    double sum = 0.0;
+    for (unsigned c = 0; c < BL_CAUSE__COUNT; c++)
+        sum += bl_cause_prior((enum bl_cause)c);
+    assert_true(sum > 0.999 && sum < 1.001);
+    assert_string_equal(bl_cause_code(BL_CAUSE__COUNT), "?");
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -344,7 +497,7 @@ int main(void)
         cmocka_unit_test(test_scaling_10x),         cmocka_unit_test(test_error_frames),
         cmocka_unit_test(test_only_errors),         cmocka_unit_test(test_time_backwards),
         cmocka_unit_test(test_scan_bitrate),        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_checklist_and_names),
+        cmocka_unit_test(test_checklist_and_names), cmocka_unit_test(test_causes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
