@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# check-32bit.sh: compile the pure layers (core, proto, bms, control, diag) for a 32-bit target
+# check-32bit.sh: compile the pure layers (core, proto, bms, site, control, diag) for a 32-bit target
 # with the strict warning set, as the proof that they could run on a small microcontroller-class
 # CPU (style.md rule 15). The target is 32-bit ARM (armhf, the Raspberry Pi's Debian port), with
 # the cross compiler that `setup.sh --cross` installs: Debian's gcc-multilib (the -m32 route) and

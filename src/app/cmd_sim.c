@@ -13,6 +13,7 @@
 #include "batlink/recorder.h"
 #include "batlink/simbat.h"
 #include "batlink/source.h"
+#include "app/site_cmd.h" /* the site simulators */
 
 struct sim_opts {
     const char *profile;
@@ -295,6 +296,9 @@ out:
 
 int bl_cmd_sim(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* the site simulators (app/sim_site.c) */
+        if (strcmp(argv[i], "--sma-em") == 0 || strcmp(argv[i], "--goodwe") == 0)
+            return argv[i][2] == 's' ? app__sim_sma_em(argc, argv) : app__sim_goodwe(argc, argv);
     for (int i = 1; i < argc; i++) /* a simulated BMS on a pty (app/sim_jk.c) */
         if (strcmp(argv[i], "--bms") == 0) return app__sim_jk(argc, argv);
     struct sim_opts o;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/site_cmd.h"
 
 struct command {
     const char *name;
@@ -23,6 +24,8 @@ static const struct command commands[] = {
     {"sim", bl_cmd_sim,
      "play a simulated battery onto a transmitting source, or a JK BMS (--bms jk)"},
     {"dbc", bl_cmd_dbc, "print the DBC file of a CAN profile"},
+    {"site-dump", app__cmd_site_dump,
+     "read an energy meter or a second inverter, print JSON lines"},
 };
 
 static void usage(FILE *out)
