@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "batlink/battery.h"
+#include "batlink/comply.h"
 #include "batlink/err.h"
 #include "batlink/frame.h"
 #include "batlink/tracker.h"
@@ -116,10 +117,11 @@ struct bl_range {
 
 /** Settings; bl_analysis_init fills the defaults for zero members. */
 struct bl_analysis_opts {
-    enum bl_ident force;   /**< BL_IDENT_UNKNOWN = identify from the traffic */
-    int64_t min_timing_us; /**< shorter captures get "too short to judge timing" [5 s] */
-    int64_t window_us;     /**< interference window [10 s] */
-    int64_t gap_us;        /**< battery silence reported as link_gap [3 s] */
+    enum bl_ident force;          /**< BL_IDENT_UNKNOWN = identify from the traffic */
+    int64_t min_timing_us;        /**< shorter captures get "too short to judge timing" [5 s] */
+    int64_t window_us;            /**< interference window [10 s] */
+    int64_t gap_us;               /**< battery silence reported as link_gap [3 s] */
+    struct bl_comply_opts comply; /**< inverter compliance (comply.h; zero = its defaults) */
 };
 
 /** One finding: a stable `code`, severity, layer 1-5 (field-diagnosis.md section 1), text. */
@@ -186,6 +188,13 @@ struct bl_analysis {
     uint64_t implausible_soc, implausible_scale, implausible_range, implausible_limits;
     char implausible_example[96];
     struct bl_interference intf;
+    struct bl_comply comply; /**< does the inverter honour the limits (comply.h) */
+    /* error frames by one-second slot: steady errors fill every slot, a load that switches
+     * on and off gives runs of slots with errors between runs without */
+    int64_t eslot;       /**< current slot (capture seconds), -1 = none yet */
+    bool eslot_err;      /**< an error frame in the current slot */
+    bool eslot_prev_err; /**< ... in the slot before */
+    uint64_t slots, slots_err, err_runs;
     uint64_t err_hour[24];  /**< error frames per hour of day (UTC of the capture's clock) */
     uint64_t data_hour[24]; /**< data frames per hour of day */
     /* results of bl_analysis_finish */

@@ -118,6 +118,8 @@ void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
     if (a->opt.window_us <= 0) a->opt.window_us = 10 * (int64_t)S_US;
     if (a->opt.gap_us <= 0) a->opt.gap_us = 3 * (int64_t)S_US;
     if ((unsigned)a->opt.force >= BL_IDENT__COUNT) a->opt.force = BL_IDENT_UNKNOWN;
+    bl_comply_init(&a->comply, &a->opt.comply);
+    a->eslot = -1;
     a->ident = BL_IDENT_UNKNOWN;
     a->verdict = BL_SEV_INFO;
 }
@@ -331,7 +333,43 @@ static void track_state(struct bl_analysis *a, const struct bl_frame *f, int64_t
     }
     a->charge_blocked_now = cb;
     a->discharge_blocked_now = db;
+    bl_comply_battery(&a->comply, b, now);
     check_values(a, f, now);
+}
+
+/* ---- error slots ---- */
+
+static void close_slot(struct bl_analysis *a, bool err)
+{
+    a->slots++;
+    if (err) {
+        a->slots_err++;
+        if (!a->eslot_prev_err) a->err_runs++;
+    }
+    a->eslot_prev_err = err;
+}
+
+/* Move the one-second slot to `now`; silent seconds in between count as slots without errors
+ * (at most one, so a gap of hours costs O(1) and does not flood the count). */
+static void advance_slot(struct bl_analysis *a, int64_t now)
+{
+    int64_t slot = now / S_US;
+    if (a->eslot < 0) {
+        a->eslot = slot;
+        return;
+    }
+    if (slot == a->eslot) return;
+    close_slot(a, a->eslot_err);
+    if (slot - a->eslot > 1) close_slot(a, false);
+    a->eslot = slot;
+    a->eslot_err = false;
+}
+
+void diag__close_slots(struct bl_analysis *a)
+{
+    if (a->eslot < 0) return;
+    close_slot(a, a->eslot_err);
+    a->eslot = -1;
 }
 
 /* ---- per frame ---- */
@@ -352,12 +390,14 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
     }
     a->last_us = now;
     advance_windows(a, now);
+    advance_slot(a, now);
     if (!bl_frame_valid(f)) {
         a->invalid_frames++;
         return;
     }
     if (f->flags & BL_FRAME_ERR) {
         count_error(a, f, now);
+        a->eslot_err = true;
         bl_tracker_frame(&a->tracker, f, now, decode, a, NULL);
         return;
     }
@@ -384,6 +424,7 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
         s->last_len = f->len;
         memset(s->last_data, 0, sizeof s->last_data);
         memcpy(s->last_data, f->data, f->len);
+        if (s->inverter) bl_comply_keepalive(&a->comply, now);
     }
     if (diag__battery_id(f->id, ext) && !diag__inverter_id(f->id, ext)) {
         a->batt_frames++;

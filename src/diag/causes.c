@@ -113,9 +113,9 @@ static const double p_bus[BUS__N][C_N] = {
 static const double p_err[ERR__N][C_N] = {
     [ERR_NONE] = {0.86, 0.04, 0.10, 0.75, 0.60, 0.86},
     [ERR_STEADY] = {0.06, 0.42, 0.22, 0.10, 0.20, 0.06},
-    [ERR_PASSIVE] = {0.02, 0.46, 0.12, 0.05, 0.12, 0.02},
+    [ERR_PASSIVE] = {0.02, 0.475, 0.12, 0.05, 0.12, 0.02},
     [ERR_CURRENT] = {0.02, 0.03, 0.28, 0.03, 0.03, 0.02},
-    [ERR_TIME] = {0.02, 0.03, 0.18, 0.03, 0.03, 0.02},
+    [ERR_TIME] = {0.02, 0.015, 0.18, 0.03, 0.03, 0.02},
     [ERR_GAP] = {0.02, 0.02, 0.10, 0.04, 0.02, 0.02},
 };
 static const double p_ka[KA__N][C_N] = {
@@ -213,6 +213,17 @@ static double dispersion(const struct bl_analysis *a)
     return var * win_s / mean; /* counts per window: Poisson gives about 1 */
 }
 
+/* Errors in runs of seconds with quiet runs between: at least 15 one-second slots, errors in
+ * 10-85 % of them, runs of 4 s and more on average. Steady errors fill every slot; sparse random
+ * ones come in runs of about one second. */
+static bool clustered(const struct bl_analysis *a)
+{
+    if (a->slots < 15 || a->err_runs == 0) return false;
+    double frac = (double)a->slots_err / (double)a->slots;
+    double run = (double)a->slots_err / (double)a->err_runs;
+    return frac >= 0.10 && frac <= 0.85 && run >= 4.0;
+}
+
 static void gather(const struct bl_analysis *a, struct evidence *e)
 {
     memset(e, 0, sizeof *e);
@@ -236,7 +247,8 @@ static void gather(const struct bl_analysis *a, struct evidence *e)
     e->senders = has(a, "conflicting_senders") || module_not_master(a);
     e->scale = a->implausible_scale > 0;
     e->ignores = has(a, "inverter_exceeds_limit") || has(a, "inverter_charges_when_disabled") ||
-                 has(a, "inverter_discharges_when_disabled");
+                 has(a, "inverter_discharges_when_disabled") ||
+                 has(a, "inverter_ignores_charge_request");
     if (e->bus != BUS_DECODES) return;
     e->dispersion = dispersion(a);
     const struct bl_finding *ef = bl_analysis_get(a, "error_frames");
@@ -245,7 +257,7 @@ static void gather(const struct bl_analysis *a, struct evidence *e)
             e->err = ERR_CURRENT;
         else if (a->err_bus_off > 0 || a->err_passive > 0 || has(a, "link_gap"))
             e->err = ERR_PASSIVE;
-        else if (e->dispersion >= 4.0)
+        else if (e->dispersion >= 4.0 || clustered(a))
             e->err = ERR_TIME;
         else
             e->err = ERR_STEADY;
@@ -314,7 +326,10 @@ static void explain(const struct bl_analysis *a, const struct evidence *e, unsig
     if (e->err == ERR_CURRENT || e->err == ERR_TIME) {
         const struct bl_finding *f = bl_analysis_get(a, "interference_suspected");
         if (f != NULL && e->err == ERR_CURRENT) cat(buf, n, " (%s)", f->evidence);
-        if (e->err == ERR_TIME) cat(buf, n, " (dispersion %.1f)", e->dispersion);
+        if (e->err == ERR_TIME)
+            cat(buf, n, " (errors in %llu of %llu seconds, %llu runs)",
+                (unsigned long long)a->slots_err, (unsigned long long)a->slots,
+                (unsigned long long)a->err_runs);
     }
     if (e->ka >= 0) cat(buf, n, "; %s", ka_text[e->ka]);
     if (e->senders) cat(buf, n, "; two senders or a module id");

@@ -955,6 +955,11 @@ void bl_analysis_finish(struct bl_analysis *a, int64_t end_us)
         protocol_findings(a);
         interference_finding(a);
     }
+    diag__close_slots(a);
+    if (a->data_frames > 0) {
+        bl_comply_tick(&a->comply, a->end_us);
+        diag__comply_findings(a);
+    }
     diag__causes(a);
     /* stable insertion sort: causes by likelihood; then layer, then fail > warn > info */
     for (unsigned i = 1; i < a->nfindings; i++) {

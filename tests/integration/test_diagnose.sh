@@ -173,6 +173,22 @@ top_cause constant_errors_120s.log termination
 top_cause no_inverter_30s.log inverter_battery_type
 top_cause two_senders_30s.log battery_not_master
 top_cause discover_lynx2_serial_can_candump__ai-republic_bms-to-inverter_issue107.log scaling_error
+# look-alikes (issue 13 tests): errors at any current with error-passive and lost bursts vs
+# errors with the current or in runs; a healthy battery without keep-alive vs one that also
+# has a bad bus; an inverter that overdraws; a battery at 0.1 V
+top_cause termination_30s.log termination
+top_cause emi_steps_40s.log cable_or_emi
+top_cause emi_time_60s.log cable_or_emi
+top_cause wrong_inverter_30s.log inverter_battery_type
+top_cause termination_no_inverter_30s.log termination
+top_cause over_limit_30s.log inverter_battery_type
+top_cause scale_0.1v_30s.log scaling_error
+triggers over_limit_30s.log inverter_exceeds_limit fail
+not_triggers normal_30s.log inverter_exceeds_limit
+not_triggers alarm_60s.log inverter_charges_when_disabled
+not_triggers alarm_60s.log inverter_discharges_when_disabled
+triggers termination_no_inverter_30s.log cause_undecided info
+not_triggers termination_30s.log cause_undecided
 top_cause normal_30s.log none
 top_cause alarm_60s.log none
 "$BATLINK" diagnose "$D/constant_errors_120s.log" | grep -q "likelihood: 0\." ||

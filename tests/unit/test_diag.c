@@ -439,6 +439,87 @@ static void test_causes(void **state)
     assert_string_equal(bl_cause_code(BL_CAUSE__COUNT), "?");
 }
 
+/* ---- inverter compliance (issue 13 item 3) ---- */
+
+static void state_at(struct bl_battery *b, int64_t now, int32_t i_ma, int32_t ccl_ma,
+                     int32_t dcl_ma, bool ce, bool de, bool full)
+{
+    bl_battery_set(b, BL_F_CURRENT, i_ma, now);
+    bl_battery_set(b, BL_F_CHARGE_CURRENT_LIMIT, ccl_ma, now);
+    bl_battery_set(b, BL_F_DISCHARGE_CURRENT_LIMIT, dcl_ma, now);
+    bl_battery_set(b, BL_F_CHARGE_ENABLE, ce, now);
+    bl_battery_set(b, BL_F_DISCHARGE_ENABLE, de, now);
+    bl_battery_set(b, BL_F_FULL_CHARGE_REQUEST, full, now);
+}
+
+static void test_comply(void **state)
+{
+    (void)state;
+    struct bl_comply c;
+    struct bl_battery b;
+    bl_comply_init(&c, NULL);
+    bl_battery_init(&b);
+    const int64_t S = 1000000;
+    /* discharge 43 A against a 40 A limit: 3 A over, beyond the tolerance max(2 A, 5 %) = 2 A;
+     * a violation after the 10 s grace, not before */
+    for (int s = 0; s <= 20; s++) {
+        state_at(&b, T0 + s * S, -43000, 40000, 40000, true, true, false);
+        bl_comply_battery(&c, &b, T0 + s * S);
+        if (s == 9) assert_false(c.rec[BL_COMPLY_OVER_DISCHARGE].active);
+    }
+    assert_true(c.rec[BL_COMPLY_OVER_DISCHARGE].active);
+    assert_int_equal(c.rec[BL_COMPLY_OVER_DISCHARGE].episodes, 1);
+    assert_int_equal(c.rec[BL_COMPLY_OVER_DISCHARGE].worst_ma, 3000);
+    assert_int_equal(bl_comply_active(&c), 1u << BL_COMPLY_OVER_DISCHARGE);
+    /* back under the limit + tolerance (41.5 A): cleared at once */
+    state_at(&b, T0 + 21 * S, -41500, 40000, 40000, true, true, false);
+    bl_comply_battery(&c, &b, T0 + 21 * S);
+    assert_int_equal(bl_comply_active(&c), 0);
+    /* a 5 s spike does not count */
+    for (int s = 22; s < 27; s++) {
+        state_at(&b, T0 + s * S, -80000, 40000, 40000, true, true, false);
+        bl_comply_battery(&c, &b, T0 + s * S);
+    }
+    state_at(&b, T0 + 27 * S, 0, 40000, 40000, true, true, false);
+    bl_comply_battery(&c, &b, T0 + 27 * S);
+    assert_int_equal(c.rec[BL_COMPLY_OVER_DISCHARGE].episodes, 1);
+    /* charging 5 A while charge is disabled (limit still 40 A), 12 s */
+    for (int s = 30; s <= 42; s++) {
+        state_at(&b, T0 + s * S, 5000, 40000, 40000, false, true, false);
+        bl_comply_battery(&c, &b, T0 + s * S);
+    }
+    assert_true(c.rec[BL_COMPLY_CHARGE_DISABLED].active);
+    assert_false(c.rec[BL_COMPLY_OVER_CHARGE].active);
+    /* discharging while the DCL is 0 */
+    for (int s = 50; s <= 62; s++) {
+        state_at(&b, T0 + s * S, -3000, 40000, 0, true, true, false);
+        bl_comply_battery(&c, &b, T0 + s * S);
+    }
+    assert_true(c.rec[BL_COMPLY_DISCHARGE_DISABLED].active);
+    /* a full-charge request not followed by charging within 600 s; then followed */
+    for (int s = 70; s <= 680; s += 10) {
+        state_at(&b, T0 + s * S, -2000, 40000, 40000, true, true, true);
+        bl_comply_battery(&c, &b, T0 + s * S);
+        if (s == 660) assert_false(c.rec[BL_COMPLY_REQUEST_IGNORED].active);
+    }
+    assert_true(c.rec[BL_COMPLY_REQUEST_IGNORED].active);
+    state_at(&b, T0 + 690 * S, 20000, 40000, 40000, true, true, true);
+    bl_comply_battery(&c, &b, T0 + 690 * S);
+    assert_false(c.rec[BL_COMPLY_REQUEST_IGNORED].active);
+    /* keep-alive: never seen is never lost; seen then 11 s of silence is lost */
+    bl_comply_tick(&c, T0 + 700 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    bl_comply_keepalive(&c, T0 + 700 * S);
+    bl_comply_tick(&c, T0 + 709 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    bl_comply_tick(&c, T0 + 711 * S);
+    assert_true(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    bl_comply_keepalive(&c, T0 + 712 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    assert_string_equal(bl_comply_code(BL_COMPLY_OVER_CHARGE), "inverter_exceeds_charge_limit");
+    assert_string_equal(bl_comply_code(BL_COMPLY__COUNT), "?");
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -491,13 +572,21 @@ static void test_checklist_and_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_period_exact_median), cmocka_unit_test(test_period_jitter),
-        cmocka_unit_test(test_bounded_ids),         cmocka_unit_test(test_ident_v12_single_burst),
-        cmocka_unit_test(test_ident_v13),           cmocka_unit_test(test_missing_and_heartbeat),
-        cmocka_unit_test(test_scaling_10x),         cmocka_unit_test(test_error_frames),
-        cmocka_unit_test(test_only_errors),         cmocka_unit_test(test_time_backwards),
-        cmocka_unit_test(test_scan_bitrate),        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_checklist_and_names), cmocka_unit_test(test_causes),
+        cmocka_unit_test(test_period_exact_median),
+        cmocka_unit_test(test_period_jitter),
+        cmocka_unit_test(test_bounded_ids),
+        cmocka_unit_test(test_ident_v12_single_burst),
+        cmocka_unit_test(test_ident_v13),
+        cmocka_unit_test(test_missing_and_heartbeat),
+        cmocka_unit_test(test_scaling_10x),
+        cmocka_unit_test(test_error_frames),
+        cmocka_unit_test(test_only_errors),
+        cmocka_unit_test(test_time_backwards),
+        cmocka_unit_test(test_scan_bitrate),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_checklist_and_names),
+        cmocka_unit_test(test_causes),
+        cmocka_unit_test(test_comply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
