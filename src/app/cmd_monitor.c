@@ -22,6 +22,7 @@
 #include "batlink/source.h"
 #include "batlink/term.h"
 #include "batlink/tracker.h"
+#include "batlink/comply.h"
 
 #define S_US 1000000
 /* at exit, how long a slow stderr reader may hold up the last queued messages */
@@ -66,6 +67,7 @@ struct monitor {
     char last_warn[160];
     struct app__energy energy; /* charged/discharged kWh, kept across restarts */
     struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
+    struct bl_comply comply;   /* does the inverter honour the battery (live alarms) */
     char out[BL_TERM_VIEW_MAX];
 };
 
@@ -98,6 +100,11 @@ static struct bl_link link_view(const struct monitor *m, bl_us now)
     const struct bl_source_stats *st = bl_source_stats(m->src);
     if (st != NULL) l.errors += st->bad_frames;
     bl_tracker_conflict_ids(&m->tracker, now, &l);
+    struct bl_comply c = m->comply; /* the time-based checks, judged now on the frames' clock */
+    bl_comply_tick(&c, m->frame_wall <= 0 ? now
+                       : m->finished      ? m->frame_wall
+                                          : m->frame_wall + (now - m->frame_mono));
+    l.inverter_problems = bl_comply_active(&c);
     return l;
 }
 
@@ -177,6 +184,12 @@ static void on_frame(void *ctx, const struct bl_frame *f)
     bl_us now = bl_now_mono();
     bl_tracker_frame(&m->tracker, f, now, decode, m, &n);
     if (n.kind != BL_TRACK_APPLIED) note_frame(m, f, &n);
+    /* inverter compliance on the frames' own clock (a replayed capture keeps its grace times):
+     * the state after each applied frame, the keep-alive when the tracker has just seen one */
+    int64_t ft = f->ts_us > 0 ? f->ts_us : now;
+    if (n.kind == BL_TRACK_APPLIED) bl_comply_battery(&m->comply, &m->tracker.state, ft);
+    if (m->tracker.link.heartbeat_seen && m->tracker.link.heartbeat_last_us == now)
+        bl_comply_keepalive(&m->comply, ft);
     if (f->ts_us > 0) {
         m->frame_wall = f->ts_us;
         m->frame_mono = now;
@@ -500,6 +513,7 @@ static int start(struct monitor *m)
     /* every profile's inverter keep-alive: the state names the inverter family it sees */
     to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
+    bl_comply_init(&m->comply, NULL);
     /* a step longer than stale_after (the link was silent) is not integrated */
     app__energy_open(&m->energy, &m->cfg, "monitor", m->cfg.monitor.stale_after);
     app__energy_seed(&m->energy, &m->tracker.state, now);
