@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* bmslink.h: the serial link to a BMS (`--bms jk:/dev/ttyUSB0[?baud=115200]`): owns the port,
- * polls it with request/response, resynchronises on bad bytes, reopens an unplugged adapter,
- * and hands each valid reading to the caller. Runs on the batlink poll loop, never blocks. */
+/* bmslink.h: the serial link to a BMS (`--bms jbd:/dev/ttyUSB0[?baud=9600]`, any codec of
+ * bmscodec.h): owns the port, polls it with the codec's requests (one in flight at a time),
+ * merges the replies of one reading into one struct bl_bms, resynchronises on bad bytes, reports
+ * a foreign protocol by name, reopens an unplugged adapter, and hands each valid reading to the
+ * caller. Runs on the batlink poll loop, never blocks. */
 #ifndef BATLINK_BMSLINK_H
 #define BATLINK_BMSLINK_H
 
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "batlink/bms.h"
+#include "batlink/bmscodec.h"
 #include "batlink/err.h"
 #include "batlink/loop.h"
 #include "batlink/source.h" /* BL_ERRLEN */
@@ -18,11 +21,14 @@ struct bl_bmslink;
 /** Counters of one BMS link (what the bridge reports in its `bms` JSON object and /metrics). */
 struct bl_bmslink_stats {
     uint64_t requests;         /**< requests written */
-    uint64_t replies;          /**< valid replies to the request in flight (readings delivered) */
+    uint64_t replies;          /**< valid replies to the request in flight */
+    uint64_t readings;         /**< complete readings delivered (all steps answered, finish ok) */
+    uint64_t foreign;          /**< bytes that held another BMS protocol's frame */
     uint64_t unsolicited;      /**< valid frames that answered no request of ours in flight (a
                                     second program on the port, or after the timeout): counted,
                                     never a reading */
-    uint64_t timeouts;         /**< requests without a valid reply within the timeout */
+    uint64_t timeouts;         /**< requests without a valid reply within the timeout (the
+                                    reading in progress is abandoned) */
     uint64_t skipped_polls;    /**< poll times that passed with a request still in flight */
     uint64_t checksum_errors;  /**< frames whose checksum did not match */
     uint64_t bad_frames;       /**< framing errors, truncated or unknown items, overlong frames */
@@ -48,10 +54,13 @@ struct bl_bmslink_cbs {
 };
 
 /**
- * Parse `uri` and open the port. Accepted: `jk:DEVICE[?baud=N][&interval_ms=N][&timeout_ms=N]`
- * (baud 9600..921600, default 115200; poll interval 100..60000 ms, default 1000; reply timeout
- * 20..10000 ms, default 1500; it may exceed the interval: a poll time that finds a request
- * still in flight is skipped and counted). The port is set raw 8N1, non-blocking.
+ * Parse `uri` and open the port. Accepted: `SCHEME:DEVICE[?key=value&...]` with SCHEME any codec
+ * of bl_bms_codec_list (jk, jkpb, jbd, daly, pylon485, pylon-console) and keys baud (1200..921600,
+ * default the codec's), interval_ms (100..60000, default 1000), timeout_ms (per request,
+ * 20..10000, default 1500; it may exceed the interval: a poll time that finds a reading still in
+ * progress is skipped and counted), addr (addressed codecs, their range), modbus=1 (jkpb),
+ * single=1 (pylon485), invert=1 (daly), temp99=1 (jk). The port is set raw with the codec's data
+ * bits, parity and stop bits, non-blocking.
  * Returns BL_OK; BL_ERR_USAGE (unknown scheme or parameter, value out of range: `err` names it);
  * BL_ERR_IO (open or tcsetattr failed: "jk:/dev/ttyUSB0: open: No such file or directory");
  * BL_ERR_NOMEM. Ownership: free with bl_bmslink_close. Blocking: never (O_NONBLOCK open).
@@ -78,6 +87,8 @@ const char *bl_bmslink_uri(const struct bl_bmslink *l);
 bool bl_bmslink_up(const struct bl_bmslink *l);
 /** The poll interval in µs. */
 bl_us bl_bmslink_interval(const struct bl_bmslink *l);
+/** The codec the URI names. */
+const struct bl_bms_codec *bl_bmslink_codec(const struct bl_bmslink *l);
 /** The reply timeout in µs. */
 bl_us bl_bmslink_timeout(const struct bl_bmslink *l);
 /** Close the port, remove watchers and timers, free (accepts NULL). */

@@ -53,17 +53,18 @@ struct bl_config {
         char energy_file[BL_CONFIG_STR];
     } monitor;
     struct {
-        char bms[BL_CONFIG_STR]; /**< [bridge] bms = "" */
-        char can[BL_CONFIG_STR]; /**< [bridge] can = "" */
-        char profile[32];        /**< [bridge] profile = "pylontech" */
-        double period;           /**< [bridge] period = 1 */
-        double stale_after;      /**< [bridge] stale_after = 5 */
-        double dead_after;       /**< [bridge] dead_after = 30 */
-        char on_dead[16];        /**< [bridge] on_dead = "safe-frames" (or "silent") */
-        long module_count;       /**< [bridge] module_count = 1 */
-        long soh;                /**< [bridge] soh = 100 (sent in 0x355: JK UART has no SOH) */
-        bool commands;           /**< [bridge] commands = false */
-        double command_expiry;   /**< [bridge] command_expiry = 300 */
+        char bms[BL_CONFIG_STR];            /**< [bridge] bms = "" */
+        char can[BL_CONFIG_STR];            /**< [bridge] can = "" */
+        char inverter_rs485[BL_CONFIG_STR]; /**< [bridge] inverter_rs485 = "" */
+        char profile[32];                   /**< [bridge] profile = "pylontech" */
+        double period;                      /**< [bridge] period = 1 */
+        double stale_after;                 /**< [bridge] stale_after = 5 */
+        double dead_after;                  /**< [bridge] dead_after = 30 */
+        char on_dead[16];                   /**< [bridge] on_dead = "safe-frames" (or "silent") */
+        long module_count;                  /**< [bridge] module_count = 1 */
+        long soh;              /**< [bridge] soh = 100 (sent in 0x355: JK UART has no SOH) */
+        bool commands;         /**< [bridge] commands = false */
+        double command_expiry; /**< [bridge] command_expiry = 300 */
     } bridge;
     struct {
         double max_charge_current;     /**< [limits] max_charge_current = 50 (A) */

@@ -251,6 +251,14 @@ size_t bl_profile_encode_cycle(const struct bl_profile *p, const struct bl_batte
                                struct bl_frame *out, size_t max);
 
 /**
+ * What the battery simulator sends each tick: the periodic burst (bl_profile_encode_cycle) plus,
+ * for a profile the inverter polls (a BL_MSG_POLL keep-alive), the answer to that poll with zero
+ * bytes as the simulated inverter sends it (Pylon HV: 0x4200 00.. -> 0x4210..0x4280, address 0).
+ */
+size_t bl_profile_encode_sim(const struct bl_profile *p, const struct bl_battery *st,
+                             struct bl_frame *out, size_t max);
+
+/**
  * Say "stop" (enum bl_stop bits) in `st` as profile `p` does: BL_STOP_CHARGE sets the charge
  * current limit 0 and clears charge enable, force charge 1/2 and the full charge request;
  * BL_STOP_DISCHARGE sets the discharge current limit 0 and clears discharge enable;

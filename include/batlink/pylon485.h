@@ -6,6 +6,7 @@
 #ifndef BATLINK_PYLON485_H
 #define BATLINK_PYLON485_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,5 +61,31 @@ BL_MUST_CHECK enum bl_err bl_pylon485_build_info(const char *device, uint8_t sw_
                                                  uint8_t sw_minor, const char *manufacturer,
                                                  uint8_t adr, uint8_t *out, size_t cap,
                                                  size_t *len);
+
+/** What the battery side answers an inverter with: the bridge's reading and limits. */
+struct bl_pylon485_batt {
+    const struct bl_bms *reading; /**< NULL: no valid reading (failsafe) */
+    int32_t charge_voltage_mv, discharge_voltage_mv;
+    int32_t charge_current_ma, discharge_current_ma; /**< the limits (0 in failsafe) */
+    bool charge_enable, discharge_enable, force_charge_1, force_charge_2, full_charge_request;
+};
+
+/**
+ * Battery side of the RS485 link: the inverter's request at buf[0] -> the answer in out[cap].
+ * Answered: 0x42 analog (group 0xFF or this module), 0x44 alarms (the MOSFETs shown off in a
+ * direction the limits block), 0x47 system parameters (the current limits as the charge and
+ * discharge current limits, the voltage limits as module high/low voltage), 0x4F version, 0x51
+ * manufacturer, 0x92 charge/discharge management (the limits and enable flags: what CAN's 0x351
+ * and 0x35C carry); another CID2 (0x60 included: the references give no layout) gets RTN 04.
+ * Without a reading, 0x42/0x44/0x47 get RTN 91 (internal communication error) and 0x92 the
+ * limits as given (0 in failsafe).
+ * Returns BL_OK (*out_len > 0: send it), BL_ERR_AGAIN (need more bytes; *used = 0), BL_ERR_INVAL
+ * (not a request to `adr`: another module's poll, a reply, garbage; skip *used, answer nothing),
+ * BL_ERR_CHECKSUM (*used = 1, answer nothing). Contract as parse in bmscodec.h. O(len).
+ */
+BL_MUST_CHECK enum bl_err bl_pylon485_answer(const uint8_t *buf, size_t len, size_t *used,
+                                             uint8_t adr, const struct bl_pylon485_batt *s,
+                                             uint8_t *out, size_t cap, size_t *out_len,
+                                             struct bl_diag *why);
 
 #endif

@@ -28,6 +28,8 @@ int bl_cmd_pinout(int argc, char **argv);
 int bl_cmd_bridge(int argc, char **argv);
 /** `batlink sim --bms jk PTY` (app/sim_jk.c), called by bl_cmd_sim when --bms is given. */
 int app__sim_jk(int argc, char **argv);
+/** `batlink sim --inverter pylon485 PTY` (app/sim_inverter.c): an inverter polling over RS485. */
+int app__sim_inverter(int argc, char **argv);
 
 /**
  * Parse a number for option `flag` ("--duration"): strtod + end pointer + range check. On error

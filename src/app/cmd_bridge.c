@@ -20,7 +20,10 @@
 
 #include "app/app.h"
 #include "app/sdnotify.h"
+#include "app/bms_out.h"
+#include "app/bridge_bank.h"
 #include "batlink/bmslink.h"
+#include "batlink/inv485.h"
 #include "batlink/config.h"
 #include "batlink/decimal.h"
 #include "batlink/control.h"
@@ -68,7 +71,17 @@ struct bridge {
     struct bl_loop *loop;
     struct app__sigstop sig;
     struct bl_bmslink *bms;
+    struct app__packs packs;   /* several BMSes: pack 0 is bms/ctl/last, the others there */
+    struct app__bms_ents ents; /* the bank: the bridge's entities plus each pack's */
+    char metrics_buf[65536];   /* /metrics families of the bridge (and each pack) */
+    const char *bms_flags[BL_BANK_MAX_PACKS];
+    unsigned nbms_flags;
+    char sec_name[BL_BANK_MAX_PACKS][32], sec_uri[BL_BANK_MAX_PACKS][300];
+    unsigned nsec;
     struct bl_source *can;
+    struct bl_inv485 *inv485; /* --inverter-rs485: Pylontech RS485 answers beside the CAN */
+    struct bl_bms inv_view;   /* what it answers 0x42/0x44 with (the combined battery for a bank) */
+    bool inv_have;
     struct bl_mqtt *mqtt;
     struct bl_http *http;
     struct bl_timer *stop_t;
@@ -173,6 +186,21 @@ static enum bl_err hook(void *ctx, const char *section, const char *key, const c
         snprintf(k->key, sizeof k->key, "%s", key);
         k->line = line;
     }
+    if (is(section, "bank")) return app__packs_config(&b->packs, key, value, reason);
+    if (strncmp(section, "bms.", 4) == 0) {
+        if (!is(key, "uri")) {
+            snprintf(reason, 128, "unknown key in [%.40s] (known: uri)", section);
+            return BL_ERR_USAGE;
+        }
+        if (b->nsec >= BL_BANK_MAX_PACKS) {
+            snprintf(reason, 128, "at most %d [bms.NAME] sections", BL_BANK_MAX_PACKS);
+            return BL_ERR_USAGE;
+        }
+        snprintf(b->sec_name[b->nsec], sizeof b->sec_name[0], "%s", section + 4);
+        snprintf(b->sec_uri[b->nsec], sizeof b->sec_uri[0], "%s", value);
+        b->nsec++;
+        return BL_OK;
+    }
     bool limits = is(section, "limits");
     bool shared = (limits && (is(key, "max_charge_current") || is(key, "max_discharge_current"))) ||
                   (is(section, "bridge") && (is(key, "period") || is(key, "stale_after") ||
@@ -256,7 +284,11 @@ static void usage(FILE *out)
             "stays silent ([bridge] on_dead = silent stops them after dead_after, 30 s: only for\n"
             "inverters known to handle a silent bus safely; see the README).\n\n"
             "  --config FILE    INI file: [bridge] [limits] [mqtt] [http] (packaging/batlink.ini)\n"
-            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=1500]\n"
+            "  --bms URI        jk:DEVICE[?baud=115200][&interval_ms=1000][&timeout_ms=1500];\n"
+            "                   also jkpb:, jbd:, daly:, pylon485:, pylon-console: (README);\n"
+            "                   several --bms: one battery of parallel packs ([bank] min_packs)\n"
+            "  --inverter-rs485 DEVICE[?addr=2&baud=9600]  also answer the inverter's\n"
+            "                   Pylontech RS485 polls with the same limits and failsafe\n"
             "  --can SOURCE     where the inverter listens: socketcan:can0, canet:HOST[:PORT],\n"
             "                   canet-listen:[ADDR:]PORT, slcan:DEVICE\n"
             "  --profile NAME   CAN profile (default pylontech)\n"
@@ -292,6 +324,7 @@ static int configure(struct bridge *b, int argc, char **argv)
         {"mqtt", required_argument, NULL, 'm'},
         {"http", required_argument, NULL, 'H'},
         {"no-realtime", no_argument, NULL, 'R'},
+        {"inverter-rs485", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -301,7 +334,7 @@ static int configure(struct bridge *b, int argc, char **argv)
     int c;
     char *mqtt_arg = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+c:b:C:p:d:jm:H:Rh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:b:C:p:d:jm:H:RhI:", opts, NULL)) != -1) {
         if (nset >= 8) {
             app__err("bridge: too many options");
             return BL_EXIT_USAGE;
@@ -311,10 +344,20 @@ static int configure(struct bridge *b, int argc, char **argv)
             b->file = optarg;
             break;
         case 'b':
-            set[nset++] = (struct flagset){"bridge", "bms", "--bms", optarg};
+            /* the first --bms is [bridge] bms; each further one another pack of the bank */
+            if (b->nbms_flags == 0)
+                set[nset++] = (struct flagset){"bridge", "bms", "--bms", optarg};
+            if (b->nbms_flags >= BL_BANK_MAX_PACKS) {
+                app__err("bridge: at most %d --bms", BL_BANK_MAX_PACKS);
+                return BL_EXIT_USAGE;
+            }
+            b->bms_flags[b->nbms_flags++] = optarg;
             break;
         case 'C':
             set[nset++] = (struct flagset){"bridge", "can", "--can", optarg};
+            break;
+        case 'I':
+            set[nset++] = (struct flagset){"bridge", "inverter_rs485", "--inverter-rs485", optarg};
             break;
         case 'p':
             set[nset++] = (struct flagset){"bridge", "profile", "--profile", optarg};
@@ -381,6 +424,28 @@ static int configure(struct bridge *b, int argc, char **argv)
     if (bl_config_check(&b->cfg, err) != BL_OK) {
         app__err("%s%s%s", b->file != NULL ? b->file : "", b->file != NULL ? ": " : "", err);
         return BL_EXIT_USAGE;
+    }
+    /* the packs: [bridge] bms (or the first --bms), the other --bms, the [bms.NAME] sections */
+    if (b->cfg.bridge.bms[0] == '\0' && b->nsec > 0) {
+        char reason[128];
+        if (bl_config_set(&b->cfg, "bridge", "bms", b->sec_uri[0], reason) != BL_OK) {
+            app__err("[bms.%s] uri: %s", b->sec_name[0], reason);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (b->cfg.bridge.bms[0] != '\0') {
+        char perr[256];
+        bool first_sec = b->nbms_flags == 0 && b->nsec > 0 && is(b->sec_uri[0], b->cfg.bridge.bms);
+        bool ok =
+            app__packs_add(&b->packs, first_sec ? b->sec_name[0] : NULL, b->cfg.bridge.bms, perr);
+        for (unsigned i = 1; ok && i < b->nbms_flags; i++)
+            ok = app__packs_add(&b->packs, NULL, b->bms_flags[i], perr);
+        for (unsigned i = first_sec ? 1 : 0; ok && i < b->nsec; i++)
+            ok = app__packs_add(&b->packs, b->sec_name[i], b->sec_uri[i], perr);
+        if (!ok) {
+            app__err("bridge: %s", perr);
+            return BL_EXIT_USAGE;
+        }
     }
     if (b->cfg.bridge.bms[0] == '\0' || b->cfg.bridge.can[0] == '\0') {
         app__err("bridge: %s is required (flag or [bridge] %s in the config)",
@@ -602,7 +667,10 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
     if (bm != NULL) {
         cJSON_AddStringToObject(bm, "port", bl_bmslink_up(b->bms) ? "up" : "down");
         cJSON_AddNumberToObject(bm, "requests", (double)s->requests);
+        cJSON_AddStringToObject(bm, "type", bl_bmslink_codec(b->bms)->scheme);
         cJSON_AddNumberToObject(bm, "replies", (double)s->replies);
+        cJSON_AddNumberToObject(bm, "readings", (double)s->readings);
+        cJSON_AddNumberToObject(bm, "foreign", (double)s->foreign);
         cJSON_AddNumberToObject(bm, "unsolicited", (double)s->unsolicited);
         cJSON_AddNumberToObject(bm, "skipped_polls", (double)s->skipped_polls);
         cJSON_AddNumberToObject(bm, "timeouts", (double)s->timeouts);
@@ -637,6 +705,18 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddNumberToObject(cm, "charge_current_limit_a", (double)ma / 1000.0);
         ma = k->user_discharge_until > now ? k->user_discharge_ma : b->ctl_cfg.max_discharge_ma;
         cJSON_AddNumberToObject(cm, "discharge_current_limit_a", (double)ma / 1000.0);
+    }
+    app__packs_json(&b->packs, o);
+    if (b->inv485 != NULL) {
+        const struct bl_inv485_stats *is = bl_inv485_stats(b->inv485);
+        cJSON *r = cJSON_AddObjectToObject(o, "inverter_rs485");
+        if (r != NULL) {
+            cJSON_AddNumberToObject(r, "polls", (double)is->polls);
+            cJSON_AddNumberToObject(r, "answers", (double)is->answers);
+            cJSON_AddNumberToObject(r, "silent", (double)is->silent);
+            cJSON_AddNumberToObject(r, "others", (double)is->others);
+            cJSON_AddNumberToObject(r, "bad", (double)is->bad);
+        }
     }
     return o;
 }
@@ -766,6 +846,7 @@ static void bridge_metrics(const struct bridge *b, char *buf, size_t n)
         (unsigned long long)st->bad_frames);
     ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"invalid_reading\"} %llu\n", dev,
         (unsigned long long)st->invalid_readings);
+    app__packs_metrics(&b->packs, dev, buf, n, &k);
 #undef FAMILY
 #undef ADD
 }
@@ -829,8 +910,8 @@ static void outputs(struct bridge *b, bl_us now)
         char *xt = x != NULL ? cJSON_PrintUnformatted(x) : NULL;
         bl_http_set_extra(b->http, xt);
         free(xt);
-        char metrics[8192];
-        bridge_metrics(b, metrics, sizeof metrics);
+        char *metrics = b->metrics_buf; /* a bank's per-pack series need room */
+        bridge_metrics(b, metrics, sizeof b->metrics_buf);
         bl_http_set_extra_metrics(b->http, metrics);
         bl_http_update(b->http, &b->bat, &l, bl_source_stats(b->can), now, wall);
     }
@@ -856,11 +937,20 @@ static void on_tick(void *ctx, bl_us when)
     bl_us now = bl_now_mono();
     (void)when;
     bl_ctl_step(&b->ctl, now, &b->out);
+    /* several BMSes: the bank's combination is what the inverter sees (control/bank.c) */
+    struct bl_ctl view = b->ctl;
+    if (app__packs_bank(&b->packs)) {
+        view.have_reading = app__packs_step(&b->packs, &b->out, b->have_last ? &b->last : NULL, now,
+                                            &b->out, &view.bms);
+        view.reading_us = now;
+    }
     apply_pack_caps(b, &b->out);
     apply_force_charge(b, &b->out, now);
     state_change(b, &b->out);
     bl_battery_init(&b->bat);
-    bl_ctl_to_battery(&b->ctl, &b->out, now, &b->bat);
+    bl_ctl_to_battery(&view, &b->out, now, &b->bat);
+    b->inv_have = view.have_reading && b->out.state == BL_CTL_OK;
+    if (b->inv_have) b->inv_view = view.bms;
     if (b->hb_seen) b->bat.inverter = b->profile->inverter_name;
     app__energy_seed(&b->energy, &b->bat, now); /* not sent to the inverter: no CAN signal */
     if (b->out.state != BL_CTL_STARTING) {
@@ -927,6 +1017,26 @@ static void on_reading(void *ctx, const struct bl_bms *r, bl_us now)
     bl_battery_set(&vi, BL_F_VOLTAGE, (int32_t)r->pack_mv, now);
     bl_battery_set(&vi, BL_F_CURRENT, r->current_ma, now);
     app__energy_feed(&b->energy, &vi, now, now);
+}
+
+/* The RS485 answers: the same limits and failsafe as the CAN output (limits 0 when stale; no
+ * answer at all once the CAN goes silent too, on_dead = silent). */
+static bool inv485_state(void *ctx, struct bl_pylon485_batt *s)
+{
+    struct bridge *b = ctx;
+    const struct bl_ctl_out *o = &b->out;
+    if (!b->stepped || !o->transmit) return false;
+    s->reading = b->inv_have ? &b->inv_view : NULL;
+    s->charge_voltage_mv = o->charge_voltage_mv;
+    s->discharge_voltage_mv = o->discharge_voltage_mv;
+    s->charge_current_ma = o->charge_current_ma;
+    s->discharge_current_ma = o->discharge_current_ma;
+    s->charge_enable = o->charge_enable;
+    s->discharge_enable = o->discharge_enable;
+    s->force_charge_1 = o->force_charge_1;
+    s->force_charge_2 = o->force_charge_2;
+    s->full_charge_request = o->full_charge_request;
+    return true;
 }
 
 static void on_bms_warn(void *ctx, const char *msg)
@@ -1176,10 +1286,33 @@ static int start(struct bridge *b)
         app__err("bridge: poll loop tables full");
         return BL_EXIT_FAIL;
     }
+    int prc = app__packs_open(&b->packs, b->bms, &b->ctl_cfg, b->loop, now, on_bms_warn, b);
+    if (prc != 0) return prc;
+    if (b->cfg.bridge.inverter_rs485[0] != '\0') {
+        e = bl_inv485_open(b->cfg.bridge.inverter_rs485, &b->inv485, err);
+        if (e != BL_OK) {
+            app__err_key(&b->cfg, "bridge", "inverter_rs485", err);
+            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+        }
+        struct bl_inv485_cbs ic = {inv485_state, on_bms_warn, b};
+        if (bl_inv485_attach(b->inv485, b->loop, &ic) != BL_OK) {
+            app__err("bridge: poll loop tables full");
+            return BL_EXIT_FAIL;
+        }
+    }
     int rc = app__open_outputs(&b->cfg, b->loop, bl_source_uri(b->can), &b->mqtt, &b->http);
     if (rc >= 0) return rc;
     if (b->mqtt != NULL) {
-        bl_mqtt_set_entities(b->mqtt, entities, sizeof entities / sizeof entities[0]);
+        size_t ne = sizeof entities / sizeof entities[0];
+        if (app__packs_bank(&b->packs) && ne <= APP_BMS_ENTS_MAX) {
+            /* the bank: each pack's own entities after the bridge's */
+            memcpy(b->ents.e, entities, sizeof entities);
+            b->ents.n = (unsigned)ne;
+            app__packs_entities(&b->packs, &b->ents);
+            bl_mqtt_set_entities(b->mqtt, b->ents.e, b->ents.n);
+        } else {
+            bl_mqtt_set_entities(b->mqtt, entities, ne);
+        }
         /* with commands: the two current limits as numbers (0 .. the configured maximum: a
          * command may only lower a limit) and force charge as a switch, on the set/ topics */
         if (b->cfg.bridge.commands) {
@@ -1267,6 +1400,8 @@ static void finish(struct bridge *b)
                  (unsigned long long)(s->invalid_readings + bl_ctl_invalid_readings(&b->ctl)),
                  (unsigned long long)b->frames_sent, (unsigned long long)b->tx_errors);
     }
+    app__packs_close(&b->packs);
+    bl_inv485_close(b->inv485);
     bl_bmslink_close(b->bms);
     bl_source_close(b->can);
     if (b->loop != NULL && b->sig.w != NULL) app__sigstop_close(&b->sig);
@@ -1277,6 +1412,7 @@ static void finish(struct bridge *b)
 int bl_cmd_bridge(int argc, char **argv)
 {
     struct bridge *b = calloc(1, sizeof *b);
+    if (b != NULL) app__packs_init(&b->packs);
     if (b == NULL) {
         app__err("bridge: out of memory");
         return BL_EXIT_FAIL;

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/bms_out.h"
 #include "app/sdnotify.h"
+#include "batlink/bmslink.h"
 #include "batlink/config.h"
 #include "batlink/http.h"
 #include "batlink/json.h"
@@ -68,6 +70,15 @@ struct monitor {
     struct app__energy energy; /* charged/discharged kWh, kept across restarts */
     struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
     struct bl_comply comply;   /* does the inverter honour the battery (live alarms) */
+    /* `--bms URI`: a BMS read beside the CAN (read-only; Pylontech per-module detail) */
+    const char *bms_uri;
+    struct bl_bmslink *bms;
+    struct bl_bms bms_last;
+    bool have_bms;
+    bl_us bms_at;
+    unsigned bms_modules; /* modules the entities were announced for */
+    struct app__bms_ents ents;
+    char bms_metrics[32768];
     char out[BL_TERM_VIEW_MAX];
 };
 
@@ -289,6 +300,67 @@ static void render(struct monitor *m, bl_us now, bool final)
     }
 }
 
+/* The BMS beside the CAN: its quantities (per module for a Pylontech stack) as the "bms" member
+ * of the state's extra object (MQTT, /api/state) and as /metrics series. */
+static void bms_outputs(struct monitor *m, bl_us now)
+{
+    if (m->bms == NULL) return;
+    cJSON *x = cJSON_CreateObject();
+    cJSON *o = x != NULL ? cJSON_AddObjectToObject(x, "bms") : NULL;
+    if (o != NULL) {
+        const struct bl_bmslink_stats *st = bl_bmslink_stats(m->bms);
+        cJSON_AddStringToObject(o, "uri", bl_bmslink_uri(m->bms));
+        cJSON_AddStringToObject(o, "port", bl_bmslink_up(m->bms) ? "up" : "down");
+        cJSON_AddNumberToObject(o, "readings", (double)st->readings);
+        cJSON_AddNumberToObject(o, "timeouts", (double)st->timeouts);
+        if (m->have_bms) {
+            cJSON_AddNumberToObject(o, "reading_age_s", (double)(now - m->bms_at) / 1e6);
+            app__bms_json(&m->bms_last, o);
+        }
+    }
+    char *txt = x != NULL ? cJSON_PrintUnformatted(x) : NULL;
+    if (m->mqtt != NULL) bl_mqtt_set_extra(m->mqtt, txt);
+    if (m->http != NULL) {
+        bl_http_set_extra(m->http, txt);
+        const char *dev =
+            strpbrk(m->cfg.mqtt.device, "\"\\\n") == NULL ? m->cfg.mqtt.device : "battery";
+        const struct bl_bms *rs[1] = {m->have_bms ? &m->bms_last : NULL};
+        const char *names[1] = {""};
+        size_t k = 0;
+        m->bms_metrics[0] = '\0';
+        app__bms_metrics(rs, names, 1, dev, NULL, false, m->bms_metrics, sizeof m->bms_metrics, &k);
+        bl_http_set_extra_metrics(m->http, m->bms_metrics);
+    }
+    if (m->view == VIEW_JSON && m->have_bms && txt != NULL) {
+        write_out(txt, strlen(txt));
+        write_out("\n", 1);
+    }
+    free(txt);
+    cJSON_Delete(x);
+}
+
+static void on_bms_reading(void *ctx, const struct bl_bms *r, bl_us now)
+{
+    struct monitor *m = ctx;
+    m->bms_last = *r;
+    m->have_bms = true;
+    m->bms_at = now;
+    unsigned mods = bl_bms_known(r, BL_BMS_MODULES) ? r->module_count : 0;
+    if (m->mqtt != NULL && mods != m->bms_modules) {
+        /* each module's own entities, announced again when the stack grows or shrinks */
+        m->ents.n = 0;
+        app__bms_ents_pack(&m->ents, "bridge.bms", "bms", "BMS");
+        app__bms_ents_modules(&m->ents, "bridge.bms", mods);
+        bl_mqtt_set_entities(m->mqtt, m->ents.e, m->ents.n);
+    }
+    m->bms_modules = mods;
+}
+
+static void on_bms_warn(void *ctx, const char *msg)
+{
+    warn(ctx, "%s", msg);
+}
+
 static void status(struct monitor *m)
 {
     char s[128];
@@ -333,6 +405,7 @@ static void on_tick(void *ctx, bl_us when)
         bl_http_set_ids(m->http, m->tracker.ids, m->tracker.nids);
         bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
     }
+    bms_outputs(m, now);
     render(m, now, false);
     m->dirty = false;
     m->link_changed = false;
@@ -369,6 +442,8 @@ static void usage(FILE *out)
             "  --http ADDR:PORT serve the web page at /, /metrics, /api/state, /healthz\n"
             "                   (only a port = 127.0.0.1)\n"
             "  --json           one JSON state object per update on stdout\n"
+            "  --bms URI        also read a BMS (read-only), e.g. pylon485:/dev/ttyUSB0: its\n"
+            "                   values and each module of a Pylontech stack as entities/metrics\n"
             "  --duration S     stop after S seconds\n"
             "  --profile NAME   CAN profile (default pylontech)\n"
             "  SOURCE           default sim: (a simulated battery); see below\n\n"
@@ -394,10 +469,15 @@ struct flagset {
 static int configure(struct monitor *m, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"mqtt", required_argument, NULL, 'm'},
-        {"http", required_argument, NULL, 'H'},     {"json", no_argument, NULL, 'j'},
-        {"duration", required_argument, NULL, 'd'}, {"profile", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"mqtt", required_argument, NULL, 'm'},
+        {"http", required_argument, NULL, 'H'},
+        {"json", no_argument, NULL, 'j'},
+        {"duration", required_argument, NULL, 'd'},
+        {"profile", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {"bms", required_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0},
     };
     struct flagset set[8];
     unsigned nset = 0;
@@ -405,12 +485,15 @@ static int configure(struct monitor *m, int argc, char **argv)
     int c;
     char *mqtt_arg = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:hb:", opts, NULL)) != -1) {
         if (nset >= 7) {
             app__err("monitor: too many options");
             return BL_EXIT_USAGE;
         }
         switch (c) {
+        case 'b':
+            m->bms_uri = optarg;
+            break;
         case 'c':
             file = optarg;
             break;
@@ -525,6 +608,18 @@ static int start(struct monitor *m)
     }
     int rc = app__open_outputs(&m->cfg, m->loop, bl_source_uri(m->src), &m->mqtt, &m->http);
     if (rc >= 0) return rc;
+    if (m->bms_uri != NULL) {
+        e = bl_bmslink_open(m->bms_uri, &m->bms, err);
+        if (e != BL_OK) {
+            app__err("--bms: %s", err);
+            return e == BL_ERR_USAGE ? BL_EXIT_USAGE : BL_EXIT_FAIL;
+        }
+        struct bl_bmslink_cbs bc = {on_bms_reading, on_bms_warn, NULL, m};
+        if (bl_bmslink_attach(m->bms, m->loop, &bc) != BL_OK) {
+            app__err("monitor: poll loop tables full");
+            return BL_EXIT_FAIL;
+        }
+    }
     bl_us period = m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US) : S_US;
     m->tick = bl_loop_timer(m->loop, now + period, period, on_tick, m);
     m->settle = bl_loop_timer(m->loop, 0, 0, on_settle, m);
@@ -567,6 +662,7 @@ static void finish(struct monitor *m)
     bl_timer_remove(m->stop);
     bl_timer_remove(m->watchdog);
     bl_source_close(m->src);
+    bl_bmslink_close(m->bms);
     if (m->loop != NULL) app__sigstop_close(&m->sig);
     bl_log_detach(LOG_DRAIN_US);
     bl_loop_free(m->loop);

@@ -151,7 +151,7 @@ static int parse(int argc, char **argv, struct sim_opts *o)
 
 static size_t encode(void *ctx, const struct bl_battery *b, struct bl_frame *out, size_t max)
 {
-    return bl_profile_encode_cycle(ctx, b, out, max);
+    return bl_profile_encode_sim(ctx, b, out, max);
 }
 
 /* File mode: no loop, no clock; model time and frame times advance one second per tick. */
@@ -301,6 +301,8 @@ int bl_cmd_sim(int argc, char **argv)
             return argv[i][2] == 's' ? app__sim_sma_em(argc, argv) : app__sim_goodwe(argc, argv);
     for (int i = 1; i < argc; i++) /* a simulated BMS on a pty (app/sim_jk.c) */
         if (strcmp(argv[i], "--bms") == 0) return app__sim_jk(argc, argv);
+    for (int i = 1; i < argc; i++) /* an inverter polling over RS485 (app/sim_inverter.c) */
+        if (strcmp(argv[i], "--inverter") == 0) return app__sim_inverter(argc, argv);
     struct sim_opts o;
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;

@@ -112,6 +112,8 @@ static const struct key keys[] = {
         "$STATE_DIRECTORY/energy-<command>-<device>.state under systemd, else not kept; "
         "none = not kept"),
     STR("bridge", "bms", bridge.bms, "", "BMS to read, e.g. jk:/dev/ttyUSB0"),
+    STR("bridge", "inverter_rs485", bridge.inverter_rs485, "",
+        "also answer an inverter's Pylontech RS485 polls on this port, e.g. /dev/ttyUSB1?addr=2"),
     STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
     TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
         "CAN profile spoken to the inverter"),

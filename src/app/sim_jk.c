@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* sim_jk.c: `batlink sim --bms jk PTY`: a simulated JK BMS (16S LiFePO4) answering read-all
- * requests on a pseudo-terminal, with cells that follow the current, a balancing spread,
- * optional faults (silence, bad checksum, truncated reply, garbage, invalid cell, cell over),
- * fixed temperature / cell voltage / over-current settings and a slow, jittery reply time. */
+/* sim_jk.c: `batlink sim --bms jk|jbd|daly|pylon485|pylon-console PTY`: a simulated BMS (16S
+ * LiFePO4) answering its codec's requests on a pseudo-terminal, with cells that follow the
+ * current, a balancing spread, optional faults (silence, bad checksum, truncated reply, garbage,
+ * invalid cell, cell over, MOSFET off, cold), fixed temperature / cell voltage / over-current
+ * settings and a slow, jittery reply time. JK replies are built here; the others by
+ * app/sim_bms.c from the same simulated state. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/sim_bms.h"
+#include "batlink/bmscodec.h"
 #include "batlink/jk.h"
 #include "batlink/log.h"
 #include "batlink/loop.h"
@@ -27,12 +31,14 @@
 
 enum fault {
     F_NONE,
-    F_SILENCE,   /* no reply at all */
-    F_CHECKSUM,  /* last checksum byte flipped */
-    F_TRUNCATED, /* reply cut after 60 % of its bytes */
-    F_GARBAGE,   /* foreign bytes before and inside the reply stream */
-    F_INVALID,   /* one cell reads 0 V (a broken sense wire) */
-    F_CELL_OVER, /* cell 7 above its OVP: alarm bit set, charge MOSFET off */
+    F_SILENCE,    /* no reply at all */
+    F_CHECKSUM,   /* last checksum byte flipped */
+    F_TRUNCATED,  /* reply cut after 60 % of its bytes */
+    F_GARBAGE,    /* foreign bytes before and inside the reply stream */
+    F_INVALID,    /* one cell reads 0 V (a broken sense wire) */
+    F_CELL_OVER,  /* cell 7 above its OVP: alarm bit set, charge MOSFET off */
+    F_MOSFET_OFF, /* discharge MOSFET off, no alarm */
+    F_COLD,       /* every probe at -5 degC */
     F__COUNT
 };
 
@@ -46,9 +52,13 @@ static const struct {
     [F_GARBAGE] = {"garbage", "foreign bytes before each reply"},
     [F_INVALID] = {"invalid-cell", "cell 3 reads 0 V (impossible value)"},
     [F_CELL_OVER] = {"cell-over", "cell 7 above its 3.65 V OVP, charge MOSFET off"},
+    [F_MOSFET_OFF] = {"mosfet-off", "discharge MOSFET off (no alarm)"},
+    [F_COLD] = {"cold", "every probe reads -5 degC"},
 };
 
 struct simjk {
+    const struct bl_bms_codec *codec; /* jk: the JK encoder below; others: app/sim_bms.c */
+    struct bl_bms_opts opts;
     struct bl_loop *loop;
     struct app__sigstop sig;
     struct bl_watch *mw, *uw;
@@ -72,9 +82,10 @@ struct simjk {
     bl_us delay, jitter;                /* --reply-delay, --reply-jitter */
     struct bl_timer *late_t;
     bl_us late[MAX_LATE]; /* due times of replies not yet written, in order */
+    unsigned late_step[MAX_LATE];
     unsigned nlate;
     uint64_t late_dropped;
-    uint8_t rx[256];
+    uint8_t rx[512];
     size_t rx_len;
 };
 
@@ -142,8 +153,17 @@ static unsigned temp_raw(int c)
     return c >= 0 ? (unsigned)c : (unsigned)(100 - c);
 }
 
-/* Build one read-all reply (bms-serial.md 1.2, 1.5) into `f`; returns its length. */
-static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
+/* The simulated pack at `now`: cells, current, alarms (JK bits), status (JK bits), ambient. */
+struct phys {
+    unsigned mv[MAX_CELLS];
+    uint32_t sum;
+    double amps;
+    unsigned alarms, status;
+    int t_ambient;
+    bool active;
+};
+
+static void simulate(struct simjk *s, bl_us now, struct phys *ph)
 {
     double dt = s->last > 0 ? (double)(now - s->last) / 1e6 : 0;
     s->last = now;
@@ -152,8 +172,7 @@ static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
     if (s->soc < 0) s->soc = 0;
     if (s->soc > 1) s->soc = 1;
     bool active = fault_active(s, now);
-
-    unsigned mv[MAX_CELLS];
+    unsigned *mv = ph->mv;
     uint32_t sum = 0;
     double base =
         s->has_cell_mv ? (double)s->cell_mv : ocv_mv(s->soc) + amps * 0.6; /* 0.6 mOhm per cell */
@@ -181,7 +200,29 @@ static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
         if (mv[i] < lo) lo = mv[i];
     }
     if (hi - lo >= 5) status |= 0x0004u; /* balancing */
+    if (active && s->fault == F_MOSFET_OFF) status &= ~0x0002u;
+    int t_ambient = 22 + (int)(amps > 0 ? amps / 10 : -amps / 15);
+    if (s->has_temp) t_ambient = (int)s->temp_c; /* both probes read it; the MOSFET runs warmer */
+    if (active && s->fault == F_COLD) t_ambient = -5;
+    ph->sum = sum;
+    ph->amps = amps;
+    ph->alarms = alarms;
+    ph->status = status;
+    ph->t_ambient = t_ambient;
+    ph->active = active;
+}
 
+/* Build one read-all reply (bms-serial.md 1.2, 1.5) into `f`; returns its length. */
+static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
+{
+    struct phys ph = {0};
+    simulate(s, now, &ph);
+    const unsigned *mv = ph.mv;
+    uint32_t sum = ph.sum;
+    double amps = ph.amps;
+    unsigned alarms = ph.alarms, status = ph.status;
+    int t_ambient = ph.t_ambient;
+    bool active = ph.active;
     size_t n = 0;
     if (cap < 400) return 0;
     f[n++] = 0x4E;
@@ -197,11 +238,10 @@ static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
         f[n++] = (uint8_t)(i + 1);
         put16(f, &n, mv[i]);
     }
-    int t_ambient = 22 + (int)(amps > 0 ? amps / 10 : -amps / 15);
-    if (s->has_temp) t_ambient = (int)s->temp_c; /* both probes read it; the MOSFET runs warmer */
     item16(f, &n, 0x80, temp_raw(t_ambient + 6 > 99 ? 99 : t_ambient + 6));
     item16(f, &n, 0x81, temp_raw(t_ambient));
-    item16(f, &n, 0x82, temp_raw(s->has_temp ? t_ambient : t_ambient - 1));
+    item16(f, &n, 0x82,
+           temp_raw(s->has_temp || (active && s->fault == F_COLD) ? t_ambient : t_ambient - 1));
     item16(f, &n, 0x83, (sum + 5) / 10);
     unsigned ca = (unsigned)((amps < 0 ? -amps : amps) * 100.0 + 0.5); /* 10 mA */
     item16(f, &n, 0x84, (amps > 0 ? 0x8000u : 0u) | (ca & 0x7FFFu));
@@ -266,6 +306,67 @@ static size_t build_reply(struct simjk *s, bl_us now, uint8_t *f, size_t cap)
     return n;
 }
 
+/* The simulated pack as a struct bl_bms (what the other codecs' encoders take). */
+static void pack_state(struct simjk *s, bl_us now, struct bl_bms *b)
+{
+    struct phys ph = {0};
+    simulate(s, now, &ph);
+    bl_bms_init(b);
+    b->cell_count = (uint8_t)s->cells;
+    for (unsigned i = 0; i < s->cells; i++)
+        b->cell_mv[i] = (uint16_t)ph.mv[i];
+    b->pack_mv = ph.sum;
+    b->current_ma = (int32_t)(ph.amps * 1000.0);
+    b->soc_pct = (uint8_t)(s->soc * 100.0 + 0.5);
+    b->remaining_mah = (uint32_t)(s->soc * CAP_AH * 1000.0);
+    b->full_mah = CAP_AH * 1000u;
+    b->capacity_ah = CAP_AH;
+    b->cycles = 42;
+    b->temp_count = 2;
+    b->temp_dc[0] = (int16_t)(ph.t_ambient * 10);
+    b->temp_dc[1] =
+        (int16_t)((s->has_temp || (ph.active && s->fault == F_COLD) ? ph.t_ambient
+                                                                    : ph.t_ambient - 1) *
+                  10);
+    b->status = (ph.status & 1u ? BL_BMS_ST_CHARGE_MOSFET : 0u) |
+                (ph.status & 2u ? BL_BMS_ST_DISCHARGE_MOSFET : 0u);
+    b->alarms = ph.alarms & (1u << 10) ? BL_BMS_AL_CELL_OVERVOLTAGE : 0u;
+    b->alarm_raw = ph.alarms & (1u << 10) ? 1u : 0u; /* JBD protection bit 0: cell OV */
+    b->cell_ovp_mv = 3650;
+    b->cell_uvp_mv = 2500;
+    b->pack_ovp_mv = 3650u * s->cells;
+    b->pack_uvp_mv = 2500u * s->cells;
+    b->charge_otp_dc = 500;
+    b->charge_utp_dc = 0;
+    b->discharge_otp_dc = 600;
+    b->discharge_utp_dc = -200;
+    b->max_charge_ma = (int32_t)s->charge_ocp_a * 1000;
+    b->max_discharge_ma = (int32_t)s->discharge_ocp_a * 1000;
+    static const enum bl_bms_item items[] = {BL_BMS_CELLS,
+                                             BL_BMS_PACK_VOLTAGE,
+                                             BL_BMS_CURRENT,
+                                             BL_BMS_SOC,
+                                             BL_BMS_TEMPS,
+                                             BL_BMS_STATUS,
+                                             BL_BMS_ALARMS,
+                                             BL_BMS_CYCLES,
+                                             BL_BMS_CAPACITY,
+                                             BL_BMS_FULL_CAPACITY,
+                                             BL_BMS_CELL_OVP,
+                                             BL_BMS_CELL_UVP,
+                                             BL_BMS_PACK_OVP,
+                                             BL_BMS_PACK_UVP,
+                                             BL_BMS_CHARGE_OTP,
+                                             BL_BMS_CHARGE_UTP,
+                                             BL_BMS_DISCHARGE_OTP,
+                                             BL_BMS_DISCHARGE_UTP,
+                                             BL_BMS_MAX_CHARGE_CURRENT,
+                                             BL_BMS_MAX_DISCHARGE_CURRENT,
+                                             BL_BMS_REMAINING_CAPACITY};
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
+        b->known |= 1ull << (unsigned)items[i];
+}
+
 static void write_all(struct simjk *s, const uint8_t *p, size_t n)
 {
     while (n > 0) {
@@ -288,14 +389,35 @@ static bool is_request(const uint8_t *p)
     return ((sum >> 8) & 0xFFu) == p[19] && (sum & 0xFFu) == p[20];
 }
 
-static void answer(struct simjk *s, bl_us now)
+/* Another codec's answer to request `step`, with the faults applied. */
+static size_t other_reply(struct simjk *s, bl_us now, unsigned step, uint8_t *f, size_t cap)
 {
+    struct bl_bms b;
+    pack_state(s, now, &b);
+    if (fault_active(s, now) && s->fault == F_INVALID) b.cell_mv[2] = 0;
+    unsigned steps = bl_bms_codec_steps(s->codec, &s->opts);
+    struct bl_bms_opts o = s->opts;
+    if (step >= steps) o.pylon_single = !o.pylon_single;
+    size_t n = app__sim_bms_reply(s->codec, &o, step % steps, &b, f, cap);
+    if (fault_active(s, now) && s->fault == F_CHECKSUM) n = app__sim_bms_corrupt(s->codec, f, n);
+    if (fault_active(s, now) && s->fault == F_TRUNCATED) n = n * 6 / 10;
+    return n;
+}
+
+static bool is_jk(const struct simjk *s)
+{
+    return strcmp(s->codec->scheme, "jk") == 0;
+}
+
+static void answer(struct simjk *s, bl_us now, unsigned step)
+{
+    uint8_t f[4608];
     if (fault_active(s, now) && s->fault == F_SILENCE) {
-        (void)build_reply(s, now, (uint8_t[512]){0}, 512); /* the battery lives on */
+        struct phys ph = {0};
+        simulate(s, now, &ph); /* the battery lives on */
         return;
     }
-    uint8_t f[512];
-    size_t n = build_reply(s, now, f, sizeof f);
+    size_t n = is_jk(s) ? build_reply(s, now, f, sizeof f) : other_reply(s, now, step, f, sizeof f);
     if (fault_active(s, now) && s->fault == F_GARBAGE) {
         uint8_t junk[40];
         for (size_t i = 0; i < sizeof junk; i++)
@@ -313,18 +435,21 @@ static void on_late(void *ctx, bl_us now)
 {
     struct simjk *s = ctx;
     unsigned k = 0;
-    while (k < s->nlate && s->late[k] <= now)
-        answer(s, s->late[k++]);
+    while (k < s->nlate && s->late[k] <= now) {
+        answer(s, s->late[k], s->late_step[k]);
+        k++;
+    }
     memmove(s->late, s->late + k, (s->nlate - k) * sizeof s->late[0]);
+    memmove(s->late_step, s->late_step + k, (s->nlate - k) * sizeof s->late_step[0]);
     s->nlate -= k;
     bl_timer_set(s->late_t, s->nlate > 0 ? s->late[0] : 0, 0);
 }
 
-static void request(struct simjk *s, bl_us now)
+static void request(struct simjk *s, bl_us now, unsigned step)
 {
     s->requests++;
     if (s->delay == 0 && s->jitter == 0) {
-        answer(s, now);
+        answer(s, now, step);
         return;
     }
     bl_us d = s->delay;
@@ -335,6 +460,7 @@ static void request(struct simjk *s, bl_us now)
         s->late_dropped++; /* a BMS asked faster than it answers loses requests too */
         return;
     }
+    s->late_step[s->nlate] = step;
     s->late[s->nlate++] = due;
     bl_timer_set(s->late_t, s->late[0], 0);
 }
@@ -352,12 +478,46 @@ static void on_master(void *ctx, int fd, short revents)
     }
     size_t off = 0;
     bl_us now = bl_now_mono();
-    while (s->rx_len - off >= BL_JK_REQUEST_LEN) {
-        if (is_request(s->rx + off)) {
-            request(s, now);
-            off += BL_JK_REQUEST_LEN;
-        } else {
-            off++;
+    if (is_jk(s)) {
+        while (s->rx_len - off >= BL_JK_REQUEST_LEN) {
+            if (is_request(s->rx + off)) {
+                request(s, now, 0);
+                off += BL_JK_REQUEST_LEN;
+            } else {
+                off++;
+            }
+        }
+    } else {
+        /* the codec's own requests, byte for byte (the link builds them the same way) */
+        unsigned steps = bl_bms_codec_steps(s->codec, &s->opts);
+        while (off < s->rx_len) {
+            bool hit = false, partial = false;
+            /* pylon485: the group query (INFO 0xFF) and the one-module query (?single=1) */
+            unsigned variants = strcmp(s->codec->scheme, "pylon485") == 0 ? 2 : 1;
+            for (unsigned k = 0; k < steps * variants && !hit; k++) {
+                uint8_t req[BL_BMS_REQUEST_MAX];
+                size_t rl = 0;
+                struct bl_bms_opts o = s->opts;
+                if (k >= steps) o.pylon_single = !o.pylon_single;
+                if (s->codec->build_request(&o, k % steps, req, sizeof req, &rl) != BL_OK) continue;
+                size_t have = s->rx_len - off;
+                if (have < rl) {
+                    if (memcmp(s->rx + off, req, have) == 0) partial = true;
+                    continue;
+                }
+                if (memcmp(s->rx + off, req, rl) == 0) {
+                    request(s, now, k); /* k >= steps: the other variant */
+                    off += rl;
+                    hit = true;
+                }
+            }
+            if (hit) continue;
+            if (partial) break;
+            if (s->codec->wake != NULL && s->rx[off] == 0x0E) {
+                static const char prompt[] = "\r\npylon>";
+                write_all(s, (const uint8_t *)prompt, sizeof prompt - 1); /* awake */
+            }
+            off++; /* a wake-up frame, a console poke, a CR: no answer */
         }
     }
     memmove(s->rx, s->rx + off, s->rx_len - off);
@@ -385,11 +545,11 @@ static void on_stop(void *ctx, bl_us now)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: batlink sim --bms jk [OPTIONS] PTY\n\n"
-                 "Simulate a JK BMS (16S LiFePO4, 280 Ah) on a pseudo-terminal: PTY is the path\n"
+    fprintf(out, "usage: batlink sim --bms jk|jbd|daly|pylon485|pylon-console [OPTIONS] PTY\n\n"
+                 "Simulate a BMS (16S LiFePO4, 280 Ah) on a pseudo-terminal: PTY is the path\n"
                  "of a symlink created to the terminal (removed at exit); point the bridge at it\n"
-                 "with --bms jk:PTY. Cells follow the current (charge 40 A / discharge 25 A\n"
-                 "cycle), with a balancing spread.\n\n"
+                 "with --bms jk:PTY (or jbd:PTY ...). Cells follow the current (charge 40 A /\n"
+                 "discharge 25 A cycle), with a balancing spread.\n\n"
                  "options:\n"
                  "  --scenario NAME   fault to inject (default normal):\n");
     for (unsigned i = 0; i < F__COUNT; i++)
@@ -409,6 +569,7 @@ static void usage(FILE *out)
             "                    the bridge sends at most [limits] bms_limit_percent of it\n"
             "  --reply-delay MS  answer each request MS milliseconds late (a slow BMS)\n"
             "  --reply-jitter MS ... plus or minus up to MS (uniform), e.g. 450 and 400\n"
+            "  --addr N          bus address the simulated BMS answers (addressed codecs)\n"
             "  --seed N          random seed (default 1)\n"
             "  --duration S      stop after S seconds\n\n"
             "examples:\n"
@@ -436,7 +597,7 @@ static int parse(int argc, char **argv, struct simjk *s, double *duration)
                      strcmp(a, "--duration") == 0 || strcmp(a, "--temp") == 0 ||
                      strcmp(a, "--cell-mv") == 0 || strcmp(a, "--charge-ocp") == 0 ||
                      strcmp(a, "--discharge-ocp") == 0 || strcmp(a, "--reply-delay") == 0 ||
-                     strcmp(a, "--reply-jitter") == 0;
+                     strcmp(a, "--reply-jitter") == 0 || strcmp(a, "--addr") == 0;
         if (takes && v == NULL) {
             app__err("sim: %s needs a value", a);
             return BL_EXIT_USAGE;
@@ -446,10 +607,17 @@ static int parse(int argc, char **argv, struct simjk *s, double *duration)
             usage(stdout);
             return BL_EXIT_OK;
         } else if (strcmp(a, "--bms") == 0) {
-            if (strcmp(v, "jk") != 0) {
-                app__err("sim: --bms: unknown BMS \"%s\" (known: jk)", v);
+            s->codec = bl_bms_codec_find(v);
+            if (s->codec == NULL || strcmp(v, "jkpb") == 0) {
+                app__err("sim: --bms: unknown BMS \"%s\" (known: jk, jbd, daly, pylon485, "
+                         "pylon-console)",
+                         v);
                 return BL_EXIT_USAGE;
             }
+        } else if (strcmp(a, "--addr") == 0) {
+            long ad;
+            ok = app__parse_long(a, v, 0, 255, &ad);
+            s->opts.addr = (int)ad;
         } else if (strcmp(a, "--scenario") == 0) {
             unsigned k = 0;
             while (k < F__COUNT && strcmp(faults[k].name, v) != 0)
@@ -500,8 +668,9 @@ static int parse(int argc, char **argv, struct simjk *s, double *duration)
         if (!ok) return BL_EXIT_USAGE;
         if (takes) i++;
     }
+    if (s->codec == NULL) s->codec = bl_bms_codec_find("jk");
     if (target == NULL) {
-        app__err("sim: --bms jk needs the PTY symlink path to create (e.g. /tmp/jk0)");
+        app__err("sim: --bms needs the PTY symlink path to create (e.g. /tmp/jk0)");
         return BL_EXIT_USAGE;
     }
     if (snprintf(s->link, sizeof s->link, "%s", target) >= (int)sizeof s->link) {
@@ -567,6 +736,7 @@ int app__sim_jk(int argc, char **argv)
 {
     struct simjk s = {
         .master = -1, .slave_keep = -1, .usr_fd = -1, .charge_ocp_a = 100, .discharge_ocp_a = 150};
+    bl_bms_opts_init(&s.opts);
     double duration = 0;
     int rc = parse(argc, argv, &s, &duration);
     if (rc >= 0) return rc;

@@ -676,3 +676,141 @@ const struct bl_bms_codec bms__pylon485 = {
     .frame_at = frame_at,
     .finish = bms__finish_check,
 };
+
+/* ---- battery side: answer an inverter's poll ---------------------------------------------- */
+
+/* A group answer (request INFO 0xFF) carries the module count where a module answer carries the
+ * command value (5.4): INFO byte 1 becomes 01 and CHKSUM is written again. */
+static void regroup(uint8_t *f, size_t len)
+{
+    f[HDR + 2] = '0';
+    f[HDR + 3] = '1';
+    unsigned sum = 0;
+    for (size_t i = 1; i < len - 5; i++)
+        sum += f[i];
+    unsigned chk = (~sum + 1) & 0xFFFFu;
+    for (unsigned k = 0; k < 4; k++)
+        f[len - 5 + k] = (uint8_t)hexd[(chk >> (12 - 4 * k)) & 0xF];
+}
+
+static uint16_t clamp_u16(int64_t v)
+{
+    return (uint16_t)(v < 0 ? 0 : v > 0xFFFF ? 0xFFFF : v);
+}
+
+static int16_t clamp_i16(int64_t v)
+{
+    return (int16_t)(v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : v);
+}
+
+/* The reading with the limits written over the BMS's own protection items (0x44, 0x47). */
+static void with_limits(const struct bl_pylon485_batt *s, struct bl_bms *b)
+{
+    *b = *s->reading;
+    unsigned cells = bl_bms_known(b, BL_BMS_CELLS) && b->cell_count > 0 ? b->cell_count : 16;
+    b->max_charge_ma = s->charge_current_ma;
+    b->max_discharge_ma = s->discharge_current_ma;
+    b->pack_ovp_mv = (uint32_t)(s->charge_voltage_mv > 0 ? s->charge_voltage_mv : 0);
+    b->pack_uvp_mv = (uint32_t)(s->discharge_voltage_mv > 0 ? s->discharge_voltage_mv : 0);
+    if (!bl_bms_known(b, BL_BMS_CELL_OVP)) b->cell_ovp_mv = clamp_u16(b->pack_ovp_mv / cells);
+    if (!bl_bms_known(b, BL_BMS_CELL_UVP)) b->cell_uvp_mv = clamp_u16(b->pack_uvp_mv / cells);
+    /* LiFePO4 temperature windows when the BMS reports none (0..50 degC charge, -20..60 degC
+     * discharge: the controller's curve defaults, control.h) */
+    if (!bl_bms_known(b, BL_BMS_CHARGE_OTP)) b->charge_otp_dc = 500;
+    if (!bl_bms_known(b, BL_BMS_CHARGE_UTP)) b->charge_utp_dc = 0;
+    if (!bl_bms_known(b, BL_BMS_DISCHARGE_OTP)) b->discharge_otp_dc = 600;
+    if (!bl_bms_known(b, BL_BMS_DISCHARGE_UTP)) b->discharge_utp_dc = -200;
+    static const enum bl_bms_item set[] = {BL_BMS_MAX_CHARGE_CURRENT, BL_BMS_MAX_DISCHARGE_CURRENT,
+                                           BL_BMS_PACK_OVP,           BL_BMS_PACK_UVP,
+                                           BL_BMS_CELL_OVP,           BL_BMS_CELL_UVP,
+                                           BL_BMS_CHARGE_OTP,         BL_BMS_CHARGE_UTP,
+                                           BL_BMS_DISCHARGE_OTP,      BL_BMS_DISCHARGE_UTP};
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        bms__set(b, set[i]);
+    /* a direction the limits block shows as its MOSFET off */
+    if (!s->charge_enable || s->charge_current_ma <= 0)
+        b->status &= ~(uint32_t)BL_BMS_ST_CHARGE_MOSFET;
+    if (!s->discharge_enable || s->discharge_current_ma <= 0)
+        b->status &= ~(uint32_t)BL_BMS_ST_DISCHARGE_MOSFET;
+}
+
+enum bl_err bl_pylon485_answer(const uint8_t *buf, size_t len, size_t *used, uint8_t adr,
+                               const struct bl_pylon485_batt *s, uint8_t *out, size_t cap,
+                               size_t *out_len, struct bl_diag *why)
+{
+    struct frm f;
+    uint8_t info[8];
+    *used = 0;
+    *out_len = 0;
+    uint8_t big[INFO_CHARS_MAX / 2 + 1];
+    enum bl_err e = frame(buf, len, &f, big, why);
+    *used = f.total;
+    if (e == BL_ERR_AGAIN) {
+        *used = 0;
+        return e;
+    }
+    if (e != BL_OK) return e;
+    if (f.cid1 != CID1 || f.adr != adr || f.cid2 == 0x00) {
+        bl_diag_set(why, "Pylontech: not a request to this battery's address", 3);
+        return BL_ERR_INVAL;
+    }
+    for (size_t i = 0; i < sizeof info; i++)
+        info[i] = i < f.n ? big[i] : 0;
+    struct bl_bms b;
+    enum bl_err be = BL_ERR_UNSUPPORTED;
+    switch (f.cid2) {
+    case 0x42:
+        if (s->reading == NULL) break;
+        be = bl_pylon485_build_analog(s->reading, adr, out, cap, out_len);
+        if (be == BL_OK && f.n >= 1 && info[0] == 0xFF) regroup(out, *out_len);
+        break;
+    case 0x44:
+        if (s->reading == NULL) break;
+        with_limits(s, &b);
+        be = bl_pylon485_build_alarms(&b, adr, out, cap, out_len);
+        break;
+    case 0x47: {
+        if (s->reading == NULL) break;
+        with_limits(s, &b);
+        static const struct bl_pylon485_params p = {0, 0};
+        struct bl_pylon485_params pp = p;
+        pp.cell_low_mv = b.cell_uvp_mv;
+        pp.module_low_mv = b.pack_uvp_mv;
+        be = bl_pylon485_build_sysparam(&b, &pp, adr, out, cap, out_len);
+        break;
+    }
+    case 0x4F:
+        be = bl_pylon485_build_version(BL_PYLON485_VER, adr, out, cap, out_len);
+        break;
+    case 0x51:
+        be = bl_pylon485_build_info("batlink", 1, 0, "batlink", adr, out, cap, out_len);
+        break;
+    case 0x92: {
+        uint8_t d[10];
+        uint16_t cv = clamp_u16(s->charge_voltage_mv), dv = clamp_u16(s->discharge_voltage_mv);
+        int16_t cc = clamp_i16(s->charge_current_ma / 100),
+                dc = clamp_i16(s->discharge_current_ma / 100);
+        d[0] = adr;
+        d[1] = (uint8_t)(cv >> 8);
+        d[2] = (uint8_t)cv;
+        d[3] = (uint8_t)(dv >> 8);
+        d[4] = (uint8_t)dv;
+        d[5] = (uint8_t)((uint16_t)cc >> 8);
+        d[6] = (uint8_t)cc;
+        d[7] = (uint8_t)((uint16_t)dc >> 8);
+        d[8] = (uint8_t)dc;
+        d[9] =
+            (uint8_t)((s->charge_enable && cc > 0 ? 0x80 : 0) |
+                      (s->discharge_enable && dc > 0 ? 0x40 : 0) | (s->force_charge_1 ? 0x20 : 0) |
+                      (s->force_charge_2 ? 0x10 : 0) | (s->full_charge_request ? 0x08 : 0));
+        be = bl_pylon485_frame(BL_PYLON485_VER, adr, 0x00, d, sizeof d, out, cap, out_len);
+        break;
+    }
+    default:
+        /* 5.2 RTN 04: CID2 invalid */
+        return bl_pylon485_frame(BL_PYLON485_VER, adr, 0x04, NULL, 0, out, cap, out_len);
+    }
+    if (be == BL_OK) return BL_OK;
+    /* no reading, or one the answer cannot carry: RTN 91 internal communication error */
+    return bl_pylon485_frame(BL_PYLON485_VER, adr, 0x91, NULL, 0, out, cap, out_len);
+}

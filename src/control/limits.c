@@ -42,7 +42,8 @@ void bl_ctl_init(struct bl_ctl *ctl, const struct bl_ctl_config *cfg, bl_us now)
     ctl->startup_ccl = ctl->startup_dcl = INT32_MAX;
 }
 
-/* Highest / lowest of the probe temperatures that the reading carries. */
+/* Highest / lowest of the probe temperatures that the reading carries (temp_1, temp_2 and
+ * every probe of temp_dc[]). */
 static bool probe_range(const struct bl_bms *b, int32_t *lo, int32_t *hi)
 {
     bool any = false;
@@ -55,6 +56,13 @@ static bool probe_range(const struct bl_bms *b, int32_t *lo, int32_t *hi)
         if (!any || b->temp_2_dc > *hi) *hi = b->temp_2_dc;
         any = true;
     }
+    /* JBD, Daly, Pylontech (and JK again) list every probe in temp_dc[] */
+    if (bl_bms_known(b, BL_BMS_TEMPS))
+        for (unsigned i = 0; i < b->temp_count && i < BL_BMS_MAX_TEMPS; i++) {
+            if (!any || b->temp_dc[i] < *lo) *lo = b->temp_dc[i];
+            if (!any || b->temp_dc[i] > *hi) *hi = b->temp_dc[i];
+            any = true;
+        }
     return any;
 }
 

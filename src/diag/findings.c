@@ -563,7 +563,11 @@ static void timing_findings(struct bl_analysis *a)
     bool fail = false;
     char ev[BL_FINDING_TEXT - 48] = ""; /* room for the evidence prefix */
     const struct bl_profile *prof = diag__ident_profile(a->ident);
-    if (prof != NULL) {
+    /* an inverter that asks while no battery answers (Pylon HV, BYD HVS) is the "no battery
+     * reply" finding below, not an incomplete set */
+    bool asks_alone =
+        (a->ident == BL_IDENT_PYLON_HV || a->ident == BL_IDENT_BYD_HVS) && a->batt_frames == 0;
+    if (prof != NULL && !asks_alone) {
         /* the profile's burst; only its required messages while the version is open */
         unsigned want = a->ident == BL_IDENT_PYLON_LV ? BL_MSG_REQUIRED : BL_MSG_CYCLE;
         for (size_t i = 0; i < prof->n_msgs; i++) {

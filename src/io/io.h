@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <termios.h>
 
 #include "batlink/source.h"
 
@@ -93,6 +94,13 @@ enum bl_err io__uri_get_ulong(const struct io__uri *u, const char *key, unsigned
  * writable for at most `max_wait` in total. Returns the bytes written (the rest is lost, as when
  * the peer is gone). `is_socket` sends with MSG_NOSIGNAL. */
 size_t io__write_all(int fd, const uint8_t *buf, size_t len, bl_us max_wait, bool is_socket);
+
+/** termios speed of a standard baud rate (1200 ... 921600); false for another. */
+bool io__baud_speed(unsigned long baud, speed_t *sp);
+/** Open serial device `dev` raw, non-blocking, with the framing given (8/7 data bits, 'N'/'E'/'O',
+ * 1/2 stop bits). Returns the fd or -1 with errno and *what = the call that failed. */
+int io__serial_open(const char *dev, speed_t sp, unsigned data_bits, char parity,
+                    unsigned stop_bits, const char **what);
 
 /** O_NONBLOCK + FD_CLOEXEC. Returns 0 or -1 with errno. */
 int io__set_nonblock(int fd);

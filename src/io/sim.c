@@ -31,7 +31,7 @@ struct sim_src {
 
 static size_t encode(void *ctx, const struct bl_battery *b, struct bl_frame *out, size_t max)
 {
-    return bl_profile_encode_cycle(ctx, b, out, max);
+    return bl_profile_encode_sim(ctx, b, out, max);
 }
 
 static void emit_due(void *ctx, bl_us now)

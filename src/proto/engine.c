@@ -277,6 +277,18 @@ size_t bl_profile_encode_cycle(const struct bl_profile *p, const struct bl_batte
     return n;
 }
 
+size_t bl_profile_encode_sim(const struct bl_profile *p, const struct bl_battery *st,
+                             struct bl_frame *out, size_t max)
+{
+    size_t n = bl_profile_encode_cycle(p, st, out, max);
+    const struct bl_msg_desc *k = bl_profile_keepalive(p);
+    if (k == NULL || !(k->flags & BL_MSG_POLL) || p->ops == NULL || p->ops->respond == NULL)
+        return n;
+    struct bl_frame poll = {.id = k->id, .flags = k->ext ? BL_FRAME_EXT : 0};
+    poll.len = k->dlc > 8 ? 8 : k->dlc; /* zero bytes, as the simulated inverter sends it */
+    return n + p->ops->respond(p, &poll, st, 0, out + n, max - n);
+}
+
 void bl_profile_simbat(const struct bl_profile *p, struct bl_simbat_cfg *cfg)
 {
     const struct bl_msg_desc *k = bl_profile_keepalive(p);

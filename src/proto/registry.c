@@ -19,6 +19,12 @@ static const struct bl_profile *const profiles[] = {
     &bl_profile_victron,
     /* SMA Sunny Island external BMS (can-profiles.md 5) */
     &bl_profile_sma,
+    /* Pylontech HV, 29-bit, polled (can-profiles.md 6) */
+    &bl_profile_pylontech_hv,
+    /* BYD Battery-Box Premium HVS (can-profiles.md 7.1) */
+    &bl_profile_byd_hvs,
+    /* Growatt LV (can-profiles.md 8) */
+    &bl_profile_growatt_lv,
     /* next profile */
 };
 

@@ -171,6 +171,23 @@ static void run_profile(const struct bl_profile *p, const uint8_t *data, size_t 
             CHECK(bl_profile_encode(p, f.id, &again, &e2f) == BL_OK);
             CHECK(memcmp(&e1, &e2f, sizeof e1) == 0);
         }
+
+        /* a poll answer (ops->respond) reads the request only up to its len, stays within max
+         * and consists of frames of the profile that decode */
+        if (p->ops != NULL && p->ops->respond != NULL && f.len <= 8) {
+            struct bl_frame ans[16], ans2[16];
+            size_t max = r[3] % 17u;
+            uint8_t addr = (uint8_t)(r[3] >> 4);
+            size_t na = p->ops->respond(p, &f, &st, addr, ans, max);
+            size_t nb = p->ops->respond(p, &flipped, &st, addr, ans2, max);
+            CHECK(na <= max && na == nb && memcmp(ans, ans2, na * sizeof ans[0]) == 0);
+            for (size_t k = 0; k < na; k++) {
+                struct bl_battery chk;
+                bl_battery_init(&chk);
+                CHECK(ans[k].len <= 8);
+                CHECK(bl_profile_decode(p, &ans[k], 0, &chk, NULL) == BL_OK);
+            }
+        }
     }
     size_t ncycle = 0;
     for (size_t i = 0; i < p->n_msgs; i++)

@@ -116,15 +116,27 @@ const dbc = new Dbc();
 const db = dbc.load(fs.readFileSync(process.argv[3], 'utf8'));
 const can = new Can();
 can.database = db;
-const special = new Set(['manufacturer', 'marker', 'chemistry', 'undefined_bits', 'alarms', 'warnings']);
+// text rows (a DBC describes them in a comment only) and the alarm/warning lists
+const special = new Set(['manufacturer', 'marker', 'chemistry', 'undefined_bits', 'alarms', 'warnings',
+  'manufacturer_cont', 'inverter_brand', 'model_text']);
 let compared = 0, frames = 0, failures = 0, strict = 0;
 function fail(where, msg) { failures++; if (failures < 30) console.log(`FAIL ${where}: ${msg}`); }
 // A strict loader (cantools, SavvyCAN) refuses a DBC whose signal lies past its message's declared
 // length: every (little-endian) signal must end inside BO_'s byte count.
+// Motorola (@0) signals: the DBC start bit is the most significant bit (Vector's convention, as
+// cantools reads it); the signal ends in the byte of its least significant bit. candied takes a
+// Motorola start bit as the least significant one, so it is handed that bit.
 for (const [name, m] of db.messages)
-  for (const [k, s] of m.signals)
-    if (s.endian !== 'Intel' || s.startBit + s.length > 8 * m.dlc)
-      fail('DBC', `${name} declares ${m.dlc} bytes but ${k} is bits ${s.startBit}..${s.startBit + s.length - 1}`);
+  for (const [k, s] of m.signals) {
+    let end = s.startBit + s.length;
+    if (s.endian !== 'Intel') {
+      const msb = 8 * Math.floor(s.startBit / 8) + (7 - (s.startBit % 8)), lsb = msb + s.length - 1;
+      end = 8 * Math.floor(lsb / 8) + 8;
+      s.startBit = 8 * Math.floor(lsb / 8) + (7 - (lsb % 8));
+    }
+    if (end > 8 * m.dlc)
+      fail('DBC', `${name} declares ${m.dlc} bytes but ${k} ends at bit ${end - 1}`);
+  }
 for (let i = 4; i < process.argv.length; i += 2) {
   const log = fs.readFileSync(process.argv[i], 'utf8').split('\n').filter(l => l.trim() !== '');
   const dump = fs.readFileSync(process.argv[i + 1], 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l));
@@ -139,13 +151,18 @@ for (let i = 4; i < process.argv.length; i += 2) {
     frames++;
     if (parseInt(d.id, 16) !== id || d.dlc !== bytes.length || d.data !== m[3].toLowerCase())
       fail(where, `dump frame ${JSON.stringify(d)} differs from the log`);
-    let msg = can.decode(can.createFrame(id, bytes, ext));
+    // candied keeps a 29-bit message's DBC id with bit 31 set
+    let dbcId = ext ? (id | 0x80000000) >>> 0 : id;
+    // an addressed 29-bit message (Pylon HV 0x4213 = 0x4210 from address 3) is declared once,
+    // at address 0: a DBC has no address nibble
+    if (ext && !can.getMessageById(dbcId)) dbcId = (dbcId & ~0xF) >>> 0;
+    let msg = can.decode(can.createFrame(dbcId, bytes, ext));
     if (msg) strict++;
     // A V1.3 0x355 (6 bytes, soc_hires_pct in bytes 4-5) is the declared length: decode() takes it.
     if (!msg && id === 0x355 && bytes.length === 6) fail(where, 'candied refuses a 6-byte 0x355');
     // candied's decode() insists on the DBC's DLC; real Pylontech frames vary (0x355 DLC 4 or
     // 6, 0x35E DLC 5-8), so other lengths go through its per-signal decoder on the bytes present.
-    const def = can.getMessageById(id);
+    const def = can.getMessageById(dbcId);
     if (!msg && def)
       msg = { name: def.name, boundSignals: new Map([...def.signals].map(([k, s]) => [k, can.decodeSignal(bytes, s)])) };
     if (!msg) {
@@ -204,3 +221,44 @@ while read -r line; do
         "$work/p-$name.json" || { echo "FAIL: profile $name: DBC and dump disagree"; exit 1; }
 done <"$work/list"
 
+
+# The real captures and worked values of the other profiles, through their own DBC
+# (can-profiles.md 6.4/6.5, 7.1): the SC0500 0x7320 reply, the 6.5 worked 0x4210 from address 3,
+# a "30000 + I" discharge limit (6.6: shown as sent, negative); the GoodWe and Sungrow inverter
+# frames; BYD battery frames (simulator constants, UNVERIFIED) and a negative big-endian current.
+cat >"$work/hv-edge.log" <<'EOF2'
+(1.000000) can0 00004213#A00F9A74E2045064
+(1.000001) can0 00004220#1C11100E2A764A79
+(1.000002) can0 00004250#1B0100A003010202
+(1.000003) can0 00004280#AA00000000000000
+EOF2
+cat >"$work/byd-edge.log" <<'EOF2'
+(1.000000) can0 110#0920064001000100
+(1.000001) can0 150#260C271000F300FA
+(1.000002) can0 1D0#0849FF8300B40308
+(1.000003) can0 210#00BE00B400000000
+(1.000004) can0 250#0316006600330209
+(1.000005) can0 2D0#0042594400000000
+(1.000006) can0 3D0#012D426F78205072
+EOF2
+check_profile_logs() {
+    local name=$1 min=$2
+    shift 2
+    local a=()
+    for log in "$@"; do
+        "$BATLINK" dump --profile "$name" --json "$log" >"$work/$name-$(basename "$log").json"
+        a+=("$log" "$work/$name-$(basename "$log").json")
+    done
+    MIN_COMPARED=$min node "$work/compare.cjs" "$cache" "$work/p-$name.dbc" "${a[@]}" ||
+        { echo "FAIL: profile $name: DBC and dump disagree on $*"; exit 1; }
+}
+check_profile_logs pylontech-hv 20 \
+    "$BL_SOURCE_DIR/tests/data/pylontech_hv_sc0500_h48050_growatt_fragment__eevblog.log" "$work/hv-edge.log"
+check_profile_logs byd-hvs 20 \
+    "$BL_SOURCE_DIR/tests/data/goodwe_gw6000eh_inverter_to_byd_hvs__battery-emulator_issue28.log" \
+    "$BL_SOURCE_DIR/tests/data/sungrow_sh10rs_inverter_to_battery_byd_style__battery-emulator_pr552.log" \
+    "$work/byd-edge.log"
+# the worked 0x4210 decodes to 6.5's values in the DBC too
+"$BATLINK" dump --profile pylontech-hv --json "$work/hv-edge.log" | head -1 |
+    grep -qF '"voltage_v":400,"current_a":-15,"temperature_c":25,"soc_pct":80,"soh_pct":100' ||
+    { echo "FAIL: pylontech-hv 6.5 worked frame: $("$BATLINK" dump --profile pylontech-hv --json "$work/hv-edge.log" | head -1)"; exit 1; }

@@ -236,8 +236,8 @@ static void shipped_file_documents_every_key(void **state)
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
     /* 36 + [mqtt] password_file, site, retain_state + [bridge] on_dead + [monitor] energy_file
-     * + [http] history_file, user, password_file */
-    assert_int_equal(count, 44);
+     * + [http] history_file, user, password_file + [bridge] inverter_rs485 */
+    assert_int_equal(count, 45);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default

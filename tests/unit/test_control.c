@@ -432,6 +432,31 @@ static void test_feed_rejects(void **state)
     assert_int_equal(bl_ctl_readings(&c), 1);
 }
 
+/* JBD, Daly and Pylontech report their probes only in temp_dc[] (no temp_1/temp_2): such a
+ * reading is accepted, and a cold probe among them derates charging like temp_1 does. */
+static void test_probes_in_temp_dc(void **state)
+{
+    (void)state;
+    struct bl_ctl_config cfg = test_config();
+    struct bl_ctl c;
+    struct bl_ctl_out o;
+    bl_ctl_init(&c, &cfg, 0);
+    struct bl_bms r = reading(3250, 3250, 3250, 3250, -5000, 60, 0, 0);
+    r.known &= ~(1ull << BL_BMS_TEMP_1 | 1ull << BL_BMS_TEMP_2);
+    r.known |= 1ull << BL_BMS_TEMPS;
+    r.temp_count = 3;
+    r.temp_dc[0] = 250;
+    r.temp_dc[1] = -30; /* the cold one: charge curve 0 below 0 degC */
+    r.temp_dc[2] = 240;
+    for (long t = 1; t <= 5; t++) {
+        o = feed_step(&c, &r, t);
+        assert_int_equal(o.charge_current_ma, 0);
+        assert_false(o.charge_enable);
+        assert_true(o.warnings & BL_WARN_LOW_TEMPERATURE);
+    }
+    assert_int_equal(o.charge_current_reason, BL_CTL_R_TEMPERATURE);
+}
+
 static void test_step_curve(void **state)
 {
     (void)state;
@@ -568,17 +593,12 @@ static void test_to_battery(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_charge_to_full),
-        cmocka_unit_test(test_cold_morning),
-        cmocka_unit_test(test_cell_running_away),
-        cmocka_unit_test(test_bms_ovp_caps_voltage),
-        cmocka_unit_test(test_silence),
-        cmocka_unit_test(test_silence_on_dead_silent),
-        cmocka_unit_test(test_startup_rule),
-        cmocka_unit_test(test_feed_rejects),
-        cmocka_unit_test(test_step_curve),
-        cmocka_unit_test(test_config_set),
-        cmocka_unit_test(test_config_check_rejects),
+        cmocka_unit_test(test_charge_to_full),    cmocka_unit_test(test_cold_morning),
+        cmocka_unit_test(test_cell_running_away), cmocka_unit_test(test_bms_ovp_caps_voltage),
+        cmocka_unit_test(test_silence),           cmocka_unit_test(test_silence_on_dead_silent),
+        cmocka_unit_test(test_startup_rule),      cmocka_unit_test(test_feed_rejects),
+        cmocka_unit_test(test_probes_in_temp_dc), cmocka_unit_test(test_step_curve),
+        cmocka_unit_test(test_config_set),        cmocka_unit_test(test_config_check_rejects),
         cmocka_unit_test(test_to_battery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -199,6 +199,27 @@ static void test_missing_and_heartbeat(void **state)
     free(a);
 }
 
+/* A BYD HVS inverter that asks and no battery that answers (the GoodWe 0x151 of
+ * tests/data/goodwe_gw6000eh_..., 40 s): one missing_message finding, "no battery reply" -- not a
+ * second one calling a silent battery's set "incomplete" once the byd-hvs table is registered. */
+static void test_polling_inverter_alone(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    for (int s = 0; s < 40; s++)
+        feed(a, T0 + (int64_t)s * 1000000, 0x151, "00474F4F44574500");
+    bl_analysis_finish(a, 0);
+    assert_int_equal(a->ident, BL_IDENT_BYD_HVS);
+    unsigned missing = 0;
+    for (unsigned i = 0; i < a->nfindings; i++)
+        if (strcmp(a->findings[i].code, "missing_message") == 0) {
+            missing++;
+            assert_non_null(strstr(a->findings[i].message, "no battery reply"));
+        }
+    assert_int_equal(missing, 1);
+    free(a);
+}
+
 static void test_scaling_10x(void **state)
 {
     (void)state;
@@ -587,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_checklist_and_names),
         cmocka_unit_test(test_causes),
         cmocka_unit_test(test_comply),
+        cmocka_unit_test(test_polling_inverter_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -398,14 +398,21 @@ static const struct bl_profile *pick(const struct capture *c)
         }
         struct bl_battery st;
         bl_battery_init(&st);
+        size_t decoded = 0; /* battery messages of p in the capture */
         for (size_t j = 0; j < c->n; j++) {
             struct bl_diag why = {0};
-            enum bl_err e = bl_profile_decode(p, &c->f[j], 0, &st, &why);
-            (void)e; /* ids unknown to p are skipped */
+            const struct bl_msg_desc *m =
+                bl_profile_msg(p, c->f[j].id, (c->f[j].flags & BL_FRAME_EXT) != 0);
+            if (bl_profile_decode(p, &c->f[j], 0, &st, &why) == BL_OK && m != NULL &&
+                m->dir == BL_DIR_BATTERY_TO_INVERTER)
+                decoded++;
         }
-        if (p->ops != NULL && p->ops->plausibility != NULL && p->ops->plausibility(&st) < 50)
+        if (decoded == 0) ok = false; /* a profile none of whose battery frames is seen */
+        if (p->ops != NULL && p->ops->plausibility != NULL) {
+            if (p->ops->plausibility(&st) < 50) ok = false;
+        } else if (!bl_battery_plausible(&st, BL_F_VOLTAGE)) {
             ok = false;
-        if (p->ops == NULL && !bl_battery_plausible(&st, BL_F_VOLTAGE)) ok = false;
+        }
         cand[i] = ok;
     }
     const struct bl_profile *best = NULL;

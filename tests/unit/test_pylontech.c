@@ -646,13 +646,16 @@ static void test_dbc_signals_fit(void **state)
         for (const char *line = sb.b; line != NULL && *line != '\0';) {
             const char *eol = strchr(line, '\n');
             unsigned long start, len;
-            char name[64];
+            char name[64], order = '1';
             if (sscanf(line, "BO_ %lu %63[^:]: %lu", &id, name, &declared) == 3) {
                 assert_true(declared <= 8);
-            } else if (sscanf(line, " SG_ %63s : %lu|%lu@1", name, &start, &len) == 3) {
-                if (start + len > declared * 8)
+            } else if (sscanf(line, " SG_ %63s : %lu|%lu@%c", name, &start, &len, &order) == 4) {
+                /* Motorola (@0, byte-aligned big-endian rows): the start bit is the most
+                 * significant bit of the first byte; the signal ends in byte first + len/8 - 1 */
+                unsigned long end = order == '0' ? (start / 8 + (len + 7) / 8) * 8 : start + len;
+                if (end > declared * 8)
                     fail_msg("%s: BO_ %lu declares %lu bytes but %s ends at bit %lu", list[i]->name,
-                             id, declared, name, start + len - 1);
+                             id, declared, name, end - 1);
                 checked++;
             }
             line = eol != NULL ? eol + 1 : NULL;

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/* sim_bms.c: the replies of the simulated BMSes other than JK (`batlink sim --bms jbd|daly|
+ * pylon485|pylon-console PTY`): one encoder per codec that writes the answer to request `step` from
+ * a struct bl_bms, the inverse of the codec's parse (each checked by decoding it back in
+ * tests/integration/test_bms_sim.py through the bridge). Pylontech RS485 uses the battery-side
+ * builders of pylon485.h. Facts: shared/reference/bms-serial.md sections 3, 4, 5. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/sim_bms.h"
+#include "batlink/pylon485.h"
+
+static void be16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* JBD `DD reg 00 len data chk 77` (3.2), checksum = 0x10000 - sum(status .. data). */
+static size_t jbd_frame(uint8_t reg, const uint8_t *d, size_t n, uint8_t *out, size_t cap)
+{
+    if (n > 255 || cap < n + 7) return 0;
+    out[0] = 0xDD;
+    out[1] = reg;
+    out[2] = 0;
+    out[3] = (uint8_t)n;
+    memcpy(out + 4, d, n);
+    unsigned sum = 0;
+    for (size_t i = 2; i < n + 4; i++)
+        sum += out[i];
+    be16(out + 4 + n, (0x10000u - sum) & 0xFFFFu);
+    out[n + 6] = 0x77;
+    return n + 7;
+}
+
+static size_t jbd(unsigned step, const struct bl_bms *b, uint8_t *out, size_t cap)
+{
+    uint8_t d[64] = {0};
+    if (step == 1) {
+        for (unsigned i = 0; i < b->cell_count; i++)
+            be16(d + 2 * i, b->cell_mv[i]);
+        return jbd_frame(0x04, d, 2u * b->cell_count, out, cap);
+    }
+    be16(d + 0, b->pack_mv / 10);
+    be16(d + 2, (unsigned)(b->current_ma / 10) & 0xFFFFu);
+    be16(d + 4, b->remaining_mah / 10);
+    be16(d + 6, b->full_mah / 10);
+    be16(d + 8, b->cycles);
+    be16(d + 16, b->alarm_raw);
+    d[18] = 0x10;
+    d[19] = b->soc_pct;
+    d[20] = (uint8_t)(b->status & 3u);
+    d[21] = b->cell_count;
+    d[22] = b->temp_count;
+    for (unsigned k = 0; k < b->temp_count; k++)
+        be16(d + 23 + 2 * k, (unsigned)(b->temp_dc[k] + 2731));
+    return jbd_frame(0x03, d, 23u + 2u * b->temp_count, out, cap);
+}
+
+/* Daly `A5 board id 08 data[8] sum` (4.2); the board answers a host address 0x40 as 1. */
+static size_t daly_frame(uint8_t id, const uint8_t d[8], uint8_t *out)
+{
+    out[0] = 0xA5;
+    out[1] = 1;
+    out[2] = id;
+    out[3] = 8;
+    memcpy(out + 4, d, 8);
+    unsigned sum = 0;
+    for (size_t i = 0; i < 12; i++)
+        sum += out[i];
+    out[12] = (uint8_t)sum;
+    return 13;
+}
+
+static size_t daly(unsigned step, const struct bl_bms *b, uint8_t *out, size_t cap)
+{
+    static const uint8_t ids[] = {0x94, 0x90, 0x91, 0x92, 0x93, 0x95, 0x96};
+    if (step >= sizeof ids || cap < 13u * 16u) return 0;
+    uint8_t d[8] = {0};
+    size_t n = 0;
+    unsigned hi = 0, lo = 0, hin = 1, lon = 1;
+    int thi = -400, tlo = 2000;
+    switch (ids[step]) {
+    case 0x94:
+        d[0] = b->cell_count;
+        d[1] = b->temp_count;
+        be16(d + 5, b->cycles);
+        return daly_frame(0x94, d, out);
+    case 0x90:
+        be16(d + 0, b->pack_mv / 100);
+        be16(d + 4, (unsigned)(30000 - b->current_ma / 100));
+        be16(d + 6, b->soc_pct * 10u);
+        return daly_frame(0x90, d, out);
+    case 0x91:
+        for (unsigned i = 0; i < b->cell_count; i++) {
+            if (b->cell_mv[i] > hi) hi = b->cell_mv[i], hin = i + 1;
+            if (lo == 0 || b->cell_mv[i] < lo) lo = b->cell_mv[i], lon = i + 1;
+        }
+        be16(d + 0, hi);
+        d[2] = (uint8_t)hin;
+        be16(d + 3, lo);
+        d[5] = (uint8_t)lon;
+        return daly_frame(0x91, d, out);
+    case 0x92:
+        for (unsigned k = 0; k < b->temp_count; k++) {
+            if (b->temp_dc[k] > thi) thi = b->temp_dc[k];
+            if (b->temp_dc[k] < tlo) tlo = b->temp_dc[k];
+        }
+        d[0] = (uint8_t)(thi / 10 + 40);
+        d[2] = (uint8_t)(tlo / 10 + 40);
+        return daly_frame(0x92, d, out);
+    case 0x93:
+        d[0] = b->current_ma > 0 ? 1 : b->current_ma < 0 ? 2 : 0;
+        d[1] = (b->status & 1u) ? 1 : 0;
+        d[2] = (b->status & 2u) ? 1 : 0;
+        d[4] = (uint8_t)(b->remaining_mah >> 24);
+        d[5] = (uint8_t)(b->remaining_mah >> 16);
+        be16(d + 6, b->remaining_mah & 0xFFFFu);
+        return daly_frame(0x93, d, out);
+    case 0x95:
+        for (unsigned f = 0; 3 * f < b->cell_count; f++) {
+            memset(d, 0, sizeof d);
+            d[0] = (uint8_t)(f + 1);
+            for (unsigned k = 0; k < 3 && 3 * f + k < b->cell_count; k++)
+                be16(d + 1 + 2 * k, b->cell_mv[3 * f + k]);
+            n += daly_frame(0x95, d, out + n);
+        }
+        return n;
+    default: /* 0x96 */
+        for (unsigned f = 0; 7 * f < b->temp_count; f++) {
+            memset(d, 0, sizeof d);
+            d[0] = (uint8_t)(f + 1);
+            for (unsigned k = 0; k < 7 && 7 * f + k < b->temp_count; k++)
+                d[1 + k] = (uint8_t)(b->temp_dc[7 * f + k] / 10 + 40);
+            n += daly_frame(0x96, d, out + n);
+        }
+        return n;
+    }
+}
+
+/* A group query (INFO 0xFF) is answered with the module count where a module answer carries the
+ * command value (5.4): INFO byte 1 becomes 01, and the checksum (the 16-bit two's complement of
+ * the ASCII sum between `~` and CHKSUM, 5.2) is written again. */
+static enum bl_err group_answer(uint8_t *f, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (len < 18 + 4) return BL_ERR_SHORT;
+    f[15] = '0';
+    f[16] = '1';
+    unsigned sum = 0;
+    for (size_t i = 1; i < len - 5; i++)
+        sum += f[i];
+    unsigned chk = (~sum + 1) & 0xFFFFu;
+    for (unsigned k = 0; k < 4; k++)
+        f[len - 5 + k] = (uint8_t)hex[(chk >> (12 - 4 * k)) & 0xF];
+    return BL_OK;
+}
+
+static size_t pylon485(const struct bl_bms_opts *o, unsigned step, const struct bl_bms *b,
+                       uint8_t *out, size_t cap)
+{
+    uint8_t adr = bl_bms_codec_addr(bl_bms_codec_find("pylon485"), o);
+    size_t len = 0;
+    enum bl_err e = BL_ERR_RANGE;
+    static const struct bl_pylon485_params p = {3000, 48000};
+    switch (step) {
+    case 0:
+        e = bl_pylon485_build_analog(b, adr, out, cap, &len);
+        if (e == BL_OK && !(o && o->pylon_single)) e = group_answer(out, len);
+        break;
+    case 1:
+        e = bl_pylon485_build_alarms(b, adr, out, cap, &len);
+        break;
+    case 2:
+        e = bl_pylon485_build_sysparam(b, &p, adr, out, cap, &len);
+        break;
+    case 3:
+        e = bl_pylon485_build_info("US2000C", 2, 1, "batlink sim", adr, out, cap, &len);
+        break;
+    default:
+        break;
+    }
+    return e == BL_OK ? len : 0;
+}
+
+/* The console's `pwr` table (5.6): one line per module, columns under their header. */
+static size_t console(const struct bl_bms *b, uint8_t *out, size_t cap)
+{
+    int hi = -400, lo = 2000;
+    unsigned vhi = 0, vlo = 0;
+    for (unsigned k = 0; k < b->temp_count; k++) {
+        if (b->temp_dc[k] > hi) hi = b->temp_dc[k];
+        if (b->temp_dc[k] < lo) lo = b->temp_dc[k];
+    }
+    for (unsigned i = 0; i < b->cell_count; i++) {
+        if (b->cell_mv[i] > vhi) vhi = b->cell_mv[i];
+        if (vlo == 0 || b->cell_mv[i] < vlo) vlo = b->cell_mv[i];
+    }
+    int n =
+        snprintf((char *)out, cap,
+                 "pwr\r\n@\r\n"
+                 "Power Volt   Curr   Tempr  Tlow   Thigh  Vlow   Vhigh  Base.St  Volt.St  "
+                 "Curr.St  Temp.St  Coulomb  Time                 B.V.St   B.T.St\r\n"
+                 "1     %-6u %-6d %-6d %-6d %-6d %-6u %-6u %-8s Normal   Normal   Normal   "
+                 "%u%%      2026-12-07 12:00:00  Normal   Normal\r\n"
+                 "2     -      -      -      -      -      -      -      Absent   -        -  "
+                 "      -        -        -                    -        -\r\n"
+                 "\r\nCommand completed successfully\r\n$$\r\npylon>",
+                 (unsigned)b->pack_mv, (int)b->current_ma, hi * 100, lo * 100, hi * 100, vlo, vhi,
+                 b->current_ma > 0   ? "Charge"
+                 : b->current_ma < 0 ? "Dischg"
+                                     : "Idle",
+                 (unsigned)b->soc_pct);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+size_t app__sim_bms_reply(const struct bl_bms_codec *c, const struct bl_bms_opts *o, unsigned step,
+                          const struct bl_bms *b, uint8_t *out, size_t cap)
+{
+    if (strcmp(c->scheme, "jbd") == 0) return jbd(step, b, out, cap);
+    if (strcmp(c->scheme, "daly") == 0) return daly(step, b, out, cap);
+    if (strcmp(c->scheme, "pylon485") == 0) return pylon485(o, step, b, out, cap);
+    if (strcmp(c->scheme, "pylon-console") == 0) return console(b, out, cap);
+    return 0;
+}
+
+size_t app__sim_bms_corrupt(const struct bl_bms_codec *c, uint8_t *f, size_t n)
+{
+    if (n == 0) return n;
+    if (strcmp(c->scheme, "jbd") == 0 && n >= 3) {
+        f[n - 2] ^= 0x5A; /* low checksum byte */
+    } else if (strcmp(c->scheme, "pylon485") == 0 && n >= 2) {
+        f[n - 2] = f[n - 2] == '0' ? '1' : '0'; /* last checksum digit */
+    } else if (strcmp(c->scheme, "daly") == 0) {
+        f[12] ^= 0x5A;
+    } else {
+        f[n - 1] ^= 0x5A;
+    }
+    return n;
+}
