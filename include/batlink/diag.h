@@ -256,6 +256,46 @@ size_t bl_checklist(enum bl_ident p, struct bl_check *out, size_t max);
  * firmware"; "?" outside 1-5. */
 const char *bl_layer_name(unsigned layer);
 
+/* ---- the fallback: hard-coded settings (field-diagnosis.md 8, src/diag/fallback.c) ---- */
+
+enum bl_fallback_state { BL_FB_UNKNOWN, BL_FB_MET, BL_FB_NOT_MET };
+enum bl_fallback_which {
+    BL_FB_SIZE,
+    BL_FB_SPREAD,
+    BL_FB_RATE,
+    BL_FB_TEMP,
+    BL_FB_ACK,
+    BL_FB__COUNT
+};
+
+/** One condition of seed 004's "acceptable when" table, with what the bus showed. */
+struct bl_fallback_cond {
+    enum bl_fallback_state state;
+    double value, value2; /**< kWh; spread mV; C-rate; temperature min and max degC */
+};
+
+/** Seed 004's static settings scaled to the pack (0 = not known from the bus). */
+struct bl_fallback {
+    unsigned cells;      /**< series cells from the voltages */
+    unsigned modules;    /**< module count the battery reports */
+    double pack_v;       /**< middle of the pack voltage seen */
+    double capacity_ah;  /**< installed capacity the profile reports */
+    double energy_kwh;   /**< capacity x 3.2 V x cells */
+    double charge_v;     /**< 3.40 V/cell */
+    double cutoff_v;     /**< 3.00 V/cell */
+    double current_lo_a; /**< 0.3 C */
+    double current_hi_a; /**< 0.5 C */
+    struct bl_fallback_cond cond[BL_FB__COUNT];
+    enum bl_fallback_state verdict; /**< met: all met; not met: any not met; else unknown */
+};
+
+/** Compute the fallback from a finished analysis. O(1). */
+void bl_fallback_compute(const struct bl_analysis *a, struct bl_fallback *out);
+/** The condition's text; "yes"/"no"/"unknown"; what is lost (static strings). */
+const char *bl_fallback_cond_name(enum bl_fallback_which w);
+const char *bl_fallback_state_name(enum bl_fallback_state s);
+const char *bl_fallback_lost(void);
+
 /* ---- pinouts (shared/reference/pinouts.md) ---- */
 
 /** One RJ45 port of one device. Pin strings as the source names them ("CAN-H", "GND", "—",

@@ -26,6 +26,7 @@ struct diag_opts {
     enum fmt fmt;
     double duration; /* 0 = files: to EOF; live: [diagnose] duration (30 s) */
     bool guide, scan, fmt_set;
+    bool fallback; /* --fallback: seed 004's hard-coded settings for this pack */
     const char *profile;
     const char *uri;
     const char *config; /* --config FILE: [diagnose] format, duration; [source] uri */
@@ -66,6 +67,9 @@ static void usage(FILE *f)
             "                   findings, checklist)\n"
             "  --duration S     live sources: listen S seconds (default 30); files: analyse\n"
             "                   only the first S seconds of real time\n"
+            "  --fallback       also print seed 004's hard-coded settings for the pack seen\n"
+            "                   (charge 3.40 V/cell, 0.3-0.5 C, cut-off 3.00 V/cell), what\n"
+            "                   is lost and whether it is acceptable here\n"
             "  --guide          the checklist for what the bus cannot show (layers 1-4); with\n"
             "                   no SOURCE it is printed alone; failing reports always have it\n"
             "  --scan-bitrate   live slcan:/socketcan: only: listen at 500, 250, 125 and\n"
@@ -106,6 +110,8 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             o->guide = true;
         } else if (strcmp(a, "--scan-bitrate") == 0) {
             o->scan = true;
+        } else if (strcmp(a, "--fallback") == 0) {
+            o->fallback = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             *done = true;
@@ -405,8 +411,84 @@ static void print_checklist_text(FILE *out, enum bl_ident p)
     }
 }
 
+/* ---- the fallback (field-diagnosis.md 8) ---- */
+
+static void fb_num(char *buf, size_t n, double v, const char *unit)
+{
+    if (v > 0.0)
+        snprintf(buf, n, "%.1f %s", v, unit);
+    else
+        snprintf(buf, n, "? (not on the bus)");
+}
+
+static void fb_cond_value(const struct bl_fallback *fb, unsigned k, char *buf, size_t n)
+{
+    const struct bl_fallback_cond *c = &fb->cond[k];
+    buf[0] = '\0';
+    if (k == BL_FB_ACK) {
+        snprintf(buf, n, "ask the customer; record it (--note ack=...)");
+        return;
+    }
+    if (c->state == BL_FB_UNKNOWN && c->value == 0.0 && c->value2 == 0.0) {
+        snprintf(buf, n, "not shown by the bus");
+        return;
+    }
+    switch ((enum bl_fallback_which)k) {
+    case BL_FB_SIZE:
+        snprintf(buf, n, "%.1f kWh", c->value);
+        break;
+    case BL_FB_SPREAD:
+        snprintf(buf, n, "%.0f mV", c->value);
+        break;
+    case BL_FB_RATE:
+        snprintf(buf, n, "up to %.2f C", c->value);
+        break;
+    case BL_FB_TEMP:
+        snprintf(buf, n, "%.1f .. %.1f degC", c->value, c->value2);
+        break;
+    case BL_FB_ACK:
+    case BL_FB__COUNT:
+        break;
+    }
+}
+
+static void print_fallback_lines(FILE *out, const struct bl_fallback *fb, const char *pre)
+{
+    char v[3][48];
+    if (fb->cells > 0)
+        fprintf(out, "%spack: %uS LFP (from %.2f V%s)%s", pre, fb->cells, fb->pack_v,
+                fb->modules > 0 ? ", the battery reports modules" : "", "\n");
+    else
+        fprintf(out,
+                "%spack: cell count not known (no pack voltage on the bus): use 3.40 V and "
+                "3.00 V per cell of the pack\n",
+                pre);
+    if (fb->modules > 0) fprintf(out, "%smodules: %u\n", pre, fb->modules);
+    fb_num(v[0], sizeof v[0], fb->capacity_ah, "Ah");
+    fprintf(out, "%scapacity: %s\n", pre, v[0]);
+    fprintf(out, "%sbattery communication: off; battery type: manual, LFP\n", pre);
+    fb_num(v[0], sizeof v[0], fb->charge_v, "V");
+    fprintf(out, "%scharge voltage: %s (3.40 V/cell)\n", pre, v[0]);
+    fb_num(v[0], sizeof v[0], fb->current_lo_a, "A");
+    fb_num(v[1], sizeof v[1], fb->current_hi_a, "A");
+    fprintf(out, "%scharge and discharge current: %s .. %s (0.3-0.5 C)\n", pre, v[0], v[1]);
+    fb_num(v[0], sizeof v[0], fb->cutoff_v, "V");
+    fprintf(out, "%slow-voltage cut-off: %s (3.00 V/cell)\n", pre, v[0]);
+    fprintf(out, "%slost: %s\n", pre, bl_fallback_lost());
+    fprintf(out, "%sacceptable (seed 004: all of):\n", pre);
+    for (unsigned k = 0; k < BL_FB__COUNT; k++) {
+        fb_cond_value(fb, k, v[2], sizeof v[2]);
+        fprintf(out, "%s  [%s] %s: %s\n", pre, bl_fallback_state_name(fb->cond[k].state),
+                bl_fallback_cond_name((enum bl_fallback_which)k), v[2]);
+    }
+    fprintf(out, "%sverdict: %s\n", pre,
+            fb->verdict == BL_FB_NOT_MET ? "not acceptable for this system"
+            : fb->verdict == BL_FB_MET   ? "acceptable"
+                                         : "open: settle the unknown conditions first");
+}
+
 static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, double dur,
-                       bool guide)
+                       bool guide, bool fallback)
 {
     fprintf(out, "verdict: %s (%u fail, %u warn, %u info)\n", bl_verdict_name(a->verdict),
             count_sev(a, BL_SEV_FAIL), count_sev(a, BL_SEV_WARN), count_sev(a, BL_SEV_INFO));
@@ -471,6 +553,14 @@ static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, 
                 d->unit ? d->unit : "");
     }
     if (any) fputc('\n', out);
+    if (fallback) {
+        struct bl_fallback fb;
+        bl_fallback_compute(a, &fb);
+        fprintf(out, "fallback: hard-coded settings when nothing works (seed 004; only after "
+                     "layers 1-5)\n");
+        print_fallback_lines(out, &fb, "  ");
+        fputc('\n', out);
+    }
     if (guide || a->verdict == BL_SEV_FAIL) print_checklist_text(out, a->ident);
 }
 
@@ -513,7 +603,46 @@ static void json_bits(FILE *out, const char *key, uint32_t bits, const char *(*n
     fputc(']', out);
 }
 
-static void print_json(FILE *out, const struct bl_analysis *a, double dur)
+static void json_num(FILE *out, const char *key, double v, const char *fmt)
+{
+    fprintf(out, ",\"%s\":", key);
+    if (v > 0.0)
+        fprintf(out, fmt, v);
+    else
+        fputs("null", out);
+}
+
+static void json_fallback(FILE *out, const struct bl_analysis *a)
+{
+    struct bl_fallback fb;
+    bl_fallback_compute(a, &fb);
+    fputs(",\"fallback\":{\"cells\":", out);
+    if (fb.cells > 0)
+        fprintf(out, "%u", fb.cells);
+    else
+        fputs("null", out);
+    json_num(out, "capacity_ah", fb.capacity_ah, "%.0f");
+    json_num(out, "energy_kwh", fb.energy_kwh, "%.2f");
+    json_num(out, "charge_voltage_v", fb.charge_v, "%.2f");
+    json_num(out, "cutoff_voltage_v", fb.cutoff_v, "%.2f");
+    json_num(out, "current_min_a", fb.current_lo_a, "%.1f");
+    json_num(out, "current_max_a", fb.current_hi_a, "%.1f");
+    fputs(",\"lost\":", out);
+    json_str(out, bl_fallback_lost());
+    fputs(",\"conditions\":[", out);
+    for (unsigned k = 0; k < BL_FB__COUNT; k++) {
+        char v[64];
+        fb_cond_value(&fb, k, v, sizeof v);
+        fprintf(out, "%s{\"condition\":", k ? "," : "");
+        json_str(out, bl_fallback_cond_name((enum bl_fallback_which)k));
+        fprintf(out, ",\"met\":\"%s\",\"bus\":", bl_fallback_state_name(fb.cond[k].state));
+        json_str(out, v);
+        fputc('}', out);
+    }
+    fprintf(out, "],\"acceptable\":\"%s\"}", bl_fallback_state_name(fb.verdict));
+}
+
+static void print_json(FILE *out, const struct bl_analysis *a, double dur, bool fallback)
 {
     fprintf(out,
             "{\"verdict\":\"%s\",\"profile\":\"%s\",\"duration_s\":%.3f,\"frames\":%" PRIu64
@@ -584,8 +713,9 @@ static void print_json(FILE *out, const struct bl_analysis *a, double dur)
         fputs(",\"manufacturer\":", out);
         json_str(out, a->tracker.state.manufacturer);
     }
-    fprintf(out, ",\"inverter_heartbeat\":%s}}\n",
-            a->tracker.link.heartbeat_seen ? "true" : "false");
+    fprintf(out, ",\"inverter_heartbeat\":%s}", a->tracker.link.heartbeat_seen ? "true" : "false");
+    if (fallback) json_fallback(out, a);
+    fputs("}\n", out);
 }
 
 /* ---- Markdown service record ---- */
@@ -675,6 +805,12 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
         fputs("- [ ] ", out);
         md_cell(out, c[i].text);
         fputc('\n', out);
+    }
+    {
+        struct bl_fallback fb;
+        bl_fallback_compute(a, &fb);
+        fprintf(out, "\n## Fallback: hard-coded settings (only when layers 1-5 fail)\n\n");
+        print_fallback_lines(out, &fb, "- ");
     }
     fprintf(out, "\n## Record\n\n"
                  "- Symptom as reported: \n- Root cause and the layer that found it: \n"
@@ -781,15 +917,16 @@ int bl_cmd_diagnose(int argc, char **argv)
     if (rc == -1) {
         bool live = !file;
         double elapsed = (double)(bl_now_mono() - m0) / 1e6;
-        int64_t end = live && r.a->frames > 0 ? t0 + (bl_us)(elapsed * 1e6) : 0;
+        /* a live listen of silence still has an end: the causes of silence are judged */
+        int64_t end = live ? t0 + (bl_us)(elapsed * 1e6) : 0;
         bl_analysis_finish(r.a, end);
         double dur = live ? elapsed : bl_analysis_duration_s(r.a);
         if (o.fmt == FMT_JSON)
-            print_json(stdout, r.a, dur);
+            print_json(stdout, r.a, dur, o.fallback);
         else if (o.fmt == FMT_MD)
             print_md(stdout, r.a, bl_source_uri(r.src), dur);
         else
-            print_text(stdout, r.a, bl_source_uri(r.src), dur, o.guide);
+            print_text(stdout, r.a, bl_source_uri(r.src), dur, o.guide, o.fallback);
         if (fflush(stdout) != 0) {
             app__err("diagnose: write to stdout: %s", strerror(errno));
             rc = BL_EXIT_FAIL;

@@ -196,6 +196,20 @@ top_cause alarm_60s.log none
 "$BATLINK" diagnose --markdown "$D/constant_errors_120s.log" | grep -q '| `termination` | 0\.' ||
     fail "Markdown report shows the likelihood"
 
+# --- the fallback (issue 13 item 4): 15S from the simulated US5000-like stack
+"$BATLINK" diagnose --fallback --json "$D/normal_30s.log" >"$work/fb.json"
+python3 - "$work/fb.json" <<'EOF' || fail "--fallback --json"
+import json, sys
+fb = json.load(open(sys.argv[1]))["fallback"]
+assert fb["cells"] == 15 and abs(fb["charge_voltage_v"] - 51.0) < 1e-6 and abs(fb["cutoff_voltage_v"] - 45.0) < 1e-6, fb
+assert fb["acceptable"] in ("yes", "no", "unknown") and len(fb["conditions"]) == 5, fb
+EOF
+"$BATLINK" diagnose --fallback "$D/normal_30s.log" | grep -q "charge voltage: 51.0 V (3.40 V/cell)" ||
+    fail "--fallback text"
+"$BATLINK" diagnose --markdown "$D/normal_30s.log" | grep -q "^## Fallback" || fail "Markdown fallback section"
+"$BATLINK" diagnose --json "$D/normal_30s.log" | python3 -c 'import json,sys; assert "fallback" not in json.load(sys.stdin)' ||
+    fail "no fallback without --fallback"
+
 # --- per-id table values (normal_30s.log: one burst per second, 30 bursts, 0x355 DLC 4)
 "$BATLINK" diagnose --json "$D/normal_30s.log" >"$work/n.json"
 python3 - "$work/n.json" <<'EOF' || fail "normal_30s.log messages"

@@ -2,6 +2,7 @@
 /* test_diag.c: the streaming analyser of src/diag/: period histogram (median, p95, jitter),
  * bounded per-id memory, profile identification on real frames (shared/data/captures), and
  * findings on small hand-made frame streams. Expected values are worked out by hand. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -541,6 +542,75 @@ static void test_comply(void **state)
     assert_string_equal(bl_comply_code(BL_COMPLY__COUNT), "?");
 }
 
+/* ---- the fallback (issue 13 item 4): seed 004's settings scaled to the pack ---- */
+
+static void test_fallback(void **state)
+{
+    (void)state;
+    struct bl_fallback fb;
+    /* 15S: US5000 V1.2 (CVL 53.2 V, DVL 45.0 V, 49.87 V): 15 x 3.40 = 51.0 V, 15 x 3.00 = 45.0 V;
+     * no capacity on the bus: no currents, size unknown */
+    struct bl_analysis *a = new_analysis();
+    for (int s = 0; s < 3; s++)
+        feed_v12(a, T0 + s * 1000000);
+    bl_analysis_finish(a, 0);
+    bl_fallback_compute(a, &fb);
+    assert_int_equal(fb.cells, 15);
+    assert_true(fabs(fb.charge_v - 51.0) < 1e-9 && fabs(fb.cutoff_v - 45.0) < 1e-9);
+    assert_true(fb.capacity_ah == 0.0 && fb.current_lo_a == 0.0);
+    assert_int_equal(fb.cond[BL_FB_SIZE].state, BL_FB_UNKNOWN);
+    assert_int_equal(fb.verdict, BL_FB_UNKNOWN);
+    free(a);
+    /* 16S: CVL 56.8 V (0x0238), DVL 48.0 V (0x01E0), 52.50 V (0x1482): seed 004's own figures,
+     * 54.4 V and 48.0 V; one 100 Ah module (0x379 = 100): 30-50 A, 5.1 kWh (< 10 kWh); cells
+     * 3.300 / 3.280 V (0x70, 10 mV): 20 mV spread; 22.0-25.0 degC: indoors */
+    a = new_analysis();
+    for (int s = 0; s < 3; s++) {
+        int64_t t = T0 + s * 1000000;
+        feed(a, t, 0x351, "3802E803E803E001");
+        feed(a, t + 1000, 0x355, "3C006400");
+        feed(a, t + 2000, 0x356, "8214D8FFFA00"); /* -4.0 A, 25.0 degC */
+        feed(a, t + 3000, 0x359, "0000000001504E");
+        feed(a, t + 4000, 0x35C, "C000");
+        feed(a, t + 5000, 0x70, "FA00DC004A014801");
+        feed(a, t + 6000, 0x379, "6400000000000000");
+    }
+    bl_analysis_finish(a, 0);
+    bl_fallback_compute(a, &fb);
+    assert_int_equal(fb.cells, 16);
+    assert_true(fabs(fb.charge_v - 54.4) < 1e-9 && fabs(fb.cutoff_v - 48.0) < 1e-9);
+    assert_true(fabs(fb.capacity_ah - 100.0) < 1e-9);
+    assert_true(fabs(fb.current_lo_a - 30.0) < 1e-9 && fabs(fb.current_hi_a - 50.0) < 1e-9);
+    assert_true(fabs(fb.energy_kwh - 5.12) < 1e-9);
+    assert_int_equal(fb.cond[BL_FB_SIZE].state, BL_FB_MET);
+    assert_int_equal(fb.cond[BL_FB_SPREAD].state, BL_FB_MET);
+    assert_true(fabs(fb.cond[BL_FB_SPREAD].value - 20.0) < 1e-9);
+    assert_int_equal(fb.cond[BL_FB_RATE].state, BL_FB_MET); /* 4 A of 100 Ah */
+    assert_int_equal(fb.cond[BL_FB_TEMP].state, BL_FB_MET);
+    assert_int_equal(fb.cond[BL_FB_ACK].state, BL_FB_UNKNOWN); /* only the customer can say */
+    assert_int_equal(fb.verdict, BL_FB_UNKNOWN);
+    free(a);
+    /* a 4-module 16S stack of 100 Ah (0x379 = 400 Ah, 0x359 modules 4): 120-200 A, 20.48 kWh:
+     * above 20 kWh, not acceptable */
+    a = new_analysis();
+    for (int s = 0; s < 3; s++) {
+        int64_t t = T0 + s * 1000000;
+        feed(a, t, 0x351, "3802A00FA00FE001");
+        feed(a, t + 2000, 0x356, "8214D8FFFA00");
+        feed(a, t + 3000, 0x359, "0000000004504E");
+        feed(a, t + 6000, 0x379, "9001000000000000");
+    }
+    bl_analysis_finish(a, 0);
+    bl_fallback_compute(a, &fb);
+    assert_int_equal(fb.cells, 16);
+    assert_int_equal(fb.modules, 4);
+    assert_true(fabs(fb.current_lo_a - 120.0) < 1e-9 && fabs(fb.current_hi_a - 200.0) < 1e-9);
+    assert_true(fabs(fb.energy_kwh - 20.48) < 1e-9);
+    assert_int_equal(fb.cond[BL_FB_SIZE].state, BL_FB_NOT_MET);
+    assert_int_equal(fb.verdict, BL_FB_NOT_MET);
+    free(a);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -608,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_checklist_and_names),
         cmocka_unit_test(test_causes),
         cmocka_unit_test(test_comply),
+        cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_polling_inverter_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
