@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/diag_record.h"
 #include "batlink/config.h"
 #include "batlink/diag.h"
 #include "batlink/loop.h"
@@ -26,7 +27,11 @@ struct diag_opts {
     enum fmt fmt;
     double duration; /* 0 = files: to EOF; live: [diagnose] duration (30 s) */
     bool guide, scan, fmt_set;
-    bool fallback; /* --fallback: seed 004's hard-coded settings for this pack */
+    bool fallback;       /* --fallback: seed 004's hard-coded settings for this pack */
+    const char *log;     /* --log FILE: append one JSON line per call */
+    const char *summary; /* --summary FILE: the table over the calls of a log */
+    FILE *logf;
+    struct diag_notes notes; /* --note KEY=VALUE */
     const char *profile;
     const char *uri;
     const char *config; /* --config FILE: [diagnose] format, duration; [source] uri */
@@ -70,6 +75,14 @@ static void usage(FILE *f)
             "  --fallback       also print seed 004's hard-coded settings for the pack seen\n"
             "                   (charge 3.40 V/cell, 0.3-0.5 C, cut-off 3.00 V/cell), what\n"
             "                   is lost and whether it is acceptable here\n"
+            "  --note KEY=VALUE the installer's answers for the record (repeatable):\n"
+            "                   battery_model, battery_firmware, inverter_model,\n"
+            "                   inverter_firmware, symptom, cause, layer (1-5), fix,\n"
+            "                   time_l1 .. time_l5 (minutes), tried_l1 .. tried_l5, why,\n"
+            "                   settings, ack\n"
+            "  --log FILE       append this call (findings, verdict, notes) as one JSON line\n"
+            "  --summary FILE   print causes by layer, time and yield per layer over the\n"
+            "                   calls of a --log file, then exit\n"
             "  --guide          the checklist for what the bus cannot show (layers 1-4); with\n"
             "                   no SOURCE it is printed alone; failing reports always have it\n"
             "  --scan-bitrate   live slcan:/socketcan: only: listen at 500, 250, 125 and\n"
@@ -116,6 +129,24 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             usage(stdout);
             *done = true;
             return BL_EXIT_OK;
+        } else if (strcmp(a, "--note") == 0 || strcmp(a, "--log") == 0 ||
+                   strcmp(a, "--summary") == 0) {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+                app__err("diagnose: %s needs a value (try: batlink diagnose --help)", a);
+                return BL_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            char err[200];
+            if (strcmp(a, "--note") == 0) {
+                if (!diag_rec__note(&o->notes, v, err, sizeof err)) {
+                    app__err("diagnose: %s", err);
+                    return BL_EXIT_USAGE;
+                }
+            } else if (strcmp(a, "--summary") == 0) {
+                o->summary = v;
+            } else {
+                o->log = v;
+            }
         } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--profile") == 0 ||
                    strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {
@@ -136,6 +167,14 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             o->uri = a;
         } else {
             app__err("diagnose: more than one SOURCE (\"%s\", \"%s\")", o->uri, a);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (o->summary != NULL) return BL_EXIT_OK;
+    if (o->log != NULL) { /* opened now: a path that cannot be appended to is a usage error */
+        o->logf = fopen(o->log, "a");
+        if (o->logf == NULL) {
+            app__err("diagnose: --log %s: %s", o->log, strerror(errno));
             return BL_EXIT_USAGE;
         }
     }
@@ -731,7 +770,8 @@ static void md_cell(FILE *out, const char *s)
             fputc(*s, out);
 }
 
-static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, double dur)
+static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, double dur,
+                     const struct diag_notes *notes)
 {
     char date[64] = "?";
     time_t now = time(NULL);
@@ -812,11 +852,18 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
         fprintf(out, "\n## Fallback: hard-coded settings (only when layers 1-5 fail)\n\n");
         print_fallback_lines(out, &fb, "- ");
     }
-    fprintf(out, "\n## Record\n\n"
-                 "- Symptom as reported: \n- Root cause and the layer that found it: \n"
-                 "- Fix (setting changed, part replaced): \n"
-                 "- Verification (e.g. communication uptime over 24 h): \n"
-                 "- Time spent per layer: \n");
+    diag_rec__md(out, notes, a);
+    const char *v;
+    fprintf(out, "\n## Record\n\n- Symptom as reported: %s\n",
+            (v = diag_rec__get(notes, "symptom")) != NULL ? v : "");
+    fprintf(out, "- Root cause and the layer that found it: %s%s%s\n",
+            (v = diag_rec__get(notes, "cause")) != NULL ? v : "",
+            diag_rec__get(notes, "layer") != NULL ? ", layer " : "",
+            diag_rec__get(notes, "layer") != NULL ? diag_rec__get(notes, "layer") : "");
+    fprintf(out, "- Fix (setting changed, part replaced): %s\n",
+            (v = diag_rec__get(notes, "fix")) != NULL ? v : "");
+    fprintf(out, "- Verification (e.g. communication uptime over 24 h): %s\n",
+            (v = diag_rec__get(notes, "verification")) != NULL ? v : "");
 }
 
 static int guide_only(const struct diag_opts *o, enum bl_ident p)
@@ -837,13 +884,10 @@ static int guide_only(const struct diag_opts *o, enum bl_ident p)
     return BL_EXIT_OK;
 }
 
-int bl_cmd_diagnose(int argc, char **argv)
+static int diagnose(const struct diag_opts *op)
 {
-    struct diag_opts o;
-    memset(&o, 0, sizeof o);
-    bool done;
-    int rc = parse_args(argc, argv, &o, &done);
-    if (rc != BL_EXIT_OK || done) return rc;
+    struct diag_opts o = *op;
+    int rc;
     /* [diagnose] of the file (design.md section 7); the defaults are the built-in ones */
     struct bl_config cfg;
     char err[256];
@@ -924,7 +968,7 @@ int bl_cmd_diagnose(int argc, char **argv)
         if (o.fmt == FMT_JSON)
             print_json(stdout, r.a, dur, o.fallback);
         else if (o.fmt == FMT_MD)
-            print_md(stdout, r.a, bl_source_uri(r.src), dur);
+            print_md(stdout, r.a, bl_source_uri(r.src), dur, &o.notes);
         else
             print_text(stdout, r.a, bl_source_uri(r.src), dur, o.guide, o.fallback);
         if (fflush(stdout) != 0) {
@@ -933,10 +977,33 @@ int bl_cmd_diagnose(int argc, char **argv)
         } else {
             rc = r.a->verdict == BL_SEV_FAIL ? BL_EXIT_FAIL : BL_EXIT_OK;
         }
+        if (o.logf != NULL && !diag_rec__log(o.logf, &o.notes, r.a, bl_source_uri(r.src), dur)) {
+            app__err("diagnose: --log %s: %s", o.log, strerror(errno));
+            rc = BL_EXIT_FAIL;
+        }
     }
     bl_source_close(r.src);
     if (sig) app__sigstop_close(&ss);
     bl_loop_free(r.loop);
     free(r.a);
+    return rc;
+}
+
+int bl_cmd_diagnose(int argc, char **argv)
+{
+    struct diag_opts *o = calloc(1, sizeof *o);
+    if (o == NULL) {
+        app__err("diagnose: out of memory");
+        return BL_EXIT_FAIL;
+    }
+    bool done;
+    int rc = parse_args(argc, argv, o, &done);
+    if (rc == BL_EXIT_OK && !done)
+        rc = o->summary != NULL ? diag_rec__summary(o->summary, stdout) : diagnose(o);
+    if (o->logf != NULL && fclose(o->logf) != 0 && rc == BL_EXIT_OK) {
+        app__err("diagnose: --log %s: %s", o->log, strerror(errno));
+        rc = BL_EXIT_FAIL;
+    }
+    free(o);
     return rc;
 }

@@ -191,10 +191,10 @@ triggers termination_no_inverter_30s.log cause_undecided info
 not_triggers termination_30s.log cause_undecided
 top_cause normal_30s.log none
 top_cause alarm_60s.log none
-"$BATLINK" diagnose "$D/constant_errors_120s.log" | grep -q "likelihood: 0\." ||
-    fail "text report shows the likelihood"
-"$BATLINK" diagnose --markdown "$D/constant_errors_120s.log" | grep -q '| `termination` | 0\.' ||
-    fail "Markdown report shows the likelihood"
+"$BATLINK" diagnose "$D/constant_errors_120s.log" >"$work/ce.txt"
+grep -q "likelihood: 0\." "$work/ce.txt" || fail "text report shows the likelihood"
+"$BATLINK" diagnose --markdown "$D/constant_errors_120s.log" >"$work/ce.md"
+grep -q '| `termination` | 0\.' "$work/ce.md" || fail "Markdown report shows the likelihood"
 
 # --- the fallback (issue 13 item 4): 15S from the simulated US5000-like stack
 "$BATLINK" diagnose --fallback --json "$D/normal_30s.log" >"$work/fb.json"
@@ -204,11 +204,48 @@ fb = json.load(open(sys.argv[1]))["fallback"]
 assert fb["cells"] == 15 and abs(fb["charge_voltage_v"] - 51.0) < 1e-6 and abs(fb["cutoff_voltage_v"] - 45.0) < 1e-6, fb
 assert fb["acceptable"] in ("yes", "no", "unknown") and len(fb["conditions"]) == 5, fb
 EOF
-"$BATLINK" diagnose --fallback "$D/normal_30s.log" | grep -q "charge voltage: 51.0 V (3.40 V/cell)" ||
-    fail "--fallback text"
-"$BATLINK" diagnose --markdown "$D/normal_30s.log" | grep -q "^## Fallback" || fail "Markdown fallback section"
+"$BATLINK" diagnose --fallback "$D/normal_30s.log" >"$work/fb.txt"
+grep -q "charge voltage: 51.0 V (3.40 V/cell)" "$work/fb.txt" || fail "--fallback text"
+"$BATLINK" diagnose --markdown "$D/normal_30s.log" >"$work/n.md"
+grep -q "^## Fallback" "$work/n.md" || fail "Markdown fallback section"
 "$BATLINK" diagnose --json "$D/normal_30s.log" | python3 -c 'import json,sys; assert "fallback" not in json.load(sys.stdin)' ||
     fail "no fallback without --fallback"
+
+# --- the service record (issue 13 item 5): --note, --log, --summary, Markdown fields
+log=$work/calls.log
+"$BATLINK" diagnose --log "$log" --note cause=termination --note layer=2 --note time_l1=5 \
+    --note time_l2=12 "$D/termination_30s.log" >/dev/null
+"$BATLINK" diagnose --log "$log" --note time_l1=4 "$D/wrong_inverter_30s.log" >/dev/null
+"$BATLINK" diagnose --log "$log" --note time_l1=6 --note time_l2=10 --note time_l3=15 \
+    --note time_l4=25 "$D/emi_steps_40s.log" >/dev/null
+echo 'not a record' >>"$log"
+"$BATLINK" diagnose --log "$log" "$D/normal_30s.log" >/dev/null
+python3 - "$log" <<'EOF' || fail "--log lines"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 5, lines
+recs = [json.loads(l) for l in lines if l.startswith("{")]
+assert [r["top_cause"] for r in recs] == ["termination", "inverter_battery_type", "cable_or_emi", None], recs
+assert recs[0]["notes"] == {"cause": "termination", "layer": "2", "time_l1": "5", "time_l2": "12"}
+assert recs[0]["verdict"] in ("ok", "warn", "fail") and recs[0]["causes"][0]["likelihood"] > 0.5
+EOF
+"$BATLINK" diagnose --summary "$log" >"$work/sum.txt" || fail "--summary exit"
+grep -q "calls: 4 (1 bad lines skipped, 1 without a cause)" "$work/sum.txt" || fail "--summary counts: $(cat "$work/sum.txt")"
+grep -q "layer 2 physical connection *1 calls: termination 1" "$work/sum.txt" || fail "--summary causes by layer"
+grep -Eq "^  1 configuration +15 +3 +33 % +4.0$" "$work/sum.txt" || fail "--summary layer 1 time and yield: $(cat "$work/sum.txt")"
+for bad in "--note bad" "--note BAD=x" "--note time_l1=abc" "--note layer=7" "--log /nonexistent/dir/x.log" "--log ''"; do
+    eval "\"\$BATLINK\" diagnose $bad \"\$D/normal_30s.log\"" >/dev/null 2>&1
+    [[ $? == 2 ]] || fail "diagnose $bad: exit should be 2"
+done
+"$BATLINK" diagnose --summary "$work/none.log" >/dev/null 2>&1
+[[ $? == 1 ]] || fail "--summary of a missing file: exit 1"
+"$BATLINK" diagnose --markdown --note battery_model=US5000 --note inverter_model="Deye SUN-8K" \
+    --note inverter_firmware=1.2 --note time_l2=12 --note ack="signed 2026-12-07" \
+    "$D/normal_30s.log" >"$work/rec.md"
+for want in "| battery | US5000 | ____ |" "| inverter | Deye SUN-8K | 1.2 |" "| 2 physical connection | ~10 | 12 |" \
+    "Customer acknowledgement (written or electronic): signed 2026-12-07" "## Hard-coded case"; do
+    grep -qF -- "$want" "$work/rec.md" || fail "Markdown record lacks: $want"
+done
 
 # --- per-id table values (normal_30s.log: one burst per second, 30 bursts, 0x355 DLC 4)
 "$BATLINK" diagnose --json "$D/normal_30s.log" >"$work/n.json"
