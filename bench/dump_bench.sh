@@ -45,8 +45,11 @@ best() {
 [[ $("$py" bench/pycan_decode.py "$log" | wc -l) -eq $n ]] || { echo "python-can: wrong line count" >&2; exit 1; }
 
 echo "== timing ($runs runs each, best counts)"
-best batlink "$batlink" dump --json "$log"
+best batlink "$batlink" dump --json --profile auto "$log"
 b_wall=$best_wall b_cpu=$best_cpu
+# the same with the profile forced: recognition must add no per-frame cost once settled
+best forced "$batlink" dump --json --profile pylontech "$log"
+f_wall=$best_wall f_cpu=$best_cpu
 BL_STDIN=$log best log2long log2long
 l_wall=$best_wall l_cpu=$best_cpu
 best python-can "$py" bench/pycan_decode.py "$log"
@@ -55,7 +58,8 @@ p_wall=$best_wall p_cpu=$best_cpu
 rate() { echo "$n / ($1 + 0.000001)" | bc -l; }
 echo "== results"
 printf '   %-28s %9s %14s %14s\n' tool "best s" "frames/s" "frames/CPU-s"
-printf '   %-28s %9.3f %14.0f %14.0f\n' "batlink dump --json" "$b_wall" "$(rate "$b_wall")" "$(rate "$b_cpu")"
+printf '   %-28s %9.3f %14.0f %14.0f\n' "batlink dump --json (auto)" "$b_wall" "$(rate "$b_wall")" "$(rate "$b_cpu")"
+printf '   %-28s %9.3f %14.0f %14.0f\n' "  same, --profile pylontech" "$f_wall" "$(rate "$f_wall")" "$(rate "$f_cpu")"
 printf '   %-28s %9.3f %14.0f %14.0f\n' "log2long" "$l_wall" "$(rate "$l_wall")" "$(rate "$l_cpu")"
 printf '   %-28s %9.3f %14.0f %14.0f\n' "python-can + struct + json" "$p_wall" "$(rate "$p_wall")" "$(rate "$p_cpu")"
 vs_py=$(echo "$p_wall / ($b_wall + 0.000001)" | bc -l)

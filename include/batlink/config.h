@@ -57,11 +57,13 @@ struct bl_config {
         char can[BL_CONFIG_STR];            /**< [bridge] can = "" */
         char inverter_rs485[BL_CONFIG_STR]; /**< [bridge] inverter_rs485 = "" */
         char profile[32];                   /**< [bridge] profile = "pylontech" */
-        double period;                      /**< [bridge] period = 1 */
-        double stale_after;                 /**< [bridge] stale_after = 5 */
-        double dead_after;                  /**< [bridge] dead_after = 30 */
-        char on_dead[16];                   /**< [bridge] on_dead = "safe-frames" (or "silent") */
-        long module_count;                  /**< [bridge] module_count = 1 */
+        char manufacturer[9];  /**< [bridge] manufacturer = "" (the profile's default): the 0x35E
+                                    name, at most 8 characters */
+        double period;         /**< [bridge] period = 1 */
+        double stale_after;    /**< [bridge] stale_after = 5 */
+        double dead_after;     /**< [bridge] dead_after = 30 */
+        char on_dead[16];      /**< [bridge] on_dead = "safe-frames" (or "silent") */
+        long module_count;     /**< [bridge] module_count = 1 */
         long soh;              /**< [bridge] soh = 100 (sent in 0x355: JK UART has no SOH) */
         bool commands;         /**< [bridge] commands = false */
         double command_expiry; /**< [bridge] command_expiry = 300 */

@@ -15,6 +15,7 @@
 #include "batlink/comply.h"
 #include "batlink/err.h"
 #include "batlink/frame.h"
+#include "batlink/recognize.h"
 #include "batlink/tracker.h"
 
 /** Severity of a finding; the verdict is the worst one (info counts as ok). */
@@ -176,6 +177,9 @@ struct bl_analysis {
     unsigned nids;
     struct bl_analysis_id ids[BL_ANALYSIS_MAX_IDS];
     struct bl_tracker tracker; /**< decoded state, conflicts (Pylon LV family decoder) */
+    struct bl_recog recog;     /**< the recogniser dump and monitor use (recognize.h): the
+                                    battery profile and the inverter family, for
+                                    profile_mismatch */
     struct bl_range range[BL_F__COUNT];
     uint32_t alarms_seen, warnings_seen;
     int64_t alarm_first_us, warning_first_us;

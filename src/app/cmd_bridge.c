@@ -960,9 +960,11 @@ static void on_tick(void *ctx, bl_us when)
         /* 0x355 carries SOH; a JK reply has none, and 0 % reads as a dead battery to inverters
          * that check it, so the configured value is sent (and shown as configured). */
         bl_battery_set(&b->bat, BL_F_SOH, (int32_t)b->cfg.bridge.soh, now);
-        if (b->profile->manufacturer != NULL) {
-            snprintf(b->bat.manufacturer, sizeof b->bat.manufacturer, "%s",
-                     b->profile->manufacturer);
+        /* [bridge] manufacturer, else the profile's default name */
+        const char *name = b->cfg.bridge.manufacturer[0] != '\0' ? b->cfg.bridge.manufacturer
+                                                                 : b->profile->manufacturer;
+        if (name != NULL) {
+            snprintf(b->bat.manufacturer, sizeof b->bat.manufacturer, "%s", name);
             bl_battery_set(&b->bat, BL_F_MANUFACTURER, (int32_t)strlen(b->bat.manufacturer), now);
         }
         b->bat.profile = b->profile->name;

@@ -12,11 +12,15 @@
 #include "app/app.h"
 #include "batlink/loop.h"
 #include "batlink/profile.h"
+#include "batlink/recognize.h"
 #include "batlink/source.h"
 
 /* Output buffer: lines are formatted straight into it and written when it fills up or when the
  * loop is about to sleep (so live sources show frames at once, files go out in big writes). */
 #define OUT_BUF (256u * 1024u)
+/* --profile auto: frames held back until the profile is recognised (then printed decoded), or
+ * printed raw when recognition is still unsure after this many. */
+#define PEND_MAX 1024u
 
 struct dump_opts {
     bool json;
@@ -36,6 +40,11 @@ struct dump {
     bool write_failed;
     bool eof;
     uint64_t warnings;
+    bool autop;            /* --profile auto: recognise */
+    struct bl_recog rec;   /* the recogniser (auto) */
+    struct bl_frame *pend; /* held back while unsure (auto) */
+    size_t npend;
+    bool said; /* the recognition was reported on stderr */
 };
 
 static void usage(FILE *f)
@@ -51,7 +60,8 @@ static void usage(FILE *f)
         "\n"
         "options:\n"
         "  --json          one JSON object per line: ts, id, ext, dlc, data, message, signals\n"
-        "  --profile NAME  CAN profile (default and \"auto\": pylontech)\n"
+        "  --profile NAME  CAN profile; \"auto\" (default) recognises it from the frames and says\n"
+        "                  on stderr what it chose and why (frames no profile fits stay raw)\n"
         "  --duration S    stop after S seconds (live sources)\n"
         "  --stats         print the source statistics to stderr at exit\n"
         "  -h, --help      this text\n"
@@ -131,13 +141,69 @@ static void flush_out(struct dump *d)
     d->used = 0;
 }
 
+static void put_frame(struct dump *d, const struct bl_profile *p, const struct bl_frame *f)
+{
+    if (OUT_BUF - d->used < BL_FORMAT_LINE_MAX) flush_out(d);
+    d->used += bl_profile_format_frame(p, f, d->o.json ? BL_FMT_JSON : BL_FMT_TEXT,
+                                       d->out + d->used, OUT_BUF - d->used);
+}
+
+/* The profile that decodes f under auto: the recognised one; in a mixed stream the one of the
+ * two that knows the id; else none (raw). */
+static const struct bl_profile *auto_profile(const struct dump *d, const struct bl_frame *f)
+{
+    const struct bl_recog *r = &d->rec;
+    if (r->status == BL_RECOG_SURE) return r->profile;
+    if (r->status != BL_RECOG_MIXED) return NULL;
+    bool ext = (f->flags & BL_FRAME_EXT) != 0;
+    if (bl_profile_msg(r->profile, f->id, ext) != NULL) return r->profile;
+    if (bl_profile_msg(r->other, f->id, ext) != NULL) return r->other;
+    return NULL;
+}
+
+static void say_profile(struct dump *d)
+{
+    char why[1024];
+    (void)bl_recog_explain(&d->rec, why, sizeof why);
+    flush_out(d); /* keep stdout and stderr in order on one terminal */
+    if (d->rec.status == BL_RECOG_SURE && d->rec.previous != NULL && d->rec.changes > 0 && d->said)
+        fprintf(stderr, "batlink: dump: profile changed from %s to %s\n", d->rec.previous->name,
+                d->rec.profile->name);
+    fprintf(stderr, "batlink: dump: profile %s\n", why);
+    if (bl_recog_mismatch(&d->rec))
+        fprintf(
+            stderr,
+            "batlink: dump: battery profile %s, but the inverter's keep-alive is of family %s\n",
+            d->rec.profile->name, d->rec.inverter);
+    d->said = true;
+}
+
+static void flush_pend(struct dump *d)
+{
+    for (size_t i = 0; i < d->npend && !d->write_failed; i++)
+        put_frame(d, auto_profile(d, &d->pend[i]), &d->pend[i]);
+    d->npend = 0;
+}
+
 static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct dump *d = ctx;
     if (d->write_failed) return;
-    if (OUT_BUF - d->used < BL_FORMAT_LINE_MAX) flush_out(d);
-    d->used += bl_profile_format_frame(d->p, f, d->o.json ? BL_FMT_JSON : BL_FMT_TEXT,
-                                       d->out + d->used, OUT_BUF - d->used);
+    if (!d->autop) {
+        put_frame(d, d->p, f);
+        return;
+    }
+    /* said once the profile is known (or changes); an inverter seen before waits for it */
+    if (bl_recog_feed(&d->rec, f) && (d->said || d->rec.status != BL_RECOG_UNKNOWN)) {
+        d->rec.changed = false;
+        say_profile(d);
+    }
+    if (d->rec.status == BL_RECOG_UNKNOWN && !d->said && d->npend < PEND_MAX) {
+        d->pend[d->npend++] = *f; /* not sure yet: hold back */
+        return;
+    }
+    if (d->npend > 0) flush_pend(d);
+    put_frame(d, auto_profile(d, f), f);
 }
 
 static void on_state(void *ctx, enum bl_source_state st)
@@ -215,6 +281,11 @@ static int run(struct dump *d)
         }
     }
     e = bl_loop_run(d->loop);
+    if (d->autop) {
+        /* the input ended: decide with what was seen, then print what was held back */
+        if (bl_recog_finish(&d->rec) || !d->said) say_profile(d);
+        flush_pend(d);
+    }
     flush_out(d);
     if (e != BL_OK) {
         app__err("dump: %s: %s", bl_source_uri(d->src), bl_strerror(e));
@@ -234,13 +305,19 @@ int bl_cmd_dump(int argc, char **argv)
     int rc = parse_args(argc, argv, &d.o, &done);
     if (rc != BL_EXIT_OK || done) return rc;
     const char *pname = d.o.profile;
-    if (pname == NULL || strcmp(pname, "auto") == 0) pname = "pylontech";
-    d.p = app__find_profile("dump: --profile", pname);
-    if (d.p == NULL) return BL_EXIT_USAGE;
+    d.autop = pname == NULL || strcmp(pname, "auto") == 0;
+    if (!d.autop) {
+        d.p = app__find_profile("dump: --profile", pname);
+        if (d.p == NULL) return BL_EXIT_USAGE;
+    } else {
+        bl_recog_init(&d.rec, NULL, 0);
+        d.pend = malloc(PEND_MAX * sizeof *d.pend);
+    }
     d.out = malloc(OUT_BUF);
-    if (d.out == NULL || bl_loop_new(&d.loop) != BL_OK) {
+    if (d.out == NULL || (d.autop && d.pend == NULL) || bl_loop_new(&d.loop) != BL_OK) {
         app__err("dump: out of memory");
         free(d.out);
+        free(d.pend);
         return BL_EXIT_FAIL;
     }
     struct app__sigstop sig;
@@ -252,5 +329,6 @@ int bl_cmd_dump(int argc, char **argv)
     if (sig_on) app__sigstop_close(&sig);
     bl_loop_free(d.loop);
     free(d.out);
+    free(d.pend);
     return rc;
 }

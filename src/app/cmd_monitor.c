@@ -21,6 +21,7 @@
 #include "batlink/loop.h"
 #include "batlink/mqtt.h"
 #include "batlink/profile.h"
+#include "batlink/recognize.h"
 #include "batlink/source.h"
 #include "batlink/term.h"
 #include "batlink/tracker.h"
@@ -39,11 +40,22 @@
 /* frames that never pause (a bus with no gap): offer the state at least this often anyway */
 #define BURST_MAX_US (500 * 1000)
 
+/* auto: frames held back until the profile is recognised (then decoded in order), at most this
+ * many or this long; after that they go to the tracker undecoded */
+#define AUTO_PEND    64
+#define AUTO_PEND_US (3 * S_US)
+
 enum view { VIEW_TTY, VIEW_JSON, VIEW_SUMMARY };
 
 struct monitor {
     struct bl_config cfg;
-    const struct bl_profile *profile;
+    const struct bl_profile *profile; /* the configured one, or NULL for auto */
+    const struct bl_profile *cur;     /* the one that decodes the frame at hand */
+    bool autop;                       /* [source] profile = auto: recognise */
+    struct bl_recog rec;              /* the recogniser (auto) */
+    struct bl_frame pend[AUTO_PEND];  /* auto: frames held back while not sure yet */
+    size_t npend;
+    bl_us pend_since;
     struct bl_loop *loop;
     struct bl_source *src;
     struct bl_mqtt *mqtt;
@@ -100,7 +112,19 @@ static enum bl_err decode(void *ctx, const struct bl_frame *f, bl_us now, struct
                           struct bl_diag *why)
 {
     const struct monitor *m = ctx;
-    return bl_profile_decode(m->profile, f, now, st, why);
+    if (m->cur == NULL) return BL_ERR_UNKNOWN_ID; /* auto, not sure yet: counted, not decoded */
+    return bl_profile_decode(m->cur, f, now, st, why);
+}
+
+/* auto: the recognised profile; in a mixed stream the one of the two that knows the id */
+static const struct bl_profile *auto_profile(const struct bl_recog *r, const struct bl_frame *f)
+{
+    if (r->status == BL_RECOG_SURE) return r->profile;
+    if (r->status != BL_RECOG_MIXED) return NULL;
+    bool ext = (f->flags & BL_FRAME_EXT) != 0;
+    if (bl_profile_msg(r->profile, f->id, ext) != NULL) return r->profile;
+    if (bl_profile_msg(r->other, f->id, ext) != NULL) return r->other;
+    return NULL;
 }
 
 /* The link as reported: the tracker's counters plus records the source could not parse, and the
@@ -188,9 +212,61 @@ static void note_frame(struct monitor *m, const struct bl_frame *f, const struct
     }
 }
 
+static void track_frame(struct monitor *m, const struct bl_frame *f);
+
+/* auto: the frames held back, in order, decoded by what is recognised now (or undecoded) */
+static void flush_pend(struct monitor *m)
+{
+    size_t n = m->npend;
+    m->npend = 0;
+    for (size_t i = 0; i < n; i++) {
+        m->cur = auto_profile(&m->rec, &m->pend[i]);
+        track_frame(m, &m->pend[i]);
+    }
+}
+
+/* auto: what was recognised and why, a change of profile, a battery/inverter mismatch (stderr
+ * through the log, so the terminal view shows it as its last warning) */
+static void say_profile(struct monitor *m)
+{
+    char why[600];
+    (void)bl_recog_explain(&m->rec, why, sizeof why);
+    if (m->rec.changes > 0 && m->rec.previous != NULL && m->rec.status == BL_RECOG_SURE)
+        warn(m, "profile changed from %s to %s: %s", m->rec.previous->name, m->rec.profile->name,
+             why);
+    else if (m->rec.status == BL_RECOG_MIXED)
+        warn(m, "profile %s", why);
+    else
+        warn(m, "profile %s", why);
+    if (bl_recog_mismatch(&m->rec))
+        warn(m, "battery profile %s, but the inverter's keep-alive is of family %s",
+             m->rec.profile->name, m->rec.inverter);
+}
+
 static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct monitor *m = ctx;
+    if (m->autop) {
+        bl_us now = bl_now_mono();
+        if (bl_recog_feed(&m->rec, f) && m->rec.status != BL_RECOG_UNKNOWN) {
+            m->rec.changed = false;
+            say_profile(m);
+        }
+        if (m->rec.status == BL_RECOG_UNKNOWN && m->npend < AUTO_PEND &&
+            (m->npend == 0 || now - m->pend_since < AUTO_PEND_US)) {
+            if (m->npend == 0) m->pend_since = now;
+            m->pend[m->npend++] = *f;
+            return;
+        }
+        flush_pend(m);
+        m->cur = auto_profile(&m->rec, f);
+    }
+    track_frame(m, f);
+}
+
+/* One frame to the tracker (decoded by m->cur) and the outputs. */
+static void track_frame(struct monitor *m, const struct bl_frame *f)
+{
     struct bl_track_note n;
     bl_us now = bl_now_mono();
     bl_tracker_frame(&m->tracker, f, now, decode, m, &n);
@@ -233,6 +309,11 @@ static void on_state(void *ctx, enum bl_source_state st)
     struct monitor *m = ctx;
     switch (st) {
     case BL_SRC_EOF:
+        if (m->autop) { /* the input ended: decide with what was seen */
+            if (bl_recog_finish(&m->rec) && m->rec.status != BL_RECOG_UNKNOWN) say_profile(m);
+            if (m->rec.status == BL_RECOG_UNKNOWN) say_profile(m);
+            flush_pend(m);
+        }
         m->finished = true;
         bl_loop_stop(m->loop);
         break;
@@ -381,6 +462,7 @@ static void on_tick(void *ctx, bl_us when)
      * frames stamped after `when`, so take the clock again */
     bl_us now = bl_now_mono();
     (void)when;
+    if (m->npend > 0 && now - m->pend_since >= AUTO_PEND_US) flush_pend(m); /* a quiet bus */
     if (bl_tracker_tick(&m->tracker, now)) {
         m->link_changed = true;
         m->mqtt_dirty = true;
@@ -445,7 +527,7 @@ static void usage(FILE *out)
             "  --bms URI        also read a BMS (read-only), e.g. pylon485:/dev/ttyUSB0: its\n"
             "                   values and each module of a Pylontech stack as entities/metrics\n"
             "  --duration S     stop after S seconds\n"
-            "  --profile NAME   CAN profile (default pylontech)\n"
+            "  --profile NAME   CAN profile, or auto (default): recognised from the frames\n"
             "  SOURCE           default sim: (a simulated battery); see below\n\n"
             "sources:\n%s\n"
             "examples:\n"
@@ -560,7 +642,10 @@ static int configure(struct monitor *m, int argc, char **argv)
                   {"debug", BL_LOG_DEBUG}};
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
         if (strcmp(m->cfg.monitor.log_level, levels[i].name) == 0) bl_log_set_level(levels[i].lvl);
-    m->profile = bl_profile_find(m->cfg.source.profile);
+    m->autop = strcmp(m->cfg.source.profile, "auto") == 0;
+    m->profile = m->autop ? NULL : bl_profile_find(m->cfg.source.profile);
+    m->cur = m->profile;
+    if (m->autop) bl_recog_init(&m->rec, NULL, 0);
     return -1;
 }
 

@@ -57,8 +57,8 @@ static const struct key keys[] = {
     STR("source", "uri", source.uri, "sim:",
         "where frames come from: socketcan:can0, canet:HOST[:PORT], slcan:/dev/ttyACM0, "
         "candump:FILE, pcap:FILE, sim:"),
-    TYP(T_PROFILE, "source", "profile", source.profile, "pylontech",
-        "CAN profile used to decode the frames"),
+    TYP(T_PROFILE, "source", "profile", source.profile, "auto",
+        "CAN profile used to decode the frames; auto = recognised from the frames"),
     TYP(T_URL, "mqtt", "url", mqtt.url, "",
         "broker: mqtt://[user[:pass]@]host[:port] or mqtts://...; empty = MQTT off"),
     STR("mqtt", "cafile", mqtt.cafile, "", "CA bundle for mqtts:// (empty = system store)"),
@@ -117,6 +117,10 @@ static const struct key keys[] = {
     STR("bridge", "can", bridge.can, "", "where the inverter listens, e.g. socketcan:can0"),
     TYP(T_PROFILE, "bridge", "profile", bridge.profile, "pylontech",
         "CAN profile spoken to the inverter"),
+    STR("bridge", "manufacturer", bridge.manufacturer, "",
+        "name the battery sends in 0x35E (at most 8 printable characters); empty = the "
+        "profile's default (pylontech: PYLON, victron: BATLINK). A Victron GX treats a battery "
+        "it takes for a Pylontech differently: see the README"),
     NUM("bridge", "period", bridge.period, 0.05, 10, "1", "transmit period (seconds)"),
     NUM("bridge", "stale_after", bridge.stale_after, 0.1, 3600, "5",
         "BMS silent this long: limits 0 and communication alarm (seconds)"),
@@ -219,6 +223,8 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         }
         break;
     case T_PROFILE:
+        /* the monitor recognises the profile; the bridge must be told which one it speaks */
+        if (strcmp(k->doc.section, "source") == 0 && strcmp(v, "auto") == 0) break;
         if (bl_profile_find(v) == NULL) {
             char known[51]; /* bl_profile_names cuts after a whole name; fits reason[128] */
             bl_profile_names(known, sizeof known, false);
@@ -267,6 +273,13 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
         }
         return true;
     case T_STR:
+        /* the 0x35E name goes on the bus as it is: printable ASCII only */
+        if (strcmp(k->doc.key, "manufacturer") == 0)
+            for (const char *c = v; *c != '\0'; c++)
+                if (*c < 0x20 || *c > 0x7E) {
+                    snprintf(reason, 128, "only printable ASCII characters");
+                    return false;
+                }
         break;
     }
     if (strlen(v) >= k->size) {

@@ -122,6 +122,7 @@ void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
     a->eslot = -1;
     a->ident = BL_IDENT_UNKNOWN;
     a->verdict = BL_SEV_INFO;
+    bl_recog_init(&a->recog, NULL, 0);
 }
 
 static struct bl_analysis_id *id_slot(struct bl_analysis *a, uint32_t id, bool ext)
@@ -377,6 +378,7 @@ void diag__close_slots(struct bl_analysis *a)
 void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
 {
     a->frames++;
+    (void)bl_recog_feed(&a->recog, f);
     int64_t now = f->ts_us;
     if (a->frames == 1) {
         a->first_us = a->last_us = now;

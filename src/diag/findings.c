@@ -915,6 +915,27 @@ static int finding_order(const struct bl_finding *x, const struct bl_finding *y)
     return 0;
 }
 
+/* Layer 1: the battery speaks one profile and the inverter keeps alive another family (the
+ * recogniser's verdict, from the registry's tables: no list here). */
+static void profile_finding(struct bl_analysis *a)
+{
+    struct bl_recog *r = &a->recog;
+    (void)bl_recog_finish(r);
+    struct bl_finding *f;
+    if (!bl_recog_mismatch(r) ||
+        (f = add(a, "profile_mismatch", BL_SEV_WARN, 1,
+                 "Set the inverter's battery type to the battery's protocol (or the battery's "
+                 "protocol to the one the inverter expects): batlink dbc --list names both.")) ==
+            NULL)
+        return;
+    snprintf(f->message, sizeof f->message,
+             "The battery speaks %s, but the inverter's keep-alive is of another family (%s): "
+             "the inverter may be set to another battery type.",
+             r->profile->name, r->inverter);
+    snprintf(f->evidence, sizeof f->evidence, "battery profile %s, inverter keep-alive family %s",
+             r->profile->name, r->inverter);
+}
+
 void bl_analysis_finish(struct bl_analysis *a, int64_t end_us)
 {
     a->end_us = end_us > a->last_us ? end_us : a->last_us;
@@ -941,6 +962,7 @@ void bl_analysis_finish(struct bl_analysis *a, int64_t end_us)
         }
     }
     scan_finding(a);
+    profile_finding(a);
     bool mismatch = link_findings(a, dur);
     if (!mismatch && a->data_frames > 0) {
         if (dur * 1e6 < (double)a->opt.min_timing_us) {

@@ -369,6 +369,21 @@ def test_end_to_end():
           "the state names the inverter by the profile's keep-alive: %r" % st.get("inverter"))
 
 
+def test_manufacturer():
+    print("# [bridge] manufacturer replaces the profile's default 0x35E name", flush=True)
+    jk = FakeJK([real_frame()])
+    peer = CanetPeer(heartbeat=True)
+    br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port],
+                FAST.replace("[bridge]\n", "[bridge]\nmanufacturer = BATLINK\n"))
+    got = wait_until(lambda: any(b.get(0x35E) for t, b in peer.bursts()), 10)
+    rc = br.stop()
+    peer.close()
+    jk.close()
+    check(rc == 0, "bridge exits 0 (rc %s)" % rc)
+    names = {b.get(0x35E) for t, b in peer.bursts() if b.get(0x35E)}
+    check(got and names == {b"BATLINK "}, "0x35E carries 'BATLINK ' only: %s" % names)
+
+
 def test_bad_input():
     print("# bad serial input: each kind counted, no crash, invalid readings go stale", flush=True)
     f = real_frame()
@@ -1009,7 +1024,8 @@ def test_sd_notify():
 
 
 if __name__ == "__main__":
-    tests = [test_config_errors, test_sim_help, test_end_to_end, test_startup_no_hold,
+    tests = [test_config_errors, test_sim_help, test_end_to_end, test_manufacturer,
+             test_startup_no_hold,
              test_bad_input, test_unsolicited_replies, test_late_reply, test_failsafe_silence,
              test_failsafe_on_dead_silent, test_failsafe_kill, test_cell_over, test_can_down,
              test_mqtt_commands, test_sd_notify, test_tx_clock, test_sim_derating,

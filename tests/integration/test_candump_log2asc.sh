@@ -130,7 +130,7 @@ fi
 # 7. ?pace=realtime keeps the original timing (frames 0.6 s apart -> at least 1.2 s)
 printf '(1700000000.000000) can0 351#01\n(1700000000.600000) can0 355#02\n(1700000001.200000) can0 356#03\n' >"$tmp/paced.log"
 t0=$(date +%s%N)
-"$BATLINK" dump "candump:$tmp/paced.log?pace=realtime" >"$tmp/paced.out" 2>&1
+"$BATLINK" dump "candump:$tmp/paced.log?pace=realtime" >"$tmp/paced.out" 2>"$tmp/paced.err"
 t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 if [[ $ms -ge 1150 && $ms -lt 3000 && $(wc -l <"$tmp/paced.out") -eq 3 ]]; then

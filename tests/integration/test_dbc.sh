@@ -105,7 +105,7 @@ us2000=$BL_SOURCE_DIR/tests/data/pylontech_us2000_us3000_stack__setfirelabs_and_
 [[ -f $us2000 ]] && logs+=("$us2000")
 
 for log in "${logs[@]}"; do
-    "$BATLINK" dump --json "$log" >"$work/$(basename "$log").json"
+    "$BATLINK" dump --profile pylontech --json "$log" >"$work/$(basename "$log").json"
 done
 
 cat >"$work/compare.cjs" <<'EOF'

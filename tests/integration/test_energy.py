@@ -44,7 +44,7 @@ def capture(path):
 
 
 def run(cfg, log, env=None):
-    p = subprocess.run([BATLINK, "monitor", "--config", cfg, "--json", log],
+    p = subprocess.run([BATLINK, "monitor", "--config", cfg, "--profile", "pylontech", "--json", log],
                        capture_output=True, text=True, timeout=120, env=env)
     states = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
     return p, states[-1] if states else {}

@@ -166,7 +166,7 @@ ok "config and usage errors exit 2 with FILE:LINE: key: reason"
 
 # --- 8. flags override the file -------------------------------------------------------------------
 printf '[monitor]\nduration = 30\njson = false\n' >"$T/ov.ini"
-timeout 20 "$B" monitor --config "$T/ov.ini" --json --duration 1.5 sim: >"$T/ov.out" 2>&1
+timeout 20 "$B" monitor --config "$T/ov.ini" --json --duration 1.5 sim: >"$T/ov.out" 2>"$T/ov.err"
 rc=$?
 [ $rc -eq 0 ] && head -c1 "$T/ov.out" | grep -q '{' || fail "flags did not override the file ($rc)"
 ok "flags override the file"
@@ -260,6 +260,27 @@ assert growth(0) - growth(1) <= 256, "RSS grew by %d KiB more than the control's
     growth(0) - growth(1), growth(1))
 EOF
 ok "a million frames without growth"
+
+# --- profile auto (the default): recognised from the frames, said on stderr, carried as
+# `profile` in the state; the frames before it was sure are decoded too (held back, not lost);
+# a fragment no profile is sure of stays unknown (no `profile` key, nothing decoded)
+D=${BL_SOURCE_DIR:?}/tests/data
+"$B" monitor --json "$D/pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log" >"$T/auto.out" 2>"$T/auto.err"
+tail -1 "$T/auto.out" | python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+assert o["profile"] == "pylontech" and o["soc_pct"] == 88 and o["charge_voltage_limit_v"] == 53.2, o
+' || fail "auto: state $(tail -1 "$T/auto.out")"
+grep -q "profile pylontech (pylontech: .*required 0x351 0x355 0x356" "$T/auto.err" ||
+    fail "auto: recognition not said on stderr: $(cat "$T/auto.err")"
+"$B" monitor --json "$D/pytes_ess48_2u_l_logic_analyzer__opendtu_pr1088.log" >"$T/auto1.out" 2>"$T/auto1.err"
+tail -1 "$T/auto1.out" | python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+assert "profile" not in o and "voltage_v" not in o, o
+' || fail "auto on one frame: $(tail -1 "$T/auto1.out")"
+grep -q "profile unknown (" "$T/auto1.err" || fail "auto: unknown not said: $(cat "$T/auto1.err")"
+ok "profile auto: recognised, said, carried in the state; a fragment stays unknown"
 
 [ $FAILS -eq 0 ] || {
     echo "$FAILS failure(s)" >&2

@@ -50,7 +50,8 @@ static void defaults(void **state)
     struct bl_config c;
     bl_config_defaults(&c);
     assert_string_equal(c.source.uri, "sim:");
-    assert_string_equal(c.source.profile, "pylontech");
+    assert_string_equal(c.source.profile, "auto");
+    assert_string_equal(c.bridge.manufacturer, ""); /* the profile's default */
     assert_string_equal(c.mqtt.url, "");
     assert_string_equal(c.mqtt.topic_prefix, "batlink");
     assert_string_equal(c.mqtt.device, "battery");
@@ -134,6 +135,8 @@ static void errors_name_file_line_and_key(void **state)
         {"[mqtt]\nsite = north/1\n", "2: site: \"north/1\" must be letters, digits, '_' or '-'"},
         {"[mqtt]\ndevice = \n", "2: device: \"\" must be letters, digits, '_' or '-'"},
         {"[bridge]\nmodule_count = 2.5\n", "2: module_count: \"2.5\" is not a whole number"},
+        {"[bridge]\nmanufacturer = PYLONTECH\n", "2: manufacturer: value longer than 8 characters"},
+        {"[bridge]\nmanufacturer = BAT\x01\n", "2: manufacturer: only printable ASCII characters"},
         {"[monitor]\nlog_level = loud\n",
          "2: log_level: \"loud\" is not one of error|warn|info|debug"},
         {"[monitor]\nstale_after = 5\nthis is not ini\n",
@@ -146,6 +149,13 @@ static void errors_name_file_line_and_key(void **state)
         assert_int_equal(e, BL_ERR_USAGE);
         assert_string_equal(msg, cases[i].msg);
     }
+    /* auto is for the monitor's source; the bridge must be told what it speaks */
+    const char *am = load("[bridge]\nprofile = auto\n", &c, &e);
+    assert_int_equal(e, BL_ERR_USAGE);
+    assert_non_null(strstr(am, "2: profile: unknown profile \"auto\""));
+    am = load("[source]\nprofile = auto\n[bridge]\nmanufacturer = PYLON\n", &c, &e);
+    assert_int_equal(e, BL_OK);
+    assert_string_equal(c.bridge.manufacturer, "PYLON");
     /* an unknown profile lists the registry's names, cut after a whole name (never mid-name) */
     char names[51], want[200];
     bl_profile_names(names, sizeof names, false);
@@ -236,8 +246,8 @@ static void shipped_file_documents_every_key(void **state)
             fail_msg("packaging/batlink.ini: [%s] lacks \"%s = %s\"", k->section, k->key, k->dflt);
     }
     /* 36 + [mqtt] password_file, site, retain_state + [bridge] on_dead + [monitor] energy_file
-     * + [http] history_file, user, password_file + [bridge] inverter_rs485 */
-    assert_int_equal(count, 45);
+     * + [http] history_file, user, password_file + [bridge] inverter_rs485, manufacturer */
+    assert_int_equal(count, 46);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default

@@ -144,6 +144,44 @@ static void test_ident_v12_single_burst(void **state)
     free(a);
 }
 
+/* A Pylontech battery and the keep-alive of another inverter family of the registry (e.g. a
+ * Victron GX's 0x307): diagnose says the two do not belong together (layer 1), from the same
+ * recogniser as dump and monitor. Skipped while the registry has only one family. */
+static void test_profile_mismatch(void **state)
+{
+    (void)state;
+    size_t np;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    const struct bl_msg_desc *ka = NULL;
+    const struct bl_profile *kp = NULL;
+    for (size_t i = 0; i < np && ka == NULL; i++) {
+        const struct bl_msg_desc *k = bl_profile_keepalive(list[i]);
+        if (k != NULL && bl_profile_msg(&bl_profile_pylontech, k->id, k->ext) == NULL) {
+            ka = k;
+            kp = list[i];
+        }
+    }
+    struct bl_analysis *a = new_analysis();
+    feed_v12(a, T0);
+    feed(a, T0 + 6000, 0x305, "0000000000000000");
+    bl_analysis_finish(a, 0);
+    assert_null(bl_analysis_get(a, "profile_mismatch")); /* its own family: fine */
+    free(a);
+    if (ka == NULL) skip();
+    a = new_analysis();
+    feed_v12(a, T0);
+    struct bl_frame f = {.ts_us = T0 + 6000, .id = ka->id, .len = ka->dlc};
+    if (ka->ext) f.flags = BL_FRAME_EXT;
+    bl_analysis_frame(a, &f);
+    bl_analysis_finish(a, 0);
+    const struct bl_finding *m = bl_analysis_get(a, "profile_mismatch");
+    assert_non_null(m);
+    assert_int_equal(m->layer, 1);
+    assert_non_null(strstr(m->evidence, "pylontech"));
+    assert_non_null(strstr(m->evidence, kp->inverter_name));
+    free(a);
+}
+
 static void test_ident_v13(void **state)
 {
     (void)state;
@@ -668,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_bounded_ids),
         cmocka_unit_test(test_ident_v12_single_burst),
         cmocka_unit_test(test_ident_v13),
+        cmocka_unit_test(test_profile_mismatch),
         cmocka_unit_test(test_missing_and_heartbeat),
         cmocka_unit_test(test_scaling_10x),
         cmocka_unit_test(test_error_frames),
