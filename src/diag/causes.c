@@ -264,7 +264,7 @@ static void gather(const struct bl_analysis *a, struct evidence *e)
     } else if (has(a, "link_gap")) {
         e->err = ERR_GAP;
     }
-    if (foreign_inverter(a))
+    if (foreign_inverter(a) || has(a, "profile_mismatch")) /* the recogniser's verdict too */
         e->ka = KA_FOREIGN;
     else if (has(a, "no_inverter_heartbeat"))
         e->ka = KA_ABSENT;
