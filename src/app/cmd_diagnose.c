@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/diag_bundle.h"
 #include "app/diag_record.h"
+#include "batlink/candump.h"
 #include "batlink/config.h"
 #include "batlink/diag.h"
 #include "batlink/loop.h"
@@ -30,6 +32,7 @@ struct diag_opts {
     bool fallback;       /* --fallback: seed 004's hard-coded settings for this pack */
     const char *log;     /* --log FILE: append one JSON line per call */
     const char *summary; /* --summary FILE: the table over the calls of a log */
+    const char *bundle;  /* --bundle FILE.tar.gz: capture, reports, version, config */
     FILE *logf;
     struct diag_notes notes; /* --note KEY=VALUE */
     const char *profile;
@@ -44,6 +47,7 @@ struct run {
     uint64_t warnings;
     bool quiet;      /* bit-rate scan: warnings only counted */
     char where[300]; /* "FILE:LINE: uri: " when SOURCE is the config file's [source] uri */
+    FILE *cap;       /* --bundle: the frames as candump -L lines (a temporary file) */
 };
 
 struct scan_result {
@@ -83,6 +87,9 @@ static void usage(FILE *f)
             "  --log FILE       append this call (findings, verdict, notes) as one JSON line\n"
             "  --summary FILE   print causes by layer, time and yield per layer over the\n"
             "                   calls of a --log file, then exit\n"
+            "  --bundle FILE.tar.gz  also write, for a forum post: the capture (candump -L),\n"
+            "                   the report as text, JSON and Markdown, the version and the\n"
+            "                   --config file with passwords removed\n"
             "  --guide          the checklist for what the bus cannot show (layers 1-4); with\n"
             "                   no SOURCE it is printed alone; failing reports always have it\n"
             "  --scan-bitrate   live slcan:/socketcan: only: listen at 500, 250, 125 and\n"
@@ -130,7 +137,7 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             *done = true;
             return BL_EXIT_OK;
         } else if (strcmp(a, "--note") == 0 || strcmp(a, "--log") == 0 ||
-                   strcmp(a, "--summary") == 0) {
+                   strcmp(a, "--summary") == 0 || strcmp(a, "--bundle") == 0) {
             if (i + 1 >= argc || argv[i + 1][0] == '\0') {
                 app__err("diagnose: %s needs a value (try: batlink diagnose --help)", a);
                 return BL_EXIT_USAGE;
@@ -144,6 +151,8 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
                 }
             } else if (strcmp(a, "--summary") == 0) {
                 o->summary = v;
+            } else if (strcmp(a, "--bundle") == 0) {
+                o->bundle = v;
             } else {
                 o->log = v;
             }
@@ -191,6 +200,12 @@ static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct run *r = ctx;
     bl_analysis_frame(r->a, f);
+    if (r->cap != NULL && !r->quiet) {
+        char line[BL_CANDUMP_LINE_MAX];
+        size_t n = 0;
+        if (bl_candump_format(f, "can0", line, sizeof line, &n) == BL_OK)
+            (void)fwrite(line, 1, n, r->cap);
+    }
 }
 
 static void on_state(void *ctx, enum bl_source_state st)
@@ -884,6 +899,55 @@ static int guide_only(const struct diag_opts *o, enum bl_ident p)
     return BL_EXIT_OK;
 }
 
+/* The reports into memory, the config redacted, then the archive. */
+static bool write_bundle(const struct diag_opts *o, struct run *r, double dur)
+{
+    char *buf[4] = {NULL, NULL, NULL, NULL};
+    size_t len[4] = {0, 0, 0, 0};
+    bool ok = true;
+    for (unsigned k = 0; k < 4 && ok; k++) {
+        FILE *m = open_memstream(&buf[k], &len[k]);
+        if (m == NULL) {
+            ok = false;
+            break;
+        }
+        if (k == 0) print_text(m, r->a, bl_source_uri(r->src), dur, true, true);
+        if (k == 1) print_json(m, r->a, dur, true);
+        if (k == 2) print_md(m, r->a, bl_source_uri(r->src), dur, &o->notes);
+        if (k == 3) {
+            FILE *cf = o->config != NULL ? fopen(o->config, "r") : NULL;
+            if (cf != NULL) {
+                char text[65536];
+                size_t n = fread(text, 1, sizeof text, cf);
+                fclose(cf);
+                diag_bundle__redact(text, n, m);
+            } else {
+                fprintf(m, "; no --config file was given%s\n",
+                        o->config != NULL ? " (unreadable)" : "");
+            }
+        }
+        ok = fclose(m) == 0;
+    }
+    char version[64];
+    snprintf(version, sizeof version, "batlink %s\n", BL_VERSION);
+    struct diag_bundle_file files[] = {
+        {"capture.log", NULL, 0, r->cap},
+        {"report.txt", buf[0], len[0], NULL},
+        {"report.json", buf[1], len[1], NULL},
+        {"report.md", buf[2], len[2], NULL},
+        {"VERSION", version, strlen(version), NULL},
+        {"batlink.ini", buf[3], len[3], NULL},
+    };
+    char err[300] = "";
+    if (ok && r->cap == NULL) ok = false;
+    if (ok)
+        ok = diag_bundle__write(o->bundle, files, sizeof files / sizeof files[0], err, sizeof err);
+    if (!ok) app__err("diagnose: --bundle %s", err[0] ? err : "out of memory or temporary file");
+    for (unsigned k = 0; k < 4; k++)
+        free(buf[k]);
+    return ok;
+}
+
 static int diagnose(const struct diag_opts *op)
 {
     struct diag_opts o = *op;
@@ -946,6 +1010,10 @@ static int diagnose(const struct diag_opts *op)
     bool file = false;
     int64_t t0 = bl_now_wall();
     bl_us m0 = bl_now_mono();
+    if (o.bundle != NULL && (r.cap = tmpfile()) == NULL) {
+        app__err("diagnose: --bundle: temporary file: %s", strerror(errno));
+        rc = BL_EXIT_FAIL;
+    }
     if (rc == -1) {
         bl_analysis_init(r.a, &ao);
         r.a->scan_bps = scan_bps; /* another rate than the profile's: bitrate_mismatch */
@@ -977,12 +1045,14 @@ static int diagnose(const struct diag_opts *op)
         } else {
             rc = r.a->verdict == BL_SEV_FAIL ? BL_EXIT_FAIL : BL_EXIT_OK;
         }
+        if (o.bundle != NULL && !write_bundle(&o, &r, dur)) rc = BL_EXIT_FAIL;
         if (o.logf != NULL && !diag_rec__log(o.logf, &o.notes, r.a, bl_source_uri(r.src), dur)) {
             app__err("diagnose: --log %s: %s", o.log, strerror(errno));
             rc = BL_EXIT_FAIL;
         }
     }
     bl_source_close(r.src);
+    if (r.cap != NULL) fclose(r.cap);
     if (sig) app__sigstop_close(&ss);
     bl_loop_free(r.loop);
     free(r.a);

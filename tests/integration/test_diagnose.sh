@@ -247,6 +247,27 @@ for want in "| battery | US5000 | ____ |" "| inverter | Deye SUN-8K | 1.2 |" "| 
     grep -qF -- "$want" "$work/rec.md" || fail "Markdown record lacks: $want"
 done
 
+# --- the bundle (issue 13 item 6): capture, three reports, version, config without passwords
+mkdir -p "$work/bundle"
+printf '[mqtt]\nurl = mqtt://bob:hunter2@127.0.0.1\n[diagnose]\nformat = text\n' >"$work/bundle/c.ini"
+"$BATLINK" diagnose --config "$work/bundle/c.ini" --bundle "$work/bundle/b.tar.gz" \
+    "$D/termination_30s.log" >/dev/null 2>"$work/bundle/err"
+if tar -xzf "$work/bundle/b.tar.gz" -C "$work/bundle" 2>/dev/null; then
+    for m in capture.log report.txt report.json report.md VERSION batlink.ini; do
+        [[ -s $work/bundle/$m ]] || fail "bundle lacks $m"
+    done
+    cmp -s "$work/bundle/capture.log" "$D/termination_30s.log" || fail "bundle capture differs from the input"
+    grep -q hunter2 "$work/bundle/batlink.ini" && fail "bundle keeps the MQTT password"
+    grep -q "url = mqtt://bob:(removed)@127.0.0.1" "$work/bundle/batlink.ini" || fail "bundle config: $(cat "$work/bundle/batlink.ini")"
+    python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["findings"][0]["code"] == "termination"' \
+        "$work/bundle/report.json" || fail "bundle report.json"
+    grep -q "^batlink " "$work/bundle/VERSION" || fail "bundle VERSION"
+else
+    fail "bundle is not a .tar.gz: $(cat "$work/bundle/err")"
+fi
+"$BATLINK" diagnose --bundle /nonexistent/dir/b.tar.gz "$D/normal_30s.log" >/dev/null 2>&1
+[[ $? == 1 ]] || fail "--bundle to a missing directory: exit 1"
+
 # --- per-id table values (normal_30s.log: one burst per second, 30 bursts, 0x355 DLC 4)
 "$BATLINK" diagnose --json "$D/normal_30s.log" >"$work/n.json"
 python3 - "$work/n.json" <<'EOF' || fail "normal_30s.log messages"
