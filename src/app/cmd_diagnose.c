@@ -33,6 +33,8 @@ struct diag_opts {
     const char *log;     /* --log FILE: append one JSON line per call */
     const char *summary; /* --summary FILE: the table over the calls of a log */
     const char *bundle;  /* --bundle FILE.tar.gz: capture, reports, version, config */
+    bool watch;          /* --duration 0: live watch until stopped */
+    double every;        /* --every S: period of the watch reports [60] */
     FILE *logf;
     struct diag_notes notes; /* --note KEY=VALUE */
     const char *profile;
@@ -48,6 +50,12 @@ struct run {
     bool quiet;      /* bit-rate scan: warnings only counted */
     char where[300]; /* "FILE:LINE: uri: " when SOURCE is the config file's [source] uri */
     FILE *cap;       /* --bundle: the frames as candump -L lines (a temporary file) */
+    /* --duration 0: a snapshot of the analysis is finished and reported every `every` s */
+    double every;
+    bool json;
+    struct bl_analysis *snap;
+    uint64_t prev_frames, prev_errors;
+    bl_us prev_at;
 };
 
 struct scan_result {
@@ -75,7 +83,10 @@ static void usage(FILE *f)
             "  --markdown       a service record to attach to a job (date, source, verdict,\n"
             "                   findings, checklist)\n"
             "  --duration S     live sources: listen S seconds (default 30); files: analyse\n"
-            "                   only the first S seconds of real time\n"
+            "                   only the first S seconds of real time; 0 = watch until\n"
+            "                   stopped, a line every --every S (default 60) with the\n"
+            "                   period's frames, errors, current, temperature and best\n"
+            "                   cause (JSON lines with --json), the full report at the end\n"
             "  --fallback       also print seed 004's hard-coded settings for the pack seen\n"
             "                   (charge 3.40 V/cell, 0.3-0.5 C, cut-off 3.00 V/cell), what\n"
             "                   is lost and whether it is acceptable here\n"
@@ -156,6 +167,11 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             } else {
                 o->log = v;
             }
+        } else if (strcmp(a, "--every") == 0) {
+            if (i + 1 >= argc || !app__parse_double("--every", argv[i + 1], 1, 86400, &o->every))
+                return i + 1 >= argc ? (app__err("diagnose: --every needs a value"), BL_EXIT_USAGE)
+                                     : BL_EXIT_USAGE;
+            i++;
         } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--profile") == 0 ||
                    strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {
@@ -167,8 +183,10 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
                 o->profile = v;
             else if (strcmp(a, "--config") == 0)
                 o->config = v;
-            else if (!app__parse_double("--duration", v, 0.001, 1e9, &o->duration))
+            else if (!app__parse_double("--duration", v, 0, 1e9, &o->duration))
                 return BL_EXIT_USAGE;
+            else if (o->duration == 0.0)
+                o->watch = true;
         } else if (a[0] == '-' && a[1] != '\0') {
             app__err("diagnose: unknown option \"%s\" (try: batlink diagnose --help)", a);
             return BL_EXIT_USAGE;
@@ -225,6 +243,59 @@ static void on_warn(void *ctx, const char *msg)
         fprintf(stderr, "batlink: diagnose: further warnings only counted\n");
 }
 
+/* One line per period of a live watch: what the period brought and the best bet so far. The
+ * snapshot is one allocation made at start: memory stays flat however long the watch runs. */
+static void on_watch(void *ctx, bl_us now)
+{
+    struct run *r = ctx;
+    memcpy(r->snap, r->a, sizeof *r->snap);
+    int64_t wall = bl_now_wall();
+    bl_analysis_finish(r->snap, wall);
+    const struct bl_analysis *a = r->snap;
+    double dt = r->prev_at != 0 ? (double)(now - r->prev_at) / 1e6 : r->every;
+    uint64_t fr = a->frames - r->prev_frames, er = a->error_frames - r->prev_errors;
+    r->prev_frames = a->frames;
+    r->prev_errors = a->error_frames;
+    r->prev_at = now;
+    const struct bl_battery *b = &a->tracker.state;
+    const struct bl_finding *top = NULL;
+    for (unsigned i = 0; i < a->nfindings && top == NULL; i++)
+        if (a->findings[i].cause && strcmp(a->findings[i].code, "cause_undecided") != 0)
+            top = &a->findings[i];
+    char ts[32] = "";
+    time_t t = (time_t)(wall / 1000000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) != NULL) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bool has_i = bl_battery_known(b, BL_F_CURRENT), has_t = bl_battery_known(b, BL_F_TEMPERATURE);
+    if (r->json) {
+        printf("{\"ts\":\"%s\",\"period_s\":%.1f,\"frames\":%" PRIu64 ",\"error_frames\":%" PRIu64
+               ",\"errors_per_s\":%.3f,",
+               ts, dt, fr, er, dt > 0 ? (double)er / dt : 0.0);
+        if (has_i)
+            printf("\"current_a\":%.1f,", (double)b->v[BL_F_CURRENT] / 1000.0);
+        else
+            printf("\"current_a\":null,");
+        if (has_t)
+            printf("\"temperature_c\":%.1f,", (double)b->v[BL_F_TEMPERATURE] / 10.0);
+        else
+            printf("\"temperature_c\":null,");
+        printf("\"verdict\":\"%s\",\"top_cause\":", bl_verdict_name(a->verdict));
+        if (top != NULL)
+            printf("\"%s\",\"likelihood\":%.3f}\n", top->code, top->likelihood);
+        else
+            printf("null,\"likelihood\":null}\n");
+    } else {
+        printf("%s  +%.0fs  frames %" PRIu64 "  errors %" PRIu64 " (%.2f/s)", ts, dt, fr, er,
+               dt > 0 ? (double)er / dt : 0.0);
+        if (has_i) printf("  %.1f A", (double)b->v[BL_F_CURRENT] / 1000.0);
+        if (has_t) printf("  %.1f degC", (double)b->v[BL_F_TEMPERATURE] / 10.0);
+        printf("  verdict %s", bl_verdict_name(a->verdict));
+        if (top != NULL) printf("  top %s %.2f", top->code, top->likelihood);
+        putchar('\n');
+    }
+    fflush(stdout);
+}
+
 static void on_timeout(void *ctx, bl_us now)
 {
     struct run *r = ctx;
@@ -248,7 +319,15 @@ static int run_source(struct run *r, const char *uri, double seconds, bool *is_f
         app__err("diagnose: %s: loop table full", bl_source_uri(r->src));
         return BL_EXIT_FAIL;
     }
-    struct bl_timer *t = NULL;
+    struct bl_timer *t = NULL, *w = NULL;
+    if (r->snap != NULL && r->every > 0) {
+        bl_us per = (bl_us)(r->every * 1e6);
+        w = bl_loop_timer(r->loop, bl_now_mono() + per, per, on_watch, r);
+        if (w == NULL) {
+            app__err("diagnose: loop table full");
+            return BL_EXIT_FAIL;
+        }
+    }
     if (seconds > 0) {
         t = bl_loop_timer(r->loop, bl_now_mono() + (bl_us)(seconds * 1e6), 0, on_timeout, r);
         if (t == NULL) {
@@ -258,6 +337,7 @@ static int run_source(struct run *r, const char *uri, double seconds, bool *is_f
     }
     e = bl_loop_run(r->loop);
     if (t != NULL) bl_timer_remove(t);
+    if (w != NULL) bl_timer_remove(w);
     const struct bl_source_stats *st = bl_source_stats(r->src);
     r->a->bad_input += st->bad_frames;
     r->a->dropped += st->dropped;
@@ -1010,6 +1090,15 @@ static int diagnose(const struct diag_opts *op)
     bool file = false;
     int64_t t0 = bl_now_wall();
     bl_us m0 = bl_now_mono();
+    if (o.watch) { /* --duration 0: until stopped, a report line every --every seconds */
+        r.every = o.every > 0 ? o.every : 60.0;
+        r.json = o.fmt == FMT_JSON;
+        r.snap = malloc(sizeof *r.snap);
+        if (r.snap == NULL) {
+            app__err("diagnose: out of memory");
+            rc = BL_EXIT_FAIL;
+        }
+    }
     if (o.bundle != NULL && (r.cap = tmpfile()) == NULL) {
         app__err("diagnose: --bundle: temporary file: %s", strerror(errno));
         rc = BL_EXIT_FAIL;
@@ -1020,11 +1109,12 @@ static int diagnose(const struct diag_opts *op)
         /* a live source stops after --duration ([diagnose] duration, 30 s); a file runs to
          * its end */
         double secs = o.duration;
-        if (secs <= 0 && !(strcmp(uri, "-") == 0 || strstr(uri, ".log") || strstr(uri, ".pcap") ||
-                           starts(uri, "candump:") || starts(uri, "pcap:")))
+        if (secs <= 0 && !o.watch &&
+            !(strcmp(uri, "-") == 0 || strstr(uri, ".log") || strstr(uri, ".pcap") ||
+              starts(uri, "candump:") || starts(uri, "pcap:")))
             secs = cfg.diagnose.duration;
         rc = run_source(&r, uri, secs, &file);
-        if (rc == -1 && !file && secs <= 0) secs = cfg.diagnose.duration;
+        if (rc == -1 && !file && secs <= 0 && !o.watch) secs = cfg.diagnose.duration;
     }
     if (rc == -1) {
         bool live = !file;
@@ -1053,6 +1143,7 @@ static int diagnose(const struct diag_opts *op)
     }
     bl_source_close(r.src);
     if (r.cap != NULL) fclose(r.cap);
+    free(r.snap);
     if (sig) app__sigstop_close(&ss);
     bl_loop_free(r.loop);
     free(r.a);

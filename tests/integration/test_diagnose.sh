@@ -268,6 +268,25 @@ fi
 "$BATLINK" diagnose --bundle /nonexistent/dir/b.tar.gz "$D/normal_30s.log" >/dev/null 2>&1
 [[ $? == 1 ]] || fail "--bundle to a missing directory: exit 1"
 
+# --- live watch (issue 13 item 7): --duration 0 reports every --every seconds until stopped,
+# then the full report
+"$BATLINK" diagnose --duration 0 --every 1 --json "sim:?scenario=termination" >"$work/watch.out" 2>"$work/watch.err" &
+wpid=$!
+for _ in $(seq 1 200); do # wait for two period lines (20 s at most)
+    [[ $(grep -c '"period_s"' "$work/watch.out" 2>/dev/null) -ge 2 ]] && break
+    sleep 0.1
+done
+kill -INT "$wpid" 2>/dev/null
+wait "$wpid"
+python3 - "$work/watch.out" <<'EOF' || fail "--duration 0 watch: $(head -c 400 "$work/watch.out") $(cat "$work/watch.err")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+periods = [l for l in lines if "period_s" in l]
+assert len(periods) >= 2, lines
+assert all(p["frames"] > 0 and p["top_cause"] == "termination" for p in periods), periods
+assert "findings" in lines[-1] and lines[-1]["findings"][0]["code"] == "termination", lines[-1]
+EOF
+
 # --- per-id table values (normal_30s.log: one burst per second, 30 bursts, 0x355 DLC 4)
 "$BATLINK" diagnose --json "$D/normal_30s.log" >"$work/n.json"
 python3 - "$work/n.json" <<'EOF' || fail "normal_30s.log messages"
