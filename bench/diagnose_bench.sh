@@ -6,7 +6,7 @@
 # histograms, so the peak RSS must not grow with the capture length (checked: the long run may
 # use at most 1 MiB more than the short one; exit 1 otherwise). Peer in the same run: a python-can
 # script that only counts frames and periods per id (the least a user would script), on the short
-# file. Needs about 700 MB of free disk in $TMPDIR (checked with df first).
+# file, and `batlink dump` on the long file (issue 13: diagnose beside dump). Needs about 700 MB of free disk in $TMPDIR (checked with df first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-3600}
@@ -43,6 +43,12 @@ measure() { # label file -> prints and sets rss_kb
 }
 measure long "$tmp/long.log"
 rss_long=$rss_kb
+# the peer inside batlink, same file, same run: dump decodes and prints every frame (to /dev/null)
+/usr/bin/time -v "$batlink" dump "$tmp/long.log" >/dev/null 2>"$tmp/dump.time" || true
+printf "dump   same long file: wall %s, user %s s, peak RSS %s KiB\n" \
+    "$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$tmp/dump.time")" \
+    "$(awk -F': ' '/User time/ { print $2 }' "$tmp/dump.time")" \
+    "$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/dump.time")"
 measure short "$tmp/short.log"
 rss_short=$rss_kb
 
