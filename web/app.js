@@ -105,8 +105,121 @@
              ['frames sent', br.can ? fmt(br.can.frames_sent) : '–']]);
       live.appendChild(c);
     }
+    renderSite(s.site || (br && br.site) || null);
+    renderPacks(Array.isArray(s.packs) ? s.packs : br && Array.isArray(br.packs) ? br.packs : null,
+                br && br.bank && typeof br.bank === 'object' ? br.bank : null);
     renderCells(br);
     renderTable(s);
+  }
+
+  /* the scalar members of o as rows (nested objects and arrays left out), keys made readable */
+  function scalars(o) {
+    var rows = [];
+    Object.keys(o).forEach(function (k) {
+      var v = o[k];
+      if (v === null || typeof v === 'object') return;
+      rows.push([k.replace(/_/g, ' '), typeof v === 'number' ? String(v) : String(v)]);
+    });
+    return rows;
+  }
+
+  /* site inputs (meters, inverters): shown when the state has a "site" object */
+  function renderSite(site) {
+    var box = document.getElementById('site');
+    box.hidden = !site || typeof site !== 'object';
+    if (box.hidden) return;
+    box.textContent = '';
+    box.appendChild(el('h2', '', 'Site'));
+    kv(box, scalars(site));
+    if (Array.isArray(site.inputs) && site.inputs.length) {
+      var t = el('table', 'ids'), tr = el('tr');
+      ['input', 'kind', 'link', 'age', 'good', 'bad', 'last error'].forEach(function (h) {
+        tr.appendChild(el('th', '', h));
+      });
+      t.appendChild(tr);
+      site.inputs.forEach(function (x) {
+        if (!x || typeof x !== 'object') return;
+        var r = el('tr', x.link === 'up' ? '' : 'unknown');
+        [x.model ? x.uri + ' (' + x.model + ')' : x.uri, x.kind, x.link, fmt(x.age_s, 's', 1),
+         fmt(x.good), fmt(x.bad), x.last_error || ''].forEach(function (v) {
+          r.appendChild(el('td', '', v === undefined ? '–' : v));
+        });
+        t.appendChild(r);
+      });
+      box.appendChild(t);
+    }
+  }
+
+  /* several packs (BMS): one card each, shown when the state has a "packs" array */
+  function renderPacks(packs, bank) {
+    var box = document.getElementById('packs');
+    box.hidden = !packs || !packs.length;
+    if (box.hidden) return;
+    box.textContent = '';
+    box.appendChild(el('h2', '', 'Packs'));
+    if (bank) kv(box, scalars(bank));
+    var grid = el('div', 'grid');
+    packs.forEach(function (p, i) {
+      if (!p || typeof p !== 'object') return;
+      var c = card(p.name || p.id || 'pack ' + (i + 1));
+      c.className = 'card pack';
+      var rows = scalars(p);
+      var cells = Array.isArray(p.cells_v) ? p.cells_v.filter(function (v) { return typeof v === 'number'; }) : [];
+      if (cells.length) {
+        var mn = Math.min.apply(null, cells), mx = Math.max.apply(null, cells);
+        rows.push(['cells', cells.length + ': ' + mn.toFixed(3) + ' .. ' + mx.toFixed(3) + ' V, spread ' +
+                   ((mx - mn) * 1000).toFixed(0) + ' mV']);
+      }
+      kv(c, rows);
+      grid.appendChild(c);
+    });
+    box.appendChild(grid);
+  }
+
+  /* the live diagnose (/api/diagnose, monitor only): findings by layer, with next steps */
+  var LAYERS = ['', 'configuration', 'physical connection', 'cable', 'electrical environment',
+                'protocol and firmware'];
+  function renderDiagnose(d) {
+    var box = document.getElementById('findings');
+    if (!box) return;
+    if (!d || typeof d !== 'object') {
+      box.textContent = '';
+      box.appendChild(el('p', 'muted', 'no diagnose report yet'));
+      return;
+    }
+    box.textContent = '';
+    var live = d.live || {};
+    var head = el('p');
+    head.appendChild(el('span', 'tag ' + (d.verdict === 'ok' ? 'ok' : d.verdict === 'warn' ? 'warn' : 'bad'),
+                        'verdict ' + (d.verdict || '?')));
+    head.appendChild(el('span', 'muted', ' profile ' + (d.profile || '?') + ', ' + fmt(d.frames) +
+                        ' frames over ' + fmt(live.covers_s, 's', 0) + ' (' + (live.report || 'report') +
+                        ' of ' + fmt(live.window_s, 's', 0) + ')'));
+    box.appendChild(head);
+    var f = Array.isArray(d.findings) ? d.findings : [];
+    if (!f.length) { box.appendChild(el('p', '', 'no findings')); return; }
+    var last = -1, ul = null;
+    f.slice().sort(function (a, b) { return (a.layer || 0) - (b.layer || 0); }).forEach(function (x) {
+      if (x.layer !== last) {
+        last = x.layer;
+        box.appendChild(el('h3', '', 'layer ' + x.layer + ': ' + (LAYERS[x.layer] || '?')));
+        ul = el('ul', 'findings');
+        box.appendChild(ul);
+      }
+      var li = el('li', 'finding');
+      li.dataset.code = String(x.code || '');
+      li.appendChild(el('span', 'tag ' + (x.severity === 'fail' ? 'bad' : x.severity === 'warn' ? 'warn' : ''),
+                        x.severity || '?'));
+      li.appendChild(el('strong', '', ' ' + (x.message || '')));
+      if (x.evidence) li.appendChild(el('div', 'muted', 'evidence: ' + x.evidence));
+      if (x.next_step) li.appendChild(el('div', 'next', 'next: ' + x.next_step));
+      ul.appendChild(li);
+    });
+  }
+  function pollDiagnose() {
+    fetch('/api/diagnose', { cache: 'no-store' }).then(function (r) { return r.ok ? r.json() : null; })
+      .then(renderDiagnose).catch(function () {})
+      .then(function () { setTimeout(pollDiagnose, 10000); });
   }
 
   function renderCells(br) {
@@ -258,4 +371,5 @@
   else window.addEventListener('resize', fit);
   poll();
   loadHistory();
+  if (document.getElementById('findings')) pollDiagnose();
 })();

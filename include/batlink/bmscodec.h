@@ -63,6 +63,9 @@ struct bl_bms_codec {
     const uint8_t *wake; /**< bytes to send once before polling (or NULL) */
     uint8_t wake_len;
     uint32_t wake_baud; /**< baud of the wake-up bytes (pylon-console: 1200) */
+    /** Its readings lack what the bridge's limit controller needs (per-cell voltages, alarm and
+     * MOSFET status): read by `monitor --bms` only; `bridge` refuses it at start. */
+    bool monitor_only;
     /**
      * Write request `step` into `buf` (cap >= BL_BMS_REQUEST_MAX suffices).
      * Returns BL_OK with *len, BL_ERR_SHORT (cap too small, nothing written), BL_ERR_RANGE (step

@@ -55,7 +55,8 @@ struct bl_candump_meta {
  * or the `-tA` "(YYYY-MM-DD HH:MM:SS.FRAC)" (see enum bl_candump_ts), the frame is `[n]` + n
  * blank-separated hex bytes, `[n]  remote request`, an error frame's 8 bytes + `ERRORFRAME`, an
  * optional `-a` ASCII column in quotes, `{X}` (`-8`, raw DLC), or a CAN FD `[nn]` (checked, then
- * BL_CANDUMP_CANFD). Tab-indented lines (`candump -e` explanations) are BL_CANDUMP_EMPTY.
+ * BL_CANDUMP_CANFD). Tab-indented lines (`candump -e` explanations) and '#' comment lines are
+ * BL_CANDUMP_EMPTY.
  *
  * The log line `(SEC.FRAC) IFACE FRAME [R|T]` (no '\n'; a trailing '\r' and
  * blanks are ignored). SEC is 1..13 decimal digits (< 9223372036853), FRAC 1..9 (6 = µs as candump

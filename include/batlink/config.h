@@ -51,7 +51,27 @@ struct bl_config {
         /** [monitor] energy_file = "" ($STATE_DIRECTORY/energy-<command>-<device>.state under
          * systemd, else not kept); "none" = not kept. Used by monitor and bridge. */
         char energy_file[BL_CONFIG_STR];
+        char on_link_down[BL_CONFIG_STR]; /**< [monitor] on_link_down = "" (none) */
+        char on_link_up[BL_CONFIG_STR];   /**< [monitor] on_link_up = "" (none) */
     } monitor;
+    struct {
+        /** [site] inputs = "" (none): site input URIs separated by commas (sitein.h) */
+        char inputs[BL_CONFIG_STR];
+        char grid_power_topic[BL_CONFIG_STR]; /**< [site] grid_power_topic = "" */
+        char grid_power_json_path[128];       /**< [site] grid_power_json_path = "" */
+        char grid_power_unit[4];              /**< [site] grid_power_unit = "W" (W|kW) */
+        /** [site] other_inverter_battery_power_topic / _json_path / _unit */
+        char other_topic[BL_CONFIG_STR];
+        char other_json_path[128];
+        char other_unit[4];
+        double topic_timeout;        /**< [site] topic_timeout = 30 (s) */
+        bool coordinate;             /**< [site] coordinate = true (coord.h) */
+        double coordinate_threshold; /**< [site] coordinate_threshold = 200 (W) */
+        double coordinate_release;   /**< [site] coordinate_release = 100 (W) */
+        double coordinate_engage;    /**< [site] coordinate_engage = 0 (s) */
+        double coordinate_hold;      /**< [site] coordinate_hold = 30 (s) */
+        bool grid_no_charge;         /**< [site] grid_no_charge = false */
+    } site;
     struct {
         char bms[BL_CONFIG_STR];            /**< [bridge] bms = "" */
         char can[BL_CONFIG_STR];            /**< [bridge] can = "" */

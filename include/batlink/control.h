@@ -106,6 +106,7 @@ enum bl_ctl_reason {
     BL_CTL_R_CELL_OVER,    /**< charge voltage pulled down by a cell above cell_voltage_limit */
     BL_CTL_R_CONFIG,       /**< a configured constant (discharge voltage) */
     BL_CTL_R_STARTUP,      /**< 0 until BL_CTL_STARTUP_READINGS valid readings in a row */
+    BL_CTL_R_COORDINATION, /**< a second inverter on the battery (coord.h) */
     BL_CTL_R__COUNT
 };
 
@@ -214,6 +215,13 @@ void bl_ctl_step(struct bl_ctl *ctl, bl_us now, struct bl_ctl_out *out);
  */
 BL_MUST_CHECK enum bl_err bl_ctl_set_user_limit(struct bl_ctl *ctl, bool discharge, int32_t ma,
                                                 bl_us until);
+
+/**
+ * The user cap of one direction in force at `now` (bl_ctl_set_user_limit, not yet expired):
+ * true and `*ma` set, else false. A bank applies it to its combined output (a user limit is
+ * the battery's, not one pack's, which the bank would multiply by the packs online).
+ */
+bool bl_ctl_user_limit(const struct bl_ctl *ctl, bool discharge, bl_us now, int32_t *ma);
 
 /**
  * Fill a bl_battery for the CAN encoder and outputs: limits, flags, alarms and warnings of

@@ -67,9 +67,25 @@ void bl_http_set_extra(struct bl_http *h, const char *json_object);
  */
 void bl_http_set_extra_metrics(struct bl_http *h, const char *text);
 
+/**
+ * The site around the battery (site_json.h): `json_object` served inside /api/state under the key
+ * "site" (parsed and copied; NULL or not an object clears it) and `metrics` appended to /metrics
+ * (complete families, copied; NULL = none). Cost: one parse and a copy.
+ */
+void bl_http_set_site_state(struct bl_http *h, const char *json_object, const char *metrics);
+
 /** The tracker's per-id counters (frames, rate, conflicts), served at /api/ids for the web
  * page; n is capped at BL_TRACKER_MAX_IDS. Cost O(n). */
 void bl_http_set_ids(struct bl_http *h, const struct bl_id_stat *ids, unsigned n);
+
+/** The live diagnose report served at /api/diagnose (the JSON text `diagnose --json` prints);
+ * copied; NULL clears (503 until set). Cost: one copy. */
+void bl_http_set_diagnose(struct bl_http *h, const char *json);
+
+/** A frame seen on the bus, kept for /api/capture.log (a `candump -L` download of the last 10
+ * minutes, at most BL_CAPRING_FRAMES = 65,536 frames = 1.5 MiB, allocated at the first frame;
+ * a busier bus keeps fewer minutes and the log's first lines say so). Cost O(1). */
+void bl_http_frame(struct bl_http *h, const struct bl_frame *f);
 
 /** The bound TCP port (useful after asking for port 0). */
 unsigned bl_http_port(const struct bl_http *h);

@@ -119,6 +119,31 @@ void bl_mqtt_set_commands(struct bl_mqtt *m, bl_mqtt_command_fn fn, void *ctx);
  */
 void bl_mqtt_set_extra(struct bl_mqtt *m, const char *json_object);
 
+/**
+ * The site around the battery (site.h): `json_object` (text of the `site` object, site_json.h,
+ * parsed and copied) rides inside each state under the key "site"; NULL clears it. The first
+ * call announces the site's entities with the discovery (grid power, import/export energy as
+ * total_increasing for the Energy dashboard, the other inverter's battery power and SOC, the
+ * difference to the battery power on CAN), not tied to the battery's availability.
+ * `changed_now`: a value moved beyond its deadband or an input's link changed: publish like a
+ * changed battery field (at once, or when min_interval ends). Blocking: never. Cost: one parse.
+ */
+void bl_mqtt_set_site_state(struct bl_mqtt *m, const char *json_object, bool changed_now);
+
+/** A message on a topic given to bl_mqtt_subscribe: payload as received (not NUL-terminated),
+ * borrowed for the call. */
+typedef void (*bl_mqtt_message_fn)(void *ctx, const char *topic, const void *payload, size_t len);
+#define BL_MQTT_MAX_SUBS 4
+
+/**
+ * Read `topic` (exact, no wildcards) on the existing connection: subscribed now (QoS 0) and after
+ * every reconnect; each message (a retained one too) goes to `fn`. The site's generic MQTT input.
+ * BL_ERR_USAGE: more than BL_MQTT_MAX_SUBS topics, an empty or too long one, or a wildcard.
+ * Blocking: never.
+ */
+enum bl_err bl_mqtt_subscribe(struct bl_mqtt *m, const char *topic, bl_mqtt_message_fn fn,
+                              void *ctx) BL_MUST_CHECK;
+
 /** One extra Home Assistant entity announced with the discovery configs. */
 struct bl_mqtt_entity {
     const char *key;            /**< unique id suffix and topic level ("cell_spread_v") */

@@ -21,7 +21,7 @@ struct bl_gw_state;
 #define BL_SITE_STALE_US 3000000
 #define BL_SITE_DOWN_US  10000000
 
-enum bl_site_kind { BL_SITE_SMA_EM, BL_SITE_GOODWE };
+enum bl_site_kind { BL_SITE_SMA_EM, BL_SITE_GOODWE, BL_SITE_MQTT };
 enum bl_site_link { BL_SITE_LINK_DOWN, BL_SITE_LINK_UP, BL_SITE_LINK_STALE };
 
 /** The quantities of the site; bit numbers of bl_site.known and rows of the field table. */
@@ -98,6 +98,10 @@ int bl_site_add_input(struct bl_site *s, enum bl_site_kind kind, const char *uri
 void bl_site_apply_sma(struct bl_site *s, unsigned idx, const struct bl_sma_em *m, bl_us now);
 /** A good inverter reading from input `idx` at `now`: battery power (+ charging) and SOC. */
 void bl_site_apply_gw(struct bl_site *s, unsigned idx, const struct bl_gw_state *g, bl_us now);
+/** A good value of one power field (BL_SITE_GRID_POWER or BL_SITE_OTHER_BAT_POWER, W, the signs
+ * above) from input `idx` at `now` (the generic MQTT input). Other fields are ignored. */
+void bl_site_apply_value(struct bl_site *s, unsigned idx, enum bl_site_field f, int32_t w,
+                         bl_us now);
 /** Count bad input on `idx` (`what`: static text), foreign input or a timeout. */
 void bl_site_bad(struct bl_site *s, unsigned idx, enum bl_site_bad why, const char *what);
 /** snake_case name of a bad-input class ("truncated"), "unknown" outside the enum. */

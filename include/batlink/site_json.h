@@ -3,6 +3,8 @@
 #ifndef BATLINK_SITE_JSON_H
 #define BATLINK_SITE_JSON_H
 
+#include <stddef.h>
+
 #include "batlink/err.h"
 #include "batlink/site.h"
 
@@ -19,5 +21,14 @@ struct cJSON;
  * Blocking: never. O(fields + inputs).
  */
 struct cJSON *bl_site_json(const struct bl_site *s, bl_us now);
+
+/**
+ * The Prometheus text (format 0.0.4) of the site: each known field of the site field table under
+ * its prom_name (energy counters as counters, SOC as a ratio), then per input
+ * batlink_site_input_up{input,kind,state}, batlink_site_input_age_seconds{input} and the counters
+ * batlink_site_input_{readings,bad,foreign,timeouts}_total (bad by what="truncated" ...).
+ * Returns the length the whole text needs (snprintf semantics). Blocking: never.
+ */
+size_t bl_site_prom(char *buf, size_t n, const struct bl_site *s, bl_us now);
 
 #endif

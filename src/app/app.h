@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "batlink/config.h"
+#include "batlink/diag.h"
 #include "batlink/battery.h"
 #include "batlink/energy.h"
 #include "batlink/loop.h"
@@ -24,6 +25,22 @@ int bl_cmd_record(int argc, char **argv);
 int bl_cmd_sim(int argc, char **argv);
 int bl_cmd_monitor(int argc, char **argv);
 int bl_cmd_diagnose(int argc, char **argv);
+struct bl_analysis;
+/* The report of `diagnose --json` for a finished analysis `a` covering dur seconds, as one
+ * malloc'd string ending in "\n" (*len: its length, may be NULL); NULL when out of memory. */
+char *app__diagnose_json(const struct bl_analysis *a, double dur, size_t *len);
+
+/* The web page's live diagnose (livediag.c): frames go into an analysis of the last window_s
+ * seconds (frame time; a new one starts when it is full, the last complete one's report is
+ * kept); app__livediag_report makes the JSON for /api/diagnose: `diagnose --json`'s report with
+ * a first member "live":{"window_s","report":"running"|"last complete window","covers_s"}.
+ * Memory: ~400 kB, plus as much again while a report is made. */
+struct app__livediag;
+struct bl_frame;
+struct app__livediag *app__livediag_new(double window_s, enum bl_ident force);
+void app__livediag_frame(struct app__livediag *d, const struct bl_frame *f);
+char *app__livediag_report(struct app__livediag *d, int64_t end_us); /* malloc'd or NULL */
+void app__livediag_free(struct app__livediag *d);
 int bl_cmd_pinout(int argc, char **argv);
 int bl_cmd_bridge(int argc, char **argv);
 /** `batlink sim --bms jk PTY` (app/sim_jk.c), called by bl_cmd_sim when --bms is given. */

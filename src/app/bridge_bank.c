@@ -40,6 +40,21 @@ bool app__packs_add(struct app__packs *ps, const char *name, const char *uri, ch
             snprintf(err, 256, "[bms.%.40s]: named twice", name);
             return false;
         }
+    /* design.md 8: the bridge never reports data it has not read. A codec whose readings have
+     * no cells, alarms or status (pylon-console's `pwr`) cannot be held to per-cell limits, and
+     * every reading would be rejected: refuse it now, with the reason, not at the first reading. */
+    char scheme[24];
+    size_t sl = strcspn(uri, ":");
+    snprintf(scheme, sizeof scheme, "%.*s", (int)(sl < sizeof scheme ? sl : sizeof scheme - 1),
+             uri);
+    const struct bl_bms_codec *c = bl_bms_codec_find(scheme);
+    if (c != NULL && c->monitor_only) {
+        snprintf(err, 256,
+                 "--bms %.60s: %.30s is monitor only (no cell voltages, alarms or MOSFET "
+                 "status: the bridge cannot enforce per-cell limits); use `batlink monitor --bms`",
+                 uri, c->name);
+        return false;
+    }
     struct app__pack *p = &ps->p[ps->n++];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);

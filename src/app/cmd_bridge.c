@@ -20,6 +20,7 @@
 
 #include "app/app.h"
 #include "app/sdnotify.h"
+#include "app/site_wire.h"
 #include "app/bms_out.h"
 #include "app/bridge_bank.h"
 #include "batlink/bmslink.h"
@@ -27,6 +28,7 @@
 #include "batlink/config.h"
 #include "batlink/decimal.h"
 #include "batlink/control.h"
+#include "batlink/coord.h"
 #include "batlink/http.h"
 #include "batlink/json.h"
 #include "batlink/log.h"
@@ -118,6 +120,12 @@ struct bridge {
     struct app__sdnotify sd;
     struct bl_timer *watchdog_t;
     char last_warn[200];
+
+    /* the site around the battery ([site] inputs, --site) and the coordination candidate */
+    struct app__site site;
+    char site_arg[BL_CONFIG_STR];
+    struct bl_coord coord;
+    struct bl_coord_config coord_cfg;
 };
 
 /* Log a line; a warning under `key` is rate-limited per key (log.h: bad input can arrive every
@@ -292,6 +300,8 @@ static void usage(FILE *out)
             "  --can SOURCE     where the inverter listens: socketcan:can0, canet:HOST[:PORT],\n"
             "                   canet-listen:[ADDR:]PORT, slcan:DEVICE\n"
             "  --profile NAME   CAN profile (default pylontech)\n"
+            "  --site URI       a site input (repeatable; overrides [site] inputs): sma-em:...,\n"
+            "                   goodwe:...; coordination with the other inverter ([site])\n"
             "  --duration S     stop after S seconds\n"
             "  --json           one JSON state object per period on stdout (with \"bridge\")\n"
             "  --mqtt URL       mqtt://[user[:pass]@]host[:port]; commands need [bridge] commands\n"
@@ -325,16 +335,18 @@ static int configure(struct bridge *b, int argc, char **argv)
         {"http", required_argument, NULL, 'H'},
         {"no-realtime", no_argument, NULL, 'R'},
         {"inverter-rs485", required_argument, NULL, 'I'},
+        {"site", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct flagset set[8];
     unsigned nset = 0;
+    bool site_flag = false;
     const char *duration = NULL;
     int c;
     char *mqtt_arg = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+c:b:C:p:d:jm:H:RhI:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:b:C:p:d:jm:H:RhI:s:", opts, NULL)) != -1) {
         if (nset >= 8) {
             app__err("bridge: too many options");
             return BL_EXIT_USAGE;
@@ -378,6 +390,20 @@ static int configure(struct bridge *b, int argc, char **argv)
         case 'H':
             set[nset++] = (struct flagset){"http", "listen", "--http", optarg};
             break;
+        case 's': {
+            size_t have = strlen(b->site_arg);
+            if (strchr(optarg, ',') != NULL ||
+                (size_t)snprintf(b->site_arg + have, sizeof b->site_arg - have, "%s%s",
+                                 have > 0 ? "," : "", optarg) >= sizeof b->site_arg - have) {
+                app__err("--site: \"%s\": %s", optarg,
+                         strchr(optarg, ',') != NULL ? "one URI per --site"
+                                                     : "too many or too long site URIs");
+                return BL_EXIT_USAGE;
+            }
+            if (!site_flag) set[nset++] = (struct flagset){"site", "inputs", "--site", b->site_arg};
+            site_flag = true;
+            break;
+        }
         case 'h':
             usage(stdout);
             return BL_EXIT_OK;
@@ -506,6 +532,22 @@ static void apply_pack_caps(const struct bridge *b, struct bl_ctl_out *o)
         o->discharge_voltage_mv = dv;
         o->discharge_voltage_reason = BL_CTL_R_CONFIG;
     }
+}
+
+/* The coordination candidate (coord.h): only ever lowers a current limit, only while the
+ * controller is OK (the failsafe is the controller's alone). */
+static void apply_coordination(struct bridge *b, struct bl_ctl_out *o, bl_us now)
+{
+    if (b->site.site.n_inputs == 0) return;
+    int32_t battery_w = 0, pack_mv = 0;
+    if (b->have_last) {
+        pack_mv = (int32_t)b->last.pack_mv;
+        battery_w = (int32_t)((int64_t)b->last.pack_mv * b->last.current_ma / 1000000);
+    }
+    struct bl_coord_out co;
+    bl_coord_step(&b->coord, &b->coord_cfg, &b->site.site, battery_w, pack_mv, now, &co);
+    if (co.event != NULL) note(b, BL_LOG_WARN, "coordination: %s", co.event);
+    bl_coord_apply(&co, o);
 }
 
 /* Force charge by command: only while the controller allows charging at all. */
@@ -859,6 +901,11 @@ static void outputs(struct bridge *b, bl_us now)
     if (b->json) {
         cJSON *st = bl_json_state(&b->bat, &l, now, wall, NULL);
         if (st != NULL && x != NULL) cJSON_AddItemReferenceToObject(st, "bridge", x);
+        char *stxt = b->site.site.n_inputs > 0 ? app__site_json(&b->site, &b->bat, now) : NULL;
+        cJSON *so = stxt != NULL ? cJSON_Parse(stxt) : NULL;
+        free(stxt);
+        if (st != NULL && so != NULL && cJSON_AddItemToObject(st, "site", so)) so = NULL;
+        cJSON_Delete(so);
         char *txt = st != NULL ? cJSON_PrintUnformatted(st) : NULL;
         if (txt != NULL) {
             write_out(txt, strlen(txt));
@@ -868,9 +915,14 @@ static void outputs(struct bridge *b, bl_us now)
         cJSON_Delete(st);
     } else if (b->tty) {
         static const size_t cap = BL_TERM_VIEW_MAX + 2048;
-        char *view = malloc(cap), extra[2048];
+        char *view = malloc(cap), extra[2048], site[1024];
         if (view != NULL) {
             view_lines(b, now, extra, sizeof extra);
+            /* the site below the bridge's lines (grid, battery on CAN, other inverter) */
+            size_t xl = strlen(extra);
+            if (app__site_lines(&b->site, &b->bat, now, site, sizeof site) > 0 &&
+                xl + 1 < sizeof extra)
+                snprintf(extra + xl, sizeof extra - xl, "\n%s", site);
             struct bl_term_view v = {
                 .battery = &b->bat,
                 .link = &l,
@@ -900,6 +952,7 @@ static void outputs(struct bridge *b, bl_us now)
             (unsigned long long)b->tx_errors);
         if (n > 0) write_out(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
+    app__site_publish(&b->site, &b->bat, b->mqtt, b->http, now);
     if (b->mqtt != NULL) {
         char *xt = x != NULL ? cJSON_PrintUnformatted(x) : NULL;
         bl_mqtt_set_extra(b->mqtt, xt);
@@ -943,8 +996,20 @@ static void on_tick(void *ctx, bl_us when)
         view.have_reading = app__packs_step(&b->packs, &b->out, b->have_last ? &b->last : NULL, now,
                                             &b->out, &view.bms);
         view.reading_us = now;
+        /* a user command (MQTT set/...) limits the battery the inverter sees: pack 0's
+         * controller holds it, but the bank multiplies pack limits by the packs online */
+        int32_t u;
+        if (bl_ctl_user_limit(&b->ctl, false, now, &u) && b->out.charge_current_ma > u) {
+            b->out.charge_current_ma = u;
+            b->out.charge_current_reason = BL_CTL_R_USER;
+        }
+        if (bl_ctl_user_limit(&b->ctl, true, now, &u) && b->out.discharge_current_ma > u) {
+            b->out.discharge_current_ma = u;
+            b->out.discharge_current_reason = BL_CTL_R_USER;
+        }
     }
     apply_pack_caps(b, &b->out);
+    apply_coordination(b, &b->out, now);
     apply_force_charge(b, &b->out, now);
     state_change(b, &b->out);
     bl_battery_init(&b->bat);
@@ -1042,6 +1107,11 @@ static bool inv485_state(void *ctx, struct bl_pylon485_batt *s)
 }
 
 static void on_bms_warn(void *ctx, const char *msg)
+{
+    note(ctx, BL_LOG_WARN, "%s", msg);
+}
+
+static void on_site_warn(void *ctx, const char *msg)
 {
     note(ctx, BL_LOG_WARN, "%s", msg);
 }
@@ -1304,6 +1374,21 @@ static int start(struct bridge *b)
     }
     int rc = app__open_outputs(&b->cfg, b->loop, bl_source_uri(b->can), &b->mqtt, &b->http);
     if (rc >= 0) return rc;
+    b->site.ctx = b;
+    b->site.warn = on_site_warn;
+    rc = app__site_open(&b->site, &b->cfg, b->loop);
+    if (rc >= 0) return rc;
+    rc = app__site_attach_mqtt(&b->site, &b->cfg, b->loop, b->mqtt);
+    if (rc >= 0) return rc;
+    bl_coord_init(&b->coord);
+    bl_coord_config_defaults(&b->coord_cfg);
+    b->coord_cfg.enabled = b->cfg.site.coordinate;
+    b->coord_cfg.threshold_w = (int32_t)lround(b->cfg.site.coordinate_threshold);
+    b->coord_cfg.release_w = (int32_t)lround(b->cfg.site.coordinate_release);
+    b->coord_cfg.engage_us = (bl_us)(b->cfg.site.coordinate_engage * 1e6);
+    b->coord_cfg.hold_us = (bl_us)(b->cfg.site.coordinate_hold * 1e6);
+    b->coord_cfg.grid_no_charge = b->cfg.site.grid_no_charge;
+    b->coord_cfg.ramp_ma_per_s = b->ctl_cfg.current.rate_per_s;
     if (b->mqtt != NULL) {
         size_t ne = sizeof entities / sizeof entities[0];
         if (app__packs_bank(&b->packs) && ne <= APP_BMS_ENTS_MAX) {
@@ -1402,6 +1487,7 @@ static void finish(struct bridge *b)
                  (unsigned long long)(s->invalid_readings + bl_ctl_invalid_readings(&b->ctl)),
                  (unsigned long long)b->frames_sent, (unsigned long long)b->tx_errors);
     }
+    app__site_close(&b->site);
     app__packs_close(&b->packs);
     bl_inv485_close(b->inv485);
     bl_bmslink_close(b->bms);

@@ -852,6 +852,21 @@ static void print_json(FILE *out, const struct bl_analysis *a, double dur, bool 
     fputs("}\n", out);
 }
 
+char *app__diagnose_json(const struct bl_analysis *a, double dur, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (f == NULL) return NULL;
+    print_json(f, a, dur, false);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    if (len != NULL) *len = n;
+    return buf;
+}
+
 /* ---- Markdown service record ---- */
 
 static void md_cell(FILE *out, const char *s)

@@ -21,6 +21,10 @@
 /* --profile auto: frames held back until the profile is recognised (then printed decoded), or
  * printed raw when recognition is still unsure after this many. */
 #define PEND_MAX 1024u
+/* A live source with too few frames to recognise a profile (a fragment, a quiet bus) must still
+ * show them: frames are held back this long at most, then printed raw until recognition is sure.
+ * A file is read in far less, so its frames are decoded from the first. */
+#define HOLD_US (1000 * 1000)
 
 struct dump_opts {
     bool json;
@@ -44,7 +48,9 @@ struct dump {
     struct bl_recog rec;   /* the recogniser (auto) */
     struct bl_frame *pend; /* held back while unsure (auto) */
     size_t npend;
-    bool said; /* the recognition was reported on stderr */
+    bool said;               /* the recognition was reported on stderr */
+    struct bl_timer *hold_t; /* a live source: held-back frames wait at most HOLD_US */
+    bool hold_over;          /* held too long: frames print as they come (raw until sure) */
 };
 
 static void usage(FILE *f)
@@ -198,7 +204,8 @@ static void on_frame(void *ctx, const struct bl_frame *f)
         d->rec.changed = false;
         say_profile(d);
     }
-    if (d->rec.status == BL_RECOG_UNKNOWN && !d->said && d->npend < PEND_MAX) {
+    if (d->rec.status == BL_RECOG_UNKNOWN && !d->said && !d->hold_over && d->npend < PEND_MAX) {
+        if (d->npend == 0 && d->hold_t != NULL) bl_timer_set(d->hold_t, bl_now_mono() + HOLD_US, 0);
         d->pend[d->npend++] = *f; /* not sure yet: hold back */
         return;
     }
@@ -228,6 +235,18 @@ static void on_prepare(void *ctx)
 {
     struct dump *d = ctx;
     if (d->used > 0) flush_out(d);
+}
+
+static void on_hold(void *ctx, bl_us now)
+{
+    struct dump *d = ctx;
+    (void)now;
+    if (d->npend == 0 || d->said) return;
+    d->hold_over = true;
+    flush_out(d);
+    fprintf(stderr,
+            "batlink: dump: no profile recognised yet: frames are shown raw until one is\n");
+    flush_pend(d);
 }
 
 static void on_timeout(void *ctx, bl_us now)
@@ -272,6 +291,13 @@ static int run(struct dump *d)
     if (bl_loop_prepare(d->loop, on_prepare, d) != BL_OK) {
         app__err("dump: loop table full");
         return BL_EXIT_FAIL;
+    }
+    if (d->autop) {
+        d->hold_t = bl_loop_timer(d->loop, 0, 0, on_hold, d);
+        if (d->hold_t == NULL) {
+            app__err("dump: loop table full");
+            return BL_EXIT_FAIL;
+        }
     }
     if (d->o.duration > 0) {
         bl_us deadline = bl_now_mono() + (bl_us)(d->o.duration * 1e6);

@@ -10,9 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "app/app.h"
 #include "app/bms_out.h"
 #include "app/sdnotify.h"
+#include "app/link_hook.h"
+#include "app/site_wire.h"
 #include "batlink/bmslink.h"
 #include "batlink/config.h"
 #include "batlink/http.h"
@@ -40,6 +44,10 @@
 /* frames that never pause (a bus with no gap): offer the state at least this often anyway */
 #define BURST_MAX_US (500 * 1000)
 
+/* the web page's live diagnose: findings over windows of this long, a fresh report this often */
+#define DIAG_WINDOW_S  600.0
+#define DIAG_REPORT_US (5 * 1000000LL)
+
 /* auto: frames held back until the profile is recognised (then decoded in order), at most this
  * many or this long; after that they go to the tracker undecoded */
 #define AUTO_PEND    64
@@ -60,6 +68,8 @@ struct monitor {
     struct bl_source *src;
     struct bl_mqtt *mqtt;
     struct bl_http *http;
+    struct app__livediag *diag; /* with --http: the live diagnose of /api/diagnose */
+    bl_us diag_next;            /* when the next report is made */
     struct app__sigstop sig;
     struct app__sdnotify sd;
     struct bl_timer *tick, *stop, *watchdog;
@@ -79,9 +89,12 @@ struct monitor {
     bl_us next_summary;
     bool warn_in_view; /* stderr is the terminal the view redraws: show warnings in the view */
     char last_warn[160];
-    struct app__energy energy; /* charged/discharged kWh, kept across restarts */
-    struct bl_tracker tracker; /* ~10 kB: the struct lives on the heap with the rest */
-    struct bl_comply comply;   /* does the inverter honour the battery (live alarms) */
+    struct app__energy energy;  /* charged/discharged kWh, kept across restarts */
+    struct bl_tracker tracker;  /* ~10 kB: the struct lives on the heap with the rest */
+    struct app__site site;      /* [site] inputs / --site: meter, second inverter */
+    struct app__link_hook hook; /* [monitor] on_link_down / on_link_up */
+    char site_arg[BL_CONFIG_STR];
+    struct bl_comply comply; /* does the inverter honour the battery (live alarms) */
     /* `--bms URI`: a BMS read beside the CAN (read-only; Pylontech per-module detail) */
     const char *bms_uri;
     struct bl_bmslink *bms;
@@ -270,6 +283,10 @@ static void track_frame(struct monitor *m, const struct bl_frame *f)
     struct bl_track_note n;
     bl_us now = bl_now_mono();
     bl_tracker_frame(&m->tracker, f, now, decode, m, &n);
+    if (m->http != NULL) {
+        bl_http_frame(m->http, f);
+        if (m->diag != NULL) app__livediag_frame(m->diag, f);
+    }
     if (n.kind != BL_TRACK_APPLIED) note_frame(m, f, &n);
     /* inverter compliance on the frames' own clock (a replayed capture keeps its grace times):
      * the state after each applied frame, the keep-alive when the tracker has just seen one */
@@ -298,6 +315,8 @@ static void track_frame(struct monitor *m, const struct bl_frame *f)
         m->link_changed = true;
         m->mqtt_dirty = true;
         bl_logf(BL_LOG_INFO, "link %s", bl_link_state_name(m->tracker.link.state));
+        app__link_hook_state(&m->hook, m->tracker.link.state, &m->tracker.state,
+                             bl_source_uri(m->src), 0.0);
         bl_timer_set(m->tick, bl_now_mono(),
                      m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US)
                                                     : S_US);
@@ -333,6 +352,13 @@ static void on_warn(void *ctx, const char *msg)
     warn(ctx, "%s", msg);
 }
 
+/* A site value moved or an input's link changed: the JSON view prints a line at the next tick. */
+static void on_site_change(void *ctx)
+{
+    struct monitor *m = ctx;
+    m->dirty = true;
+}
+
 static void write_out(const char *s, size_t len)
 {
     while (len > 0) {
@@ -346,11 +372,15 @@ static void write_out(const char *s, size_t len)
 
 static void render(struct monitor *m, bl_us now, bool final)
 {
+    char extra[1024];
+    size_t xl = app__site_lines(&m->site, &m->tracker.state, now, extra, sizeof extra);
+    if (xl >= sizeof extra) xl = sizeof extra - 1;
+    snprintf(extra + xl, sizeof extra - xl, "%s", m->last_warn);
     struct bl_term_view v = {
         .tracker = &m->tracker,
         .stats = bl_source_stats(m->src),
         .source = bl_source_uri(m->src),
-        .extra = m->last_warn[0] != '\0' ? m->last_warn : NULL,
+        .extra = extra[0] != '\0' ? extra : NULL,
         .now = now,
         .wall_us = state_wall(m, now, false),
     };
@@ -358,7 +388,19 @@ static void render(struct monitor *m, bl_us now, bool final)
     case VIEW_JSON: {
         if (!m->dirty && !m->link_changed && !final) return;
         struct bl_link l = link_view(m, now);
-        char *js = bl_json_state_print(&m->tracker.state, &l, now, v.wall_us, NULL);
+        char *js = NULL;
+        if (m->site.site.n_inputs > 0) {
+            struct cJSON *o = bl_json_state(&m->tracker.state, &l, now, v.wall_us, NULL);
+            char *st = app__site_json(&m->site, &m->tracker.state, now);
+            struct cJSON *so = st != NULL ? cJSON_Parse(st) : NULL;
+            free(st);
+            if (o != NULL && so != NULL && cJSON_AddItemToObject(o, "site", so)) so = NULL;
+            cJSON_Delete(so);
+            if (o != NULL) js = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
+        } else {
+            js = bl_json_state_print(&m->tracker.state, &l, now, v.wall_us, NULL);
+        }
         if (js != NULL) {
             write_out(js, strlen(js));
             write_out("\n", 1);
@@ -376,6 +418,8 @@ static void render(struct monitor *m, bl_us now, bool final)
         m->next_summary = now + S_US - S_US / 20;
         size_t len = bl_term_summary(m->out, sizeof m->out, &v);
         write_out(m->out, len < sizeof m->out ? len : sizeof m->out - 1);
+        /* the site's first line (grid, battery on CAN, other inverter, difference) */
+        if (m->site.site.n_inputs > 0) write_out(extra, strcspn(extra, "\n") + 1);
         break;
     }
     }
@@ -469,7 +513,11 @@ static void on_tick(void *ctx, bl_us when)
         bl_logf(m->tracker.link.state == BL_LINK_UP ? BL_LOG_INFO : BL_LOG_WARN,
                 "link %s: no battery frame for %.1f s", bl_link_state_name(m->tracker.link.state),
                 (double)(now - m->tracker.link.last_frame_us) / 1e6);
+        app__link_hook_state(&m->hook, m->tracker.link.state, &m->tracker.state,
+                             bl_source_uri(m->src),
+                             (double)(now - m->tracker.link.last_frame_us) / 1e6);
     }
+    app__link_hook_reap(&m->hook);
     struct bl_link l = link_view(m, now);
     int64_t wall = state_wall(m, now, false);
     /* MQTT gets complete bursts from on_settle; the tick offers what no frame brings: a link
@@ -483,9 +531,16 @@ static void on_tick(void *ctx, bl_us when)
                 (!m->offered && now - m->started >= (bl_us)(m->cfg.monitor.stale_after * S_US)))) {
         offer_mqtt(m, now, false);
     }
+    app__site_publish(&m->site, &m->tracker.state, m->mqtt, m->http, now);
     if (m->http != NULL) {
         bl_http_set_ids(m->http, m->tracker.ids, m->tracker.nids);
         bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now, wall);
+        if (m->diag != NULL && now >= m->diag_next) {
+            m->diag_next = now + DIAG_REPORT_US;
+            char *r = app__livediag_report(m->diag, wall);
+            if (r != NULL) bl_http_set_diagnose(m->http, r);
+            free(r);
+        }
     }
     bms_outputs(m, now);
     render(m, now, false);
@@ -514,7 +569,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: batlink monitor [--config FILE] [--mqtt URL] [--http ADDR:PORT] [--json]\n"
-            "                       [--duration S] [--profile NAME] [SOURCE]\n\n"
+            "                       [--duration S] [--profile NAME] [--site URI]... [SOURCE]\n\n"
             "Listen to the battery->inverter CAN bus (never transmits) and show the battery's\n"
             "state, limits, flags, alarms and the link (up/stale/down) on the terminal, as JSON\n"
             "lines, over MQTT with Home Assistant discovery and over HTTP.\n\n"
@@ -528,8 +583,11 @@ static void usage(FILE *out)
             "                   values and each module of a Pylontech stack as entities/metrics\n"
             "  --duration S     stop after S seconds\n"
             "  --profile NAME   CAN profile, or auto (default): recognised from the frames\n"
+            "  --site URI       a site input (repeatable; overrides [site] inputs): grid power\n"
+            "                   from a meter, the battery power a second inverter reports\n"
             "  SOURCE           default sim: (a simulated battery); see below\n\n"
             "sources:\n%s\n"
+            "site inputs:\n%s\n"
             "examples:\n"
             "  batlink monitor --duration 5 sim:\n"
             "  batlink monitor can0\n"
@@ -539,7 +597,7 @@ static void usage(FILE *out)
             "exit status: 0 after --duration, SIGINT/SIGTERM or the end of a file; 1 runtime\n"
             "failure or SIGHUP (a clean stop that a service manager restarts; SIGUSR1/2 and\n"
             "SIGALRM are ignored); 2 usage or configuration error\n",
-            bl_source_uri_help());
+            bl_source_uri_help(), bl_site_in_uri_help());
 }
 
 /* A flag that overrides a key of the file. */
@@ -551,23 +609,20 @@ struct flagset {
 static int configure(struct monitor *m, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"mqtt", required_argument, NULL, 'm'},
-        {"http", required_argument, NULL, 'H'},
-        {"json", no_argument, NULL, 'j'},
-        {"duration", required_argument, NULL, 'd'},
-        {"profile", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {"bms", required_argument, NULL, 'b'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},   {"mqtt", required_argument, NULL, 'm'},
+        {"http", required_argument, NULL, 'H'},     {"json", no_argument, NULL, 'j'},
+        {"duration", required_argument, NULL, 'd'}, {"profile", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},           {"site", required_argument, NULL, 's'},
+        {"bms", required_argument, NULL, 'b'},      {NULL, 0, NULL, 0},
     };
     struct flagset set[8];
+    bool site_flag = false;
     unsigned nset = 0;
     const char *file = NULL;
     int c;
     char *mqtt_arg = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:hb:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:m:H:jd:p:hb:s:", opts, NULL)) != -1) {
         if (nset >= 7) {
             app__err("monitor: too many options");
             return BL_EXIT_USAGE;
@@ -595,6 +650,20 @@ static int configure(struct monitor *m, int argc, char **argv)
         case 'p':
             set[nset++] = (struct flagset){"source", "profile", "--profile", optarg};
             break;
+        case 's': {
+            size_t have = strlen(m->site_arg);
+            if (strchr(optarg, ',') != NULL ||
+                (size_t)snprintf(m->site_arg + have, sizeof m->site_arg - have, "%s%s",
+                                 have > 0 ? "," : "", optarg) >= sizeof m->site_arg - have) {
+                app__err("--site: \"%s\": %s", optarg,
+                         strchr(optarg, ',') != NULL ? "one URI per --site"
+                                                     : "too many or too long site URIs");
+                return BL_EXIT_USAGE;
+            }
+            if (!site_flag) set[nset++] = (struct flagset){"site", "inputs", "--site", m->site_arg};
+            site_flag = true;
+            break;
+        }
         case 'h':
             usage(stdout);
             return BL_EXIT_OK;
@@ -693,6 +762,10 @@ static int start(struct monitor *m)
     }
     int rc = app__open_outputs(&m->cfg, m->loop, bl_source_uri(m->src), &m->mqtt, &m->http);
     if (rc >= 0) return rc;
+    if (m->http != NULL) {
+        m->diag = app__livediag_new(DIAG_WINDOW_S, BL_IDENT_UNKNOWN);
+        if (m->diag == NULL) warn(m, "http: no memory for the live diagnose: no /api/diagnose");
+    }
     if (m->bms_uri != NULL) {
         e = bl_bmslink_open(m->bms_uri, &m->bms, err);
         if (e != BL_OK) {
@@ -705,6 +778,15 @@ static int start(struct monitor *m)
             return BL_EXIT_FAIL;
         }
     }
+    m->site.ctx = m;
+    m->site.on_change = on_site_change;
+    m->site.warn = on_warn;
+    rc = app__link_hook_open(&m->hook, &m->cfg);
+    if (rc >= 0) return rc;
+    rc = app__site_open(&m->site, &m->cfg, m->loop);
+    if (rc >= 0) return rc;
+    rc = app__site_attach_mqtt(&m->site, &m->cfg, m->loop, m->mqtt);
+    if (rc >= 0) return rc;
     bl_us period = m->cfg.mqtt.min_interval < 1.0 ? (bl_us)(m->cfg.mqtt.min_interval * S_US) : S_US;
     m->tick = bl_loop_timer(m->loop, now + period, period, on_tick, m);
     m->settle = bl_loop_timer(m->loop, 0, 0, on_settle, m);
@@ -730,6 +812,7 @@ static void finish(struct monitor *m)
         if (m->http != NULL)
             bl_http_update(m->http, &m->tracker.state, &l, bl_source_stats(m->src), now,
                            state_wall(m, now, false));
+        app__site_publish(&m->site, &m->tracker.state, m->mqtt, m->http, now);
         if (m->mqtt != NULL) {
             /* the last state (a capture's end is a complete burst too), then whatever is
              * pending, then offline: waits for a connection under way, bounded (mqtt.h) */
@@ -742,10 +825,12 @@ static void finish(struct monitor *m)
     app__energy_save(&m->energy);
     bl_mqtt_free(m->mqtt);
     bl_http_free(m->http);
+    app__livediag_free(m->diag);
     bl_timer_remove(m->tick);
     bl_timer_remove(m->settle);
     bl_timer_remove(m->stop);
     bl_timer_remove(m->watchdog);
+    app__site_close(&m->site);
     bl_source_close(m->src);
     bl_bmslink_close(m->bms);
     if (m->loop != NULL) app__sigstop_close(&m->sig);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* sim_bms.c: the replies of the simulated BMSes other than JK (`batlink sim --bms jbd|daly|
+/* sim_bms.c: the replies of the simulated BMSes other than JK (`batlink sim --bms jkpb|jbd|daly|
  * pylon485|pylon-console PTY`): one encoder per codec that writes the answer to request `step` from
  * a struct bl_bms, the inverse of the codec's parse (each checked by decoding it back in
  * tests/integration/test_bms_sim.py through the bridge). Pylontech RS485 uses the battery-side
@@ -74,7 +74,7 @@ static size_t daly_frame(uint8_t id, const uint8_t d[8], uint8_t *out)
 
 static size_t daly(unsigned step, const struct bl_bms *b, uint8_t *out, size_t cap)
 {
-    static const uint8_t ids[] = {0x94, 0x90, 0x91, 0x92, 0x93, 0x95, 0x96};
+    static const uint8_t ids[] = {0x94, 0x90, 0x91, 0x92, 0x93, 0x95, 0x96, 0x98};
     if (step >= sizeof ids || cap < 13u * 16u) return 0;
     uint8_t d[8] = {0};
     size_t n = 0;
@@ -126,6 +126,9 @@ static size_t daly(unsigned step, const struct bl_bms *b, uint8_t *out, size_t c
             n += daly_frame(0x95, d, out + n);
         }
         return n;
+    case 0x98: /* failure status: byte 0 b1 = cell voltage high, level 2 (the sim's only alarm) */
+        d[0] = (b->alarms & BL_BMS_AL_CELL_OVERVOLTAGE) ? 0x02 : 0x00;
+        return daly_frame(0x98, d, out);
     default: /* 0x96 */
         for (unsigned f = 0; 7 * f < b->temp_count; f++) {
             memset(d, 0, sizeof d);
@@ -183,6 +186,119 @@ static size_t pylon485(const struct bl_bms_opts *o, unsigned step, const struct 
     return e == BL_OK ? len : 0;
 }
 
+/* JK-PB (2.2-2.8): the live map (byte offsets of 2.4 minus 6) of `b`, byte order `le`. */
+static void put_n(uint8_t *p, unsigned n, uint32_t v, bool le)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[le ? i : n - 1 - i] = (uint8_t)(v >> (8 * i));
+}
+
+static void jkpb_live_map(const struct bl_bms *b, uint8_t m[300], bool le)
+{
+    uint32_t mask = 0;
+    for (unsigned i = 0; i < b->cell_count && i < 32; i++) {
+        put_n(m + 2 * i, 2, b->cell_mv[i], le);
+        mask |= 1u << i;
+    }
+    put_n(m + 64, 4, mask, le);
+    int16_t t1 = b->temp_count > 0 ? b->temp_dc[0] : 250;
+    int16_t t2 = b->temp_count > 1 ? b->temp_dc[1] : t1;
+    put_n(m + 138, 2, (uint16_t)t1, le); /* MOSFET: as warm as probe 1 */
+    put_n(m + 144, 4, b->pack_mv, le);
+    put_n(m + 152, 4, (uint32_t)b->current_ma, le);
+    put_n(m + 156, 2, (uint16_t)t1, le);
+    put_n(m + 158, 2, (uint16_t)t2, le);
+    /* alarm bits (2.5): bit 4 cell over-voltage, the sim's only alarm */
+    put_n(m + 160, 4, (b->alarms & BL_BMS_AL_CELL_OVERVOLTAGE) ? 1u << 4 : 0u, le);
+    m[167] = b->soc_pct;
+    put_n(m + 168, 4, b->remaining_mah, le);
+    put_n(m + 172, 4, b->full_mah, le);
+    put_n(m + 176, 4, b->cycles, le);
+    m[184] = 100; /* SOH */
+    m[192] = (b->status & BL_BMS_ST_CHARGE_MOSFET) ? 1 : 0;
+    m[193] = (b->status & BL_BMS_ST_DISCHARGE_MOSFET) ? 1 : 0;
+}
+
+static uint16_t crc16_modbus(const uint8_t *p, size_t n)
+{
+    uint16_t crc = 0xFFFF;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc & 1u) ? (uint16_t)((crc >> 1) ^ 0xA001u) : (uint16_t)(crc >> 1);
+    }
+    return crc;
+}
+
+static size_t jkpb(const struct bl_bms_opts *o, unsigned step, const struct bl_bms *b, uint8_t *out,
+                   size_t cap)
+{
+    static const uint16_t trig_reg[] = {0x1620, 0x161E, 0x161C};
+    static const uint8_t trig_type[] = {0x02, 0x01, 0x03};
+    static const uint16_t fc03_reg[] = {0x1200, 0x128A}, fc03_count[] = {37, 28};
+    uint8_t addr = bl_bms_codec_addr(bl_bms_codec_find("jkpb"), o);
+    uint8_t m[300] = {0};
+    if (cap < 320) return 0;
+    if (o->modbus) { /* FC 03 (2.8): addr 03 count data crc, big-endian map bytes */
+        if (step >= 2) return 0;
+        jkpb_live_map(b, m, false);
+        size_t nb = 2u * fc03_count[step];
+        out[0] = addr;
+        out[1] = 0x03;
+        out[2] = (uint8_t)nb;
+        memcpy(out + 3, m + (fc03_reg[step] - 0x1200u), nb);
+        uint16_t crc = crc16_modbus(out, nb + 3);
+        out[nb + 3] = (uint8_t)crc;
+        out[nb + 4] = (uint8_t)(crc >> 8);
+        return nb + 5;
+    }
+    if (step >= 3) return 0;
+    /* trigger (2.2): 300-byte payload 55 AA EB 90 type counter map... sum, then the FC10 ACK */
+    memset(out, 0, 300);
+    out[0] = 0x55;
+    out[1] = 0xAA;
+    out[2] = 0xEB;
+    out[3] = 0x90;
+    out[4] = trig_type[step];
+    if (step == 0) {
+        jkpb_live_map(b, m, true);
+        memcpy(out + 6, m, 300 - 7);
+    } else if (step == 1) { /* settings: int32 LE at payload 6 + 4k (2.6) */
+        static const struct {
+            unsigned k;
+            int32_t v;
+        } set[] = {{1, 2600}, {2, 2800}, {3, 3650}, {4, 3550}, {5, 10},   {11, 0},   {14, 0},
+                   {19, 600}, {21, 650}, {23, 0},   {24, 30},  {25, 900}, {26, 800}, {27, 0},
+                   {28, 1},   {29, 1},   {30, 1},   {31, 0},   {33, 3400}};
+        for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
+            int32_t v = set[i].v;
+            if (set[i].k == 11) v = b->max_charge_ma;
+            if (set[i].k == 14) v = b->max_discharge_ma;
+            if (set[i].k == 27) v = b->cell_count;
+            if (set[i].k == 31) v = (int32_t)b->full_mah;
+            put_n(out + 6 + 4 * set[i].k, 4, (uint32_t)v, true);
+        }
+    } else { /* device info (2.7): model at 6, software at 30 */
+        memcpy(out + 6, "JK_PB2A16S20P", 13);
+        memcpy(out + 30, "15.38", 5);
+    }
+    unsigned sum = 0;
+    for (size_t i = 0; i < 299; i++)
+        sum += out[i];
+    out[299] = (uint8_t)sum;
+    uint8_t *ack = out + 300;
+    ack[0] = addr;
+    ack[1] = 0x10;
+    ack[2] = (uint8_t)(trig_reg[step] >> 8);
+    ack[3] = (uint8_t)trig_reg[step];
+    ack[4] = 0x00;
+    ack[5] = 0x01;
+    uint16_t crc = crc16_modbus(ack, 6);
+    ack[6] = (uint8_t)crc;
+    ack[7] = (uint8_t)(crc >> 8);
+    return 308;
+}
+
 /* The console's `pwr` table (5.6): one line per module, columns under their header. */
 static size_t console(const struct bl_bms *b, uint8_t *out, size_t cap)
 {
@@ -218,6 +334,7 @@ size_t app__sim_bms_reply(const struct bl_bms_codec *c, const struct bl_bms_opts
                           const struct bl_bms *b, uint8_t *out, size_t cap)
 {
     if (strcmp(c->scheme, "jbd") == 0) return jbd(step, b, out, cap);
+    if (strcmp(c->scheme, "jkpb") == 0) return jkpb(o, step, b, out, cap);
     if (strcmp(c->scheme, "daly") == 0) return daly(step, b, out, cap);
     if (strcmp(c->scheme, "pylon485") == 0) return pylon485(o, step, b, out, cap);
     if (strcmp(c->scheme, "pylon-console") == 0) return console(b, out, cap);
@@ -233,6 +350,8 @@ size_t app__sim_bms_corrupt(const struct bl_bms_codec *c, uint8_t *f, size_t n)
         f[n - 2] = f[n - 2] == '0' ? '1' : '0'; /* last checksum digit */
     } else if (strcmp(c->scheme, "daly") == 0) {
         f[12] ^= 0x5A;
+    } else if (strcmp(c->scheme, "jkpb") == 0 && n >= 300 && f[0] == 0x55) {
+        f[299] ^= 0x5A; /* the payload's sum, not the acknowledge */
     } else {
         f[n - 1] ^= 0x5A;
     }

@@ -570,6 +570,7 @@ static void usage(FILE *out)
             "  --reply-delay MS  answer each request MS milliseconds late (a slow BMS)\n"
             "  --reply-jitter MS ... plus or minus up to MS (uniform), e.g. 450 and 400\n"
             "  --addr N          bus address the simulated BMS answers (addressed codecs)\n"
+            "  --modbus          jkpb: answer Modbus RTU FC 03 reads, not the trigger protocol\n"
             "  --seed N          random seed (default 1)\n"
             "  --duration S      stop after S seconds\n\n"
             "examples:\n"
@@ -608,12 +609,14 @@ static int parse(int argc, char **argv, struct simjk *s, double *duration)
             return BL_EXIT_OK;
         } else if (strcmp(a, "--bms") == 0) {
             s->codec = bl_bms_codec_find(v);
-            if (s->codec == NULL || strcmp(v, "jkpb") == 0) {
-                app__err("sim: --bms: unknown BMS \"%s\" (known: jk, jbd, daly, pylon485, "
+            if (s->codec == NULL) {
+                app__err("sim: --bms: unknown BMS \"%s\" (known: jk, jkpb, jbd, daly, pylon485, "
                          "pylon-console)",
                          v);
                 return BL_EXIT_USAGE;
             }
+        } else if (strcmp(a, "--modbus") == 0) {
+            s->opts.modbus = true; /* jkpb: answer standard Modbus FC 03 reads (2.8) */
         } else if (strcmp(a, "--addr") == 0) {
             long ad;
             ok = app__parse_long(a, v, 0, 255, &ad);
@@ -745,11 +748,13 @@ int app__sim_jk(int argc, char **argv)
         return BL_EXIT_FAIL;
     }
     s.sig.fd = -1;
-    rc = open_pty(&s);
-    if (rc < 0 && (!app__sigstop_open(&s.sig, s.loop) || !app__sigstop_leave(&s.sig, SIGUSR1))) {
+    /* the stop signals first: once the link exists (what a caller waits for), SIGTERM must be
+     * a clean stop that removes it, not the default death that leaves it dangling */
+    if (!app__sigstop_open(&s.sig, s.loop) || !app__sigstop_leave(&s.sig, SIGUSR1)) {
         app__err("sim: signalfd: %s", strerror(errno));
         rc = BL_EXIT_FAIL;
     }
+    if (rc < 0) rc = open_pty(&s);
     if (rc < 0) {
         sigset_t set;
         sigemptyset(&set);

@@ -4,10 +4,45 @@
  * Facts: shared/reference/bms-serial.md section 4. */
 #include "bms/codec_int.h"
 
-enum { START = 0xA5, FRAME = 13, DLEN = 8, ID_CELLS = 0x95, ID_TEMPS = 0x96, MAX_FRAMES = 16 };
+enum {
+    START = 0xA5,
+    FRAME = 13,
+    DLEN = 8,
+    ID_CELLS = 0x95,
+    ID_TEMPS = 0x96,
+    ID_FAILURE = 0x98,
+    MAX_FRAMES = 16
+};
 
-/* 0x94 first: its cell and sensor counts say how many 0x95/0x96 frames make a complete answer. */
-static const uint8_t step_id[] = {0x94, 0x90, 0x91, 0x92, 0x93, ID_CELLS, ID_TEMPS};
+/* 0x94 first: its cell and sensor counts say how many 0x95/0x96 frames make a complete answer.
+ * 0x98 (failure status) last: without it a reading has no alarm word, and the bridge's limit
+ * controller (rightly) refuses a reading that cannot say the BMS is protecting. */
+static const uint8_t step_id[] = {0x94, 0x90, 0x91, 0x92, 0x93, ID_CELLS, ID_TEMPS, ID_FAILURE};
+
+/* 0x98 failure bits (bms-serial.md 4, table "0x98 failure bits", DALY-DOC) onto enum
+ * bl_bms_alarm. Both levels map to the same alarm: level 1 is the BMS's early warning, and safety
+ * (design.md 8) prefers stopping a direction early to stopping it late. Faults that make the
+ * BMS's own measurement or switching untrustworthy (MOSFET sensor / stuck / open, AFE, voltage
+ * acquisition, temperature sensor, current module, pack voltage detection, short circuit) block
+ * both directions (PROTECTION_A); a failed pre-charge too (PROTECTION_B). Not mapped (kept only
+ * in the BMS): SOC high, temperature difference, EEPROM, RTC, communication faults, low-voltage
+ * charge inhibit (the BMS enforces it itself), byte 7 (a fault code, not bits). */
+static const struct {
+    uint8_t byte, mask;
+    uint32_t alarm;
+} failure_bits[] = {
+    {0, 0x03, BL_BMS_AL_CELL_OVERVOLTAGE},   {0, 0x0C, BL_BMS_AL_CELL_UNDERVOLTAGE},
+    {0, 0x30, BL_BMS_AL_PACK_OVERVOLTAGE},   {0, 0xC0, BL_BMS_AL_PACK_UNDERVOLTAGE},
+    {1, 0x03, BL_BMS_AL_BATTERY_OVERTEMP}, /* charge temperature high */
+    {1, 0x0C, BL_BMS_AL_LOW_TEMPERATURE},  /* charge temperature low */
+    {1, 0x30, BL_BMS_AL_BATTERY_OVERTEMP}, /* discharge temperature high */
+    {1, 0xC0, BL_BMS_AL_LOW_TEMPERATURE},  /* discharge temperature low */
+    {2, 0x03, BL_BMS_AL_CHARGE_OVERCURRENT}, {2, 0x0C, BL_BMS_AL_DISCHARGE_OVERCURRENT},
+    {2, 0xC0, BL_BMS_AL_LOW_CAPACITY}, /* SOC low: a warning */
+    {3, 0x03, BL_BMS_AL_CELL_DIFFERENCE},    {4, 0x03, BL_BMS_AL_MOSFET_OVERTEMP},
+    {4, 0xFC, BL_BMS_AL_PROTECTION_A},       {5, 0x07, BL_BMS_AL_PROTECTION_A},
+    {5, 0x20, BL_BMS_AL_PROTECTION_B},       {6, 0x07, BL_BMS_AL_PROTECTION_A},
+};
 
 /* Data bytes 0..7 of each id (4.3), big-endian. Current: project rule of 4.4, charge positive:
  * (30000 - raw) x 100 mA; `invert_current` flips it after the table. */
@@ -202,6 +237,14 @@ static enum bl_err parse(const struct bl_bms_opts *o, unsigned step, const uint8
             if (o && o->invert_current) tmp.current_ma = -tmp.current_ma;
             tmp.soc_pct = (uint8_t)((tmp.soc_dpct + 5) / 10);
             bms__set(&tmp, BL_BMS_SOC);
+        }
+        if (id == ID_FAILURE) {
+            tmp.alarms = 0;
+            for (size_t i = 0; i < sizeof failure_bits / sizeof failure_bits[0]; i++)
+                if (buf[4 + failure_bits[i].byte] & failure_bits[i].mask)
+                    tmp.alarms |= failure_bits[i].alarm;
+            tmp.alarm_raw = (uint16_t)(buf[4] | buf[5] << 8);
+            bms__set(&tmp, BL_BMS_ALARMS);
         }
         if (e == BL_OK && id == 0x93) {
             tmp.status = (buf[5] ? BL_BMS_ST_CHARGE_MOSFET : 0u) |

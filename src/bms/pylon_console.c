@@ -249,6 +249,7 @@ const struct bl_bms_codec bms__pylon_console = {
     .wake = wake,
     .wake_len = sizeof wake - 1,
     .wake_baud = 1200,
+    .monitor_only = true, /* `pwr` has no per-cell voltages, alarm or MOSFET status */
     .build_request = build,
     .parse = parse,
     .frame_at = NULL, /* text: no frame to recognise in a byte stream */

@@ -24,6 +24,7 @@ static const char *const reason_names[BL_CTL_R__COUNT] = {
     [BL_CTL_R_CELL_OVER] = "cell_over_limit",
     [BL_CTL_R_CONFIG] = "config",
     [BL_CTL_R_STARTUP] = "startup",
+    [BL_CTL_R_COORDINATION] = "coordination",
 };
 
 const char *bl_ctl_reason_name(enum bl_ctl_reason r)
@@ -184,6 +185,12 @@ static bool user_active(int32_t ma, bl_us until, bl_us now, int32_t *out)
     if (until <= now) return false;
     *out = ma;
     return true;
+}
+
+bool bl_ctl_user_limit(const struct bl_ctl *ctl, bool discharge, bl_us now, int32_t *ma)
+{
+    return discharge ? user_active(ctl->user_discharge_ma, ctl->user_discharge_until, now, ma)
+                     : user_active(ctl->user_charge_ma, ctl->user_charge_until, now, ma);
 }
 
 /* Target of one current direction. Offer order settles ties: a protection or MOSFET 0 names

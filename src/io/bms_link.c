@@ -60,6 +60,7 @@ struct bl_bmslink {
     struct bl_bmslink_stats st;
     enum phase phase;
     bool waiting;    /* request `step` is out and not yet answered */
+    bl_us deadline;  /* when the request in flight times out (counted from its write) */
     bool in_reading; /* a reading is being assembled (between step 0 and finish) */
     unsigned step;
     struct bl_bms acc; /* the reading being assembled */
@@ -311,9 +312,11 @@ static void send_step(struct bl_bmslink *l, bl_us now)
         abandon(l);
         return;
     }
+    (void)now; /* the deadline counts from the write, which may come later than `now` */
     l->st.requests++;
     l->waiting = true;
-    bl_timer_set(l->timeout_t, now + l->timeout, 0);
+    l->deadline = bl_now_mono() + l->timeout;
+    bl_timer_set(l->timeout_t, l->deadline, 0);
 }
 
 /* Skipped bytes: counted, kept for the sniffer. */
@@ -405,11 +408,30 @@ static void step_done(struct bl_bmslink *l, bl_us now)
     if (l->cbs.on_reading != NULL) l->cbs.on_reading(l->cbs.ctx, &l->acc, now);
 }
 
+
+/* The request in flight got no reply in time; `why` ends the warning. */
+static void timed_out(struct bl_bmslink *l, const char *why)
+{
+    abandon(l);
+    l->st.timeouts++;
+    if (l->steps > 1)
+        warn(l, "no reply to request %u of %u within %.3g s%s", l->step + 1, l->steps,
+             (double)l->timeout / 1e6, why);
+    else
+        warn(l, "no reply within %.3g s%s", (double)l->timeout / 1e6, why);
+    sniff_junk(l);
+}
+
 /* Walk the receive buffer: merge the replies to the request in flight, count and skip everything
- * else. */
+ * else. `now` is taken after the read, so the bytes were there at `now` or earlier. */
 static void parse(struct bl_bmslink *l, bl_us now)
 {
     size_t off = 0;
+    /* The loop runs readable fds before due timers: after a late wake-up (a loaded machine, a
+     * stopped process) a reply read past the deadline would otherwise beat its own timeout.
+     * When it arrived is unknown -- maybe in time, maybe not -- so it is not a reading. */
+    if (l->waiting && now >= l->deadline)
+        timed_out(l, " (bytes read only after the deadline: not a reading)");
     while (off < l->rx_len && l->fd >= 0) {
         const uint8_t *p = l->rx + off;
         size_t n = l->rx_len - off, used = 0;
@@ -585,15 +607,7 @@ static void on_timeout(void *ctx, bl_us now)
     struct bl_bmslink *l = ctx;
     (void)now;
     if (!l->waiting) return;
-    abandon(l);
-    l->st.timeouts++;
-    if (l->steps > 1)
-        warn(l, "no reply to request %u of %u within %.3g s%s", l->step + 1, l->steps,
-             (double)l->timeout / 1e6, l->rx_len > 0 ? " (a partial frame is pending)" : "");
-    else
-        warn(l, "no reply within %.3g s%s", (double)l->timeout / 1e6,
-             l->rx_len > 0 ? " (a partial frame is pending)" : "");
-    sniff_junk(l);
+    timed_out(l, l->rx_len > 0 ? " (a partial frame is pending)" : "");
 }
 
 static void on_gap(void *ctx, bl_us now)

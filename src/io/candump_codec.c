@@ -436,8 +436,9 @@ enum bl_err bl_candump_parse(const char *line, size_t len, struct bl_frame *out,
     size_t i = 0;
     while (i < len && (is_blank(line[i]) || line[i] == '\r'))
         i++;
-    /* empty, or the tab-indented explanation `candump -e` prints under an error frame */
-    if (i == len || line[0] == '\t') {
+    /* empty, the tab-indented explanation `candump -e` prints under an error frame, or a '#'
+     * comment (the header of the web page's capture download) */
+    if (i == len || line[0] == '\t' || line[i] == '#') {
         m.kind = BL_CANDUMP_EMPTY;
         if (meta != NULL) *meta = m;
         return BL_OK;

@@ -32,6 +32,7 @@
 #include "batlink/json.h"
 #include "batlink/log.h"
 #include "batlink/prom.h"
+#include "out/capring.h"
 #include "out/web.h"
 
 #define HTTP_CONN_LIMIT  32                     /* connections served at once */
@@ -72,10 +73,15 @@ struct bl_http {
     bl_us snap_taken;    /* bl_now_mono() when the snapshot was taken */
     cJSON *extra;        /* bl_http_set_extra, or NULL */
     char *extra_metrics; /* bl_http_set_extra_metrics, or NULL */
+    cJSON *site_state;   /* bl_http_set_site_state, or NULL */
+    char *site_metrics;  /* ... and its metrics, or NULL */
     struct bl_web *web;  /* the page at /, its files and history (web.c) */
     unsigned n_ids;      /* bl_http_set_ids: the tracker's per-id counters, for /api/ids */
     struct bl_id_stat ids[BL_TRACKER_MAX_IDS];
-    char user[64]; /* basic auth: "" = none */
+    char *diagnose;            /* bl_http_set_diagnose: the live diagnose report, or NULL */
+    struct bl_frame *cap_mem;  /* the capture ring's storage, allocated at the first frame */
+    struct bl_capring capture; /* bl_http_frame: the last 10 minutes for /api/capture.log */
+    char user[64];             /* basic auth: "" = none */
     char password[256];
 
     struct conn conns[HTTP_CONN_SLOTS];
@@ -200,9 +206,11 @@ static enum MHD_Result serve_metrics(struct bl_http *h, struct MHD_Connection *c
         if (buf == NULL) return MHD_NO;
         size_t need = bl_prom_write(buf, cap, &in);
         size_t more = h->extra_metrics != NULL ? strlen(h->extra_metrics) : 0;
-        if (need + mine + more < cap) {
+        size_t smore = h->site_metrics != NULL ? strlen(h->site_metrics) : 0;
+        if (need + mine + more + smore < cap) {
             memcpy(buf + need, own, mine + 1);
             if (more > 0) memcpy(buf + need + mine, h->extra_metrics, more + 1);
+            if (smore > 0) memcpy(buf + need + mine + more, h->site_metrics, smore + 1);
             if (h->site[0] != '\0') {
                 size_t rn = bl_prom_relabel(buf, NULL, 0, "site", h->site) + 1;
                 char *rb = malloc(rn);
@@ -213,7 +221,7 @@ static enum MHD_Result serve_metrics(struct bl_http *h, struct MHD_Connection *c
             }
             return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf, true);
         }
-        need += mine + more;
+        need += mine + more + smore;
         free(buf);
         cap = need + 1;
     }
@@ -230,6 +238,8 @@ static cJSON *state_object(struct bl_http *h)
     bl_battery_init(&empty);
     cJSON *st = bl_json_state(h->have ? &h->b : &empty, h->have ? &h->l : NULL, now, wall, NULL);
     if (st != NULL && h->extra != NULL) cJSON_AddItemReferenceToObject(st, "bridge", h->extra);
+    if (st != NULL && h->site_state != NULL)
+        cJSON_AddItemReferenceToObject(st, "site", h->site_state);
     return st;
 }
 
@@ -292,6 +302,45 @@ static enum MHD_Result serve_health(struct bl_http *h, struct MHD_Connection *c)
         return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "stale\n", false);
     const char *why = !h->have ? "no data\n" : "down\n";
     return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", (char *)why, false);
+}
+
+/* The live diagnose report (the JSON of `diagnose --json`), or 503 before the first one. */
+static enum MHD_Result serve_diagnose(struct bl_http *h, struct MHD_Connection *c)
+{
+    if (h->diagnose == NULL)
+        return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+                     "{\"error\":\"no diagnose report yet\"}\n", false);
+    char *body = strdup(h->diagnose);
+    if (body == NULL) return MHD_NO;
+    return reply(c, MHD_HTTP_OK, "application/json", body, true);
+}
+
+/* The recent frames as a `candump -L` log, offered as a file to save. */
+static enum MHD_Result serve_capture(struct bl_http *h, struct MHD_Connection *c)
+{
+    size_t cap = bl_capring_size(&h->capture);
+    char *buf = malloc(cap);
+    if (buf == NULL) return MHD_NO;
+    size_t len = bl_capring_write(&h->capture, "can0", buf, cap);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(buf);
+        return MHD_NO;
+    }
+    char disp[128];
+    snprintf(disp, sizeof disp, "attachment; filename=\"batlink-%s.log\"",
+             h->device[0] != '\0' &&
+                     strspn(h->device, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789-_.") == strlen(h->device)
+                 ? h->device
+                 : "capture");
+    MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(r, "Content-Disposition", disp);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 /* The web page's paths (web.c); MHD_NO + *handled false: not one of them. */
@@ -396,6 +445,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(url, "/api/state") == 0) return serve_state(h, c);
     if (strcmp(url, "/healthz") == 0) return serve_health(h, c);
     if (strcmp(url, "/api/ids") == 0) return serve_ids(h, c);
+    if (strcmp(url, "/api/diagnose") == 0) return serve_diagnose(h, c);
+    if (strcmp(url, "/api/capture.log") == 0) return serve_capture(h, c);
     bool handled;
     ret = serve_web(h, c, url, &handled);
     if (handled) return ret;
@@ -705,17 +756,54 @@ void bl_http_set_extra(struct bl_http *h, const char *json_object)
     }
 }
 
+void bl_http_set_site_state(struct bl_http *h, const char *json_object, const char *metrics)
+{
+    cJSON_Delete(h->site_state);
+    h->site_state = json_object != NULL ? cJSON_Parse(json_object) : NULL;
+    if (h->site_state != NULL && !cJSON_IsObject(h->site_state)) {
+        cJSON_Delete(h->site_state);
+        h->site_state = NULL;
+    }
+    free(h->site_metrics);
+    h->site_metrics = metrics != NULL ? strdup(metrics) : NULL;
+}
+
 void bl_http_set_extra_metrics(struct bl_http *h, const char *text)
 {
     free(h->extra_metrics);
     h->extra_metrics = text != NULL ? strdup(text) : NULL;
 }
 
+void bl_http_set_diagnose(struct bl_http *h, const char *json)
+{
+    free(h->diagnose);
+    h->diagnose = json != NULL ? strdup(json) : NULL;
+}
+
+void bl_http_frame(struct bl_http *h, const struct bl_frame *f)
+{
+    if (h->cap_mem == NULL) {
+        if (h->capture.cap != 0) return; /* the allocation failed once: no capture */
+        h->cap_mem = malloc(sizeof *h->cap_mem * BL_CAPRING_FRAMES);
+        if (h->cap_mem == NULL) {
+            h->capture.cap = 1;
+            bl_logf(BL_LOG_WARN, "http: no memory for the capture ring: no /api/capture.log");
+            return;
+        }
+        bl_capring_init(&h->capture, h->cap_mem, BL_CAPRING_FRAMES, BL_CAPRING_WINDOW_US);
+    }
+    bl_capring_push(&h->capture, f);
+}
+
 void bl_http_free(struct bl_http *h)
 {
     if (h == NULL) return;
+    free(h->diagnose);
+    free(h->cap_mem);
     cJSON_Delete(h->extra);
     free(h->extra_metrics);
+    cJSON_Delete(h->site_state);
+    free(h->site_metrics);
     bl_watch_remove(h->watch);
     bl_timer_remove(h->timer);
     if (h->d != NULL) MHD_stop_daemon(h->d);

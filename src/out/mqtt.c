@@ -15,6 +15,7 @@
 #include "batlink/json.h"
 #include "batlink/log.h"
 #include "batlink/mqtt.h"
+#include "batlink/site.h"
 #include "out/out.h"
 
 #define TOPIC_MAX      256
@@ -97,6 +98,19 @@ struct bl_mqtt {
     size_t n_ents;
     const struct bl_mqtt_command_entity *cmds;
     size_t n_cmds;
+
+    /* the site around the battery (bl_mqtt_set_site_state): the `site` member of each state */
+    cJSON *site_state;
+    bool site_dirty;     /* changed beyond its deadbands since the last publish */
+    bool site_announced; /* its entities went out with the discovery of this connection */
+
+    /* topics read for the site (bl_mqtt_subscribe): exact topics, no wildcards */
+    struct {
+        char topic[TOPIC_MAX];
+        bl_mqtt_message_fn fn;
+        void *ctx;
+    } subs[BL_MQTT_MAX_SUBS];
+    unsigned n_subs;
 };
 
 /* ---- URL ---------------------------------------------------------------------------------- */
@@ -309,10 +323,13 @@ static void send_state(struct bl_mqtt *m, bl_us now)
     uint32_t bad = 0;
     int64_t wall = m->cur_wall;
     char *json = NULL;
-    if (m->extra != NULL) {
+    if (m->extra != NULL || m->site_state != NULL) {
         cJSON *o = bl_json_state(&m->cur, m->have_link ? &m->link : NULL, now, wall, &bad);
-        cJSON *x = cJSON_Duplicate(m->extra, 1);
+        cJSON *x = m->extra != NULL ? cJSON_Duplicate(m->extra, 1) : NULL;
         if (o != NULL && x != NULL && cJSON_AddItemToObject(o, "bridge", x)) x = NULL;
+        cJSON_Delete(x);
+        x = m->site_state != NULL ? cJSON_Duplicate(m->site_state, 1) : NULL;
+        if (o != NULL && x != NULL && cJSON_AddItemToObject(o, "site", x)) x = NULL;
         cJSON_Delete(x);
         if (o != NULL) json = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
@@ -327,6 +344,7 @@ static void send_state(struct bl_mqtt *m, bl_us now)
     free(json);
     m->st.states++;
     m->published = true;
+    m->site_dirty = false;
     m->pub_b = m->cur;
     m->pub_link = m->have_link ? m->link.state : BL_LINK_UP;
     m->pub_conflict_n = m->have_link ? m->link.n_conflict_ids : 0;
@@ -549,6 +567,38 @@ static void announce_link(struct bl_mqtt *m)
     }
 }
 
+/* The site's quantities (site.h field table; the energy counters total_increasing, so Home
+ * Assistant's Energy dashboard takes them) and the difference between the battery power on CAN
+ * and the other inverter's. Not tied to the availability topic: the meter goes on when the
+ * battery's link is down; expire_after makes them unavailable when batlink stops publishing. */
+static void announce_site(struct bl_mqtt *m)
+{
+    char expire[32];
+    snprintf(expire, sizeof expire, "%.0f", (double)m->max_us / 1e6 * 2 + 10);
+    for (unsigned f = 0; f <= BL_SITE_F__COUNT; f++) {
+        const struct bl_site_field_desc *d = bl_site_field_desc((enum bl_site_field)f);
+        const char *key = d != NULL ? d->key : "battery_power_difference_w";
+        char t[300], uid[80];
+        cJSON *cfg = cJSON_CreateObject();
+        if (cfg == NULL) return;
+        cJSON_AddStringToObject(cfg, "name",
+                                d != NULL ? d->label : "Battery power difference (CAN - other)");
+        snprintf(t, sizeof t,
+                 "{{ value_json.site.%s if value_json.site is defined and value_json.site.%s is "
+                 "defined else 'None' }}",
+                 key, key);
+        cJSON_AddStringToObject(cfg, "value_template", t);
+        cJSON_AddStringToObject(cfg, "device_class", d != NULL ? d->ha_device_class : "power");
+        cJSON_AddStringToObject(cfg, "state_class", d != NULL ? d->ha_state_class : "measurement");
+        cJSON_AddStringToObject(cfg, "unit_of_measurement", d != NULL ? d->unit : "W");
+        cJSON_AddNumberToObject(cfg, "suggested_display_precision", d != NULL ? d->precision : 0);
+        cJSON_AddRawToObject(cfg, "expire_after", expire);
+        snprintf(uid, sizeof uid, "site_%s", key);
+        send_config(m, "sensor", uid, cfg, false);
+    }
+    m->site_announced = true;
+}
+
 /* Discovery goes out once per connection, and again only when what the configs say changes
  * (identity_changed) or Home Assistant asks: not before a state was offered, so the first
  * announcement already names the manufacturer and the profile. */
@@ -567,6 +617,7 @@ static void announce(struct bl_mqtt *m)
     for (unsigned f = 0; f < BL_F__COUNT; f++)
         announce_field(m, bl_field_desc((enum bl_field)f));
     announce_link(m);
+    if (m->site_state != NULL) announce_site(m);
     for (size_t i = 0; i < m->n_ents; i++) {
         const struct bl_mqtt_entity *e = &m->ents[i];
         cJSON *cfg = cJSON_CreateObject();
@@ -638,6 +689,7 @@ static uint32_t shown_mask(const struct bl_battery *b)
 /* True when the current state differs from the published one beyond the deadbands. */
 static bool changed(const struct bl_mqtt *m)
 {
+    if (m->site_dirty) return true;
     uint32_t now_mask = shown_mask(&m->cur);
     if (now_mask != shown_mask(&m->pub_b)) return true;
     for (unsigned f = 0; f < BL_F__COUNT; f++) {
@@ -869,6 +921,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     m->st.connects++;
     m->avail_sent = -1;
     m->announced = false;
+    m->site_announced = false;
     m->published = false; /* the current state goes out at once: no backlog, no stale copy */
     int src = mosquitto_subscribe(m->mosq, NULL, m->t_ha_status, 1);
     if (src != MOSQ_ERR_SUCCESS)
@@ -876,6 +929,10 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                 mosquitto_strerror(src));
     if (m->cmd_fn != NULL && (src = mosquitto_subscribe(m->mosq, NULL, m->t_set, 1)) != 0)
         bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, m->t_set, mosquitto_strerror(src));
+    for (unsigned i = 0; i < m->n_subs; i++)
+        if ((src = mosquitto_subscribe(m->mosq, NULL, m->subs[i].topic, 0)) != 0)
+            bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, m->subs[i].topic,
+                    mosquitto_strerror(src));
     announce(m);
     send_availability(m, true);
     schedule(m, bl_now_mono());
@@ -907,6 +964,12 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     struct bl_mqtt *m = obj;
     (void)mosq;
     size_t setlen = strlen(m->t_set) - 1; /* without the '+' */
+    for (unsigned i = 0; i < m->n_subs; i++) {
+        if (strcmp(msg->topic, m->subs[i].topic) != 0) continue;
+        m->subs[i].fn(m->subs[i].ctx, msg->topic, msg->payload,
+                      msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
+        return;
+    }
     if (m->cmd_fn != NULL && strncmp(msg->topic, m->t_set, setlen) == 0) {
         /* A retained command would be replayed at every (re)subscribe, e.g. a force charge long
          * after it was asked for: commands act only when sent (transports.md section 6.5). */
@@ -1268,6 +1331,40 @@ void bl_mqtt_set_extra(struct bl_mqtt *m, const char *json_object)
     }
 }
 
+void bl_mqtt_set_site_state(struct bl_mqtt *m, const char *json_object, bool changed_now)
+{
+    bool had = m->site_state != NULL;
+    cJSON_Delete(m->site_state);
+    m->site_state = json_object != NULL ? cJSON_Parse(json_object) : NULL;
+    if (m->site_state != NULL && !cJSON_IsObject(m->site_state)) {
+        cJSON_Delete(m->site_state);
+        m->site_state = NULL;
+    }
+    if (m->site_state == NULL) return;
+    if (changed_now || !had) m->site_dirty = true;
+    if (!m->connected || m->shutting_down || !m->have) return;
+    if (m->discovery && m->announced && !m->site_announced) announce_site(m);
+    if (m->site_dirty) schedule(m, bl_now_mono());
+}
+
+enum bl_err bl_mqtt_subscribe(struct bl_mqtt *m, const char *topic, bl_mqtt_message_fn fn,
+                              void *ctx)
+{
+    size_t n = strlen(topic);
+    if (m->n_subs >= BL_MQTT_MAX_SUBS || n == 0 || n >= TOPIC_MAX || strpbrk(topic, "+#") != NULL)
+        return BL_ERR_USAGE;
+    snprintf(m->subs[m->n_subs].topic, TOPIC_MAX, "%s", topic);
+    m->subs[m->n_subs].fn = fn;
+    m->subs[m->n_subs].ctx = ctx;
+    m->n_subs++;
+    if (m->connected) {
+        int rc = mosquitto_subscribe(m->mosq, NULL, topic, 0);
+        if (rc != MOSQ_ERR_SUCCESS)
+            bl_logf(BL_LOG_WARN, "%s: subscribe %s: %s", m->where, topic, mosquitto_strerror(rc));
+    }
+    return BL_OK;
+}
+
 void bl_mqtt_set_entities(struct bl_mqtt *m, const struct bl_mqtt_entity *e, size_t n)
 {
     m->ents = e;
@@ -1299,5 +1396,6 @@ void bl_mqtt_free(struct bl_mqtt *m)
     if (m->mosq != NULL) mosquitto_destroy(m->mosq);
     if (m->lib_init) mosquitto_lib_cleanup();
     cJSON_Delete(m->extra);
+    cJSON_Delete(m->site_state);
     free(m);
 }

@@ -3,6 +3,9 @@
 #include "batlink/site_json.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -66,4 +69,85 @@ cJSON *bl_site_json(const struct bl_site *s, bl_us now)
 fail:
     cJSON_Delete(o);
     return NULL;
+}
+
+/* Append printf-style to buf at *len (snprintf semantics: *len grows past n when truncated). */
+__attribute__((format(printf, 4, 5))) static void put(char *buf, size_t n, size_t *len,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(*len < n ? buf + *len : NULL, *len < n ? n - *len : 0, fmt, ap);
+    va_end(ap);
+    if (w > 0) *len += (size_t)w;
+}
+
+/* A label value: the URI with '"' and '\\' dropped (URIs of the inputs never need them). */
+static void label(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s != '\0' && o + 1 < cap; s++)
+        if (*s != '"' && *s != '\\' && *s != '\n') out[o++] = *s;
+    out[o] = '\0';
+}
+
+size_t bl_site_prom(char *buf, size_t n, const struct bl_site *s, bl_us now)
+{
+    size_t len = 0;
+    if (n > 0) buf[0] = '\0';
+    for (unsigned f = 0; f < BL_SITE_F__COUNT; f++) {
+        const struct bl_site_field_desc *d = bl_site_field_desc((enum bl_site_field)f);
+        double v;
+        if (!bl_site_value(s, (enum bl_site_field)f, &v)) continue;
+        bool counter = strcmp(d->ha_state_class, "total_increasing") == 0;
+        if (f == BL_SITE_OTHER_SOC) v /= 100.0; /* percent as a ratio, like the battery's */
+        put(buf, n, &len, "# HELP %s %s\n# TYPE %s %s\n%s %.*f\n", d->prom_name, d->help,
+            d->prom_name, counter ? "counter" : "gauge", d->prom_name,
+            f == BL_SITE_OTHER_SOC ? 2 : d->precision, v);
+    }
+    if (s->n_inputs == 0) return len;
+    put(buf, n, &len,
+        "# HELP batlink_site_input_up Site input link: 1 while up (fresh readings), else 0.\n"
+        "# TYPE batlink_site_input_up gauge\n");
+    char l[BL_SITE_URI_MAX + 1];
+    for (unsigned i = 0; i < s->n_inputs; i++) {
+        label(l, sizeof l, s->in[i].uri);
+        put(buf, n, &len, "batlink_site_input_up{input=\"%s\",kind=\"%s\",state=\"%s\"} %d\n", l,
+            bl_site_kind_name(s->in[i].kind), bl_site_link_name(s->in[i].link),
+            s->in[i].link == BL_SITE_LINK_UP);
+    }
+    put(buf, n, &len,
+        "# HELP batlink_site_input_age_seconds Seconds since the last good reading of a site "
+        "input.\n# TYPE batlink_site_input_age_seconds gauge\n");
+    for (unsigned i = 0; i < s->n_inputs; i++) {
+        if (s->in[i].last_ok_us == 0) continue;
+        label(l, sizeof l, s->in[i].uri);
+        put(buf, n, &len, "batlink_site_input_age_seconds{input=\"%s\"} %.1f\n", l,
+            (double)(now - s->in[i].last_ok_us) / 1e6);
+    }
+    static const struct {
+        const char *name, *help;
+    } ctr[] = {
+        {"batlink_site_input_readings_total", "Good readings of a site input."},
+        {"batlink_site_input_bad_total", "Bad datagrams or answers of a site input, by class."},
+        {"batlink_site_input_foreign_total", "Well-formed input for another device (serial)."},
+        {"batlink_site_input_timeouts_total", "Requests of a site input without an answer."},
+    };
+    for (unsigned k = 0; k < sizeof ctr / sizeof ctr[0]; k++) {
+        put(buf, n, &len, "# HELP %s %s\n# TYPE %s counter\n", ctr[k].name, ctr[k].help,
+            ctr[k].name);
+        for (unsigned i = 0; i < s->n_inputs; i++) {
+            const struct bl_site_input *in = &s->in[i];
+            label(l, sizeof l, in->uri);
+            if (k == 1) {
+                for (unsigned b = 0; b < BL_SITE_BAD__COUNT; b++)
+                    put(buf, n, &len, "%s{input=\"%s\",what=\"%s\"} %llu\n", ctr[k].name, l,
+                        bl_site_bad_name((enum bl_site_bad)b), (unsigned long long)in->bad_by[b]);
+                continue;
+            }
+            uint64_t v = k == 0 ? in->good : k == 2 ? in->foreign : in->timeouts;
+            put(buf, n, &len, "%s{input=\"%s\"} %llu\n", ctr[k].name, l, (unsigned long long)v);
+        }
+    }
+    return len;
 }

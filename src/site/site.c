@@ -47,6 +47,8 @@ const char *bl_site_kind_name(enum bl_site_kind k)
         return "sma-em";
     case BL_SITE_GOODWE:
         return "goodwe";
+    case BL_SITE_MQTT:
+        return "mqtt";
     }
     return "unknown";
 }
@@ -125,6 +127,20 @@ void bl_site_apply_gw(struct bl_site *s, unsigned idx, const struct bl_gw_state 
         s->other_inverter_soc_pct = g->soc_pct;
         set_field(s, BL_SITE_OTHER_SOC, idx);
     }
+}
+
+void bl_site_apply_value(struct bl_site *s, unsigned idx, enum bl_site_field f, int32_t w,
+                         bl_us now)
+{
+    if (idx >= s->n_inputs) return;
+    if (f == BL_SITE_GRID_POWER)
+        s->grid_power_w = w;
+    else if (f == BL_SITE_OTHER_BAT_POWER)
+        s->other_inverter_battery_power_w = w;
+    else
+        return;
+    mark_ok(s, idx, now);
+    set_field(s, f, idx);
 }
 
 const char *bl_site_bad_name(enum bl_site_bad b)

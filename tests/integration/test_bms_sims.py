@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# The generic BMS link against the simulated BMSes on ptys: `batlink sim --bms jbd|daly|pylon485|
-# pylon-console PTY` -> `batlink bridge --bms SCHEME:PTY` -> a CANET peer. Each codec's readings
-# arrive (several requests merged into one reading), the faults of the simulators (bad checksum,
-# truncated reply, cell over its limit, MOSFET off, cold) reach the limits or the counters, and a
-# device that answers in another BMS's protocol is named ("this looks like a JBD ... reply; the
-# URI says daly").
+# The generic BMS link against the simulated BMSes on ptys: `batlink sim --bms jkpb|jbd|daly|
+# pylon485|pylon-console PTY` -> `batlink bridge --bms SCHEME:PTY` -> a CANET peer. Each codec's
+# readings arrive (several requests merged into one reading), the faults of the simulators (bad
+# checksum, truncated reply, cell over its limit, MOSFET off, cold) reach the limits or the
+# counters, and a device that answers in another BMS's protocol is named ("this looks like a
+# JBD ... reply; the URI says daly").
 import os
 import pty
 import shutil
@@ -71,17 +71,39 @@ def test_readings():
               "%s: %d requests per reading, merged: %s" % (kind, steps, bms))
         check(bms.get("timeouts", 1) == 0 and bms.get("checksum_errors", 1) == 0,
               "%s: no timeout, no checksum error: %s" % (kind, bms))
-    # Daly: 7 requests (0x95/0x96 multi-frame) into one reading
-    ok, st, err, rc = run("daly", wait=lambda x: x.get("bridge", {}).get("bms", {})
-                          .get("readings", 0) >= 2)
+    # Daly: 8 requests (0x95/0x96 multi-frame, 0x98 failure status) into one reading that the
+    # limit controller accepts (before 0x98 was read, it had no alarm word: invalid_readings)
+    ok, st, err, rc = run("daly", wait=limits_up)
     bms = st.get("bridge", {}).get("bms", {})
-    check(ok and rc == 0 and bms.get("timeouts", 1) == 0,
-          "daly: readings of 7 requests each: %s" % bms)
-    # the console: wake-up at 1200 Bd, 0E 0A until it talks, then `pwr`
-    ok, st, err, rc = run("pylon-console", wait=lambda x: x.get("bridge", {}).get("bms", {})
-                          .get("readings", 0) >= 2)
-    bms = st.get("bridge", {}).get("bms", {})
-    check(ok and rc == 0, "pylon-console: woken up and read: %s %s" % (bms, err[-3:]))
+    check(ok and rc == 0 and bms.get("timeouts", 1) == 0 and bms.get("invalid_readings") == 0,
+          "daly: readings of 8 requests each drive the limits: %s" % bms)
+    # the console (monitor only: its `pwr` table has no cells, alarms or status): wake-up at
+    # 1200 Bd, 0E 0A until it talks, then `pwr`, read beside the CAN by `monitor --bms`
+    import json
+    d = tempfile.mkdtemp(prefix="bl_con_")
+    link = os.path.join(d, "con0")
+    sc = sim("pylon-console", link)
+    p = subprocess.Popen([tb.BATLINK, "monitor", "--json", "--bms", "pylon-console:" + link +
+                          BMS_FAST, "--duration", "20", "sim:"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    got = {}
+    end = time.monotonic() + 15
+    for line in p.stdout:
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if o.get("bms", {}).get("soc_pct") is not None:
+            got = o["bms"]
+            break
+        if time.monotonic() > end:
+            break
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=10)
+    sc.send_signal(signal.SIGTERM)
+    sc.wait(5)
+    shutil.rmtree(d, ignore_errors=True)
+    check(got.get("soc_pct") == 60, "pylon-console: woken up and read by monitor: %s" % got)
 
 
 def test_faults():
@@ -110,11 +132,80 @@ def test_faults():
     check(ok and st.get("charge_current_limit_a") == 0,
           "cold (-5 degC): charge 0: %s"
           % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
+    # Daly: the cell over its limit arrives as 0x98 cell-voltage-high, blocking charge
+    ok, st, err, rc = run("daly", "cell-over", timeout=25,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "ok" and
+                          x.get("discharge_current_limit_a", 0) > 0)
+    check(ok and st.get("charge_current_limit_a") == 0 and
+          st.get("bridge", {}).get("bms_alarms_raw") == 2,
+          "daly cell over (0x98): charge 0, discharge allowed: %s"
+          % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
     ok, st, err, rc = run("pylon485", "silence", after=3, timeout=20,
                           wait=lambda x: x.get("bridge", {}).get("state") == "dead")
     check(ok and st.get("charge_current_limit_a") == 0 and
           st.get("bridge", {}).get("bms", {}).get("timeouts", 0) >= 2,
           "silence: timeouts, stale, limits 0")
+
+
+def test_jkpb():
+    print("# jkpb (trigger protocol and Modbus FC 03): readings and every fault through the "
+          "bridge", flush=True)
+    for extra, steps in (("", 3), ("?modbus=1", 2)):
+        d = tempfile.mkdtemp(prefix="bl_jkpb_")
+        link = os.path.join(d, "pb0")
+        s = sim("jkpb", link, "--addr", "3", *(["--modbus"] if extra else []))
+        peer = tb.CanetPeer()
+        uri = "jkpb:%s%s&addr=3%s" % (link, BMS_FAST, "&modbus=1" if extra else "")
+        br = tb.Bridge(["--bms", uri, "--can", "canet:127.0.0.1:%d" % peer.port], FAST)
+        ok = br.wait_for(limits_up, 20)
+        st = br.last()
+        rc = br.stop()
+        peer.close()
+        s.send_signal(signal.SIGTERM)
+        s.wait(5)
+        shutil.rmtree(d, ignore_errors=True)
+        bms = st.get("bridge", {}).get("bms", {})
+        check(ok and rc == 0 and bms.get("type") == "jkpb" and bms.get("invalid_readings") == 0
+              and bms.get("replies", 0) >= steps * bms.get("readings", 99),
+              "jkpb%s at address 3: %d requests per reading drive the limits: %s"
+              % (extra, steps, bms))
+        check(len(st.get("bridge", {}).get("cells_v", [])) == 16 and st.get("soc_pct") == 60,
+              "jkpb%s: 16 cells, SOC 60 %%: %s %s" % (extra, st.get("bridge", {}).get("cells_v"),
+                                                     st.get("soc_pct")))
+    ok, st, err, rc = run("jkpb", "bad-checksum", wait=lambda x: x.get("bridge", {})
+                          .get("bms", {}).get("checksum_errors", 0) >= 3)
+    check(ok and not st.get("charge_current_limit_a") and
+          st.get("bridge", {}).get("bms", {}).get("readings") == 0,
+          "jkpb bad checksum: counted, no reading, limits 0: %s" % st.get("bridge", {}).get("bms"))
+    ok, st, err, rc = run("jkpb", "truncated", wait=lambda x: x.get("bridge", {}).get("bms", {})
+                          .get("timeouts", 0) + x.get("bridge", {}).get("bms", {})
+                          .get("bad_frames", 0) >= 3)
+    check(ok and st.get("bridge", {}).get("bms", {}).get("readings") == 0 and
+          not st.get("charge_current_limit_a"),
+          "jkpb truncated replies: never a reading, limits 0: %s" % st.get("bridge", {}).get("bms"))
+    ok, st, err, rc = run("jkpb", "cell-over", timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "ok" and
+                          x.get("discharge_current_limit_a", 0) > 0)
+    check(ok and st.get("charge_current_limit_a") == 0,
+          "jkpb cell over its limit (alarm bit 4): charge 0, discharge allowed: %s"
+          % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
+    ok, st, err, rc = run("jkpb", "mosfet-off", timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "ok" and
+                          x.get("charge_current_limit_a", 0) > 0)
+    check(ok and st.get("discharge_current_limit_a") == 0,
+          "jkpb discharge MOSFET off: discharge 0: %s"
+          % st.get("bridge", {}).get("limits", {}).get("discharge_current_a"))
+    ok, st, err, rc = run("jkpb", "cold", timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "ok" and
+                          x.get("discharge_current_limit_a", 0) > 0)
+    check(ok and st.get("charge_current_limit_a") == 0,
+          "jkpb cold (-5 degC): charge 0: %s"
+          % st.get("bridge", {}).get("limits", {}).get("charge_current_a"))
+    ok, st, err, rc = run("jkpb", "silence", after=3, timeout=20,
+                          wait=lambda x: x.get("bridge", {}).get("state") == "dead")
+    check(ok and st.get("charge_current_limit_a") == 0 and
+          st.get("bridge", {}).get("bms", {}).get("timeouts", 0) >= 2,
+          "jkpb silence: timeouts, stale, limits 0")
 
 
 def jbd_frame(reg, data):
@@ -302,9 +393,16 @@ def test_bank_mqtt_metrics():
     peer = tb.CanetPeer()
     br = tb.Bridge(["--can", "canet:127.0.0.1:%d" % peer.port, "--mqtt",
                     "mqtt://127.0.0.1:%d" % port, "--http", "127.0.0.1:%d" % hport],
-                   FAST + "[mqtt]\ndevice = bank1\n[bms.left]\nuri = jk:%s%s\n"
+                   FAST.replace("module_count = 2\n", "module_count = 2\ncommands = true\n"
+                                "command_expiry = 30\n") +
+                   "[mqtt]\ndevice = bank1\n[bms.left]\nuri = jk:%s%s\n"
                    "[bms.right]\nuri = jbd:%s%s\n" % (la, BMS_FAST, lb, BMS_FAST))
     up = br.wait_for(lambda x: x.get("charge_current_limit_a") == 60, 15)
+    # a user limit acts on the combined battery, not on pack 0 (which the bank multiplies)
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
+                    "batlink/bank1/set/charge_current_limit", "-m", "10"], check=False)
+    user = br.wait_for(lambda x: x.get("charge_current_limit_a") == 10, 10)
+    user_st = br.last()
     disc = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-C", "1", "-W",
                            "5", "-t", "homeassistant/sensor/batlink_bank1/right_soc_pct/config"],
                           capture_output=True, text=True)
@@ -322,6 +420,8 @@ def test_bank_mqtt_metrics():
         p.wait(5)
     shutil.rmtree(d, ignore_errors=True)
     check(up and rc == 0, "bank from [bms.left] and [bms.right]: limits up, exits 0")
+    check(user, "MQTT charge_current_limit 10 A on a bank of 2: the combined CCL is 10 A, not "
+          "10 A x 2: %s" % user_st.get("charge_current_limit_a"))
     try:
         cfg = json.loads(disc.stdout)
     except ValueError:
@@ -340,6 +440,57 @@ def test_bank_mqtt_metrics():
           'batlink_bms_cell_voltage_volts{battery="bank1",pack="left",cell="16"}' in metrics and
           'batlink_bridge_packs_online{battery="bank1"} 2' in metrics,
           "/metrics: each pack's series labelled by its name, and packs online")
+
+
+def ini_bank_example():
+    """The commented [bms.NAME] / [bank] example of packaging/batlink.ini, uncommented."""
+    ini = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging",
+                       "batlink.ini")
+    lines = open(ini).read().splitlines()
+    out, on = [], False
+    for ln in lines:
+        if ln.startswith("# [bms."):
+            on = True
+        if on:
+            if not ln.startswith("# "):
+                break
+            out.append(ln[2:])
+    return "\n".join(out) + "\n"
+
+
+def test_bank_ini_example():
+    print("# the [bms.NAME] / [bank] example documented in packaging/batlink.ini loads and runs",
+          flush=True)
+    ex = ini_bank_example()
+    check("[bank]" in ex and "min_packs = 2" in ex and "[bms.left]" in ex,
+          "packaging/batlink.ini documents [bms.NAME] uri and [bank] min_packs: %r" % ex)
+    d = tempfile.mkdtemp(prefix="bl_bankini_")
+    la, lb = os.path.join(d, "a0"), os.path.join(d, "b0")
+    sa = sim("jk", la)
+    sb = sim("jbd", lb, "--soc", "40")
+    cfg = ex.replace("/dev/ttyUSB0", la + BMS_FAST).replace("/dev/ttyUSB1", lb + BMS_FAST)
+    peer = tb.CanetPeer()
+    br = tb.Bridge(["--can", "canet:127.0.0.1:%d" % peer.port], FAST + cfg)
+    up = br.wait_for(lambda x: x.get("bridge", {}).get("bank", {}).get("online") == 2, 15)
+    st = br.last()
+    rc = br.stop()
+    peer.close()
+    for p in (sa, sb):
+        p.send_signal(signal.SIGTERM)
+        p.wait(5)
+    # the same file is accepted by monitor (which ignores the bridge's sections)
+    f = os.path.join(d, "ex.ini")
+    open(f, "w").write(ex)
+    r = subprocess.run([tb.BATLINK, "monitor", "--config", f, "--duration", "1", "sim:"],
+                       capture_output=True, text=True, timeout=30)
+    shutil.rmtree(d, ignore_errors=True)
+    bank = st.get("bridge", {}).get("bank", {})
+    check(up and rc == 0 and bank.get("min_packs") == 2 and
+          [p.get("name") for p in st.get("bridge", {}).get("packs", [])] == ["left", "right"],
+          "the example: packs left and right online, min_packs 2: %s (rc %s, %s)"
+          % (bank, rc, br.err[-2:]))
+    check(r.returncode == 0, "monitor --config with the example: exit 0 (rc %d: %s)"
+          % (r.returncode, r.stderr.strip()[-200:]))
 
 
 def test_monitor_bms():
@@ -452,7 +603,9 @@ def test_uri_errors():
     print("# URI options are checked against the codec", flush=True)
     import subprocess as sp
     for uri, want in (("nope:/dev/null", "unknown BMS type"), ("jbd:/dev/null?addr=3", "no bus address"),
-                      ("daly:/dev/null?modbus=1", "jkpb"), ("daly:/dev/null?addr=1", "addr")):
+                      ("daly:/dev/null?modbus=1", "jkpb"), ("daly:/dev/null?addr=1", "addr"),
+                      # no cells, alarms or status: the bridge cannot enforce per-cell limits
+                      ("pylon-console:/dev/null", "monitor only")):
         r = sp.run([tb.BATLINK, "bridge", "--bms", uri, "--can", "canet:127.0.0.1:1"],
                    capture_output=True, text=True, timeout=10)
         check(r.returncode != 0 and want in r.stderr, "%s rejected naming %r: %s"
@@ -460,8 +613,9 @@ def test_uri_errors():
 
 
 if __name__ == "__main__":
-    tests = [test_uri_errors, test_readings, test_faults, test_foreign_protocol,
+    tests = [test_uri_errors, test_readings, test_faults, test_jkpb, test_foreign_protocol,
              test_bank_end_to_end, test_bank_min_packs, test_bank_mqtt_metrics,
+             test_bank_ini_example,
              test_monitor_bms, test_inverter_rs485]
     only = sys.argv[1:]
     for t in tests:

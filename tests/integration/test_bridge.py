@@ -99,8 +99,11 @@ class FakeJK:
     """A JK BMS on a pty answering each request with the next item of `script` (bytes, or None
     for silence); the last item repeats. Records the requests it saw."""
 
-    def __init__(self, script, delay=0.0, chatter=None):
+    def __init__(self, script, delay=0.0, chatter=None, on_request=None):
         self.delay = delay  # seconds between a request and its reply
+        # called with the request's number before the reply is written; returns a callable
+        # to run after it (or None)
+        self.on_request = on_request
         self.chatter = chatter  # (frame, interval): written on its own, answering nobody
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
@@ -144,11 +147,14 @@ class FakeJK:
                 if req != REQUEST:
                     self.bad_requests += 1
                 item = self.script[0] if len(self.script) == 1 else self.script.pop(0)
+                after = self.on_request(len(self.requests)) if self.on_request else None
                 if item is not None:
                     if self.delay:
                         time.sleep(self.delay)
                     os.write(self.master, item)
                     self.answered += 1
+                if after is not None:
+                    after()
 
     def close(self):
         self.stop = True
@@ -424,12 +430,21 @@ def test_bad_input():
 
 
 def sim(path, *extra):
+    """`batlink sim --bms jk` on a pty behind the symlink `path`; returns once the simulator
+    says "PATH -> /dev/pts/N" (its own link made). Waiting for the link to exist is not enough:
+    a link left by a killed simulator exists already, and points at a pty number that the next
+    pty opened on the machine (another test's) gets."""
     p = subprocess.Popen([SIM_BATLINK, "sim", "--bms", "jk", "--current", "-10", "--soc", "60",
-                          *extra, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          *extra, path], stdout=subprocess.PIPE, stderr=None,
                          text=True)
-    end = time.monotonic() + 5
-    while time.monotonic() < end and not os.path.islink(path):
-        time.sleep(0.02)
+    first = []
+    t = threading.Thread(target=lambda: first.append(p.stdout.readline()), daemon=True)
+    t.start()
+    t.join(30)
+    check(bool(first) and first[0].startswith(path + " -> "),
+          "sim made its pty: %r" % (first[0].strip() if first else "nothing within 30 s"))
+    # the rest of its stdout: drained so that the simulator never blocks on a full pipe
+    threading.Thread(target=p.stdout.read, daemon=True).start()
     return p
 
 
@@ -528,6 +543,10 @@ def test_failsafe_kill():
     t_kill = time.monotonic()
     s.kill()
     s.wait()
+    # the port is gone (like a device node on an unplug): the killed simulator's link would
+    # point at a pty number that the next pty opened on the machine gets -- with ctest -j,
+    # another test's simulated JK BMS, whose replies kept this bridge ok
+    os.unlink(link)
     stale = br.wait_for(lambda x: x.get("bridge", {}).get("state") in ("stale", "dead"), 5)
     t_stale = time.monotonic()
     check(stale and t_stale - t_kill <= 1.0 + 0.2 + 0.15,
@@ -853,11 +872,14 @@ def test_unsolicited_replies():
 
 def test_late_reply():
     print("# a reply after the timeout is not a reading", flush=True)
+    # each reply 0.3 s after its request, 0.2 s past the 0.1 s timeout. With requests 0.5 s
+    # apart, a reply a loaded machine delayed by a further 0.2 s landed in the next request's
+    # window and (the protocol has no request ids) rightly counted there; 1.5 s leaves 1.2 s
     jk = FakeJK([real_frame()], delay=0.3)
     peer = CanetPeer()
-    br = Bridge(["--bms", "jk:" + jk.path + "?interval_ms=500&timeout_ms=100", "--can",
+    br = Bridge(["--bms", "jk:" + jk.path + "?interval_ms=1500&timeout_ms=100", "--can",
                  "canet:127.0.0.1:%d" % peer.port], FAST)
-    br.wait_for(lambda x: x.get("bridge", {}).get("bms", {}).get("requests", 0) >= 6, 15)
+    br.wait_for(lambda x: x.get("bridge", {}).get("bms", {}).get("requests", 0) >= 6, 30)
     bms = br.bms()
     st = br.last().get("bridge", {}).get("state")
     rc = br.stop()
@@ -869,6 +891,51 @@ def test_late_reply():
           "replies 300 ms late with a 100 ms timeout: timeouts and unsolicited, no reading: %s"
           % bms)
     check(st in ("starting", "stale", "dead"), "never ok on late replies (state %s)" % st)
+
+
+def proc_state(pid):
+    """The state letter of /proc/PID/stat ('T' = stopped), or '' once it is gone."""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def test_late_wake():
+    print("# the loop wakes up late, after both the reply and its timeout: the reply arrived "
+          "after the deadline as far as anyone can tell, so it is not a reading", flush=True)
+    timeout = 0.1
+    box = {}
+
+    def freeze(n):
+        """Request n: stop the bridge before the reply is written, go on after the deadline."""
+        p = box.get("p")
+        if p is None or n > 4:
+            return None
+        os.kill(p.pid, signal.SIGSTOP)
+        wait_until(lambda: proc_state(p.pid) in ("T", "t", ""), 10, 0.005)
+
+        def resume():
+            time.sleep(timeout * 4)  # the reply is in the port; the deadline passes meanwhile
+            os.kill(p.pid, signal.SIGCONT)
+        return resume
+
+    jk = FakeJK([real_frame()], on_request=freeze)
+    peer = CanetPeer()
+    br = Bridge(["--bms", "jk:%s?interval_ms=500&timeout_ms=%d" % (jk.path, timeout * 1000),
+                 "--can", "canet:127.0.0.1:%d" % peer.port], FAST)
+    box["p"] = br.p
+    # four frozen requests, then the fifth and later answered in time
+    br.wait_for(lambda x: x.get("bridge", {}).get("bms", {}).get("requests", 0) >= 6, 30)
+    bms = br.bms()
+    rc = br.stop()
+    peer.close()
+    jk.close()
+    check(rc == 0, "bridge exits 0")
+    check(bms.get("timeouts", 0) >= 4 and bms.get("unsolicited", 0) >= 4
+          and bms.get("replies", 99) <= bms.get("requests", 0) - 4,
+          "4 replies read only after their deadline: timeouts and unsolicited, not readings: %s"
+          % bms)
 
 
 def hogs(n):
@@ -914,6 +981,28 @@ def test_sim_help():
     check(r.returncode == 0 and all(k in r.stdout for k in ("--temp", "--cell-mv", "--charge-ocp",
                                                             "--reply-delay")),
           "sim --bms jk --help lists the knobs")
+
+
+def test_sim_ready_stop():
+    print("# batlink sim --bms jk: once it has printed its link, SIGTERM is a clean stop (exit 0, "
+          "link removed)", flush=True)
+    bad = []
+    for i in range(10):
+        d = tempfile.mkdtemp(prefix="bl_jk_")
+        link = os.path.join(d, "jk0")
+        p = subprocess.Popen([SIM_BATLINK, "sim", "--bms", "jk", link], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+        line = p.stdout.readline()  # blocks until the line or the exit; p.wait bounds the rest
+        p.send_signal(signal.SIGTERM)  # at once: the window a caller hits under load
+        try:
+            rc = p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+        if not line.startswith(link + " -> ") or rc != 0 or os.path.lexists(link):
+            bad.append((line.strip(), rc, os.path.lexists(link)))
+        shutil.rmtree(d, ignore_errors=True)
+    check(not bad, "10 starts stopped right after the link line: exit 0, link gone: %s" % bad)
 
 
 def test_sim_derating():
@@ -1024,12 +1113,12 @@ def test_sd_notify():
 
 
 if __name__ == "__main__":
-    tests = [test_config_errors, test_sim_help, test_end_to_end, test_manufacturer,
-             test_startup_no_hold,
-             test_bad_input, test_unsolicited_replies, test_late_reply, test_failsafe_silence,
-             test_failsafe_on_dead_silent, test_failsafe_kill, test_cell_over, test_can_down,
-             test_mqtt_commands, test_sd_notify, test_tx_clock, test_sim_derating,
-             test_timeout_under_load]
+    tests = [test_config_errors, test_sim_help, test_sim_ready_stop, test_end_to_end,
+             test_manufacturer,
+             test_startup_no_hold, test_bad_input, test_unsolicited_replies, test_late_reply,
+             test_late_wake, test_failsafe_silence, test_failsafe_on_dead_silent,
+             test_failsafe_kill, test_cell_over, test_can_down, test_mqtt_commands,
+             test_sd_notify, test_tx_clock, test_sim_derating, test_timeout_under_load]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:

@@ -142,13 +142,17 @@ wait $feeder 2>/dev/null
 ((ms >= 450 && ms < 60000)) || fail "--duration 0.5 took $ms ms"
 [[ $(wc -l <"$work/dur.txt") == 6 ]] || fail "--duration: frames before the stop not printed"
 # signal_ready PID SIG: wait (at most 30 s) until PID blocks or catches SIG, i.e. its clean stop
-# is in place; a signal sent before that kills it with the default action
+# is in place; a signal sent before that kills it with the default action. Only once PID runs
+# batlink: before the exec it is a copy of this shell, which blocks signals around its own work
+# and would die of SIG running this script's EXIT trap (rm -rf "$work") -- seen under load.
 signal_ready() {
-    local bit=$(($(kill -l "$2") - 1)) m
+    local bit=$(($(kill -l "$2") - 1)) m exe
+    exe=$(readlink -f "$BATLINK")
     for _ in $(seq 300); do
-        for m in $(awk '/^Sig(Blk|Cgt):/ { print $2 }' "/proc/$1/status" 2>/dev/null); do
-            (((0x$m >> bit) & 1)) && return 0
-        done
+        [[ $(readlink "/proc/$1/exe" 2>/dev/null) == "$exe" ]] &&
+            for m in $(awk '/^Sig(Blk|Cgt):/ { print $2 }' "/proc/$1/status" 2>/dev/null); do
+                (((0x$m >> bit) & 1)) && return 0
+            done
         sleep 0.1
     done
     return 1

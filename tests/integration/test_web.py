@@ -12,7 +12,12 @@
 # - the bridge's page (a simulated JK BMS, `batlink sim --bms jk`) shows each cell as a bar, the
 #   limits with their reasons and the MOSFETs;
 # - basic auth ([http] user + password_file) guards every path but /healthz;
-# - unknown paths, bad ranges and other methods get bounded answers.
+# - unknown paths, bad ranges and other methods get bounded answers;
+# - the live diagnose (/api/diagnose, the JSON of `diagnose --json`) of a `monitor sim:` whose
+#   scenario has two senders names the conflict, and the page shows the finding with its layer
+#   and next step (as text);
+# - the download of the recent frames (/api/capture.log) is a candump -L attachment holding
+#   exactly the frames the monitor was fed, which `batlink dump` reads back without a bad line.
 # Every wait polls a condition with a deadline.
 import base64
 import json
@@ -257,6 +262,83 @@ def escape_tests(tmp):
         stop(p)
 
 
+def diagnose_tests(tmp):
+    port = free_port()
+    ini = "[http]\nlisten = 127.0.0.1:%d\n" % port
+    p, err = start(tmp, "diag", ini, "sim:?scenario=two-senders")
+    try:
+        def report():
+            st, hdr, b = get(port, "/api/diagnose")
+            if st != 200:
+                return None
+            d = json.loads(b)
+            codes = [f["code"] for f in d.get("findings", [])]
+            return d if "conflicting_senders" in codes else None
+        d = wait_for("the live diagnose naming two senders", report, 60)
+        if d is not None:
+            check(d["verdict"] == "fail" and d["live"]["window_s"] == 600 and
+                  d["live"]["report"] == "running",
+                  "/api/diagnose: verdict fail, a running 600 s window (%s)" % d["live"])
+            f = [x for x in d["findings"] if x["code"] == "conflicting_senders"][0]
+            check(f["layer"] == 1 and f["next_step"], "the finding has its layer and next step")
+        dom = wait_for("the finding in the browser", lambda: (
+            lambda d: d if 'data-code="conflicting_senders"' in d else None)(
+            chromium("http://127.0.0.1:%d/" % port, tmp)), 90)
+        if dom:
+            check(re.search(r"<h3>layer 1: configuration</h3>", dom) is not None,
+                  "the page groups the findings by layer")
+            check('class="next">next: ' in dom, "the page shows the next step")
+        st, hdr, _ = get(port, "/")
+        check('href="/api/capture.log" download' in get(port, "/")[2].decode(),
+              "the page has the download link (without JavaScript too)")
+    finally:
+        stop(p)
+
+    # the download holds exactly the frames fed in, in order, as candump -L
+    port = free_port()
+    ini = "[http]\nlisten = 127.0.0.1:%d\n[source]\nprofile = pylontech\n" % port
+    p, err = start(tmp, "capture", ini, "candump:-", stdin=subprocess.PIPE)
+    fed = []
+    try:
+        for k in range(5):
+            block = frames(60 + k, b"PYLON")
+            # distinct, increasing times: one block a second of capture time
+            t0 = 1700000000 + k
+            block = "".join("(%d.%06d) can0 %s\n" % (t0, i * 1000, l.split(" ", 2)[2])
+                            for i, l in enumerate(block.splitlines()))
+            fed += block.splitlines()
+            p.stdin.write(block.encode())
+        p.stdin.flush()
+        def seen():
+            st, _, b = get(port, "/api/ids")
+            return st == 200 and sum(x["frames"] for x in json.loads(b)["ids"]) == len(fed)
+        wait_for("the monitor to see the %d frames" % len(fed), seen, 30)
+        st, hdr, body = get(port, "/api/capture.log")
+        check(st == 200 and hdr.get("Content-Disposition", "").startswith("attachment;"),
+              "/api/capture.log is an attachment (%s)" % hdr.get("Content-Disposition"))
+        text = body.decode()
+        lines = text.splitlines()
+        check(lines and lines[0].startswith("# batlink capture:") and
+              ("%d frames" % len(fed)) in lines[0], "the log's first line says what it holds (%s)"
+              % (lines[0] if lines else None))
+        got = [l for l in lines if not l.startswith("#")]
+        check(got == fed, "the log holds the frames fed, in order (%d of %d)" % (len(got), len(fed)))
+        log = os.path.join(tmp, "capture.log")
+        with open(log, "w") as f:
+            f.write(text)
+        r = subprocess.run([BATLINK, "dump", "--stats", log], capture_output=True, timeout=60)
+        out = r.stdout.decode().splitlines()
+        check(r.returncode == 0 and len(out) == len(fed) and "soc_pct=64" in r.stdout.decode(),
+              "batlink dump reads the download back: %d frames, no bad line (rc %d, %s)" %
+              (len(out), r.returncode, r.stderr.decode().strip()[-200:]))
+    finally:
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+        stop(p)
+
+
 def bridge_tests(tmp):
     jk = os.path.join(tmp, "jk0")
     sim = subprocess.Popen([BATLINK, "sim", "--bms", "jk", "--current", "-10", "--soc", "60", jk],
@@ -299,6 +381,50 @@ def bridge_tests(tmp):
         srv.close()
 
 
+def packs_tests(tmp):
+    """Two simulated BMS (JK and JBD) on one bridge: the page shows a card per pack."""
+    paths = [os.path.join(tmp, "pa0"), os.path.join(tmp, "pb0")]
+    sims = [subprocess.Popen([BATLINK, "sim", "--bms", kind, "--current", "-5", "--soc", soc, path],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for kind, soc, path in (("jk", "60", paths[0]), ("jbd", "40", paths[1]))]
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = free_port()
+    p = None
+    try:
+        if not wait_for("the simulated BMS", lambda: all(os.path.exists(x) for x in paths)):
+            return
+        err = open(os.path.join(tmp, "packs.err"), "w+")
+        fast = "?interval_ms=300&timeout_ms=250"
+        p = subprocess.Popen([BATLINK, "bridge", "--no-realtime", "--bms", "jk:" + paths[0] + fast,
+                              "--bms", "jbd:" + paths[1] + fast, "--can",
+                              "canet:127.0.0.1:%d" % srv.getsockname()[1], "--http",
+                              "127.0.0.1:%d" % port], stdout=subprocess.DEVNULL, stderr=err)
+        s = wait_for("two packs in the state", lambda: (
+            lambda s: s if s and len((s.get("bridge") or {}).get("packs") or []) == 2 and
+            all(x.get("online") for x in s["bridge"]["packs"]) else None)(state(port)))
+        if s is None:
+            err.seek(0)
+            print(err.read()[-500:], file=sys.stderr)
+            return
+        names = [x["name"] for x in s["bridge"]["packs"]]
+        dom = wait_for("the packs in the browser", lambda: (
+            lambda d: d if d.count('class="card pack"') == 2 else None)(
+            chromium("http://127.0.0.1:%d/" % port, tmp)), 90)
+        if dom:
+            check(all("<h2>%s</h2>" % n in dom for n in names),
+                  "a card per pack, titled with its name (%s)" % names)
+            check(re.search(r"<dt>online</dt><dd>true</dd>", dom) is not None,
+                  "a pack card shows its values (online)")
+    finally:
+        if p is not None:
+            stop(p)
+        for x in sims:
+            stop(x)
+        srv.close()
+
+
 def auth_tests(tmp):
     port = free_port()
     pw = os.path.join(tmp, "pw")
@@ -311,7 +437,8 @@ def auth_tests(tmp):
         st, hdr, _ = get(port, "/")
         check(st == 401 and "Basic" in hdr.get("WWW-Authenticate", ""),
               "/ without credentials: 401 with a Basic challenge")
-        for path in ("/api/state", "/api/history", "/metrics", "/static/app.js"):
+        for path in ("/api/state", "/api/history", "/metrics", "/static/app.js", "/api/diagnose",
+                     "/api/capture.log"):
             check(get(port, path)[0] == 401, "%s without credentials: 401" % path)
         check(get(port, "/", "admin:wrong")[0] == 401, "a wrong password: 401")
         check(get(port, "/", "admin:s3cret pas")[0] == 401, "a password prefix: 401")
@@ -338,7 +465,9 @@ def main():
     try:
         page_tests(tmp)
         escape_tests(tmp)
+        diagnose_tests(tmp)
         bridge_tests(tmp)
+        packs_tests(tmp)
         auth_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -82,7 +82,7 @@ static void test_registry(void **state)
     opts(&o);
     assert_int_equal(bl_bms_codec_steps(codec("jk"), &o), 1);
     assert_int_equal(bl_bms_codec_steps(codec("jbd"), &o), 2);
-    assert_int_equal(bl_bms_codec_steps(codec("daly"), &o), 7);
+    assert_int_equal(bl_bms_codec_steps(codec("daly"), &o), 8);
     assert_int_equal(bl_bms_codec_steps(codec("jkpb"), &o), 3);
     o.modbus = true;
     assert_int_equal(bl_bms_codec_steps(codec("jkpb"), &o), 2);
@@ -474,7 +474,26 @@ static void test_daly_reading(void **state)
     assert_true(rep.step_done);
     assert_int_equal(b.temp_count, 1);
     assert_int_equal(b.temp_dc[0], 150);
+    /* 0x98 failure status (bms-serial.md 4, DALY-DOC bit table; no capture holds one): byte 0 b1
+     * cell voltage high level 2, byte 4 b0 charge MOSFET over-temperature, byte 5 b0 AFE fault */
+    uint8_t f98[13] = {0xA5, 0x01, 0x98, 0x08, 0x02, 0, 0, 0, 0x01, 0x01, 0, 0x07, 0};
+    for (size_t i = 0; i < 12; i++)
+        f98[12] = (uint8_t)(f98[12] + f98[i]);
+    assert_false(bl_bms_known(&b, BL_BMS_ALARMS));
+    rep = parse_ok(c, &o, 7, f98, sizeof f98, &used, &b);
+    assert_int_equal(used, 13);
+    assert_true(bl_bms_known(&b, BL_BMS_ALARMS));
+    assert_int_equal(b.alarms, BL_BMS_AL_CELL_OVERVOLTAGE | BL_BMS_AL_MOSFET_OVERTEMP |
+                                   BL_BMS_AL_PROTECTION_A);
     assert_int_equal(c->finish(&o, &b, NULL), BL_OK);
+    /* no failure bit: alarms known and empty */
+    memset(f98 + 4, 0, 8);
+    f98[12] = 0;
+    for (size_t i = 0; i < 12; i++)
+        f98[12] = (uint8_t)(f98[12] + f98[i]);
+    parse_ok(c, &o, 7, f98, sizeof f98, &used, &b);
+    assert_int_equal(b.alarms, 0);
+    assert_true(bl_bms_known(&b, BL_BMS_ALARMS));
     /* the option for firmware with the reversed sign */
     o.invert_current = true;
     n = load("daly_mpp-solar.txt", "daly_rsp_soc2", buf);

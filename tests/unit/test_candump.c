@@ -134,6 +134,11 @@ static void test_parse_variants(void **state)
     assert_int_equal(m.kind, BL_CANDUMP_EMPTY);
     assert_int_equal(parse("  \r", &f, &m, NULL), BL_OK);
     assert_int_equal(m.kind, BL_CANDUMP_EMPTY);
+    /* '#' comment lines (the header of the web page's capture download) are skipped */
+    assert_int_equal(parse("# batlink capture: 600 s", &f, &m, NULL), BL_OK);
+    assert_int_equal(m.kind, BL_CANDUMP_EMPTY);
+    assert_int_equal(parse("  # indented", &f, &m, NULL), BL_OK);
+    assert_int_equal(m.kind, BL_CANDUMP_EMPTY);
 }
 
 struct bad_case {

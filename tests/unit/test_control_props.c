@@ -5,7 +5,10 @@
  * the safe frames go on (or silence with on_dead = silent); limits start only after
  * BL_CTL_STARTUP_READINGS valid readings in a row, at no more than any target seen meanwhile;
  * otherwise no increase faster than the ramp and none within current_hold of a decrease; never
- * a value that was not read. */
+ * a value that was not read. With random site inputs (a second inverter charging/discharging,
+ * a meter, inputs going stale) the coordination candidate only ever lowers a current limit,
+ * blocks the right direction within the step, and leaves state, alarms, flags, voltages and the
+ * transmit decision exactly as the controller made them (failsafe timing unchanged). */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,7 @@
 #include <cmocka.h>
 
 #include "batlink/control.h"
+#include "batlink/coord.h"
 
 #define S      1000000LL
 #define TRACES 3000
@@ -119,8 +123,67 @@ static struct bl_bms make_invalid(struct trace *tr)
     return b;
 }
 
+/* Random site inputs through the coordination candidate (coord.h): checks it against the
+ * controller's output `o` (left unchanged: the controller's own properties are checked on it
+ * below, and the combined output must never exceed it). */
+static void site_step(struct bl_site *site, struct bl_coord *coord,
+                      const struct bl_coord_config *ccfg, const struct bl_ctl_out *o, bl_us now)
+{
+    if (chance(20)) {
+        site->other_inverter_battery_power_w = between(-5000, 5000);
+        site->known |= 1u << BL_SITE_OTHER_BAT_POWER;
+    }
+    if (chance(20)) {
+        site->grid_power_w = between(-8000, 8000);
+        site->known |= 1u << BL_SITE_GRID_POWER;
+    }
+    if (chance(5)) site->known &= ~(1u << BL_SITE_OTHER_BAT_POWER); /* input stale */
+    if (chance(5)) site->known &= ~(1u << BL_SITE_GRID_POWER);
+    struct bl_coord_out co;
+    bl_coord_step(coord, ccfg, site, between(-3000, 3000), between(0, 60000), now, &co);
+    struct bl_ctl_out x = *o;
+    bl_coord_apply(&co, &x);
+    /* never above any other candidate: at most what the controller decided, never negative */
+    assert_true(x.charge_current_ma <= o->charge_current_ma && x.charge_current_ma >= 0);
+    assert_true(x.discharge_current_ma <= o->discharge_current_ma && x.discharge_current_ma >= 0);
+    if (x.charge_current_ma < o->charge_current_ma)
+        assert_int_equal(x.charge_current_reason, BL_CTL_R_COORDINATION);
+    /* the failsafe is the controller's alone */
+    assert_int_equal(x.state, o->state);
+    assert_int_equal(x.transmit, o->transmit);
+    assert_int_equal(x.alarms, o->alarms);
+    assert_int_equal(x.charge_enable, o->charge_enable);
+    assert_int_equal(x.discharge_enable, o->discharge_enable);
+    assert_int_equal(x.charge_voltage_mv, o->charge_voltage_mv);
+    assert_int_equal(x.discharge_voltage_mv, o->discharge_voltage_mv);
+    if (o->state != BL_CTL_OK) assert_memory_equal(&x, o, sizeof x);
+    /* the rule itself: a known other inverter above the threshold blocks within the step */
+    double w;
+    if (ccfg->enabled && o->state == BL_CTL_OK && ccfg->engage_us == 0 &&
+        bl_site_value(site, BL_SITE_OTHER_BAT_POWER, &w)) {
+        if (w > ccfg->threshold_w) assert_int_equal(x.discharge_current_ma, 0);
+        if (w < -ccfg->threshold_w) assert_int_equal(x.charge_current_ma, 0);
+    }
+    /* unknown: the blocks drop out (only the grid rule may still cap the charge) */
+    if (!bl_site_value(site, BL_SITE_OTHER_BAT_POWER, &w))
+        assert_false(coord->block_charge || coord->block_discharge);
+}
+
 static void one_trace(unsigned n)
 {
+    struct bl_site site;
+    bl_site_init(&site);
+    struct bl_coord coord;
+    bl_coord_init(&coord);
+    struct bl_coord_config ccfg;
+    bl_coord_config_defaults(&ccfg);
+    ccfg.enabled = !chance(10);
+    ccfg.threshold_w = between(50, 1000);
+    ccfg.release_w = between(0, ccfg.threshold_w);
+    ccfg.hold_us = between(0, 60) * S;
+    ccfg.engage_us = chance(50) ? 0 : between(0, 10) * S;
+    ccfg.grid_no_charge = chance(30);
+    ccfg.ramp_ma_per_s = chance(30) ? 0 : between(100, 20000);
     struct bl_ctl_config cfg;
     bl_ctl_config_defaults(&cfg);
     cfg.max_charge_ma = between(0, 200) * 1000;
@@ -186,6 +249,7 @@ static void one_trace(unsigned n)
             assert_int_equal(bl_ctl_set_user_limit(&c, false, ma, now + between(0, 30) * S), BL_OK);
         }
         bl_ctl_step(&c, now, &o);
+        site_step(&site, &coord, &ccfg, &o, now);
 
         /* never above the configured maximum; never negative; output <= its target */
         assert_true(o.charge_current_ma >= 0 && o.charge_current_ma <= cfg.max_charge_ma);
