@@ -7,7 +7,7 @@
 # histograms, so the peak RSS must not grow with the capture length (checked: the long run may
 # use at most 1 MiB more than the short one; exit 1 otherwise). Peer in the same run: a python-can
 # script that only counts frames and periods per id (the least a user would script), on the short
-# file. Needs about 700 MB of free disk in $TMPDIR (checked with df first).
+# file, and `batlink dump` on the long file (issue 13: diagnose beside dump). Needs about 700 MB of free disk in $TMPDIR (checked with df first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-3600}
@@ -35,7 +35,8 @@ for f in long short; do
     printf "%-6s verdict frames ids: %s\n" "$f" "$("$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["verdict"], d["frames"], len(d["messages"]))' "$tmp/$f.json")"
 done
 
-tools=("diagnose long=$batlink diagnose --json $tmp/long.log" "diagnose short=$batlink diagnose --json $tmp/short.log")
+tools=("diagnose long=$batlink diagnose --json $tmp/long.log" "diagnose short=$batlink diagnose --json $tmp/short.log"
+       "dump long (peer)=$batlink dump $tmp/long.log")
 if "$py" -c 'import can' 2>/dev/null; then
     cat >"$tmp/peer.py" <<'PY'
 import sys, can

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "batlink/battery.h"
+#include "batlink/comply.h"
 #include "batlink/err.h"
 #include "batlink/frame.h"
 #include "batlink/recognize.h"
@@ -117,10 +118,11 @@ struct bl_range {
 
 /** Settings; bl_analysis_init fills the defaults for zero members. */
 struct bl_analysis_opts {
-    enum bl_ident force;   /**< BL_IDENT_UNKNOWN = identify from the traffic */
-    int64_t min_timing_us; /**< shorter captures get "too short to judge timing" [5 s] */
-    int64_t window_us;     /**< interference window [10 s] */
-    int64_t gap_us;        /**< battery silence reported as link_gap [3 s] */
+    enum bl_ident force;          /**< BL_IDENT_UNKNOWN = identify from the traffic */
+    int64_t min_timing_us;        /**< shorter captures get "too short to judge timing" [5 s] */
+    int64_t window_us;            /**< interference window [10 s] */
+    int64_t gap_us;               /**< battery silence reported as link_gap [3 s] */
+    struct bl_comply_opts comply; /**< inverter compliance (comply.h; zero = its defaults) */
 };
 
 /** One finding: a stable `code`, severity, layer 1-5 (field-diagnosis.md section 1), text. */
@@ -132,7 +134,26 @@ struct bl_finding {
     char message[BL_FINDING_TEXT];
     char evidence[BL_FINDING_TEXT];
     const char *next_step; /**< static */
+    bool cause;            /**< a cause finding (termination ...), not a symptom (error_frames) */
+    double likelihood;     /**< cause findings: posterior probability 0-1 (src/diag/causes.c);
+                                0 for symptom findings */
 };
+
+/** The root causes of seed 004's 100-call mix (field-diagnosis.md section 2), as cause codes. */
+enum bl_cause {
+    BL_CAUSE_INVERTER_BATTERY_TYPE, /**< 43: protocol setting on the inverter */
+    BL_CAUSE_TERMINATION,           /**< 31: missing or extra 120 ohm terminator */
+    BL_CAUSE_CABLE_OR_EMI,          /**< 12: damaged or wrong cable; EMI, ground loop */
+    BL_CAUSE_BATTERY_NOT_MASTER,    /**<  6: DIP switches: not master, wrong address/protocol */
+    BL_CAUSE_BITRATE_MISMATCH,      /**<  5: bit rate */
+    BL_CAUSE_SCALING_ERROR,         /**<  3: firmware: scaling, byte order, incompatibility */
+    BL_CAUSE__COUNT
+};
+
+/** Cause code ("termination" ...), "?" out of range. */
+const char *bl_cause_code(enum bl_cause c);
+/** Prior of the cause: its share of seed 004's 100 calls (0.43 ...). */
+double bl_cause_prior(enum bl_cause c);
 
 /**
  * The whole analyser state: caller-owned (about 400 kB, so allocate it once, not on a small
@@ -171,13 +192,28 @@ struct bl_analysis {
     uint64_t implausible_soc, implausible_scale, implausible_range, implausible_limits;
     char implausible_example[96];
     struct bl_interference intf;
+    struct bl_comply comply; /**< does the inverter honour the limits (comply.h) */
+    /* error frames by one-second slot: steady errors fill every slot, a load that switches
+     * on and off gives runs of slots with errors between runs without */
+    int64_t eslot;       /**< current slot (capture seconds), -1 = none yet */
+    bool eslot_err;      /**< an error frame in the current slot */
+    bool eslot_prev_err; /**< ... in the slot before */
+    uint64_t slots, slots_err, err_runs;
+    uint64_t err_hour[24];  /**< error frames per hour of day (UTC of the capture's clock) */
+    uint64_t data_hour[24]; /**< data frames per hour of day */
     /* results of bl_analysis_finish */
     enum bl_ident ident;
     char ident_evidence[BL_FINDING_TEXT];
     enum bl_severity verdict;
     unsigned nfindings;
     struct bl_finding findings[BL_ANALYSIS_MAX_FINDINGS];
+    bool causes_judged;                      /**< the bus showed a problem: posterior below */
+    double cause_posterior[BL_CAUSE__COUNT]; /**< P(cause | evidence), sums to 1 when judged */
 };
+
+/** The most likely cause after bl_analysis_finish, or BL_CAUSE__COUNT when the bus showed no
+ * problem to explain. */
+enum bl_cause bl_analysis_top_cause(const struct bl_analysis *a);
 
 /** Reset `a`; `opt` may be NULL. Never fails. Cost O(size). */
 void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt);
@@ -193,7 +229,9 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f);
 /**
  * Close the analysis at `end_us` (the end of the capture: the last frame for files, the end of
  * --duration for live sources; earlier values are raised to the last frame) and compute
- * identification, findings (ordered by layer, then fail before warn before info) and verdict.
+ * identification, findings and verdict. Order: the cause findings first, most likely first (see
+ * src/diag/causes.c for the model), then the symptom findings by layer, fail before warn before
+ * info.
  * May be called once. O(ids x bins).
  */
 void bl_analysis_finish(struct bl_analysis *a, int64_t end_us);
@@ -221,6 +259,46 @@ size_t bl_checklist(enum bl_ident p, struct bl_check *out, size_t max);
 /** "configuration", "physical connection", "cable", "electrical environment", "protocol and
  * firmware"; "?" outside 1-5. */
 const char *bl_layer_name(unsigned layer);
+
+/* ---- the fallback: hard-coded settings (field-diagnosis.md 8, src/diag/fallback.c) ---- */
+
+enum bl_fallback_state { BL_FB_UNKNOWN, BL_FB_MET, BL_FB_NOT_MET };
+enum bl_fallback_which {
+    BL_FB_SIZE,
+    BL_FB_SPREAD,
+    BL_FB_RATE,
+    BL_FB_TEMP,
+    BL_FB_ACK,
+    BL_FB__COUNT
+};
+
+/** One condition of seed 004's "acceptable when" table, with what the bus showed. */
+struct bl_fallback_cond {
+    enum bl_fallback_state state;
+    double value, value2; /**< kWh; spread mV; C-rate; temperature min and max degC */
+};
+
+/** Seed 004's static settings scaled to the pack (0 = not known from the bus). */
+struct bl_fallback {
+    unsigned cells;      /**< series cells from the voltages */
+    unsigned modules;    /**< module count the battery reports */
+    double pack_v;       /**< middle of the pack voltage seen */
+    double capacity_ah;  /**< installed capacity the profile reports */
+    double energy_kwh;   /**< capacity x 3.2 V x cells */
+    double charge_v;     /**< 3.40 V/cell */
+    double cutoff_v;     /**< 3.00 V/cell */
+    double current_lo_a; /**< 0.3 C */
+    double current_hi_a; /**< 0.5 C */
+    struct bl_fallback_cond cond[BL_FB__COUNT];
+    enum bl_fallback_state verdict; /**< met: all met; not met: any not met; else unknown */
+};
+
+/** Compute the fallback from a finished analysis. O(1). */
+void bl_fallback_compute(const struct bl_analysis *a, struct bl_fallback *out);
+/** The condition's text; "yes"/"no"/"unknown"; what is lost (static strings). */
+const char *bl_fallback_cond_name(enum bl_fallback_which w);
+const char *bl_fallback_state_name(enum bl_fallback_state s);
+const char *bl_fallback_lost(void);
 
 /* ---- pinouts (shared/reference/pinouts.md) ---- */
 

@@ -24,6 +24,13 @@ enum bl_simbat_scenario {
     BL_SIM_TWO_SENDERS,      /**< a second battery sends the same ids with contradicting values */
     BL_SIM_WRONG_BITRATE,    /**< listener at the wrong bit rate: only error and garbage frames */
     BL_SIM_ERROR_BURSTS,     /**< error frames whose rate grows with |current| (inverter EMI) */
+    BL_SIM_TERMINATION,      /**< a terminator missing: errors at any current, error-passive,
+                                  some bursts lost */
+    BL_SIM_EMI_TIME,         /**< errors only while a nearby load runs (15 s of every 40 s),
+                                  whatever the current */
+    BL_SIM_WRONG_INVERTER,   /**< the inverter is set to another battery type: no keep-alive */
+    BL_SIM_OVER_LIMIT,       /**< the BMS derates to 40 A, the inverter keeps drawing 65 A */
+    BL_SIM_EMI_STEPS,        /**< an installer steps the power 0-100 A; errors above 40 A */
     BL_SIM__COUNT
 };
 
@@ -82,7 +89,8 @@ void bl_simbat_cfg_default(struct bl_simbat_cfg *cfg);
 
 /** Scenario by name ("normal", "charging-to-full", "alarm", "silent-after-N" (N seconds, sets
  * *silent_after_s when not NULL), "missing-frames", "late-frames", "two-senders",
- * "wrong-bitrate", "error-bursts"). Returns BL_ERR_USAGE for an unknown name. */
+ * "wrong-bitrate", "error-bursts", "termination", "emi-time", "wrong-inverter", "over-limit",
+ * "emi-steps"). Returns BL_ERR_USAGE for an unknown name. */
 enum bl_err bl_simbat_scenario_find(const char *name, enum bl_simbat_scenario *out,
                                     uint32_t *silent_after_s) BL_MUST_CHECK;
 /** Name of a scenario ("normal" ...); "?" for out-of-range values. */

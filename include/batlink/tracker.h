@@ -32,6 +32,9 @@ struct bl_link {
      * BL_CAN_EFF_FLAG set */
     unsigned n_conflict_ids;
     uint32_t conflict_ids[4];
+    /* filled by monitor from the inverter compliance checks (comply.h), published as
+     * link.inverter_problems: bit k = enum bl_comply_kind k violated now */
+    uint32_t inverter_problems;
 };
 
 /** "up", "stale", "down" (never NULL; "?" for values out of range). */

@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/diag_bundle.h"
+#include "app/diag_record.h"
+#include "batlink/candump.h"
 #include "batlink/config.h"
 #include "batlink/diag.h"
 #include "batlink/loop.h"
@@ -26,6 +29,14 @@ struct diag_opts {
     enum fmt fmt;
     double duration; /* 0 = files: to EOF; live: [diagnose] duration (30 s) */
     bool guide, scan, fmt_set;
+    bool fallback;       /* --fallback: seed 004's hard-coded settings for this pack */
+    const char *log;     /* --log FILE: append one JSON line per call */
+    const char *summary; /* --summary FILE: the table over the calls of a log */
+    const char *bundle;  /* --bundle FILE.tar.gz: capture, reports, version, config */
+    bool watch;          /* --duration 0: live watch until stopped */
+    double every;        /* --every S: period of the watch reports [60] */
+    FILE *logf;
+    struct diag_notes notes; /* --note KEY=VALUE */
     const char *profile;
     const char *uri;
     const char *config; /* --config FILE: [diagnose] format, duration; [source] uri */
@@ -38,6 +49,13 @@ struct run {
     uint64_t warnings;
     bool quiet;      /* bit-rate scan: warnings only counted */
     char where[300]; /* "FILE:LINE: uri: " when SOURCE is the config file's [source] uri */
+    FILE *cap;       /* --bundle: the frames as candump -L lines (a temporary file) */
+    /* --duration 0: a snapshot of the analysis is finished and reported every `every` s */
+    double every;
+    bool json;
+    struct bl_analysis *snap;
+    uint64_t prev_frames, prev_errors;
+    bl_us prev_at;
 };
 
 struct scan_result {
@@ -65,7 +83,24 @@ static void usage(FILE *f)
             "  --markdown       a service record to attach to a job (date, source, verdict,\n"
             "                   findings, checklist)\n"
             "  --duration S     live sources: listen S seconds (default 30); files: analyse\n"
-            "                   only the first S seconds of real time\n"
+            "                   only the first S seconds of real time; 0 = watch until\n"
+            "                   stopped, a line every --every S (default 60) with the\n"
+            "                   period's frames, errors, current, temperature and best\n"
+            "                   cause (JSON lines with --json), the full report at the end\n"
+            "  --fallback       also print seed 004's hard-coded settings for the pack seen\n"
+            "                   (charge 3.40 V/cell, 0.3-0.5 C, cut-off 3.00 V/cell), what\n"
+            "                   is lost and whether it is acceptable here\n"
+            "  --note KEY=VALUE the installer's answers for the record (repeatable):\n"
+            "                   battery_model, battery_firmware, inverter_model,\n"
+            "                   inverter_firmware, symptom, cause, layer (1-5), fix,\n"
+            "                   time_l1 .. time_l5 (minutes), tried_l1 .. tried_l5, why,\n"
+            "                   settings, ack\n"
+            "  --log FILE       append this call (findings, verdict, notes) as one JSON line\n"
+            "  --summary FILE   print causes by layer, time and yield per layer over the\n"
+            "                   calls of a --log file, then exit\n"
+            "  --bundle FILE.tar.gz  also write, for a forum post: the capture (candump -L),\n"
+            "                   the report as text, JSON and Markdown, the version and the\n"
+            "                   --config file with passwords removed\n"
             "  --guide          the checklist for what the bus cannot show (layers 1-4); with\n"
             "                   no SOURCE it is printed alone; failing reports always have it\n"
             "  --scan-bitrate   live slcan:/socketcan: only: listen at 500, 250, 125 and\n"
@@ -106,10 +141,37 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             o->guide = true;
         } else if (strcmp(a, "--scan-bitrate") == 0) {
             o->scan = true;
+        } else if (strcmp(a, "--fallback") == 0) {
+            o->fallback = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             *done = true;
             return BL_EXIT_OK;
+        } else if (strcmp(a, "--note") == 0 || strcmp(a, "--log") == 0 ||
+                   strcmp(a, "--summary") == 0 || strcmp(a, "--bundle") == 0) {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+                app__err("diagnose: %s needs a value (try: batlink diagnose --help)", a);
+                return BL_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            char err[200];
+            if (strcmp(a, "--note") == 0) {
+                if (!diag_rec__note(&o->notes, v, err, sizeof err)) {
+                    app__err("diagnose: %s", err);
+                    return BL_EXIT_USAGE;
+                }
+            } else if (strcmp(a, "--summary") == 0) {
+                o->summary = v;
+            } else if (strcmp(a, "--bundle") == 0) {
+                o->bundle = v;
+            } else {
+                o->log = v;
+            }
+        } else if (strcmp(a, "--every") == 0) {
+            if (i + 1 >= argc || !app__parse_double("--every", argv[i + 1], 1, 86400, &o->every))
+                return i + 1 >= argc ? (app__err("diagnose: --every needs a value"), BL_EXIT_USAGE)
+                                     : BL_EXIT_USAGE;
+            i++;
         } else if (strcmp(a, "--duration") == 0 || strcmp(a, "--profile") == 0 ||
                    strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {
@@ -121,8 +183,10 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
                 o->profile = v;
             else if (strcmp(a, "--config") == 0)
                 o->config = v;
-            else if (!app__parse_double("--duration", v, 0.001, 1e9, &o->duration))
+            else if (!app__parse_double("--duration", v, 0, 1e9, &o->duration))
                 return BL_EXIT_USAGE;
+            else if (o->duration == 0.0)
+                o->watch = true;
         } else if (a[0] == '-' && a[1] != '\0') {
             app__err("diagnose: unknown option \"%s\" (try: batlink diagnose --help)", a);
             return BL_EXIT_USAGE;
@@ -130,6 +194,14 @@ static int parse_args(int argc, char **argv, struct diag_opts *o, bool *done)
             o->uri = a;
         } else {
             app__err("diagnose: more than one SOURCE (\"%s\", \"%s\")", o->uri, a);
+            return BL_EXIT_USAGE;
+        }
+    }
+    if (o->summary != NULL) return BL_EXIT_OK;
+    if (o->log != NULL) { /* opened now: a path that cannot be appended to is a usage error */
+        o->logf = fopen(o->log, "a");
+        if (o->logf == NULL) {
+            app__err("diagnose: --log %s: %s", o->log, strerror(errno));
             return BL_EXIT_USAGE;
         }
     }
@@ -146,6 +218,12 @@ static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct run *r = ctx;
     bl_analysis_frame(r->a, f);
+    if (r->cap != NULL && !r->quiet) {
+        char line[BL_CANDUMP_LINE_MAX];
+        size_t n = 0;
+        if (bl_candump_format(f, "can0", line, sizeof line, &n) == BL_OK)
+            (void)fwrite(line, 1, n, r->cap);
+    }
 }
 
 static void on_state(void *ctx, enum bl_source_state st)
@@ -163,6 +241,59 @@ static void on_warn(void *ctx, const char *msg)
         fprintf(stderr, "batlink: %s\n", msg);
     else if (r->warnings == MAX_SHOWN_WARNINGS + 1)
         fprintf(stderr, "batlink: diagnose: further warnings only counted\n");
+}
+
+/* One line per period of a live watch: what the period brought and the best bet so far. The
+ * snapshot is one allocation made at start: memory stays flat however long the watch runs. */
+static void on_watch(void *ctx, bl_us now)
+{
+    struct run *r = ctx;
+    memcpy(r->snap, r->a, sizeof *r->snap);
+    int64_t wall = bl_now_wall();
+    bl_analysis_finish(r->snap, wall);
+    const struct bl_analysis *a = r->snap;
+    double dt = r->prev_at != 0 ? (double)(now - r->prev_at) / 1e6 : r->every;
+    uint64_t fr = a->frames - r->prev_frames, er = a->error_frames - r->prev_errors;
+    r->prev_frames = a->frames;
+    r->prev_errors = a->error_frames;
+    r->prev_at = now;
+    const struct bl_battery *b = &a->tracker.state;
+    const struct bl_finding *top = NULL;
+    for (unsigned i = 0; i < a->nfindings && top == NULL; i++)
+        if (a->findings[i].cause && strcmp(a->findings[i].code, "cause_undecided") != 0)
+            top = &a->findings[i];
+    char ts[32] = "";
+    time_t t = (time_t)(wall / 1000000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) != NULL) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bool has_i = bl_battery_known(b, BL_F_CURRENT), has_t = bl_battery_known(b, BL_F_TEMPERATURE);
+    if (r->json) {
+        printf("{\"ts\":\"%s\",\"period_s\":%.1f,\"frames\":%" PRIu64 ",\"error_frames\":%" PRIu64
+               ",\"errors_per_s\":%.3f,",
+               ts, dt, fr, er, dt > 0 ? (double)er / dt : 0.0);
+        if (has_i)
+            printf("\"current_a\":%.1f,", (double)b->v[BL_F_CURRENT] / 1000.0);
+        else
+            printf("\"current_a\":null,");
+        if (has_t)
+            printf("\"temperature_c\":%.1f,", (double)b->v[BL_F_TEMPERATURE] / 10.0);
+        else
+            printf("\"temperature_c\":null,");
+        printf("\"verdict\":\"%s\",\"top_cause\":", bl_verdict_name(a->verdict));
+        if (top != NULL)
+            printf("\"%s\",\"likelihood\":%.3f}\n", top->code, top->likelihood);
+        else
+            printf("null,\"likelihood\":null}\n");
+    } else {
+        printf("%s  +%.0fs  frames %" PRIu64 "  errors %" PRIu64 " (%.2f/s)", ts, dt, fr, er,
+               dt > 0 ? (double)er / dt : 0.0);
+        if (has_i) printf("  %.1f A", (double)b->v[BL_F_CURRENT] / 1000.0);
+        if (has_t) printf("  %.1f degC", (double)b->v[BL_F_TEMPERATURE] / 10.0);
+        printf("  verdict %s", bl_verdict_name(a->verdict));
+        if (top != NULL) printf("  top %s %.2f", top->code, top->likelihood);
+        putchar('\n');
+    }
+    fflush(stdout);
 }
 
 static void on_timeout(void *ctx, bl_us now)
@@ -188,7 +319,15 @@ static int run_source(struct run *r, const char *uri, double seconds, bool *is_f
         app__err("diagnose: %s: loop table full", bl_source_uri(r->src));
         return BL_EXIT_FAIL;
     }
-    struct bl_timer *t = NULL;
+    struct bl_timer *t = NULL, *w = NULL;
+    if (r->snap != NULL && r->every > 0) {
+        bl_us per = (bl_us)(r->every * 1e6);
+        w = bl_loop_timer(r->loop, bl_now_mono() + per, per, on_watch, r);
+        if (w == NULL) {
+            app__err("diagnose: loop table full");
+            return BL_EXIT_FAIL;
+        }
+    }
     if (seconds > 0) {
         t = bl_loop_timer(r->loop, bl_now_mono() + (bl_us)(seconds * 1e6), 0, on_timeout, r);
         if (t == NULL) {
@@ -198,6 +337,7 @@ static int run_source(struct run *r, const char *uri, double seconds, bool *is_f
     }
     e = bl_loop_run(r->loop);
     if (t != NULL) bl_timer_remove(t);
+    if (w != NULL) bl_timer_remove(w);
     const struct bl_source_stats *st = bl_source_stats(r->src);
     r->a->bad_input += st->bad_frames;
     r->a->dropped += st->dropped;
@@ -405,8 +545,84 @@ static void print_checklist_text(FILE *out, enum bl_ident p)
     }
 }
 
+/* ---- the fallback (field-diagnosis.md 8) ---- */
+
+static void fb_num(char *buf, size_t n, double v, const char *unit)
+{
+    if (v > 0.0)
+        snprintf(buf, n, "%.1f %s", v, unit);
+    else
+        snprintf(buf, n, "? (not on the bus)");
+}
+
+static void fb_cond_value(const struct bl_fallback *fb, unsigned k, char *buf, size_t n)
+{
+    const struct bl_fallback_cond *c = &fb->cond[k];
+    buf[0] = '\0';
+    if (k == BL_FB_ACK) {
+        snprintf(buf, n, "ask the customer; record it (--note ack=...)");
+        return;
+    }
+    if (c->state == BL_FB_UNKNOWN && c->value == 0.0 && c->value2 == 0.0) {
+        snprintf(buf, n, "not shown by the bus");
+        return;
+    }
+    switch ((enum bl_fallback_which)k) {
+    case BL_FB_SIZE:
+        snprintf(buf, n, "%.1f kWh", c->value);
+        break;
+    case BL_FB_SPREAD:
+        snprintf(buf, n, "%.0f mV", c->value);
+        break;
+    case BL_FB_RATE:
+        snprintf(buf, n, "up to %.2f C", c->value);
+        break;
+    case BL_FB_TEMP:
+        snprintf(buf, n, "%.1f .. %.1f degC", c->value, c->value2);
+        break;
+    case BL_FB_ACK:
+    case BL_FB__COUNT:
+        break;
+    }
+}
+
+static void print_fallback_lines(FILE *out, const struct bl_fallback *fb, const char *pre)
+{
+    char v[3][48];
+    if (fb->cells > 0)
+        fprintf(out, "%spack: %uS LFP (from %.2f V%s)%s", pre, fb->cells, fb->pack_v,
+                fb->modules > 0 ? ", the battery reports modules" : "", "\n");
+    else
+        fprintf(out,
+                "%spack: cell count not known (no pack voltage on the bus): use 3.40 V and "
+                "3.00 V per cell of the pack\n",
+                pre);
+    if (fb->modules > 0) fprintf(out, "%smodules: %u\n", pre, fb->modules);
+    fb_num(v[0], sizeof v[0], fb->capacity_ah, "Ah");
+    fprintf(out, "%scapacity: %s\n", pre, v[0]);
+    fprintf(out, "%sbattery communication: off; battery type: manual, LFP\n", pre);
+    fb_num(v[0], sizeof v[0], fb->charge_v, "V");
+    fprintf(out, "%scharge voltage: %s (3.40 V/cell)\n", pre, v[0]);
+    fb_num(v[0], sizeof v[0], fb->current_lo_a, "A");
+    fb_num(v[1], sizeof v[1], fb->current_hi_a, "A");
+    fprintf(out, "%scharge and discharge current: %s .. %s (0.3-0.5 C)\n", pre, v[0], v[1]);
+    fb_num(v[0], sizeof v[0], fb->cutoff_v, "V");
+    fprintf(out, "%slow-voltage cut-off: %s (3.00 V/cell)\n", pre, v[0]);
+    fprintf(out, "%slost: %s\n", pre, bl_fallback_lost());
+    fprintf(out, "%sacceptable (seed 004: all of):\n", pre);
+    for (unsigned k = 0; k < BL_FB__COUNT; k++) {
+        fb_cond_value(fb, k, v[2], sizeof v[2]);
+        fprintf(out, "%s  [%s] %s: %s\n", pre, bl_fallback_state_name(fb->cond[k].state),
+                bl_fallback_cond_name((enum bl_fallback_which)k), v[2]);
+    }
+    fprintf(out, "%sverdict: %s\n", pre,
+            fb->verdict == BL_FB_NOT_MET ? "not acceptable for this system"
+            : fb->verdict == BL_FB_MET   ? "acceptable"
+                                         : "open: settle the unknown conditions first");
+}
+
 static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, double dur,
-                       bool guide)
+                       bool guide, bool fallback)
 {
     fprintf(out, "verdict: %s (%u fail, %u warn, %u info)\n", bl_verdict_name(a->verdict),
             count_sev(a, BL_SEV_FAIL), count_sev(a, BL_SEV_WARN), count_sev(a, BL_SEV_INFO));
@@ -420,11 +636,13 @@ static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, 
     if (a->nfindings == 0)
         fprintf(out, "findings: none\n\n");
     else
-        fprintf(out, "findings (by layer, worst first):\n");
+        fprintf(out, "findings (causes, most likely first; then symptoms by layer):\n");
     for (unsigned i = 0; i < a->nfindings; i++) {
         const struct bl_finding *f = &a->findings[i];
         fprintf(out, "  %-4s L%u %-22s %s\n", bl_severity_name(f->severity), f->layer, f->code,
                 f->message);
+        if (f->cause && f->likelihood > 0.0)
+            fprintf(out, "       likelihood: %.2f\n", f->likelihood);
         fprintf(out, "       evidence:  %s\n", f->evidence);
         fprintf(out, "       next step: %s\n", f->next_step);
     }
@@ -469,6 +687,14 @@ static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, 
                 d->unit ? d->unit : "");
     }
     if (any) fputc('\n', out);
+    if (fallback) {
+        struct bl_fallback fb;
+        bl_fallback_compute(a, &fb);
+        fprintf(out, "fallback: hard-coded settings when nothing works (seed 004; only after "
+                     "layers 1-5)\n");
+        print_fallback_lines(out, &fb, "  ");
+        fputc('\n', out);
+    }
     if (guide || a->verdict == BL_SEV_FAIL) print_checklist_text(out, a->ident);
 }
 
@@ -511,7 +737,46 @@ static void json_bits(FILE *out, const char *key, uint32_t bits, const char *(*n
     fputc(']', out);
 }
 
-static void print_json(FILE *out, const struct bl_analysis *a, double dur)
+static void json_num(FILE *out, const char *key, double v, const char *fmt)
+{
+    fprintf(out, ",\"%s\":", key);
+    if (v > 0.0)
+        fprintf(out, fmt, v);
+    else
+        fputs("null", out);
+}
+
+static void json_fallback(FILE *out, const struct bl_analysis *a)
+{
+    struct bl_fallback fb;
+    bl_fallback_compute(a, &fb);
+    fputs(",\"fallback\":{\"cells\":", out);
+    if (fb.cells > 0)
+        fprintf(out, "%u", fb.cells);
+    else
+        fputs("null", out);
+    json_num(out, "capacity_ah", fb.capacity_ah, "%.0f");
+    json_num(out, "energy_kwh", fb.energy_kwh, "%.2f");
+    json_num(out, "charge_voltage_v", fb.charge_v, "%.2f");
+    json_num(out, "cutoff_voltage_v", fb.cutoff_v, "%.2f");
+    json_num(out, "current_min_a", fb.current_lo_a, "%.1f");
+    json_num(out, "current_max_a", fb.current_hi_a, "%.1f");
+    fputs(",\"lost\":", out);
+    json_str(out, bl_fallback_lost());
+    fputs(",\"conditions\":[", out);
+    for (unsigned k = 0; k < BL_FB__COUNT; k++) {
+        char v[64];
+        fb_cond_value(&fb, k, v, sizeof v);
+        fprintf(out, "%s{\"condition\":", k ? "," : "");
+        json_str(out, bl_fallback_cond_name((enum bl_fallback_which)k));
+        fprintf(out, ",\"met\":\"%s\",\"bus\":", bl_fallback_state_name(fb.cond[k].state));
+        json_str(out, v);
+        fputc('}', out);
+    }
+    fprintf(out, "],\"acceptable\":\"%s\"}", bl_fallback_state_name(fb.verdict));
+}
+
+static void print_json(FILE *out, const struct bl_analysis *a, double dur, bool fallback)
 {
     fprintf(out,
             "{\"verdict\":\"%s\",\"profile\":\"%s\",\"duration_s\":%.3f,\"frames\":%" PRIu64
@@ -527,6 +792,11 @@ static void print_json(FILE *out, const struct bl_analysis *a, double dur)
         json_str(out, f->evidence);
         fputs(",\"next_step\":", out);
         json_str(out, f->next_step);
+        fprintf(out, ",\"kind\":\"%s\",\"likelihood\":", f->cause ? "cause" : "symptom");
+        if (f->cause)
+            fprintf(out, "%.3f", f->likelihood);
+        else
+            fputs("null", out);
         fputc('}', out);
     }
     fputs("],\"messages\":[", out);
@@ -577,8 +847,9 @@ static void print_json(FILE *out, const struct bl_analysis *a, double dur)
         fputs(",\"manufacturer\":", out);
         json_str(out, a->tracker.state.manufacturer);
     }
-    fprintf(out, ",\"inverter_heartbeat\":%s}}\n",
-            a->tracker.link.heartbeat_seen ? "true" : "false");
+    fprintf(out, ",\"inverter_heartbeat\":%s}", a->tracker.link.heartbeat_seen ? "true" : "false");
+    if (fallback) json_fallback(out, a);
+    fputs("}\n", out);
 }
 
 char *app__diagnose_json(const struct bl_analysis *a, double dur, size_t *len)
@@ -587,7 +858,7 @@ char *app__diagnose_json(const struct bl_analysis *a, double dur, size_t *len)
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
     if (f == NULL) return NULL;
-    print_json(f, a, dur);
+    print_json(f, a, dur, false);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -609,7 +880,8 @@ static void md_cell(FILE *out, const char *s)
             fputc(*s, out);
 }
 
-static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, double dur)
+static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, double dur,
+                     const struct diag_notes *notes)
 {
     char date[64] = "?";
     time_t now = time(NULL);
@@ -631,12 +903,16 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
     if (a->nfindings == 0)
         fprintf(out, "None.\n\n");
     else {
-        fprintf(out, "| severity | layer | code | message | evidence | next step |\n"
-                     "|---|---|---|---|---|---|\n");
+        fprintf(out, "| severity | layer | code | likelihood | message | evidence | next step |\n"
+                     "|---|---|---|---|---|---|---|\n");
         for (unsigned i = 0; i < a->nfindings; i++) {
             const struct bl_finding *f = &a->findings[i];
             fprintf(out, "| %s | %u %s | `%s` | ", bl_severity_name(f->severity), f->layer,
                     bl_layer_name(f->layer), f->code);
+            if (f->cause && f->likelihood > 0.0)
+                fprintf(out, "%.2f | ", f->likelihood);
+            else
+                fputs("- | ", out);
             md_cell(out, f->message);
             fputs(" | ", out);
             md_cell(out, f->evidence);
@@ -680,11 +956,24 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
         md_cell(out, c[i].text);
         fputc('\n', out);
     }
-    fprintf(out, "\n## Record\n\n"
-                 "- Symptom as reported: \n- Root cause and the layer that found it: \n"
-                 "- Fix (setting changed, part replaced): \n"
-                 "- Verification (e.g. communication uptime over 24 h): \n"
-                 "- Time spent per layer: \n");
+    {
+        struct bl_fallback fb;
+        bl_fallback_compute(a, &fb);
+        fprintf(out, "\n## Fallback: hard-coded settings (only when layers 1-5 fail)\n\n");
+        print_fallback_lines(out, &fb, "- ");
+    }
+    diag_rec__md(out, notes, a);
+    const char *v;
+    fprintf(out, "\n## Record\n\n- Symptom as reported: %s\n",
+            (v = diag_rec__get(notes, "symptom")) != NULL ? v : "");
+    fprintf(out, "- Root cause and the layer that found it: %s%s%s\n",
+            (v = diag_rec__get(notes, "cause")) != NULL ? v : "",
+            diag_rec__get(notes, "layer") != NULL ? ", layer " : "",
+            diag_rec__get(notes, "layer") != NULL ? diag_rec__get(notes, "layer") : "");
+    fprintf(out, "- Fix (setting changed, part replaced): %s\n",
+            (v = diag_rec__get(notes, "fix")) != NULL ? v : "");
+    fprintf(out, "- Verification (e.g. communication uptime over 24 h): %s\n",
+            (v = diag_rec__get(notes, "verification")) != NULL ? v : "");
 }
 
 static int guide_only(const struct diag_opts *o, enum bl_ident p)
@@ -705,13 +994,59 @@ static int guide_only(const struct diag_opts *o, enum bl_ident p)
     return BL_EXIT_OK;
 }
 
-int bl_cmd_diagnose(int argc, char **argv)
+/* The reports into memory, the config redacted, then the archive. */
+static bool write_bundle(const struct diag_opts *o, struct run *r, double dur)
 {
-    struct diag_opts o;
-    memset(&o, 0, sizeof o);
-    bool done;
-    int rc = parse_args(argc, argv, &o, &done);
-    if (rc != BL_EXIT_OK || done) return rc;
+    char *buf[4] = {NULL, NULL, NULL, NULL};
+    size_t len[4] = {0, 0, 0, 0};
+    bool ok = true;
+    for (unsigned k = 0; k < 4 && ok; k++) {
+        FILE *m = open_memstream(&buf[k], &len[k]);
+        if (m == NULL) {
+            ok = false;
+            break;
+        }
+        if (k == 0) print_text(m, r->a, bl_source_uri(r->src), dur, true, true);
+        if (k == 1) print_json(m, r->a, dur, true);
+        if (k == 2) print_md(m, r->a, bl_source_uri(r->src), dur, &o->notes);
+        if (k == 3) {
+            FILE *cf = o->config != NULL ? fopen(o->config, "r") : NULL;
+            if (cf != NULL) {
+                char text[65536];
+                size_t n = fread(text, 1, sizeof text, cf);
+                fclose(cf);
+                diag_bundle__redact(text, n, m);
+            } else {
+                fprintf(m, "; no --config file was given%s\n",
+                        o->config != NULL ? " (unreadable)" : "");
+            }
+        }
+        ok = fclose(m) == 0;
+    }
+    char version[64];
+    snprintf(version, sizeof version, "batlink %s\n", BL_VERSION);
+    struct diag_bundle_file files[] = {
+        {"capture.log", NULL, 0, r->cap},
+        {"report.txt", buf[0], len[0], NULL},
+        {"report.json", buf[1], len[1], NULL},
+        {"report.md", buf[2], len[2], NULL},
+        {"VERSION", version, strlen(version), NULL},
+        {"batlink.ini", buf[3], len[3], NULL},
+    };
+    char err[300] = "";
+    if (ok && r->cap == NULL) ok = false;
+    if (ok)
+        ok = diag_bundle__write(o->bundle, files, sizeof files / sizeof files[0], err, sizeof err);
+    if (!ok) app__err("diagnose: --bundle %s", err[0] ? err : "out of memory or temporary file");
+    for (unsigned k = 0; k < 4; k++)
+        free(buf[k]);
+    return ok;
+}
+
+static int diagnose(const struct diag_opts *op)
+{
+    struct diag_opts o = *op;
+    int rc;
     /* [diagnose] of the file (design.md section 7); the defaults are the built-in ones */
     struct bl_config cfg;
     char err[256];
@@ -770,40 +1105,81 @@ int bl_cmd_diagnose(int argc, char **argv)
     bool file = false;
     int64_t t0 = bl_now_wall();
     bl_us m0 = bl_now_mono();
+    if (o.watch) { /* --duration 0: until stopped, a report line every --every seconds */
+        r.every = o.every > 0 ? o.every : 60.0;
+        r.json = o.fmt == FMT_JSON;
+        r.snap = malloc(sizeof *r.snap);
+        if (r.snap == NULL) {
+            app__err("diagnose: out of memory");
+            rc = BL_EXIT_FAIL;
+        }
+    }
+    if (o.bundle != NULL && (r.cap = tmpfile()) == NULL) {
+        app__err("diagnose: --bundle: temporary file: %s", strerror(errno));
+        rc = BL_EXIT_FAIL;
+    }
     if (rc == -1) {
         bl_analysis_init(r.a, &ao);
         r.a->scan_bps = scan_bps; /* another rate than the profile's: bitrate_mismatch */
         /* a live source stops after --duration ([diagnose] duration, 30 s); a file runs to
          * its end */
         double secs = o.duration;
-        if (secs <= 0 && !(strcmp(uri, "-") == 0 || strstr(uri, ".log") || strstr(uri, ".pcap") ||
-                           starts(uri, "candump:") || starts(uri, "pcap:")))
+        if (secs <= 0 && !o.watch &&
+            !(strcmp(uri, "-") == 0 || strstr(uri, ".log") || strstr(uri, ".pcap") ||
+              starts(uri, "candump:") || starts(uri, "pcap:")))
             secs = cfg.diagnose.duration;
         rc = run_source(&r, uri, secs, &file);
-        if (rc == -1 && !file && secs <= 0) secs = cfg.diagnose.duration;
+        if (rc == -1 && !file && secs <= 0 && !o.watch) secs = cfg.diagnose.duration;
     }
     if (rc == -1) {
         bool live = !file;
         double elapsed = (double)(bl_now_mono() - m0) / 1e6;
-        int64_t end = live && r.a->frames > 0 ? t0 + (bl_us)(elapsed * 1e6) : 0;
+        /* a live listen of silence still has an end: the causes of silence are judged */
+        int64_t end = live ? t0 + (bl_us)(elapsed * 1e6) : 0;
         bl_analysis_finish(r.a, end);
         double dur = live ? elapsed : bl_analysis_duration_s(r.a);
         if (o.fmt == FMT_JSON)
-            print_json(stdout, r.a, dur);
+            print_json(stdout, r.a, dur, o.fallback);
         else if (o.fmt == FMT_MD)
-            print_md(stdout, r.a, bl_source_uri(r.src), dur);
+            print_md(stdout, r.a, bl_source_uri(r.src), dur, &o.notes);
         else
-            print_text(stdout, r.a, bl_source_uri(r.src), dur, o.guide);
+            print_text(stdout, r.a, bl_source_uri(r.src), dur, o.guide, o.fallback);
         if (fflush(stdout) != 0) {
             app__err("diagnose: write to stdout: %s", strerror(errno));
             rc = BL_EXIT_FAIL;
         } else {
             rc = r.a->verdict == BL_SEV_FAIL ? BL_EXIT_FAIL : BL_EXIT_OK;
         }
+        if (o.bundle != NULL && !write_bundle(&o, &r, dur)) rc = BL_EXIT_FAIL;
+        if (o.logf != NULL && !diag_rec__log(o.logf, &o.notes, r.a, bl_source_uri(r.src), dur)) {
+            app__err("diagnose: --log %s: %s", o.log, strerror(errno));
+            rc = BL_EXIT_FAIL;
+        }
     }
     bl_source_close(r.src);
+    if (r.cap != NULL) fclose(r.cap);
+    free(r.snap);
     if (sig) app__sigstop_close(&ss);
     bl_loop_free(r.loop);
     free(r.a);
+    return rc;
+}
+
+int bl_cmd_diagnose(int argc, char **argv)
+{
+    struct diag_opts *o = calloc(1, sizeof *o);
+    if (o == NULL) {
+        app__err("diagnose: out of memory");
+        return BL_EXIT_FAIL;
+    }
+    bool done;
+    int rc = parse_args(argc, argv, o, &done);
+    if (rc == BL_EXIT_OK && !done)
+        rc = o->summary != NULL ? diag_rec__summary(o->summary, stdout) : diagnose(o);
+    if (o->logf != NULL && fclose(o->logf) != 0 && rc == BL_EXIT_OK) {
+        app__err("diagnose: --log %s: %s", o->log, strerror(errno));
+        rc = BL_EXIT_FAIL;
+    }
+    free(o);
     return rc;
 }

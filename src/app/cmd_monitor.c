@@ -29,6 +29,7 @@
 #include "batlink/source.h"
 #include "batlink/term.h"
 #include "batlink/tracker.h"
+#include "batlink/comply.h"
 
 /* least time between two wake-ups of the monitor's loop (bl_loop_set_batch) */
 #define MONITOR_BATCH_US 10000
@@ -96,6 +97,7 @@ struct monitor {
     struct app__site site;      /* [site] inputs / --site: meter, second inverter */
     struct app__link_hook hook; /* [monitor] on_link_down / on_link_up */
     char site_arg[BL_CONFIG_STR];
+    struct bl_comply comply; /* does the inverter honour the battery (live alarms) */
     /* `--bms URI`: a BMS read beside the CAN (read-only; Pylontech per-module detail) */
     const char *bms_uri;
     struct bl_bmslink *bms;
@@ -149,6 +151,11 @@ static struct bl_link link_view(const struct monitor *m, bl_us now)
     const struct bl_source_stats *st = bl_source_stats(m->src);
     if (st != NULL) l.errors += st->bad_frames;
     bl_tracker_conflict_ids(&m->tracker, now, &l);
+    struct bl_comply c = m->comply; /* the time-based checks, judged now on the frames' clock */
+    bl_comply_tick(&c, m->frame_wall <= 0 ? now
+                       : m->finished      ? m->frame_wall
+                                          : m->frame_wall + (now - m->frame_mono));
+    l.inverter_problems = bl_comply_active(&c);
     return l;
 }
 
@@ -284,6 +291,12 @@ static void track_frame(struct monitor *m, const struct bl_frame *f)
         if (m->diag != NULL) app__livediag_frame(m->diag, f);
     }
     if (n.kind != BL_TRACK_APPLIED) note_frame(m, f, &n);
+    /* inverter compliance on the frames' own clock (a replayed capture keeps its grace times):
+     * the state after each applied frame, the keep-alive when the tracker has just seen one */
+    int64_t ft = f->ts_us > 0 ? f->ts_us : now;
+    if (n.kind == BL_TRACK_APPLIED) bl_comply_battery(&m->comply, &m->tracker.state, ft);
+    if (m->tracker.link.heartbeat_seen && m->tracker.link.heartbeat_last_us == now)
+        bl_comply_keepalive(&m->comply, ft);
     if (f->ts_us > 0) {
         m->frame_wall = f->ts_us;
         m->frame_mono = now;
@@ -744,6 +757,7 @@ static int start(struct monitor *m)
     /* every profile's inverter keep-alive: the state names the inverter family it sees */
     to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
+    bl_comply_init(&m->comply, NULL);
     /* a step longer than stale_after (the link was silent) is not integrated */
     app__energy_open(&m->energy, &m->cfg, "monitor", m->cfg.monitor.stale_after);
     app__energy_seed(&m->energy, &m->tracker.state, now);

@@ -168,6 +168,55 @@ static void plan_emi(struct bl_simbat *s, struct plan *p)
     p->err_class = BL_CAN_ERR_PROT | BL_CAN_ERR_BUSERROR;
 }
 
+/* A missing terminator: reflections corrupt frames at any current (2-6 error frames a second),
+ * the controller goes error-passive now and then, and about one burst in eight is lost. */
+static void plan_term(struct bl_simbat *s, struct plan *p)
+{
+    p->errors = 2u + rnd(s) % 5u;
+    p->err_class = BL_CAN_ERR_PROT | BL_CAN_ERR_BUSERROR;
+    p->passive = s->ticks % 10u == 3u;
+    if (rnd(s) % 8u == 0u) p->bursts = 0;
+}
+
+/* A nearby load (a pump, a heat pump's compressor) runs 15 s of every 40 s: errors then,
+ * whatever the battery current (a time-of-day pattern, compressed). */
+static void plan_emi_time(struct bl_simbat *s, struct plan *p)
+{
+    if (s->ticks % 40u < 15u) {
+        p->errors = 6u + rnd(s) % 8u;
+        p->err_class = BL_CAN_ERR_PROT | BL_CAN_ERR_BUSERROR;
+    }
+}
+
+/* The inverter on a generic or lead-acid battery type: it never answers on CAN. */
+static void plan_wrong_inverter(struct bl_simbat *s, struct plan *p)
+{
+    (void)s;
+    p->heartbeat = false;
+}
+
+/* The inverter runs on its own settings: a steady 65 A discharge whatever the battery says. */
+static double request_overdraw(const struct bl_simbat *s)
+{
+    return -65.0 + s->noise_a;
+}
+
+/* Seed 004's layer-4 test: power stepped 25, 50, 75, 100, 75, 50, 25, 0 A, 8 s each (charging);
+ * switching noise corrupts frames above about 40 A, more the higher the current. */
+static double request_steps(const struct bl_simbat *s)
+{
+    static const double step_a[8] = {0.0, 25.0, 50.0, 75.0, 100.0, 75.0, 50.0, 25.0};
+    unsigned k = (unsigned)(s->t_s / 8.0 + 1.0) % 8u; /* from 25 A */
+    return step_a[k];
+}
+
+static void plan_emi_steps(struct bl_simbat *s, struct plan *p)
+{
+    double a = (fabs(s->current_a) - 40.0) / 8.0 + 0.5 * rnd_unit(s);
+    p->errors = a > 0.0 ? (unsigned)a : 0u;
+    p->err_class = BL_CAN_ERR_PROT | BL_CAN_ERR_BUSERROR;
+}
+
 static const struct scenario scenarios[BL_SIM__COUNT] = {
     [BL_SIM_NORMAL] = {"normal", "SOC near 60 %, a slow charge/discharge cycle, inverter 0x305",
                        0.62, 26.0, 1, request_cycle, NULL, NULL},
@@ -191,6 +240,20 @@ static const struct scenario scenarios[BL_SIM__COUNT] = {
                               26.0, 1, request_cycle, NULL, plan_bitrate},
     [BL_SIM_ERROR_BURSTS] = {"error-bursts", "error frames, more of them the higher the current",
                              0.62, 26.0, 1, request_cycle, NULL, plan_emi},
+    [BL_SIM_TERMINATION] = {"termination",
+                            "a terminator missing: errors at any current, error-passive, lost "
+                            "bursts",
+                            0.62, 26.0, 1, request_cycle, NULL, plan_term},
+    [BL_SIM_EMI_TIME] = {"emi-time", "errors while a nearby load runs, 15 s of every 40 s", 0.62,
+                         26.0, 1, request_cycle, NULL, plan_emi_time},
+    [BL_SIM_WRONG_INVERTER] = {"wrong-inverter",
+                               "the inverter is set to another battery type: no keep-alive", 0.62,
+                               26.0, 1, request_cycle, NULL, plan_wrong_inverter},
+    [BL_SIM_OVER_LIMIT] = {"over-limit", "the BMS derates to 40 A, the inverter keeps drawing 65 A",
+                           0.62, 26.0, 1, request_overdraw, NULL, NULL},
+    [BL_SIM_EMI_STEPS] = {"emi-steps",
+                          "power stepped 0-100 A in 8 s steps; errors above 40 A (switching noise)",
+                          0.40, 26.0, 1, request_steps, NULL, plan_emi_steps},
 };
 
 /* ---- configuration ---- */
@@ -300,7 +363,13 @@ static void step(struct bl_simbat *s, double dt)
     s->noise_a += (3.0 * rnd_unit(s) - s->noise_a) * clampd(dt / 20.0, 0.0, 1.0);
     double req = s->cfg.fixed_current ? (double)s->cfg.current_ma / 1000.0 : sc->request(s);
     limits(s);
-    s->current_a = actual_current(s, s->soc, req);
+    if (s->cfg.scenario == BL_SIM_OVER_LIMIT) { /* derated limits the inverter ignores */
+        s->ccl_a = s->ccl_a < 40.0 ? s->ccl_a : 40.0;
+        s->dcl_a = s->dcl_a < 40.0 ? s->dcl_a : 40.0;
+        s->current_a = req;
+    } else {
+        s->current_a = actual_current(s, s->soc, req);
+    }
     double cap_as = (double)s->cfg.capacity_ah * (double)s->cfg.modules * 3600.0;
     s->soc = clampd(s->soc + s->current_a * dt / cap_as, 0.0, 1.0);
     if (s->cfg.scenario == BL_SIM_TWO_SENDERS) {

@@ -118,6 +118,8 @@ void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
     if (a->opt.window_us <= 0) a->opt.window_us = 10 * (int64_t)S_US;
     if (a->opt.gap_us <= 0) a->opt.gap_us = 3 * (int64_t)S_US;
     if ((unsigned)a->opt.force >= BL_IDENT__COUNT) a->opt.force = BL_IDENT_UNKNOWN;
+    bl_comply_init(&a->comply, &a->opt.comply);
+    a->eslot = -1;
     a->ident = BL_IDENT_UNKNOWN;
     a->verdict = BL_SEV_INFO;
     bl_recog_init(&a->recog, NULL, 0);
@@ -137,9 +139,18 @@ static struct bl_analysis_id *id_slot(struct bl_analysis *a, uint32_t id, bool e
     return s;
 }
 
-static void count_error(struct bl_analysis *a, const struct bl_frame *f)
+/* Hour of day (0-23, UTC) of a capture time; captures stamped from 0 (no wall clock) land in
+ * hour 0, which only blurs the time-of-day evidence. */
+static unsigned hour_of(int64_t us)
+{
+    int64_t h = (us / (3600 * (int64_t)S_US)) % 24;
+    return (unsigned)(h < 0 ? h + 24 : h);
+}
+
+static void count_error(struct bl_analysis *a, const struct bl_frame *f, int64_t now)
 {
     a->error_frames++;
+    a->err_hour[hour_of(now)]++;
     a->intf.win_errors++;
     for (unsigned b = 0; b < 10; b++)
         if (f->id & (1u << b)) a->err_class[b]++;
@@ -323,7 +334,43 @@ static void track_state(struct bl_analysis *a, const struct bl_frame *f, int64_t
     }
     a->charge_blocked_now = cb;
     a->discharge_blocked_now = db;
+    bl_comply_battery(&a->comply, b, now);
     check_values(a, f, now);
+}
+
+/* ---- error slots ---- */
+
+static void close_slot(struct bl_analysis *a, bool err)
+{
+    a->slots++;
+    if (err) {
+        a->slots_err++;
+        if (!a->eslot_prev_err) a->err_runs++;
+    }
+    a->eslot_prev_err = err;
+}
+
+/* Move the one-second slot to `now`; silent seconds in between count as slots without errors
+ * (at most one, so a gap of hours costs O(1) and does not flood the count). */
+static void advance_slot(struct bl_analysis *a, int64_t now)
+{
+    int64_t slot = now / S_US;
+    if (a->eslot < 0) {
+        a->eslot = slot;
+        return;
+    }
+    if (slot == a->eslot) return;
+    close_slot(a, a->eslot_err);
+    if (slot - a->eslot > 1) close_slot(a, false);
+    a->eslot = slot;
+    a->eslot_err = false;
+}
+
+void diag__close_slots(struct bl_analysis *a)
+{
+    if (a->eslot < 0) return;
+    close_slot(a, a->eslot_err);
+    a->eslot = -1;
 }
 
 /* ---- per frame ---- */
@@ -345,12 +392,14 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
     }
     a->last_us = now;
     advance_windows(a, now);
+    advance_slot(a, now);
     if (!bl_frame_valid(f)) {
         a->invalid_frames++;
         return;
     }
     if (f->flags & BL_FRAME_ERR) {
-        count_error(a, f);
+        count_error(a, f, now);
+        a->eslot_err = true;
         bl_tracker_frame(&a->tracker, f, now, decode, a, NULL);
         return;
     }
@@ -359,6 +408,7 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
         return;
     }
     a->data_frames++;
+    a->data_hour[hour_of(now)]++;
     bool ext = (f->flags & BL_FRAME_EXT) != 0;
     struct bl_analysis_id *s = id_slot(a, f->id, ext);
     if (s == NULL) {
@@ -376,6 +426,7 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
         s->last_len = f->len;
         memset(s->last_data, 0, sizeof s->last_data);
         memcpy(s->last_data, f->data, f->len);
+        if (s->inverter) bl_comply_keepalive(&a->comply, now);
     }
     if (diag__battery_id(f->id, ext) && !diag__inverter_id(f->id, ext)) {
         a->batt_frames++;

@@ -20,4 +20,18 @@ bool diag__battery_id(uint32_t id, bool ext);
  * NULL while that family has no table (or for BL_IDENT_UNKNOWN). */
 const struct bl_profile *diag__ident_profile(enum bl_ident p);
 
+/** Append a finding (NULL when the list is full); the caller fills message and evidence. */
+struct bl_finding *diag__add(struct bl_analysis *a, const char *code, enum bl_severity sev,
+                             uint8_t layer, const char *next);
+
+/** Close the last one-second error slot (bl_analysis_finish). */
+void diag__close_slots(struct bl_analysis *a);
+
+/** The inverter compliance findings (compliance.c) from a->comply. */
+void diag__comply_findings(struct bl_analysis *a);
+
+/** The cause layer (causes.c): read the symptom findings and the statistics, add the cause
+ * findings with their likelihood. Called by bl_analysis_finish before sorting. */
+void diag__causes(struct bl_analysis *a);
+
 #endif

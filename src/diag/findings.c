@@ -898,8 +898,18 @@ static void interference_finding(struct bl_analysis *a)
              r, w->windows, win_s, rlo, names[lo], rhi, names[hi]);
 }
 
+struct bl_finding *diag__add(struct bl_analysis *a, const char *code, enum bl_severity sev,
+                             uint8_t layer, const char *next)
+{
+    return add(a, code, sev, layer, next);
+}
+
 static int finding_order(const struct bl_finding *x, const struct bl_finding *y)
 {
+    /* causes first, most likely first; then symptoms by layer, worst first */
+    if (x->cause != y->cause) return x->cause ? -1 : 1;
+    if (x->cause && x->likelihood > y->likelihood) return -1;
+    if (x->cause && x->likelihood < y->likelihood) return 1;
     if (x->layer != y->layer) return x->layer < y->layer ? -1 : 1;
     if (x->severity != y->severity) return x->severity > y->severity ? -1 : 1;
     return 0;
@@ -971,7 +981,13 @@ void bl_analysis_finish(struct bl_analysis *a, int64_t end_us)
         protocol_findings(a);
         interference_finding(a);
     }
-    /* stable insertion sort: layer, then fail > warn > info */
+    diag__close_slots(a);
+    if (a->data_frames > 0) {
+        bl_comply_tick(&a->comply, a->end_us);
+        diag__comply_findings(a);
+    }
+    diag__causes(a);
+    /* stable insertion sort: causes by likelihood; then layer, then fail > warn > info */
     for (unsigned i = 1; i < a->nfindings; i++) {
         struct bl_finding t = a->findings[i];
         unsigned j = i;

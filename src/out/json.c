@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "batlink/comply.h"
 #include "batlink/json.h"
 #include "out/out.h"
 
@@ -107,6 +108,13 @@ static bool add_link(cJSON *o, const struct bl_link *l, bl_us now)
     } else if (cJSON_AddNullToObject(lk, "last_frame_age_s") == NULL) {
         return false;
     }
+    cJSON *ip = l->inverter_problems != 0 ? cJSON_AddArrayToObject(lk, "inverter_problems") : NULL;
+    if (l->inverter_problems != 0 && ip == NULL) return false;
+    for (unsigned k = 0; k < BL_COMPLY__COUNT; k++)
+        if (l->inverter_problems & (1u << k)) {
+            cJSON *one = cJSON_CreateString(bl_comply_code((enum bl_comply_kind)k));
+            if (one == NULL || !cJSON_AddItemToArray(ip, one)) return false;
+        }
     cJSON *hb = cJSON_AddObjectToObject(lk, "inverter_heartbeat");
     if (hb == NULL || cJSON_AddBoolToObject(hb, "seen", l->heartbeat_seen) == NULL) return false;
     if (l->heartbeat_seen && !add_seconds(hb, "age_s", now - l->heartbeat_last_us)) return false;

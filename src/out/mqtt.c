@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <mosquitto.h>
 
+#include "batlink/comply.h"
 #include "batlink/json.h"
 #include "batlink/log.h"
 #include "batlink/mqtt.h"
@@ -78,6 +79,7 @@ struct bl_mqtt {
     enum bl_link_state pub_link;
     bl_us pub_at;
     unsigned pub_conflict_n; /* conflicting ids in the last publish */
+    uint32_t pub_problems;   /* inverter problems (comply.h) in the last publish */
     bool announced;          /* discovery sent on this connection (once a state was offered) */
     int avail_sent;          /* -1 unknown, 0 offline, 1 online (per connection) */
     uint32_t bad_seen;       /* implausible fields already logged */
@@ -311,6 +313,7 @@ static void send_state(struct bl_mqtt *m, bl_us now)
     m->pub_b = m->cur;
     m->pub_link = m->have_link ? m->link.state : BL_LINK_UP;
     m->pub_conflict_n = m->have_link ? m->link.n_conflict_ids : 0;
+    m->pub_problems = m->have_link ? m->link.inverter_problems : 0;
     m->pub_at = now;
     for (unsigned f = 0; f < BL_F__COUNT; f++) {
         if (!((bad >> f) & 1u)) continue;
@@ -509,6 +512,24 @@ static void announce_link(struct bl_mqtt *m)
                             "{{ {'ids': value_json.link.conflict_ids | default([]), "
                             "'conflicting_frames': value_json.link.conflicts} | tojson }}");
     send_config(m, "binary_sensor", "conflicting_senders", cfg, true);
+
+    /* The inverter ignores the battery (comply.h): one problem sensor per kind, ON while the
+     * state's link.inverter_problems names it. */
+    for (unsigned k = 0; k < BL_COMPLY__COUNT; k++) {
+        const char *code = bl_comply_code((enum bl_comply_kind)k);
+        char tpl[200];
+        snprintf(tpl, sizeof tpl,
+                 "{{ 'ON' if '%s' in (value_json.link.inverter_problems | default([])) else "
+                 "'OFF' }}",
+                 code);
+        cfg = cJSON_CreateObject();
+        if (cfg == NULL) return;
+        cJSON_AddStringToObject(cfg, "name", bl_comply_name((enum bl_comply_kind)k));
+        cJSON_AddStringToObject(cfg, "value_template", tpl);
+        cJSON_AddStringToObject(cfg, "device_class", "problem");
+        cJSON_AddStringToObject(cfg, "entity_category", "diagnostic");
+        send_config(m, "binary_sensor", code, cfg, true);
+    }
 }
 
 /* The site's quantities (site.h field table; the energy counters total_increasing, so Home
@@ -661,7 +682,8 @@ static bool changed(const struct bl_mqtt *m)
 static bool urgent(const struct bl_mqtt *m)
 {
     return !m->published || (m->have_link && (m->link.state != m->pub_link ||
-                                              m->link.n_conflict_ids != m->pub_conflict_n));
+                                              m->link.n_conflict_ids != m->pub_conflict_n ||
+                                              m->link.inverter_problems != m->pub_problems));
 }
 
 static bool state_pending(const struct bl_mqtt *m)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batlink/comply.h"
 #include "batlink/prom.h"
 #include "out/out.h"
 
@@ -175,6 +176,15 @@ static void link_metrics(struct out *o, const struct bl_link *l, const char *dev
         sample_start(o, "batlink_link_last_frame_age_seconds", dev);
         put(o, "} ");
         put_seconds(o, now - l->last_frame_us);
+    }
+    meta(o, "batlink_inverter_problem", "gauge",
+         "1 while the inverter does not honour the battery (over a limit, charging or "
+         "discharging while disabled, a charge request ignored, keep-alive lost).");
+    for (unsigned k = 0; k < BL_COMPLY__COUNT; k++) {
+        sample_start(o, "batlink_inverter_problem", dev);
+        put(o, ",");
+        put_label(o, "kind", bl_comply_code((enum bl_comply_kind)k));
+        put(o, "} %d\n", (l->inverter_problems >> k) & 1u ? 1 : 0);
     }
     meta(o, "batlink_inverter_heartbeat_seen", "gauge",
          "1 once the inverter's heartbeat (0x305) has been seen.");

@@ -25,11 +25,16 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert list(d) == ["verdict", "profile", "duration_s", "frames", "findings", "messages", "state"], list(d)
 for f in d["findings"]:
-    assert list(f) == ["code", "severity", "layer", "message", "evidence", "next_step"], f
+    assert list(f) == ["code", "severity", "layer", "message", "evidence", "next_step", "kind", "likelihood"], f
+    assert (f["kind"] == "cause") == (f["likelihood"] is not None) and (f["likelihood"] is None or 0 <= f["likelihood"] <= 1), f
     assert f["severity"] in ("fail", "warn", "info") and 1 <= f["layer"] <= 5 and f["message"] and f["next_step"]
 worst = max([{"info": 0, "warn": 1, "fail": 2}[f["severity"]] for f in d["findings"]] or [0])
 assert d["verdict"] == ["ok", "warn", "fail"][worst], d["verdict"]
-order = [(f["layer"], -{"info": 0, "warn": 1, "fail": 2}[f["severity"]]) for f in d["findings"]]
+causes = [f for f in d["findings"] if f["kind"] == "cause"]
+assert d["findings"][:len(causes)] == causes, "causes come first"
+lk = [f["likelihood"] for f in causes]
+assert lk == sorted(lk, reverse=True), lk
+order = [(f["layer"], -{"info": 0, "warn": 1, "fail": 2}[f["severity"]]) for f in d["findings"][len(causes):]]
 assert order == sorted(order), order
 print(d["verdict"], d["profile"], " ".join(f["code"] + ":" + f["severity"] for f in d["findings"]))
 EOF
@@ -145,6 +150,142 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert "29-bit" in d["state"]["profile_evidence"], d["state"]
 ' "$work/r.json" || fail "HV evidence"
+
+# --- causes (issue 13 item 1): the top finding names the cause, with a likelihood; a look-alike
+# capture of another cause names that one; a healthy capture names none
+top_cause() { # file code|none
+    "$BATLINK" diagnose --json "$D/$1" >"$work/c.json" 2>/dev/null
+    python3 - "$work/c.json" "$2" <<'EOF' || fail "$1: top cause should be $2"
+import json, sys
+d = json.load(open(sys.argv[1]))
+causes = [f for f in d["findings"] if f["kind"] == "cause" and f["code"] != "cause_undecided"]
+if sys.argv[2] == "none":
+    assert not causes, causes
+else:
+    assert causes and causes[0]["code"] == sys.argv[2], [(f["code"], f["likelihood"]) for f in causes]
+    assert d["findings"][0]["code"] == sys.argv[2], d["findings"][0]
+    assert 0 < causes[0]["likelihood"] <= 1
+EOF
+}
+top_cause wrong_bitrate_20s.log bitrate_mismatch
+top_cause error_bursts_300s.log cable_or_emi
+top_cause constant_errors_120s.log termination
+top_cause no_inverter_30s.log inverter_battery_type
+top_cause two_senders_30s.log battery_not_master
+top_cause discover_lynx2_serial_can_candump__ai-republic_bms-to-inverter_issue107.log scaling_error
+# look-alikes (issue 13 tests): errors at any current with error-passive and lost bursts vs
+# errors with the current or in runs; a healthy battery without keep-alive vs one that also
+# has a bad bus; an inverter that overdraws; a battery at 0.1 V
+top_cause termination_30s.log termination
+top_cause emi_steps_40s.log cable_or_emi
+top_cause emi_time_60s.log cable_or_emi
+top_cause wrong_inverter_30s.log inverter_battery_type
+top_cause termination_no_inverter_30s.log termination
+top_cause over_limit_30s.log inverter_battery_type
+top_cause scale_0.1v_30s.log scaling_error
+triggers over_limit_30s.log inverter_exceeds_limit fail
+not_triggers normal_30s.log inverter_exceeds_limit
+not_triggers alarm_60s.log inverter_charges_when_disabled
+not_triggers alarm_60s.log inverter_discharges_when_disabled
+triggers termination_no_inverter_30s.log cause_undecided info
+not_triggers termination_30s.log cause_undecided
+top_cause normal_30s.log none
+top_cause alarm_60s.log none
+"$BATLINK" diagnose "$D/constant_errors_120s.log" >"$work/ce.txt"
+grep -q "likelihood: 0\." "$work/ce.txt" || fail "text report shows the likelihood"
+"$BATLINK" diagnose --markdown "$D/constant_errors_120s.log" >"$work/ce.md"
+grep -q '| `termination` | 0\.' "$work/ce.md" || fail "Markdown report shows the likelihood"
+
+# --- the fallback (issue 13 item 4): 15S from the simulated US5000-like stack
+"$BATLINK" diagnose --fallback --json "$D/normal_30s.log" >"$work/fb.json"
+python3 - "$work/fb.json" <<'EOF' || fail "--fallback --json"
+import json, sys
+fb = json.load(open(sys.argv[1]))["fallback"]
+assert fb["cells"] == 15 and abs(fb["charge_voltage_v"] - 51.0) < 1e-6 and abs(fb["cutoff_voltage_v"] - 45.0) < 1e-6, fb
+assert fb["acceptable"] in ("yes", "no", "unknown") and len(fb["conditions"]) == 5, fb
+EOF
+"$BATLINK" diagnose --fallback "$D/normal_30s.log" >"$work/fb.txt"
+grep -q "charge voltage: 51.0 V (3.40 V/cell)" "$work/fb.txt" || fail "--fallback text"
+"$BATLINK" diagnose --markdown "$D/normal_30s.log" >"$work/n.md"
+grep -q "^## Fallback" "$work/n.md" || fail "Markdown fallback section"
+"$BATLINK" diagnose --json "$D/normal_30s.log" | python3 -c 'import json,sys; assert "fallback" not in json.load(sys.stdin)' ||
+    fail "no fallback without --fallback"
+
+# --- the service record (issue 13 item 5): --note, --log, --summary, Markdown fields
+log=$work/calls.log
+"$BATLINK" diagnose --log "$log" --note cause=termination --note layer=2 --note time_l1=5 \
+    --note time_l2=12 "$D/termination_30s.log" >/dev/null
+"$BATLINK" diagnose --log "$log" --note time_l1=4 "$D/wrong_inverter_30s.log" >/dev/null
+"$BATLINK" diagnose --log "$log" --note time_l1=6 --note time_l2=10 --note time_l3=15 \
+    --note time_l4=25 "$D/emi_steps_40s.log" >/dev/null
+echo 'not a record' >>"$log"
+"$BATLINK" diagnose --log "$log" "$D/normal_30s.log" >/dev/null
+python3 - "$log" <<'EOF' || fail "--log lines"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 5, lines
+recs = [json.loads(l) for l in lines if l.startswith("{")]
+assert [r["top_cause"] for r in recs] == ["termination", "inverter_battery_type", "cable_or_emi", None], recs
+assert recs[0]["notes"] == {"cause": "termination", "layer": "2", "time_l1": "5", "time_l2": "12"}
+assert recs[0]["verdict"] in ("ok", "warn", "fail") and recs[0]["causes"][0]["likelihood"] > 0.5
+EOF
+"$BATLINK" diagnose --summary "$log" >"$work/sum.txt" || fail "--summary exit"
+grep -q "calls: 4 (1 bad lines skipped, 1 without a cause)" "$work/sum.txt" || fail "--summary counts: $(cat "$work/sum.txt")"
+grep -q "layer 2 physical connection *1 calls: termination 1" "$work/sum.txt" || fail "--summary causes by layer"
+grep -Eq "^  1 configuration +15 +3 +33 % +4.0$" "$work/sum.txt" || fail "--summary layer 1 time and yield: $(cat "$work/sum.txt")"
+for bad in "--note bad" "--note BAD=x" "--note time_l1=abc" "--note layer=7" "--log /nonexistent/dir/x.log" "--log ''"; do
+    eval "\"\$BATLINK\" diagnose $bad \"\$D/normal_30s.log\"" >/dev/null 2>&1
+    [[ $? == 2 ]] || fail "diagnose $bad: exit should be 2"
+done
+"$BATLINK" diagnose --summary "$work/none.log" >/dev/null 2>&1
+[[ $? == 1 ]] || fail "--summary of a missing file: exit 1"
+"$BATLINK" diagnose --markdown --note battery_model=US5000 --note inverter_model="Deye SUN-8K" \
+    --note inverter_firmware=1.2 --note time_l2=12 --note ack="signed 2026-12-07" \
+    "$D/normal_30s.log" >"$work/rec.md"
+for want in "| battery | US5000 | ____ |" "| inverter | Deye SUN-8K | 1.2 |" "| 2 physical connection | ~10 | 12 |" \
+    "Customer acknowledgement (written or electronic): signed 2026-12-07" "## Hard-coded case"; do
+    grep -qF -- "$want" "$work/rec.md" || fail "Markdown record lacks: $want"
+done
+
+# --- the bundle (issue 13 item 6): capture, three reports, version, config without passwords
+mkdir -p "$work/bundle"
+printf '[mqtt]\nurl = mqtt://bob:hunter2@127.0.0.1\n[diagnose]\nformat = text\n' >"$work/bundle/c.ini"
+"$BATLINK" diagnose --config "$work/bundle/c.ini" --bundle "$work/bundle/b.tar.gz" \
+    "$D/termination_30s.log" >/dev/null 2>"$work/bundle/err"
+if tar -xzf "$work/bundle/b.tar.gz" -C "$work/bundle" 2>/dev/null; then
+    for m in capture.log report.txt report.json report.md VERSION batlink.ini; do
+        [[ -s $work/bundle/$m ]] || fail "bundle lacks $m"
+    done
+    cmp -s "$work/bundle/capture.log" "$D/termination_30s.log" || fail "bundle capture differs from the input"
+    grep -q hunter2 "$work/bundle/batlink.ini" && fail "bundle keeps the MQTT password"
+    grep -q "url = mqtt://bob:(removed)@127.0.0.1" "$work/bundle/batlink.ini" || fail "bundle config: $(cat "$work/bundle/batlink.ini")"
+    python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["findings"][0]["code"] == "termination"' \
+        "$work/bundle/report.json" || fail "bundle report.json"
+    grep -q "^batlink " "$work/bundle/VERSION" || fail "bundle VERSION"
+else
+    fail "bundle is not a .tar.gz: $(cat "$work/bundle/err")"
+fi
+"$BATLINK" diagnose --bundle /nonexistent/dir/b.tar.gz "$D/normal_30s.log" >/dev/null 2>&1
+[[ $? == 1 ]] || fail "--bundle to a missing directory: exit 1"
+
+# --- live watch (issue 13 item 7): --duration 0 reports every --every seconds until stopped,
+# then the full report
+"$BATLINK" diagnose --duration 0 --every 1 --json "sim:?scenario=termination" >"$work/watch.out" 2>"$work/watch.err" &
+wpid=$!
+for _ in $(seq 1 200); do # wait for two period lines (20 s at most)
+    [[ $(grep -c '"period_s"' "$work/watch.out" 2>/dev/null) -ge 2 ]] && break
+    sleep 0.1
+done
+kill -INT "$wpid" 2>/dev/null
+wait "$wpid"
+python3 - "$work/watch.out" <<'EOF' || fail "--duration 0 watch: $(head -c 400 "$work/watch.out") $(cat "$work/watch.err")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+periods = [l for l in lines if "period_s" in l]
+assert len(periods) >= 2, lines
+assert all(p["frames"] > 0 and p["top_cause"] == "termination" for p in periods), periods
+assert "findings" in lines[-1] and lines[-1]["findings"][0]["code"] == "termination", lines[-1]
+EOF
 
 # --- per-id table values (normal_30s.log: one burst per second, 30 bursts, 0x355 DLC 4)
 "$BATLINK" diagnose --json "$D/normal_30s.log" >"$work/n.json"

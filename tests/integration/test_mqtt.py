@@ -67,7 +67,12 @@ for a in ALARMS:
 for w in WARNINGS:
     EXPECTED["warning_" + w] = ("binary_sensor", "problem", None, None)
 EXPECTED["conflicting_senders"] = ("binary_sensor", "problem", None, None)
-N_CONFIGS = 56
+# the inverter ignores the battery (comply.h, issue 13): one problem sensor per kind
+for k in ("inverter_exceeds_discharge_limit", "inverter_exceeds_charge_limit",
+          "inverter_charges_when_disabled", "inverter_discharges_when_disabled",
+          "inverter_ignores_charge_request", "inverter_keepalive_lost"):
+    EXPECTED[k] = ("binary_sensor", "problem", None, None)
+N_CONFIGS = 62
 assert len(EXPECTED) == N_CONFIGS
 
 CAPTURE = ["set soc_pct 26", "set soh_pct 100", "set voltage_v 48.98", "set current_a 0",

@@ -2,6 +2,7 @@
 /* test_diag.c: the streaming analyser of src/diag/: period histogram (median, p95, jitter),
  * bounded per-id memory, profile identification on real frames (shared/data/captures), and
  * findings on small hand-made frame streams. Expected values are worked out by hand. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,8 +227,14 @@ static void test_missing_and_heartbeat(void **state)
     assert_non_null(f);
     assert_int_equal(f->layer, 1);
     assert_int_equal(a->verdict, BL_SEV_FAIL);
-    /* ordered by layer: the layer-1 heartbeat finding comes before the layer-5 one */
-    assert_string_equal(a->findings[0].code, "no_inverter_heartbeat");
+    /* the cause first (a healthy battery without keep-alive: the inverter's battery type), then
+     * the symptoms by layer: the layer-1 heartbeat finding before the layer-5 one */
+    assert_string_equal(a->findings[0].code, "inverter_battery_type");
+    assert_true(a->findings[0].cause);
+    unsigned k = 0;
+    while (k < a->nfindings && a->findings[k].cause)
+        k++;
+    assert_string_equal(a->findings[k].code, "no_inverter_heartbeat");
     free(a);
 }
 
@@ -345,6 +352,303 @@ static void test_scan_bitrate(void **state)
     assert_int_equal(alt, 0);
 }
 
+/* ---- causes (issue 13 item 1): the top finding names the cause; a look-alike names another */
+
+/* `secs` seconds of V1.2 bursts, with the keep-alive 0x305 when `ka`, `errs_per_s` error frames
+ * each second (error-passive when `passive`), current `amps(s)` in 0x356. */
+static void feed_call(struct bl_analysis *a, int secs, bool ka, int errs_per_s, bool passive,
+                      int (*amps)(int))
+{
+    for (int s = 0; s < secs; s++) {
+        int64_t t = T0 + (int64_t)s * 1000000;
+        int ia = amps != NULL ? amps(s) : -27;
+        char c356[16];
+        int16_t deci = (int16_t)(ia * 10);
+        snprintf(c356, sizeof c356, "7A13%02X%02X6B01", (unsigned)(deci & 0xFF),
+                 (unsigned)((deci >> 8) & 0xFF));
+        feed(a, t + 0, 0x351, "1402C012C012C201");
+        feed(a, t + 1000, 0x355, "58005E00");
+        feed(a, t + 2000, 0x356, c356);
+        feed(a, t + 3000, 0x359, "0000000006504E");
+        feed(a, t + 4000, 0x35C, "C000");
+        feed(a, t + 5000, 0x35E, "50594C4F4E202020");
+        if (ka) feed(a, t + 200000, 0x305, "0000000000000000");
+        int n = errs_per_s >= 0 ? errs_per_s : ia / 10; /* < 0: errors grow with current */
+        for (int e = 0; e < n; e++)
+            feed_err(a, t + 300000 + e * 1000, passive ? BL_CAN_ERR_CRTL : BL_CAN_ERR_PROT,
+                     passive ? BL_CAN_ERR_CRTL_RX_PASSIVE : 0);
+    }
+}
+
+static int amps_ramp(int s)
+{
+    return (s % 60) * 2; /* 0 .. 118 A charging, a minute-long ramp */
+}
+
+static enum bl_cause top(struct bl_analysis *a)
+{
+    bl_analysis_finish(a, 0);
+    enum bl_cause c = bl_analysis_top_cause(a);
+    if (c != BL_CAUSE__COUNT) {
+        assert_true(a->findings[0].cause);
+        assert_string_equal(a->findings[0].code, bl_cause_code(c));
+        assert_true(a->findings[0].likelihood > 0.0 && a->findings[0].likelihood <= 1.0);
+    }
+    return c;
+}
+
+static void test_causes(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = new_analysis();
+    feed_call(a, 60, true, 0, false, NULL); /* healthy: no cause */
+    assert_int_equal(top(a), BL_CAUSE__COUNT);
+    assert_false(a->causes_judged);
+    free(a);
+    /* termination: error-passive at any (constant) current, keep-alive present */
+    a = new_analysis();
+    feed_call(a, 60, true, 3, true, NULL);
+    assert_int_equal(top(a), BL_CAUSE_TERMINATION);
+    assert_int_equal(a->findings[0].layer, 2);
+    assert_non_null(strstr(a->findings[0].evidence, "prior 31/100"));
+    free(a);
+    /* look-alike: errors rising with current = cable or EMI, layer 4 */
+    a = new_analysis();
+    feed_call(a, 300, true, -1, false, amps_ramp);
+    assert_int_equal(top(a), BL_CAUSE_CABLE_OR_EMI);
+    assert_non_null(bl_analysis_get(a, "interference_suspected"));
+    assert_int_equal(a->findings[0].layer, 4);
+    free(a);
+    /* inverter battery type: a healthy battery and no keep-alive */
+    a = new_analysis();
+    feed_call(a, 60, false, 0, false, NULL);
+    assert_int_equal(top(a), BL_CAUSE_INVERTER_BATTERY_TYPE);
+    assert_true(a->findings[0].likelihood > 0.9);
+    free(a);
+    /* look-alike: no keep-alive, but error-passive too: the bus is the problem */
+    a = new_analysis();
+    feed_call(a, 60, false, 3, true, NULL);
+    assert_int_equal(top(a), BL_CAUSE_TERMINATION);
+    free(a);
+    /* inverter battery type: an inverter polling as BYD (0x151) a Pylon LV battery */
+    a = new_analysis();
+    for (int s = 0; s < 30; s++)
+        feed(a, T0 + s * 1000000 + 500000, 0x151, "00");
+    feed_call(a, 30, false, 0, false, NULL);
+    assert_int_equal(top(a), BL_CAUSE_INVERTER_BATTERY_TYPE);
+    assert_non_null(strstr(a->findings[0].evidence, "another protocol family"));
+    free(a);
+    /* bit rate: random ids seen once each */
+    a = new_analysis();
+    for (uint32_t i = 0; i < 40; i++)
+        feed(a, T0 + (int64_t)i * 50000, 0x400 + i * 7, "0102");
+    assert_int_equal(top(a), BL_CAUSE_BITRATE_MISMATCH);
+    assert_string_equal(a->findings[0].code, "bitrate_mismatch"); /* the symptom, now a cause */
+    free(a);
+    /* bit rate from a scan: certain */
+    a = new_analysis();
+    feed_call(a, 30, true, 0, false, NULL);
+    a->scan_bps = 250000;
+    assert_int_equal(top(a), BL_CAUSE_BITRATE_MISMATCH);
+    assert_true(a->findings[0].likelihood > 0.9);
+    free(a);
+    /* battery not master: two senders of one id */
+    a = new_analysis();
+    for (int s = 0; s < 30; s++) {
+        int64_t t = T0 + (int64_t)s * 1000000;
+        feed(a, t, 0x355, "58005E00");
+        feed(a, t + 500, 0x355, "20005E00");
+        feed(a, t + 1000, 0x351, "1402C012C012C201");
+        feed(a, t + 2000, 0x356, "7A13F2FE6B01");
+        feed(a, t + 200000, 0x305, "0000000000000000");
+    }
+    assert_int_equal(top(a), BL_CAUSE_BATTERY_NOT_MASTER);
+    free(a);
+    /* battery not master: a Pylon HV module (address 2) answers, the master (address 0) not */
+    a = new_analysis();
+    for (int s = 0; s < 10; s++) {
+        feed(a, T0 + s * 1000000, 0x4200, "00");
+        feed(a, T0 + s * 1000000 + 1000, 0x4212, "0102030405060708");
+    }
+    assert_int_equal(top(a), BL_CAUSE_BATTERY_NOT_MASTER);
+    free(a);
+    /* scaling: 0x356 at 0.1 V (discover LYNX II) */
+    a = new_analysis();
+    for (int s = 0; s < 10; s++) {
+        feed(a, T0 + s * 1000000, 0x351, "2E02040B040BB001");
+        feed(a, T0 + s * 1000000 + 2000, 0x356, "0A0211FFBE000000");
+        feed(a, T0 + s * 1000000 + 200000, 0x305, "0000000000000000");
+    }
+    assert_int_equal(top(a), BL_CAUSE_SCALING_ERROR);
+    assert_int_equal(a->findings[0].layer, 5);
+    free(a);
+    /* silence over a listening period: the bus cannot tell; cause_undecided gives the checks */
+    a = new_analysis();
+    bl_analysis_finish(a, 30 * 1000000LL);
+    assert_true(a->causes_judged);
+    const struct bl_finding *f = bl_analysis_get(a, "cause_undecided");
+    assert_non_null(f);
+    assert_non_null(strstr(f->next_step, "about 5 min"));
+    assert_non_null(strstr(f->next_step, "about 10 min"));
+    free(a);
+    /* the priors are seed 004's mix */
+    double sum = 0.0;
+    for (unsigned c = 0; c < BL_CAUSE__COUNT; c++)
+        sum += bl_cause_prior((enum bl_cause)c);
+    assert_true(sum > 0.999 && sum < 1.001);
+    assert_string_equal(bl_cause_code(BL_CAUSE__COUNT), "?");
+}
+
+/* ---- inverter compliance (issue 13 item 3) ---- */
+
+static void state_at(struct bl_battery *b, int64_t now, int32_t i_ma, int32_t ccl_ma,
+                     int32_t dcl_ma, bool ce, bool de, bool full)
+{
+    bl_battery_set(b, BL_F_CURRENT, i_ma, now);
+    bl_battery_set(b, BL_F_CHARGE_CURRENT_LIMIT, ccl_ma, now);
+    bl_battery_set(b, BL_F_DISCHARGE_CURRENT_LIMIT, dcl_ma, now);
+    bl_battery_set(b, BL_F_CHARGE_ENABLE, ce, now);
+    bl_battery_set(b, BL_F_DISCHARGE_ENABLE, de, now);
+    bl_battery_set(b, BL_F_FULL_CHARGE_REQUEST, full, now);
+}
+
+static void test_comply(void **state)
+{
+    (void)state;
+    struct bl_comply c;
+    struct bl_battery b;
+    bl_comply_init(&c, NULL);
+    bl_battery_init(&b);
+    const int64_t S = 1000000;
+    /* discharge 43 A against a 40 A limit: 3 A over, beyond the tolerance max(2 A, 5 %) = 2 A;
+     * a violation after the 10 s grace, not before */
+    for (int s = 0; s <= 20; s++) {
+        state_at(&b, T0 + s * S, -43000, 40000, 40000, true, true, false);
+        bl_comply_battery(&c, &b, T0 + s * S);
+        if (s == 9) assert_false(c.rec[BL_COMPLY_OVER_DISCHARGE].active);
+    }
+    assert_true(c.rec[BL_COMPLY_OVER_DISCHARGE].active);
+    assert_int_equal(c.rec[BL_COMPLY_OVER_DISCHARGE].episodes, 1);
+    assert_int_equal(c.rec[BL_COMPLY_OVER_DISCHARGE].worst_ma, 3000);
+    assert_int_equal(bl_comply_active(&c), 1u << BL_COMPLY_OVER_DISCHARGE);
+    /* back under the limit + tolerance (41.5 A): cleared at once */
+    state_at(&b, T0 + 21 * S, -41500, 40000, 40000, true, true, false);
+    bl_comply_battery(&c, &b, T0 + 21 * S);
+    assert_int_equal(bl_comply_active(&c), 0);
+    /* a 5 s spike does not count */
+    for (int s = 22; s < 27; s++) {
+        state_at(&b, T0 + s * S, -80000, 40000, 40000, true, true, false);
+        bl_comply_battery(&c, &b, T0 + s * S);
+    }
+    state_at(&b, T0 + 27 * S, 0, 40000, 40000, true, true, false);
+    bl_comply_battery(&c, &b, T0 + 27 * S);
+    assert_int_equal(c.rec[BL_COMPLY_OVER_DISCHARGE].episodes, 1);
+    /* charging 5 A while charge is disabled (limit still 40 A), 12 s */
+    for (int s = 30; s <= 42; s++) {
+        state_at(&b, T0 + s * S, 5000, 40000, 40000, false, true, false);
+        bl_comply_battery(&c, &b, T0 + s * S);
+    }
+    assert_true(c.rec[BL_COMPLY_CHARGE_DISABLED].active);
+    assert_false(c.rec[BL_COMPLY_OVER_CHARGE].active);
+    /* discharging while the DCL is 0 */
+    for (int s = 50; s <= 62; s++) {
+        state_at(&b, T0 + s * S, -3000, 40000, 0, true, true, false);
+        bl_comply_battery(&c, &b, T0 + s * S);
+    }
+    assert_true(c.rec[BL_COMPLY_DISCHARGE_DISABLED].active);
+    /* a full-charge request not followed by charging within 600 s; then followed */
+    for (int s = 70; s <= 680; s += 10) {
+        state_at(&b, T0 + s * S, -2000, 40000, 40000, true, true, true);
+        bl_comply_battery(&c, &b, T0 + s * S);
+        if (s == 660) assert_false(c.rec[BL_COMPLY_REQUEST_IGNORED].active);
+    }
+    assert_true(c.rec[BL_COMPLY_REQUEST_IGNORED].active);
+    state_at(&b, T0 + 690 * S, 20000, 40000, 40000, true, true, true);
+    bl_comply_battery(&c, &b, T0 + 690 * S);
+    assert_false(c.rec[BL_COMPLY_REQUEST_IGNORED].active);
+    /* keep-alive: never seen is never lost; seen then 11 s of silence is lost */
+    bl_comply_tick(&c, T0 + 700 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    bl_comply_keepalive(&c, T0 + 700 * S);
+    bl_comply_tick(&c, T0 + 709 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    bl_comply_tick(&c, T0 + 711 * S);
+    assert_true(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    bl_comply_keepalive(&c, T0 + 712 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    assert_string_equal(bl_comply_code(BL_COMPLY_OVER_CHARGE), "inverter_exceeds_charge_limit");
+    assert_string_equal(bl_comply_code(BL_COMPLY__COUNT), "?");
+}
+
+/* ---- the fallback (issue 13 item 4): seed 004's settings scaled to the pack ---- */
+
+static void test_fallback(void **state)
+{
+    (void)state;
+    struct bl_fallback fb;
+    /* 15S: US5000 V1.2 (CVL 53.2 V, DVL 45.0 V, 49.87 V): 15 x 3.40 = 51.0 V, 15 x 3.00 = 45.0 V;
+     * no capacity on the bus: no currents, size unknown */
+    struct bl_analysis *a = new_analysis();
+    for (int s = 0; s < 3; s++)
+        feed_v12(a, T0 + s * 1000000);
+    bl_analysis_finish(a, 0);
+    bl_fallback_compute(a, &fb);
+    assert_int_equal(fb.cells, 15);
+    assert_true(fabs(fb.charge_v - 51.0) < 1e-9 && fabs(fb.cutoff_v - 45.0) < 1e-9);
+    assert_true(fb.capacity_ah == 0.0 && fb.current_lo_a == 0.0);
+    assert_int_equal(fb.cond[BL_FB_SIZE].state, BL_FB_UNKNOWN);
+    assert_int_equal(fb.verdict, BL_FB_UNKNOWN);
+    free(a);
+    /* 16S: CVL 56.8 V (0x0238), DVL 48.0 V (0x01E0), 52.50 V (0x1482): seed 004's own figures,
+     * 54.4 V and 48.0 V; one 100 Ah module (0x379 = 100): 30-50 A, 5.1 kWh (< 10 kWh); cells
+     * 3.300 / 3.280 V (0x70, 10 mV): 20 mV spread; 22.0-25.0 degC: indoors */
+    a = new_analysis();
+    for (int s = 0; s < 3; s++) {
+        int64_t t = T0 + s * 1000000;
+        feed(a, t, 0x351, "3802E803E803E001");
+        feed(a, t + 1000, 0x355, "3C006400");
+        feed(a, t + 2000, 0x356, "8214D8FFFA00"); /* -4.0 A, 25.0 degC */
+        feed(a, t + 3000, 0x359, "0000000001504E");
+        feed(a, t + 4000, 0x35C, "C000");
+        feed(a, t + 5000, 0x70, "FA00DC004A014801");
+        feed(a, t + 6000, 0x379, "6400000000000000");
+    }
+    bl_analysis_finish(a, 0);
+    bl_fallback_compute(a, &fb);
+    assert_int_equal(fb.cells, 16);
+    assert_true(fabs(fb.charge_v - 54.4) < 1e-9 && fabs(fb.cutoff_v - 48.0) < 1e-9);
+    assert_true(fabs(fb.capacity_ah - 100.0) < 1e-9);
+    assert_true(fabs(fb.current_lo_a - 30.0) < 1e-9 && fabs(fb.current_hi_a - 50.0) < 1e-9);
+    assert_true(fabs(fb.energy_kwh - 5.12) < 1e-9);
+    assert_int_equal(fb.cond[BL_FB_SIZE].state, BL_FB_MET);
+    assert_int_equal(fb.cond[BL_FB_SPREAD].state, BL_FB_MET);
+    assert_true(fabs(fb.cond[BL_FB_SPREAD].value - 20.0) < 1e-9);
+    assert_int_equal(fb.cond[BL_FB_RATE].state, BL_FB_MET); /* 4 A of 100 Ah */
+    assert_int_equal(fb.cond[BL_FB_TEMP].state, BL_FB_MET);
+    assert_int_equal(fb.cond[BL_FB_ACK].state, BL_FB_UNKNOWN); /* only the customer can say */
+    assert_int_equal(fb.verdict, BL_FB_UNKNOWN);
+    free(a);
+    /* a 4-module 16S stack of 100 Ah (0x379 = 400 Ah, 0x359 modules 4): 120-200 A, 20.48 kWh:
+     * above 20 kWh, not acceptable */
+    a = new_analysis();
+    for (int s = 0; s < 3; s++) {
+        int64_t t = T0 + s * 1000000;
+        feed(a, t, 0x351, "3802A00FA00FE001");
+        feed(a, t + 2000, 0x356, "8214D8FFFA00");
+        feed(a, t + 3000, 0x359, "0000000004504E");
+        feed(a, t + 6000, 0x379, "9001000000000000");
+    }
+    bl_analysis_finish(a, 0);
+    bl_fallback_compute(a, &fb);
+    assert_int_equal(fb.cells, 16);
+    assert_int_equal(fb.modules, 4);
+    assert_true(fabs(fb.current_lo_a - 120.0) < 1e-9 && fabs(fb.current_hi_a - 200.0) < 1e-9);
+    assert_true(fabs(fb.energy_kwh - 20.48) < 1e-9);
+    assert_int_equal(fb.cond[BL_FB_SIZE].state, BL_FB_NOT_MET);
+    assert_int_equal(fb.verdict, BL_FB_NOT_MET);
+    free(a);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -411,6 +715,9 @@ int main(void)
         cmocka_unit_test(test_scan_bitrate),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_checklist_and_names),
+        cmocka_unit_test(test_causes),
+        cmocka_unit_test(test_comply),
+        cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_polling_inverter_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

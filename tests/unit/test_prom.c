@@ -160,6 +160,7 @@ static void link_and_counters_exact(void **st)
     l.heartbeat_seen = true;
     l.heartbeat_last_us = NOW - 1500000;
     l.heartbeat_period_us = 1000000;
+    l.inverter_problems = 1u << 0; /* BL_COMPLY_OVER_DISCHARGE */
     s.frames_in = 123456;
     s.bad_frames = 4;
     struct bl_prom_input in = {
@@ -181,6 +182,8 @@ static void link_and_counters_exact(void **st)
         "batlink_inverter_heartbeat_seen{battery=\"house\"} 1",
         "batlink_inverter_heartbeat_age_seconds{battery=\"house\"} 1.500000",
         "batlink_inverter_heartbeat_period_seconds{battery=\"house\"} 1.000000",
+        "batlink_inverter_problem{battery=\"house\",kind=\"inverter_exceeds_discharge_limit\"} 1",
+        "batlink_inverter_problem{battery=\"house\",kind=\"inverter_keepalive_lost\"} 0",
         "# TYPE batlink_can_frames_received_total counter",
         "batlink_can_frames_received_total{source=\"socketcan:can0\"} 123456",
         "batlink_can_bad_frames_total{source=\"socketcan:can0\"} 4",
