@@ -226,6 +226,8 @@ static void test_missing_and_heartbeat(void **state)
     f = bl_analysis_get(a, "no_inverter_heartbeat");
     assert_non_null(f);
     assert_int_equal(f->layer, 1);
+    /* Pylon LV: some inverters send no 0x305 (can-profiles.md 1.8): information */
+    assert_int_equal(f->severity, BL_SEV_INFO);
     assert_int_equal(a->verdict, BL_SEV_FAIL);
     /* the cause first (a healthy battery without keep-alive: the inverter's battery type), then
      * the symptoms by layer: the layer-1 heartbeat finding before the layer-5 one */
