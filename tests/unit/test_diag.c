@@ -578,6 +578,16 @@ static void test_comply(void **state)
     assert_true(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
     bl_comply_keepalive(&c, T0 + 712 * S);
     assert_false(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    /* late against the family's period (Pylon LV 0x305: 1 s): a 2.5 s gap is late, 1 s is not */
+    bl_comply_keepalive_period(&c, 1 * S);
+    bl_comply_keepalive(&c, T0 + 713 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
+    bl_comply_keepalive(&c, T0 + 715 * S + S / 2);
+    assert_true(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
+    assert_true(bl_comply_active(&c) & (1u << BL_COMPLY_KEEPALIVE_LATE));
+    bl_comply_keepalive(&c, T0 + 716 * S + S / 2);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
+    assert_string_equal(bl_comply_code(BL_COMPLY_KEEPALIVE_LATE), "inverter_keepalive_late");
     assert_string_equal(bl_comply_code(BL_COMPLY_OVER_CHARGE), "inverter_exceeds_charge_limit");
     assert_string_equal(bl_comply_code(BL_COMPLY__COUNT), "?");
 }
