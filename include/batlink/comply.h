@@ -21,7 +21,7 @@ enum bl_comply_kind {
     BL_COMPLY_DISCHARGE_DISABLED, /**< discharging while discharge is disabled or the DCL is 0 */
     BL_COMPLY_REQUEST_IGNORED,    /**< full/force charge requested, no charging in the window */
     BL_COMPLY_KEEPALIVE_LOST,     /**< the keep-alive was seen, then stopped */
-    BL_COMPLY_KEEPALIVE_LATE,     /**< the last keep-alive came > 2x the family's period late */
+    BL_COMPLY_KEEPALIVE_LATE,     /**< no keep-alive for > 2x the family's period (now) */
     BL_COMPLY__COUNT
 };
 
@@ -78,8 +78,8 @@ void bl_comply_battery(struct bl_comply *c, const struct bl_battery *b, int64_t 
 void bl_comply_keepalive(struct bl_comply *c, int64_t now);
 
 /** The period the recognised inverter family keeps (its profile's BL_MSG_KEEPALIVE period_ms,
- * in us; 0 = unknown, not judged). A keep-alive gap above twice it makes KEEPALIVE_LATE active
- * until a keep-alive comes on time. O(1). */
+ * in us; 0 = unknown, not judged). bl_comply_tick makes KEEPALIVE_LATE active while no keep-alive
+ * came for more than twice it; the next keep-alive clears it. O(1). */
 void bl_comply_keepalive_period(struct bl_comply *c, int64_t period_us);
 
 /** Advance the time-based checks (request window, keep-alive lost) to `now`. O(1). */

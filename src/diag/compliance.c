@@ -149,17 +149,12 @@ void bl_comply_keepalive(struct bl_comply *c, int64_t now)
     account(c, now);
     if (c->keepalive_seen && now - c->keepalive_last_us > c->keepalive_max_gap_us)
         c->keepalive_max_gap_us = now - c->keepalive_last_us;
-    if (c->keepalive_seen && c->keepalive_period_us > 0) {
-        if (now - c->keepalive_last_us > 2 * c->keepalive_period_us)
-            activate(&c->rec[BL_COMPLY_KEEPALIVE_LATE], now);
-        else
-            c->rec[BL_COMPLY_KEEPALIVE_LATE].active = false;
-    }
     if (!c->keepalive_seen) c->keepalive_first_us = now;
     c->keepalive_seen = true;
     c->keepalive_last_us = now;
     c->keepalives++;
     c->rec[BL_COMPLY_KEEPALIVE_LOST].active = false;
+    c->rec[BL_COMPLY_KEEPALIVE_LATE].active = false;
 }
 
 void bl_comply_keepalive_period(struct bl_comply *c, int64_t period_us)
@@ -176,6 +171,9 @@ void bl_comply_tick(struct bl_comply *c, int64_t now)
         activate(&c->rec[BL_COMPLY_REQUEST_IGNORED], now);
     if (c->keepalive_seen && now - c->keepalive_last_us > c->opt.keepalive_lost_us)
         activate(&c->rec[BL_COMPLY_KEEPALIVE_LOST], now);
+    if (c->keepalive_seen && c->keepalive_period_us > 0 &&
+        now - c->keepalive_last_us > 2 * c->keepalive_period_us)
+        activate(&c->rec[BL_COMPLY_KEEPALIVE_LATE], now);
 }
 
 uint32_t bl_comply_active(const struct bl_comply *c)

@@ -582,10 +582,12 @@ static void test_comply(void **state)
     bl_comply_keepalive_period(&c, 1 * S);
     bl_comply_keepalive(&c, T0 + 713 * S);
     assert_false(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
-    bl_comply_keepalive(&c, T0 + 715 * S + S / 2);
+    bl_comply_tick(&c, T0 + 714 * S + S / 2);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
+    bl_comply_tick(&c, T0 + 715 * S + S / 2);
     assert_true(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
     assert_true(bl_comply_active(&c) & (1u << BL_COMPLY_KEEPALIVE_LATE));
-    bl_comply_keepalive(&c, T0 + 716 * S + S / 2);
+    bl_comply_keepalive(&c, T0 + 716 * S);
     assert_false(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
     assert_string_equal(bl_comply_code(BL_COMPLY_KEEPALIVE_LATE), "inverter_keepalive_late");
     assert_string_equal(bl_comply_code(BL_COMPLY_OVER_CHARGE), "inverter_exceeds_charge_limit");
