@@ -21,12 +21,14 @@ enum bl_comply_kind {
     BL_COMPLY_DISCHARGE_DISABLED, /**< discharging while discharge is disabled or the DCL is 0 */
     BL_COMPLY_REQUEST_IGNORED,    /**< full/force charge requested, no charging in the window */
     BL_COMPLY_KEEPALIVE_LOST,     /**< the keep-alive was seen, then stopped */
+    BL_COMPLY_KEEPALIVE_LATE,     /**< no keep-alive for > 2x the family's period (now) */
     BL_COMPLY__COUNT
 };
 
 /** "inverter_exceeds_discharge_limit", "inverter_exceeds_charge_limit",
  * "inverter_charges_when_disabled", "inverter_discharges_when_disabled",
- * "inverter_ignores_charge_request", "inverter_keepalive_lost"; "?" out of range. */
+ * "inverter_ignores_charge_request", "inverter_keepalive_lost", "inverter_keepalive_late"; "?"
+ * out of range. */
 const char *bl_comply_code(enum bl_comply_kind k);
 /** Short human name ("Inverter exceeds discharge limit"). */
 const char *bl_comply_name(enum bl_comply_kind k);
@@ -64,6 +66,7 @@ struct bl_comply {
     int64_t keepalive_last_us, keepalive_first_us;
     uint64_t keepalives;
     int64_t keepalive_max_gap_us;
+    int64_t keepalive_period_us; /**< the recognised family's period (table period_ms), 0 = none */
 };
 
 void bl_comply_init(struct bl_comply *c, const struct bl_comply_opts *opt);
@@ -73,6 +76,11 @@ void bl_comply_battery(struct bl_comply *c, const struct bl_battery *b, int64_t 
 
 /** An inverter keep-alive frame at `now`. O(1). */
 void bl_comply_keepalive(struct bl_comply *c, int64_t now);
+
+/** The period the recognised inverter family keeps (its profile's BL_MSG_KEEPALIVE period_ms,
+ * in us; 0 = unknown, not judged). bl_comply_tick makes KEEPALIVE_LATE active while no keep-alive
+ * came for more than twice it; the next keep-alive clears it. O(1). */
+void bl_comply_keepalive_period(struct bl_comply *c, int64_t period_us);
 
 /** Advance the time-based checks (request window, keep-alive lost) to `now`. O(1). */
 void bl_comply_tick(struct bl_comply *c, int64_t now);

@@ -115,6 +115,10 @@ enum bl_msg_dir {
 #define BL_MSG_KEEPALIVE                                                                           \
     0x100u /**< the inverter's keep-alive or poll: its presence names the inverter's family        \
                 (p->inverter_name); its period_ms is the period the inverter keeps */
+#define BL_MSG_SOME_SEND_NONE                                                                      \
+    0x200u /**< on a BL_MSG_KEEPALIVE message: some inverters of this family are known to send no  \
+                keep-alive at all (can-profiles.md 1.8), so its absence is information, not a      \
+                failure; without the flag every inverter of the family is expected to send it */
 
 /** One CAN message of a profile. */
 struct bl_msg_desc {

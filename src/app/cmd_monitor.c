@@ -295,8 +295,12 @@ static void track_frame(struct monitor *m, const struct bl_frame *f)
      * the state after each applied frame, the keep-alive when the tracker has just seen one */
     int64_t ft = f->ts_us > 0 ? f->ts_us : now;
     if (n.kind == BL_TRACK_APPLIED) bl_comply_battery(&m->comply, &m->tracker.state, ft);
-    if (m->tracker.link.heartbeat_seen && m->tracker.link.heartbeat_last_us == now)
+    if (m->tracker.link.heartbeat_seen && m->tracker.link.heartbeat_last_us == now) {
+        /* judged against the period of the profile in use (its table's keep-alive) */
+        const struct bl_msg_desc *ka = bl_profile_keepalive(m->autop ? m->rec.profile : m->profile);
+        bl_comply_keepalive_period(&m->comply, ka != NULL ? (int64_t)ka->period_ms * 1000 : 0);
         bl_comply_keepalive(&m->comply, ft);
+    }
     if (f->ts_us > 0) {
         m->frame_wall = f->ts_us;
         m->frame_mono = now;

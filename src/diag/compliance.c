@@ -29,6 +29,7 @@ static const struct {
     [BL_COMPLY_REQUEST_IGNORED] = {"inverter_ignores_charge_request",
                                    "Inverter ignores a charge request"},
     [BL_COMPLY_KEEPALIVE_LOST] = {"inverter_keepalive_lost", "Inverter keep-alive lost"},
+    [BL_COMPLY_KEEPALIVE_LATE] = {"inverter_keepalive_late", "Inverter keep-alive late"},
 };
 
 const char *bl_comply_code(enum bl_comply_kind k)
@@ -153,6 +154,13 @@ void bl_comply_keepalive(struct bl_comply *c, int64_t now)
     c->keepalive_last_us = now;
     c->keepalives++;
     c->rec[BL_COMPLY_KEEPALIVE_LOST].active = false;
+    c->rec[BL_COMPLY_KEEPALIVE_LATE].active = false;
+}
+
+void bl_comply_keepalive_period(struct bl_comply *c, int64_t period_us)
+{
+    c->keepalive_period_us = period_us > 0 ? period_us : 0;
+    if (c->keepalive_period_us == 0) c->rec[BL_COMPLY_KEEPALIVE_LATE].active = false;
 }
 
 void bl_comply_tick(struct bl_comply *c, int64_t now)
@@ -163,6 +171,9 @@ void bl_comply_tick(struct bl_comply *c, int64_t now)
         activate(&c->rec[BL_COMPLY_REQUEST_IGNORED], now);
     if (c->keepalive_seen && now - c->keepalive_last_us > c->opt.keepalive_lost_us)
         activate(&c->rec[BL_COMPLY_KEEPALIVE_LOST], now);
+    if (c->keepalive_seen && c->keepalive_period_us > 0 &&
+        now - c->keepalive_last_us > 2 * c->keepalive_period_us)
+        activate(&c->rec[BL_COMPLY_KEEPALIVE_LATE], now);
 }
 
 uint32_t bl_comply_active(const struct bl_comply *c)
@@ -188,7 +199,8 @@ static double at_s(const struct bl_analysis *a, int64_t t)
 /* Findings of the inverter's compliance: severity fail for limits and disabled directions (the
  * battery's protection is being overridden), warn for an ignored request. They are observations
  * of the inverter's behaviour: cause findings with a fixed likelihood of 0.9 (what remains is a
- * current sensor offset or a decoder scale). The keep-alive is judged by the timing findings. */
+ * current sensor offset or a decoder scale). The keep-alive (lost, late) is judged by the timing
+ * findings (no_inverter_heartbeat, late_inverter_heartbeat). */
 void diag__comply_findings(struct bl_analysis *a)
 {
     const struct bl_comply *c = &a->comply;
@@ -261,6 +273,7 @@ void diag__comply_findings(struct bl_analysis *a)
                      at_s(a, r->first_us));
             break;
         case BL_COMPLY_KEEPALIVE_LOST:
+        case BL_COMPLY_KEEPALIVE_LATE:
         case BL_COMPLY__COUNT:
             break;
         }

@@ -660,8 +660,10 @@ static void timing_findings(struct bl_analysis *a)
     unsigned kid = (unsigned)ka->id;
     const struct bl_analysis_id *hb = find_id(a, ka->id, ka->ext);
     if (hb == NULL && (ka->flags & BL_MSG_EXT_ALSO)) hb = find_id(a, ka->id, !ka->ext);
+    /* the table says whether every inverter of the family sends it (can-profiles.md 1.8) */
+    bool some_none = (ka->flags & BL_MSG_SOME_SEND_NONE) != 0;
     if (hb == NULL) {
-        if ((f = add(a, "no_inverter_heartbeat", BL_SEV_WARN, 1,
+        if ((f = add(a, "no_inverter_heartbeat", some_none ? BL_SEV_INFO : BL_SEV_WARN, 1,
                      "Check the inverter's battery type (it must be the battery's CAN protocol, "
                      "not \"Lithium\" or lead-acid) and that the inverter end of the cable is on "
                      "its BMS/CAN port. Some inverters never send it: a hint, not proof.")) !=
@@ -677,11 +679,13 @@ static void timing_findings(struct bl_analysis *a)
                     tot += a->ids[i].frames;
                 }
             snprintf(f->evidence, sizeof f->evidence,
-                     "%llu battery frames over %.1f s, no 0x%03X (11- or 29-bit)%s",
+                     "%llu battery frames over %.1f s, no 0x%03X (11- or 29-bit)%s%s",
                      (unsigned long long)a->batt_frames, bl_analysis_duration_s(a), kid,
                      tot > 10 && rep * 2 > tot ? "; most battery frames are exact repeats "
                                                  "(unacknowledged retransmissions?)"
-                                               : "");
+                                               : "",
+                     some_none ? "; some inverters of this family send none (information)"
+                               : "; every inverter of this family sends it");
         }
         return;
     }
@@ -689,15 +693,18 @@ static void timing_findings(struct bl_analysis *a)
     int64_t mx = hb->period.max_us;
     int64_t tail = a->end_us - hb->last_us;
     if (tail > mx) mx = tail;
-    if ((mx > 3 * (int64_t)S_US || med > 2 * (int64_t)S_US) &&
+    /* late against the table's period (Pylon LV: 1 s): median above 2x or a gap above 3x */
+    int64_t per = ka->period_ms > 0 ? (int64_t)ka->period_ms * 1000 : (int64_t)S_US;
+    if ((mx > 3 * per || med > 2 * per) &&
         (f = add(a, "late_inverter_heartbeat", BL_SEV_WARN, 1,
                  "Check the inverter's CAN settings and firmware; Deye answers only after 0x356 "
                  "and pauses > 3 s about every 2 h, so judge repeated gaps, not one.")) != NULL) {
         snprintf(f->message, sizeof f->message,
                  "The inverter's heartbeat (0x%03X) is late: gaps of several seconds.", kid);
         snprintf(f->evidence, sizeof f->evidence,
-                 "0x%03X: %llu frames, median period %.2f s, longest gap %.2f s", kid,
-                 (unsigned long long)hb->frames, sec(med), sec(mx));
+                 "0x%03X: %llu frames, median period %.2f s, longest gap %.2f s (expected "
+                 "every %.2f s)",
+                 kid, (unsigned long long)hb->frames, sec(med), sec(mx), sec(per));
     }
 }
 

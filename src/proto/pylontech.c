@@ -185,7 +185,8 @@ static const struct bl_msg_desc msgs[] = {
      .dlc = 8,
      .min_len = 0,
      .max_len = 8,
-     .flags = BL_MSG_EXT_ALSO | BL_MSG_KEEPALIVE,
+     /* some inverters send no 0x305 at all (can-profiles.md 1.8, esphome-yambms#268) */
+     .flags = BL_MSG_EXT_ALSO | BL_MSG_KEEPALIVE | BL_MSG_SOME_SEND_NONE,
      .period_ms = 1000,
      .comment = "inverter keep-alive, 8 zero bytes"},
 };

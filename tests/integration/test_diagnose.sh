@@ -79,8 +79,8 @@ not_triggers normal_30s.log irregular_period
 not_triggers two_senders_30s.log irregular_period
 triggers late_frames_30s.log link_gap warn
 not_triggers normal_30s.log link_gap
-triggers no_inverter_30s.log no_inverter_heartbeat warn
-triggers v1.3_repeated_10s.log no_inverter_heartbeat warn
+triggers no_inverter_30s.log no_inverter_heartbeat info
+triggers v1.3_repeated_10s.log no_inverter_heartbeat info
 not_triggers normal_30s.log no_inverter_heartbeat
 triggers late_heartbeat_30s.log late_inverter_heartbeat warn
 not_triggers normal_30s.log late_inverter_heartbeat

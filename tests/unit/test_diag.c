@@ -226,6 +226,8 @@ static void test_missing_and_heartbeat(void **state)
     f = bl_analysis_get(a, "no_inverter_heartbeat");
     assert_non_null(f);
     assert_int_equal(f->layer, 1);
+    /* Pylon LV: some inverters send no 0x305 (can-profiles.md 1.8): information */
+    assert_int_equal(f->severity, BL_SEV_INFO);
     assert_int_equal(a->verdict, BL_SEV_FAIL);
     /* the cause first (a healthy battery without keep-alive: the inverter's battery type), then
      * the symptoms by layer: the layer-1 heartbeat finding before the layer-5 one */
@@ -576,6 +578,18 @@ static void test_comply(void **state)
     assert_true(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
     bl_comply_keepalive(&c, T0 + 712 * S);
     assert_false(c.rec[BL_COMPLY_KEEPALIVE_LOST].active);
+    /* late against the family's period (Pylon LV 0x305: 1 s): a 2.5 s gap is late, 1 s is not */
+    bl_comply_keepalive_period(&c, 1 * S);
+    bl_comply_keepalive(&c, T0 + 713 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
+    bl_comply_tick(&c, T0 + 714 * S + S / 2);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
+    bl_comply_tick(&c, T0 + 715 * S + S / 2);
+    assert_true(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
+    assert_true(bl_comply_active(&c) & (1u << BL_COMPLY_KEEPALIVE_LATE));
+    bl_comply_keepalive(&c, T0 + 716 * S);
+    assert_false(c.rec[BL_COMPLY_KEEPALIVE_LATE].active);
+    assert_string_equal(bl_comply_code(BL_COMPLY_KEEPALIVE_LATE), "inverter_keepalive_late");
     assert_string_equal(bl_comply_code(BL_COMPLY_OVER_CHARGE), "inverter_exceeds_charge_limit");
     assert_string_equal(bl_comply_code(BL_COMPLY__COUNT), "?");
 }
