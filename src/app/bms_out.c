@@ -143,3 +143,47 @@ void app__bms_ents_modules(struct app__bms_ents *e, const char *path, unsigned c
                      t[i].key, m, path, t[i].key);
         }
 }
+
+void app__bms_lines(const struct bl_bms *r, bool skip_cells, char *buf, size_t n_buf, size_t *k)
+{
+    if (n_buf == 0) return;
+    size_t col = 0;
+    bool first = true;
+    size_t nq = 0;
+    const struct bl_bms_qty *t = bl_bms_qty_table(&nq);
+    for (size_t i = 0; i < nq; i++) {
+        const struct bl_bms_qty *q = &t[i];
+        unsigned cnt = bl_bms_qty_count(r, q);
+        if (cnt == 0 || (skip_cells && q->scope == BL_BMS_QS_CELL)) continue;
+        char item[400];
+        size_t m = 0;
+#define IADD(...)                                                                                  \
+    do {                                                                                           \
+        int w_ = snprintf(item + m, sizeof item - m, __VA_ARGS__);                                 \
+        if (w_ > 0) m = (size_t)w_ < sizeof item - m ? m + (size_t)w_ : sizeof item - 1;           \
+    } while (0)
+        IADD("%s", q->label);
+        if (q->kind == BL_BMS_QK_TEXT) {
+            const char *s = bl_bms_qty_text(r, q);
+            IADD(" %.40s", s != NULL ? s : "?");
+        } else {
+            for (unsigned x = 0; x < cnt; x++) {
+                double v;
+                if (bl_bms_qty_value(r, q, x, &v) != BL_OK)
+                    IADD(" -");
+                else if (q->kind == BL_BMS_QK_BOOL)
+                    IADD(" %s", v != 0 ? "on" : "off");
+                else
+                    IADD(" %.*f", q->precision, v);
+            }
+            if (q->unit != NULL && q->kind == BL_BMS_QK_NUMBER) IADD(" %s", q->unit);
+        }
+#undef IADD
+        /* wrap before 100 columns; the label column is 11 wide */
+        const char *lead = first ? "\nPack       " : col + 2 + m > 99 ? "\n           " : ", ";
+        int w = snprintf(buf + *k, n_buf - *k, "%s%s", lead, item);
+        if (w > 0) *k = (size_t)w < n_buf - *k ? *k + (size_t)w : n_buf - 1;
+        col = (lead[0] == '\n' ? 11 : col + 2) + m;
+        first = false;
+    }
+}

@@ -25,6 +25,13 @@ void app__bms_metrics(const struct bl_bms *const *rs, const char *const *names, 
                       const char *dev, const char *label, bool mscope_only, char *buf, size_t n_buf,
                       size_t *k);
 
+/**
+ * Every quantity `r` has as terminal-view text ("Pack       Label value unit, ..." wrapped below
+ * 100 columns, continuation lines indented 11), appended at buf + *k (n_buf bytes in all), each
+ * line started with '\n'. `skip_cells`: leave out the per-cell voltages (shown on their own).
+ */
+void app__bms_lines(const struct bl_bms *r, bool skip_cells, char *buf, size_t n_buf, size_t *k);
+
 #define APP_BMS_ENTS_MAX 160
 /** Home Assistant entities built at run time (strings owned here). */
 struct app__bms_ents {

@@ -722,6 +722,8 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
                                 (double)(s->invalid_readings + bl_ctl_invalid_readings(&b->ctl)));
         cJSON_AddNumberToObject(bm, "garbage_bytes", (double)s->garbage_bytes);
         cJSON_AddNumberToObject(bm, "reopens", (double)s->reopens);
+        /* pack 0's quantities, from the quantity table as every pack's */
+        if (b->have_last) app__bms_json(&b->last, bm);
     }
     cJSON *cn = cJSON_AddObjectToObject(o, "can");
     if (cn != NULL) {
@@ -802,6 +804,8 @@ static void view_lines(const struct bridge *b, bl_us now, char *buf, size_t n)
         ADD("\n%-10s charge %s, discharge %s", "MOSFETs",
             (r->status & BL_BMS_ST_CHARGE_MOSFET) ? "on" : "OFF",
             (r->status & BL_BMS_ST_DISCHARGE_MOSFET) ? "on" : "OFF");
+        /* every other quantity of the reading, from the quantity table */
+        app__bms_lines(r, true, buf, n, &k);
     }
     if (c->state != BL_CTL_STARTING) {
         ADD("\n%-10s charge %.2f V (%s), %s phase", "Limits", c->charge_voltage_mv / 1000.0,
@@ -888,6 +892,13 @@ static void bridge_metrics(const struct bridge *b, char *buf, size_t n)
         (unsigned long long)st->bad_frames);
     ADD("batlink_bridge_bms_errors_total{battery=\"%s\",kind=\"invalid_reading\"} %llu\n", dev,
         (unsigned long long)st->invalid_readings);
+    /* pack 0's quantities from the quantity table (batlink_bms_*); a bank labels every pack,
+     * pack 0 included, in app__packs_metrics */
+    if (b->have_last && !app__packs_bank(&b->packs)) {
+        const struct bl_bms *rs[1] = {&b->last};
+        const char *names[1] = {"bms"};
+        app__bms_metrics(rs, names, 1, dev, NULL, false, buf, n, &k);
+    }
     app__packs_metrics(&b->packs, dev, buf, n, &k);
 #undef FAMILY
 #undef ADD
@@ -1391,15 +1402,16 @@ static int start(struct bridge *b)
     b->coord_cfg.ramp_ma_per_s = b->ctl_cfg.current.rate_per_s;
     if (b->mqtt != NULL) {
         size_t ne = sizeof entities / sizeof entities[0];
-        if (app__packs_bank(&b->packs) && ne <= APP_BMS_ENTS_MAX) {
-            /* the bank: each pack's own entities after the bridge's */
-            memcpy(b->ents.e, entities, sizeof entities);
-            b->ents.n = (unsigned)ne;
+        _Static_assert(sizeof entities / sizeof entities[0] <= APP_BMS_ENTS_MAX, "ents");
+        /* the bridge's own entities, then the BMS quantities from the quantity table: pack 0's
+         * at bridge.bms, or in a bank each pack's (pack 0 included) at bridge.packs[i] */
+        memcpy(b->ents.e, entities, sizeof entities);
+        b->ents.n = (unsigned)ne;
+        if (app__packs_bank(&b->packs))
             app__packs_entities(&b->packs, &b->ents);
-            bl_mqtt_set_entities(b->mqtt, b->ents.e, b->ents.n);
-        } else {
-            bl_mqtt_set_entities(b->mqtt, entities, ne);
-        }
+        else
+            app__bms_ents_pack(&b->ents, "bridge.bms", "bms", "BMS");
+        bl_mqtt_set_entities(b->mqtt, b->ents.e, b->ents.n);
         /* with commands: the two current limits as numbers (0 .. the configured maximum: a
          * command may only lower a limit) and force charge as a switch, on the set/ topics */
         if (b->cfg.bridge.commands) {

@@ -754,6 +754,13 @@ def test_mqtt_commands():
           and state.get("charge_current_limit_a") == 30,
           "MQTT state carries the bridge object (16 cell voltages) and the limits")
     check('value_json.bridge.cell_spread_v' in disc.stdout, "HA discovery for the cell spread")
+    bm = state.get("bridge", {}).get("bms", {})
+    check(isinstance(bm.get("voltage_v"), (int, float)) and len(bm.get("cell_voltages_v", [])) == 16
+          and "soc_pct" in bm and "charge_mosfet" in bm and bm.get("requests", 0) > 0,
+          "bridge.bms carries pack 0's quantities from the quantity table beside the link counters")
+    check("homeassistant/sensor/batlink_jk1/bms_voltage_v/config" in ents
+          and "value_json.bridge.bms.voltage_v" in json.dumps(ents),
+          "HA discovery of pack 0's table quantities (bms_voltage_v ...)")
     check(len(api.get("bridge", {}).get("cells_v", [])) == 16
           and api.get("bridge", {}).get("limits", {}).get("charge_current_a", {}).get("reason"),
           "HTTP /api/state carries the bridge object (16 cells, limits with reasons)")
@@ -761,6 +768,10 @@ def test_mqtt_commands():
           and 'batlink_bridge_limit_reason{battery="jk1",limit="charge_current",reason=' in metrics
           and 'batlink_bridge_mosfet_on{battery="jk1",direction="charge"} 1' in metrics and prom_ok,
           "/metrics: per-cell voltages, MOSFETs, limit reasons; promtool accepts it")
+    check('batlink_bms_voltage_volts{battery="jk1"}' in metrics
+          and 'batlink_bms_cell_voltage_volts{battery="jk1",cell="16"}' in metrics
+          and 'batlink_bms_charge_mosfet{battery="jk1"} 1' in metrics,
+          "/metrics: pack 0's quantities from the quantity table (batlink_bms_*)")
     check(not retained_acted and any("ignoring retained command" in e for e in br.err),
           "a retained set/force_charge is ignored with a logged reason")
     check(forced and fc_frame, "set/force_charge on: 0x35C force charge I bit (0x20) sent")

@@ -103,6 +103,9 @@ def test_bridge():
     check(len(views) >= 2 and b"\x1b[2J" not in out, "bridge view redrawn in place")
     check("batlink bridge" in last and "Cells V" in last and "Spread" in last,
           "bridge view shows the cells and their spread")
+    check(re.search(r"Pack +Pack voltage \d+\.\d\d V", last) is not None
+          and "State of charge" in last,
+          "bridge view shows pack 0's quantities from the quantity table")
     # after the start-up readings the limit carries its target's reason (start-up rule)
     check(re.search(r"charge \d+\.\d A \((ramp|no_data|stale|startup|config_max|bms_limit|"
                     r"temperature|cell_voltage)", last) is not None
