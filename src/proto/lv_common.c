@@ -138,9 +138,13 @@ _Static_assert(sizeof bl_lv_rows_35a / sizeof bl_lv_rows_35a[0] == BL_LV_N_ROWS_
 
 /* ---- plausibility ---- */
 
-/* 0..100 from the pack voltage (mV) against the limits (mV): a pack sits between its discharge
- * and charge voltage limits, within a margin for sag and overshoot; LFP cells (13..16 in series
- * on a 48 V pack, can-profiles.md 11) put a 48 V pack between 36 and 62 V. */
+/* 0..100 from the pack voltage (mV) against the limits (mV) and the cell extremes: whether the
+ * values are in one SCALE, not whether the pack is healthy. A scale error is a factor of 10
+ * (can-profiles.md 11); a pack in a diagnostic state (protection, over- or under-voltage, limits
+ * derated to 0, SOC 200 %) stays well within a factor of 3 of its own limits, so only a voltage
+ * more than 3x off a limit, off the cell count (4..32 cells in series between the lowest and the
+ * highest cell) or outside 4..100 V (any low-voltage pack) costs points. Zero limits (a pack in
+ * protection may report them) say nothing about scale. */
 int bl_lv_plausibility(const struct bl_battery *st)
 {
     if (!bl_battery_known(st, BL_F_VOLTAGE)) return 50;
@@ -148,19 +152,17 @@ int bl_lv_plausibility(const struct bl_battery *st)
     int score = 100;
     if (bl_battery_known(st, BL_F_CHARGE_VOLTAGE_LIMIT)) {
         int64_t cvl = st->v[BL_F_CHARGE_VOLTAGE_LIMIT];
-        /* within -40 % .. +15 % of the charge limit */
-        if (cvl > 0 && (v * 100 < cvl * 60 || v * 100 > cvl * 115)) score -= 60;
+        if (cvl > 0 && (v * 3 < cvl || v > cvl * 3)) score -= 60;
     }
     if (bl_battery_known(st, BL_F_DISCHARGE_VOLTAGE_LIMIT)) {
         int64_t dvl = st->v[BL_F_DISCHARGE_VOLTAGE_LIMIT];
-        if (dvl > 0 && v * 100 < dvl * 70) score -= 30;
+        if (dvl > 0 && (v * 3 < dvl || v > dvl * 3)) score -= 30;
     }
     if (bl_battery_known(st, BL_F_CELL_VOLTAGE_MAX) &&
         bl_battery_known(st, BL_F_CELL_VOLTAGE_MIN)) {
         int64_t cmin = st->v[BL_F_CELL_VOLTAGE_MIN], cmax = st->v[BL_F_CELL_VOLTAGE_MAX];
-        /* 8..24 cells in series between the lowest and the highest cell */
-        if (cmin > 0 && (v < cmin * 8 || v > cmax * 24)) score -= 30;
+        if (cmin > 0 && (v < cmin * 4 || v > cmax * 32)) score -= 30;
     }
-    if (v < 8000 || v > 80000) score -= 40; /* outside any low-voltage pack */
+    if (v < 4000 || v > 100000) score -= 40; /* outside any low-voltage pack */
     return score < 0 ? 0 : score;
 }

@@ -8,7 +8,10 @@
  * stays raw and counts for nobody. A profile is eligible when every BL_MSG_REQUIRED message was
  * seen (a profile without one needs a DISTINCT message); candidates are ranked by eligibility,
  * fewest distinct foreign ids, most DISTINCT messages seen, then the plausibility of what each
- * decoded (ops->plausibility, or the fields' plausible ranges) with a margin. The best is chosen
+ * decoded (ops->plausibility, or the fields' plausible ranges) with a margin. Implausible values
+ * make a profile ineligible, except one with a scale variant whose DISTINCT messages were seen and
+ * that explains 19 frames in 20: a variant wins on plausibility only where the ids are the same.
+ * The best is chosen
  * only when it beats every other profile before the registry order would decide; two eligible
  * profiles that each explain what the other cannot are a mixed stream. Once settled, a frame
  * costs one bitmap test; a frame the chosen profile does not know reopens recognition. */
@@ -158,6 +161,16 @@ struct summary {
 /* Below this a profile's decoded values are not believed (a 52 V pack read as 5.2 V). */
 #define PLAUSIBLE_MIN 40
 
+/* Whether profile i has a scale variant in the list, or is one. */
+static bool has_variant(const struct bl_recog *r, size_t i)
+{
+    for (size_t j = 0; j < r->n; j++)
+        if (j != i &&
+            (r->list[j]->variant_of == r->list[i] || r->list[i]->variant_of == r->list[j]))
+            return true;
+    return false;
+}
+
 static struct summary summarize(const struct bl_recog *r, size_t i)
 {
     const struct bl_recog_cand *c = &r->c[i];
@@ -175,7 +188,14 @@ static struct summary summarize(const struct bl_recog *r, size_t i)
         s.eligible = (c->req == 0 && (c->seen & c->dis) != 0) ||
                      (r->finished && r->profile == NULL && popcount32(c->seen & c->dis) >= 2 &&
                       c->n_foreign == 0);
-    s.eligible = s.eligible && s.plausible >= PLAUSIBLE_MIN;
+    /* implausible values disqualify, except in a profile that has a scale variant when its
+     * DISTINCT messages were seen and it explains nearly every frame (19 in 20): then the ids
+     * tell it from the variant (which leaves those frames foreign), and the ranking decides on
+     * foreign ids before plausibility. A variant wins on plausibility only where the ids are
+     * the same. */
+    bool ids_sure = s.n_distinct > 0 && has_variant(r, i) &&
+                    (uint64_t)c->foreign * 20 <= (uint64_t)c->frames + c->foreign;
+    s.eligible = s.eligible && (s.plausible >= PLAUSIBLE_MIN || ids_sure);
     return s;
 }
 
