@@ -55,8 +55,9 @@ static void usage(FILE *out)
             "  --modules N       parallel 100 Ah modules, 1..16 (default 3)\n"
             "  --soc P           start SOC in percent (default: the scenario's)\n"
             "  --start EPOCH     files: time of the first frame, Unix seconds (default now)\n"
-            "  --inverter        also send the inverter's 0x305 heartbeat (default: files only)\n"
-            "  --no-inverter     never send 0x305\n\n"
+            "  --inverter        also play the inverter: the profile's keep-alive or poll (0x305;\n"
+            "                    pylontech-hv 0x4200 b0 0/2, byd-hvs 0x151) (default: files only)\n"
+            "  --no-inverter     never send it\n\n"
             "A simulated JK BMS on a pseudo-terminal, for `batlink bridge --bms jk:PTY`:\n"
             "  batlink sim --bms jk [--temp C] [--soc P] [--current A] [--reply-delay MS] PTY\n"
             "  (batlink sim --bms jk --help lists its scenarios and knobs)\n\n"
@@ -306,8 +307,11 @@ int bl_cmd_sim(int argc, char **argv)
             return argv[i][2] == 's' ? app__sim_sma_em(argc, argv) : app__sim_goodwe(argc, argv);
     for (int i = 1; i < argc; i++) /* a simulated BMS on a pty (app/sim_jk.c) */
         if (strcmp(argv[i], "--bms") == 0) return app__sim_jk(argc, argv);
-    for (int i = 1; i < argc; i++) /* an inverter polling over RS485 (app/sim_inverter.c) */
-        if (strcmp(argv[i], "--inverter") == 0) return app__sim_inverter(argc, argv);
+    /* an inverter polling over RS485 (app/sim_inverter.c): `--inverter KIND`; a bare
+     * `--inverter` (CAN: the profile's keep-alive or poll beside the battery) is parsed below */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--inverter") == 0 && strcmp(argv[i + 1], "pylon485") == 0)
+            return app__sim_inverter(argc, argv);
     struct sim_opts o;
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;

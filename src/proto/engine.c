@@ -317,6 +317,8 @@ void bl_profile_simbat(const struct bl_profile *p, struct bl_simbat_cfg *cfg)
     cfg->keepalive_id = k != NULL ? k->id : 0;
     cfg->keepalive_ext = k != NULL && k->ext;
     cfg->keepalive_len = k != NULL ? (k->dlc > 8 ? 8 : k->dlc) : 0;
+    cfg->keepalive_data = k != NULL ? p->keepalive_data : NULL;
+    cfg->n_keepalive_data = k != NULL && p->keepalive_data != NULL ? p->n_keepalive_data : 0;
     cfg->manufacturer = p->manufacturer;
 }
 

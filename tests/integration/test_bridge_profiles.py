@@ -168,8 +168,35 @@ def test_hv_poll_address():
     check(can.get("polls_answered", 0) > 0, "state counts answered polls: %s" % can)
 
 
+def test_sim_inverter():
+    print("# sim --profile NAME --inverter: the profile's keep-alive or poll, in turn", flush=True)
+    d = tempfile.mkdtemp(prefix="bl_brp_sim_")
+    for n in profiles():
+        path = os.path.join(d, n + ".log")
+        r = subprocess.run([BATLINK, "sim", "--profile", n, "--inverter", "--duration", "4", path],
+                           capture_output=True, text=True, timeout=60)
+        lines = open(path).read().splitlines() if r.returncode == 0 else []
+        frames = [l.split()[2].split("#") for l in lines if len(l.split()) == 3]
+        if not check(r.returncode == 0 and frames, "%s: sim --inverter writes a capture (rc %d %s)"
+                     % (n, r.returncode, r.stderr.strip()[-120:])):
+            continue
+        ka = [(i, dd) for i, dd in frames if int(i, 16) in (0x305, 0x307, 0x301, 0x4200, 0x151)]
+        if n == "sma":
+            continue  # Sunny Island: its frames are not a keep-alive of this family
+        if n == "pylontech-hv":
+            check({dd[:2] for i, dd in ka if i == "00004200"} == {"00", "02"},
+                  "pylontech-hv: polls 0x4200 with b0 = 0 and b0 = 2: %s" % ka)
+        elif n == "byd-hvs":
+            got = [dd for i, dd in ka if i == "151"]
+            check(any(dd[:2] == "01" for dd in got) and any("474F4F445745" in dd for dd in got),
+                  "byd-hvs: 0x151 identification request and brand GOODWE: %s" % got)
+        else:
+            check(len(ka) >= 3, "%s: the inverter's keep-alive once a second: %s" % (n, ka))
+    subprocess.run(["rm", "-rf", d])
+
+
 if __name__ == "__main__":
-    for fn in (test_every_profile, test_hv_poll_address):
+    for fn in (test_sim_inverter, test_every_profile, test_hv_poll_address):
         fn()
     print("FAILURES: %d" % len(FAILS) if FAILS else "all ok", flush=True)
     sys.exit(1 if FAILS else 0)
