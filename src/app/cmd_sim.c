@@ -307,8 +307,8 @@ int bl_cmd_sim(int argc, char **argv)
             return argv[i][2] == 's' ? app__sim_sma_em(argc, argv) : app__sim_goodwe(argc, argv);
     for (int i = 1; i < argc; i++) /* a simulated BMS on a pty (app/sim_jk.c) */
         if (strcmp(argv[i], "--bms") == 0) return app__sim_jk(argc, argv);
-    /* an inverter polling over RS485 (app/sim_inverter.c): `--inverter KIND`; a bare
-     * `--inverter` (CAN: the profile's keep-alive or poll beside the battery) is parsed below */
+    /* an inverter polling over RS485 (app/sim_inverter.c): `--inverter pylon485`; a bare
+     * `--inverter` is the CAN simulator's flag (also send the inverter's keep-alive) */
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--inverter") == 0 && strcmp(argv[i + 1], "pylon485") == 0)
             return app__sim_inverter(argc, argv);

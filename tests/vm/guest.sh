@@ -191,7 +191,9 @@ if want sim_to_dump; then
     check sim_to_dump "no frames" [ $n -gt 0 ]
     # SOC by hand from candump's bytes of the first 0x355 (little-endian u16, 1 %) = dump's
     b=$(sed -n 's/.* vcan0 355#\(....\).*/\1/p' $c | head -n1)
-    soc=$((0x${b#??}${b%??}))
+    soc=-1
+    [ ${#b} = 4 ] && soc=$((0x${b#??}${b%??}))
+    [ $soc = -1 ] && echo "BLVM-INFO sim_to_dump: sim said: $(head -c 600 $T/sim_to_dump.sim | tr '\n' '|')"
     check sim_to_dump "SOC from candump bytes $soc not 72..74" [ $soc -ge 72 ] && [ $soc -le 74 ]
     check sim_to_dump "dump soc_pct != $soc" [ "$(jval "$(line_of $j 0x355)" soc_pct)" = $soc ]
     check sim_to_dump "no voltage decoded" has $j '"voltage_v":'
