@@ -84,6 +84,7 @@ struct bl_config {
         double dead_after;     /**< [bridge] dead_after = 30 */
         char on_dead[16];      /**< [bridge] on_dead = "safe-frames" (or "silent") */
         long module_count;     /**< [bridge] module_count = 1 */
+        long address;          /**< [bridge] address = 0 (polled profiles: the battery's address) */
         long soh;              /**< [bridge] soh = 100 (sent in 0x355: JK UART has no SOH) */
         bool commands;         /**< [bridge] commands = false */
         double command_expiry; /**< [bridge] command_expiry = 300 */

@@ -183,8 +183,13 @@ struct bl_profile {
     const char *description;    /**< one line */
     const struct bl_msg_desc *msgs;
     size_t n_msgs;
-    uint32_t bitrate;          /**< bit/s on the bus (500000) */
-    const char *manufacturer;  /**< name the battery sends by default (bridge, sim), or NULL */
+    uint32_t bitrate;         /**< bit/s on the bus (500000) */
+    const char *manufacturer; /**< name the battery sends by default (bridge, sim), or NULL */
+    /** The keep-alive's payloads as the inverter sends them in turn (`sim --inverter`: Pylon HV
+     * polls b0 = 0 then 2; BYD HVS asks for the identification, then names its brand); NULL =
+     * zero bytes. n_keepalive_data entries of keep-alive dlc bytes. */
+    const uint8_t (*keepalive_data)[8];
+    size_t n_keepalive_data;
     const char *inverter_name; /**< the state's `inverter` value when this profile's keep-alive
                                     (BL_MSG_KEEPALIVE) is seen, e.g. "pylontech-0x305" */
     const char *note;          /**< one line for `dbc --list` and the README, or NULL */

@@ -47,9 +47,11 @@ struct bl_simbat_cfg {
     uint32_t missing_id;     /**< missing-frames: the message never sent (default 0x351) */
     bool inverter;           /**< also play the inverter: its keep-alive after each burst */
     /* What the profile says (the model knows no protocol; bl_profile_simbat() fills these): */
-    uint32_t keepalive_id;    /**< the inverter's keep-alive id (Pylon LV 0x305) */
-    bool keepalive_ext;       /**< ... as a 29-bit frame */
-    uint8_t keepalive_len;    /**< its length, zero bytes; 0 = the profile has none [0] */
+    uint32_t keepalive_id;              /**< the inverter's keep-alive id (Pylon LV 0x305) */
+    bool keepalive_ext;                 /**< ... as a 29-bit frame */
+    uint8_t keepalive_len;              /**< its length, zero bytes; 0 = the profile has none [0] */
+    const uint8_t (*keepalive_data)[8]; /**< payloads sent in turn, NULL = zero bytes */
+    size_t n_keepalive_data;            /**< entries of keepalive_data */
     const char *manufacturer; /**< the battery's name in its state ("PYLON"), NULL = none */
     unsigned speed;           /**< model seconds per real second, 1..1000 (0 = scenario default) */
 };

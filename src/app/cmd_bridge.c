@@ -107,6 +107,7 @@ struct bridge {
     bool hb_seen, hb_warned;
     bl_us hb_last, hb_period;
     uint64_t hb_frames, rx_frames;
+    uint64_t polls_answered, polls_unanswered, answer_frames; /* polled profiles (ops->respond) */
 
     uint64_t bursts, frames_sent, tx_errors;
     bool tx_failing;
@@ -732,6 +733,9 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddNumberToObject(cn, "frames_sent", (double)b->frames_sent);
         cJSON_AddNumberToObject(cn, "tx_errors", (double)b->tx_errors);
         cJSON_AddNumberToObject(cn, "frames_received", (double)b->rx_frames);
+        cJSON_AddNumberToObject(cn, "polls_answered", (double)b->polls_answered);
+        cJSON_AddNumberToObject(cn, "polls_unanswered", (double)b->polls_unanswered);
+        cJSON_AddNumberToObject(cn, "answer_frames", (double)b->answer_frames);
         cJSON_AddNumberToObject(cn, "tx_late_max_ms", round((double)b->tx_late_max / 10.0) / 100.0);
         cJSON_AddNumberToObject(cn, "tx_deadlines_missed", (double)b->tx_missed);
     }
@@ -1133,6 +1137,37 @@ static void on_bms_state(void *ctx, bool up)
     if (up && b->stepped) event(b, BL_LOG_WARN, "%s: port open again", bl_bmslink_uri(b->bms));
 }
 
+/* A profile the inverter polls (pylontech-hv 0x4200, byd-hvs 0x151): the answer is encoded from
+ * the state the last step built (the same values as the cycle frames, "stop" included) and
+ * written at once; bl_source_write never blocks (a full queue loses the answer, counted). Nothing
+ * is answered while the bridge sends nothing (starting, or silent after dead_after). */
+static void answer_poll(struct bridge *b, const struct bl_frame *f)
+{
+    if (b->profile->ops == NULL || b->profile->ops->respond == NULL) return;
+    if (!b->out.transmit || b->out.state == BL_CTL_STARTING) {
+        b->polls_unanswered++;
+        return;
+    }
+    struct bl_frame fr[16];
+    size_t n = b->profile->ops->respond(b->profile, f, &b->bat, (uint8_t)b->cfg.bridge.address, fr,
+                                        sizeof fr / sizeof fr[0]);
+    if (n == 0) {
+        b->polls_unanswered++;
+        return;
+    }
+    int64_t wall = bl_now_wall();
+    for (size_t i = 0; i < n; i++) {
+        fr[i].ts_us = wall;
+        if (bl_source_write(b->can, &fr[i]) == BL_OK) {
+            b->answer_frames++;
+            b->frames_sent++;
+        } else {
+            b->tx_errors++;
+        }
+    }
+    b->polls_answered++;
+}
+
 static void on_frame(void *ctx, const struct bl_frame *f)
 {
     struct bridge *b = ctx;
@@ -1141,6 +1176,7 @@ static void on_frame(void *ctx, const struct bl_frame *f)
     const struct bl_msg_desc *m = bl_profile_msg(b->profile, f->id, (f->flags & BL_FRAME_EXT) != 0);
     if (m == NULL || !(m->flags & BL_MSG_KEEPALIVE)) return;
     bl_us now = bl_now_mono();
+    if (m->flags & BL_MSG_POLL) answer_poll(b, f);
     if (b->hb_seen) {
         bl_us d = now - b->hb_last;
         b->hb_period = b->hb_period == 0 ? d : (b->hb_period * 7 + d) / 8;

@@ -172,6 +172,9 @@ static const struct key keys[] = {
         "silent bus safely)"),
     LNG("bridge", "module_count", bridge.module_count, 1, 255, "1",
         "module count sent to the inverter (0x359)"),
+    LNG("bridge", "address", bridge.address, 0, 15, "0",
+        "battery address in the ids of a profile the inverter polls (pylontech-hv: 0x4210 + N); "
+        "the bridge answers only polls of its profile"),
     LNG("bridge", "soh", bridge.soh, 0, 100, "100",
         "state of health sent in 0x355 (%): the JK UART protocol has none, so this is a "
         "configured value, never a reading"),

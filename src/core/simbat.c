@@ -551,6 +551,9 @@ size_t bl_simbat_tick(struct bl_simbat *s, bl_us now, int64_t wall_us, bl_simbat
         hb.id = s->cfg.keepalive_id;
         hb.flags = s->cfg.keepalive_ext ? BL_FRAME_EXT : 0;
         hb.len = s->cfg.keepalive_len > 8 ? 8 : s->cfg.keepalive_len;
+        if (s->cfg.keepalive_data != NULL && s->cfg.n_keepalive_data > 0)
+            memcpy(hb.data, s->cfg.keepalive_data[(s->ticks - 1) % s->cfg.n_keepalive_data],
+                   hb.len);
         push(&o, &hb, wall_us + 150000 + (int64_t)(rnd(s) % 200000u));
     }
     for (unsigned i = 0; i < p.errors; i++)

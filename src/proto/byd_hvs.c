@@ -191,6 +191,10 @@ static size_t respond(const struct bl_profile *p, const struct bl_frame *req,
 
 static const struct bl_profile_ops ops = {.respond = respond};
 
+/* The inverter in turn (7.1, GoodWe capture): the identification request (b0 bit 0), then its
+ * brand in ASCII after b0 = 0. */
+static const uint8_t polls[][8] = {{1}, {0, 'G', 'O', 'O', 'D', 'W', 'E', 0}};
+
 /* Names installers meet (7.1: Solis "BYD-HVS/HVM/HVL", Deye/GoodWe "BYD HVS"). */
 static const char *const aliases[] = {"byd-hv", "byd-hvm", "byd-hvl", "byd-hvs-hvm-hvl", NULL};
 
@@ -202,6 +206,8 @@ const struct bl_profile bl_profile_byd_hvs = {
     .n_msgs = sizeof msgs / sizeof msgs[0],
     .bitrate = 500000,
     .manufacturer = "BYD",
+    .keepalive_data = polls,
+    .n_keepalive_data = sizeof polls / sizeof polls[0],
     .inverter_name = "byd-0x151",
     .note = "BYD Battery-Box Premium HVS/HVM/HVL (Solis, Deye, GoodWe, Sungrow HV): big-endian, "
             "inverter 0x151",

@@ -209,6 +209,23 @@ static int64_t div_round(int64_t v, int64_t d)
     return q;
 }
 
+/* v / d rounded toward minus infinity; d may be negative. */
+static int64_t div_floor(int64_t v, int64_t d)
+{
+    int64_t q = v / d, r = v % d;
+    if (r != 0 && ((r < 0) != (d < 0))) q--;
+    return q;
+}
+
+/* The limits an inverter must not exceed (charge / discharge current, charge voltage) are never
+ * raised by the row's resolution: they encode to the nearest value at or below (design.md 8: a
+ * controller's 9.28 A is sent as 9.2 A in 0.1 A, not 9.3 A). Other fields round to nearest. */
+static bool is_upper_limit(enum bl_field f)
+{
+    return f == BL_F_CHARGE_CURRENT_LIMIT || f == BL_F_DISCHARGE_CURRENT_LIMIT ||
+           f == BL_F_CHARGE_VOLTAGE_LIMIT;
+}
+
 static int64_t encode_raw(const struct bl_signal_desc *s, const struct bl_battery *st)
 {
     if (s->field == BL_F_NONE || !bl_battery_known(st, s->field)) return s->offset;
@@ -224,7 +241,12 @@ static int64_t encode_raw(const struct bl_signal_desc *s, const struct bl_batter
     }
     int64_t rlo, rhi;
     raw_range(s, &rlo, &rhi);
-    int64_t raw = div_round(v, s->factor) + s->offset;
+    /* stored = (raw - offset) x factor <= v: floor of v / factor for a positive factor, ceiling
+     * (-floor(-v / factor)) for a negative one */
+    int64_t raw = (is_upper_limit(s->field) ? (s->factor > 0 ? div_floor(v, s->factor)
+                                                             : -div_floor(-(int64_t)v, s->factor))
+                                            : div_round(v, s->factor)) +
+                  s->offset;
     if (raw < rlo) raw = rlo;
     if (raw > rhi) raw = rhi;
     return raw;
@@ -295,6 +317,8 @@ void bl_profile_simbat(const struct bl_profile *p, struct bl_simbat_cfg *cfg)
     cfg->keepalive_id = k != NULL ? k->id : 0;
     cfg->keepalive_ext = k != NULL && k->ext;
     cfg->keepalive_len = k != NULL ? (k->dlc > 8 ? 8 : k->dlc) : 0;
+    cfg->keepalive_data = k != NULL ? p->keepalive_data : NULL;
+    cfg->n_keepalive_data = k != NULL && p->keepalive_data != NULL ? p->n_keepalive_data : 0;
     cfg->manufacturer = p->manufacturer;
 }
 

@@ -303,6 +303,9 @@ static size_t respond(const struct bl_profile *p, const struct bl_frame *req,
 
 static const struct bl_profile_ops ops = {.respond = respond};
 
+/* The inverter's polls in turn (6.2): ensemble information, then system equipment information. */
+static const uint8_t polls[][8] = {{0}, {2}};
+
 /* Names installers meet (can-profiles.md 6 title, 6.7). */
 static const char *const aliases[] = {"pylon-hv", "pylontech-force", "force-h1", "force-h2", NULL};
 
@@ -315,6 +318,8 @@ const struct bl_profile bl_profile_pylontech_hv = {
     .n_msgs = sizeof msgs / sizeof msgs[0],
     .bitrate = 500000,
     .manufacturer = "PYLON",
+    .keepalive_data = polls,
+    .n_keepalive_data = sizeof polls / sizeof polls[0],
     .inverter_name = "pylontech-hv-0x4200",
     .note = "Pylontech HV (Force H1/H2, SC0500/SC1000): 29-bit, the inverter polls 0x4200, "
             "address in the low id nibble",

@@ -251,7 +251,7 @@ static void shipped_file_documents_every_key(void **state)
      * coordinate_hold, grid_no_charge, grid_power_topic, _json_path, _unit,
      * other_inverter_battery_power_topic, _json_path, _unit, topic_timeout + [monitor]
      * on_link_down, on_link_up */
-    assert_int_equal(count, 62);
+    assert_int_equal(count, 63);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default

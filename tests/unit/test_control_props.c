@@ -8,7 +8,11 @@
  * a value that was not read. With random site inputs (a second inverter charging/discharging,
  * a meter, inputs going stale) the coordination candidate only ever lowers a current limit,
  * blocks the right direction within the step, and leaves state, alarms, flags, voltages and the
- * transmit decision exactly as the controller made them (failsafe timing unchanged). */
+ * transmit decision exactly as the controller made them (failsafe timing unchanged). Every
+ * profile of the registry that the bridge can encode (cycle frames, or answers to the inverter's
+ * poll) carries the controller's output as the bridge builds it: the limits decoded back from its
+ * frames never exceed the controller's, and the failsafe (BMS silent) decodes as 0 A both ways,
+ * in that profile's own words (bl_profile_apply_stop). */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +25,7 @@
 
 #include "batlink/control.h"
 #include "batlink/coord.h"
+#include "batlink/profile.h"
 
 #define S      1000000LL
 #define TRACES 3000
@@ -167,6 +172,46 @@ static void site_step(struct bl_site *site, struct bl_coord *coord,
     /* unknown: the blocks drop out (only the grid rule may still cap the charge) */
     if (!bl_site_value(site, BL_SITE_OTHER_BAT_POWER, &w))
         assert_false(coord->block_charge || coord->block_discharge);
+}
+
+/* What the bridge sends for output `o` (cmd_bridge.c step(): the controller's battery view, then
+ * the profile's stop when the communication alarm is raised), encoded with profile `p` (its cycle,
+ * plus its answer to a poll for a polled profile) and decoded back with the same profile. */
+static void check_profile(const struct bl_profile *p, const struct bl_ctl *c,
+                          const struct bl_ctl_out *o, bl_us now)
+{
+    struct bl_battery bat;
+    bl_battery_init(&bat);
+    bl_ctl_to_battery(c, o, now, &bat);
+    if (o->alarms & BL_ALARM_COMMUNICATION)
+        bl_profile_apply_stop(p, &bat, BL_STOP_CHARGE | BL_STOP_DISCHARGE | BL_STOP_FAULT, now);
+    struct bl_frame fr[32];
+    size_t n = bl_profile_encode_sim(p, &bat, fr, sizeof fr / sizeof fr[0]);
+    assert_true(n > 0);
+    struct bl_battery got;
+    bl_battery_init(&got);
+    for (size_t i = 0; i < n; i++) {
+        struct bl_diag why;
+        memset(&why, 0, sizeof why);
+        assert_int_equal(bl_profile_decode(p, &fr[i], now, &got, &why), BL_OK);
+    }
+    /* every profile carries both current limits */
+    assert_true(bl_battery_known(&got, BL_F_CHARGE_CURRENT_LIMIT));
+    assert_true(bl_battery_known(&got, BL_F_DISCHARGE_CURRENT_LIMIT));
+    int32_t ccl = got.v[BL_F_CHARGE_CURRENT_LIMIT], dcl = got.v[BL_F_DISCHARGE_CURRENT_LIMIT];
+    if (ccl > o->charge_current_ma || dcl > o->discharge_current_ma || ccl < 0 || dcl < 0)
+        fail_msg("%s: decoded CCL %d / DCL %d mA, controller %d / %d mA", p->name, ccl, dcl,
+                 o->charge_current_ma, o->discharge_current_ma);
+    if (o->state == BL_CTL_STALE || o->state == BL_CTL_DEAD) {
+        assert_int_equal(ccl, 0);
+        assert_int_equal(dcl, 0);
+        if (bl_battery_known(&got, BL_F_CHARGE_ENABLE))
+            assert_int_equal(got.v[BL_F_CHARGE_ENABLE], 0);
+        if (bl_battery_known(&got, BL_F_DISCHARGE_ENABLE))
+            assert_int_equal(got.v[BL_F_DISCHARGE_ENABLE], 0);
+    }
+    if (o->charge_current_ma == 0) assert_int_equal(ccl, 0);
+    if (o->discharge_current_ma == 0) assert_int_equal(dcl, 0);
 }
 
 static void one_trace(unsigned n)
@@ -381,6 +426,12 @@ static void one_trace(unsigned n)
         assert_int_equal(bat.v[BL_F_CURRENT], last_valid.current_ma);
         assert_int_equal(bat.updated_us[BL_F_SOC], last_valid_t);
         assert_int_equal(bat.v[BL_F_CHARGE_CURRENT_LIMIT], o.charge_current_ma);
+        /* the frames of every profile the bridge can speak, one profile per step in turn */
+        if (o.transmit && o.state != BL_CTL_STARTING) {
+            size_t np = 0;
+            const struct bl_profile *const *pl = bl_profile_list(&np);
+            check_profile(pl[(n + step) % np], &c, &o, now);
+        }
         po = o;
         prev = now;
     }

@@ -500,11 +500,15 @@ static void test_negative_factor(void **state)
     assert_int_equal(bl_profile_decode(&T, &f, 1, &st, NULL), BL_OK);
     assert_int_equal(val(&st, BL_F_DISCHARGE_CURRENT_LIMIT), 15000);
     struct bl_frame out;
-    bl_battery_set(&st, BL_F_DISCHARGE_CURRENT_LIMIT, 15049, 1); /* rounds to 15.0 A */
+    bl_battery_set(&st, BL_F_DISCHARGE_CURRENT_LIMIT, 15049, 1); /* 15.0 A */
     assert_int_equal(bl_profile_encode(&T, 0x4220, &st, &out), BL_OK);
     assert_int_equal(out.data[6], 0x9A);
     assert_int_equal(out.data[7], 0x74);
-    bl_battery_set(&st, BL_F_DISCHARGE_CURRENT_LIMIT, 15050, 1); /* half away from zero */
+    /* a limit never rounds up (engine.c is_upper_limit): 15.099 A is sent as 15.0 A */
+    bl_battery_set(&st, BL_F_DISCHARGE_CURRENT_LIMIT, 15099, 1);
+    assert_int_equal(bl_profile_encode(&T, 0x4220, &st, &out), BL_OK);
+    assert_int_equal(out.data[6], 0x9A);
+    bl_battery_set(&st, BL_F_DISCHARGE_CURRENT_LIMIT, 15100, 1);
     assert_int_equal(bl_profile_encode(&T, 0x4220, &st, &out), BL_OK);
     assert_int_equal(out.data[6], 0x99);
     int64_t lo, hi;
