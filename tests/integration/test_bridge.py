@@ -1081,7 +1081,10 @@ def test_tx_clock():
     check(len(per) >= 10, "periods measured (%d)" % len(per))
     check(bms.get("replies", 0) >= 8, "the slow BMS's replies are readings: %s" % bms)
     worst = max((abs(p - 1.0) for p in per), default=9)
-    check(worst <= 0.1, "every 0x351 period within 1 s +- 100 ms while the BMS reply time "
+    # The bound leaves room for this Python receiver's own scheduling under a loaded CI
+    # (132 ms was seen once beside another bridge test); a clock that follows the BMS's reply
+    # time (+- 400 ms here) is off by far more (a mutant that re-phased on each reading: 749 ms).
+    check(worst <= 0.3, "every 0x351 period within 1 s +- 300 ms while the BMS reply time "
           "varies by +- 400 ms: worst %.1f ms, periods %s"
           % (worst * 1e3, ["%.3f" % p for p in per]))
 
