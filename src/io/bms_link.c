@@ -408,7 +408,6 @@ static void step_done(struct bl_bmslink *l, bl_us now)
     if (l->cbs.on_reading != NULL) l->cbs.on_reading(l->cbs.ctx, &l->acc, now);
 }
 
-
 /* The request in flight got no reply in time; `why` ends the warning. */
 static void timed_out(struct bl_bmslink *l, const char *why)
 {
