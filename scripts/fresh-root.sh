@@ -51,9 +51,11 @@ if [[ -n "$rev" ]]; then
 else
     readme() { cat README.md; }
 fi
+# awk reads to the end: leaving early would cut the pipe under a README longer than the pipe's
+# buffer, and pipefail would turn the writer's SIGPIPE into a failure (exit 141)
 cmd=$(readme | awk '/^## Quick start/ { q = 1; next }
-           q && /^## / { exit }
-           q && /^```sh/ { getline; print; exit }')
+           q && /^## / { q = 0 }
+           q && !done && /^```sh/ { getline; print; done = 1 }')
 if [[ -z "$cmd" ]]; then
     say "FAIL: no \`\`\`sh block under '## Quick start' in README.md"
     exit 1
