@@ -146,8 +146,7 @@ static const char *const err_text[ERR__N] = {
     "errors clustered in time, not with the current",
     "seconds-long gaps without error frames"};
 static const char *const ka_text[KA__N] = {"inverter keep-alive present", "no inverter keep-alive",
-                                           "inverter frames of another "
-                                           "protocol family",
+                                           "inverter frames of another protocol family",
                                            "inverter keep-alive late"};
 
 struct evidence {
