@@ -392,7 +392,7 @@ bool bl_recog_feed(struct bl_recog *r, const struct bl_frame *f)
         r->changed = before;
         return false; /* settled: the chosen profile knows it */
     }
-    if (!r->open && !ext && !((r->any11[f->id / 32] >> (f->id % 32)) & 1u)) {
+    if (!r->open && !ext && (f->id >= 2048 || !((r->any11[f->id / 32] >> (f->id % 32)) & 1u))) {
         r->raw++; /* no profile has this id: raw, one more bitmap test */
         r->changed = before;
         return false;

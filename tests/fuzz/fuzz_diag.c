@@ -41,6 +41,23 @@ static const char *const codes[] = {
     "interference_suspected",
     "short_capture",
     "bad_input",
+    /* cause findings (src/diag/causes.c) */
+    "inverter_battery_type",
+    "termination",
+    "cable_or_emi",
+    "battery_not_master",
+    "scaling_error",
+    "cause_undecided",
+    /* the inverter's compliance (src/diag/compliance.c) and the recogniser */
+    "inverter_exceeds_limit",
+    "inverter_exceeds_charge_limit",
+    "inverter_exceeds_discharge_limit",
+    "inverter_charges_when_disabled",
+    "inverter_discharges_when_disabled",
+    "inverter_ignores_charge_request",
+    "inverter_keepalive_late",
+    "inverter_keepalive_lost",
+    "profile_mismatch",
 };
 
 static int known_code(const char *c)
@@ -98,10 +115,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(memchr(f->message, 0, sizeof f->message) != NULL && f->message[0] != '\0');
         CHECK(memchr(f->evidence, 0, sizeof f->evidence) != NULL);
         CHECK(f->next_step != NULL && f->next_step[0] != '\0');
+        CHECK(f->cause ? f->likelihood >= 0.0 && f->likelihood <= 1.0 : f->likelihood == 0.0);
         if (f->severity > worst) worst = f->severity;
         if (i > 0) {
             const struct bl_finding *p = &a->findings[i - 1];
-            CHECK(p->layer < f->layer || (p->layer == f->layer && p->severity >= f->severity));
+            /* cause findings first, most likely first; then the symptoms by layer, worst first */
+            CHECK(p->cause || !f->cause);
+            if (f->cause) CHECK(p->likelihood >= f->likelihood);
+            if (!p->cause && !f->cause)
+                CHECK(p->layer < f->layer || (p->layer == f->layer && p->severity >= f->severity));
         }
         for (unsigned j = 0; j < i; j++) /* each code at most once, except missing_message */
             CHECK(strcmp(a->findings[j].code, f->code) != 0 ||
