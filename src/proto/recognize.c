@@ -407,13 +407,22 @@ bool bl_recog_feed(struct bl_recog *r, const struct bl_frame *f)
     const struct bl_profile *ka = keepalive_of(r, f);
     if (ka != NULL) {
         /* a family is not overridden by a keep-alive its own table knows too (a Victron GX
-         * sends Pylon's 0x305 beside its 0x307) */
-        bool keep = r->inverter_of != NULL &&
-                    bl_profile_msg(r->inverter_of, f->id, (f->flags & BL_FRAME_EXT) != 0) != NULL;
+         * sends Pylon's 0x305 beside its 0x307), unless the family was only named from this
+         * very id before the battery's profile was known, and that profile has the id as its own
+         * keep-alive (a Sunny Island's 0x305 first named as Pylon's, then the battery is sma) */
+        const struct bl_msg_desc *own =
+            r->inverter_of != NULL ? bl_profile_keepalive(r->inverter_of) : NULL;
+        bool guessed = ka == r->profile && own != NULL && own->id == f->id &&
+                       (own->ext == ext || (own->flags & BL_MSG_EXT_ALSO));
+        bool keep = r->inverter_of != NULL && !guessed &&
+                    bl_profile_msg(r->inverter_of, f->id, ext) != NULL;
         if (!keep && r->inverter != ka->inverter_name) {
+            /* a scale variant names the same family: no change to report */
+            bool same = r->inverter != NULL && ka->inverter_name != NULL &&
+                        strcmp(r->inverter, ka->inverter_name) == 0;
             r->inverter = ka->inverter_name;
             r->inverter_of = ka;
-            r->changed = true;
+            if (!same) r->changed = true;
         }
         /* settled: the same keep-alive again says the same (1 bitmap test from now on) */
         if (!r->open && !ext && f->id < 2048) r->ids11[f->id / 32] |= 1u << (f->id % 32);

@@ -360,6 +360,51 @@ static void test_inverter_family(void **state)
     }
 }
 
+/* Every profile with its own inverter: the keep-alive comes first (before the battery's profile
+ * is known it may be named as another family's, as a Sunny Island's 0x305 is Pylon's), then the
+ * battery's burst; the family is the profile's own and there is no mismatch. */
+static void test_own_inverter_first(void **state)
+{
+    (void)state;
+    struct bl_battery st;
+    bl_battery_init(&st);
+    bl_battery_set(&st, BL_F_VOLTAGE, 52000, 0);
+    bl_battery_set(&st, BL_F_CURRENT, -5000, 0);
+    bl_battery_set(&st, BL_F_CHARGE_VOLTAGE_LIMIT, 55200, 0);
+    bl_battery_set(&st, BL_F_DISCHARGE_VOLTAGE_LIMIT, 47000, 0);
+    bl_battery_set(&st, BL_F_CHARGE_CURRENT_LIMIT, 50000, 0);
+    bl_battery_set(&st, BL_F_DISCHARGE_CURRENT_LIMIT, 50000, 0);
+    bl_battery_set(&st, BL_F_SOC, 6000, 0);
+    bl_battery_set(&st, BL_F_SOH, 9900, 0);
+    bl_battery_set(&st, BL_F_TEMPERATURE, 250, 0);
+    size_t np;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    for (size_t i = 0; i < np; i++) {
+        const struct bl_profile *p = list[i];
+        const struct bl_msg_desc *k = bl_profile_keepalive(p);
+        if (k == NULL) continue;
+        struct bl_recog r;
+        bl_recog_init(&r, NULL, 0);
+        struct bl_frame out[32];
+        for (int s = 0; s < 10; s++) {
+            struct bl_frame ka = {.id = k->id, .flags = k->ext ? BL_FRAME_EXT : 0, .len = k->dlc};
+            ka.ts_us = (int64_t)s * 1000000;
+            (void)bl_recog_feed(&r, &ka);
+            size_t n = bl_profile_encode_sim(p, &st, out, 32);
+            for (size_t j = 0; j < n; j++) {
+                out[j].ts_us = ka.ts_us + 1000 * (int64_t)(j + 1);
+                (void)bl_recog_feed(&r, &out[j]);
+            }
+        }
+        (void)bl_recog_finish(&r);
+        if (bl_recog_profile(&r) != p) fail_msg("%s: recognised as another profile", p->name);
+        assert_non_null(r.inverter);
+        if (strcmp(r.inverter, p->inverter_name) != 0)
+            fail_msg("%s: inverter family %s, want %s", p->name, r.inverter, p->inverter_name);
+        assert_false(bl_recog_mismatch(&r));
+    }
+}
+
 /* ---- captures of tests/data/diag written by `batlink sim` (tests/data/diag/README.md) ---- */
 
 /* Feed a whole capture, line by line (no size limit), then end the input. */
@@ -510,11 +555,17 @@ static void test_ids_beat_plausibility(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_captures),         cmocka_unit_test(test_every_capture_listed),
-        cmocka_unit_test(test_own_bursts),       cmocka_unit_test(test_unknown_until_sure),
-        cmocka_unit_test(test_midstream_change), cmocka_unit_test(test_mixed_reported),
-        cmocka_unit_test(test_inverter_family),  cmocka_unit_test(test_sim_captures),
-        cmocka_unit_test(test_odd_genuine_pack), cmocka_unit_test(test_ids_beat_plausibility),
+        cmocka_unit_test(test_captures),
+        cmocka_unit_test(test_every_capture_listed),
+        cmocka_unit_test(test_own_bursts),
+        cmocka_unit_test(test_unknown_until_sure),
+        cmocka_unit_test(test_midstream_change),
+        cmocka_unit_test(test_mixed_reported),
+        cmocka_unit_test(test_inverter_family),
+        cmocka_unit_test(test_own_inverter_first),
+        cmocka_unit_test(test_sim_captures),
+        cmocka_unit_test(test_odd_genuine_pack),
+        cmocka_unit_test(test_ids_beat_plausibility),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
