@@ -25,31 +25,10 @@ enum bl_severity { BL_SEV_INFO, BL_SEV_WARN, BL_SEV_FAIL };
 const char *bl_severity_name(enum bl_severity s);
 const char *bl_verdict_name(enum bl_severity worst);
 
-/** Protocol families the analyser can recognise (can-profiles.md sections 1, 2, 5, 6, 7, 8). */
-enum bl_ident {
-    BL_IDENT_UNKNOWN,
-    BL_IDENT_PYLON_LV,  /**< only the ids shared by Pylon LV, SMA and Victron: version open */
-    BL_IDENT_PYLON_V12, /**< Pylontech LV V1.2: 0x359 / 0x35C present */
-    BL_IDENT_PYLON_V13, /**< newer Pylontech firmware: 0x35A / 0x35F, no 0x359 / 0x35C */
-    BL_IDENT_VICTRON,   /**< Victron CAN-bus BMS set: 0x35B, 0x360, 0x370-0x382, GX 0x306/7 */
-    BL_IDENT_SMA,       /**< SMA Sunny Island style: 0x35A set without Pylon names, 0x305 data */
-    BL_IDENT_PYLON_HV,  /**< Pylontech HV, 29-bit 0x4200 / 0x42x0 / 0x73x0 / 0x82x0 */
-    BL_IDENT_BYD_HVS,   /**< BYD HVS style handshake (0x151 / 0x191 / 0x110 ...) */
-    BL_IDENT_GROWATT,   /**< Growatt LV: 0x311-0x321, inverter 0x301 */
-    BL_IDENT__COUNT
-};
-
-/** Stable name ("pylontech-lv-v1.2", "victron", "unknown" ...) and the inverter setting that
- * goes with it (one line, may be ""). Never NULL. */
-const char *bl_ident_name(enum bl_ident p);
-const char *bl_ident_setting(enum bl_ident p);
-/** Bit rate the profile runs at (bit/s; 500000 for every profile here and for "unknown", the
- * standard rate); `*alt` (may be NULL) receives a second rate a listener may legitimately use
- * (Victron's "VE.Can & CAN-bus BMS (250 kbit/s)" GX profile) or 0. */
-uint32_t bl_ident_bitrate(enum bl_ident p, uint32_t *alt);
-/** Profile by name as bl_ident_name gives it, or an alias ("pylontech", "pylon", "sma" ...).
- * Returns BL_ERR_USAGE for an unknown name. */
-enum bl_err bl_ident_find(const char *name, enum bl_ident *out) BL_MUST_CHECK;
+/* The battery profile and the inverter's keep-alive family are recognised with the recogniser
+ * dump and monitor use (recognize.h) over the registry (bl_profile_list()); everything diagnose
+ * knows of a profile (bit rate, keep-alive, installer setting, checklist steps) comes from its
+ * struct bl_profile. No list of profiles lives here. */
 
 /* ---- streaming statistics ---- */
 
@@ -118,11 +97,11 @@ struct bl_range {
 
 /** Settings; bl_analysis_init fills the defaults for zero members. */
 struct bl_analysis_opts {
-    enum bl_ident force;          /**< BL_IDENT_UNKNOWN = identify from the traffic */
-    int64_t min_timing_us;        /**< shorter captures get "too short to judge timing" [5 s] */
-    int64_t window_us;            /**< interference window [10 s] */
-    int64_t gap_us;               /**< battery silence reported as link_gap [3 s] */
-    struct bl_comply_opts comply; /**< inverter compliance (comply.h; zero = its defaults) */
+    const struct bl_profile *force; /**< --profile NAME; NULL = recognise from the traffic */
+    int64_t min_timing_us;          /**< shorter captures get "too short to judge timing" [5 s] */
+    int64_t window_us;              /**< interference window [10 s] */
+    int64_t gap_us;                 /**< battery silence reported as link_gap [3 s] */
+    struct bl_comply_opts comply;   /**< inverter compliance (comply.h; zero = its defaults) */
 };
 
 /** One finding: a stable `code`, severity, layer 1-5 (field-diagnosis.md section 1), text. */
@@ -202,8 +181,10 @@ struct bl_analysis {
     uint64_t err_hour[24];  /**< error frames per hour of day (UTC of the capture's clock) */
     uint64_t data_hour[24]; /**< data frames per hour of day */
     /* results of bl_analysis_finish */
-    enum bl_ident ident;
-    char ident_evidence[BL_FINDING_TEXT];
+    const struct bl_profile *profile;       /**< the battery's profile: forced, or recognised (sure,
+                                                 or the first of a mixed pair); NULL = unknown */
+    char profile_evidence[BL_FINDING_TEXT]; /**< what was recognised and why (the recogniser's
+                                                 line, as dump prints it on stderr) */
     enum bl_severity verdict;
     unsigned nfindings;
     struct bl_finding findings[BL_ANALYSIS_MAX_FINDINGS];
@@ -238,6 +219,11 @@ void bl_analysis_finish(struct bl_analysis *a, int64_t end_us);
 
 /** Capture length in seconds (end - first frame), 0 when empty. */
 double bl_analysis_duration_s(const struct bl_analysis *a);
+/** The battery profile's name, "unknown" when none. Never NULL. */
+const char *bl_analysis_profile_name(const struct bl_analysis *a);
+/** The inverter keep-alive family seen (a profile's inverter_name), or NULL. */
+const char *bl_analysis_inverter(const struct bl_analysis *a);
+
 /** Name of a message of the identified family for an id ("limits", "inverter_heartbeat") or
  * NULL. */
 const char *bl_analysis_msg_name(const struct bl_analysis *a, uint32_t id, bool ext);
@@ -252,9 +238,10 @@ struct bl_check {
 
 /**
  * The checklist for what the bus cannot show (layers 1-4, in order of speed and yield),
- * tailored to `p`. Writes at most `max` steps into out, returns how many. Static texts.
+ * tailored to `p` (its install steps; NULL = unknown: those of the registry's first profile, the
+ * de-facto standard). Writes at most `max` steps into out, returns how many. Static texts.
  */
-size_t bl_checklist(enum bl_ident p, struct bl_check *out, size_t max);
+size_t bl_checklist(const struct bl_profile *p, struct bl_check *out, size_t max);
 
 /** "configuration", "physical connection", "cable", "electrical environment", "protocol and
  * firmware"; "?" outside 1-5. */

@@ -145,6 +145,12 @@ enum bl_stop {
                                       communication alarm and the profile's fault bits */
 };
 
+/** One step of the installer's checklist that only this profile needs (`diagnose --guide`). */
+struct bl_install_step {
+    uint8_t layer;    /**< seed 004's layer 1-5 (field-diagnosis.md 1) */
+    const char *text; /**< one sentence, may name the inverter's own setting words */
+};
+
 struct bl_profile;
 
 /** Optional behaviour of a profile; a NULL member means the engine's default. All pure. */
@@ -199,6 +205,13 @@ struct bl_profile {
                                     fail" says it) */
     const struct bl_profile *variant_of; /**< scale variant: the profile it shares ids with */
     const struct bl_profile_ops *ops;    /**< NULL = all defaults */
+    /* What `diagnose` tells the installer about this profile (src/diag); NULL / 0 = nothing. */
+    const char *inverter_setting; /**< one line: what to select on the inverter (its "battery
+                                       type" words, can-profiles.md 14) */
+    uint32_t bitrate_alt;         /**< a second bit rate a listener may legitimately use (Victron GX
+                                       "VE.Can & CAN-bus BMS (250 kbit/s)"), 0 = none */
+    const struct bl_install_step *install; /**< checklist steps of this profile, layer order */
+    size_t n_install;
 };
 
 /**

@@ -37,7 +37,7 @@ char *app__diagnose_json(const struct bl_analysis *a, double dur, size_t *len);
  * Memory: ~400 kB, plus as much again while a report is made. */
 struct app__livediag;
 struct bl_frame;
-struct app__livediag *app__livediag_new(double window_s, enum bl_ident force);
+struct app__livediag *app__livediag_new(double window_s, const struct bl_profile *force);
 void app__livediag_frame(struct app__livediag *d, const struct bl_frame *f);
 char *app__livediag_report(struct app__livediag *d, int64_t end_us); /* malloc'd or NULL */
 void app__livediag_free(struct app__livediag *d);

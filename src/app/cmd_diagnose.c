@@ -106,8 +106,8 @@ static void usage(FILE *f)
             "  --scan-bitrate   live slcan:/socketcan: only: listen at 500, 250, 125 and\n"
             "                   1000 kbit/s in turn and diagnose at the best one (socketcan\n"
             "                   needs the right to run `ip link set`)\n"
-            "  --profile NAME   skip identification: pylontech-lv-v1.2, pylontech-lv-v1.3,\n"
-            "                   victron, sma, pylontech-hv, byd-hvs, growatt\n"
+            "  --profile NAME   CAN profile, or auto (default): recognised from the frames as\n"
+            "                   dump and monitor do (batlink dbc --list names them)\n"
             "  --config FILE    INI file: [diagnose] format and duration (live sources), and\n"
             "                   [source] uri when no SOURCE is given; flags override it\n"
             "  -h, --help       this text\n"
@@ -529,12 +529,12 @@ static unsigned count_sev(const struct bl_analysis *a, enum bl_severity s)
 
 /* ---- text ---- */
 
-static void print_checklist_text(FILE *out, enum bl_ident p)
+static void print_checklist_text(FILE *out, const struct bl_profile *p)
 {
     struct bl_check c[32];
     size_t n = bl_checklist(p, c, 32);
     fprintf(out, "checklist: what the bus cannot show (%s), fastest first\n",
-            p == BL_IDENT_UNKNOWN ? "any profile" : bl_ident_name(p));
+            p == NULL ? "any profile" : p->name);
     unsigned layer = 0;
     for (size_t i = 0; i < n; i++) {
         if (c[i].layer != layer) {
@@ -627,8 +627,11 @@ static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, 
     fprintf(out, "verdict: %s (%u fail, %u warn, %u info)\n", bl_verdict_name(a->verdict),
             count_sev(a, BL_SEV_FAIL), count_sev(a, BL_SEV_WARN), count_sev(a, BL_SEV_INFO));
     fprintf(out, "source:  %s\n", uri);
-    fprintf(out, "profile: %s%s%s%s\n", bl_ident_name(a->ident), a->ident_evidence[0] ? " (" : "",
-            a->ident_evidence, a->ident_evidence[0] ? ")" : "");
+    fprintf(out, "profile: %s%s%s%s\n", bl_analysis_profile_name(a),
+            a->profile_evidence[0] ? " (" : "", a->profile_evidence,
+            a->profile_evidence[0] ? ")" : "");
+    if (bl_analysis_inverter(a) != NULL)
+        fprintf(out, "inverter: %s (keep-alive family seen)\n", bl_analysis_inverter(a));
     fprintf(out,
             "capture: %.3f s, %" PRIu64 " frames (%" PRIu64 " data, %" PRIu64
             " error frames, %" PRIu64 " bad input)\n\n",
@@ -695,7 +698,7 @@ static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, 
         print_fallback_lines(out, &fb, "  ");
         fputc('\n', out);
     }
-    if (guide || a->verdict == BL_SEV_FAIL) print_checklist_text(out, a->ident);
+    if (guide || a->verdict == BL_SEV_FAIL) print_checklist_text(out, a->profile);
 }
 
 /* ---- JSON ---- */
@@ -781,7 +784,7 @@ static void print_json(FILE *out, const struct bl_analysis *a, double dur, bool 
     fprintf(out,
             "{\"verdict\":\"%s\",\"profile\":\"%s\",\"duration_s\":%.3f,\"frames\":%" PRIu64
             ",\"findings\":[",
-            bl_verdict_name(a->verdict), bl_ident_name(a->ident), dur, a->frames);
+            bl_verdict_name(a->verdict), bl_analysis_profile_name(a), dur, a->frames);
     for (unsigned i = 0; i < a->nfindings; i++) {
         const struct bl_finding *f = &a->findings[i];
         fprintf(out,
@@ -830,7 +833,12 @@ static void print_json(FILE *out, const struct bl_analysis *a, double dur, bool 
                 s->conflicts);
     }
     fputs("],\"state\":{\"profile_evidence\":", out);
-    json_str(out, a->ident_evidence);
+    json_str(out, a->profile_evidence);
+    fputs(",\"inverter\":", out);
+    if (bl_analysis_inverter(a) != NULL)
+        json_str(out, bl_analysis_inverter(a));
+    else
+        fputs("null", out);
     fprintf(out,
             ",\"data_frames\":%" PRIu64 ",\"error_frames\":%" PRIu64 ",\"bus_off\":%" PRIu64
             ",\"error_passive\":%" PRIu64 ",\"error_warning\":%" PRIu64 ",\"bad_input\":%" PRIu64
@@ -891,10 +899,14 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
     fprintf(out, "- **Date:** %s\n- **Source:** `%s`\n", date, uri);
     fprintf(out, "- **Verdict:** **%s** (%u fail, %u warn, %u info)\n", bl_verdict_name(a->verdict),
             count_sev(a, BL_SEV_FAIL), count_sev(a, BL_SEV_WARN), count_sev(a, BL_SEV_INFO));
-    fprintf(out, "- **Profile:** %s", bl_ident_name(a->ident));
-    if (a->ident_evidence[0]) fprintf(out, " (%s)", a->ident_evidence);
+    fprintf(out, "- **Profile:** %s", bl_analysis_profile_name(a));
+    if (a->profile_evidence[0]) fprintf(out, " (%s)", a->profile_evidence);
+    fprintf(out, "\n- **Inverter keep-alive seen:** %s",
+            bl_analysis_inverter(a) != NULL ? bl_analysis_inverter(a) : "none");
     fprintf(out, "\n- **Inverter setting for this profile:** %s\n",
-            bl_ident_setting(a->ident)[0] ? bl_ident_setting(a->ident) : "-");
+            a->profile != NULL && a->profile->inverter_setting != NULL
+                ? a->profile->inverter_setting
+                : "-");
     fprintf(out,
             "- **Capture:** %.3f s, %" PRIu64 " frames, %" PRIu64 " error frames, %" PRIu64
             " bad input\n\n",
@@ -945,7 +957,7 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
     }
     fprintf(out, "## Checklist\n\n");
     struct bl_check c[32];
-    size_t n = bl_checklist(a->ident, c, 32);
+    size_t n = bl_checklist(a->profile, c, 32);
     unsigned layer = 0;
     for (size_t i = 0; i < n; i++) {
         if (c[i].layer != layer) {
@@ -976,12 +988,12 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
             (v = diag_rec__get(notes, "verification")) != NULL ? v : "");
 }
 
-static int guide_only(const struct diag_opts *o, enum bl_ident p)
+static int guide_only(const struct diag_opts *o, const struct bl_profile *p)
 {
     if (o->fmt == FMT_JSON) {
         struct bl_check c[32];
         size_t n = bl_checklist(p, c, 32);
-        printf("{\"profile\":\"%s\",\"checklist\":[", bl_ident_name(p));
+        printf("{\"profile\":\"%s\",\"checklist\":[", p != NULL ? p->name : "unknown");
         for (size_t i = 0; i < n; i++) {
             printf("%s{\"layer\":%u,\"text\":", i ? "," : "", c[i].layer);
             json_str(stdout, c[i].text);
@@ -1067,18 +1079,10 @@ static int diagnose(const struct diag_opts *op)
     }
     struct bl_analysis_opts ao;
     memset(&ao, 0, sizeof ao);
+    /* --profile NAME|auto, by the registry's names and aliases exactly as dump takes them */
     if (o.profile != NULL && strcmp(o.profile, "auto") != 0 &&
-        bl_ident_find(o.profile, &ao.force) != BL_OK) {
-        /* the registry's profiles with their aliases, then the families diagnose tells apart */
-        char known[2048], fam[512] = "";
-        bl_profile_names(known, sizeof known, true);
-        for (unsigned i = 1; i < BL_IDENT__COUNT; i++)
-            snprintf(fam + strlen(fam), sizeof fam - strlen(fam), "%s%s", i > 1 ? ", " : "",
-                     bl_ident_name((enum bl_ident)i));
-        app__err("diagnose: --profile: unknown profile \"%s\" (known: %s; families: %s)", o.profile,
-                 known, fam);
+        (ao.force = app__find_profile("diagnose: --profile", o.profile)) == NULL)
         return BL_EXIT_USAGE;
-    }
     if (o.uri == NULL) return guide_only(&o, ao.force);
 
     struct run r;

@@ -774,7 +774,7 @@ static int start(struct monitor *m)
     int rc = app__open_outputs(&m->cfg, m->loop, bl_source_uri(m->src), &m->mqtt, &m->http);
     if (rc >= 0) return rc;
     if (m->http != NULL) {
-        m->diag = app__livediag_new(DIAG_WINDOW_S, BL_IDENT_UNKNOWN);
+        m->diag = app__livediag_new(DIAG_WINDOW_S, NULL);
         if (m->diag == NULL) warn(m, "http: no memory for the live diagnose: no /api/diagnose");
     }
     if (m->bms_uri != NULL) {

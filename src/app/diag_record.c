@@ -167,7 +167,7 @@ bool diag_rec__log(FILE *f, const struct diag_notes *n, const struct bl_analysis
     if (gmtime_r(&now, &tm) != NULL) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     cJSON_AddStringToObject(o, "ts", ts);
     cJSON_AddStringToObject(o, "source", source != NULL ? source : "");
-    cJSON_AddStringToObject(o, "profile", bl_ident_name(a->ident));
+    cJSON_AddStringToObject(o, "profile", bl_analysis_profile_name(a));
     cJSON_AddStringToObject(o, "verdict", bl_verdict_name(a->verdict));
     cJSON_AddNumberToObject(o, "duration_s", duration_s);
     const struct bl_finding *t = top(a);

@@ -17,12 +17,12 @@
 
 struct app__livediag {
     struct bl_analysis *cur; /* the running window */
-    enum bl_ident force;
+    const struct bl_profile *force;
     int64_t window_us;
     char *done; /* the last complete window's report (with "live"), or NULL */
 };
 
-struct app__livediag *app__livediag_new(double window_s, enum bl_ident force)
+struct app__livediag *app__livediag_new(double window_s, const struct bl_profile *force)
 {
     struct app__livediag *d = calloc(1, sizeof *d);
     if (d == NULL) return NULL;

@@ -117,10 +117,8 @@ void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
     if (a->opt.min_timing_us <= 0) a->opt.min_timing_us = 5 * (int64_t)S_US;
     if (a->opt.window_us <= 0) a->opt.window_us = 10 * (int64_t)S_US;
     if (a->opt.gap_us <= 0) a->opt.gap_us = 3 * (int64_t)S_US;
-    if ((unsigned)a->opt.force >= BL_IDENT__COUNT) a->opt.force = BL_IDENT_UNKNOWN;
     bl_comply_init(&a->comply, &a->opt.comply);
     a->eslot = -1;
-    a->ident = BL_IDENT_UNKNOWN;
     a->verdict = BL_SEV_INFO;
     bl_recog_init(&a->recog, NULL, 0);
 }
@@ -204,17 +202,24 @@ static void advance_windows(struct bl_analysis *a, int64_t now)
 
 /* ---- decoded state ---- */
 
-/* Decode with the profile forced by --profile when its table is registered, else with the first
- * profile of the registry that knows the id (a frame no profile knows stays unknown). */
+/* Decode with the profile forced by --profile; else with the profile recognised so far (as the
+ * recogniser re-checks it frame by frame) when it knows the id, read as the profile it is a scale
+ * variant of: that is what an inverter set to the family reads, so a 0.1 V sender shows as 10x
+ * off (implausible_value, scaling_error); else with the first profile of the registry that knows
+ * the id (a frame no profile knows stays unknown). */
 static enum bl_err decode(void *ctx, const struct bl_frame *f, bl_us now, struct bl_battery *st,
                           struct bl_diag *why)
 {
     const struct bl_analysis *a = ctx;
-    const struct bl_profile *forced = diag__ident_profile(a->opt.force);
-    if (forced != NULL) return bl_profile_decode(forced, f, now, st, why);
+    if (a->opt.force != NULL) return bl_profile_decode(a->opt.force, f, now, st, why);
+    bool ext = (f->flags & BL_FRAME_EXT) != 0;
+    const struct bl_profile *rp = a->recog.status != BL_RECOG_UNKNOWN ? a->recog.profile : NULL;
+    while (rp != NULL && rp->variant_of != NULL)
+        rp = rp->variant_of;
+    if (rp != NULL && bl_profile_msg(rp, f->id, ext) != NULL)
+        return bl_profile_decode(rp, f, now, st, why);
     size_t np = 0;
     const struct bl_profile *const *list = bl_profile_list(&np);
-    bool ext = (f->flags & BL_FRAME_EXT) != 0;
     for (size_t i = 0; i < np; i++)
         if (bl_profile_msg(list[i], f->id, ext) != NULL)
             return bl_profile_decode(list[i], f, now, st, why);
@@ -439,7 +444,7 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
     struct bl_track_note note;
     bl_tracker_frame(&a->tracker, f, now, decode, a, &note);
     if (note.kind == BL_TRACK_APPLIED || note.kind == BL_TRACK_IMPLAUSIBLE) {
-        if (!ext) a->batt_decoded++;
+        if (!ext || (s != NULL && s->battery)) a->batt_decoded++; /* 29-bit: Pylon HV */
         track_state(a, f, now, note.kind);
     }
 }

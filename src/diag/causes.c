@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "batlink/diag.h"
+#include "batlink/profile.h"
 #include "diag/diag_int.h"
 
 #define S_US 1000000
@@ -163,34 +164,20 @@ static bool has(const struct bl_analysis *a, const char *code)
     return bl_analysis_get(a, code) != NULL;
 }
 
-static uint64_t id_frames(const struct bl_analysis *a, uint32_t lo, uint32_t hi, bool ext)
+/* Whether the profile's battery ids carry an address (BL_MSG_ADDR: Pylon HV 0x4210 + a). */
+static bool addressed(const struct bl_profile *p)
 {
-    uint64_t n = 0;
-    for (unsigned i = 0; i < a->nids; i++)
-        if (a->ids[i].ext == ext && a->ids[i].id >= lo && a->ids[i].id <= hi) n += a->ids[i].frames;
-    return n;
+    for (size_t i = 0; p != NULL && i < p->n_msgs; i++)
+        if ((p->msgs[i].flags & BL_MSG_ADDR) && p->msgs[i].dir == BL_DIR_BATTERY_TO_INVERTER)
+            return true;
+    return false;
 }
 
-static bool lv_family(enum bl_ident p)
-{
-    return p == BL_IDENT_PYLON_LV || p == BL_IDENT_PYLON_V12 || p == BL_IDENT_PYLON_V13 ||
-           p == BL_IDENT_VICTRON || p == BL_IDENT_SMA;
-}
-
-/* Keep-alive frames of another family than the battery's: a Pylon LV battery answered by an
- * inverter that polls as Pylon HV (29-bit 0x4200), BYD (0x151) or Growatt (0x301). */
-static bool foreign_inverter(const struct bl_analysis *a)
-{
-    if (!lv_family(a->ident)) return false;
-    return id_frames(a, 0x4200, 0x4200, true) > 0 || id_frames(a, 0x151, 0x151, false) > 0 ||
-           id_frames(a, 0x301, 0x301, false) > 0;
-}
-
-/* A Pylon HV module id (address in the low nibble, can-profiles.md 6) answering where the
- * master's (address 0) is expected. */
+/* A module id (address in the low nibble, can-profiles.md 6) answering where the master's
+ * (address 0) is expected. */
 static bool module_not_master(const struct bl_analysis *a)
 {
-    if (a->ident != BL_IDENT_PYLON_HV) return false;
+    if (!addressed(a->profile)) return false;
     bool master = false, module = false;
     for (unsigned i = 0; i < a->nids; i++) {
         const struct bl_analysis_id *s = &a->ids[i];
@@ -239,7 +226,7 @@ static void gather(const struct bl_analysis *a, struct evidence *e)
         e->bus = a->batt_decoded == 0 && a->nids >= 8 ? BUS_GARBAGE : BUS_ERR_ONLY;
     else if (a->batt_frames == 0 && inv)
         e->bus = BUS_INV_ONLY;
-    else if (a->ident == BL_IDENT_UNKNOWN || a->batt_decoded == 0)
+    else if (a->profile == NULL || a->batt_decoded == 0)
         e->bus = a->batt_frames == 0 ? BUS_FOREIGN : BUS_DECODES;
     else
         e->bus = BUS_DECODES;
@@ -263,13 +250,15 @@ static void gather(const struct bl_analysis *a, struct evidence *e)
     } else if (has(a, "link_gap")) {
         e->err = ERR_GAP;
     }
-    if (foreign_inverter(a) || has(a, "profile_mismatch")) /* the recogniser's verdict too */
+    /* the keep-alive of another family than the battery's profile (the recogniser's verdict:
+     * a Pylon LV battery polled by 0x4200 or 0x151) */
+    if (has(a, "profile_mismatch"))
         e->ka = KA_FOREIGN;
     else if (has(a, "no_inverter_heartbeat"))
         e->ka = KA_ABSENT;
     else if (has(a, "late_inverter_heartbeat"))
         e->ka = KA_LATE;
-    else if (lv_family(a->ident) && a->batt_decoded > 0)
+    else if (a->profile != NULL && bl_profile_keepalive(a->profile) != NULL && a->batt_decoded > 0)
         e->ka = KA_PRESENT;
 }
 

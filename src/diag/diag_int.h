@@ -16,10 +16,6 @@ bool diag__inverter_id(uint32_t id, bool ext);
  * family whose table is not registered yet: 0x370-0x382, 0x311-0x321, 29-bit 0x42x0 ...). */
 bool diag__battery_id(uint32_t id, bool ext);
 
-/** The registry's profile of an identified family (bl_profile_find of its profile name), or
- * NULL while that family has no table (or for BL_IDENT_UNKNOWN). */
-const struct bl_profile *diag__ident_profile(enum bl_ident p);
-
 /** Append a finding (NULL when the list is full); the caller fills message and evidence. */
 struct bl_finding *diag__add(struct bl_analysis *a, const char *code, enum bl_severity sev,
                              uint8_t layer, const char *next);

@@ -33,108 +33,6 @@ const char *bl_verdict_name(enum bl_severity worst)
     return worst == BL_SEV_INFO ? "ok" : bl_severity_name(worst);
 }
 
-/* The identified families and the registry profile each one is (`profile`: the name in
- * bl_profile_list(); a family whose table has not landed yet is looked up and not found). The
- * messages, keep-alive, manufacturer and expected set of a family come from that profile. */
-struct ident_row {
-    const char *name;
-    const char *aliases; /* space-separated, besides the registry's names of `profile` */
-    const char *setting;
-    uint32_t bps, alt_bps; /* bit rate; a second legitimate one (0 = none) */
-    const char *profile;
-};
-
-static const struct ident_row idents[BL_IDENT__COUNT] = {
-    [BL_IDENT_UNKNOWN] = {"unknown", "", "", 500000, 0, NULL},
-    [BL_IDENT_PYLON_LV] = {"pylontech-lv", "pylontech pylon pylon-lv pylontech-compatible",
-                           "Pylontech / Pylon LV (version not identified from the ids seen)",
-                           500000, 0, "pylontech"},
-    [BL_IDENT_PYLON_V12] = {"pylontech-lv-v1.2", "pylontech-v1.2 pylon-v1.2 v1.2",
-                            "Pylontech (Pylon LV V1.2): Deye \"Lithium 00\", Growatt SPF \"CAN "
-                            "L52\", Sofar \"Automatic\", Solis \"Pylon LV\"",
-                            500000, 0, "pylontech"},
-    [BL_IDENT_PYLON_V13] = {"pylontech-lv-v1.3", "pylontech-v1.3 pylon-v1.3 v1.3",
-                            "Pylontech (newer firmware: 0x35A/0x35F instead of 0x359/0x35C)",
-                            500000, 0, "pylontech-v13"},
-    [BL_IDENT_VICTRON] = {"victron", "victron-lv can-bus-bms",
-                          "Victron GX BMS-Can port, profile \"CAN-bus BMS LV (500 kbit/s)\"",
-                          500000, 250000, "victron"},
-    [BL_IDENT_SMA] = {"sma", "sma-si sunny-island aobo",
-                      "SMA Sunny Island external BMS (some Solis LV: \"AoBo\")", 500000, 0, "sma"},
-    [BL_IDENT_PYLON_HV] = {"pylontech-hv", "pylon-hv hv", "Pylon HV (29-bit, polled by 0x4200)",
-                           500000, 0, "pylontech-hv"},
-    [BL_IDENT_BYD_HVS] = {"byd-hvs", "byd byd-hvm byd-hvl", "BYD HVS/HVM/HVL", 500000, 0,
-                          "byd-hvs"},
-    [BL_IDENT_GROWATT] = {"growatt", "growatt-lv", "Growatt LV protocol (big-endian 0x311-0x321)",
-                          500000, 0, "growatt-lv"},
-};
-
-const struct bl_profile *diag__ident_profile(enum bl_ident p)
-{
-    return (unsigned)p < BL_IDENT__COUNT && idents[p].profile != NULL
-               ? bl_profile_find(idents[p].profile)
-               : NULL;
-}
-
-/* The profile whose words (keep-alive, manufacturer) a Pylon-set family uses while its own table
- * is missing: the LV families share them (can-profiles.md 1, 1.8). */
-static const struct bl_profile *lv_profile(enum bl_ident p)
-{
-    const struct bl_profile *prof = diag__ident_profile(p);
-    return prof != NULL ? prof : diag__ident_profile(BL_IDENT_PYLON_LV);
-}
-
-const char *bl_ident_name(enum bl_ident p)
-{
-    return (unsigned)p < BL_IDENT__COUNT ? idents[p].name : "unknown";
-}
-
-const char *bl_ident_setting(enum bl_ident p)
-{
-    return (unsigned)p < BL_IDENT__COUNT ? idents[p].setting : "";
-}
-
-/* Every profile here runs at 500 kbit/s (can-profiles.md 1.1, 2.1, 5.1, 6.1, 7.1); Victron's GX
- * also has a "VE.Can & CAN-bus BMS (250 kbit/s)" port profile (can-profiles.md 2.1). */
-uint32_t bl_ident_bitrate(enum bl_ident p, uint32_t *alt)
-{
-    const struct ident_row *r = &idents[(unsigned)p < BL_IDENT__COUNT ? p : BL_IDENT_UNKNOWN];
-    if (alt != NULL) *alt = r->alt_bps;
-    return r->bps;
-}
-
-static bool word_in(const char *list, const char *w)
-{
-    size_t n = strlen(w);
-    for (const char *p = list; *p != '\0';) {
-        const char *e = strchr(p, ' ');
-        size_t k = e != NULL ? (size_t)(e - p) : strlen(p);
-        if (k == n && strncmp(p, w, n) == 0) return true;
-        if (e == NULL) break;
-        p = e + 1;
-    }
-    return false;
-}
-
-enum bl_err bl_ident_find(const char *name, enum bl_ident *out)
-{
-    if (name == NULL || name[0] == '\0') return BL_ERR_USAGE;
-    for (unsigned i = 0; i < BL_IDENT__COUNT; i++)
-        if (strcmp(idents[i].name, name) == 0 || word_in(idents[i].aliases, name)) {
-            *out = (enum bl_ident)i;
-            return BL_OK;
-        }
-    /* any name or alias of the registry: the first family that is that profile */
-    /* a scale variant (pylontech-0.1v) belongs to the family of the profile it varies */
-    for (const struct bl_profile *p = bl_profile_find(name); p != NULL; p = p->variant_of)
-        for (unsigned i = 0; i < BL_IDENT__COUNT; i++)
-            if (idents[i].profile != NULL && strcmp(idents[i].profile, p->name) == 0) {
-                *out = (enum bl_ident)i;
-                return BL_OK;
-            }
-    return BL_ERR_USAGE;
-}
-
 const char *bl_layer_name(unsigned layer)
 {
     static const char *const names[] = {"configuration", "physical connection", "cable",
@@ -149,11 +47,6 @@ static const struct bl_analysis_id *find_id(const struct bl_analysis *a, uint32_
     for (unsigned i = 0; i < a->nids; i++)
         if (a->ids[i].id == id && a->ids[i].ext == ext && a->ids[i].frames > 0) return &a->ids[i];
     return NULL;
-}
-
-static bool has(const struct bl_analysis *a, uint32_t id)
-{
-    return find_id(a, id, false) != NULL;
 }
 
 static double sec(int64_t us)
@@ -192,235 +85,75 @@ static struct bl_finding *add(struct bl_analysis *a, const char *code, enum bl_s
     return f;
 }
 
-/* ---- identification (can-profiles.md sections 1, 2, 5, 6, 7, 8) ---- */
+/* ---- identification: the recogniser dump and monitor use (recognize.h) ---- */
 
-static bool is_lv_family(enum bl_ident p)
+/* The profile's keep-alive and whether the inverter polls (the battery answers only then). */
+static const struct bl_msg_desc *keepalive(const struct bl_profile *p)
 {
-    return p == BL_IDENT_PYLON_LV || p == BL_IDENT_PYLON_V12 || p == BL_IDENT_PYLON_V13 ||
-           p == BL_IDENT_VICTRON || p == BL_IDENT_SMA;
+    return p != NULL ? bl_profile_keepalive(p) : NULL;
 }
 
-static void list_ids(const struct bl_analysis *a, char *buf, size_t n, bool (*pick)(uint32_t, bool))
+static bool polled(const struct bl_profile *p)
 {
-    unsigned k = 0;
-    for (unsigned i = 0; i < a->nids; i++) {
-        const struct bl_analysis_id *s = &a->ids[i];
-        if (s->frames == 0 || !pick(s->id, s->ext)) continue;
-        cat(buf, n, "%s0x%0*X", k++ ? ", " : "", s->ext ? 8 : 3, (unsigned)s->id);
-    }
+    const struct bl_msg_desc *ka = keepalive(p);
+    return ka != NULL && (ka->flags & BL_MSG_POLL) != 0;
 }
 
-static bool pick_hv(uint32_t id, bool ext)
+/* Whether the profile's own senders use frames shorter than 8 bytes (the Pylon set). */
+static bool short_frames_normal(const struct bl_profile *p)
 {
-    return ext && (id == 0x4200 || (id >= 0x4210 && id <= 0x42FF) ||
-                   (id >= 0x7310 && id <= 0x734F) || (id >= 0x8200 && id <= 0x82FF));
-}
-
-static bool pick_growatt(uint32_t id, bool ext)
-{
-    return !ext && (id == 0x301 || (id >= 0x311 && id <= 0x321));
-}
-
-static bool pick_victron(uint32_t id, bool ext)
-{
-    return !ext && (id == 0x35B || id == 0x360 || (id >= 0x370 && id <= 0x382 && id != 0x379) ||
-                    id == 0x306 || id == 0x307);
-}
-
-static bool pick_byd(uint32_t id, bool ext)
-{
-    return !ext &&
-           (id == 0x110 || id == 0x150 || id == 0x151 || id == 0x190 || id == 0x191 ||
-            id == 0x1D0 || id == 0x210 || id == 0x250 || id == 0x290 || id == 0x2D0 || id == 0x3D0);
-}
-
-static bool pick_core(uint32_t id, bool ext)
-{
-    return !ext && (id == 0x351 || id == 0x355 || id == 0x356 || id == 0x359 || id == 0x35A ||
-                    id == 0x35C || id == 0x35E || id == 0x35F);
-}
-
-static unsigned count_ids(const struct bl_analysis *a, bool (*pick)(uint32_t, bool))
-{
-    unsigned k = 0;
-    for (unsigned i = 0; i < a->nids; i++)
-        if (a->ids[i].frames > 0 && pick(a->ids[i].id, a->ids[i].ext)) k++;
-    return k;
+    for (size_t i = 0; p != NULL && i < p->n_msgs; i++)
+        if (p->msgs[i].dir == BL_DIR_BATTERY_TO_INVERTER && p->msgs[i].dlc < 8) return true;
+    return false;
 }
 
 static void identify(struct bl_analysis *a)
 {
-    char *ev = a->ident_evidence;
-    size_t n = sizeof a->ident_evidence;
+    struct bl_recog *r = &a->recog;
+    char *ev = a->profile_evidence;
+    size_t n = sizeof a->profile_evidence;
+    char why[BL_FINDING_TEXT];
     ev[0] = '\0';
-    if (a->opt.force != BL_IDENT_UNKNOWN) {
-        a->ident = a->opt.force;
-        cat(ev, n, "set with --profile");
+    (void)bl_recog_finish(r);
+    (void)bl_recog_explain(r, why, sizeof why);
+    if (a->opt.force != NULL) {
+        a->profile = a->opt.force;
+        cat(ev, n, "set with --profile; recognised: %s", why);
         return;
     }
-    const struct bl_analysis_id *name = find_id(a, 0x35E, false);
-    const struct bl_profile *v13 = lv_profile(BL_IDENT_PYLON_V13);
-    const char *maker = v13 != NULL ? v13->manufacturer : NULL;
-    size_t mlen = maker != NULL ? strlen(maker) : 0;
-    bool pylon_name = name != NULL && mlen > 0 && name->last_len >= mlen &&
-                      memcmp(name->last_data, maker, mlen) == 0;
-    const struct bl_analysis_id *s355 = find_id(a, 0x355, false);
-    const struct bl_msg_desc *ka = bl_profile_keepalive(lv_profile(BL_IDENT_PYLON_LV));
-    const struct bl_analysis_id *hb = ka != NULL ? find_id(a, ka->id, false) : NULL;
-    bool hb_data = false;
-    if (hb != NULL)
-        for (unsigned i = 0; i < hb->last_len; i++)
-            hb_data |= hb->last_data[i] != 0;
-    if (count_ids(a, pick_hv) > 0) {
-        a->ident = BL_IDENT_PYLON_HV;
-        cat(ev, n, "29-bit Pylon HV ids ");
-        list_ids(a, ev, n, pick_hv);
-        return;
-    }
-    if (count_ids(a, pick_growatt) >= 2) {
-        a->ident = BL_IDENT_GROWATT;
-        cat(ev, n, "Growatt LV ids ");
-        list_ids(a, ev, n, pick_growatt);
-        return;
-    }
-    if (count_ids(a, pick_core) > 0) {
-        unsigned vic = count_ids(a, pick_victron);
-        if (vic >= 2) {
-            a->ident = BL_IDENT_VICTRON;
-            cat(ev, n, "Victron extension ids ");
-            list_ids(a, ev, n, pick_victron);
-        } else if (has(a, 0x359) || has(a, 0x35C)) {
-            a->ident = BL_IDENT_PYLON_V12;
-            cat(ev, n, "%s%s%s", has(a, 0x359) ? "0x359 (protection/alarm flags)" : "",
-                has(a, 0x359) && has(a, 0x35C) ? " and " : "",
-                has(a, 0x35C) ? "0x35C (request flags)" : "");
-            cat(ev, n, " present: Pylon LV V1.2");
-        } else if (has(a, 0x35A) || has(a, 0x35F)) {
-            bool v13 = pylon_name || (s355 != NULL && (s355->dlc_mask & (1u << 6)));
-            if (v13 && !hb_data) {
-                a->ident = BL_IDENT_PYLON_V13;
-                cat(ev, n, "0x35A/0x35F without 0x359/0x35C%s%s", pylon_name ? ", name PYLON" : "",
-                    s355 != NULL && (s355->dlc_mask & (1u << 6)) ? ", 0x355 with DLC 6" : "");
-            } else {
-                a->ident = BL_IDENT_SMA;
-                cat(ev, n, "0x35A set without 0x359/0x35C or Victron extensions%s",
-                    hb_data ? ", 0x305 carries data (Sunny Island)" : "");
-            }
-        } else {
-            a->ident = BL_IDENT_PYLON_LV;
-            cat(ev, n, "only ids shared by Pylon LV, SMA and Victron: ");
-            list_ids(a, ev, n, pick_core);
-        }
-        if (name != NULL) {
-            char txt[9];
-            unsigned k = 0;
-            for (unsigned i = 0; i < name->last_len && i < 8; i++)
-                if (name->last_data[i] >= 0x20 && name->last_data[i] < 0x7F)
-                    txt[k++] = (char)name->last_data[i];
-            while (k > 0 && txt[k - 1] == ' ')
-                k--;
-            txt[k] = '\0';
-            cat(ev, n, "; 0x35E name \"%s\"", txt);
-        }
-        return;
-    }
-    if (count_ids(a, pick_byd) > 0) {
-        a->ident = BL_IDENT_BYD_HVS;
-        cat(ev, n, "BYD HVS style ids ");
-        list_ids(a, ev, n, pick_byd);
-        return;
-    }
-    a->ident = BL_IDENT_UNKNOWN;
-    if (a->data_frames > 0) cat(ev, n, "no id of a known profile among %u ids", a->nids);
+    a->profile = r->status != BL_RECOG_UNKNOWN ? r->profile : NULL;
+    if (a->data_frames == 0) return;
+    cat(ev, n, "%s", why);
+    if (a->profile != NULL && a->profile->n_msgs > 0 && a->profile->msgs[0].ext)
+        cat(ev, n, "; 29-bit ids");
+    if (r->changes > 0 && r->previous != NULL)
+        cat(ev, n, "; changed %u times mid-stream (before: %s)", (unsigned)r->changes,
+            r->previous->name);
+}
+
+const char *bl_analysis_profile_name(const struct bl_analysis *a)
+{
+    return a->profile != NULL ? a->profile->name : "unknown";
+}
+
+const char *bl_analysis_inverter(const struct bl_analysis *a)
+{
+    return a->recog.inverter;
 }
 
 const char *bl_analysis_msg_name(const struct bl_analysis *a, uint32_t id, bool ext)
 {
-    /* names for families whose table is not registered yet (remove with their table) */
-    static const struct {
-        uint32_t id;
-        bool ext;
-        const char *name;
-    } extra[] = {
-        {0x306, false, "gx_battery_present"},
-        {0x307, false, "gx_identification"},
-        {0x35B, false, "events"},
-        {0x360, false, "charge_request"},
-        {0x370, false, "name_1"},
-        {0x371, false, "name_2"},
-        {0x372, false, "module_counts"},
-        {0x373, false, "cell_extremes"},
-        {0x374, false, "min_cell_label"},
-        {0x375, false, "max_cell_label"},
-        {0x376, false, "min_temp_label"},
-        {0x377, false, "max_temp_label"},
-        {0x378, false, "energy"},
-        {0x380, false, "serial_1"},
-        {0x381, false, "serial_2"},
-        {0x382, false, "product_name"},
-        {0x301, false, "growatt_inverter"},
-        {0x311, false, "growatt_limits"},
-        {0x312, false, "growatt_protection"},
-        {0x313, false, "growatt_measurements"},
-        {0x314, false, "growatt_capacity"},
-        {0x151, false, "byd_inverter_brand"},
-        {0x191, false, "byd_inverter_ident"},
-        {0x4200, true, "hv_request"},
-        {0x4210, true, "hv_ensemble"},
-        {0x7310, true, "hv_system_info"},
-        {0x7320, true, "hv_module_info"},
-    };
-    /* the identified family's table; while it has none, any table of the registry for the LV
-     * families (they share the Pylon ids) */
-    const struct bl_profile *p = diag__ident_profile(a->ident);
-    if (p != NULL) {
-        const struct bl_msg_desc *m = bl_profile_msg(p, id, ext);
-        if (m != NULL) return m->name;
-    } else if (a->ident == BL_IDENT_UNKNOWN || is_lv_family(a->ident)) {
-        size_t np = 0;
-        const struct bl_profile *const *list = bl_profile_list(&np);
-        for (size_t i = 0; i < np; i++) {
-            const struct bl_msg_desc *m = bl_profile_msg(list[i], id, ext);
-            if (m != NULL) return m->name;
-        }
-    }
-    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
-        if (extra[i].id == id && extra[i].ext == ext) return extra[i].name;
+    /* the identified profile's table, else the first of the registry that has the id */
+    const struct bl_msg_desc *m = a->profile != NULL ? bl_profile_msg(a->profile, id, ext) : NULL;
+    if (m != NULL) return m->name;
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    for (size_t i = 0; i < np; i++)
+        if ((m = bl_profile_msg(list[i], id, ext)) != NULL) return m->name;
     return NULL;
 }
 
 /* ---- findings ---- */
-
-/* Expected sets of the families whose table is not registered yet; a registered profile's set is
- * its BL_MSG_CYCLE messages (its BL_MSG_REQUIRED ones while the version is open). */
-static const uint32_t expect_v13[] = {0x351, 0x355, 0x356, 0x35A, 0x35E, 0x35F, 0};
-static const uint32_t expect_victron[] = {0x351, 0x355, 0x356, 0x35A, 0x35E, 0};
-static const uint32_t expect_sma[] = {0x351, 0x355, 0x356, 0x35A, 0};
-static const uint32_t expect_lv[] = {0x351, 0x355, 0x356, 0};
-static const uint32_t expect_growatt[] = {0x311, 0x312, 0x313, 0x314, 0};
-
-static const uint32_t *expected(enum bl_ident p)
-{
-    switch (p) {
-    case BL_IDENT_PYLON_V13:
-        return expect_v13;
-    case BL_IDENT_VICTRON:
-        return expect_victron;
-    case BL_IDENT_SMA:
-        return expect_sma;
-    case BL_IDENT_PYLON_LV:
-        return expect_lv;
-    case BL_IDENT_GROWATT:
-        return expect_growatt;
-    case BL_IDENT_PYLON_V12:
-    case BL_IDENT_UNKNOWN:
-    case BL_IDENT_PYLON_HV:
-    case BL_IDENT_BYD_HVS:
-    case BL_IDENT__COUNT:
-        break;
-    }
-    return NULL;
-}
 
 static void error_kinds(const struct bl_analysis *a, char *buf, size_t n)
 {
@@ -459,7 +192,11 @@ static bool looks_like_garbage(const struct bl_analysis *a)
  * read them. */
 static void scan_finding(struct bl_analysis *a)
 {
-    uint32_t alt, want = bl_ident_bitrate(a->ident, &alt);
+    /* the profile's rate (every profile here: 500 kbit/s, can-profiles.md 1.1, 2.1, 5.1, 6.1,
+     * 7.1, 8); unknown: the standard battery CAN rate */
+    const struct bl_profile *p = a->profile;
+    uint32_t want = p != NULL && p->bitrate != 0 ? p->bitrate : 500000u;
+    uint32_t alt = p != NULL ? p->bitrate_alt : 0u;
     if (a->scan_bps == 0 || a->data_frames == 0 || a->scan_bps == want || a->scan_bps == alt)
         return;
     struct bl_finding *f =
@@ -471,15 +208,13 @@ static void scan_finding(struct bl_analysis *a)
     snprintf(f->message, sizeof f->message,
              "The battery talks at %lu kbit/s, but %s runs at %lu kbit/s: an inverter set for "
              "the profile cannot read it.",
-             (unsigned long)a->scan_bps / 1000ul,
-             a->ident == BL_IDENT_UNKNOWN ? "the standard battery CAN" : bl_ident_name(a->ident),
+             (unsigned long)a->scan_bps / 1000ul, p == NULL ? "the standard battery CAN" : p->name,
              (unsigned long)want / 1000ul);
     snprintf(f->evidence, sizeof f->evidence,
              "--scan-bitrate: %llu frames (%llu battery frames decoded) at %lu kbit/s; rate "
              "expected by %s: %lu kbit/s",
              (unsigned long long)a->data_frames, (unsigned long long)a->batt_decoded,
-             (unsigned long)a->scan_bps / 1000ul,
-             a->ident == BL_IDENT_UNKNOWN ? "the standard" : bl_ident_name(a->ident),
+             (unsigned long)a->scan_bps / 1000ul, p == NULL ? "the standard" : p->name,
              (unsigned long)want / 1000ul);
     if (alt != 0)
         cat(f->evidence, sizeof f->evidence, " (or %lu kbit/s with the GX's VE.Can profile)",
@@ -490,8 +225,8 @@ static void scan_finding(struct bl_analysis *a)
 static bool link_findings(struct bl_analysis *a, double dur)
 {
     struct bl_finding *f;
-    bool garbage = a->ident == BL_IDENT_UNKNOWN && a->data_frames >= 10 && looks_like_garbage(a) &&
-                   a->batt_decoded == 0;
+    bool garbage =
+        a->profile == NULL && a->data_frames >= 10 && looks_like_garbage(a) && a->batt_decoded == 0;
     bool mismatch = (a->error_frames >= 10 && a->error_frames > 2 * a->batt_decoded) || garbage;
     if (a->data_frames == 0 &&
         (f = add(a, "no_frames", BL_SEV_FAIL, 1,
@@ -542,7 +277,9 @@ static bool link_findings(struct bl_analysis *a, double dur)
             error_kinds(a, f->evidence, sizeof f->evidence);
         }
     }
-    if (!mismatch && a->data_frames > 0 && a->ident == BL_IDENT_UNKNOWN &&
+    /* no profile, and no frame any profile explains (a frame of the registry, e.g. only an
+     * inverter's keep-alive, is a known protocol that the recogniser is not sure of yet) */
+    if (!mismatch && a->data_frames > 0 && a->profile == NULL && a->recog.raw >= a->recog.frames &&
         (f = add(a, "unknown_protocol", BL_SEV_FAIL, 1,
                  "Set the battery's CAN protocol (DIP switches or app) and the inverter's battery "
                  "type to the same profile, e.g. Pylontech; see --guide.")) != NULL) {
@@ -557,51 +294,112 @@ static bool link_findings(struct bl_analysis *a, double dur)
     return mismatch;
 }
 
+static bool profile_mismatch(const struct bl_analysis *a);
+
+/* Layer 1: the inverter's keep-alive or poll of the battery's profile (the table's
+ * BL_MSG_KEEPALIVE row: id, width, period; BL_MSG_SOME_SEND_NONE when some inverters of the
+ * family send none, can-profiles.md 1.8). A keep-alive of another family is profile_mismatch. */
+static void keepalive_findings(struct bl_analysis *a)
+{
+    const struct bl_msg_desc *ka = keepalive(a->profile);
+    if (ka == NULL || a->batt_frames == 0 || profile_mismatch(a)) return;
+    struct bl_finding *f;
+    int w = ka->ext ? 8 : 3;
+    unsigned kid = (unsigned)ka->id;
+    const char *what = (ka->flags & BL_MSG_POLL) ? "poll" : "heartbeat";
+    const struct bl_analysis_id *hb = find_id(a, ka->id, ka->ext);
+    if (hb == NULL && (ka->flags & BL_MSG_EXT_ALSO)) hb = find_id(a, ka->id, !ka->ext);
+    bool some_none = (ka->flags & BL_MSG_SOME_SEND_NONE) != 0;
+    if (hb == NULL) {
+        if ((f = add(a, "no_inverter_heartbeat", some_none ? BL_SEV_INFO : BL_SEV_WARN, 1,
+                     some_none ? "Check the inverter's battery type (it must be the battery's CAN "
+                                 "protocol, not \"Lithium\" or lead-acid) and that the inverter "
+                                 "end of the cable is on its BMS/CAN port. Some inverters never "
+                                 "send it: a hint, not proof."
+                               : "Check the inverter's battery type (it must be the battery's CAN "
+                                 "protocol, not \"Lithium\" or lead-acid) and that the inverter "
+                                 "end of the cable is on its BMS/CAN port: every inverter of "
+                                 "this profile sends it.")) != NULL) {
+            snprintf(f->message, sizeof f->message,
+                     "No inverter %s (0x%0*X) of %s: the inverter is not listening or is set to "
+                     "another battery type.",
+                     what, w, kid, a->profile->name);
+            uint64_t rep = 0, tot = 0;
+            for (unsigned i = 0; i < a->nids; i++)
+                if (a->ids[i].battery) {
+                    rep += a->ids[i].repeats;
+                    tot += a->ids[i].frames;
+                }
+            snprintf(f->evidence, sizeof f->evidence,
+                     "%llu battery frames over %.1f s, no 0x%0*X (%s)%s%s",
+                     (unsigned long long)a->batt_frames, bl_analysis_duration_s(a), w, kid,
+                     (ka->flags & BL_MSG_EXT_ALSO) ? "11- or 29-bit"
+                     : ka->ext                     ? "29-bit"
+                                                   : "11-bit",
+                     tot > 10 && rep * 2 > tot ? "; most battery frames are exact repeats "
+                                                 "(unacknowledged retransmissions?)"
+                                               : "",
+                     some_none ? "; some inverters of this family send none (information)"
+                               : "; every inverter of this family sends it");
+        }
+        return;
+    }
+    int64_t med = bl_period_quantile(&hb->period, 0.5);
+    int64_t mx = hb->period.max_us;
+    int64_t tail = a->end_us - hb->last_us;
+    if (tail > mx) mx = tail;
+    /* late against the table's period (Pylon LV: 1 s): median above 2x or a gap above 3x */
+    int64_t per = ka->period_ms > 0 ? (int64_t)ka->period_ms * 1000 : (int64_t)S_US;
+    if ((mx > 3 * per || med > 2 * per) &&
+        (f = add(a, "late_inverter_heartbeat", BL_SEV_WARN, 1,
+                 "Check the inverter's CAN settings and firmware; Deye answers only after 0x356 "
+                 "and pauses > 3 s about every 2 h, so judge repeated gaps, not one.")) != NULL) {
+        snprintf(f->message, sizeof f->message,
+                 "The inverter's %s (0x%0*X) is late: gaps of several seconds.", what, w, kid);
+        snprintf(f->evidence, sizeof f->evidence,
+                 "0x%0*X: %llu frames, median period %.2f s, longest gap %.2f s (expected "
+                 "every %.2f s)",
+                 w, kid, (unsigned long long)hb->frames, sec(med), sec(mx), sec(per));
+    }
+}
+
 static void timing_findings(struct bl_analysis *a)
 {
     struct bl_finding *f;
     bool fail = false;
     char ev[BL_FINDING_TEXT - 48] = ""; /* room for the evidence prefix */
-    const struct bl_profile *prof = diag__ident_profile(a->ident);
-    /* an inverter that asks while no battery answers (Pylon HV, BYD HVS) is the "no battery
+    const struct bl_profile *prof = a->profile;
+    /* the profile whose inverter asks: the battery's, else the one whose poll was seen */
+    const struct bl_profile *asker = prof != NULL ? prof : a->recog.inverter_of;
+    /* an inverter that polls while no battery answers (Pylon HV, BYD HVS) is the "no battery
      * reply" finding below, not an incomplete set */
-    bool asks_alone =
-        (a->ident == BL_IDENT_PYLON_HV || a->ident == BL_IDENT_BYD_HVS) && a->batt_frames == 0;
+    bool asks_alone = polled(asker) && a->batt_frames == 0;
     if (prof != NULL && !asks_alone) {
-        /* the profile's burst; only its required messages while the version is open */
-        unsigned want = a->ident == BL_IDENT_PYLON_LV ? BL_MSG_REQUIRED : BL_MSG_CYCLE;
+        /* the profile's burst */
         for (size_t i = 0; i < prof->n_msgs; i++) {
             const struct bl_msg_desc *m = &prof->msgs[i];
-            if (!(m->flags & want) || m->dir != BL_DIR_BATTERY_TO_INVERTER ||
+            if (!(m->flags & BL_MSG_CYCLE) || m->dir != BL_DIR_BATTERY_TO_INVERTER ||
                 find_id(a, m->id, m->ext) != NULL)
                 continue;
             cat(ev, sizeof ev, "%s0x%0*X", ev[0] ? ", " : "", m->ext ? 8 : 3, (unsigned)m->id);
             if (m->flags & BL_MSG_REQUIRED) fail = true;
         }
     }
-    const uint32_t *exp = prof == NULL ? expected(a->ident) : NULL;
-    for (unsigned i = 0; exp != NULL && exp[i] != 0; i++)
-        if (!has(a, exp[i])) {
-            cat(ev, sizeof ev, "%s0x%03X", ev[0] ? ", " : "", (unsigned)exp[i]);
-            if (exp[i] == 0x351 || exp[i] == 0x355 || exp[i] == 0x356 || exp[i] == 0x311 ||
-                exp[i] == 0x313)
-                fail = true;
-        }
     if (ev[0] != '\0' &&
         (f = add(a, "missing_message", fail ? BL_SEV_FAIL : BL_SEV_WARN, 5,
                  "Check the battery's protocol setting and firmware; an inverter may reject an "
                  "incomplete set (0x351 limits and 0x355 SOC are essential).")) != NULL) {
         snprintf(f->message, sizeof f->message,
                  "Expected message(s) of %s never seen: the battery sends an incomplete set.",
-                 bl_ident_name(a->ident));
+                 prof->name);
         snprintf(f->evidence, sizeof f->evidence, "never seen: %s", ev);
     }
-    if ((a->ident == BL_IDENT_PYLON_HV || a->ident == BL_IDENT_BYD_HVS) && a->batt_frames == 0 &&
+    if (asks_alone &&
         (f = add(a, "missing_message", BL_SEV_FAIL, 5,
                  "The inverter polls but no battery answers: check the battery type, the "
                  "battery's address DIP switches and that the battery is on.")) != NULL) {
         snprintf(f->message, sizeof f->message, "Only inverter frames of %s: no battery reply.",
-                 bl_ident_name(a->ident));
+                 asker->name);
         snprintf(f->evidence, sizeof f->evidence, "%llu inverter frames, 0 battery frames",
                  (unsigned long long)a->data_frames);
     }
@@ -639,8 +437,8 @@ static void timing_findings(struct bl_analysis *a)
         gap = a->end_us - a->batt_last_us;
         gap_at = a->batt_last_us;
     }
-    if (a->batt_frames > 0 && gap >= a->opt.gap_us && a->ident != BL_IDENT_BYD_HVS &&
-        a->ident != BL_IDENT_PYLON_HV &&
+    /* a polled battery talks when asked, not on its own clock */
+    if (a->batt_frames > 0 && gap >= a->opt.gap_us && !polled(prof) &&
         (f = add(a, "link_gap", gap >= 30 * (int64_t)S_US ? BL_SEV_FAIL : BL_SEV_WARN, 2,
                  "Wiggle-test connectors and screw terminals while watching (batlink monitor); "
                  "check the BMS is not rebooting; an inverter may drop to its fallback after "
@@ -653,59 +451,7 @@ static void timing_findings(struct bl_analysis *a)
                  at_s(a, gap_at));
     }
 
-    if (!is_lv_family(a->ident) || a->batt_decoded == 0) return;
-    /* the family's keep-alive (Pylon LV 0x305, also 29-bit on the Schneider XW) */
-    const struct bl_msg_desc *ka = bl_profile_keepalive(lv_profile(a->ident));
-    if (ka == NULL) return;
-    unsigned kid = (unsigned)ka->id;
-    const struct bl_analysis_id *hb = find_id(a, ka->id, ka->ext);
-    if (hb == NULL && (ka->flags & BL_MSG_EXT_ALSO)) hb = find_id(a, ka->id, !ka->ext);
-    /* the table says whether every inverter of the family sends it (can-profiles.md 1.8) */
-    bool some_none = (ka->flags & BL_MSG_SOME_SEND_NONE) != 0;
-    if (hb == NULL) {
-        if ((f = add(a, "no_inverter_heartbeat", some_none ? BL_SEV_INFO : BL_SEV_WARN, 1,
-                     "Check the inverter's battery type (it must be the battery's CAN protocol, "
-                     "not \"Lithium\" or lead-acid) and that the inverter end of the cable is on "
-                     "its BMS/CAN port. Some inverters never send it: a hint, not proof.")) !=
-            NULL) {
-            snprintf(f->message, sizeof f->message,
-                     "No inverter heartbeat (0x%03X): the inverter is not listening or is set "
-                     "to another battery type.",
-                     kid);
-            uint64_t rep = 0, tot = 0;
-            for (unsigned i = 0; i < a->nids; i++)
-                if (a->ids[i].battery) {
-                    rep += a->ids[i].repeats;
-                    tot += a->ids[i].frames;
-                }
-            snprintf(f->evidence, sizeof f->evidence,
-                     "%llu battery frames over %.1f s, no 0x%03X (11- or 29-bit)%s%s",
-                     (unsigned long long)a->batt_frames, bl_analysis_duration_s(a), kid,
-                     tot > 10 && rep * 2 > tot ? "; most battery frames are exact repeats "
-                                                 "(unacknowledged retransmissions?)"
-                                               : "",
-                     some_none ? "; some inverters of this family send none (information)"
-                               : "; every inverter of this family sends it");
-        }
-        return;
-    }
-    int64_t med = bl_period_quantile(&hb->period, 0.5);
-    int64_t mx = hb->period.max_us;
-    int64_t tail = a->end_us - hb->last_us;
-    if (tail > mx) mx = tail;
-    /* late against the table's period (Pylon LV: 1 s): median above 2x or a gap above 3x */
-    int64_t per = ka->period_ms > 0 ? (int64_t)ka->period_ms * 1000 : (int64_t)S_US;
-    if ((mx > 3 * per || med > 2 * per) &&
-        (f = add(a, "late_inverter_heartbeat", BL_SEV_WARN, 1,
-                 "Check the inverter's CAN settings and firmware; Deye answers only after 0x356 "
-                 "and pauses > 3 s about every 2 h, so judge repeated gaps, not one.")) != NULL) {
-        snprintf(f->message, sizeof f->message,
-                 "The inverter's heartbeat (0x%03X) is late: gaps of several seconds.", kid);
-        snprintf(f->evidence, sizeof f->evidence,
-                 "0x%03X: %llu frames, median period %.2f s, longest gap %.2f s (expected "
-                 "every %.2f s)",
-                 kid, (unsigned long long)hb->frames, sec(med), sec(mx), sec(per));
-    }
+    keepalive_findings(a);
 }
 
 static void protocol_findings(struct bl_analysis *a)
@@ -753,7 +499,7 @@ static void protocol_findings(struct bl_analysis *a)
                  (unsigned long long)a->implausible_range,
                  a->implausible_example[0] ? a->implausible_example : "a field out of range");
     }
-    if (is_lv_family(a->ident)) {
+    if (short_frames_normal(a->profile)) {
         ev[0] = '\0';
         for (unsigned i = 0; i < a->nids; i++) {
             const struct bl_analysis_id *s = &a->ids[i];
@@ -922,25 +668,42 @@ static int finding_order(const struct bl_finding *x, const struct bl_finding *y)
     return 0;
 }
 
-/* Layer 1: the battery speaks one profile and the inverter keeps alive another family (the
- * recogniser's verdict, from the registry's tables: no list here). */
+/* The battery's profile (recognised or forced) and the inverter's keep-alive family seen do not
+ * belong together (the recogniser's rule, bl_recog_mismatch, applied to a->profile). */
+static bool profile_mismatch(const struct bl_analysis *a)
+{
+    const struct bl_recog *r = &a->recog;
+    if (a->profile == NULL || r->inverter == NULL) return false;
+    if (a->opt.force == NULL && r->status != BL_RECOG_SURE) return false;
+    return a->profile->inverter_name == NULL || strcmp(a->profile->inverter_name, r->inverter) != 0;
+}
+
+/* Layer 1: the battery speaks one profile and the inverter keeps alive another family (from the
+ * registry's tables: no list here); evidence for the inverter_battery_type cause. */
 static void profile_finding(struct bl_analysis *a)
 {
-    struct bl_recog *r = &a->recog;
-    (void)bl_recog_finish(r);
+    const struct bl_recog *r = &a->recog;
     struct bl_finding *f;
-    if (!bl_recog_mismatch(r) ||
+    if (!profile_mismatch(a) ||
         (f = add(a, "profile_mismatch", BL_SEV_WARN, 1,
                  "Set the inverter's battery type to the battery's protocol (or the battery's "
                  "protocol to the one the inverter expects): batlink dbc --list names both.")) ==
             NULL)
         return;
+    const struct bl_msg_desc *ka = keepalive(a->profile);
     snprintf(f->message, sizeof f->message,
-             "The battery speaks %s, but the inverter's keep-alive is of another family (%s): "
+             "The battery speaks %s, but the inverter's keep-alive is of another family (%s%s%s): "
              "the inverter may be set to another battery type.",
-             r->profile->name, r->inverter);
+             a->profile->name, r->inverter, r->inverter_of != NULL ? ", profile " : "",
+             r->inverter_of != NULL ? r->inverter_of->name : "");
     snprintf(f->evidence, sizeof f->evidence, "battery profile %s, inverter keep-alive family %s",
-             r->profile->name, r->inverter);
+             a->profile->name, r->inverter);
+    if (ka != NULL)
+        cat(f->evidence, sizeof f->evidence, "; %s expects 0x%0*X (%s)", a->profile->name,
+            ka->ext ? 8 : 3, (unsigned)ka->id,
+            a->profile->inverter_name != NULL ? a->profile->inverter_name : "?");
+    else
+        cat(f->evidence, sizeof f->evidence, "; %s has no inverter keep-alive", a->profile->name);
 }
 
 void bl_analysis_finish(struct bl_analysis *a, int64_t end_us)
@@ -1018,85 +781,64 @@ const struct bl_finding *bl_analysis_get(const struct bl_analysis *a, const char
 
 /* ---- checklist (field-diagnosis.md sections 1, 3-6, 9; pinouts.md section 3) ---- */
 
-#define ALL  0u
-#define P(x) (1u << (unsigned)(x))
-#define LV   (P(BL_IDENT_PYLON_LV) | P(BL_IDENT_PYLON_V12) | P(BL_IDENT_PYLON_V13))
-
+/* The steps every profile shares; a profile's own steps (struct bl_profile install) follow the
+ * first step of their layer. */
 static const struct {
-    unsigned mask; /* idents it applies to, ALL = every one */
     uint8_t layer;
     const char *text;
 } checks[] = {
-    {ALL, 1,
-     "Inverter battery type: it must name the BMS protocol exactly. \"Lithium\" (generic) is "
-     "voltage-only without CAN; \"Pylontech\", \"Pylontech CAN\" and \"Pylontech US2000\" are "
-     "different settings."},
-    {LV | P(BL_IDENT_UNKNOWN), 1,
-     "Pylon LV: select Pylontech / \"Pylon LV\" (Solis), \"Lithium 00\" (Deye, Sunsynk), \"CAN "
-     "L52\" (Growatt SPF), \"Automatic\" (Sofar); a JK BMS needs its CAN protocol set to "
-     "Pylontech in the app."},
-    {P(BL_IDENT_VICTRON), 1,
-     "Victron: the battery goes to the GX device's BMS-Can port, not the inverter; set the port "
-     "to \"CAN-bus BMS LV (500 kbit/s)\", then pick the battery in Device list > Battery."},
-    {P(BL_IDENT_SMA), 1,
-     "SMA Sunny Island: external BMS on the ComSyncIn port; on some Solis LV models the SMA "
-     "protocol is the \"AoBo\" battery choice."},
-    {P(BL_IDENT_PYLON_HV) | P(BL_IDENT_BYD_HVS), 1,
-     "High-voltage stack: select Pylon HV or BYD HVS as the battery offers it; the inverter must "
-     "poll (0x4200 / 0x151); set the battery address DIP switches."},
-    {P(BL_IDENT_GROWATT), 1,
-     "Growatt LV is its own big-endian protocol; Growatt SPF \"CAN L52\" means Pylon V1.2 "
-     "instead - both sides must agree."},
-    {ALL, 1,
-     "Bit rate identical on both devices (500 kbit/s for Pylontech, Victron, SMA); the BMS sets "
-     "it by DIP switch or menu."},
-    {ALL, 1,
-     "BMS DIP switches: photograph them and compare switch by switch with the manual (address, "
-     "bit rate, protocol); when manual and PCB silkscreen disagree, trust the silkscreen."},
-    {ALL, 1,
-     "Several batteries: only the master talks to the inverter; confirm the inverter supports "
-     "more than one battery at all."},
-    {ALL, 2,
-     "Termination: both devices off, unplug the CAN cable at one end, measure CAN-H to CAN-L: "
-     "60 ohm +-5 correct; ~120 ohm one terminator missing; ~40 ohm one too many; open = none."},
-    {P(BL_IDENT_SMA), 2,
-     "Sunny Island terminates with 100 ohm: 54.5 ohm (100 || 120) is a correct bus."},
-    {ALL, 2,
-     "Connectors fully home, latches engaged; power off and re-tighten screw terminals; crimps "
-     "pass a pull test; no green or white corrosion."},
-    {ALL, 2,
-     "Pins: map by signal, not pin number (batlink pinout BATTERY INVERTER); leave free what "
-     "the manual marks NULL (Pylontech US5000 pins 1-3)."},
-    {LV, 2,
-     "Use the battery's inverter port (Pylontech CAN / A \"out\"), not the link or RS232 "
-     "console ports."},
-    {ALL, 2,
-     "Power: some BMS boards start CAN only when the battery is connected and switched on."},
-    {ALL, 3,
-     "Cable: twisted pair, 120 ohm, 18-24 AWG, CAN-H and CAN-L on one pair (4/5 = blue pair in "
-     "a patch lead); not speaker or alarm wire."},
-    {ALL, 3,
-     "Length along the real route: < 10 m unshielded in moderate EMI, < 2-3 m beside inverter "
-     "electronics; cross the DC bus at right angles, keep >= 10 cm away, no sharp bends."},
-    {ALL, 4,
-     "Ground loop: volts between battery negative and inverter chassis in operation; above "
-     "0.2 V connect CAN-GND at one end only (usually the inverter), shield at one end only."},
-    {ALL, 4,
-     "EMI: log errors while stepping power from 0 to full charge and discharge (batlink "
-     "diagnose --duration 600); errors rising with current = switching noise on the cable."},
-    {ALL, 4,
-     "Patterns: failures on cold mornings, hot afternoons or at fixed times point at contacts, "
-     "BMS timers or a nearby load."},
+    {1, "Inverter battery type: it must name the BMS protocol exactly. \"Lithium\" (generic) is "
+        "voltage-only without CAN; \"Pylontech\", \"Pylontech CAN\" and \"Pylontech US2000\" are "
+        "different settings."},
+    {1, "Bit rate identical on both devices (500 kbit/s for Pylontech, Victron, SMA); the BMS sets "
+        "it by DIP switch or menu."},
+    {1, "BMS DIP switches: photograph them and compare switch by switch with the manual (address, "
+        "bit rate, protocol); when manual and PCB silkscreen disagree, trust the silkscreen."},
+    {1, "Several batteries: only the master talks to the inverter; confirm the inverter supports "
+        "more than one battery at all."},
+    {2, "Termination: both devices off, unplug the CAN cable at one end, measure CAN-H to CAN-L: "
+        "60 ohm +-5 correct; ~120 ohm one terminator missing; ~40 ohm one too many; open = none."},
+    {2, "Connectors fully home, latches engaged; power off and re-tighten screw terminals; crimps "
+        "pass a pull test; no green or white corrosion."},
+    {2, "Pins: map by signal, not pin number (batlink pinout BATTERY INVERTER); leave free what "
+        "the manual marks NULL (Pylontech US5000 pins 1-3)."},
+    {2, "Power: some BMS boards start CAN only when the battery is connected and switched on."},
+    {3, "Cable: twisted pair, 120 ohm, 18-24 AWG, CAN-H and CAN-L on one pair (4/5 = blue pair in "
+        "a patch lead); not speaker or alarm wire."},
+    {3, "Length along the real route: < 10 m unshielded in moderate EMI, < 2-3 m beside inverter "
+        "electronics; cross the DC bus at right angles, keep >= 10 cm away, no sharp bends."},
+    {4, "Ground loop: volts between battery negative and inverter chassis in operation; above "
+        "0.2 V connect CAN-GND at one end only (usually the inverter), shield at one end only."},
+    {4, "EMI: log errors while stepping power from 0 to full charge and discharge (batlink "
+        "diagnose --duration 600); errors rising with current = switching noise on the cable."},
+    {4, "Patterns: failures on cold mornings, hot afternoons or at fixed times point at contacts, "
+        "BMS timers or a nearby load."},
 };
 
-size_t bl_checklist(enum bl_ident p, struct bl_check *out, size_t max)
+static size_t put(struct bl_check *out, size_t n, size_t max, uint8_t layer, const char *text)
 {
+    if (n < max) {
+        out[n].layer = layer;
+        out[n].text = text;
+        n++;
+    }
+    return n;
+}
+
+size_t bl_checklist(const struct bl_profile *p, struct bl_check *out, size_t max)
+{
+    if (p == NULL) {
+        size_t np = 0;
+        const struct bl_profile *const *list = bl_profile_list(&np);
+        p = np > 0 ? list[0] : NULL;
+    }
     size_t n = 0;
-    for (size_t i = 0; i < sizeof checks / sizeof checks[0] && n < max; i++)
-        if (checks[i].mask == ALL || (checks[i].mask & P(p))) {
-            out[n].layer = checks[i].layer;
-            out[n].text = checks[i].text;
-            n++;
-        }
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        n = put(out, n, max, checks[i].layer, checks[i].text);
+        if (i > 0 && checks[i - 1].layer == checks[i].layer) continue;
+        for (size_t k = 0; p != NULL && k < p->n_install; k++)
+            if (p->install[k].layer == checks[i].layer)
+                n = put(out, n, max, p->install[k].layer, p->install[k].text);
+    }
     return n;
 }

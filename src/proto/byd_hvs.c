@@ -196,7 +196,15 @@ static const struct bl_profile_ops ops = {.respond = respond};
 static const uint8_t polls[][8] = {{1}, {0, 'G', 'O', 'O', 'D', 'W', 'E', 0}};
 
 /* Names installers meet (7.1: Solis "BYD-HVS/HVM/HVL", Deye/GoodWe "BYD HVS"). */
-static const char *const aliases[] = {"byd-hv", "byd-hvm", "byd-hvl", "byd-hvs-hvm-hvl", NULL};
+static const char *const aliases[] = {"byd-hv",          "byd-hvm", "byd-hvl",
+                                      "byd-hvs-hvm-hvl", "byd",     NULL};
+
+/* can-profiles.md 7.1 */
+static const struct bl_install_step install[] = {
+    {1,
+     "High-voltage stack: select Pylon HV or BYD HVS as the battery offers it; the inverter must "
+     "poll (0x4200 / 0x151); set the battery address DIP switches."},
+};
 
 const struct bl_profile bl_profile_byd_hvs = {
     .name = "byd-hvs",
@@ -215,4 +223,7 @@ const struct bl_profile bl_profile_byd_hvs = {
     .fault_alarms = 0,
     .fault_warnings = 0,
     .ops = &ops,
+    .inverter_setting = "BYD HVS/HVM/HVL (Solis \"BYD-HVS/HVM/HVL\", Deye/GoodWe \"BYD HVS\")",
+    .install = install,
+    .n_install = sizeof install / sizeof install[0],
 };

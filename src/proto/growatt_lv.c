@@ -87,6 +87,12 @@ static const struct bl_msg_desc msgs[] = {
 
 static const char *const aliases[] = {"growatt", "growatt-lv-can", NULL};
 
+/* can-profiles.md 8 */
+static const struct bl_install_step install[] = {
+    {1, "Growatt LV is its own big-endian protocol; Growatt SPF \"CAN L52\" means Pylon V1.2 "
+        "instead - both sides must agree."},
+};
+
 const struct bl_profile bl_profile_growatt_lv = {
     .name = "growatt-lv",
     .aliases = aliases,
@@ -100,4 +106,7 @@ const struct bl_profile bl_profile_growatt_lv = {
             "Growatt SPF \"CAN L52\" is pylontech",
     .fault_alarms = 0,
     .fault_warnings = 0,
+    .inverter_setting = "Growatt LV protocol (big-endian 0x311-0x321)",
+    .install = install,
+    .n_install = sizeof install / sizeof install[0],
 };

@@ -26,6 +26,10 @@ extern const struct bl_signal_desc bl_lv_rows_35a[];
  */
 int bl_lv_plausibility(const struct bl_battery *st);
 
+/** The installer's steps every Pylontech LV profile shares (pylontech.c; `diagnose --guide`). */
+extern const struct bl_install_step bl_pylon_lv_install[];
+#define BL_PYLON_LV_N_INSTALL 2 /**< steps in bl_pylon_lv_install */
+
 /* Row and message shorthands for the Pylon-set tables (designated initializers: members left out
  * are 0, i.e. little-endian without offset). */
 #define LV_NUM(name_, start_, len_, sgn_, factor_, dec_, unit_, field_, cm_)                       \

@@ -191,13 +191,23 @@ static const struct bl_msg_desc msgs[] = {
      .comment = "inverter keep-alive, 8 zero bytes"},
 };
 
+/* The installer's side of Pylon LV (can-profiles.md 14, field-diagnosis.md 3; pinouts.md 3 for
+ * the port). Shared by the Pylon LV profiles (lv_common.h). */
+const struct bl_install_step bl_pylon_lv_install[BL_PYLON_LV_N_INSTALL] = {
+    {1, "Pylon LV: select Pylontech / \"Pylon LV\" (Solis), \"Lithium 00\" (Deye, Sunsynk), \"CAN "
+        "L52\" (Growatt SPF), \"Automatic\" (Sofar); a JK BMS needs its CAN protocol set to "
+        "Pylontech in the app."},
+    {2, "Use the battery's inverter port (Pylontech CAN / A \"out\"), not the link or RS232 "
+        "console ports."},
+};
+
 /* Scale variants (pylontech-0.1v) share these ids: the recogniser chooses by plausibility. */
 static const struct bl_profile_ops ops = {.plausibility = bl_lv_plausibility};
 
 /* Names installers meet for this protocol (can-profiles.md 1 title, 1.8, 14). */
 static const char *const aliases[] = {
-    "pylon",      "pylontech-lv", "pylon-lv", "pylontech-lv-v1.2", "pylontech-v1.2", "pylon-v1.2",
-    "lithium-00", "can-l52",      NULL};
+    "pylon",      "pylontech-lv", "pylon-lv", "pylontech-lv-v1.2",    "pylontech-v1.2",
+    "pylon-v1.2", "lithium-00",   "can-l52",  "pylontech-compatible", NULL};
 
 const struct bl_profile bl_profile_pylontech = {
     .name = "pylontech",
@@ -216,4 +226,8 @@ const struct bl_profile bl_profile_pylontech = {
      * communication fail" warning (byte 3 bit 3), as the bridge has always sent it. */
     .fault_warnings = BL_WARN_INTERNAL_COMMUNICATION_FAIL,
     .ops = &ops,
+    .inverter_setting = "Pylontech (Pylon LV V1.2): Deye \"Lithium 00\", Growatt SPF \"CAN L52\", "
+                        "Sofar \"Automatic\", Solis \"Pylon LV\"",
+    .install = bl_pylon_lv_install,
+    .n_install = BL_PYLON_LV_N_INSTALL,
 };

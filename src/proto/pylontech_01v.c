@@ -109,4 +109,8 @@ const struct bl_profile bl_profile_pylontech_01v = {
     .fault_warnings = BL_WARN_INTERNAL_COMMUNICATION_FAIL,
     .variant_of = &bl_profile_pylontech,
     .ops = &ops,
+    .inverter_setting = "Pylontech, as the gateway's manual names it; an inverter reading 0.01 V "
+                        "shows a tenth of the pack voltage (use a gateway setting with 0.01 V)",
+    .install = bl_pylon_lv_install,
+    .n_install = BL_PYLON_LV_N_INSTALL,
 };

@@ -309,6 +309,13 @@ static const uint8_t polls[][8] = {{0}, {2}};
 /* Names installers meet (can-profiles.md 6 title, 6.7). */
 static const char *const aliases[] = {"pylon-hv", "pylontech-force", "force-h1", "force-h2", NULL};
 
+/* can-profiles.md 6 */
+static const struct bl_install_step install[] = {
+    {1,
+     "High-voltage stack: select Pylon HV or BYD HVS as the battery offers it; the inverter must "
+     "poll (0x4200 / 0x151); set the battery address DIP switches."},
+};
+
 const struct bl_profile bl_profile_pylontech_hv = {
     .name = "pylontech-hv",
     .aliases = aliases,
@@ -326,4 +333,7 @@ const struct bl_profile bl_profile_pylontech_hv = {
     .fault_alarms = BL_ALARM_SYSTEM_ERROR,
     .fault_warnings = 0,
     .ops = &ops,
+    .inverter_setting = "Pylon HV (29-bit, the inverter polls 0x4200)",
+    .install = install,
+    .n_install = sizeof install / sizeof install[0],
 };

@@ -106,4 +106,8 @@ const struct bl_profile bl_profile_pylontech_v13 = {
     .fault_alarms = BL_ALARM_SYSTEM_ERROR,
     .fault_warnings = BL_WARN_INTERNAL_COMMUNICATION_FAIL,
     .ops = &ops,
+    .inverter_setting = "Pylontech (newer firmware: 0x35A/0x35F instead of 0x359/0x35C); the "
+                        "inverter's Pylontech setting must accept it",
+    .install = bl_pylon_lv_install,
+    .n_install = BL_PYLON_LV_N_INSTALL,
 };

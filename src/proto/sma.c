@@ -171,7 +171,15 @@ static const struct bl_msg_desc msgs[] = {
 static const struct bl_profile_ops ops = {.plausibility = bl_lv_plausibility};
 
 /* Names installers meet: "SMA" (14), the Sunny Island, Solis LV's "AoBo" setting (diagnose). */
-static const char *const aliases[] = {"sma-si", "sunny-island", "sma-sunny-island", "sma-lv", NULL};
+static const char *const aliases[] = {"sma-si", "sunny-island", "sma-sunny-island",
+                                      "sma-lv", "aobo",         NULL};
+
+/* can-profiles.md 5; pinouts.md 3 (the Sunny Island's own 100 ohm terminator) */
+static const struct bl_install_step install[] = {
+    {1, "SMA Sunny Island: external BMS on the ComSyncIn port; on some Solis LV models the SMA "
+        "protocol is the \"AoBo\" battery choice."},
+    {2, "Sunny Island terminates with 100 ohm: 54.5 ohm (100 || 120) is a correct bus."},
+};
 
 const struct bl_profile bl_profile_sma = {
     .name = "sma",
@@ -190,4 +198,7 @@ const struct bl_profile bl_profile_sma = {
     .fault_alarms = BL_ALARM_SYSTEM_ERROR,
     .fault_warnings = 0,
     .ops = &ops,
+    .inverter_setting = "SMA Sunny Island external BMS (some Solis LV: \"AoBo\")",
+    .install = install,
+    .n_install = sizeof install / sizeof install[0],
 };

@@ -225,6 +225,12 @@ static const struct bl_profile_ops ops = {.plausibility = bl_lv_plausibility};
 static const char *const aliases[] = {"victron-can", "victron-lv", "can-bus-bms",
                                       "canbus-bms",  "victron-gx", NULL};
 
+/* can-profiles.md 2.1 */
+static const struct bl_install_step install[] = {
+    {1, "Victron: the battery goes to the GX device's BMS-Can port, not the inverter; set the port "
+        "to \"CAN-bus BMS LV (500 kbit/s)\", then pick the battery in Device list > Battery."},
+};
+
 const struct bl_profile bl_profile_victron = {
     .name = "victron",
     .aliases = aliases,
@@ -240,4 +246,9 @@ const struct bl_profile bl_profile_victron = {
     .fault_alarms = BL_ALARM_SYSTEM_ERROR, /* "BMS internal" pair, byte 2 bits 6-7 (3) */
     .fault_warnings = 0,
     .ops = &ops,
+    .inverter_setting = "Victron GX BMS-Can port, profile \"CAN-bus BMS LV (500 kbit/s)\"",
+    /* can-profiles.md 2.1: the GX also has a "VE.Can & CAN-bus BMS (250 kbit/s)" port profile */
+    .bitrate_alt = 250000,
+    .install = install,
+    .n_install = sizeof install / sizeof install[0],
 };

@@ -130,8 +130,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   strcmp(f->code, "missing_message") == 0);
     }
     CHECK(a->verdict == worst);
-    CHECK(memchr(a->ident_evidence, 0, sizeof a->ident_evidence) != NULL);
-    CHECK((unsigned)a->ident < BL_IDENT__COUNT);
+    CHECK(memchr(a->profile_evidence, 0, sizeof a->profile_evidence) != NULL);
+    {
+        /* the profile is one of the registry's (or none) */
+        size_t np = 0;
+        const struct bl_profile *const *list = bl_profile_list(&np);
+        bool in = a->profile == NULL;
+        for (size_t i = 0; i < np; i++)
+            in = in || list[i] == a->profile;
+        CHECK(in);
+        CHECK(bl_analysis_profile_name(a) != NULL);
+    }
     if (a->data_frames == 0) CHECK(bl_analysis_get(a, "no_frames") != NULL);
 
     /* the tail as a device name */

@@ -138,9 +138,9 @@ verdict truncated.log warn 0
 
 # --- profile identification with evidence
 out=$(report "$D/pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.2.log")
-[[ $out == "ok pylontech-lv-v1.2 "* ]] || fail "v1.2 profile: $out"
+[[ $out == "ok pylontech "* ]] || fail "v1.2 profile: $out"
 out=$(report "$D/pylontech_us5000_v1.2_vs_v1.3__setfirelabs__v1.3.log")
-[[ $out == "ok pylontech-lv-v1.3 "* ]] || fail "v1.3 profile: $out"
+[[ $out == "ok pylontech-v13 "* ]] || fail "v1.3 profile: $out"
 out=$(report "$D/seplos_bms_victron_multiplus_candump__syssi_virtual-can-bms_issue3.log")
 [[ $out == "ok victron "* ]] || fail "seplos profile: $out"
 out=$(report "$D/pylontech_hv_sc0500_h48050_growatt_fragment__eevblog.log")
@@ -150,6 +150,70 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert "29-bit" in d["state"]["profile_evidence"], d["state"]
 ' "$work/r.json" || fail "HV evidence"
+
+# --- recognition (issue 10 section 3): diagnose recognises every capture as dump does (the same
+# recogniser): the battery's profile (dump's stderr line) and the inverter's keep-alive family
+for f in "$BL_SOURCE_DIR"/tests/data/*.log "$D"/*.log; do
+    line=$("$BATLINK" dump "$f" 2>&1 >/dev/null | grep '^batlink: dump: profile ' |
+        grep -v '^batlink: dump: profile changed' | tail -1)
+    want=$(sed -E 's/^batlink: dump: profile ([^ :]+).*/\1/' <<<"$line")
+    winv=$(sed -nE 's/.*; inverter ([^ ]+)$/\1/p' <<<"$line")
+    "$BATLINK" diagnose --json "$f" >"$work/rec.json" 2>/dev/null
+    python3 - "$work/rec.json" "$want" "$winv" <<'EOF' || fail "$(basename "$f"): diagnose does not recognise it as dump does: $line"
+import json, sys
+d = json.load(open(sys.argv[1]))
+want, winv = sys.argv[2], sys.argv[3] or None
+if want == "mixed":
+    assert d["state"]["profile_evidence"].startswith("mixed"), d["state"]
+else:
+    assert d["profile"] == want, (d["profile"], want)
+assert d["state"]["inverter"] == winv, (d["state"]["inverter"], winv)
+EOF
+done
+
+# --- battery/inverter mismatch (issue 10 section 3): a Pylon LV battery polled as Pylon HV or
+# asked as a BYD: layer 1, evidence for the inverter's battery type
+for f in pylon_hv_poll_30s.log pylon_byd_poll_30s.log; do
+    out=$(report "$D/$f") || { fail "$f: report"; continue; }
+    [[ $out == "warn pylontech "* ]] || fail "$f: battery profile pylontech: $out"
+    [[ " $out " == *" profile_mismatch:warn "* ]] || fail "$f: profile_mismatch: $out"
+    python3 - "$work/r.json" <<'EOF' || fail "$f: mismatch is layer 1 and names the cause"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = [x for x in d["findings"] if x["code"] == "profile_mismatch"][0]
+assert f["layer"] == 1 and "pylontech" in f["evidence"], f
+assert d["findings"][0]["code"] == "inverter_battery_type", d["findings"][0]
+assert not any(x["code"] == "no_inverter_heartbeat" for x in d["findings"]), d["findings"]
+EOF
+done
+not_triggers normal_30s.log profile_mismatch
+
+# --- the inverter's keep-alive per profile (issue 13 item 3): every profile of the registry,
+# played by the simulator with and without its inverter; absent is a warning where every inverter
+# of the family sends it (Pylon HV polls 0x4200, BYD 0x151 ...), information where some send none
+# (Pylon LV 0x305, can-profiles.md 1.8)
+triggers hv_no_poll_30s.log no_inverter_heartbeat warn
+triggers byd_no_poll_30s.log no_inverter_heartbeat warn
+first_finding() { # file code
+    "$BATLINK" diagnose --json "$D/$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["findings"][0]["code"] == sys.argv[1], d["findings"]
+' "$2" || fail "$1: top cause should be $2"
+}
+first_finding hv_no_poll_30s.log inverter_battery_type
+first_finding byd_no_poll_30s.log inverter_battery_type
+for p in $("$BATLINK" dbc --list | awk '{print $1}'); do
+    case $p in pylontech | pylontech-v13 | pylontech-0.1v) sev=info ;; *) sev=warn ;; esac
+    "$BATLINK" sim --profile "$p" --inverter --duration 20 --start 1700000000 "$work/ka.log" 2>/dev/null
+    out=$(report "$work/ka.log") || { fail "$p --inverter: report"; continue; }
+    [[ $out == *" $p "* || $out == *" $p" ]] || fail "$p --inverter: profile: $out"
+    [[ " $out " == *" no_inverter_heartbeat:"* || " $out " == *" late_inverter_heartbeat:"* ||
+        " $out " == *" profile_mismatch:"* ]] && fail "$p --inverter: its own keep-alive: $out"
+    "$BATLINK" sim --profile "$p" --no-inverter --duration 20 --start 1700000000 "$work/ka.log" 2>/dev/null
+    out=$(report "$work/ka.log") || { fail "$p --no-inverter: report"; continue; }
+    [[ " $out " == *" no_inverter_heartbeat:$sev "* ]] || fail "$p --no-inverter: no_inverter_heartbeat:$sev: $out"
+done
 
 # --- causes (issue 13 item 1): the top finding names the cause, with a likelihood; a look-alike
 # capture of another cause names that one; a healthy capture names none
@@ -351,8 +415,8 @@ assert d["profile"] == "sma" and any("100 ohm" in c["text"] for c in d["checklis
 "$BATLINK" diagnose --profile pylontech-lv-v1.2 --json "$D/unknown_ids_10s.log" >"$work/f.json"
 python3 -c '
 import json, sys
-assert json.load(open(sys.argv[1]))["profile"] == "pylontech-lv-v1.2"
-' "$work/f.json" || fail "--profile forces the profile"
+assert json.load(open(sys.argv[1]))["profile"] == "pylontech"
+' "$work/f.json" || fail "--profile forces the profile (an old diagnose name is an alias)"
 
 # --- usage errors exit 2
 "$BATLINK" diagnose >/dev/null 2>&1

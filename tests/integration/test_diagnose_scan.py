@@ -80,7 +80,7 @@ def main():
         fails.append("transmitted: %r" % cmds)
     try:
         d = json.loads(out)
-        if d["profile"] != "pylontech-lv-v1.2":
+        if d["profile"] != "pylontech":
             fails.append("profile %s" % d["profile"])
         if d["frames"] < 50:
             fails.append("too few frames: %d" % d["frames"])

@@ -130,10 +130,11 @@ static void test_ident_v12_single_burst(void **state)
     struct bl_analysis *a = new_analysis();
     feed_v12(a, T0);
     bl_analysis_finish(a, 0);
-    assert_int_equal(a->ident, BL_IDENT_PYLON_V12);
-    assert_string_equal(bl_ident_name(a->ident), "pylontech-lv-v1.2");
-    assert_non_null(strstr(a->ident_evidence, "0x359"));
-    assert_non_null(strstr(a->ident_evidence, "PYLON"));
+    /* the recogniser's choice and its line, as dump prints it */
+    assert_ptr_equal(a->profile, &bl_profile_pylontech);
+    assert_string_equal(bl_analysis_profile_name(a), "pylontech");
+    assert_non_null(strstr(a->profile_evidence, "0x359"));
+    assert_int_equal(strncmp(a->profile_evidence, "pylontech (", 11), 0);
     assert_int_equal(a->verdict, BL_SEV_INFO);
     assert_non_null(bl_analysis_get(a, "short_capture")); /* 5 ms: timing not judged */
     assert_null(bl_analysis_get(a, "no_inverter_heartbeat"));
@@ -198,7 +199,7 @@ static void test_ident_v13(void **state)
         feed(a, t + 200000, 0x305, "0000000000000000");
     }
     bl_analysis_finish(a, 0);
-    assert_int_equal(a->ident, BL_IDENT_PYLON_V13);
+    assert_ptr_equal(a->profile, &bl_profile_pylontech_v13);
     assert_null(bl_analysis_get(a, "missing_message")); /* no 0x359/0x35C by design */
     assert_null(bl_analysis_get(a, "irregular_period"));
     assert_int_equal(a->verdict, BL_SEV_INFO);
@@ -250,7 +251,11 @@ static void test_polling_inverter_alone(void **state)
     for (int s = 0; s < 40; s++)
         feed(a, T0 + (int64_t)s * 1000000, 0x151, "00474F4F44574500");
     bl_analysis_finish(a, 0);
-    assert_int_equal(a->ident, BL_IDENT_BYD_HVS);
+    /* no battery frame: the battery's profile is unknown (as dump says), the inverter's family
+     * is BYD's poll */
+    assert_null(a->profile);
+    assert_ptr_equal(a->recog.inverter_of, &bl_profile_byd_hvs);
+    assert_string_equal(bl_analysis_inverter(a), bl_profile_byd_hvs.inverter_name);
     unsigned missing = 0;
     for (unsigned i = 0; i < a->nfindings; i++)
         if (strcmp(a->findings[i].code, "missing_message") == 0) {
@@ -347,11 +352,13 @@ static void test_scan_bitrate(void **state)
     bl_analysis_finish(a, 0);
     assert_null(bl_analysis_get(a, "bitrate_mismatch"));
     free(a);
-    uint32_t alt;
-    assert_int_equal(bl_ident_bitrate(BL_IDENT_VICTRON, &alt), 500000);
-    assert_int_equal(alt, 250000);
-    assert_int_equal(bl_ident_bitrate(BL_IDENT_PYLON_V12, &alt), 500000);
-    assert_int_equal(alt, 0);
+    /* the rates come from the profile table: 500 kbit/s everywhere, Victron's GX also 250 */
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    for (size_t i = 0; i < np; i++) {
+        assert_int_equal(list[i]->bitrate, 500000);
+        assert_int_equal(list[i]->bitrate_alt, list[i] == &bl_profile_victron ? 250000 : 0);
+    }
 }
 
 /* ---- causes (issue 13 item 1): the top finding names the cause; a look-alike names another */
@@ -679,7 +686,7 @@ static void test_checklist_and_names(void **state)
 {
     (void)state;
     struct bl_check c[32];
-    size_t n = bl_checklist(BL_IDENT_SMA, c, 32);
+    size_t n = bl_checklist(&bl_profile_sma, c, 32);
     assert_true(n > 10);
     bool sma = false;
     for (size_t i = 0; i < n; i++) {
@@ -688,25 +695,37 @@ static void test_checklist_and_names(void **state)
         if (strstr(c[i].text, "100 ohm") != NULL) sma = true;
     }
     assert_true(sma);
-    n = bl_checklist(BL_IDENT_PYLON_V12, c, 32);
+    n = bl_checklist(&bl_profile_pylontech, c, 32);
     for (size_t i = 0; i < n; i++)
         assert_null(strstr(c[i].text, "Sunny Island terminates"));
-    enum bl_ident p;
-    assert_int_equal(bl_ident_find("pylontech", &p), BL_OK);
-    assert_int_equal(p, BL_IDENT_PYLON_LV);
-    assert_int_equal(bl_ident_find("victron", &p), BL_OK);
-    assert_int_equal(p, BL_IDENT_VICTRON);
-    assert_int_equal(bl_ident_find("nosuch", &p), BL_ERR_USAGE);
-    /* every name and alias of the registry is a family diagnose knows */
+    /* every profile of the registry: an installer setting, its own steps in the checklist, in
+     * layer order; unknown gets the registry's first profile's steps */
     size_t np = 0;
     const struct bl_profile *const *list = bl_profile_list(&np);
-    for (size_t i = 0; i < np; i++) {
-        assert_int_equal(bl_ident_find(list[i]->name, &p), BL_OK);
-        for (const char *const *a = list[i]->aliases; a != NULL && *a != NULL; a++)
-            assert_int_equal(bl_ident_find(*a, &p), BL_OK);
+    for (size_t i = 0; i <= np; i++) {
+        const struct bl_profile *p = i < np ? list[i] : NULL;
+        const struct bl_profile *steps = p != NULL ? p : list[0];
+        if (p != NULL) assert_non_null(p->inverter_setting);
+        assert_true(steps->n_install > 0);
+        n = bl_checklist(p, c, 32);
+        assert_true(n > 10 && n < 32);
+        size_t own = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (k > 0) assert_true(c[k].layer >= c[k - 1].layer);
+            for (size_t j = 0; j < steps->n_install; j++)
+                own += c[k].text == steps->install[j].text;
+        }
+        assert_int_equal(own, steps->n_install);
     }
-    assert_int_equal(bl_ident_find("can-l52", &p), BL_OK);
-    assert_int_equal(p, BL_IDENT_PYLON_LV);
+    /* diagnose's old profile names are aliases of the registry (--profile takes them) */
+    assert_ptr_equal(bl_profile_find("pylontech-lv-v1.2"), &bl_profile_pylontech);
+    assert_ptr_equal(bl_profile_find("pylontech-lv"), &bl_profile_pylontech);
+    assert_ptr_equal(bl_profile_find("pylontech-compatible"), &bl_profile_pylontech);
+    assert_ptr_equal(bl_profile_find("pylontech-lv-v1.3"), &bl_profile_pylontech_v13);
+    assert_ptr_equal(bl_profile_find("growatt"), &bl_profile_growatt_lv);
+    assert_ptr_equal(bl_profile_find("byd"), &bl_profile_byd_hvs);
+    assert_ptr_equal(bl_profile_find("aobo"), &bl_profile_sma);
+    assert_ptr_equal(bl_profile_find("can-l52"), &bl_profile_pylontech);
     assert_string_equal(bl_layer_name(4), "electrical environment");
     assert_string_equal(bl_layer_name(9), "?");
     assert_string_equal(bl_verdict_name(BL_SEV_INFO), "ok");
