@@ -84,28 +84,16 @@ static unsigned registry_dir(uint32_t id, bool ext)
     return dir;
 }
 
-/* The lists below name the ids of families whose profile table is not registered yet
- * (can-profiles.md 2, 5-8); the registry answers first, so they shrink to nothing as the tables
- * land. */
+/* The registry decides (no list here): an inverter -> battery message of some profile, or a
+ * battery -> inverter one. */
 bool diag__inverter_id(uint32_t id, bool ext)
 {
-    if (registry_dir(id, ext) & 2u) return true;
-    if (!ext)
-        return id == 0x305 || id == 0x306 || id == 0x307 || id == 0x301 || id == 0x151 ||
-               id == 0x191 || id == 0x101 || id == 0x00F;
-    return id == 0x305 || id == 0x4200 || id == 0x3010 || (id >= 0x8200 && id <= 0x82FF) ||
-           id == 0x02007F00;
+    return (registry_dir(id, ext) & 2u) != 0;
 }
 
 bool diag__battery_id(uint32_t id, bool ext)
 {
-    if (registry_dir(id, ext) & 1u) return true;
-    if (!ext)
-        return (id >= 0x351 && id <= 0x360) || (id >= 0x370 && id <= 0x382) || id == 0x70 ||
-               (id >= 0x311 && id <= 0x321) || id == 0x110 || id == 0x150 || id == 0x190 ||
-               id == 0x1D0 || id == 0x210 || id == 0x250 || id == 0x290 || id == 0x2D0 ||
-               id == 0x3D0;
-    return (id >= 0x4210 && id <= 0x42FF) || (id >= 0x7310 && id <= 0x734F);
+    return (registry_dir(id, ext) & 1u) != 0;
 }
 
 /* ---- init ---- */
@@ -246,15 +234,16 @@ static void note_implausible(struct bl_analysis *a, uint64_t *counter, const cha
                        t, (double)lo / 1000.0, (double)hi / 1000.0);
 }
 
-static void check_values(struct bl_analysis *a, const struct bl_frame *f, int64_t now)
+/* Judged on the frame that brought the value, whatever its id in the profile's table. */
+static void check_values(struct bl_analysis *a, int64_t now)
 {
     const struct bl_battery *b = &a->tracker.state;
-    if (f->id == 0x355 && bl_battery_known(b, BL_F_SOC)) {
+    if (bl_battery_known(b, BL_F_SOC) && b->updated_us[BL_F_SOC] == now) {
         int32_t soc = val(b, BL_F_SOC);
         if (soc < 0 || soc > 10000)
             note_implausible(a, &a->implausible_soc, "SOC %", soc, 0, 0, now);
     }
-    if (f->id != 0x356 || !bl_battery_known(b, BL_F_VOLTAGE) ||
+    if (!bl_battery_known(b, BL_F_VOLTAGE) || b->updated_us[BL_F_VOLTAGE] != now ||
         !bl_battery_known(b, BL_F_CHARGE_VOLTAGE_LIMIT))
         return;
     int64_t v = val(b, BL_F_VOLTAGE);
@@ -276,8 +265,7 @@ static void check_values(struct bl_analysis *a, const struct bl_frame *f, int64_
                          (int32_t)cvl, now);
 }
 
-static void track_state(struct bl_analysis *a, const struct bl_frame *f, int64_t now,
-                        enum bl_track_kind kind)
+static void track_state(struct bl_analysis *a, int64_t now, enum bl_track_kind kind)
 {
     const struct bl_battery *b = &a->tracker.state;
     if (kind == BL_TRACK_IMPLAUSIBLE) a->implausible_range++;
@@ -340,7 +328,7 @@ static void track_state(struct bl_analysis *a, const struct bl_frame *f, int64_t
     a->charge_blocked_now = cb;
     a->discharge_blocked_now = db;
     bl_comply_battery(&a->comply, b, now);
-    check_values(a, f, now);
+    check_values(a, now);
 }
 
 /* ---- error slots ---- */
@@ -445,7 +433,7 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
     bl_tracker_frame(&a->tracker, f, now, decode, a, &note);
     if (note.kind == BL_TRACK_APPLIED || note.kind == BL_TRACK_IMPLAUSIBLE) {
         if (!ext || (s != NULL && s->battery)) a->batt_decoded++; /* 29-bit: Pylon HV */
-        track_state(a, f, now, note.kind);
+        track_state(a, now, note.kind);
     }
 }
 

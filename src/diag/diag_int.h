@@ -10,10 +10,9 @@
 #include "batlink/profile.h"
 
 /** An id an inverter sends to the battery (0x305, 0x4200 ...): an inverter-to-battery message of
- * a profile of the registry, or of a family whose table is not registered yet. */
+ * some profile of the registry. */
 bool diag__inverter_id(uint32_t id, bool ext);
-/** An id a battery sends: a battery-to-inverter message of a profile of the registry (or of a
- * family whose table is not registered yet: 0x370-0x382, 0x311-0x321, 29-bit 0x42x0 ...). */
+/** An id a battery sends: a battery-to-inverter message of some profile of the registry. */
 bool diag__battery_id(uint32_t id, bool ext);
 
 /** Append a finding (NULL when the list is full); the caller fills message and evidence. */

@@ -283,6 +283,42 @@ static void test_scaling_10x(void **state)
     free(a);
 }
 
+/* A SOC of 200 % is implausible in every profile that carries a SOC, whatever its id (0x355 in
+ * the Pylon set, 0x150 BYD, 0x313 Growatt, 0x4210 Pylon HV): judged on the decoded field. */
+static void test_implausible_soc_every_profile(void **state)
+{
+    (void)state;
+    struct bl_battery st;
+    bl_battery_init(&st);
+    bl_battery_set(&st, BL_F_VOLTAGE, 52000, 0);
+    bl_battery_set(&st, BL_F_CURRENT, -5000, 0);
+    bl_battery_set(&st, BL_F_CHARGE_VOLTAGE_LIMIT, 55200, 0);
+    bl_battery_set(&st, BL_F_DISCHARGE_VOLTAGE_LIMIT, 47000, 0);
+    bl_battery_set(&st, BL_F_CHARGE_CURRENT_LIMIT, 50000, 0);
+    bl_battery_set(&st, BL_F_DISCHARGE_CURRENT_LIMIT, 50000, 0);
+    bl_battery_set(&st, BL_F_SOC, 20000, 0);
+    bl_battery_set(&st, BL_F_SOH, 9900, 0);
+    bl_battery_set(&st, BL_F_TEMPERATURE, 250, 0);
+    size_t np = 0;
+    const struct bl_profile *const *list = bl_profile_list(&np);
+    for (size_t i = 0; i < np; i++) {
+        struct bl_analysis *a = new_analysis();
+        struct bl_frame out[32];
+        for (int s = 0; s < 3; s++) {
+            size_t n = bl_profile_encode_sim(list[i], &st, out, 32);
+            for (size_t j = 0; j < n; j++) {
+                out[j].ts_us = T0 + (int64_t)s * 1000000 + 1000 * (int64_t)j;
+                bl_analysis_frame(a, &out[j]);
+            }
+        }
+        bl_analysis_finish(a, 0);
+        if (a->range[BL_F_SOC].seen && a->range[BL_F_SOC].max > 10000 && a->implausible_soc == 0)
+            fail_msg("%s: SOC %d (0.01 %%) not implausible", list[i]->name,
+                     (int)a->range[BL_F_SOC].max);
+        free(a);
+    }
+}
+
 static void test_error_frames(void **state)
 {
     (void)state;
@@ -742,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_profile_mismatch),
         cmocka_unit_test(test_missing_and_heartbeat),
         cmocka_unit_test(test_scaling_10x),
+        cmocka_unit_test(test_implausible_soc_every_profile),
         cmocka_unit_test(test_error_frames),
         cmocka_unit_test(test_only_errors),
         cmocka_unit_test(test_time_backwards),
