@@ -420,8 +420,9 @@ static void timing_findings(struct bl_analysis *a)
         int64_t mx = s->period.max_us;
         if ((mx > med * 5 / 2 && mx - med >= S_US / 2) || p95 > med * 3 / 2) {
             if (bad++ < 4)
-                cat(ev, sizeof ev, "%s0x%03X median %.2f s, p95 %.2f s, max %.2f s",
-                    ev[0] ? "; " : "", (unsigned)s->id, sec(med), sec(p95), sec(mx));
+                cat(ev, sizeof ev, "%s0x%0*X median %.2f s, p95 %.2f s, max %.2f s",
+                    ev[0] ? "; " : "", s->ext ? 8 : 3, (unsigned)s->id, sec(med), sec(p95),
+                    sec(mx));
         }
     }
     if (bad > 0 && (f = add(a, "irregular_period", BL_SEV_WARN, 5,
@@ -463,7 +464,7 @@ static void protocol_findings(struct bl_analysis *a)
         struct bl_analysis_id *s = &a->ids[i];
         if (s->conflicts > 0) {
             conflicts += s->conflicts;
-            cat(ev, sizeof ev, "%s0x%03X %llu", ev[0] ? ", " : "", (unsigned)s->id,
+            cat(ev, sizeof ev, "%s0x%0*X %llu", ev[0] ? ", " : "", s->ext ? 8 : 3, (unsigned)s->id,
                 (unsigned long long)s->conflicts);
         }
     }

@@ -187,6 +187,19 @@ assert not any(x["code"] == "no_inverter_heartbeat" for x in d["findings"]), d["
 EOF
 done
 not_triggers normal_30s.log profile_mismatch
+# a forced profile is judged the same way: its keep-alive, and another family's is a mismatch
+"$BATLINK" diagnose --json --profile pylon "$D/pylon_hv_poll_30s.log" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["profile"] == "pylontech" and d["state"]["inverter"] == "pylontech-hv-0x4200", d["state"]
+assert any(f["code"] == "profile_mismatch" and f["layer"] == 1 for f in d["findings"]), d["findings"]
+' || fail "--profile pylon on a Pylon LV battery polled as HV: profile_mismatch"
+"$BATLINK" diagnose --json --profile force-h2 "$D/hv_no_poll_30s.log" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["profile"] == "pylontech-hv", d["profile"]
+assert any(f["code"] == "no_inverter_heartbeat" and f["severity"] == "warn" for f in d["findings"]), d["findings"]
+' || fail "--profile force-h2 without the 0x4200 poll: no_inverter_heartbeat warn"
 
 # --- the inverter's keep-alive per profile (issue 13 item 3): every profile of the registry,
 # played by the simulator with and without its inverter; absent is a warning where every inverter
