@@ -26,7 +26,7 @@ struct bl_gpio_ops {
     enum bl_err (*open)(void *ctx, const struct bl_gpio_spec *s, const char *consumer, bool active,
                         void **line, char err[BL_ERRLEN]);
     enum bl_err (*set)(void *ctx, void *line, bool active, char err[BL_ERRLEN]);
-    /** Release the line without changing its value. */
+    /** Release the line without writing it. */
     void (*close)(void *ctx, void *line);
     void *ctx;
 };
@@ -53,7 +53,8 @@ enum bl_err bl_gpio_open(const struct bl_gpio_spec *s, const struct bl_gpio_ops 
                          char err[BL_ERRLEN]) BL_MUST_CHECK;
 /** Drive the line to logical `active`. BL_ERR_IO with `err` on failure. Blocking: one ioctl. */
 enum bl_err bl_gpio_set(struct bl_gpio *g, bool active, char err[BL_ERRLEN]) BL_MUST_CHECK;
-/** Release the line, leaving its value as it is (NULL is fine). */
+/** Release the line without writing it; what the line does then is up to the GPIO controller
+ * (usually its default state, an input). NULL is fine. */
 void bl_gpio_close(struct bl_gpio *g);
 
 #endif

@@ -47,8 +47,9 @@ int app__link_hook_open(struct app__link_hook *h, const struct bl_config *c);
 /** The same with a GPIO backend (NULL = libgpiod): the tests pass a mock chip. */
 int app__link_hook_open_with(struct app__link_hook *h, const struct bl_config *c,
                              const struct bl_gpio_ops *ops);
-/** Release the lines, leaving each at its last value (a line driven active because the link was
- * lost stays active: the loss has not been seen to end). NULL lines are fine. */
+/** Release the lines without a last write: the GPIO controller then puts each in its default
+ * state (usually an input), as after a crash; the README says how to wire for that. NULL lines
+ * are fine. */
 void app__link_hook_close(struct app__link_hook *h);
 /** The link state now (call after every change and on each tick): runs on_link_down once when
  * it becomes BL_LINK_DOWN after having been up (not at start-up), on_link_up once when it is

@@ -204,8 +204,8 @@ static enum bl_err gpiod_set(void *ctx, void *line, bool active, char err[BL_ERR
     return BL_OK;
 }
 
-/* Closing the chip closes the line's request fd: the kernel frees the line and leaves the output
- * latched at its last value (gpiolib does not reset a line on release). */
+/* Closing the chip closes the line's request fd: the kernel frees the line, and the controller's
+ * driver decides what it does then (most return it to their default state, an input). */
 static void gpiod_close(void *ctx, void *line)
 {
     (void)ctx;

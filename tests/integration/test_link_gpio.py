@@ -7,7 +7,7 @@
 # waits on what the mock chip records, never for a fixed time. Checks: lines requested at 0 at
 # start-up; on_link_down's line goes to 1 only after down_after, once per loss, back to 0 when
 # frames resume; on_link_up's (active_low) is 1 while the link is up; a command after the gpio
-# word runs too; at exit the lines are released at their last value; bad values are usage
+# word runs too; at exit the lines are released without a last write; bad values are usage
 # errors (exit 2) naming the key and what is wrong.
 import os
 import subprocess
@@ -161,7 +161,7 @@ def main():
               "line 3: exactly 1,0,1,0,1: %s" % sets)
         check([r[1:4] for r in sets if r[1] == "4"] == [["4", "1", "0"], ["4", "0", "1"]] * 3,
               "line 4 (active_low): logical 1,0 x3, electrical inverted: %s" % sets)
-        # at exit: released at the last values (the loss has not ended: line 3 stays active)
+        # at exit: released without a last write (the mock records the value it had)
         check(["release", "3", "1", "1", "batlink"] in records(glog)
               and ["release", "4", "0", "1", "batlink"] in records(glog),
               "released at the last values: %s" % records(glog))
