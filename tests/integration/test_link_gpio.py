@@ -9,6 +9,7 @@
 # frames resume; on_link_up's (active_low) is 1 while the link is up; a command after the gpio
 # word runs too; at exit the lines are released without a last write; bad values are usage
 # errors (exit 2) naming the key and what is wrong.
+import ctypes.util
 import os
 import subprocess
 import sys
@@ -211,6 +212,26 @@ def main():
             check(r.returncode == 2 and ("%s:" % key) in r.stderr and what in r.stderr,
                   "%r: exit 2 naming %s and %r: exit %d, %s" % (text, key, what, r.returncode,
                                                                r.stderr.strip()[-300:]))
+        # the real libgpiod (Debian's libgpiod2) where this host has no GPIO chip: the same error
+        if ctypes.util.find_library("gpiod") and not os.path.exists("/dev/gpiochip0"):
+            with open(ini, "w") as f:
+                f.write("[monitor]\non_link_down = gpio:gpiochip0:1\n")
+            env3 = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+            r = subprocess.run([BATLINK, "monitor", "--duration", "5", "--config", ini, "sim:"],
+                               capture_output=True, text=True, env=env3, timeout=60)
+            check(r.returncode == 2 and 'on_link_down: gpio:gpiochip0:1: no GPIO chip "gpiochip0"'
+                  in r.stderr, "real libgpiod, no chip: exit %d, %s" % (r.returncode, r.stderr))
+        # libgpiod that cannot be loaded: a usage error naming the key and the package
+        broken = os.path.join(tmp, "broken")
+        os.mkdir(broken)
+        open(os.path.join(broken, "libgpiod.so.2"), "w").close()
+        with open(ini, "w") as f:
+            f.write("[monitor]\non_link_down = gpio:gpiochip0:1\n")
+        r = subprocess.run([BATLINK, "monitor", "--duration", "5", "--config", ini, "sim:"],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, LD_LIBRARY_PATH=broken))
+        check(r.returncode == 2 and "on_link_down:" in r.stderr and "libgpiod2" in r.stderr,
+              "libgpiod not loadable: exit %d, %s" % (r.returncode, r.stderr))
     if FAILS:
         print("%d check(s) failed" % len(FAILS), file=sys.stderr)
         return 1
