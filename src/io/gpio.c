@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "batlink/gpio.h"
 
@@ -148,12 +150,23 @@ static enum bl_err gpiod_open(void *ctx, const struct bl_gpio_spec *s, const cha
     h->chip = h->api.chip_open_lookup(s->chip);
     if (h->chip == NULL) {
         int en = errno;
-        if (en == ENOENT || en == ENODEV || en == 0 || en == ENOTTY)
+        /* the lookup tries name, path, number and label in turn and may end with ENOENT where
+         * the device exists but may not be opened: look at the device itself */
+        char path[96];
+        snprintf(path, sizeof path, "%s%.64s", s->chip[0] == '/' ? "" : "/dev/", s->chip);
+        struct stat st;
+        if (stat(path, &st) == 0 && access(path, R_OK | W_OK) != 0) {
+            snprintf(err, BL_ERRLEN,
+                     "GPIO chip \"%s\": %s: %s (the user needs the device's group, e.g. gpio)",
+                     s->chip, path, strerror(errno));
+            e = BL_ERR_IO;
+        } else if (en == ENOENT || en == ENODEV || en == 0 || en == ENOTTY) {
             snprintf(err, BL_ERRLEN, "no GPIO chip \"%s\" (by name, /dev path, number or label)",
                      s->chip);
-        else
+        } else {
             snprintf(err, BL_ERRLEN, "GPIO chip \"%s\": %s", s->chip, strerror(en));
-        if (en == EACCES || en == EPERM) e = BL_ERR_IO;
+            e = BL_ERR_IO;
+        }
         goto fail;
     }
     unsigned n = h->api.chip_num_lines(h->chip);

@@ -11,6 +11,7 @@
 # errors (exit 2) naming the key and what is wrong.
 import ctypes.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -232,6 +233,28 @@ def main():
                            env=dict(os.environ, LD_LIBRARY_PATH=broken))
         check(r.returncode == 2 and "on_link_down:" in r.stderr and "libgpiod2" in r.stderr,
               "libgpiod not loadable: exit %d, %s" % (r.returncode, r.stderr))
+        # a chip the user may not open (the service user without the gpio group): exit 1 with
+        # the reason; run as nobody, which needs root and setpriv
+        setpriv = shutil.which("setpriv")
+        if os.geteuid() == 0 and setpriv:
+            pdir = tempfile.mkdtemp()
+            try:
+                os.chmod(pdir, 0o755)
+                chip = os.path.join(pdir, "gpiochip7")
+                open(chip, "w").close()
+                os.chmod(chip, 0o600)
+                pini = os.path.join(pdir, "m.ini")
+                with open(pini, "w") as f:
+                    f.write("[monitor]\non_link_down = gpio:%s:1\n" % chip)
+                os.chmod(pini, 0o644)
+                r = subprocess.run([setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                    BATLINK, "monitor", "--duration", "5", "--config", pini,
+                                    "sim:"], capture_output=True, text=True, env=env, timeout=60)
+                check(r.returncode == 1 and "on_link_down:" in r.stderr and
+                      "%s: Permission denied" % chip in r.stderr,
+                      "chip not accessible: exit %d, %s" % (r.returncode, r.stderr))
+            finally:
+                shutil.rmtree(pdir)
     if FAILS:
         print("%d check(s) failed" % len(FAILS), file=sys.stderr)
         return 1
