@@ -19,6 +19,8 @@
 # symbols files (the :arm64/:armhf library packages that the -dev packages bring). It follows
 # whatever the build links -- also modules it adds later -- and gives each library the minimum
 # version the symbols actually used need, which a list written by hand from pkg-config would not.
+# The one exception is libgpiod2: batlink opens libgpiod.so.2 with dlopen (for `gpio:` lines,
+# src/io/gpio.c), which dpkg-shlibdeps cannot see, so it is added by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -142,7 +144,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
-Depends: $deps, adduser
+Depends: $deps, adduser, libgpiod2
 Section: net
 Priority: optional
 Description: battery <-> inverter CAN link monitor, bridge and diagnosis
@@ -168,7 +170,7 @@ CONTROL
     # -- checks --------------------------------------------------------------------------------
     info=$(dpkg-deb --info "$deb")
     for want in "Package: batlink" "Version: $version" "Architecture: $arch" "Depends: .*libc6" \
-        "Depends: .*adduser" " postinst" " conffiles"; do
+        "Depends: .*adduser" "Depends: .*libgpiod2" " postinst" " conffiles"; do
         grep -q -- "$want" <<<"$info" || { echo "$info" >&2; die "$arch: --info lacks '$want'"; }
     done
     [[ "$(dpkg-deb -f "$deb" Depends)" != *":"* ]] || die "$arch: Depends names an architecture"
@@ -205,5 +207,5 @@ CONTROL
     fi
     scripts/pkg-smoke.sh "${emu[@]}" "$stage/usr/bin/batlink" ||
         die "$arch: the staged batlink does not work${emu:+ under ${emu[0]}}"
-    say "$arch: $(basename "$deb"): $(stat -c %s "$deb") bytes, installed $size KiB, Depends: $deps, adduser ($(since "$t0") s)"
+    say "$arch: $(basename "$deb"): $(stat -c %s "$deb") bytes, installed $size KiB, Depends: $deps, adduser, libgpiod2 ($(since "$t0") s)"
 done

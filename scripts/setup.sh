@@ -6,8 +6,9 @@
 # Works as root, or as a normal user through sudo. Installs only what is missing.
 set -euo pipefail
 
+# libgpiod2: batlink dlopens libgpiod.so.2 for `gpio:` lines (src/io/gpio.c); -dev for its header
 build_pkgs=(build-essential cmake pkg-config git
-            libmosquitto-dev libcjson-dev libinih-dev libmicrohttpd-dev)
+            libmosquitto-dev libcjson-dev libinih-dev libmicrohttpd-dev libgpiod2 libgpiod-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format cppcheck
            can-utils python3-can mosquitto mosquitto-clients curl tshark socat
            qemu-system-x86 busybox-static zstd prometheus valgrind openssl iproute2 mmdebstrap
@@ -17,7 +18,7 @@ cross_arches=(arm64 armhf)
 cross_pkgs=(crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user mmdebstrap dpkg-dev)
 for a in "${cross_arches[@]}"; do
     cross_pkgs+=(libmosquitto-dev:"$a" libcjson-dev:"$a" libinih-dev:"$a" libmicrohttpd-dev:"$a"
-                 libcmocka-dev:"$a")
+                 libcmocka-dev:"$a" libgpiod-dev:"$a")
 done
 
 want=("${build_pkgs[@]}")

@@ -842,6 +842,7 @@ static void finish(struct monitor *m)
     bl_timer_remove(m->stop);
     bl_timer_remove(m->watchdog);
     app__site_close(&m->site);
+    app__link_hook_close(&m->hook);
     bl_source_close(m->src);
     bl_bmslink_close(m->bms);
     if (m->loop != NULL) app__sigstop_close(&m->sig);

@@ -112,11 +112,13 @@ static const struct key keys[] = {
         "$STATE_DIRECTORY/energy-<command>-<device>.state under systemd, else not kept; "
         "none = not kept"),
     STR("monitor", "on_link_down", monitor.on_link_down, "",
-        "(monitor) command run once when the battery's link goes down (down_after) after having "
-        "been up: argv split on spaces, \"quotes\" group, no shell; the state in BATLINK_* "
-        "environment variables; empty = none"),
+        "(monitor) [gpio:CHIP:LINE[?active_low=1]] [command]: the line goes to 1 and the command "
+        "runs once when the battery's link goes down (down_after) after having been up; the line "
+        "is 0 again when the link is up: argv split on spaces, \"quotes\" group, no shell; the "
+        "state in BATLINK_* environment variables; empty = none"),
     STR("monitor", "on_link_up", monitor.on_link_up, "",
-        "(monitor) command run once when the link is up again after on_link_down ran"),
+        "(monitor) [gpio:CHIP:LINE[?active_low=1]] [command]: the line is 1 while the link is up; "
+        "the command runs once when the link is up again after on_link_down ran"),
     STR("site", "inputs", site.inputs, "",
         "site inputs read by monitor and bridge, comma-separated: sma-em:[IFACE][?serial=N] "
         "(SMA Energy Meter / Home Manager 2.0), goodwe:HOST[:PORT][?proto=udp|tcp]; "
