@@ -180,6 +180,9 @@ static size_t pylon485(const struct bl_bms_opts *o, unsigned step, const struct 
     case 3:
         e = bl_pylon485_build_info("US2000C", 2, 1, "batlink sim", adr, out, cap, &len);
         break;
+    case 4:
+        e = bl_pylon485_build_sysinfo("US2000C", "batlink sim", 2, 1, 1, adr, out, cap, &len);
+        break;
     default:
         break;
     }

@@ -585,9 +585,13 @@ def test_inverter_rs485():
         p.send_signal(signal.SIGTERM)
         p.wait(5)
     shutil.rmtree(d, ignore_errors=True)
-    check(up and st_up.get("answered") == 5 and st_up.get("max_discharge_a", 0) > 0,
-          "RS485 answers: 0x42/0x44/0x47/0x51/0x92 all answered, 0x47 and 0x92 carry the CAN "
-          "limits (30 A): %s" % st_up)
+    check(up and st_up.get("answered") == 7 and st_up.get("max_discharge_a", 0) > 0,
+          "RS485 answers: 0x42/0x44/0x47/0x51/0x60/0x4F/0x92 all answered, 0x47 and 0x92 carry "
+          "the CAN limits (30 A): %s" % st_up)
+    check(st_up.get("modules_reported") == 1 and st_up.get("device_name") == "batlink" and
+          st_up.get("protocol_version") == "2.0",
+          "0x60 system basic information (one module) and 0x4F version (VER 20) decoded: %s"
+          % {k: st_up.get(k) for k in ("device_name", "modules_reported", "protocol_version")})
     check(bursts_up > 0, "CAN output runs at the same time (%d bursts)" % bursts_up)
     check(down and t1 - t0 <= 1.0 + 0.3 + 0.6 + 0.5,
           "BMS silent: RS485 limits 0 within stale_after + timeout + a poll: %.2f s" % (t1 - t0))

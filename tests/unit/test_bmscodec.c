@@ -805,6 +805,77 @@ static void test_pylon_ess_single(void **state)
     assert_int_equal(why.byte, 3);
 }
 
+/* pylontech_0x60_bms-to-inverter-issue102.txt: 0x60 system basic information of a PACE BMS
+ * (ADR 00); a battery without 0x60 answers RTN 04, which ends the step with nothing merged. */
+static void test_pylon_0x60(void **state)
+{
+    (void)state;
+    const struct bl_bms_codec *c = codec("pylon485");
+    struct bl_bms_opts o;
+    opts(&o);
+    o.addr = 0; /* the capture's ADR (a URI cannot ask for it: 2..; the decode is what is tested) */
+    uint8_t buf[BUF];
+    struct bl_bms b;
+    bl_bms_init(&b);
+    size_t used,
+        n = load("pylontech_0x60_bms-to-inverter-issue102.txt", "pylon_rsp_0x60_pace_sg48100", buf);
+    assert_int_equal(bl_bms_codec_steps(c, &o), 5);
+    struct bl_bms_reply rep = parse_ok(c, &o, 4, buf, n, &used, &b);
+    assert_int_equal(used, n);
+    assert_int_equal(rep.addr, 0);
+    assert_true(rep.step_done);
+    assert_string_equal(b.device_id, "48100-9538");
+    assert_string_equal(b.manufacturer, "ShenZhen PACE");
+    assert_string_equal(b.software, "0.9");
+    assert_int_equal(b.modules_reported, 16);
+    assert_true(bl_bms_known(&b, BL_BMS_MODULES_REPORTED));
+    const struct bl_bms_qty *q = bl_bms_qty_by_key("device_name");
+    assert_non_null(q);
+    assert_string_equal(bl_bms_qty_text(&b, q), "48100-9538");
+    /* the request: ~20 ADR 46 60 0000 CHKSUM \r */
+    uint8_t req[BL_BMS_REQUEST_MAX];
+    size_t rl = 0;
+    o.addr = 2;
+    assert_int_equal(c->build_request(&o, 4, req, sizeof req, &rl), BL_OK);
+    assert_int_equal(rl, 18);
+    assert_memory_equal(req, "~20024660", 9);
+    /* truncated at every length: wait or fail, never a reading; bytes past n never read */
+    o.addr = 0;
+    for (size_t k = 1; k < n; k++) {
+        struct bl_bms t;
+        bl_bms_init(&t);
+        struct bl_diag why = {0};
+        assert_int_not_equal(c->parse(&o, 4, buf, k, &used, &t, &rep, &why), BL_OK);
+        assert_int_equal(t.known, 0);
+    }
+    /* fewer serial numbers than the count says: SHORT, nothing merged (INFO re-framed) */
+    uint8_t info[289] = {0}, f[700];
+    memcpy(info, "48100-9538ShenZhen PACE", 23);
+    info[32] = 4;
+    size_t fl = 0;
+    assert_int_equal(bl_pylon485_frame(0x20, 0, 0x00, info, 33 + 3 * 16, f, sizeof f, &fl), BL_OK);
+    struct bl_bms t;
+    bl_bms_init(&t);
+    struct bl_diag why = {0};
+    assert_int_equal(c->parse(&o, 4, f, fl, &used, &t, &rep, &why), BL_ERR_SHORT);
+    assert_int_equal(t.known, 0);
+    info[32] = 17; /* more modules than a stack holds */
+    assert_int_equal(bl_pylon485_frame(0x20, 0, 0x00, info, 33, f, sizeof f, &fl), BL_OK);
+    assert_int_equal(c->parse(&o, 4, f, fl, &used, &t, &rep, &why), BL_ERR_RANGE);
+    /* RTN 04 (CID2 invalid) to 0x60 or 0x51: step done, nothing merged; to 0x42: not a reply */
+    o.addr = 2;
+    assert_int_equal(bl_pylon485_frame(0x20, 2, 0x04, NULL, 0, f, sizeof f, &fl), BL_OK);
+    rep = parse_ok(c, &o, 4, f, fl, &used, &t);
+    assert_true(rep.step_done);
+    assert_int_equal(t.known, 0);
+    rep = parse_ok(c, &o, 3, f, fl, &used, &t);
+    assert_int_equal(t.known, 0);
+    assert_int_equal(c->parse(&o, 0, f, fl, &used, &t, &rep, &why), BL_ERR_INVAL);
+    /* RTN 04 from another address is another pack's answer */
+    assert_int_equal(bl_pylon485_frame(0x20, 3, 0x04, NULL, 0, f, sizeof f, &fl), BL_OK);
+    assert_int_equal(c->parse(&o, 4, f, fl, &used, &t, &rep, &why), BL_ERR_INVAL);
+}
+
 /* pylontech_python-pylontech.txt: group answers with values asserted by python-pylontech */
 static void test_pylon_groups(void **state)
 {
@@ -1436,6 +1507,7 @@ int main(void)
         cmocka_unit_test(test_pylon_spec_example),
         cmocka_unit_test(test_pylon_builders_round_trip),
         cmocka_unit_test(test_pylon_builders_property),
+        cmocka_unit_test(test_pylon_0x60),
         cmocka_unit_test(test_pylon_console),
         cmocka_unit_test(test_truncated_every_offset),
         cmocka_unit_test(test_corrupted_every_offset),
