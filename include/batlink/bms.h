@@ -141,10 +141,12 @@ enum bl_bms_state {
     BL_BMS_BALANCE = 3
 };
 
-/** Per-module values of a stack (Pylontech 0x42 group answer, console `pwr`). `known` uses the
- * BL_BMS_M_* bits; values in the units of their names. */
+/** Per-module values of a stack (Pylontech 0x42 group answer, console `pwr` + `bat N`). `known`
+ * uses the BL_BMS_M_* bits; values in the units of their names. */
 struct bl_bms_module {
     uint16_t known;
+    uint8_t
+        number; /**< the BMS's own number of the module (console `pwr` Power column), 0 = none */
     uint8_t cell_count, temp_count;
     uint8_t soc_pct;
     uint8_t state;                      /**< enum bl_bms_state */
