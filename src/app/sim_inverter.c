@@ -99,7 +99,8 @@ static void report(struct siminv *s)
     }
     if (bl_bms_known(b, BL_BMS_MODULES_REPORTED))
         printf(",\"modules_reported\":%u", (unsigned)b->modules_reported);
-    if (s->have_ver) printf(",\"protocol_version\":\"%u.%u\"", s->ver >> 4, s->ver & 0xFu);
+    if (s->have_ver)
+        printf(",\"protocol_version\":\"%u.%u\"", (unsigned)s->ver >> 4, s->ver & 0xFu);
     if (s->have92) {
         const uint8_t *d = s->m92;
         printf(",\"m92\":{\"charge_voltage_v\":%.3f,\"discharge_voltage_v\":%.3f,"
