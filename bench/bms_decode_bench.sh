@@ -22,8 +22,9 @@ if command -v valgrind >/dev/null; then
             2>&1 >/dev/null | awk '/Collected/ {print $NF}'
     }
     names=("jk (bl_jk_parse direct)" "jk" "jkpb live 16S" "jbd 0x03" "jbd 0x04 17S" "daly 0x90"
-           "pylon485 0x42 1 module" "pylon485 0x42 4 modules")
-    for k in -1 0 1 2 3 4 5 6; do
+           "pylon485 0x42 1 module" "pylon485 0x42 4 modules" "daly 0x98" "pylon485 0x60"
+           "console pwr 1 module" "console bat 15 cells")
+    for k in -1 0 1 2 3 4 5 6 7 8 9 10; do
         a=$(ir 1000 "$k")
         b=$(ir 2000 "$k")
         printf '%-26s %8d Ir/reply\n' "${names[$((k + 1))]}" $(((b - a) / 1000))

@@ -91,6 +91,7 @@ enum bl_bms_item {
     BL_BMS_MODULES,            /**< module_count + module[] (Pylontech stacks) */
     BL_BMS_STATE,              /**< state (enum bl_bms_state) */
     BL_BMS_ADDRESS,            /**< address: bus address of the responder */
+    BL_BMS_MODULES_REPORTED,   /**< modules_reported (Pylontech 0x60 system basic information) */
     BL_BMS__COUNT
 };
 _Static_assert(BL_BMS__COUNT <= 64, "bl_bms.known is a 64-bit mask");
@@ -140,10 +141,12 @@ enum bl_bms_state {
     BL_BMS_BALANCE = 3
 };
 
-/** Per-module values of a stack (Pylontech 0x42 group answer, console `pwr`). `known` uses the
- * BL_BMS_M_* bits; values in the units of their names. */
+/** Per-module values of a stack (Pylontech 0x42 group answer, console `pwr` + `bat N`). `known`
+ * uses the BL_BMS_M_* bits; values in the units of their names. */
 struct bl_bms_module {
     uint16_t known;
+    uint8_t
+        number; /**< the BMS's own number of the module (console `pwr` Power column), 0 = none */
     uint8_t cell_count, temp_count;
     uint8_t soc_pct;
     uint8_t state;                      /**< enum bl_bms_state */
@@ -214,7 +217,7 @@ struct bl_bms {
     uint32_t actual_capacity_ah;
     uint8_t protocol_version;
     char software[16]; /**< printable ASCII, NUL-terminated; other bytes shown as '?' */
-    char device_id[9];
+    char device_id[11];
     char manufacturer[25];
     /* items added for the codecs of bmscodec.h */
     uint8_t temp_count;                /**< probes in temp_dc[] (0..BL_BMS_MAX_TEMPS) */
@@ -230,7 +233,8 @@ struct bl_bms {
     int16_t temp_max_dc, temp_min_dc;
     uint8_t state; /**< enum bl_bms_state */
     uint8_t address;
-    uint8_t module_count; /**< modules in module[] (1..BL_BMS_MAX_MODULES) */
+    uint8_t modules_reported; /**< modules the BMS says the system has (not module_count) */
+    uint8_t module_count;     /**< modules in module[] (1..BL_BMS_MAX_MODULES) */
     struct bl_bms_module module[BL_BMS_MAX_MODULES];
 };
 

@@ -74,6 +74,15 @@ struct bl_bms_codec {
     enum bl_err (*build_request)(const struct bl_bms_opts *o, unsigned step, uint8_t *buf,
                                  size_t cap, size_t *len);
     /**
+     * For codecs whose later requests depend on the answers so far (pylon-console: `bat N` for
+     * each module `pwr` listed), else NULL. Writes request `step` (>= 1) of the reading `acc`
+     * holds so far into `buf`. Returns BL_OK with *len, BL_ERR_RANGE when the reading needs no
+     * request `step` (it is complete: the link finishes it), BL_ERR_SHORT. When set, the link
+     * uses it for every step >= 1 and `steps` is the most a reading may take. O(1).
+     */
+    enum bl_err (*build_next)(const struct bl_bms_opts *o, unsigned step, const struct bl_bms *acc,
+                              uint8_t *buf, size_t cap, size_t *len);
+    /**
      * Find, validate and parse the reply to request `step` at the start of `buf`, merging it
      * into `acc` (the reading being assembled over the steps). Contract (style.md rule 3, fuzzed):
      *  - BL_OK: the reply was merged, *rep says what it answered, *used = its length.

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* pylon485.h: the battery side of the Pylontech LV RS485 protocol: builders for the answers a
  * battery gives an inverter's polls (0x42 analog, 0x44 alarms, 0x47 system parameters, 0x4F
- * protocol version, 0x51 manufacturer info), from a struct bl_bms. The read side is the
- * "pylon485" codec of bmscodec.h. Pure: no I/O, no malloc. Facts: bms-serial.md section 5. */
+ * protocol version, 0x51 manufacturer info, 0x60 system basic information), from a struct bl_bms.
+ * The read side is the "pylon485" codec of bmscodec.h. Pure: no I/O, no malloc. Facts:
+ * bms-serial.md section 5. */
 #ifndef BATLINK_PYLON485_H
 #define BATLINK_PYLON485_H
 
@@ -62,6 +63,15 @@ BL_MUST_CHECK enum bl_err bl_pylon485_build_info(const char *device, uint8_t sw_
                                                  uint8_t adr, uint8_t *out, size_t cap,
                                                  size_t *len);
 
+/** 0x60 answer (system basic information; layout in pylon485.c, info60): battery name (<= 10
+ * chars), manufacturer (<= 20 chars), software version major.minor, `modules` modules with empty
+ * (NUL) 16-byte serial numbers. BL_ERR_RANGE when a name is too long or INFO would exceed
+ * BL_PYLON485_INFO_MAX (modules > 13). */
+BL_MUST_CHECK enum bl_err bl_pylon485_build_sysinfo(const char *device, const char *manufacturer,
+                                                    uint8_t sw_major, uint8_t sw_minor,
+                                                    uint8_t modules, uint8_t adr, uint8_t *out,
+                                                    size_t cap, size_t *len);
+
 /** What the battery side answers an inverter with: the bridge's reading and limits. */
 struct bl_pylon485_batt {
     const struct bl_bms *reading; /**< NULL: no valid reading (failsafe) */
@@ -75,8 +85,8 @@ struct bl_pylon485_batt {
  * Answered: 0x42 analog (group 0xFF or this module), 0x44 alarms (the MOSFETs shown off in a
  * direction the limits block), 0x47 system parameters (the current limits as the charge and
  * discharge current limits, the voltage limits as module high/low voltage), 0x4F version, 0x51
- * manufacturer, 0x92 charge/discharge management (the limits and enable flags: what CAN's 0x351
- * and 0x35C carry); another CID2 (0x60 included: the references give no layout) gets RTN 04.
+ * manufacturer, 0x60 system basic information (one module), 0x92 charge/discharge management
+ * (the limits and enable flags: what CAN's 0x351 and 0x35C carry); another CID2 gets RTN 04.
  * Without a reading, 0x42/0x44/0x47 get RTN 91 (internal communication error) and 0x92 the
  * limits as given (0 in failsafe).
  * Returns BL_OK (*out_len > 0: send it), BL_ERR_AGAIN (need more bytes; *used = 0), BL_ERR_INVAL

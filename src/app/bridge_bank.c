@@ -50,8 +50,8 @@ bool app__packs_add(struct app__packs *ps, const char *name, const char *uri, ch
     const struct bl_bms_codec *c = bl_bms_codec_find(scheme);
     if (c != NULL && c->monitor_only) {
         snprintf(err, 256,
-                 "--bms %.60s: %.30s is monitor only (no cell voltages, alarms or MOSFET "
-                 "status: the bridge cannot enforce per-cell limits); use `batlink monitor --bms`",
+                 "--bms %.60s: %.30s is monitor only (no alarm bits or MOSFET status: the "
+                 "bridge cannot enforce protection limits); use `batlink monitor --bms`",
                  uri, c->name);
         return false;
     }

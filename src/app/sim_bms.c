@@ -180,6 +180,9 @@ static size_t pylon485(const struct bl_bms_opts *o, unsigned step, const struct 
     case 3:
         e = bl_pylon485_build_info("US2000C", 2, 1, "batlink sim", adr, out, cap, &len);
         break;
+    case 4:
+        e = bl_pylon485_build_sysinfo("US2000C", "batlink sim", 2, 1, 1, adr, out, cap, &len);
+        break;
     default:
         break;
     }
@@ -299,6 +302,45 @@ static size_t jkpb(const struct bl_bms_opts *o, unsigned step, const struct bl_b
     return 308;
 }
 
+/* The console's `bat 1` table: one row per cell, laid out as a US-series stack prints it (the
+ * sample in tests/data/pylontech_console_bat_iobroker.txt): index, mV, mA, m degC, four states,
+ * SOC, coulomb, BAL. Cells share the probe of their group of 4 (5.4). `bat N` for another module
+ * gets the console's refusal: the simulated stack has one. */
+static size_t console_bat(unsigned module, const struct bl_bms *b, uint8_t *out, size_t cap)
+{
+    size_t p = 0;
+    int n;
+    if (module != 1) {
+        n = snprintf((char *)out, cap,
+                     "bat %u\r\n@\r\nInvalid command or fail to excute.\r\nUsage:\r\n"
+                     "Battery data show - bat [pwr][index]\r\n$$\r\npylon>",
+                     module);
+        return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+    }
+    const char *st = b->current_ma > 0 ? "Charge" : b->current_ma < 0 ? "Dischg" : "Idle";
+    n = snprintf((char *)out, cap,
+                 "bat 1\r\n@\r\r\nBattery  Volt     Curr     Tempr    Base State   Volt. State  "
+                 "Curr. State  Temp. State  SOC          Coulomb      BAL         \r\r\n");
+    if (n < 0 || (size_t)n >= cap) return 0;
+    p = (size_t)n;
+    for (unsigned i = 0; i < b->cell_count; i++) {
+        unsigned probe = b->temp_count > 1 ? 1 + i / 4 : 0;
+        int t = b->temp_count > 0 ? b->temp_dc[probe < b->temp_count ? probe : 0] * 100 : 25000;
+        const char *vs = b->cell_mv[i] > 3600 ? "High" : b->cell_mv[i] < 2800 ? "Low" : "Normal";
+        n = snprintf((char *)out + p, cap - p,
+                     "%-8u %-8u %-8d %-8d %-12s %-12s Normal       Normal       %u%%         %u "
+                     "mAH      %c\r\r\n",
+                     i, (unsigned)b->cell_mv[i], (int)b->current_ma, t, st, vs,
+                     (unsigned)b->soc_pct, (unsigned)b->remaining_mah,
+                     (b->balancing_cells >> i & 1u) ? 'Y' : 'N');
+        if (n < 0 || (size_t)n >= cap - p) return 0;
+        p += (size_t)n;
+    }
+    n = snprintf((char *)out + p, cap - p, "Command completed successfully\r\n$$\r\npylon>");
+    if (n < 0 || (size_t)n >= cap - p) return 0;
+    return p + (size_t)n;
+}
+
 /* The console's `pwr` table (5.6): one line per module, columns under their header. */
 static size_t console(const struct bl_bms *b, uint8_t *out, size_t cap)
 {
@@ -337,7 +379,8 @@ size_t app__sim_bms_reply(const struct bl_bms_codec *c, const struct bl_bms_opts
     if (strcmp(c->scheme, "jkpb") == 0) return jkpb(o, step, b, out, cap);
     if (strcmp(c->scheme, "daly") == 0) return daly(step, b, out, cap);
     if (strcmp(c->scheme, "pylon485") == 0) return pylon485(o, step, b, out, cap);
-    if (strcmp(c->scheme, "pylon-console") == 0) return console(b, out, cap);
+    if (strcmp(c->scheme, "pylon-console") == 0)
+        return step == 0 ? console(b, out, cap) : console_bat(step, b, out, cap);
     return 0;
 }
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* sim_inverter.c: `batlink sim --inverter pylon485 PTY`: an inverter that polls a Pylontech LV
  * battery over RS485 on a pseudo-terminal (for `batlink bridge --inverter-rs485 PTY`): each
- * interval the reads of the pylon485 codec (0x42 group, 0x44, 0x47, 0x51) and 0x92
- * management, one at a time; each cycle's decoded answers go to stdout as one JSON line. */
+ * interval the reads of the pylon485 codec (0x42 group, 0x44, 0x47, 0x51, 0x60), 0x4F protocol
+ * version and 0x92 management, one at a time; each cycle's decoded answers go to stdout as one
+ * JSON line. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +34,11 @@ struct siminv {
     int master, slave_keep;
     char link[512];
     bool linked;
-    unsigned step, steps; /* steps = codec steps + 1 (0x92) */
+    unsigned step, steps; /* steps = codec steps + 2 (0x4F, 0x92) */
     bool waiting;
     struct bl_bms acc;
-    bool have92;
+    bool have92, have_ver;
+    uint8_t ver;
     uint8_t m92[10];
     unsigned answered, rtn_errors;
     uint64_t cycles;
@@ -47,8 +50,12 @@ static void send_step(struct siminv *s)
 {
     uint8_t req[64];
     size_t n = 0;
-    if (s->step < s->steps - 1) {
+    if (s->step < s->steps - 2) {
         if (s->c->build_request(&s->o, s->step, req, sizeof req, &n) != BL_OK) return;
+    } else if (s->step == s->steps - 2) {
+        uint8_t a = bl_bms_codec_addr(s->c, &s->o);
+        if (bl_pylon485_frame(BL_PYLON485_VER, a, 0x4F, NULL, 0, req, sizeof req, &n) != BL_OK)
+            return;
     } else {
         uint8_t a = bl_bms_codec_addr(s->c, &s->o);
         if (bl_pylon485_frame(BL_PYLON485_VER, a, 0x92, &a, 1, req, sizeof req, &n) != BL_OK)
@@ -73,6 +80,27 @@ static void report(struct siminv *s)
         printf(",\"charge_mosfet\":%s,\"discharge_mosfet\":%s",
                (b->status & BL_BMS_ST_CHARGE_MOSFET) ? "true" : "false",
                (b->status & BL_BMS_ST_DISCHARGE_MOSFET) ? "true" : "false");
+    /* text from the battery: printable ASCII (the codec replaced the rest), '"' and '\\' escaped */
+    static const struct {
+        const char *key;
+        enum bl_bms_item item;
+        size_t off;
+    } texts[] = {{"device_name", BL_BMS_DEVICE_ID, offsetof(struct bl_bms, device_id)},
+                 {"manufacturer", BL_BMS_MANUFACTURER, offsetof(struct bl_bms, manufacturer)},
+                 {"software", BL_BMS_SOFTWARE, offsetof(struct bl_bms, software)}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        if (!bl_bms_known(b, texts[i].item)) continue;
+        printf(",\"%s\":\"", texts[i].key);
+        for (const char *p = (const char *)b + texts[i].off; *p; p++) {
+            if (*p == '"' || *p == '\\') putchar('\\');
+            putchar(*p);
+        }
+        printf("\"");
+    }
+    if (bl_bms_known(b, BL_BMS_MODULES_REPORTED))
+        printf(",\"modules_reported\":%u", (unsigned)b->modules_reported);
+    if (s->have_ver)
+        printf(",\"protocol_version\":\"%u.%u\"", (unsigned)s->ver >> 4, s->ver & 0xFu);
     if (s->have92) {
         const uint8_t *d = s->m92;
         printf(",\"m92\":{\"charge_voltage_v\":%.3f,\"discharge_voltage_v\":%.3f,"
@@ -105,11 +133,17 @@ static void answer(struct siminv *s, const uint8_t *f, size_t n)
     s->waiting = false;
     if (n >= 18 && hex2(f + 7) != 0) {
         s->rtn_errors++; /* RTN 91: no data; 04: unknown command */
-    } else if (s->step < s->steps - 1) {
+    } else if (s->step < s->steps - 2) {
         size_t used = 0;
         struct bl_bms_reply rep;
         struct bl_diag why = {0};
         if (s->c->parse(&s->o, s->step, f, n, &used, &s->acc, &rep, &why) == BL_OK) s->answered++;
+    } else if (s->step == s->steps - 2) {
+        if (n >= 18 && hex2(f + 1) >= 0) { /* 0x4F: the version travels in VER (5.3) */
+            s->ver = (uint8_t)hex2(f + 1);
+            s->have_ver = true;
+            s->answered++;
+        }
     } else if (n >= 18 + 20) {
         for (unsigned i = 0; i < 10; i++)
             s->m92[i] = (uint8_t)hex2(f + 13 + 2 * i);
@@ -155,7 +189,7 @@ static void on_poll(void *ctx, bl_us now)
     s->cycles++;
     s->step = 0;
     s->answered = s->rtn_errors = 0;
-    s->have92 = false;
+    s->have92 = s->have_ver = false;
     bl_bms_init(&s->acc);
     s->waiting = false;
     send_step(s);
@@ -186,7 +220,8 @@ int app__sim_inverter(int argc, char **argv)
             printf("usage: batlink sim --inverter pylon485 [--addr N] [--interval S] "
                    "[--duration S] PTY\n\nAn inverter polling a Pylontech LV battery over RS485 "
                    "on a pseudo-terminal (for batlink bridge --inverter-rs485 PTY): 0x42, 0x44, "
-                   "0x47, 0x51 and 0x92 each interval, one JSON line per cycle on stdout.\n");
+                   "0x47, 0x51, 0x60, 0x4F and 0x92 each interval, one JSON line per cycle on "
+                   "stdout.\n");
             return BL_EXIT_OK;
         } else if (strcmp(a, "--inverter") == 0) {
             kind = v;
@@ -217,7 +252,7 @@ int app__sim_inverter(int argc, char **argv)
     s.c = bl_bms_codec_find("pylon485");
     bl_bms_opts_init(&s.o);
     s.o.addr = (int)addr;
-    s.steps = bl_bms_codec_steps(s.c, &s.o) + 1;
+    s.steps = bl_bms_codec_steps(s.c, &s.o) + 2;
     int rc = -1;
     s.master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     const char *slave = s.master >= 0 && grantpt(s.master) == 0 && unlockpt(s.master) == 0

@@ -111,6 +111,10 @@ static const struct bl_bms_qty table[] = {
         "Lowest cell voltage of one module."),
     MOD("module_cycles", "Module cycles", NULL, BL_BMS_M_CYCLES, cycles, 1.0, 0, NULL,
         "batlink_bms_module_cycles_total", "Charge cycles of one module."),
+    NUM("modules_reported", "Modules (reported)", NULL, BL_BMS_MODULES_REPORTED, modules_reported,
+        1.0, 0, NULL, "batlink_bms_modules_reported",
+        "Modules the BMS says its system has (Pylontech 0x60)."),
+    TEXT("device_name", "Device name", BL_BMS_DEVICE_ID, device_id),
     TEXT("software", "Software", BL_BMS_SOFTWARE, software),
     TEXT("manufacturer", "Manufacturer", BL_BMS_MANUFACTURER, manufacturer),
 };

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* pylon485.c: Pylontech LV RS485 codec ("~ ... \r" ASCII-hex frames, CID1 0x46): read side
  * (0x42 analog values of one module or a whole group, 0x44 alarms, 0x47 system parameters, 0x51
- * manufacturer info) and the battery-side answer builders of pylon485.h.
- * Facts: shared/reference/bms-serial.md section 5. */
+ * manufacturer info, 0x60 system basic information) and the battery-side answer builders of
+ * pylon485.h. Facts: shared/reference/bms-serial.md section 5; 0x60 (absent there): see info60. */
 #include <string.h>
 
 #include "batlink/pylon485.h"
@@ -17,7 +17,15 @@ enum {
     KELVIN_DK = 2731, /* 0.1 K -> 0.1 degC */
 };
 
-static const uint8_t step_cid2[] = {0x42, 0x44, 0x47, 0x51};
+static const uint8_t step_cid2[] = {0x42, 0x44, 0x47, 0x51, 0x60};
+
+/* Information steps: a battery that does not know the command answers RTN 04 (CID2 invalid,
+ * 5.2); that ends the step with nothing merged instead of failing the whole reading (spec V3.3
+ * batteries have no 0x60). */
+static bool optional_step(unsigned step)
+{
+    return step < sizeof step_cid2 && (step_cid2[step] == 0x51 || step_cid2[step] == 0x60);
+}
 
 static const char hexd[] = "0123456789ABCDEF";
 
@@ -269,6 +277,25 @@ enum bl_err bl_pylon485_build_info(const char *device, uint8_t sw_major, uint8_t
     d[11] = sw_minor;
     memcpy(d + 12, manufacturer, mn);
     return bl_pylon485_frame(BL_PYLON485_VER, adr, 0x00, d, sizeof d, out, cap, len);
+}
+
+/* 0x60 INFO (see info60): name 10, manufacturer 20, version 2, count 1, count x serial 16. */
+enum { SYS60_FIXED = 33, SYS60_SERIAL = 16 };
+
+enum bl_err bl_pylon485_build_sysinfo(const char *device, const char *manufacturer,
+                                      uint8_t sw_major, uint8_t sw_minor, uint8_t modules,
+                                      uint8_t adr, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t dn = strlen(device), mn = strlen(manufacturer);
+    size_t n = SYS60_FIXED + (size_t)modules * SYS60_SERIAL;
+    if (dn > 10 || mn > 20 || n > BL_PYLON485_INFO_MAX) return BL_ERR_RANGE;
+    uint8_t d[BL_PYLON485_INFO_MAX] = {0}; /* serial numbers: none to tell, all NUL */
+    memcpy(d, device, dn);
+    memcpy(d + 10, manufacturer, mn);
+    d[30] = sw_major;
+    d[31] = sw_minor;
+    d[32] = modules;
+    return bl_pylon485_frame(BL_PYLON485_VER, adr, 0x00, d, n, out, cap, len);
 }
 
 /* ---- decode ----------------------------------------------------------------------------- */
@@ -596,6 +623,50 @@ static enum bl_err info51(const uint8_t *d, size_t n, struct bl_bms *b, struct b
     return BL_OK;
 }
 
+/* 0x60 "system basic information". bms-serial.md has no layout; this one is read off a real
+ * answer (a PACE BMS in Pylontech mode, ADR 00: name "48100-9538", manufacturer "ShenZhen PACE",
+ * version 00 09, 16 modules, empty serials) in github.com/ai-republic/bms-to-inverter issue #102,
+ * and agrees with that project's own 0x60 answer (inverter-pylon-rs485,
+ * PylonInverterRS485Processor.createSystemInfo): 10 ASCII battery name, 20 ASCII manufacturer,
+ * 2 bytes software version, 1 byte module count, then count x 16 ASCII serial numbers. */
+static enum bl_err info60(const uint8_t *d, size_t n, struct bl_bms *b, struct bl_diag *why)
+{
+    if (n < SYS60_FIXED) {
+        bl_diag_set(why, "Pylontech 0x60: INFO shorter than 33 bytes", HDR);
+        return BL_ERR_SHORT;
+    }
+    unsigned count = d[32];
+    if (count > BL_BMS_MAX_MODULES) {
+        bl_diag_set(why, "Pylontech 0x60: module count above 16", HDR + 2 * 32);
+        return BL_ERR_RANGE;
+    }
+    if (n < SYS60_FIXED + count * SYS60_SERIAL) {
+        bl_diag_set(why, "Pylontech 0x60: serial numbers run past INFO", HDR + 2 * 33);
+        return BL_ERR_SHORT;
+    }
+    bms__text(b->device_id, sizeof b->device_id, d, 10);
+    bms__text(b->manufacturer, sizeof b->manufacturer, d + 10, 20);
+    /* two version bytes, shown as 0x51's are: major.minor */
+    unsigned ma = d[30], mi = d[31];
+    size_t p = 0;
+    char sw[sizeof b->software];
+    if (ma >= 100) sw[p++] = (char)('0' + ma / 100);
+    if (ma >= 10) sw[p++] = (char)('0' + ma / 10 % 10);
+    sw[p++] = (char)('0' + ma % 10);
+    sw[p++] = '.';
+    if (mi >= 100) sw[p++] = (char)('0' + mi / 100);
+    if (mi >= 10) sw[p++] = (char)('0' + mi / 10 % 10);
+    sw[p++] = (char)('0' + mi % 10);
+    sw[p] = 0;
+    memcpy(b->software, sw, p + 1);
+    b->modules_reported = (uint8_t)count;
+    bms__set(b, BL_BMS_DEVICE_ID);
+    bms__set(b, BL_BMS_MANUFACTURER);
+    bms__set(b, BL_BMS_SOFTWARE);
+    bms__set(b, BL_BMS_MODULES_REPORTED);
+    return BL_OK;
+}
+
 static enum bl_err parse(const struct bl_bms_opts *o, unsigned step, const uint8_t *buf, size_t len,
                          size_t *used, struct bl_bms *acc, struct bl_bms_reply *rep,
                          struct bl_diag *why)
@@ -613,11 +684,17 @@ static enum bl_err parse(const struct bl_bms_opts *o, unsigned step, const uint8
         bl_diag_set(why, "Pylontech: a request frame, not a reply (RS485 echo?)", 7);
         return BL_ERR_INVAL;
     }
+    uint8_t adr = bl_bms_codec_addr(&bms__pylon485, o);
+    if (f.cid2 == 0x04 && f.adr == adr && optional_step(step)) {
+        rep->step = step; /* "CID2 invalid": this battery has no such information */
+        rep->addr = f.adr;
+        rep->step_done = true;
+        return BL_OK;
+    }
     if (f.cid2 != 0) {
         bl_diag_set(why, "Pylontech: the battery answered with an error code (RTN)", 7);
         return BL_ERR_INVAL;
     }
-    uint8_t adr = bl_bms_codec_addr(&bms__pylon485, o);
     if (f.adr != adr) {
         bl_diag_set(why, "Pylontech: reply from another address", 3);
         return BL_ERR_INVAL;
@@ -643,8 +720,11 @@ static enum bl_err parse(const struct bl_bms_opts *o, unsigned step, const uint8
                                   &tmp, why);
         }
         break;
-    default:
+    case 0x51:
         e = info51(info, f.n, &tmp, why);
+        break;
+    default:
+        e = info60(info, f.n, &tmp, why);
         break;
     }
     if (e != BL_OK) return e;
@@ -784,6 +864,9 @@ enum bl_err bl_pylon485_answer(const uint8_t *buf, size_t len, size_t *used, uin
         break;
     case 0x51:
         be = bl_pylon485_build_info("batlink", 1, 0, "batlink", adr, out, cap, out_len);
+        break;
+    case 0x60: /* one battery, as 0x42 answers one module */
+        be = bl_pylon485_build_sysinfo("batlink", "batlink", 1, 0, 1, adr, out, cap, out_len);
         break;
     case 0x92: {
         uint8_t d[10];

@@ -304,8 +304,11 @@ static void send_step(struct bl_bmslink *l, bl_us now)
 {
     uint8_t req[BL_BMS_REQUEST_MAX];
     size_t rl = 0;
-    if (l->codec->build_request(&l->opts, l->step, req, sizeof req, &rl) != BL_OK) {
-        abandon(l); /* checked at open: cannot happen */
+    enum bl_err be = l->step > 0 && l->codec->build_next != NULL
+                         ? l->codec->build_next(&l->opts, l->step, &l->acc, req, sizeof req, &rl)
+                         : l->codec->build_request(&l->opts, l->step, req, sizeof req, &rl);
+    if (be != BL_OK) {
+        abandon(l); /* checked at open, and by step_done for build_next: cannot happen */
         return;
     }
     if (!send_bytes(l, req, rl)) {
@@ -391,7 +394,13 @@ static void step_done(struct bl_bmslink *l, bl_us now)
 {
     l->waiting = false;
     bl_timer_set(l->timeout_t, 0, 0);
-    if (l->step + 1 < l->steps) {
+    uint8_t req[BL_BMS_REQUEST_MAX];
+    size_t rl = 0;
+    /* a codec whose requests follow from the answers says when the reading is complete */
+    bool more = l->step + 1 < l->steps && (l->codec->build_next == NULL ||
+                                           l->codec->build_next(&l->opts, l->step + 1, &l->acc, req,
+                                                                sizeof req, &rl) == BL_OK);
+    if (more) {
         l->step++;
         bl_timer_set(l->step_t, now + (bl_us)l->codec->gap_ms * MS_US, 0);
         return;
@@ -413,7 +422,10 @@ static void timed_out(struct bl_bmslink *l, const char *why)
 {
     abandon(l);
     l->st.timeouts++;
-    if (l->steps > 1)
+    if (l->steps > 1 && l->codec->build_next != NULL)
+        warn(l, "no reply to request %u of the reading within %.3g s%s", l->step + 1,
+             (double)l->timeout / 1e6, why);
+    else if (l->steps > 1)
         warn(l, "no reply to request %u of %u within %.3g s%s", l->step + 1, l->steps,
              (double)l->timeout / 1e6, why);
     else

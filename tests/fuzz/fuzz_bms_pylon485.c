@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_bms_pylon485.c: libFuzzer target for the "pylon485" codec's reply parser (contract:
  * bms_fuzz.h). The fixup frames the input bytes as the INFO of a valid answer from address 2
- * (bl_pylon485_frame), so the 0x42 / 0x44 / 0x47 / 0x51 decoders see arbitrary INFO. */
+ * (bl_pylon485_frame), so the 0x42 / 0x44 / 0x47 / 0x51 / 0x60 decoders see arbitrary INFO.
+ * Seeds: the real frames of tests/data; 0x60: the PACE answer re-framed at address 2. */
 #include "batlink/pylon485.h"
 #include "bms_fuzz.h"
 

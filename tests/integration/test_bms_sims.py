@@ -62,7 +62,7 @@ def limits_up(x):
 def test_readings():
     print("# every simulated BMS: its readings merge over its requests and drive the limits",
           flush=True)
-    for kind, steps in (("jbd", 2), ("pylon485", 4)):
+    for kind, steps in (("jbd", 2), ("pylon485", 5)):
         ok, st, err, rc = run(kind, wait=limits_up)
         bms = st.get("bridge", {}).get("bms", {})
         check(ok and rc == 0, "%s: limits up from the simulated BMS (rc %s, %s)" % (kind, rc, bms))
@@ -77,8 +77,9 @@ def test_readings():
     bms = st.get("bridge", {}).get("bms", {})
     check(ok and rc == 0 and bms.get("timeouts", 1) == 0 and bms.get("invalid_readings") == 0,
           "daly: readings of 8 requests each drive the limits: %s" % bms)
-    # the console (monitor only: its `pwr` table has no cells, alarms or status): wake-up at
-    # 1200 Bd, 0E 0A until it talks, then `pwr`, read beside the CAN by `monitor --bms`
+    # the console (monitor only: no alarms or MOSFET status): wake-up at 1200 Bd, 0E 0A until it
+    # talks, then `pwr`, then `bat 1` for the one module `pwr` lists (its cells), read beside the
+    # CAN by `monitor --bms`
     import json
     d = tempfile.mkdtemp(prefix="bl_con_")
     link = os.path.join(d, "con0")
@@ -93,7 +94,7 @@ def test_readings():
             o = json.loads(line)
         except ValueError:
             continue
-        if o.get("bms", {}).get("soc_pct") is not None:
+        if o.get("bms", {}).get("cell_voltages_v"):
             got = o["bms"]
             break
         if time.monotonic() > end:
@@ -104,6 +105,13 @@ def test_readings():
     sc.wait(5)
     shutil.rmtree(d, ignore_errors=True)
     check(got.get("soc_pct") == 60, "pylon-console: woken up and read by monitor: %s" % got)
+    cells = got.get("cell_voltages_v") or []
+    mmax = (got.get("module_cell_voltage_max_v") or [None])[0]
+    check(len(cells) == 16 and all(2.5 < v < 3.65 for v in cells) and mmax == max(cells) and
+          got.get("remaining_ah", 0) > 0,
+          "pylon-console: `bat 1` read after `pwr`: 16 cells, the module's highest cell and the "
+          "remaining capacity from its table: %s" % {k: got.get(k) for k in (
+              "cell_voltages_v", "module_cell_voltage_max_v", "remaining_ah")})
 
 
 def test_faults():
@@ -585,9 +593,13 @@ def test_inverter_rs485():
         p.send_signal(signal.SIGTERM)
         p.wait(5)
     shutil.rmtree(d, ignore_errors=True)
-    check(up and st_up.get("answered") == 5 and st_up.get("max_discharge_a", 0) > 0,
-          "RS485 answers: 0x42/0x44/0x47/0x51/0x92 all answered, 0x47 and 0x92 carry the CAN "
-          "limits (30 A): %s" % st_up)
+    check(up and st_up.get("answered") == 7 and st_up.get("max_discharge_a", 0) > 0,
+          "RS485 answers: 0x42/0x44/0x47/0x51/0x60/0x4F/0x92 all answered, 0x47 and 0x92 carry "
+          "the CAN limits (30 A): %s" % st_up)
+    check(st_up.get("modules_reported") == 1 and st_up.get("device_name") == "batlink" and
+          st_up.get("protocol_version") == "2.0",
+          "0x60 system basic information (one module) and 0x4F version (VER 20) decoded: %s"
+          % {k: st_up.get(k) for k in ("device_name", "modules_reported", "protocol_version")})
     check(bursts_up > 0, "CAN output runs at the same time (%d bursts)" % bursts_up)
     check(down and t1 - t0 <= 1.0 + 0.3 + 0.6 + 0.5,
           "BMS silent: RS485 limits 0 within stale_after + timeout + a poll: %.2f s" % (t1 - t0))

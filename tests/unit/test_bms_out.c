@@ -41,6 +41,8 @@ static const char *const not_discovered[] = {
     "full_ah",          /* " */
     "cycles",           /* " */
     "module_count",     /* " */
+    "modules_reported", /* " */
+    "device_name",      /* text: in the JSON state only */
     "software",         /* text: in the JSON state only */
     "manufacturer",     /* " */
 };

@@ -805,6 +805,77 @@ static void test_pylon_ess_single(void **state)
     assert_int_equal(why.byte, 3);
 }
 
+/* pylontech_0x60_bms-to-inverter-issue102.txt: 0x60 system basic information of a PACE BMS
+ * (ADR 00); a battery without 0x60 answers RTN 04, which ends the step with nothing merged. */
+static void test_pylon_0x60(void **state)
+{
+    (void)state;
+    const struct bl_bms_codec *c = codec("pylon485");
+    struct bl_bms_opts o;
+    opts(&o);
+    o.addr = 0; /* the capture's ADR (a URI cannot ask for it: 2..; the decode is what is tested) */
+    uint8_t buf[BUF];
+    struct bl_bms b;
+    bl_bms_init(&b);
+    size_t used,
+        n = load("pylontech_0x60_bms-to-inverter-issue102.txt", "pylon_rsp_0x60_pace_sg48100", buf);
+    assert_int_equal(bl_bms_codec_steps(c, &o), 5);
+    struct bl_bms_reply rep = parse_ok(c, &o, 4, buf, n, &used, &b);
+    assert_int_equal(used, n);
+    assert_int_equal(rep.addr, 0);
+    assert_true(rep.step_done);
+    assert_string_equal(b.device_id, "48100-9538");
+    assert_string_equal(b.manufacturer, "ShenZhen PACE");
+    assert_string_equal(b.software, "0.9");
+    assert_int_equal(b.modules_reported, 16);
+    assert_true(bl_bms_known(&b, BL_BMS_MODULES_REPORTED));
+    const struct bl_bms_qty *q = bl_bms_qty_by_key("device_name");
+    assert_non_null(q);
+    assert_string_equal(bl_bms_qty_text(&b, q), "48100-9538");
+    /* the request: ~20 ADR 46 60 0000 CHKSUM \r */
+    uint8_t req[BL_BMS_REQUEST_MAX];
+    size_t rl = 0;
+    o.addr = 2;
+    assert_int_equal(c->build_request(&o, 4, req, sizeof req, &rl), BL_OK);
+    assert_int_equal(rl, 18);
+    assert_memory_equal(req, "~20024660", 9);
+    /* truncated at every length: wait or fail, never a reading; bytes past n never read */
+    o.addr = 0;
+    for (size_t k = 1; k < n; k++) {
+        struct bl_bms t;
+        bl_bms_init(&t);
+        struct bl_diag why = {0};
+        assert_int_not_equal(c->parse(&o, 4, buf, k, &used, &t, &rep, &why), BL_OK);
+        assert_int_equal(t.known, 0);
+    }
+    /* fewer serial numbers than the count says: SHORT, nothing merged (INFO re-framed) */
+    uint8_t info[289] = {0}, f[700];
+    memcpy(info, "48100-9538ShenZhen PACE", 23);
+    info[32] = 4;
+    size_t fl = 0;
+    assert_int_equal(bl_pylon485_frame(0x20, 0, 0x00, info, 33 + 3 * 16, f, sizeof f, &fl), BL_OK);
+    struct bl_bms t;
+    bl_bms_init(&t);
+    struct bl_diag why = {0};
+    assert_int_equal(c->parse(&o, 4, f, fl, &used, &t, &rep, &why), BL_ERR_SHORT);
+    assert_int_equal(t.known, 0);
+    info[32] = 17; /* more modules than a stack holds */
+    assert_int_equal(bl_pylon485_frame(0x20, 0, 0x00, info, 33, f, sizeof f, &fl), BL_OK);
+    assert_int_equal(c->parse(&o, 4, f, fl, &used, &t, &rep, &why), BL_ERR_RANGE);
+    /* RTN 04 (CID2 invalid) to 0x60 or 0x51: step done, nothing merged; to 0x42: not a reply */
+    o.addr = 2;
+    assert_int_equal(bl_pylon485_frame(0x20, 2, 0x04, NULL, 0, f, sizeof f, &fl), BL_OK);
+    rep = parse_ok(c, &o, 4, f, fl, &used, &t);
+    assert_true(rep.step_done);
+    assert_int_equal(t.known, 0);
+    rep = parse_ok(c, &o, 3, f, fl, &used, &t);
+    assert_int_equal(t.known, 0);
+    assert_int_equal(c->parse(&o, 0, f, fl, &used, &t, &rep, &why), BL_ERR_INVAL);
+    /* RTN 04 from another address is another pack's answer */
+    assert_int_equal(bl_pylon485_frame(0x20, 3, 0x04, NULL, 0, f, sizeof f, &fl), BL_OK);
+    assert_int_equal(c->parse(&o, 4, f, fl, &used, &t, &rep, &why), BL_ERR_INVAL);
+}
+
 /* pylontech_python-pylontech.txt: group answers with values asserted by python-pylontech */
 static void test_pylon_groups(void **state)
 {
@@ -1097,6 +1168,189 @@ static const char pwr_us5000[] =
     "1     49435  0      9900   7500   8        8000   12       3295   1        3296   0        "
     "Idle     Normal   Normal   Normal   60%      2025-12-24 17:33:57  Normal   Normal  9400     "
     "Normal   Normal\r\r\n$$\r\n\rpylon>";
+
+/* The capture of tests/data/pylontech_console_bat_iobroker.txt (every byte after its "--" line). */
+static size_t load_bat3(uint8_t *buf, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/pylontech_console_bat_iobroker.txt", BL_TEST_DATA);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *m = strstr((const char *)buf, "\n--\n");
+    assert_non_null(m);
+    size_t skip = (size_t)(m + 4 - (const char *)buf);
+    memmove(buf, buf + skip, n - skip);
+    return n - skip;
+}
+
+/* A `pwr` answer listing modules 1..3 (built for these tests from the irekzielinski line; the
+ * cells come from the real `bat 3`). */
+static const char pwr_three[] =
+    "pwr\r\n@\r\r\n"
+    "Power Volt   Curr   Tempr  Tlow   Thigh  Vlow   Vhigh  Base.St  Volt.St  Curr.St  Temp.St  "
+    "Coulomb  Time                 B.V.St   B.T.St\r\r\n"
+    "1     49735  5024   22000  19000  19000  3315   3317   Charge   Normal   Normal   Normal   "
+    "93%      2019-06-08 04:00:30  Normal   Normal\r\r\n"
+    "2     49735  5024   22000  19000  19000  3315   3317   Charge   Normal   Normal   Normal   "
+    "93%      2019-06-08 04:00:30  Normal   Normal\r\r\n"
+    "3     49735  5024   22000  19000  19000  3315   3317   Charge   Normal   Normal   Normal   "
+    "93%      2019-06-08 04:00:30  Normal   Normal\r\r\n"
+    "4     -      -      -      -      -      -      -      Absent   -        -        -        "
+    "-        -                    -        -\r\r\n"
+    "Command completed successfully\r\n$$\r\n\rpylon>";
+
+static const uint16_t bat3_mv[15] = {3327, 3327, 3327, 3327, 3327, 3327, 3326, 3327,
+                                     3327, 3327, 3328, 3326, 3328, 3327, 3327};
+
+/* `bat N`: after `pwr`, one request per module it listed (by its number); the per-cell table of
+ * a real `bat 3` into the module (and, for a one-module stack, the pack's cells). */
+static void test_pylon_console_bat(void **state)
+{
+    (void)state;
+    const struct bl_bms_codec *c = codec("pylon-console");
+    assert_non_null(c->build_next);
+    struct bl_bms_opts o;
+    opts(&o);
+    static uint8_t bat[BUF];
+    size_t bn = load_bat3(bat, sizeof bat), used;
+    uint8_t req[BL_BMS_REQUEST_MAX];
+    size_t rl;
+    /* three modules: bat 1, bat 2, bat 3, then the reading is complete */
+    struct bl_bms b;
+    bl_bms_init(&b);
+    assert_int_equal(c->build_next(&o, 1, &b, req, sizeof req, &rl), BL_ERR_RANGE);
+    parse_ok(c, &o, 0, (const uint8_t *)pwr_three, strlen(pwr_three), &used, &b);
+    assert_int_equal(b.module_count, 3);
+    assert_int_equal(b.module[2].number, 3);
+    for (unsigned k = 1; k <= 3; k++) {
+        assert_int_equal(c->build_next(&o, k, &b, req, sizeof req, &rl), BL_OK);
+        char want[8];
+        snprintf(want, sizeof want, "bat %u\n", k);
+        assert_int_equal(rl, strlen(want));
+        assert_memory_equal(req, want, rl);
+    }
+    assert_int_equal(c->build_next(&o, 4, &b, req, sizeof req, &rl), BL_ERR_RANGE);
+    struct bl_bms_reply rep = parse_ok(c, &o, 3, bat, bn, &used, &b);
+    assert_true(rep.step_done);
+    assert_int_equal(used, (size_t)(strstr((const char *)bat, "$$") + 2 - (const char *)bat));
+    const struct bl_bms_module *m = &b.module[2];
+    assert_int_equal(m->cell_count, 15);
+    assert_int_equal(m->cell_max_mv, 3328);
+    assert_int_equal(m->cell_max_num, 11); /* row 10 */
+    assert_int_equal(m->cell_min_mv, 3326);
+    assert_int_equal(m->cell_min_num, 7); /* row 6 */
+    assert_true(m->known & BL_BMS_M_CELLS);
+    assert_int_equal(m->voltage_mv, 49735);       /* pwr's values stay */
+    assert_false(bl_bms_known(&b, BL_BMS_CELLS)); /* three modules: no pack cell list */
+    assert_int_equal(b.cell_max_mv, 3328);        /* bat's extremes over pwr's 3317 */
+    assert_int_equal(c->finish(&o, &b, NULL), BL_OK);
+    /* one module (irekzielinski pwr, module 8 Absent): the real table is the pack's cells */
+    bl_bms_init(&b);
+    parse_ok(c, &o, 0, (const uint8_t *)pwr_us2000, strlen(pwr_us2000), &used, &b);
+    assert_int_equal(c->build_next(&o, 1, &b, req, sizeof req, &rl), BL_OK);
+    assert_memory_equal(req, "bat 1\n", 6);
+    assert_int_equal(c->build_next(&o, 2, &b, req, sizeof req, &rl), BL_ERR_RANGE);
+    parse_ok(c, &o, 1, bat, bn, &used, &b);
+    assert_true(bl_bms_known(&b, BL_BMS_CELLS));
+    assert_int_equal(b.cell_count, 15);
+    for (unsigned i = 0; i < 15; i++)
+        assert_int_equal(b.cell_mv[i], bat3_mv[i]);
+    assert_int_equal(b.cell_max_num, 11);
+    assert_int_equal(b.cell_min_num, 7);
+    assert_true(bl_bms_known(&b, BL_BMS_REMAINING_CAPACITY));
+    assert_int_equal(b.remaining_mah, 16510); /* the emptiest cell (row 2) */
+    assert_true(bl_bms_known(&b, BL_BMS_BALANCING));
+    assert_int_equal(b.balancer_state, 0); /* BAL N everywhere */
+    assert_int_equal(c->finish(&o, &b, NULL), BL_OK);
+    /* an answer to a module pwr did not list: not ours */
+    struct bl_diag why = {0};
+    struct bl_bms before = b;
+    assert_int_equal(c->parse(&o, 2, bat, bn, &used, &b, &rep, &why), BL_ERR_INVAL);
+    assert_memory_equal(&b, &before, sizeof b);
+    /* the console's refusal ("bat 20": no table) is a bad answer, counted */
+    static const char refusal[] = "bat 20 \n@\nInvalid command or fail to excute.\nUsage:\n"
+                                  "Battery data show - bat [pwr][index]\n$$\npylon>";
+    assert_int_equal(
+        c->parse(&o, 1, (const uint8_t *)refusal, strlen(refusal), &used, &b, &rep, &why),
+        BL_ERR_SHORT);
+    assert_memory_equal(&b, &before, sizeof b);
+}
+
+/* Every cell row of the real `bat 3` cut at every offset (the rest of the line lost), and every
+ * byte of the answer replaced by garbage: never a crash, never a read past the bytes (ASan), an
+ * error leaves the reading as it was, and a cut row is a counted error (SHORT/RANGE), never a
+ * silent skip (INVAL) nor a reading -- but for the last row dropped whole (14 cells). */
+static void test_pylon_console_bat_damaged(void **state)
+{
+    (void)state;
+    const struct bl_bms_codec *c = codec("pylon-console");
+    struct bl_bms_opts o;
+    opts(&o);
+    static uint8_t bat[BUF], buf[BUF];
+    size_t bn = load_bat3(bat, sizeof bat), used;
+    struct bl_bms base;
+    bl_bms_init(&base);
+    parse_ok(c, &o, 0, (const uint8_t *)pwr_us2000, strlen(pwr_us2000), &used, &base);
+    const char *text = (const char *)bat;
+    unsigned rows = 0, cuts = 0;
+    for (const char *r = strstr(text, "\n0 "); r != NULL && r[1] >= '0' && r[1] <= '9';
+         r = strchr(r + 1, '\n')) {
+        const char *row = r + 1, *eol = row + strcspn(row, "\r\n");
+        bool last = strncmp(row, "14 ", 3) == 0;
+        rows++;
+        for (size_t k = 0; k < (size_t)(eol - row); k++) {
+            size_t pre = (size_t)(row - text) + k, post = bn - (size_t)(eol - text);
+            memcpy(buf, bat, pre);
+            memcpy(buf + pre, eol, post);
+            uint8_t *exact = malloc(pre + post); /* exact size: ASan sees a read past it */
+            assert_non_null(exact);
+            memcpy(exact, buf, pre + post);
+            struct bl_bms b = base;
+            struct bl_bms_reply rep;
+            struct bl_diag why = {0};
+            enum bl_err e = c->parse(&o, 1, exact, pre + post, &used, &b, &rep, &why);
+            free(exact);
+            if (k == 0 && last) {
+                assert_int_equal(e, BL_OK);
+                assert_int_equal(b.cell_count, 14);
+                continue;
+            }
+            if (e != BL_ERR_SHORT && e != BL_ERR_RANGE)
+                fail_msg("row %u cut at %zu: %s", rows - 1, k, bl_strerror(e));
+            assert_memory_equal(&b, &base, sizeof b);
+            assert_non_null(why.what);
+            assert_true(why.byte < pre + post);
+            cuts++;
+        }
+    }
+    assert_int_equal(rows, 15);
+    assert_true(cuts > 15 * 90);
+    /* garbage at every offset: any outcome but a crash; an error changes nothing, a reading is
+     * possible (bl_bms_check) */
+    static const uint8_t junk[] = {'#', '9', ' ', '\n', 0x00, 0xFF, '-', '%'};
+    for (size_t i = 0; i < bn; i++)
+        for (size_t j = 0; j < sizeof junk; j++) {
+            uint8_t *x = malloc(bn);
+            assert_non_null(x);
+            memcpy(x, bat, bn);
+            x[i] = junk[j];
+            struct bl_bms b = base;
+            struct bl_bms_reply rep;
+            struct bl_diag why = {0};
+            enum bl_err e = c->parse(&o, 1, x, bn, &used, &b, &rep, &why);
+            free(x);
+            assert_true(used <= bn);
+            if (e == BL_OK) {
+                assert_int_equal(bl_bms_check(&b, NULL), BL_OK);
+            } else if (e != BL_ERR_AGAIN) {
+                assert_memory_equal(&b, &base, sizeof b);
+                assert_true(why.byte < bn);
+            }
+        }
+}
 
 static void test_pylon_console(void **state)
 {
@@ -1436,7 +1690,10 @@ int main(void)
         cmocka_unit_test(test_pylon_spec_example),
         cmocka_unit_test(test_pylon_builders_round_trip),
         cmocka_unit_test(test_pylon_builders_property),
+        cmocka_unit_test(test_pylon_0x60),
         cmocka_unit_test(test_pylon_console),
+        cmocka_unit_test(test_pylon_console_bat),
+        cmocka_unit_test(test_pylon_console_bat_damaged),
         cmocka_unit_test(test_truncated_every_offset),
         cmocka_unit_test(test_corrupted_every_offset),
         cmocka_unit_test(test_foreign_bytes_and_sniffer),

@@ -40,7 +40,7 @@ static struct bl_bms reading(void)
     return b;
 }
 
-/* The inverter's request `step` (0x42 group, 0x44, 0x47, 0x51), answered, decoded back. */
+/* The inverter's request `step` (0x42 group, 0x44, 0x47, 0x51, 0x60), answered, decoded back. */
 static enum bl_err poll(const struct bl_pylon485_batt *s, unsigned step, struct bl_bms *acc)
 {
     const struct bl_bms_codec *c = bl_bms_codec_find("pylon485");
@@ -65,8 +65,14 @@ static void test_answers_decode_back(void **state)
     struct bl_pylon485_batt s = {&r, 56000, 48000, 30000, 72000, true, true, false, false, false};
     struct bl_bms acc;
     bl_bms_init(&acc);
-    for (unsigned step = 0; step < 4; step++)
+    for (unsigned step = 0; step < 5; step++)
         assert_int_equal(poll(&s, step, &acc), BL_OK);
+    /* 0x51 and 0x60 name the battery; 0x60 says one module */
+    assert_string_equal(acc.device_id, "batlink");
+    assert_string_equal(acc.manufacturer, "batlink");
+    assert_string_equal(acc.software, "1.0");
+    assert_true(bl_bms_known(&acc, BL_BMS_MODULES_REPORTED));
+    assert_int_equal(acc.modules_reported, 1);
     assert_int_equal(acc.pack_mv, 52920);
     assert_int_equal(acc.current_ma, -12300);
     assert_int_equal(acc.cell_count, 16);
@@ -168,11 +174,33 @@ static void test_not_ours(void **state)
         if (e != BL_OK) assert_int_equal(al, 0);
         assert_true(used <= rl);
     }
-    /* unknown CID2 (0x60 has no layout in the references): RTN 04 */
-    assert_int_equal(bl_pylon485_frame(BL_PYLON485_VER, 2, 0x60, NULL, 0, req, sizeof req, &rl),
+    /* unknown CID2: RTN 04 */
+    assert_int_equal(bl_pylon485_frame(BL_PYLON485_VER, 2, 0x61, NULL, 0, req, sizeof req, &rl),
                      BL_OK);
     assert_int_equal(bl_pylon485_answer(req, rl, &used, 2, &s, ans, sizeof ans, &al, &why), BL_OK);
     assert_memory_equal(ans + 7, "04", 2);
+    /* 0x4F: RTN 00, the version in VER, empty INFO; answered without a reading too */
+    struct bl_pylon485_batt z = {NULL, 0, 0, 0, 0, false, false, false, false, false};
+    assert_int_equal(bl_pylon485_frame(BL_PYLON485_VER, 2, 0x4F, NULL, 0, req, sizeof req, &rl),
+                     BL_OK);
+    assert_int_equal(bl_pylon485_answer(req, rl, &used, 2, &z, ans, sizeof ans, &al, &why), BL_OK);
+    assert_int_equal(al, 18);
+    assert_memory_equal(ans,
+                        "~20024600"
+                        "0000",
+                        13);
+    /* 0x60 without a reading: still answered (names and one module, no live values) */
+    assert_int_equal(bl_pylon485_frame(BL_PYLON485_VER, 2, 0x60, NULL, 0, req, sizeof req, &rl),
+                     BL_OK);
+    assert_int_equal(bl_pylon485_answer(req, rl, &used, 2, &z, ans, sizeof ans, &al, &why), BL_OK);
+    assert_memory_equal(ans + 7, "00", 2);
+    assert_int_equal(al, 18 + 2 * (33 + 16));
+    /* a name too long for its field is refused, not cut */
+    assert_int_equal(
+        bl_pylon485_build_sysinfo("12345678901", "m", 1, 0, 1, 2, ans, sizeof ans, &al),
+        BL_ERR_RANGE);
+    assert_int_equal(bl_pylon485_build_sysinfo("d", "m", 1, 0, 14, 2, ans, sizeof ans, &al),
+                     BL_ERR_RANGE);
 }
 
 int main(void)
