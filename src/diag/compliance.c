@@ -247,7 +247,9 @@ static double at_s(const struct bl_analysis *a, int64_t t)
  * battery's protection is being overridden), warn for an ignored request. They are observations
  * of the inverter's behaviour: cause findings with a fixed likelihood of 0.9 (what remains is a
  * current sensor offset or a decoder scale). The keep-alive (lost, late) is judged by the timing
- * findings (no_inverter_heartbeat, late_inverter_heartbeat). */
+ * findings (no_inverter_heartbeat, late_inverter_heartbeat); a keep-alive missing on a family
+ * whose inverters always send one (Pylon HV, BYD HVS, which the timing findings do not judge) is
+ * a no_inverter_heartbeat finding made here, the symptom the cause layer reads. */
 void diag__comply_findings(struct bl_analysis *a)
 {
     const struct bl_comply *c = &a->comply;
@@ -326,4 +328,22 @@ void diag__comply_findings(struct bl_analysis *a)
             break;
         }
     }
+    const struct bl_comply_rec *r = &c->rec[BL_COMPLY_KEEPALIVE_MISSING];
+    const struct bl_msg_desc *ka = bl_profile_keepalive(c->profile);
+    if (r->episodes == 0 || ka == NULL || bl_analysis_get(a, "no_inverter_heartbeat") != NULL)
+        return;
+    f = diag__add(a, "no_inverter_heartbeat", BL_SEV_WARN, 1,
+                  "Check the inverter's battery type (it must be the battery's CAN protocol) and "
+                  "that the inverter end of the cable is on its BMS/CAN port; a battery that only "
+                  "answers polls is silent without them.");
+    if (f == NULL) return;
+    snprintf(f->message, sizeof f->message,
+             "No inverter keep-alive (0x%0*X): the inverter is not talking to the battery or is "
+             "set to another battery type.",
+             ka->ext ? 8 : 3, (unsigned)ka->id);
+    snprintf(f->evidence, sizeof f->evidence,
+             "%s battery frames over %.1f s (grace %.0f s), no 0x%0*X (%s) from the inverter; "
+             "every inverter of this family sends it",
+             c->profile->name, sec(c->batt_last_us - c->batt_first_us),
+             sec(c->opt.keepalive_missing_us), ka->ext ? 8 : 3, (unsigned)ka->id, ka->name);
 }
