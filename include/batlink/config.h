@@ -42,13 +42,13 @@ struct bl_config {
         char password_file[BL_CONFIG_STR]; /**< [http] password_file = "" */
     } http;
     struct {
-        double stale_after;       /**< [monitor] stale_after = 5 */
-        double down_after;        /**< [monitor] down_after = 30 (alias dead_after) */
-        double conflict_window;   /**< [monitor] conflict_window = 1.5 */
-        double keepalive_missing; /**< [monitor] keepalive_missing = 10 */
-        bool json;                /**< [monitor] json = false */
-        double duration;          /**< [monitor] duration = 0 (run until stopped) */
-        char log_level[8];        /**< [monitor] log_level = "warn" */
+        double stale_after;     /**< [monitor] stale_after = 5 */
+        double down_after;      /**< [monitor] down_after = 30 (alias dead_after) */
+        double conflict_window; /**< [monitor] conflict_window = 1.5 */
+        double ka_missing;      /**< [monitor] keepalive_missing = 10 */
+        bool json;              /**< [monitor] json = false */
+        double duration;        /**< [monitor] duration = 0 (run until stopped) */
+        char log_level[8];      /**< [monitor] log_level = "warn" */
         /** [monitor] energy_file = "" ($STATE_DIRECTORY/energy-<command>-<device>.state under
          * systemd, else not kept); "none" = not kept. Used by monitor and bridge. */
         char energy_file[BL_CONFIG_STR];

@@ -771,7 +771,7 @@ static int start(struct monitor *m)
     to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
     struct bl_comply_opts co = {.keepalive_missing_us =
-                                    (int64_t)(m->cfg.monitor.keepalive_missing * S_US)};
+                                    (int64_t)(m->cfg.monitor.ka_missing * S_US)};
     bl_comply_init(&m->comply, &co);
     /* a step longer than stale_after (the link was silent) is not integrated */
     app__energy_open(&m->energy, &m->cfg, "monitor", m->cfg.monitor.stale_after);

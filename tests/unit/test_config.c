@@ -65,7 +65,7 @@ static void defaults(void **state)
     assert_string_equal(c.http.listen, "");
     assert_true(c.monitor.stale_after == 5.0);
     assert_true(c.monitor.down_after == 30.0);
-    assert_true(c.monitor.keepalive_missing == 10.0);
+    assert_true(c.monitor.ka_missing == 10.0);
     assert_true(c.monitor.conflict_window == 1.5);
     assert_false(c.monitor.json);
     assert_true(c.monitor.duration == 0.0);
