@@ -11,6 +11,10 @@ of the calls, a lost frame or two in 20 %); runs `batlink diagnose --json` on ea
 the top cause finding names the cause (either one for two-cause calls). Prints the figure per
 cause and overall; exit 1 below --min (default 0.90).
 
+The figure is circular: the captures are batlink's own simulations, made from the same
+assumptions about each cause that the analyser looks for. It is an upper bound, not a field
+figure; only real service calls (`diagnose --log`, `--summary`) measure the field yield.
+
 usage: diag_yield.py --batlink PATH [--calls 200] [--seed 4] [--min 0.90] [--keep DIR]
 """
 import argparse
@@ -135,6 +139,8 @@ def main():
         if a.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     total = sum(p[0] for p in per.values())
+    print("yield on batlink's own simulated captures (the simulator and the analyser share their")
+    print("assumptions): an upper bound, not a field figure")
     print("cause                    right / calls")
     for c in CAUSES:
         r, n = per[c]

@@ -45,6 +45,7 @@ struct bl_config {
         double stale_after;     /**< [monitor] stale_after = 5 */
         double down_after;      /**< [monitor] down_after = 30 (alias dead_after) */
         double conflict_window; /**< [monitor] conflict_window = 1.5 */
+        double ka_missing;      /**< [monitor] keepalive_missing = 10 */
         bool json;              /**< [monitor] json = false */
         double duration;        /**< [monitor] duration = 0 (run until stopped) */
         char log_level[8];      /**< [monitor] log_level = "warn" */

@@ -300,6 +300,14 @@ void bl_profile_apply_stop(const struct bl_profile *p, struct bl_battery *st, un
 const struct bl_msg_desc *bl_profile_keepalive(const struct bl_profile *p);
 
 /**
+ * Whether every inverter of `p`'s family sends its keep-alive or poll: true when `p` has a
+ * BL_MSG_KEEPALIVE message without BL_MSG_SOME_SEND_NONE (Pylon HV 0x4200, BYD HVS 0x151: the
+ * battery only answers what the inverter asks), false when it has none, `p` is NULL, or some
+ * inverters of the family send none (Pylon LV 0x305, can-profiles.md 1.8). O(messages).
+ */
+bool bl_profile_keepalive_always(const struct bl_profile *p);
+
+/**
  * The inverter keep-alives of every profile of the registry, for the tracker
  * (bl_tracker_opts.keepalive): one per distinct id and width, in registry order (so the first
  * profile with an id names it). Returns how many were written (at most max).

@@ -24,6 +24,10 @@ struct bl_term_view {
                             NULL */
     bl_us now;         /**< monotonic time, for ages */
     int64_t wall_us;   /**< wall time shown in the title */
+    /** the inverter compliance alarms (comply.h; the tracker's link has none): bit k = enum
+     * bl_comply_kind k active, and the keep-alive's enum bl_comply_ka (0 = not judged) */
+    uint32_t inverter_problems;
+    uint8_t inverter_keepalive;
 };
 
 /** A buffer this large always holds the whole view (80 columns, up to 32 ids). */

@@ -35,6 +35,8 @@ struct bl_link {
     /* filled by monitor from the inverter compliance checks (comply.h), published as
      * link.inverter_problems: bit k = enum bl_comply_kind k violated now */
     uint32_t inverter_problems;
+    /* ... and link.inverter_heartbeat.status: enum bl_comply_ka, 0 = not judged (not shown) */
+    uint8_t inverter_keepalive;
 };
 
 /** "up", "stale", "down" (never NULL; "?" for values out of range). */

@@ -156,6 +156,7 @@ static struct bl_link link_view(const struct monitor *m, bl_us now)
                        : m->finished      ? m->frame_wall
                                           : m->frame_wall + (now - m->frame_mono));
     l.inverter_problems = bl_comply_active(&c);
+    l.inverter_keepalive = (uint8_t)bl_comply_keepalive_status(&c);
     return l;
 }
 
@@ -294,6 +295,11 @@ static void track_frame(struct monitor *m, const struct bl_frame *f)
     /* inverter compliance on the frames' own clock (a replayed capture keeps its grace times):
      * the state after each applied frame, the keep-alive when the tracker has just seen one */
     int64_t ft = f->ts_us > 0 ? f->ts_us : now;
+    /* the battery's profile says whether its inverters always send a keep-alive (auto: once
+     * recognised) */
+    bl_comply_profile(&m->comply, !m->autop                           ? m->profile
+                                  : m->rec.status != BL_RECOG_UNKNOWN ? m->rec.profile
+                                                                      : NULL);
     if (n.kind == BL_TRACK_APPLIED) bl_comply_battery(&m->comply, &m->tracker.state, ft);
     if (m->tracker.link.heartbeat_seen && m->tracker.link.heartbeat_last_us == now) {
         /* judged against the period of the profile in use (its table's keep-alive) */
@@ -391,6 +397,9 @@ static void render(struct monitor *m, bl_us now, bool final)
         .now = now,
         .wall_us = state_wall(m, now, false),
     };
+    struct bl_link lv = link_view(m, now); /* the compliance alarms */
+    v.inverter_problems = lv.inverter_problems;
+    v.inverter_keepalive = lv.inverter_keepalive;
     switch (m->view) {
     case VIEW_JSON: {
         if (!m->dirty && !m->link_changed && !final) return;
@@ -761,7 +770,9 @@ static int start(struct monitor *m)
     /* every profile's inverter keep-alive: the state names the inverter family it sees */
     to.n_keepalive = (unsigned)bl_profile_keepalives(to.keepalive, BL_TRACKER_MAX_KEEPALIVES);
     bl_tracker_init(&m->tracker, &to, now);
-    bl_comply_init(&m->comply, NULL);
+    struct bl_comply_opts co = {.keepalive_missing_us =
+                                    (int64_t)(m->cfg.monitor.ka_missing * S_US)};
+    bl_comply_init(&m->comply, &co);
     /* a step longer than stale_after (the link was silent) is not integrated */
     app__energy_open(&m->energy, &m->cfg, "monitor", m->cfg.monitor.stale_after);
     app__energy_seed(&m->energy, &m->tracker.state, now);

@@ -100,6 +100,10 @@ static const struct key keys[] = {
         "link is down after this long without a battery frame (seconds); alias dead_after"),
     NUM("monitor", "conflict_window", monitor.conflict_window, 0.01, 60, "1.5",
         "an id flipping A-B-A within this span has two senders (seconds)"),
+    NUM("monitor", "keepalive_missing", monitor.ka_missing, 1, 3600, "10",
+        "(monitor) battery frames of a recognised profile for this long without the inverter's "
+        "keep-alive or poll: inverter_keepalive_missing where every inverter of the family sends "
+        "one, information only where some send none (seconds)"),
     BOOL("monitor", "json", monitor.json, "false",
          "print one JSON state object per update instead of the terminal view"),
     NUM("monitor", "duration", monitor.duration, 0, 1e9, "0",

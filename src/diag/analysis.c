@@ -372,6 +372,8 @@ void bl_analysis_frame(struct bl_analysis *a, const struct bl_frame *f)
 {
     a->frames++;
     (void)bl_recog_feed(&a->recog, f);
+    /* the battery's family says whether its inverters always send a keep-alive (comply.h) */
+    if (a->recog.status == BL_RECOG_SURE) bl_comply_profile(&a->comply, a->recog.profile);
     int64_t now = f->ts_us;
     if (a->frames == 1) {
         a->first_us = a->last_us = now;

@@ -7,13 +7,17 @@
  * enable flag (0x35C) is off or the limit is 0 A. A full- or force-charge request (0x35C bits 3,
  * 4/5; can-profiles.md 1.3) is ignored when no charge current above idle_ma flows within
  * request_window_us while charging is allowed. The keep-alive is lost when it was seen and then
- * nothing came for keepalive_lost_us; an inverter family that sends none is not judged here
- * (never seen = never lost). */
+ * nothing came for keepalive_lost_us. It is missing when the battery's profile is known, battery
+ * states came for keepalive_missing_us and no keep-alive was ever seen, on a family whose
+ * inverters always send one (the profile table: BL_MSG_KEEPALIVE without BL_MSG_SOME_SEND_NONE);
+ * where some inverters of the family send none (Pylon LV 0x305, can-profiles.md 1.8) that is
+ * information (BL_COMPLY_KA_NOT_SENT), never a problem. */
 #include <stdio.h>
 #include <string.h>
 
 #include "batlink/comply.h"
 #include "batlink/diag.h"
+#include "batlink/profile.h"
 #include "diag/diag_int.h"
 
 static const struct {
@@ -30,7 +34,20 @@ static const struct {
                                    "Inverter ignores a charge request"},
     [BL_COMPLY_KEEPALIVE_LOST] = {"inverter_keepalive_lost", "Inverter keep-alive lost"},
     [BL_COMPLY_KEEPALIVE_LATE] = {"inverter_keepalive_late", "Inverter keep-alive late"},
+    [BL_COMPLY_KEEPALIVE_MISSING] = {"inverter_keepalive_missing", "Inverter keep-alive missing"},
 };
+
+static const char *const ka_names[BL_COMPLY_KA__COUNT] = {
+    [BL_COMPLY_KA_UNKNOWN] = "unknown",
+    [BL_COMPLY_KA_SEEN] = "seen",
+    [BL_COMPLY_KA_MISSING] = "missing",
+    [BL_COMPLY_KA_NOT_SENT] = "not_sent",
+};
+
+const char *bl_comply_ka_name(enum bl_comply_ka s)
+{
+    return (unsigned)s < BL_COMPLY_KA__COUNT ? ka_names[s] : "?";
+}
 
 const char *bl_comply_code(enum bl_comply_kind k)
 {
@@ -52,6 +69,25 @@ void bl_comply_init(struct bl_comply *c, const struct bl_comply_opts *opt)
     if (c->opt.grace_us <= 0) c->opt.grace_us = 10 * 1000000LL;
     if (c->opt.request_window_us <= 0) c->opt.request_window_us = 600 * 1000000LL;
     if (c->opt.keepalive_lost_us <= 0) c->opt.keepalive_lost_us = 10 * 1000000LL;
+    if (c->opt.keepalive_missing_us <= 0) c->opt.keepalive_missing_us = 10 * 1000000LL;
+}
+
+void bl_comply_profile(struct bl_comply *c, const struct bl_profile *p)
+{
+    if (p == c->profile) return;
+    c->profile = p;
+    c->keepalive_family = bl_profile_keepalive(p) != NULL;
+    c->keepalive_always = bl_profile_keepalive_always(p);
+    c->keepalive_absent = false;
+    c->batt_first_us = c->batt_last_us = 0; /* the grace restarts */
+    c->rec[BL_COMPLY_KEEPALIVE_MISSING].active = false;
+}
+
+enum bl_comply_ka bl_comply_keepalive_status(const struct bl_comply *c)
+{
+    if (c->keepalive_seen) return BL_COMPLY_KA_SEEN;
+    if (!c->keepalive_absent) return BL_COMPLY_KA_UNKNOWN;
+    return c->keepalive_always ? BL_COMPLY_KA_MISSING : BL_COMPLY_KA_NOT_SENT;
 }
 
 /* time since the last call goes to every active kind (gaps longer than the grace are capped:
@@ -107,6 +143,10 @@ static bool flag(const struct bl_battery *b, enum bl_field f)
 void bl_comply_battery(struct bl_comply *c, const struct bl_battery *b, int64_t now)
 {
     account(c, now);
+    if (c->profile != NULL) { /* battery frames decode: the keep-alive's grace runs */
+        if (c->batt_first_us == 0) c->batt_first_us = now;
+        if (now > c->batt_last_us) c->batt_last_us = now;
+    }
     if (!bl_battery_known(b, BL_F_CURRENT)) return;
     int32_t i = b->v[BL_F_CURRENT];
     bool ccl_k = bl_battery_known(b, BL_F_CHARGE_CURRENT_LIMIT);
@@ -155,6 +195,8 @@ void bl_comply_keepalive(struct bl_comply *c, int64_t now)
     c->keepalives++;
     c->rec[BL_COMPLY_KEEPALIVE_LOST].active = false;
     c->rec[BL_COMPLY_KEEPALIVE_LATE].active = false;
+    c->rec[BL_COMPLY_KEEPALIVE_MISSING].active = false;
+    c->keepalive_absent = false;
 }
 
 void bl_comply_keepalive_period(struct bl_comply *c, int64_t period_us)
@@ -174,6 +216,11 @@ void bl_comply_tick(struct bl_comply *c, int64_t now)
     if (c->keepalive_seen && c->keepalive_period_us > 0 &&
         now - c->keepalive_last_us > 2 * c->keepalive_period_us)
         activate(&c->rec[BL_COMPLY_KEEPALIVE_LATE], now);
+    if (!c->keepalive_seen && c->keepalive_family && c->batt_first_us != 0 &&
+        c->batt_last_us - c->batt_first_us >= c->opt.keepalive_missing_us) {
+        c->keepalive_absent = true;
+        if (c->keepalive_always) activate(&c->rec[BL_COMPLY_KEEPALIVE_MISSING], now);
+    }
 }
 
 uint32_t bl_comply_active(const struct bl_comply *c)
@@ -200,7 +247,9 @@ static double at_s(const struct bl_analysis *a, int64_t t)
  * battery's protection is being overridden), warn for an ignored request. They are observations
  * of the inverter's behaviour: cause findings with a fixed likelihood of 0.9 (what remains is a
  * current sensor offset or a decoder scale). The keep-alive (lost, late) is judged by the timing
- * findings (no_inverter_heartbeat, late_inverter_heartbeat). */
+ * findings (no_inverter_heartbeat, late_inverter_heartbeat); a keep-alive missing on a family
+ * whose inverters always send one (Pylon HV, BYD HVS, which the timing findings do not judge) is
+ * a no_inverter_heartbeat finding made here, the symptom the cause layer reads. */
 void diag__comply_findings(struct bl_analysis *a)
 {
     const struct bl_comply *c = &a->comply;
@@ -274,8 +323,27 @@ void diag__comply_findings(struct bl_analysis *a)
             break;
         case BL_COMPLY_KEEPALIVE_LOST:
         case BL_COMPLY_KEEPALIVE_LATE:
+        case BL_COMPLY_KEEPALIVE_MISSING:
         case BL_COMPLY__COUNT:
             break;
         }
     }
+    const struct bl_comply_rec *r = &c->rec[BL_COMPLY_KEEPALIVE_MISSING];
+    const struct bl_msg_desc *ka = bl_profile_keepalive(c->profile);
+    if (r->episodes == 0 || ka == NULL || bl_analysis_get(a, "no_inverter_heartbeat") != NULL)
+        return;
+    f = diag__add(a, "no_inverter_heartbeat", BL_SEV_WARN, 1,
+                  "Check the inverter's battery type (it must be the battery's CAN protocol) and "
+                  "that the inverter end of the cable is on its BMS/CAN port; a battery that only "
+                  "answers polls is silent without them.");
+    if (f == NULL) return;
+    snprintf(f->message, sizeof f->message,
+             "No inverter keep-alive (0x%0*X): the inverter is not talking to the battery or is "
+             "set to another battery type.",
+             ka->ext ? 8 : 3, (unsigned)ka->id);
+    snprintf(f->evidence, sizeof f->evidence,
+             "%s battery frames over %.1f s (grace %.0f s), no 0x%0*X (%s) from the inverter; "
+             "every inverter of this family sends it",
+             c->profile->name, sec(c->batt_last_us - c->batt_first_us),
+             sec(c->opt.keepalive_missing_us), ka->ext ? 8 : 3, (unsigned)ka->id, ka->name);
 }

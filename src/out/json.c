@@ -121,6 +121,11 @@ static bool add_link(cJSON *o, const struct bl_link *l, bl_us now)
     if (l->heartbeat_seen && l->heartbeat_period_us > 0 &&
         !add_seconds(hb, "period_s", l->heartbeat_period_us))
         return false;
+    /* judged against the battery's profile (comply.h): "not_sent" is information only */
+    if (l->inverter_keepalive != 0 &&
+        cJSON_AddStringToObject(
+            hb, "status", bl_comply_ka_name((enum bl_comply_ka)l->inverter_keepalive)) == NULL)
+        return false;
     return true;
 }
 

@@ -179,7 +179,8 @@ static void link_metrics(struct out *o, const struct bl_link *l, const char *dev
     }
     meta(o, "batlink_inverter_problem", "gauge",
          "1 while the inverter does not honour the battery (over a limit, charging or "
-         "discharging while disabled, a charge request ignored, keep-alive lost).");
+         "discharging while disabled, a charge request ignored, keep-alive lost, late or "
+         "missing).");
     for (unsigned k = 0; k < BL_COMPLY__COUNT; k++) {
         sample_start(o, "batlink_inverter_problem", dev);
         put(o, ",");
@@ -203,6 +204,18 @@ static void link_metrics(struct out *o, const struct bl_link *l, const char *dev
         sample_start(o, "batlink_inverter_heartbeat_period_seconds", dev);
         put(o, "} ");
         put_seconds(o, l->heartbeat_period_us);
+    }
+    if (l->inverter_keepalive != 0) { /* judged against the battery's profile (comply.h) */
+        meta(o, "batlink_inverter_heartbeat_status", "gauge",
+             "1 for the keep-alive's status: seen, missing (the family always sends one: a "
+             "problem), not_sent (some inverters of the family send none: information), "
+             "unknown.");
+        for (unsigned k = 0; k < BL_COMPLY_KA__COUNT; k++) {
+            sample_start(o, "batlink_inverter_heartbeat_status", dev);
+            put(o, ",");
+            put_label(o, "status", bl_comply_ka_name((enum bl_comply_ka)k));
+            put(o, "} %d\n", l->inverter_keepalive == k ? 1 : 0);
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "batlink/comply.h"
 #include "batlink/term.h"
 
 #define EL "\x1b[K\n" /* clear to end of line, newline */
@@ -162,7 +163,11 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
     put(&o, " %-10s ", "Inverter");
     /* the keep-alive family the profiles name ("pylontech-0x305"), not a fixed id */
     const char *ka = b->inverter != NULL ? b->inverter : "keep-alive";
-    if (!l->heartbeat_seen)
+    if (!l->heartbeat_seen && v->inverter_keepalive == BL_COMPLY_KA_MISSING)
+        put(&o, "no keep-alive seen: missing (every inverter of this family sends one)");
+    else if (!l->heartbeat_seen && v->inverter_keepalive == BL_COMPLY_KA_NOT_SENT)
+        put(&o, "no keep-alive seen (some inverters of this family send none: information)");
+    else if (!l->heartbeat_seen)
         put(&o, "no keep-alive seen");
     else if (l->heartbeat_period_us > 0)
         put(&o, "%s every %.2f s, last %.1f s ago", ka, secs(l->heartbeat_period_us),
@@ -170,6 +175,13 @@ size_t bl_term_render(char *buf, size_t n, const struct bl_term_view *v)
     else
         put(&o, "%s seen %.1f s ago", ka, secs(v->now - l->heartbeat_last_us));
     put(&o, EL);
+    uint32_t ip = v->inverter_problems | l->inverter_problems;
+    if (ip != 0) {
+        put(&o, " %-10s", "Inv. alarm");
+        for (unsigned k = 0; k < BL_COMPLY__COUNT; k++)
+            if ((ip >> k) & 1u) put(&o, " %s", bl_comply_code((enum bl_comply_kind)k));
+        put(&o, EL);
+    }
     if (l->conflicts > 0 || l->implausible > 0 || l->unknown > 0) {
         put(&o, " %-10s conflicts %llu%s  implausible %llu  unknown ids %llu", "Problems",
             (unsigned long long)l->conflicts,
@@ -220,6 +232,15 @@ size_t bl_term_summary(char *buf, size_t n, const struct bl_term_view *v)
         for (unsigned i = 0; i < 32; i++)
             if (((uint32_t)b->v[BL_F_WARNINGS] >> i) & 1u) {
                 put(&o, "%s%s", first ? "" : ",", bl_warning_name(i) ? bl_warning_name(i) : "?");
+                first = false;
+            }
+    }
+    if (v->inverter_problems != 0) {
+        put(&o, " inverter_problems=");
+        bool first = true;
+        for (unsigned k = 0; k < BL_COMPLY__COUNT; k++)
+            if ((v->inverter_problems >> k) & 1u) {
+                put(&o, "%s%s", first ? "" : ",", bl_comply_code((enum bl_comply_kind)k));
                 first = false;
             }
     }

@@ -34,6 +34,12 @@ const struct bl_msg_desc *bl_profile_keepalive(const struct bl_profile *p)
     return NULL;
 }
 
+bool bl_profile_keepalive_always(const struct bl_profile *p)
+{
+    const struct bl_msg_desc *k = bl_profile_keepalive(p);
+    return k != NULL && !(k->flags & BL_MSG_SOME_SEND_NONE);
+}
+
 /* ---- bit access: the frame's first len bytes as one little-endian 64-bit word; a big-endian
  * row is the same bytes read high byte first (rows are byte-aligned, profile.h) ---- */
 

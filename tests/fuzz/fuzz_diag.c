@@ -57,6 +57,7 @@ static const char *const codes[] = {
     "inverter_ignores_charge_request",
     "inverter_keepalive_late",
     "inverter_keepalive_lost",
+    "inverter_keepalive_missing",
     "profile_mismatch",
 };
 

@@ -71,9 +71,9 @@ EXPECTED["conflicting_senders"] = ("binary_sensor", "problem", None, None)
 for k in ("inverter_exceeds_discharge_limit", "inverter_exceeds_charge_limit",
           "inverter_charges_when_disabled", "inverter_discharges_when_disabled",
           "inverter_ignores_charge_request", "inverter_keepalive_lost",
-          "inverter_keepalive_late"):
+          "inverter_keepalive_late", "inverter_keepalive_missing"):
     EXPECTED[k] = ("binary_sensor", "problem", None, None)
-N_CONFIGS = 63
+N_CONFIGS = 64
 assert len(EXPECTED) == N_CONFIGS
 
 CAPTURE = ["set soc_pct 26", "set soh_pct 100", "set voltage_v 48.98", "set current_a 0",

@@ -65,6 +65,7 @@ static void defaults(void **state)
     assert_string_equal(c.http.listen, "");
     assert_true(c.monitor.stale_after == 5.0);
     assert_true(c.monitor.down_after == 30.0);
+    assert_true(c.monitor.ka_missing == 10.0);
     assert_true(c.monitor.conflict_window == 1.5);
     assert_false(c.monitor.json);
     assert_true(c.monitor.duration == 0.0);
@@ -250,8 +251,8 @@ static void shipped_file_documents_every_key(void **state)
      * inputs, coordinate, coordinate_threshold, coordinate_release, coordinate_engage,
      * coordinate_hold, grid_no_charge, grid_power_topic, _json_path, _unit,
      * other_inverter_battery_power_topic, _json_path, _unit, topic_timeout + [monitor]
-     * on_link_down, on_link_up */
-    assert_int_equal(count, 63);
+     * on_link_down, on_link_up + [monitor] keepalive_missing */
+    assert_int_equal(count, 64);
 }
 
 /* The limit controller's keys share [limits]: the shipped file documents each with its default

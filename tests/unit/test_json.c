@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "batlink/comply.h"
 #include "batlink/json.h"
 
 #define NOW  1000000000         /* monotonic us */
@@ -214,6 +215,32 @@ static void link_conflict_ids(void **st)
     free(s);
 }
 
+/* the keep-alive never came (comply.h): the problem in link.inverter_problems and the status in
+ * link.inverter_heartbeat; "not_sent" (a family where some inverters send none) is no problem */
+static void keepalive_missing_and_not_sent(void **st)
+{
+    (void)st;
+    struct bl_battery b;
+    struct bl_link l;
+    bl_battery_init(&b);
+    memset(&l, 0, sizeof l);
+    l.state = BL_LINK_UP;
+    l.inverter_problems = 1u << BL_COMPLY_KEEPALIVE_MISSING;
+    l.inverter_keepalive = BL_COMPLY_KA_MISSING;
+    char *s = print(&b, &l, NULL);
+    assert_string_equal(s, "{\"ts\":1700000000.250000,\"link\":{\"state\":\"up\",\"frames\":0,"
+                           "\"errors\":0,\"conflicts\":0,\"last_frame_age_s\":null,"
+                           "\"inverter_problems\":[\"inverter_keepalive_missing\"],"
+                           "\"inverter_heartbeat\":{\"seen\":false,\"status\":\"missing\"}}}");
+    free(s);
+    l.inverter_problems = 0;
+    l.inverter_keepalive = BL_COMPLY_KA_NOT_SENT;
+    s = print(&b, &l, NULL);
+    assert_non_null(strstr(s, "\"inverter_heartbeat\":{\"seen\":false,\"status\":\"not_sent\"}"));
+    assert_null(strstr(s, "inverter_problems"));
+    free(s);
+}
+
 /* a stored power value (from a decoder) wins over the derived one; keys appear only when known */
 static void known_power_kept_and_forget(void **st)
 {
@@ -260,6 +287,7 @@ int main(void)
         cmocka_unit_test(manufacturer_sanitised),
         cmocka_unit_test(link_before_first_frame),
         cmocka_unit_test(link_conflict_ids),
+        cmocka_unit_test(keepalive_missing_and_not_sent),
         cmocka_unit_test(known_power_kept_and_forget),
         cmocka_unit_test(timestamps_exact),
     };

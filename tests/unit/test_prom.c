@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "batlink/comply.h"
 #include "batlink/prom.h"
 
 #define NOW 1000000000
@@ -194,6 +195,32 @@ static void link_and_counters_exact(void **st)
     }
 }
 
+/* the keep-alive never came: the problem series and the status (absent while not judged) */
+static void keepalive_missing_series(void **st)
+{
+    (void)st;
+    struct bl_link l;
+    memset(&l, 0, sizeof l);
+    l.state = BL_LINK_UP;
+    l.last_frame_us = NOW - 1000;
+    struct bl_prom_input in = {.link = &l, .device = "house", .now = NOW};
+    bl_prom_write(text, sizeof text, &in);
+    assert_null(strstr(text, "batlink_inverter_heartbeat_status"));
+    l.inverter_problems = 1u << BL_COMPLY_KEEPALIVE_MISSING;
+    l.inverter_keepalive = BL_COMPLY_KA_MISSING;
+    bl_prom_write(text, sizeof text, &in);
+    check_format(text);
+    static const char *const want[] = {
+        "batlink_inverter_problem{battery=\"house\",kind=\"inverter_keepalive_missing\"} 1",
+        "batlink_inverter_problem{battery=\"house\",kind=\"inverter_keepalive_lost\"} 0",
+        "batlink_inverter_heartbeat_status{battery=\"house\",status=\"missing\"} 1",
+        "batlink_inverter_heartbeat_status{battery=\"house\",status=\"not_sent\"} 0",
+        "batlink_inverter_heartbeat_status{battery=\"house\",status=\"seen\"} 0",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!has_line(text, want[i])) fail_msg("missing line: %s\n---\n%s", want[i], text);
+}
+
 /* label values escape backslash, double quote and newline */
 static void label_escaping(void **st)
 {
@@ -282,10 +309,15 @@ static void site_label_on_every_sample(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(battery_samples), cmocka_unit_test(implausible_flagged),
-        cmocka_unit_test(power_derived),   cmocka_unit_test(link_and_counters_exact),
-        cmocka_unit_test(label_escaping),  cmocka_unit_test(truncation),
-        cmocka_unit_test(energy_counters), cmocka_unit_test(site_label_on_every_sample),
+        cmocka_unit_test(battery_samples),
+        cmocka_unit_test(implausible_flagged),
+        cmocka_unit_test(power_derived),
+        cmocka_unit_test(link_and_counters_exact),
+        cmocka_unit_test(label_escaping),
+        cmocka_unit_test(truncation),
+        cmocka_unit_test(energy_counters),
+        cmocka_unit_test(site_label_on_every_sample),
+        cmocka_unit_test(keepalive_missing_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
