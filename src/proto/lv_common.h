@@ -27,7 +27,8 @@ extern const struct bl_signal_desc bl_lv_rows_35a[];
 int bl_lv_plausibility(const struct bl_battery *st);
 
 /* Row and message shorthands for the Pylon-set tables (designated initializers: members left out
- * are 0, i.e. little-endian without offset). */
+ * are 0, i.e. little-endian without offset). The pylontech-hv and byd-hvs tables use LV_BIT,
+ * LV_ASCII and LV_ROWS too (their number rows have an offset or big-endian order: own NUM). */
 #define LV_NUM(name_, start_, len_, sgn_, factor_, dec_, unit_, field_, cm_)                       \
     {                                                                                              \
         .name = name_, .start = start_, .len = len_, .is_signed = sgn_, .factor = factor_,         \
