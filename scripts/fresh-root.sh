@@ -16,19 +16,15 @@
 # as a tarball in $BL_ROOT_CACHE (default /var/cache/batlink/rootfs), one per suite and variant,
 # and rebuilt when it is older than $BL_ROOT_MAX_AGE days (default 7). Downloaded packages are
 # kept between runs: the host's own apt archive is shared when the host runs the same Debian
-# release, otherwise $BL_ROOT_CACHE/apt-<suite> ($BL_ROOT_DEBS overrides both). Mounts live in a private mount namespace and go
-# away with it; the temporary root is removed on every exit.
+# release, otherwise $BL_ROOT_CACHE/apt-<suite> ($BL_ROOT_DEBS overrides both); all of this is
+# scripts/lib/rootfs.sh, shared with scripts/package-install-test.sh. Mounts live in a private
+# mount namespace and go away with it; the temporary root is removed on every exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-suite=${BL_ROOT_SUITE:-bookworm}
-variant=${BL_ROOT_VARIANT:-minbase}
-mirror=${BL_ROOT_MIRROR:-http://deb.debian.org/debian}
-security=${BL_ROOT_SECURITY:-http://deb.debian.org/debian-security}
-cache=${BL_ROOT_CACHE:-/var/cache/batlink/rootfs}
-max_age=${BL_ROOT_MAX_AGE:-7}
-limit=${BL_ROOT_TIMEOUT:-900}
+# shellcheck source=scripts/lib/rootfs.sh
+. scripts/lib/rootfs.sh
 rev=${1:-}
 
 say() { echo "fresh-root: $*" >&2; }
@@ -61,57 +57,15 @@ if [[ -z "$cmd" ]]; then
     exit 1
 fi
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
 # -- the base root, cached ------------------------------------------------------------------
-mkdir -p "$cache"
-base=$cache/$suite-$variant.tar
 t0=$(now)
-(
-    flock 9
-    if [[ -f "$base" ]] && [[ -z $(find "$base" -mtime +"$max_age") ]]; then
-        exit 0
-    fi
-    say "creating the base root $base (mmdebstrap --variant=$variant $suite)"
-    # Package lists are kept so the `apt-get update` of the command fetches only what changed.
-    rm -rf --one-file-system "$base.new"
-    mmdebstrap --quiet --format=tar --variant="$variant" --skip=cleanup/apt/lists "$suite" "$base.new" \
-        "deb $mirror $suite main" "deb $mirror $suite-updates main" \
-        "deb $security $suite-security main"
-    mv -f "$base.new" "$base"
-) 9>"$cache/.lock"
+rootfs_base
 say "base root ready ($(since "$t0") s)"
-
 # Downloaded packages are shared between runs.
-host_codename=$( (. /etc/os-release && echo "${VERSION_CODENAME:-}") 2>/dev/null || true)
-if [[ -n "${BL_ROOT_DEBS:-}" ]]; then
-    debs=$BL_ROOT_DEBS
-    mkdir -p "$debs/partial"
-elif [[ "$host_codename" == "$suite" && -d /var/cache/apt/archives/partial ]]; then
-    debs=/var/cache/apt/archives
-else
-    debs=$cache/apt-$suite
-    mkdir -p "$debs/partial"
-fi
+rootfs_debs
 
 # -- a fresh root with a copy of the tree ----------------------------------------------------
-work=$(mktemp -d /var/tmp/batlink-fresh-root.XXXXXX)
-child=
-cleanup() {
-    # Stop the command if it still runs (its namespaces, and so its mounts, end with it), then
-    # remove the root; --one-file-system guards against deleting through a leftover mount.
-    if [[ -n "$child" ]]; then
-        kill -TERM "$child" 2>/dev/null || true
-        wait "$child" 2>/dev/null || true
-    fi
-    rm -rf --one-file-system "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
-root=$work/root
-mkdir "$root"
+rootfs_work batlink-fresh-root
 t1=$(now)
 tar -C "$root" -xf "$base"
 mkdir -p "$root/root/batlink"

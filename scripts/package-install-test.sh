@@ -16,27 +16,22 @@
 #   scripts/package-install-test.sh OUTDIR/batlink_VERSION_amd64.deb
 #
 # Exit status: 0 ok, 1 failed, 77 skipped (not root, no mmdebstrap). The base root is the one
-# scripts/fresh-root.sh caches (same file, lock and mmdebstrap command: $BL_ROOT_CACHE, default
-# /var/cache/batlink/rootfs/bookworm-minbase.tar, rebuilt after $BL_ROOT_MAX_AGE days); downloaded
-# packages are shared with the host's apt archive (the same Debian release).
+# scripts/fresh-root.sh caches, made by the same code (scripts/lib/rootfs.sh: $BL_ROOT_CACHE,
+# default /var/cache/batlink/rootfs/bookworm-minbase.tar, rebuilt after $BL_ROOT_MAX_AGE days);
+# downloaded packages are shared with the host's apt archive (the same Debian release) or kept in
+# $BL_ROOT_DEBS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
 say() { echo "package-install-test: $*" >&2; }
+# shellcheck source=scripts/lib/rootfs.sh
+. scripts/lib/rootfs.sh
 if (($# != 1)) || [[ ! -f "$1" ]]; then
     echo "usage: $0 PACKAGE.deb" >&2
     exit 2
 fi
 deb=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-
-suite=${BL_ROOT_SUITE:-bookworm}
-variant=${BL_ROOT_VARIANT:-minbase}
-mirror=${BL_ROOT_MIRROR:-http://deb.debian.org/debian}
-security=${BL_ROOT_SECURITY:-http://deb.debian.org/debian-security}
-cache=${BL_ROOT_CACHE:-/var/cache/batlink/rootfs}
-max_age=${BL_ROOT_MAX_AGE:-7}
-limit=${BL_ROOT_TIMEOUT:-900}
 
 if [[ $(id -u) -ne 0 ]]; then
     say "SKIPPED: needs root (chroot, mounts)"
@@ -48,47 +43,11 @@ done
 [[ "$(dpkg-deb -f "$deb" Architecture)" == "$(dpkg --print-architecture)" ]] ||
     { say "SKIPPED: $deb is not for this machine's architecture"; exit 77; }
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-# -- the base root, cached (as scripts/fresh-root.sh makes it) ------------------------------------
-mkdir -p "$cache"
-base=$cache/$suite-$variant.tar
+# -- the base root, cached (shared with scripts/fresh-root.sh) -----------------------------------
 t0=$(now)
-(
-    flock 9
-    if [[ -f "$base" ]] && [[ -z $(find "$base" -mtime +"$max_age") ]]; then
-        exit 0
-    fi
-    say "creating the base root $base (mmdebstrap --variant=$variant $suite)"
-    rm -rf --one-file-system "$base.new"
-    mmdebstrap --quiet --format=tar --variant="$variant" --skip=cleanup/apt/lists "$suite" "$base.new" \
-        "deb $mirror $suite main" "deb $mirror $suite-updates main" \
-        "deb $security $suite-security main"
-    mv -f "$base.new" "$base"
-) 9>"$cache/.lock"
-host_codename=$( (. /etc/os-release && echo "${VERSION_CODENAME:-}") 2>/dev/null || true)
-if [[ "$host_codename" == "$suite" && -d /var/cache/apt/archives/partial ]]; then
-    debs=/var/cache/apt/archives
-else
-    debs=$cache/apt-$suite
-    mkdir -p "$debs/partial"
-fi
-
-work=$(mktemp -d /var/tmp/batlink-pkg-root.XXXXXX)
-child=
-cleanup() {
-    if [[ -n "$child" ]]; then
-        kill -TERM "$child" 2>/dev/null || true
-        wait "$child" 2>/dev/null || true
-    fi
-    rm -rf --one-file-system "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
-root=$work/root
-mkdir "$root"
+rootfs_base
+rootfs_debs
+rootfs_work batlink-pkg-root
 tar -C "$root" -xf "$base"
 cp "$deb" "$root/root/"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"

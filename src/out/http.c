@@ -37,9 +37,8 @@
 
 #define HTTP_CONN_LIMIT  32                     /* connections served at once */
 #define HTTP_CONN_SLOTS  (HTTP_CONN_LIMIT + 16) /* libmicrohttpd's limit: room for evicted ones */
-#define HTTP_REQUEST_S   10               /* per request, from accept or the previous answer */
-#define HTTP_REQUEST_MAX 16384            /* bytes of memory per connection (request + headers) */
-#define HTTP_WARN_US     (60 * 1000000LL) /* at most one warning about dropped clients a minute */
+#define HTTP_REQUEST_S   10    /* per request, from accept or the previous answer */
+#define HTTP_REQUEST_MAX 16384 /* bytes of memory per connection (request + headers) */
 
 /* One accepted connection (the socket_context of libmicrohttpd's connection notifier). */
 struct conn {
@@ -88,8 +87,7 @@ struct bl_http {
     unsigned closed_in_run;   /* connections libmicrohttpd closed during the current run() */
     uint64_t dropped_timeout; /* closed: no complete request within HTTP_REQUEST_S */
     uint64_t dropped_evicted; /* closed: evicted by a newer connection at HTTP_CONN_LIMIT */
-    uint64_t warn_dropped;    /* drops since the last warning */
-    bl_us warn_at;            /* when the last warning was logged (0: never) */
+    uint64_t warn_dropped;    /* drops since the last warning shown */
 };
 
 /* ---- address --------------------------------------------------------------------------------- */
@@ -462,8 +460,10 @@ static void dropped(struct bl_http *h, const struct conn *k, bool evicted)
     else
         h->dropped_timeout++;
     h->warn_dropped++;
-    bl_us now = bl_now_mono();
-    if (h->warn_at != 0 && now - h->warn_at < HTTP_WARN_US) return;
+    char key[BL_LOG_KEYLEN];
+    if (snprintf(key, sizeof key, "%s: dropped clients", h->where) < 0)
+        key[0] = '\0'; /* cut: fine */
+    if (!bl_log_allow(key, bl_now_mono())) return;
     char who[INET6_ADDRSTRLEN + 8] = "?";
     const union MHD_ConnectionInfo *ai =
         MHD_get_connection_info(k->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -479,13 +479,12 @@ static void dropped(struct bl_http *h, const struct conn *k, bool evicted)
     bl_logf(BL_LOG_WARN,
             "%s: dropped %llu client connection(s) since the last such message, the latest from "
             "%s (%s); %llu in all had no complete request within %d s, %llu were evicted at the "
-            "limit of %d connections (at most one such message a minute)",
+            "limit of %d connections (at most %d such messages a minute)",
             h->where, (unsigned long long)h->warn_dropped, who,
             evicted ? "evicted by a newer connection" : "no complete request in time",
             (unsigned long long)h->dropped_timeout, HTTP_REQUEST_S,
-            (unsigned long long)h->dropped_evicted, HTTP_CONN_LIMIT);
+            (unsigned long long)h->dropped_evicted, HTTP_CONN_LIMIT, BL_LOG_BURST);
     h->warn_dropped = 0;
-    h->warn_at = now;
 }
 
 /* Shut the socket down: libmicrohttpd reads EOF on its next run and closes the connection itself

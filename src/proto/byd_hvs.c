@@ -17,12 +17,6 @@
         .decimals = dec_, .unit = unit_, .field = field_, .comment = cm_, .order = BL_ORDER_BE,    \
         .name_len = sizeof(name_) - 1                                                              \
     }
-#define ASCII(name_, start_, nbytes_, field_, text_, cm_)                                          \
-    {                                                                                              \
-        .name = name_, .start = start_, .len = (nbytes_)*8, .factor = 1, .unit = "",               \
-        .field = field_, .text = text_, .special = &bl_sp_ascii, .comment = cm_,                   \
-        .name_len = sizeof(name_) - 1                                                              \
-    }
 
 /* 7.1: discharge limit before charge limit (b4-5 / b6-7), unlike the Pylon set. */
 static const struct bl_signal_desc sig_110[] = {
@@ -82,18 +76,18 @@ static const struct bl_signal_desc sig_290[] = {
 };
 static const struct bl_signal_desc sig_2d0[] = {
     NUM("ident_index", 0, 8, false, 1, 0, "", BL_F_NONE, "0"),
-    ASCII("manufacturer", 8, 7, BL_F_MANUFACTURER, "BYD", "ASCII after byte 0, NUL padded"),
+    LV_ASCII("manufacturer", 8, 7, BL_F_MANUFACTURER, "BYD", "ASCII after byte 0, NUL padded"),
 };
 static const struct bl_signal_desc sig_3d0[] = {
     NUM("model_index", 0, 8, false, 1, 0, "", BL_F_NONE, "0..3, one frame each"),
-    ASCII("model_text", 8, 7, BL_F_NONE, "", "7 characters of \"Battery-Box Premium HVS\""),
+    LV_ASCII("model_text", 8, 7, BL_F_NONE, "", "7 characters of \"Battery-Box Premium HVS\""),
 };
 
 /* Inverter -> battery (7.1). */
 static const struct bl_signal_desc sig_151[] = {
     NUM("ident_request", 0, 1, false, 1, 0, "", BL_F_NONE,
         "1 = send the identification frames (7.1)"),
-    ASCII("inverter_brand", 8, 7, BL_F_NONE, "", "b0 = 0: inverter brand (GOODWE, SUNGROW)"),
+    LV_ASCII("inverter_brand", 8, 7, BL_F_NONE, "", "b0 = 0: inverter brand (GOODWE, SUNGROW)"),
 };
 static const struct bl_signal_desc sig_091[] = {
     NUM("inverter_voltage_v", 0, 16, false, 1, 1, "V", BL_F_NONE, "u16 BE 0.1 V (IMPL)"),
@@ -108,7 +102,6 @@ static const struct bl_signal_desc sig_111[] = {
     NUM("inverter_timestamp_low", 16, 16, false, 1, 0, "", BL_F_NONE, "u32 BE, low half (IMPL)"),
 };
 
-#define ROWS(a) .sigs = a, .n_sigs = sizeof a / sizeof a[0]
 #define B2I(id_, name_, flags_, period_)                                                           \
     .id = id_, .name = name_, .dir = BL_DIR_BATTERY_TO_INVERTER, .dlc = 8, .min_len = 8,           \
     .max_len = 8, .flags = (flags_), .period_ms = period_
@@ -119,32 +112,32 @@ static const struct bl_signal_desc sig_111[] = {
 #define CORE (BL_MSG_CYCLE | BL_MSG_REQUIRED | BL_MSG_DISTINCT)
 
 static const struct bl_msg_desc msgs[] = {
-    {B2I(0x110, "limits", CORE, 2000), ROWS(sig_110),
+    {B2I(0x110, "limits", CORE, 2000), LV_ROWS(sig_110),
      .comment = "charge/discharge voltage limits, discharge then charge current limit"},
-    {B2I(0x150, "soc_capacity", CORE, 10000), ROWS(sig_150),
+    {B2I(0x150, "soc_capacity", CORE, 10000), LV_ROWS(sig_150),
      .comment = "SOC, SOH (0.01 %), remaining and full-charge capacity"},
-    {B2I(0x1D0, "measurements", CORE, 10000), ROWS(sig_1d0),
+    {B2I(0x1D0, "measurements", CORE, 10000), LV_ROWS(sig_1d0),
      .comment = "voltage, current, average temperature"},
-    {B2I(0x210, "temperatures", BL_MSG_CYCLE, 10000), ROWS(sig_210),
+    {B2I(0x210, "temperatures", BL_MSG_CYCLE, 10000), LV_ROWS(sig_210),
      .comment = "max and min temperature"},
-    {B2I(0x190, "alarms", BL_MSG_CYCLE, 60000), ROWS(sig_190),
+    {B2I(0x190, "alarms", BL_MSG_CYCLE, 60000), LV_ROWS(sig_190),
      .comment = "alarm bytes, meaning unknown"},
-    {B2I(0x250, "ident_version", BL_MSG_ANSWER, 0), ROWS(sig_250),
+    {B2I(0x250, "ident_version", BL_MSG_ANSWER, 0), LV_ROWS(sig_250),
      .comment = "identification: firmware, capacity (UNVERIFIED)"},
-    {B2I(0x290, "ident_290", BL_MSG_ANSWER, 0), ROWS(sig_290),
+    {B2I(0x290, "ident_290", BL_MSG_ANSWER, 0), LV_ROWS(sig_290),
      .comment = "identification constant (UNVERIFIED)"},
-    {B2I(0x2D0, "ident_maker", BL_MSG_ANSWER, 0), ROWS(sig_2d0),
+    {B2I(0x2D0, "ident_maker", BL_MSG_ANSWER, 0), LV_ROWS(sig_2d0),
      .comment = "identification: 00 + BYD"},
-    {B2I(0x3D0, "ident_model", BL_MSG_ANSWER, 0), ROWS(sig_3d0),
+    {B2I(0x3D0, "ident_model", BL_MSG_ANSWER, 0), LV_ROWS(sig_3d0),
      .comment = "identification: index + 7 characters of the model, 4 frames"},
     /* 7.1 CAP: GoodWe sends 00 "GOODWE" 00, Sungrow 00 "SUNGROW" then 01 00 .. (ident request). */
-    {I2B(0x151, "inverter_ident", BL_MSG_KEEPALIVE | BL_MSG_POLL, 1), ROWS(sig_151),
+    {I2B(0x151, "inverter_ident", BL_MSG_KEEPALIVE | BL_MSG_POLL, 1), LV_ROWS(sig_151),
      .comment = "inverter: b0 bit 0 = identification request, else brand in ASCII"},
-    {I2B(0x091, "inverter_measurements", BL_MSG_OPTIONAL, 6), ROWS(sig_091),
+    {I2B(0x091, "inverter_measurements", BL_MSG_OPTIONAL, 6), LV_ROWS(sig_091),
      .comment = "inverter's own voltage, current, temperature (IMPL)"},
-    {I2B(0x0D1, "inverter_soc", BL_MSG_OPTIONAL, 2), ROWS(sig_0d1),
+    {I2B(0x0D1, "inverter_soc", BL_MSG_OPTIONAL, 2), LV_ROWS(sig_0d1),
      .comment = "SOC as the inverter sees it (IMPL)"},
-    {I2B(0x111, "inverter_time", BL_MSG_OPTIONAL, 4), ROWS(sig_111),
+    {I2B(0x111, "inverter_time", BL_MSG_OPTIONAL, 4), LV_ROWS(sig_111),
      .comment = "inverter timestamp (IMPL)"},
     {I2B(0x191, "inverter_191", BL_MSG_OPTIONAL, 0), .sigs = NULL, .n_sigs = 0,
      .comment = "inverter frame, meaning unknown (GoodWe and Sungrow CAP)"},

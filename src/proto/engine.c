@@ -358,7 +358,8 @@ void bl_profile_apply_stop(const struct bl_profile *p, struct bl_battery *st, un
     if (p->ops != NULL && p->ops->stop != NULL) p->ops->stop(st, what, now);
 }
 
-/* ---- formatting: a bounded writer, hand-rolled for speed (dump prints a million lines) ---- */
+/* ---- formatting: a bounded writer (the DBC file; its numbers come from the dump line writer) ----
+ */
 
 struct wr {
     char *p, *end; /* end = last usable byte (reserved for the NUL) */
@@ -376,19 +377,18 @@ static void put_c(struct wr *w, char c)
     if (w->p < w->end) *w->p++ = c;
 }
 
-/* Copies only whole strings when they fit (the usual case), so that for a literal the length is a
- * constant and memcpy becomes a few moves; a string that does not fit is cut at the buffer end. */
-static inline void put_s(struct wr *w, const char *s)
+/* n bytes of s, cut at the buffer end when they do not fit */
+static void put_n(struct wr *w, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     size_t room = (size_t)(w->end - w->p);
-    if (n <= room) {
-        memcpy(w->p, s, n);
-        w->p += n;
-        return;
-    }
-    memcpy(w->p, s, room);
-    w->p += room;
+    if (n > room) n = room;
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+static void put_s(struct wr *w, const char *s)
+{
+    put_n(w, s, strlen(s));
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
@@ -397,74 +397,6 @@ static const char digits2[201] =
     "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546"
     "4748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293"
     "949596979899";
-/* two digits per step from a table: half the dependent multiply chain of one-digit steps */
-static void put_u64(struct wr *w, uint64_t v)
-{
-    char tmp[24];
-    char *e = tmp + sizeof tmp, *q = e;
-    while (v >= 100u) {
-        unsigned r = (unsigned)(v % 100u);
-        v /= 100u;
-        q -= 2;
-        memcpy(q, digits2 + 2 * r, 2);
-    }
-    if (v >= 10u) {
-        q -= 2;
-        memcpy(q, digits2 + 2 * v, 2);
-    } else {
-        *--q = (char)('0' + (int)v);
-    }
-    size_t n = (size_t)(e - q);
-    if ((size_t)(w->end - w->p) < n) return;
-    memcpy(w->p, q, n);
-    w->p += n;
-}
-
-/* value / 10^dec, exact, trailing zeros of the fraction trimmed ("52.8", "480", "-27.9"). */
-static void put_fixed(struct wr *w, int64_t v, unsigned dec)
-{
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    uint64_t p10 = 1;
-    if (dec > 18) dec = 18; /* tables use 0..3; keeps 10^dec and frac[] in range */
-    uint64_t ip, fp;
-    switch (dec) { /* constant divisors: the compiler multiplies instead of dividing */
-    case 0:
-        ip = u;
-        fp = 0;
-        break;
-    case 1:
-        ip = u / 10u;
-        fp = u % 10u;
-        break;
-    case 2:
-        ip = u / 100u;
-        fp = u % 100u;
-        break;
-    case 3:
-        ip = u / 1000u;
-        fp = u % 1000u;
-        break;
-    default:
-        for (unsigned i = 0; i < dec; i++)
-            p10 *= 10u;
-        ip = u / p10;
-        fp = u % p10;
-    }
-    if (v < 0) put_c(w, '-');
-    put_u64(w, ip);
-    if (fp == 0) return;
-    char frac[20] = {0};
-    unsigned n = dec;
-    for (unsigned i = dec; i > 0; i--) {
-        frac[i - 1] = (char)('0' + (int)(fp % 10u));
-        fp /= 10u;
-    }
-    while (n > 0 && frac[n - 1] == '0')
-        n--;
-    put_c(w, '.');
-    for (unsigned i = 0; i < n; i++)
-        put_c(w, frac[i]);
-}
 
 /* ---- dump lines: an unchecked writer (the caller's buffer holds BL_FORMAT_LINE_MAX) ---- */
 
@@ -560,8 +492,10 @@ static char *o_str(char *o, const char *s)
     return o_mem(o, s, strlen(s));
 }
 
-/* value / 10^dec, exact, trailing zeros of the fraction trimmed ("52.8", "480", "-27.9") */
-static char *o_fixed(char *o, int64_t v, unsigned dec)
+/* value / 10^dec, exact, trailing zeros of the fraction trimmed ("52.8", "480", "-27.9"). inline:
+ * with the DBC writer as a second caller, the compiler would otherwise call it out of line from
+ * the dump loop (o_signals) */
+static inline char *o_fixed(char *o, int64_t v, unsigned dec)
 {
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     uint64_t ip, fp;
@@ -616,6 +550,21 @@ static char *o_ts(char *o, int64_t ts_us)
     o = o_u64(o, u / 1000000u);
     *o++ = '.';
     return o_fix(o, (uint32_t)(u % 1000000u), 6);
+}
+
+/* ---- numbers for the bounded writer (DBC): the dump line formatters into a scratch buffer ---- */
+
+static void put_u64(struct wr *w, uint64_t v)
+{
+    char t[24]; /* 20 digits */
+    put_n(w, t, (size_t)(o_u64(t, v) - t));
+}
+
+/* value / 10^dec as o_fixed writes it */
+static void put_fixed(struct wr *w, int64_t v, unsigned dec)
+{
+    char t[32]; /* sign, 20 digits, point, 9 decimals */
+    put_n(w, t, (size_t)(o_fixed(t, v, dec) - t));
 }
 
 static size_t sig_name_len(const struct bl_signal_desc *s)

@@ -13,29 +13,23 @@
 #include "lv_common.h"
 
 static const struct bl_signal_desc sig_351[] = {
-    LV_NUM("charge_voltage_limit_v", 0, 16, false, 100, 3, "V", BL_F_CHARGE_VOLTAGE_LIMIT,
-           "u16 0.1 V (55.8 V on the Discover)"),
-    LV_NUM("charge_current_limit_a", 16, 16, true, 100, 3, "A", BL_F_CHARGE_CURRENT_LIMIT,
-           "s16 0.1 A"),
-    LV_NUM("discharge_current_limit_a", 32, 16, true, 100, 3, "A", BL_F_DISCHARGE_CURRENT_LIMIT,
-           "s16 0.1 A"),
-    LV_NUM("discharge_voltage_limit_v", 48, 16, false, 100, 3, "V", BL_F_DISCHARGE_VOLTAGE_LIMIT,
-           "u16 0.1 V"),
+    LV_ROW_CHARGE_VOLTAGE_LIMIT("u16 0.1 V (55.8 V on the Discover)"),
+    LV_ROW_CHARGE_CURRENT_LIMIT("s16 0.1 A"),
+    LV_ROW_DISCHARGE_CURRENT_LIMIT("s16 0.1 A"),
+    LV_ROW_DISCHARGE_VOLTAGE_LIMIT("u16 0.1 V"),
 };
 
 static const struct bl_signal_desc sig_355[] = {
-    LV_NUM("soc_pct", 0, 16, false, 100, 2, "%", BL_F_SOC, "u16 1 %"),
-    LV_NUM("soh_pct", 16, 16, false, 1, 0, "%", BL_F_SOH, "u16 1 %"),
-    LV_NUM("soc_hires_pct", 32, 16, false, 1, 2, "%", BL_F_NONE, "u16 0.01 %, optional"),
+    LV_ROW_SOC("u16 1 %"),
+    LV_ROW_SOH("u16 1 %"),
+    LV_ROW_SOC_HIRES("u16 0.01 %, optional"),
 };
 
 /* The one difference: voltage in 0.1 V (D2, 1.6). */
 static const struct bl_signal_desc sig_356[] = {
-    LV_NUM("voltage_v", 0, 16, true, 100, 3, "V", BL_F_VOLTAGE,
-           "s16 0.1 V: the scale of this variant (1.6, D2)"),
-    LV_NUM("current_a", 16, 16, true, 100, 3, "A", BL_F_CURRENT,
-           "s16 0.1 A, positive = charging as sent (D1)"),
-    LV_NUM("temperature_c", 32, 16, true, 1, 1, "degC", BL_F_TEMPERATURE, "s16 0.1 degC (D3)"),
+    LV_ROW_VOLTAGE(100, "s16 0.1 V: the scale of this variant (1.6, D2)"),
+    LV_ROW_CURRENT("s16 0.1 A, positive = charging as sent (D1)"),
+    LV_ROW_TEMPERATURE("s16 0.1 degC (D3)"),
 };
 
 static const struct bl_signal_desc sig_35e[] = {
@@ -50,39 +44,25 @@ static const struct bl_signal_desc sig_371[] = {
     LV_ASCII("bms_name_2", 0, 8, BL_F_NONE, " AES", "name, chars 9-16 (Discover \" AES\")"),
 };
 
-#define MSG(id_, name_, dlc_, min_, max_, flags_)                                                  \
-    .id = id_, .name = name_, .dir = BL_DIR_BATTERY_TO_INVERTER, .dlc = dlc_, .min_len = min_,     \
-    .max_len = max_, .flags = flags_, .period_ms = 1000
-#define REQ (BL_MSG_CYCLE | BL_MSG_REQUIRED)
-
 /* No message is DISTINCT: every id is shared with pylontech / victron; plausibility decides. */
 static const struct bl_msg_desc msgs[] = {
-    {MSG(0x351, "limits", 8, 6, 8, REQ), LV_ROWS(sig_351),
+    {LV_MSG(0x351, "limits", 8, 6, 8, LV_REQ), LV_ROWS(sig_351),
      .comment = "charge voltage, charge and discharge current limits, discharge voltage"},
-    {MSG(0x355, "soc_soh", 8, 4, 8, REQ), LV_ROWS(sig_355), .comment = "SOC and SOH"},
-    {MSG(0x356, "measurements", 8, 6, 8, REQ), LV_ROWS(sig_356),
+    {LV_MSG(0x355, "soc_soh", 8, 4, 8, LV_REQ), LV_ROWS(sig_355), .comment = "SOC and SOH"},
+    {LV_MSG(0x356, "measurements", 8, 6, 8, LV_REQ), LV_ROWS(sig_356),
      .comment = "voltage (0.1 V), current, temperature"},
     /* The Discover's 0x35A is DLC 7 with mixed pairs (`AB AA FE AF AA FA FF`, 3): read by the
      * rule of 3, value 1 = raised. */
-    {MSG(0x35A, "alarms", 8, 4, 8, BL_MSG_CYCLE), .sigs = bl_lv_rows_35a,
+    {LV_MSG(0x35A, "alarms", 8, 4, 8, BL_MSG_CYCLE), .sigs = bl_lv_rows_35a,
      .n_sigs = BL_LV_N_ROWS_35A,
      .comment = "alarm and warning pairs (3); the Discover sends DLC 7"},
-    {MSG(0x35E, "manufacturer", 8, 1, 8, BL_MSG_CYCLE), LV_ROWS(sig_35e),
+    {LV_MSG(0x35E, "manufacturer", 8, 1, 8, BL_MSG_CYCLE), LV_ROWS(sig_35e),
      .comment = "manufacturer name"},
-    {MSG(0x370, "bms_name_1", 8, 1, 8, BL_MSG_OPTIONAL), LV_ROWS(sig_370),
+    {LV_MSG(0x370, "bms_name_1", 8, 1, 8, BL_MSG_OPTIONAL), LV_ROWS(sig_370),
      .comment = "name, chars 1-8"},
-    {MSG(0x371, "bms_name_2", 8, 1, 8, BL_MSG_OPTIONAL), LV_ROWS(sig_371),
+    {LV_MSG(0x371, "bms_name_2", 8, 1, 8, BL_MSG_OPTIONAL), LV_ROWS(sig_371),
      .comment = "name, chars 9-16"},
-    {.id = 0x305,
-     .name = "inverter_heartbeat",
-     .dir = BL_DIR_INVERTER_TO_BATTERY,
-     .dlc = 8,
-     .min_len = 0,
-     .max_len = 8,
-     /* some inverters send no 0x305 at all (can-profiles.md 1.8, esphome-yambms#268) */
-     .flags = BL_MSG_EXT_ALSO | BL_MSG_KEEPALIVE | BL_MSG_SOME_SEND_NONE,
-     .period_ms = 1000,
-     .comment = "inverter keep-alive, 8 zero bytes (1.1)"},
+    LV_MSG_305("inverter keep-alive, 8 zero bytes (1.1)"),
 };
 
 static const struct bl_profile_ops ops = {.plausibility = bl_lv_plausibility};

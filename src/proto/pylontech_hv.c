@@ -13,17 +13,6 @@
         .decimals = dec_, .unit = unit_, .field = field_, .comment = cm_,                          \
         .name_len = sizeof(name_) - 1                                                              \
     }
-#define BIT(name_, start_, field_, mask_, cm_)                                                     \
-    {                                                                                              \
-        .name = name_, .start = start_, .len = 1, .factor = 1, .unit = "", .field = field_,        \
-        .mask = mask_, .comment = cm_, .name_len = sizeof(name_) - 1                               \
-    }
-#define ASCII(name_, start_, nbytes_, field_, text_, cm_)                                          \
-    {                                                                                              \
-        .name = name_, .start = start_, .len = (nbytes_)*8, .factor = 1, .unit = "",               \
-        .field = field_, .text = text_, .special = &bl_sp_ascii, .comment = cm_,                   \
-        .name_len = sizeof(name_) - 1                                                              \
-    }
 
 /* 6.3: current raw = I x 10 + 30000, temperatures raw = T x 10 + 1000. Sign (6.6, UNVERIFIED by a
  * capture): + = charging as the 6.5 worked encoding and the project's D1; diyBMS agrees. */
@@ -74,37 +63,40 @@ static const struct bl_signal_desc sig_4240[] = {
  * a battery alarm of their own (system and module voltage) stay visible in the whole-word rows. */
 static const struct bl_signal_desc sig_4250[] = {
     NUM("status", 0, 3, 0, 1, 0, "", BL_F_NONE, "0 sleep, 1 charge, 2 discharge, 3 idle"),
-    BIT("force_charge_1", 3, BL_F_FORCE_CHARGE_1, 0, "force-charge request (6.3)"),
+    LV_BIT("force_charge_1", 3, BL_F_FORCE_CHARGE_1, 0, "force-charge request (6.3)"),
     NUM("balance_charge_request", 4, 1, 0, 1, 0, "", BL_F_NONE, "balance-charge request (6.3)"),
     NUM("cycle_period", 8, 16, 0, 1, 0, "", BL_F_NONE, "u16 (6.3)"),
     NUM("error_bits", 24, 8, 0, 1, 0, "", BL_F_NONE,
         "0 voltage sensor, 1 temperature sensor, 2 internal communication, 3 input over-voltage, "
         "4 input reversal, 5 relay check, 6 battery damage, 7 other (6.3)"),
-    BIT("alarm_contactor_fault", 29, BL_F_ALARMS, BL_ALARM_CONTACTOR, "error bit 5 relay check"),
-    BIT("alarm_system_error", 31, BL_F_ALARMS, BL_ALARM_SYSTEM_ERROR, "error bit 7 other"),
+    LV_BIT("alarm_contactor_fault", 29, BL_F_ALARMS, BL_ALARM_CONTACTOR, "error bit 5 relay check"),
+    LV_BIT("alarm_system_error", 31, BL_F_ALARMS, BL_ALARM_SYSTEM_ERROR, "error bit 7 other"),
     NUM("level1_alarm_word", 32, 16, 0, 1, 0, "", BL_F_NONE,
         "u16 alarm bits, as the protection word"),
-    BIT("warning_low_voltage", 32, BL_F_WARNINGS, BL_WARN_LOW_VOLTAGE, "cell low voltage"),
-    BIT("warning_high_voltage", 33, BL_F_WARNINGS, BL_WARN_HIGH_VOLTAGE, "cell high voltage"),
-    BIT("warning_charge_low_temperature", 36, BL_F_WARNINGS, BL_WARN_CHARGE_LOW_TEMPERATURE, NULL),
-    BIT("warning_charge_high_temperature", 37, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_TEMPERATURE,
-        NULL),
-    BIT("warning_low_temperature", 38, BL_F_WARNINGS, BL_WARN_LOW_TEMPERATURE, "discharge"),
-    BIT("warning_high_temperature", 39, BL_F_WARNINGS, BL_WARN_HIGH_TEMPERATURE, "discharge"),
-    BIT("warning_charge_high_current", 40, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_CURRENT, NULL),
-    BIT("warning_discharge_high_current", 41, BL_F_WARNINGS, BL_WARN_DISCHARGE_HIGH_CURRENT, NULL),
+    LV_BIT("warning_low_voltage", 32, BL_F_WARNINGS, BL_WARN_LOW_VOLTAGE, "cell low voltage"),
+    LV_BIT("warning_high_voltage", 33, BL_F_WARNINGS, BL_WARN_HIGH_VOLTAGE, "cell high voltage"),
+    LV_BIT("warning_charge_low_temperature", 36, BL_F_WARNINGS, BL_WARN_CHARGE_LOW_TEMPERATURE,
+           NULL),
+    LV_BIT("warning_charge_high_temperature", 37, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_TEMPERATURE,
+           NULL),
+    LV_BIT("warning_low_temperature", 38, BL_F_WARNINGS, BL_WARN_LOW_TEMPERATURE, "discharge"),
+    LV_BIT("warning_high_temperature", 39, BL_F_WARNINGS, BL_WARN_HIGH_TEMPERATURE, "discharge"),
+    LV_BIT("warning_charge_high_current", 40, BL_F_WARNINGS, BL_WARN_CHARGE_HIGH_CURRENT, NULL),
+    LV_BIT("warning_discharge_high_current", 41, BL_F_WARNINGS, BL_WARN_DISCHARGE_HIGH_CURRENT,
+           NULL),
     NUM("protection_word", 48, 16, 0, 1, 0, "", BL_F_NONE,
         "u16: 0 cell low V, 1 cell high V, 2 system low V, 3 system high V, 4/5 charge cell "
         "low/high T, 6/7 discharge cell low/high T, 8 charge OC, 9 discharge OC, 10/11 module "
         "low/high V (6.3)"),
-    BIT("alarm_undervoltage", 48, BL_F_ALARMS, BL_ALARM_UNDERVOLTAGE, "cell low voltage"),
-    BIT("alarm_overvoltage", 49, BL_F_ALARMS, BL_ALARM_OVERVOLTAGE, "cell high voltage"),
-    BIT("alarm_charge_undertemperature", 52, BL_F_ALARMS, BL_ALARM_CHARGE_UNDERTEMPERATURE, NULL),
-    BIT("alarm_charge_overtemperature", 53, BL_F_ALARMS, BL_ALARM_CHARGE_OVERTEMPERATURE, NULL),
-    BIT("alarm_undertemperature", 54, BL_F_ALARMS, BL_ALARM_UNDERTEMPERATURE, "discharge"),
-    BIT("alarm_overtemperature", 55, BL_F_ALARMS, BL_ALARM_OVERTEMPERATURE, "discharge"),
-    BIT("alarm_charge_overcurrent", 56, BL_F_ALARMS, BL_ALARM_CHARGE_OVERCURRENT, NULL),
-    BIT("alarm_discharge_overcurrent", 57, BL_F_ALARMS, BL_ALARM_DISCHARGE_OVERCURRENT, NULL),
+    LV_BIT("alarm_undervoltage", 48, BL_F_ALARMS, BL_ALARM_UNDERVOLTAGE, "cell low voltage"),
+    LV_BIT("alarm_overvoltage", 49, BL_F_ALARMS, BL_ALARM_OVERVOLTAGE, "cell high voltage"),
+    LV_BIT("alarm_charge_undertemperature", 52, BL_F_ALARMS, BL_ALARM_CHARGE_UNDERTEMPERATURE,
+           NULL),
+    LV_BIT("alarm_charge_overtemperature", 53, BL_F_ALARMS, BL_ALARM_CHARGE_OVERTEMPERATURE, NULL),
+    LV_BIT("alarm_undertemperature", 54, BL_F_ALARMS, BL_ALARM_UNDERTEMPERATURE, "discharge"),
+    LV_BIT("alarm_overtemperature", 55, BL_F_ALARMS, BL_ALARM_OVERTEMPERATURE, "discharge"),
+    LV_BIT("alarm_charge_overcurrent", 56, BL_F_ALARMS, BL_ALARM_CHARGE_OVERCURRENT, NULL),
+    LV_BIT("alarm_discharge_overcurrent", 57, BL_F_ALARMS, BL_ALARM_DISCHARGE_OVERCURRENT, NULL),
 };
 
 static const struct bl_signal_desc sig_4260[] = {
@@ -207,10 +199,10 @@ static const struct bl_signal_desc sig_7320[] = {
 
 /* 16 characters over two frames ("PYLONTEC" + "H"); the manufacturer field takes the first 8. */
 static const struct bl_signal_desc sig_7330[] = {
-    ASCII("manufacturer", 0, 8, BL_F_MANUFACTURER, "PYLON", "ASCII, characters 1-8 (6.3)"),
+    LV_ASCII("manufacturer", 0, 8, BL_F_MANUFACTURER, "PYLON", "ASCII, characters 1-8 (6.3)"),
 };
 static const struct bl_signal_desc sig_7340[] = {
-    ASCII("manufacturer_cont", 0, 8, BL_F_NONE, "", "ASCII, characters 9-16 (6.3)"),
+    LV_ASCII("manufacturer_cont", 0, 8, BL_F_NONE, "", "ASCII, characters 9-16 (6.3)"),
 };
 
 static const struct bl_signal_desc sig_4200[] = {
@@ -228,7 +220,6 @@ static const struct bl_signal_desc sig_8210[] = {
         "0xAA close the relay to discharge (6.2)"),
 };
 
-#define ROWS(a) .sigs = a, .n_sigs = sizeof a / sizeof a[0]
 /* Every battery frame is an answer to the poll, 8 bytes, addressed (6.1, 6.3). Recognition: every
  * answer is DISTINCT (no other profile uses 29-bit 0x42x0/0x73x0); none is REQUIRED, because which
  * answers appear depends on what the inverter asks (the SC0500 fragment, 6.4, holds only 0x7320).
@@ -242,36 +233,36 @@ static const struct bl_signal_desc sig_8210[] = {
     .min_len = 1, .max_len = 8, .flags = (flags_)
 
 static const struct bl_msg_desc msgs[] = {
-    {ANS(0x4210, "measurements", 0), ROWS(sig_4210),
+    {ANS(0x4210, "measurements", 0), LV_ROWS(sig_4210),
      .comment = "pack voltage, current, BMS temperature, SOC, SOH"},
-    {ANS(0x4220, "limits", 0), ROWS(sig_4220),
+    {ANS(0x4220, "limits", 0), LV_ROWS(sig_4220),
      .comment = "charge/discharge cut-off voltages and current limits"},
-    {ANS(0x4230, "cell_voltages", 0), ROWS(sig_4230),
+    {ANS(0x4230, "cell_voltages", 0), LV_ROWS(sig_4230),
      .comment = "max/min cell voltage and their cell numbers"},
-    {ANS(0x4240, "cell_temperatures", 0), ROWS(sig_4240),
+    {ANS(0x4240, "cell_temperatures", 0), LV_ROWS(sig_4240),
      .comment = "max/min cell temperature and their cell numbers"},
-    {ANS(0x4250, "status", 0), ROWS(sig_4250),
+    {ANS(0x4250, "status", 0), LV_ROWS(sig_4250),
      .comment = "status, error byte, alarm and protection words"},
-    {ANS(0x4260, "module_voltages", 0), ROWS(sig_4260),
+    {ANS(0x4260, "module_voltages", 0), LV_ROWS(sig_4260),
      .comment = "max/min module voltage and their module numbers"},
-    {ANS(0x4270, "module_temperatures", 0), ROWS(sig_4270),
+    {ANS(0x4270, "module_temperatures", 0), LV_ROWS(sig_4270),
      .comment = "max/min module temperature and their module numbers"},
-    {ANS(0x4280, "forbidden", 0), ROWS(sig_4280),
+    {ANS(0x4280, "forbidden", 0), LV_ROWS(sig_4280),
      .comment = "charge and discharge forbidden marks (0xAA)"},
-    {ANS(0x4290, "fault_extension", BL_MSG_OPTIONAL), ROWS(sig_4290),
+    {ANS(0x4290, "fault_extension", BL_MSG_OPTIONAL), LV_ROWS(sig_4290),
      .comment = "fault extension (UNVERIFIED)"},
-    {ANS(0x7310, "versions", 0), ROWS(sig_7310),
+    {ANS(0x7310, "versions", 0), LV_ROWS(sig_7310),
      .comment = "hardware and software versions (answer to 0x4200 b0 = 2)"},
-    {ANS(0x7320, "equipment", 0), ROWS(sig_7320),
+    {ANS(0x7320, "equipment", 0), LV_ROWS(sig_7320),
      .comment = "cells, modules, cells per module, voltage level, capacity"},
-    {ANS(0x7330, "name_1", 0), ROWS(sig_7330), .comment = "manufacturer name, characters 1-8"},
-    {ANS(0x7340, "name_2", 0), ROWS(sig_7340), .comment = "manufacturer name, characters 9-16"},
+    {ANS(0x7330, "name_1", 0), LV_ROWS(sig_7330), .comment = "manufacturer name, characters 1-8"},
+    {ANS(0x7340, "name_2", 0), LV_ROWS(sig_7340), .comment = "manufacturer name, characters 9-16"},
     /* 6.2: the inverter's poll; BE's inverter emulation sends it every second. */
     {I2B(0x4200, "inverter_poll", BL_MSG_KEEPALIVE | BL_MSG_POLL), .period_ms = 1000,
-     ROWS(sig_4200), .comment = "inverter poll: b0 0 = ensemble, 2 = system equipment"},
-    {I2B(0x8200, "sleep_command", BL_MSG_ADDR | BL_MSG_OPTIONAL), ROWS(sig_8200),
+     LV_ROWS(sig_4200), .comment = "inverter poll: b0 0 = ensemble, 2 = system equipment"},
+    {I2B(0x8200, "sleep_command", BL_MSG_ADDR | BL_MSG_OPTIONAL), LV_ROWS(sig_8200),
      .comment = "inverter: enter (0x55) or leave (0xAA) sleep"},
-    {I2B(0x8210, "relay_command", BL_MSG_ADDR | BL_MSG_OPTIONAL), ROWS(sig_8210),
+    {I2B(0x8210, "relay_command", BL_MSG_ADDR | BL_MSG_OPTIONAL), LV_ROWS(sig_8210),
      .comment = "inverter: charge / discharge command (0xAA)"},
 };
 

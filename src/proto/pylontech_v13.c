@@ -13,28 +13,23 @@
 #include "lv_common.h"
 
 static const struct bl_signal_desc sig_351[] = {
-    LV_NUM("charge_voltage_limit_v", 0, 16, false, 100, 3, "V", BL_F_CHARGE_VOLTAGE_LIMIT,
-           "u16 0.1 V (52.8 V on V1.3, 1.4)"),
-    LV_NUM("charge_current_limit_a", 16, 16, true, 100, 3, "A", BL_F_CHARGE_CURRENT_LIMIT,
-           "s16 0.1 A"),
-    LV_NUM("discharge_current_limit_a", 32, 16, true, 100, 3, "A", BL_F_DISCHARGE_CURRENT_LIMIT,
-           "s16 0.1 A, positive as sent (D5)"),
-    LV_NUM("discharge_voltage_limit_v", 48, 16, false, 100, 3, "V", BL_F_DISCHARGE_VOLTAGE_LIMIT,
-           "u16 0.1 V (45.0 V on V1.3)"),
+    LV_ROW_CHARGE_VOLTAGE_LIMIT("u16 0.1 V (52.8 V on V1.3, 1.4)"),
+    LV_ROW_CHARGE_CURRENT_LIMIT("s16 0.1 A"),
+    LV_ROW_DISCHARGE_CURRENT_LIMIT("s16 0.1 A, positive as sent (D5)"),
+    LV_ROW_DISCHARGE_VOLTAGE_LIMIT("u16 0.1 V (45.0 V on V1.3)"),
 };
 
 static const struct bl_signal_desc sig_355[] = {
-    LV_NUM("soc_pct", 0, 16, false, 100, 2, "%", BL_F_SOC, "u16 1 %"),
-    LV_NUM("soh_pct", 16, 16, false, 1, 0, "%", BL_F_SOH, "u16 1 %"),
+    LV_ROW_SOC("u16 1 %"),
+    LV_ROW_SOH("u16 1 %"),
     /* V1.3 sends 0x0000 here (1.4): display only, never the SOC. */
-    LV_NUM("soc_hires_pct", 32, 16, false, 1, 2, "%", BL_F_NONE, "u16, zero on V1.3 (1.4)"),
+    LV_ROW_SOC_HIRES("u16, zero on V1.3 (1.4)"),
 };
 
 static const struct bl_signal_desc sig_356[] = {
-    LV_NUM("voltage_v", 0, 16, true, 10, 3, "V", BL_F_VOLTAGE, "s16 0.01 V (D2)"),
-    LV_NUM("current_a", 16, 16, true, 100, 3, "A", BL_F_CURRENT,
-           "s16 0.1 A, positive = charging as sent (D1)"),
-    LV_NUM("temperature_c", 32, 16, true, 1, 1, "degC", BL_F_TEMPERATURE, "s16 0.1 degC (D3)"),
+    LV_ROW_VOLTAGE(10, "s16 0.01 V (D2)"),
+    LV_ROW_CURRENT("s16 0.1 A, positive = charging as sent (D1)"),
+    LV_ROW_TEMPERATURE("s16 0.1 degC (D3)"),
 };
 
 static const struct bl_signal_desc sig_35e[] = {
@@ -44,44 +39,30 @@ static const struct bl_signal_desc sig_35e[] = {
 /* 1.4 / 4: "LI", 01 03, 0x023C = 572, AA 00; only bytes 4-5 agree between vendors, and 572 Ah
  * is not the installed 600 Ah, so nothing here is a battery field. */
 static const struct bl_signal_desc sig_35f[] = {
-    LV_ASCII("chemistry", 0, 2, BL_F_NONE, "LI", "\"LI\" on V1.3 (UNVERIFIED)"),
-    LV_NUM("version_major", 16, 8, false, 1, 0, "", BL_F_NONE, "01 on V1.3 (UNVERIFIED)"),
-    LV_NUM("version_minor", 24, 8, false, 1, 0, "", BL_F_NONE, "03 on V1.3 (UNVERIFIED)"),
-    LV_NUM("info_capacity_ah", 32, 16, false, 1, 0, "Ah", BL_F_NONE,
-           "u16 1 Ah, 572 for 6 x 100 Ah (UNVERIFIED)"),
+    LV_ROW_INFO_CHEMISTRY("\"LI\" on V1.3 (UNVERIFIED)"),
+    LV_ROW_INFO_VERSION_MAJOR("01 on V1.3 (UNVERIFIED)"),
+    LV_ROW_INFO_VERSION_MINOR("03 on V1.3 (UNVERIFIED)"),
+    LV_ROW_INFO_CAPACITY("u16 1 Ah, 572 for 6 x 100 Ah (UNVERIFIED)"),
 };
 
-#define MSG(id_, name_, dlc_, min_, max_, flags_)                                                  \
-    .id = id_, .name = name_, .dir = BL_DIR_BATTERY_TO_INVERTER, .dlc = dlc_, .min_len = min_,     \
-    .max_len = max_, .flags = flags_, .period_ms = 1000
-#define REQ (BL_MSG_CYCLE | BL_MSG_REQUIRED)
-#define DIS (BL_MSG_CYCLE | BL_MSG_REQUIRED | BL_MSG_DISTINCT)
+#define DIS (LV_REQ | BL_MSG_DISTINCT)
 
 /* DLCs as the captured V1.3 burst: 8 6 6 8 8 8 (1.4). */
 static const struct bl_msg_desc msgs[] = {
-    {MSG(0x351, "limits", 8, 6, 8, REQ), LV_ROWS(sig_351),
+    {LV_MSG(0x351, "limits", 8, 6, 8, LV_REQ), LV_ROWS(sig_351),
      .comment = "charge voltage, charge and discharge current limits, discharge voltage"},
-    {MSG(0x355, "soc_soh", 6, 4, 6, REQ), LV_ROWS(sig_355),
+    {LV_MSG(0x355, "soc_soh", 6, 4, 6, LV_REQ), LV_ROWS(sig_355),
      .comment = "SOC and SOH; DLC 6, bytes 4-5 zero (1.4)"},
-    {MSG(0x356, "measurements", 6, 6, 6, REQ), LV_ROWS(sig_356),
+    {LV_MSG(0x356, "measurements", 6, 6, 6, LV_REQ), LV_ROWS(sig_356),
      .comment = "voltage, current, temperature"},
-    {MSG(0x35A, "sma_alarms", 8, 4, 8, DIS), .sigs = bl_lv_rows_35a, .n_sigs = BL_LV_N_ROWS_35A,
+    {LV_MSG(0x35A, "sma_alarms", 8, 4, 8, DIS), .sigs = bl_lv_rows_35a, .n_sigs = BL_LV_N_ROWS_35A,
      .comment = "alarm (bytes 0-3) and warning (bytes 4-7) pairs (3); V1.3 sends 0 for OK"},
-    {MSG(0x35E, "manufacturer", 8, 1, 8, BL_MSG_CYCLE), LV_ROWS(sig_35e),
+    {LV_MSG(0x35E, "manufacturer", 8, 1, 8, BL_MSG_CYCLE), LV_ROWS(sig_35e),
      .comment = "manufacturer name"},
-    {MSG(0x35F, "battery_info", 8, 6, 8, DIS), LV_ROWS(sig_35f),
+    {LV_MSG(0x35F, "battery_info", 8, 6, 8, DIS), LV_ROWS(sig_35f),
      .comment = "battery info, bytes 0-3 UNVERIFIED (4)"},
     /* 1.2: the inverter's 0x305 keep-alive stays as in V1.2 (29-bit on the XW Pro, 1.8). */
-    {.id = 0x305,
-     .name = "inverter_heartbeat",
-     .dir = BL_DIR_INVERTER_TO_BATTERY,
-     .dlc = 8,
-     .min_len = 0,
-     .max_len = 8,
-     /* some inverters send no 0x305 at all (can-profiles.md 1.8, esphome-yambms#268) */
-     .flags = BL_MSG_EXT_ALSO | BL_MSG_KEEPALIVE | BL_MSG_SOME_SEND_NONE,
-     .period_ms = 1000,
-     .comment = "inverter keep-alive, 8 zero bytes"},
+    LV_MSG_305("inverter keep-alive, 8 zero bytes"),
 };
 
 static const struct bl_profile_ops ops = {.plausibility = bl_lv_plausibility};

@@ -9,32 +9,26 @@
 /* 5.2 ranges: CVL 41-63 V (default 54), CCL/DCL 0-1200 A, DVL 41-48 V (default 41 V, or 42 V in
  * the commissioning table, 5.6). The SI rejects out-of-range values silently (5.1). */
 static const struct bl_signal_desc sig_351[] = {
-    LV_NUM("charge_voltage_limit_v", 0, 16, false, 100, 3, "V", BL_F_CHARGE_VOLTAGE_LIMIT,
-           "U16 0.1 V charge voltage set point, 41-63 V"),
-    LV_NUM("charge_current_limit_a", 16, 16, true, 100, 3, "A", BL_F_CHARGE_CURRENT_LIMIT,
-           "S16 0.1 A DC charge current limit, 0-1200 A"),
-    LV_NUM("discharge_current_limit_a", 32, 16, true, 100, 3, "A", BL_F_DISCHARGE_CURRENT_LIMIT,
-           "S16 0.1 A DC discharge current limit, 0-1200 A (not enforced off-grid)"),
-    LV_NUM("discharge_voltage_limit_v", 48, 16, false, 100, 3, "V", BL_F_DISCHARGE_VOLTAGE_LIMIT,
-           "U16 0.1 V stop and restart voltage, 41-48 V"),
+    LV_ROW_CHARGE_VOLTAGE_LIMIT("U16 0.1 V charge voltage set point, 41-63 V"),
+    LV_ROW_CHARGE_CURRENT_LIMIT("S16 0.1 A DC charge current limit, 0-1200 A"),
+    LV_ROW_DISCHARGE_CURRENT_LIMIT(
+        "S16 0.1 A DC discharge current limit, 0-1200 A (not enforced off-grid)"),
+    LV_ROW_DISCHARGE_VOLTAGE_LIMIT("U16 0.1 V stop and restart voltage, 41-48 V"),
 };
 
 /* 5.2: the SI uses the high-resolution SOC instead of the SOC when present. A table has one row
  * per field, so soc_pct is bytes 0-1 (what every Pylon-set battery fills) and the 0.01 % value is
  * shown beside it, as in the pylontech and victron tables (zero on batteries that leave it). */
 static const struct bl_signal_desc sig_355[] = {
-    LV_NUM("soc_pct", 0, 16, false, 100, 2, "%", BL_F_SOC, "U16 1 %, mandatory"),
-    LV_NUM("soh_pct", 16, 16, false, 1, 0, "%", BL_F_SOH, "U16 1 %, display only"),
-    LV_NUM("soc_hires_pct", 32, 16, false, 1, 2, "%", BL_F_NONE,
-           "U16 0.01 %, used by the SI instead of the SOC when present"),
+    LV_ROW_SOC("U16 1 %, mandatory"),
+    LV_ROW_SOH("U16 1 %, display only"),
+    LV_ROW_SOC_HIRES("U16 0.01 %, used by the SI instead of the SOC when present"),
 };
 
 static const struct bl_signal_desc sig_356[] = {
-    LV_NUM("voltage_v", 0, 16, true, 10, 3, "V", BL_F_VOLTAGE, "S16 0.01 V, display/log"),
-    LV_NUM("current_a", 16, 16, true, 100, 3, "A", BL_F_CURRENT,
-           "S16 0.1 A, display/log; sign as sent, + = charging (D1)"),
-    LV_NUM("temperature_c", 32, 16, true, 1, 1, "degC", BL_F_TEMPERATURE,
-           "S16 0.1 degC, default 25.0"),
+    LV_ROW_VOLTAGE(10, "S16 0.01 V, display/log"),
+    LV_ROW_CURRENT("S16 0.1 A, display/log; sign as sent, + = charging (D1)"),
+    LV_ROW_TEMPERATURE("S16 0.1 degC, default 25.0"),
 };
 
 /* 5.3: alarm n at byte (n-1)/4, bits 2((n-1) mod 4) (arrives) and +1 (leaves); warning n four
@@ -124,9 +118,6 @@ static const struct bl_signal_desc sig_307[] = {
     LV_NUM("si_relay_states", 0, 16, false, 1, 0, "", BL_F_NONE, "U16 relay states, bit-coded"),
 };
 
-#define MSG(id_, name_, dlc_, min_, max_, flags_)                                                  \
-    .id = id_, .name = name_, .dir = BL_DIR_BATTERY_TO_INVERTER, .dlc = dlc_, .min_len = min_,     \
-    .max_len = max_, .flags = flags_, .period_ms = 1000
 #define SI(id_, name_, min_, flags_, rows_, cm_)                                                   \
     {                                                                                              \
         .id = id_, .name = name_, .dir = BL_DIR_INVERTER_TO_BATTERY, .dlc = 8, .min_len = min_,    \
@@ -136,21 +127,19 @@ static const struct bl_signal_desc sig_307[] = {
  * every id with the Pylon/Victron sets, the SI's 0x305-0x307 included (a Victron GX sends them
  * too, 2.2): what tells an SI bus apart is its 0x305 carrying data (5.4), a payload test, not an
  * id; only 0x00F is DISTINCT. */
-#define REQ (BL_MSG_CYCLE | BL_MSG_REQUIRED)
-
 static const struct bl_msg_desc msgs[] = {
-    {MSG(0x351, "limits", 8, 8, 8, REQ), LV_ROWS(sig_351),
+    {LV_MSG(0x351, "limits", 8, 8, 8, LV_REQ), LV_ROWS(sig_351),
      .comment = "charge voltage set point, current limits, discharge voltage (mandatory)"},
-    {MSG(0x355, "soc_soh", 6, 4, 6, REQ), LV_ROWS(sig_355),
+    {LV_MSG(0x355, "soc_soh", 6, 4, 6, LV_REQ), LV_ROWS(sig_355),
      .comment = "SOC, SOH, high-resolution SOC (mandatory)"},
-    {MSG(0x356, "measurements", 6, 6, 6, REQ), LV_ROWS(sig_356),
+    {LV_MSG(0x356, "measurements", 6, 6, 6, LV_REQ), LV_ROWS(sig_356),
      .comment = "voltage, current, temperature (display/log)"},
-    {MSG(0x35A, "alarms", 8, 4, 8, REQ), LV_ROWS(sig_35a),
+    {LV_MSG(0x35A, "alarms", 8, 4, 8, LV_REQ), LV_ROWS(sig_35a),
      .comment = "alarms (bytes 0-3) and warnings (bytes 4-7), SI codes F920-F932 / W936-W948"},
-    {MSG(0x35B, "events", 8, 1, 8, BL_MSG_OPTIONAL), LV_ROWS(sig_35b), .comment = "events"},
-    {MSG(0x35E, "manufacturer", 8, 1, 8, BL_MSG_CYCLE), LV_ROWS(sig_35e),
+    {LV_MSG(0x35B, "events", 8, 1, 8, BL_MSG_OPTIONAL), LV_ROWS(sig_35b), .comment = "events"},
+    {LV_MSG(0x35E, "manufacturer", 8, 1, 8, BL_MSG_CYCLE), LV_ROWS(sig_35e),
      .comment = "manufacturer name (optional)"},
-    {MSG(0x35F, "battery_info", 8, 6, 8, BL_MSG_OPTIONAL), LV_ROWS(sig_35f),
+    {LV_MSG(0x35F, "battery_info", 8, 6, 8, BL_MSG_OPTIONAL), LV_ROWS(sig_35f),
      .comment = "battery type, BMS version, capacity, manufacturer ID (optional)"},
     /* 5.2: no data; the SI goes to standby at once and needs a start command. Never sent by the
      * bridge on its own (a stop it cannot undo); decoded so that dump names it. */

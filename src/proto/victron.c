@@ -8,30 +8,24 @@
 #include "lv_common.h"
 
 static const struct bl_signal_desc sig_351[] = {
-    LV_NUM("charge_voltage_limit_v", 0, 16, false, 100, 3, "V", BL_F_CHARGE_VOLTAGE_LIMIT,
-           "u16 0.1 V; never 0: the GX reads 0 V as over-voltage (2.5)"),
-    LV_NUM("charge_current_limit_a", 16, 16, true, 100, 3, "A", BL_F_CHARGE_CURRENT_LIMIT,
-           "s16 0.1 A"),
-    LV_NUM("discharge_current_limit_a", 32, 16, true, 100, 3, "A", BL_F_DISCHARGE_CURRENT_LIMIT,
-           "s16 0.1 A"),
-    LV_NUM("discharge_voltage_limit_v", 48, 16, false, 100, 3, "V", BL_F_DISCHARGE_VOLTAGE_LIMIT,
-           "u16 0.1 V (MG-LV; BYD 43.0, Pytes 45.5, Seplos 46.4 V)"),
+    LV_ROW_CHARGE_VOLTAGE_LIMIT("u16 0.1 V; never 0: the GX reads 0 V as over-voltage (2.5)"),
+    LV_ROW_CHARGE_CURRENT_LIMIT("s16 0.1 A"),
+    LV_ROW_DISCHARGE_CURRENT_LIMIT("s16 0.1 A"),
+    LV_ROW_DISCHARGE_VOLTAGE_LIMIT("u16 0.1 V (MG-LV; BYD 43.0, Pytes 45.5, Seplos 46.4 V)"),
 };
 
 static const struct bl_signal_desc sig_355[] = {
-    LV_NUM("soc_pct", 0, 16, false, 100, 2, "%", BL_F_SOC, "u16 1 %"),
-    LV_NUM("soh_pct", 16, 16, false, 1, 0, "%", BL_F_SOH, "u16 1 %"),
+    LV_ROW_SOC("u16 1 %"),
+    LV_ROW_SOH("u16 1 %"),
     /* MG-LV defines a 0.01 % SOC here, but BYD LVS sends 0 (2.3): display only, never the SOC
      * (the same choice as the pylontech table). */
-    LV_NUM("soc_hires_pct", 32, 16, false, 1, 2, "%", BL_F_NONE,
-           "u16 0.01 % (MG-LV); Seplos 59.00 %, BYD 0"),
+    LV_ROW_SOC_HIRES("u16 0.01 % (MG-LV); Seplos 59.00 %, BYD 0"),
 };
 
 static const struct bl_signal_desc sig_356[] = {
-    LV_NUM("voltage_v", 0, 16, true, 10, 3, "V", BL_F_VOLTAGE, "s16 0.01 V (MG: unsigned)"),
-    LV_NUM("current_a", 16, 16, true, 100, 3, "A", BL_F_CURRENT,
-           "s16 0.1 A, positive = charging (Victron convention, D1)"),
-    LV_NUM("temperature_c", 32, 16, true, 1, 1, "degC", BL_F_TEMPERATURE, "s16 0.1 degC"),
+    LV_ROW_VOLTAGE(10, "s16 0.01 V (MG: unsigned)"),
+    LV_ROW_CURRENT("s16 0.1 A, positive = charging (Victron convention, D1)"),
+    LV_ROW_TEMPERATURE("s16 0.1 degC"),
     LV_NUM("cycles_unverified", 48, 16, false, 1, 0, "", BL_F_NONE,
            "bytes 6-7, 26 on Seplos, probably cycles (UNVERIFIED, 1.6)"),
 };
@@ -150,9 +144,6 @@ static const struct bl_signal_desc sig_307[] = {
     LV_ASCII("gx_vendor", 32, 3, BL_F_NONE, "VIC", "bytes 4-6 \"VIC\" (2.2)"),
 };
 
-#define MSG(id_, name_, dlc_, min_, max_, flags_)                                                  \
-    .id = id_, .name = name_, .dir = BL_DIR_BATTERY_TO_INVERTER, .dlc = dlc_, .min_len = min_,     \
-    .max_len = max_, .flags = flags_, .period_ms = 1000
 #define GX(id_, name_, flags_, cm_)                                                                \
     {                                                                                              \
         .id = id_, .name = name_, .dir = BL_DIR_INVERTER_TO_BATTERY, .dlc = 8, .min_len = 0,       \
@@ -161,48 +152,48 @@ static const struct bl_signal_desc sig_307[] = {
 /* Recognition: the core every Victron-set battery sent in the three captures is REQUIRED; the
  * 0x37x/0x38x extensions exist only in this set (DISTINCT against pylontech, pylontech-v13, sma);
  * 0x379 is shared with the Pylon extensions, 0x35B/0x360 with nobody but are not always sent. */
-#define REQ (BL_MSG_CYCLE | BL_MSG_REQUIRED)
 #define CYD (BL_MSG_CYCLE | BL_MSG_DISTINCT)
 #define OPD (BL_MSG_OPTIONAL | BL_MSG_DISTINCT)
 
 /* The cycle is what all of BYD LVS, Pytes and Seplos sent (2.4, captures); DLC 8 as BYD/Seplos
  * (Pytes sends 0x355 4, 0x356 6, 0x35E 5, 0x35F 6, 0x379 2 bytes: min_len). */
 static const struct bl_msg_desc msgs[] = {
-    {MSG(0x351, "limits", 8, 6, 8, REQ), LV_ROWS(sig_351),
+    {LV_MSG(0x351, "limits", 8, 6, 8, LV_REQ), LV_ROWS(sig_351),
      .comment = "charge voltage, charge and discharge current limits, discharge voltage"},
-    {MSG(0x355, "soc_soh", 8, 4, 8, REQ), LV_ROWS(sig_355),
+    {LV_MSG(0x355, "soc_soh", 8, 4, 8, LV_REQ), LV_ROWS(sig_355),
      .comment = "SOC, SOH, high-resolution SOC"},
-    {MSG(0x356, "measurements", 8, 6, 8, REQ), LV_ROWS(sig_356),
+    {LV_MSG(0x356, "measurements", 8, 6, 8, LV_REQ), LV_ROWS(sig_356),
      .comment = "voltage, current, temperature"},
-    {MSG(0x35A, "alarms", 8, 4, 8, REQ), .sigs = bl_lv_rows_35a, .n_sigs = BL_LV_N_ROWS_35A,
+    {LV_MSG(0x35A, "alarms", 8, 4, 8, LV_REQ), .sigs = bl_lv_rows_35a, .n_sigs = BL_LV_N_ROWS_35A,
      .comment = "alarm (bytes 0-3) and warning (bytes 4-7) pairs (3); BYD/Seplos 0xAA = cleared"},
-    {MSG(0x35B, "events", 8, 1, 8, OPD), LV_ROWS(sig_35b), .comment = "events (MG-LV)"},
-    {MSG(0x35E, "manufacturer", 8, 1, 8, REQ), LV_ROWS(sig_35e), .comment = "manufacturer name"},
-    {MSG(0x35F, "battery_info", 8, 6, 8, BL_MSG_CYCLE), LV_ROWS(sig_35f),
+    {LV_MSG(0x35B, "events", 8, 1, 8, OPD), LV_ROWS(sig_35b), .comment = "events (MG-LV)"},
+    {LV_MSG(0x35E, "manufacturer", 8, 1, 8, LV_REQ), LV_ROWS(sig_35e),
+     .comment = "manufacturer name"},
+    {LV_MSG(0x35F, "battery_info", 8, 6, 8, BL_MSG_CYCLE), LV_ROWS(sig_35f),
      .comment = "battery info, layout per vendor (4)"},
-    {MSG(0x360, "charge_request", 1, 1, 8, OPD), LV_ROWS(sig_360),
+    {LV_MSG(0x360, "charge_request", 1, 1, 8, OPD), LV_ROWS(sig_360),
      .comment = "charge request (IMPL)"},
-    {MSG(0x370, "bms_name_1", 8, 1, 8, OPD), LV_ROWS(sig_370), .comment = "name, chars 1-8"},
-    {MSG(0x371, "bms_name_2", 8, 1, 8, OPD), LV_ROWS(sig_371), .comment = "name, chars 9-16"},
-    {MSG(0x372, "module_counts", 8, 2, 8, CYD), LV_ROWS(sig_372),
+    {LV_MSG(0x370, "bms_name_1", 8, 1, 8, OPD), LV_ROWS(sig_370), .comment = "name, chars 1-8"},
+    {LV_MSG(0x371, "bms_name_2", 8, 1, 8, OPD), LV_ROWS(sig_371), .comment = "name, chars 9-16"},
+    {LV_MSG(0x372, "module_counts", 8, 2, 8, CYD), LV_ROWS(sig_372),
      .comment = "modules online, blocking charge, blocking discharge, offline"},
-    {MSG(0x373, "cell_extremes", 8, 4, 8, CYD), LV_ROWS(sig_373),
+    {LV_MSG(0x373, "cell_extremes", 8, 4, 8, CYD), LV_ROWS(sig_373),
      .comment = "lowest/highest cell voltage (mV) and temperature (K)"},
-    {MSG(0x374, "min_voltage_cell_label", 8, 1, 8, CYD), LV_ROWS(sig_374),
+    {LV_MSG(0x374, "min_voltage_cell_label", 8, 1, 8, CYD), LV_ROWS(sig_374),
      .comment = "label of the lowest-voltage cell"},
-    {MSG(0x375, "max_voltage_cell_label", 8, 1, 8, CYD), LV_ROWS(sig_375),
+    {LV_MSG(0x375, "max_voltage_cell_label", 8, 1, 8, CYD), LV_ROWS(sig_375),
      .comment = "label of the highest-voltage cell"},
-    {MSG(0x376, "min_temperature_cell_label", 8, 1, 8, CYD), LV_ROWS(sig_376),
+    {LV_MSG(0x376, "min_temperature_cell_label", 8, 1, 8, CYD), LV_ROWS(sig_376),
      .comment = "label of the coldest cell or sensor"},
-    {MSG(0x377, "max_temperature_cell_label", 8, 1, 8, CYD), LV_ROWS(sig_377),
+    {LV_MSG(0x377, "max_temperature_cell_label", 8, 1, 8, CYD), LV_ROWS(sig_377),
      .comment = "label of the warmest cell or sensor"},
-    {MSG(0x378, "energy", 8, 8, 8, CYD), LV_ROWS(sig_378),
+    {LV_MSG(0x378, "energy", 8, 8, 8, CYD), LV_ROWS(sig_378),
      .comment = "energy charged / discharged, 0.1 kWh (2.5)"},
-    {MSG(0x379, "capacity", 8, 2, 8, BL_MSG_CYCLE), LV_ROWS(sig_379),
+    {LV_MSG(0x379, "capacity", 8, 2, 8, BL_MSG_CYCLE), LV_ROWS(sig_379),
      .comment = "installed capacity"},
-    {MSG(0x380, "serial_1", 8, 1, 8, OPD), LV_ROWS(sig_380), .comment = "serial, chars 1-8"},
-    {MSG(0x381, "serial_2", 8, 1, 8, OPD), LV_ROWS(sig_381), .comment = "serial, chars 9-16"},
-    {MSG(0x382, "product_name", 8, 1, 8, OPD), LV_ROWS(sig_382), .comment = "product name"},
+    {LV_MSG(0x380, "serial_1", 8, 1, 8, OPD), LV_ROWS(sig_380), .comment = "serial, chars 1-8"},
+    {LV_MSG(0x381, "serial_2", 8, 1, 8, OPD), LV_ROWS(sig_381), .comment = "serial, chars 9-16"},
+    {LV_MSG(0x382, "product_name", 8, 1, 8, OPD), LV_ROWS(sig_382), .comment = "product name"},
     /* 2.2: the GX sends 0x305 and 0x306 (zero) and 0x307 "12 34 56 78 'VIC' 00". 0x307 is the
      * keep-alive that names a Victron GX (0x305 alone is every Pylon-set inverter's). */
     GX(0x305, "gx_heartbeat", BL_MSG_EXT_ALSO, "GX keep-alive shared with Pylon LV, zero"),

@@ -2,7 +2,9 @@
 # bltest.py: helpers for the Python integration tests to wait on conditions, never on a fixed
 # time: the suite must pass with `ctest -j$(nproc)` while other processes load the CPU
 # (scripts/stress-test.sh). Not a test itself (ctest runs tests/integration/test_*.py only).
+import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -19,6 +21,36 @@ def wait_until(pred, timeout=DEADLINE, step=0.02):
         if time.monotonic() >= end:
             return False
         time.sleep(step)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def listening(port):
+    """True when something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def start_mosquitto(tmpdir, port):
+    """A mosquitto broker for anonymous clients on 127.0.0.1:port (config file m.conf in tmpdir),
+    started and polled until it accepts connections (at most 10 s); the caller terminates it."""
+    conf = os.path.join(tmpdir, "m.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
+    mq = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    wait_until(lambda: listening(port), 10, 0.05)
+    return mq
 
 
 class Run:

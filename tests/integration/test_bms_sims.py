@@ -19,6 +19,7 @@ import tty
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_bridge as tb  # noqa: E402  (helpers: Bridge, CanetPeer, check, FAST)
+from bltest import free_port, start_mosquitto  # noqa: E402
 
 check = tb.check
 FAST = tb.FAST
@@ -369,32 +370,13 @@ def test_bank_mqtt_metrics():
     print("# each pack keeps its own HA entities and /metrics series (labelled by pack name)",
           flush=True)
     import json
-    import socket
     import urllib.request
     if shutil.which("mosquitto") is None or shutil.which("mosquitto_sub") is None:
         check(False, "mosquitto and mosquitto_sub are needed: run scripts/setup.sh --test")
         return
-
-    def free_port():
-        s0 = socket.socket()
-        s0.bind(("127.0.0.1", 0))
-        port = s0.getsockname()[1]
-        s0.close()
-        return port
     port, hport = free_port(), free_port()
     d = tempfile.mkdtemp(prefix="bl_bankmq_")
-    conf = os.path.join(d, "m.conf")
-    open(conf, "w").write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
-    mq = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-    tb.wait_until(listening, 10, 0.05)
+    mq = start_mosquitto(d, port)
     la, lb = os.path.join(d, "a0"), os.path.join(d, "b0")
     sa = sim("jk", la)
     sb = sim("jbd", lb, "--soc", "40")
@@ -505,12 +487,8 @@ def test_monitor_bms():
     print("# monitor sim: --bms pylon485:PTY: the stack's per-module detail as entities and "
           "metrics (read-only)", flush=True)
     import json
-    import socket
     import urllib.request
-    s0 = socket.socket()
-    s0.bind(("127.0.0.1", 0))
-    hport = s0.getsockname()[1]
-    s0.close()
+    hport = free_port()
     d = tempfile.mkdtemp(prefix="bl_mon_")
     link = os.path.join(d, "py0")
     sp = sim("pylon485", link)

@@ -27,6 +27,8 @@ import time
 import tty
 import urllib.error
 
+from bltest import free_port, start_mosquitto
+
 BATLINK = os.environ.get("BATLINK")
 # the simulator may come from another build (to run a new simulator against an older bridge)
 SIM_BATLINK = os.environ.get("BL_SIM_BATLINK") or BATLINK
@@ -599,10 +601,7 @@ def test_cell_over():
 def test_can_down():
     print("# the CAN side cannot send (converter not there): reported, retried, recovers",
           flush=True)
-    s0 = socket.socket()
-    s0.bind(("127.0.0.1", 0))
-    port = s0.getsockname()[1]
-    s0.close()
+    port = free_port()
     jk = FakeJK([real_frame()])
     br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % port],
                 FAST)
@@ -628,23 +627,9 @@ def test_mqtt_commands():
     if shutil.which("mosquitto") is None or shutil.which("mosquitto_pub") is None:
         check(False, "mosquitto and mosquitto_pub are needed: run scripts/setup.sh --test")
         return
-    s0 = socket.socket()
-    s0.bind(("127.0.0.1", 0))
-    port = s0.getsockname()[1]
-    s0.close()
+    port = free_port()
     d = tempfile.mkdtemp(prefix="bl_mq_")
-    conf = os.path.join(d, "m.conf")
-    open(conf, "w").write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
-    mq = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-    wait_until(listening, 10, 0.05)
+    mq = start_mosquitto(d, port)
     # a retained command left on the broker must never act when the bridge (re)subscribes
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-r", "-t",
                     "batlink/jk1/set/force_charge", "-m", "on"], check=False)
@@ -653,10 +638,7 @@ def test_mqtt_commands():
     peer = CanetPeer()
     cfg = FAST.replace("module_count = 2\n", "module_count = 2\ncommands = true\n"
                       "command_expiry = 2\n")
-    s1 = socket.socket()
-    s1.bind(("127.0.0.1", 0))
-    hport = s1.getsockname()[1]
-    s1.close()
+    hport = free_port()
     br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port,
                  "--mqtt", "mqtt://127.0.0.1:%d" % port, "--http", "127.0.0.1:%d" % hport],
                 cfg + "[mqtt]\ndevice = jk1\n")
@@ -856,10 +838,7 @@ def test_unsolicited_replies():
     f = real_frame()
     jk = FakeJK([f], chatter=(f, 0.13))  # a second talker: a reply every 0.13 s, unasked
     peer = CanetPeer()
-    s1 = socket.socket()
-    s1.bind(("127.0.0.1", 0))
-    hport = s1.getsockname()[1]
-    s1.close()
+    hport = free_port()
     br = Bridge(["--bms", "jk:" + jk.path + BMS_FAST, "--can", "canet:127.0.0.1:%d" % peer.port,
                  "--http", "127.0.0.1:%d" % hport], FAST)
     br.wait_for(lambda x: x.get("bridge", {}).get("bms", {}).get("requests", 0) >= 15, 15)

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from bltest import free_port
+
 BATLINK = os.environ.get("BATLINK", "build/batlink")
 SLOW = 200  # slow clients
 ANSWER_S = 5.0  # a well-behaved request is answered within this, even under load
@@ -33,14 +35,6 @@ def check(cond, what):
         FAILS.append(what)
         print("FAIL:", what, file=sys.stderr)
     return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def get(port, path, timeout=ANSWER_S, method="GET", headers=None, body=None):

@@ -24,6 +24,8 @@ import tempfile
 import threading
 import time
 
+from bltest import free_port
+
 BATLINK = os.environ.get("BATLINK")
 if not BATLINK:
     print("BATLINK must be set (run through ctest)")
@@ -50,14 +52,6 @@ def check(cond, what):
     if not cond:
         FAILS.append(what)
     return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class CanetPeer:

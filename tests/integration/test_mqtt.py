@@ -17,6 +17,8 @@ import tempfile
 import threading
 import time
 
+from bltest import free_port
+
 BUILD = os.environ.get("BL_BUILD_DIR", "build")
 DRIVER = os.path.join(BUILD, "tests", "out_driver")
 DEV = "house"
@@ -91,14 +93,6 @@ def check(cond, what):
         failures.append(what)
         print("FAIL:", what, file=sys.stderr)
     return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Broker:

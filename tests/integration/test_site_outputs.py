@@ -18,7 +18,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bltest import Run, wait_until  # noqa: E402
+from bltest import Run, free_port, wait_until  # noqa: E402
 
 BATLINK = os.environ.get("BATLINK", "")
 FAILS = []
@@ -29,14 +29,6 @@ def check(cond, what):
         FAILS.append(what)
         print("FAIL:", what, file=sys.stderr)
     return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def json_lines(run):

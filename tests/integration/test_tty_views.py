@@ -9,11 +9,12 @@ import pty
 import re
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from bltest import free_port
 
 BATLINK = os.environ["BATLINK"]
 failures = 0
@@ -50,14 +51,6 @@ def run_on_pty(args, timeout):
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), out
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def frames_of(out):

@@ -33,6 +33,8 @@ import time
 import urllib.error
 import urllib.request
 
+from bltest import free_port
+
 BATLINK = os.environ.get("BATLINK", "build/batlink")
 BUILD = os.environ.get("BL_BUILD_DIR", "build")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -46,14 +48,6 @@ def check(cond, what):
     else:
         print("ok:", what)
     return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def get(port, path, auth=None, method="GET"):
