@@ -198,6 +198,9 @@ enum bl_cause bl_analysis_top_cause(const struct bl_analysis *a);
 
 /** Reset `a`; `opt` may be NULL. Never fails. Cost O(size). */
 void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt);
+/** Copy an analysis (a live watch's snapshot): the per-id slots past `nids` are not copied, so
+ *  the copy touches only the memory the source uses. */
+void bl_analysis_copy(struct bl_analysis *dst, const struct bl_analysis *src);
 
 /**
  * Feed one frame (time = f->ts_us, the capture's clock). Counts everything, error frames by

@@ -100,7 +100,12 @@ bool diag__battery_id(uint32_t id, bool ext)
 
 void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
 {
-    memset(a, 0, sizeof *a);
+    /* Everything but the per-id table is cleared; a slot is cleared when id_slot() hands it
+     * out (slots past nids are never read). The table is most of the struct (64 ids of period
+     * histograms, ~350 KB), so clearing it would make all of it resident on every run. */
+    size_t ids_at = offsetof(struct bl_analysis, ids), ids_end = ids_at + sizeof a->ids;
+    memset(a, 0, ids_at);
+    memset((char *)a + ids_end, 0, sizeof *a - ids_end);
     if (opt != NULL) a->opt = *opt;
     if (a->opt.min_timing_us <= 0) a->opt.min_timing_us = 5 * (int64_t)S_US;
     if (a->opt.window_us <= 0) a->opt.window_us = 10 * (int64_t)S_US;
@@ -109,6 +114,14 @@ void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
     a->eslot = -1;
     a->verdict = BL_SEV_INFO;
     bl_recog_init(&a->recog, NULL, 0);
+}
+
+void bl_analysis_copy(struct bl_analysis *dst, const struct bl_analysis *src)
+{
+    size_t ids_at = offsetof(struct bl_analysis, ids), ids_end = ids_at + sizeof src->ids;
+    memcpy(dst, src, ids_at);
+    memcpy(dst->ids, src->ids, src->nids * sizeof src->ids[0]);
+    memcpy((char *)dst + ids_end, (const char *)src + ids_end, sizeof *src - ids_end);
 }
 
 static struct bl_analysis_id *id_slot(struct bl_analysis *a, uint32_t id, bool ext)
