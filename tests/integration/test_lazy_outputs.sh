@@ -60,6 +60,19 @@ has monitor_http 'batlink-http\.so'
 has monitor_http 'microhttpd'
 lacks monitor_http 'mosquitto|libssl|batlink-mqtt'
 
+# batlink serves plain HTTP only: libmicrohttpd's load-time gnutls_global_init() must bind to the
+# module's no-op (src/out/http_notls.c), never to GnuTLS, whose initialisation costs ~0.8 MiB of
+# RSS (LD_DEBUG=bindings logs which object each symbol is bound to)
+LD_DEBUG=bindings LD_DEBUG_OUTPUT=$work/bind "$BATLINK" monitor --duration 0.3 --http 127.0.0.1:0 \
+    sim: >/dev/null 2>"$work/bind.err" </dev/null || fail "monitor --http (bindings): exit $?"
+cat "$work"/bind.* 2>/dev/null | grep -E "symbol .gnutls_global_(de)?init" >"$work/gnutls_init"
+grep -E 'microhttpd.* to [^ ]*batlink-http\.so .*gnutls_global_init' "$work/gnutls_init" \
+    >/dev/null || fail "libmicrohttpd's gnutls_global_init is not the module's no-op:
+$(cat "$work/gnutls_init")"
+if grep -E ' to [^ ]*libgnutls[^ ]* .*gnutls_global_init' "$work/gnutls_init" >/dev/null; then
+    fail "gnutls_global_init bound to GnuTLS: $(grep libgnutls "$work/gnutls_init")"
+fi
+
 if ((fails)); then
     echo "$fails failure(s)"
     exit 1
