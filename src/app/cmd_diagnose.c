@@ -248,7 +248,7 @@ static void on_warn(void *ctx, const char *msg)
 static void on_watch(void *ctx, bl_us now)
 {
     struct run *r = ctx;
-    memcpy(r->snap, r->a, sizeof *r->snap);
+    bl_analysis_copy(r->snap, r->a);
     int64_t wall = bl_now_wall();
     bl_analysis_finish(r->snap, wall);
     const struct bl_analysis *a = r->snap;

@@ -3,6 +3,7 @@
  * fixed memory, error frames by class, decoded state over time (through the tracker), and the
  * running sums that findings.c turns into findings. Pure: no I/O, no allocation, no clock. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -110,9 +111,15 @@ bool diag__battery_id(uint32_t id, bool ext)
 
 /* ---- init ---- */
 
+/* The members before and after ids[], whose unused slots are never read (every reader stops at
+ * nids; id_slot clears a slot when it takes it). */
+#define IDS_BEGIN offsetof(struct bl_analysis, ids)
+#define IDS_END   (offsetof(struct bl_analysis, ids) + sizeof(((struct bl_analysis *)0)->ids))
+
 void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
 {
-    memset(a, 0, sizeof *a);
+    memset(a, 0, IDS_BEGIN);
+    memset((char *)a + IDS_END, 0, sizeof *a - IDS_END);
     if (opt != NULL) a->opt = *opt;
     if (a->opt.min_timing_us <= 0) a->opt.min_timing_us = 5 * (int64_t)S_US;
     if (a->opt.window_us <= 0) a->opt.window_us = 10 * (int64_t)S_US;
@@ -123,6 +130,13 @@ void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt)
     a->ident = BL_IDENT_UNKNOWN;
     a->verdict = BL_SEV_INFO;
     bl_recog_init(&a->recog, NULL, 0);
+}
+
+void bl_analysis_copy(struct bl_analysis *dst, const struct bl_analysis *src)
+{
+    memcpy(dst, src, IDS_BEGIN);
+    memcpy(dst->ids, src->ids, sizeof src->ids[0] * src->nids);
+    memcpy((char *)dst + IDS_END, (const char *)src + IDS_END, sizeof *src - IDS_END);
 }
 
 static struct bl_analysis_id *id_slot(struct bl_analysis *a, uint32_t id, bool ext)
