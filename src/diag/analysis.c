@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batlink/fmath.h"
 #include "batlink/diag.h"
 #include "batlink/profile.h"
 #include "diag/diag_int.h"
@@ -66,7 +67,7 @@ int64_t bl_period_quantile(const struct bl_period_hist *h, double q)
 double bl_period_jitter_us(const struct bl_period_hist *h)
 {
     if (h->n < 2) return 0.0;
-    return sqrt(h->m2 / (double)(h->n - 1u));
+    return bl_sqrt(h->m2 / (double)(h->n - 1u));
 }
 
 /* ---- id classes ---- */
