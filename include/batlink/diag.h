@@ -215,13 +215,10 @@ struct bl_analysis {
  * problem to explain. */
 enum bl_cause bl_analysis_top_cause(const struct bl_analysis *a);
 
-/** Reset `a`; `opt` may be NULL. Never fails. Cost O(size). ids[] past nids are left as they
- * are (a slot is cleared when an id takes it): ~350 kB that a small bus never touches stay out
- * of the process's resident memory. */
+/** Reset `a`; `opt` may be NULL. Never fails. Cost O(size). */
 void bl_analysis_init(struct bl_analysis *a, const struct bl_analysis_opts *opt);
-
-/** Copy `src` into `dst` (e.g. to finish a snapshot while `src` runs on), without the ids[]
- * slots past src->nids. Cost O(size - unused id slots). */
+/** Copy an analysis (a live watch's snapshot): the per-id slots past `nids` are not copied, so
+ *  the copy touches only the memory the source uses. */
 void bl_analysis_copy(struct bl_analysis *dst, const struct bl_analysis *src);
 
 /**
