@@ -81,7 +81,11 @@ if s:
         "log2long %d KiB" % lk["rss_kib_max"], "< 3072 KiB",
         max(r["batlink dump 10k"]["rss_kib_max"], r["batlink diagnose 10k"]["rss_kib_max"]) < 3072)
     m = r["batlink monitor mqtt+http"]["rss_kib_max"]
-    row("peak RSS monitor, mqtt:// + HTTP", "%d KiB" % m, "", "< 5120 KiB (goal 4096)", m < 5120)
+    per = ", ".join("%s %d" % (c, r["batlink monitor " + c]["rss_kib_max"]) for c in ("none", "mqtt", "http")
+                    if "batlink monitor " + c in r)
+    row("peak RSS monitor, mqtt:// + HTTP", "%d KiB" % m + (" (%s)" % per if per else ""),
+        "mosquitto_sub %d KiB" % r["mosquitto_sub"]["rss_kib_max"] if "mosquitto_sub" in r else "",
+        "< 5120 KiB (goal 4096)", m < 5120)
     if "base start-up" in r:
         row("  start-up / RSS dump, diagnose, monitor, before this change (base)",
             "%.2f ms / %d, %d, %d KiB" % (r["base start-up"]["cpu"] * 1e3, r["base dump 10k"]["rss_kib_max"],

@@ -4,7 +4,8 @@
 # (bench/interleave.py, BL_BENCH_RUNS runs, default 7): CPU and wall time of a start-up
 # (`batlink dump` of an empty log) next to /bin/true; `batlink dump` of a 10,000-frame log next
 # to can-utils log2long; peak RSS of dump, diagnose and a monitor with mqtt:// and HTTP on (a
-# local mosquitto; the monitor runs 2 s of the simulated battery). Required: start-up CPU <= 2x
+# local mosquitto; the monitor runs 2 s of the simulated battery), also per configuration (no
+# outputs, MQTT only, HTTP only) next to mosquitto_sub on the same broker. Required: start-up CPU <= 2x
 # /bin/true, dump 10k not slower than log2long, dump/diagnose peak RSS < 3 MiB, monitor with MQTT
 # + HTTP < 5 MiB (goal 4 MiB). BL_BENCH_BASE=path/to/an/older/batlink adds it to the same runs.
 # BL_BENCH_JSON=FILE writes the figures (bench/run_all.sh).
@@ -48,13 +49,23 @@ while True:
         time.sleep(0.02)
 PY
 mon="monitor --duration 2 --mqtt mqtt://127.0.0.1:$port --http 127.0.0.1:0 sim:"
+# the monitor's peak RSS per configuration (no outputs, MQTT only, HTTP only, both), and
+# mosquitto_sub (libmosquitto + OpenSSL, like batlink's MQTT output) subscribed for the same 2 s
+mon_none="monitor --duration 2 sim:"
+mon_mqtt="monitor --duration 2 --mqtt mqtt://127.0.0.1:$port sim:"
+mon_http="monitor --duration 2 --http 127.0.0.1:0 sim:"
+msub="mosquitto_sub -h 127.0.0.1 -p $port -t # -W 2"
 
 tools=("/bin/true=/bin/true" "batlink start-up=$batlink dump $tmp/empty.log"
     "batlink dump 10k=$batlink dump $log" "log2long 10k=log2long <$log"
-    "batlink diagnose 10k=$batlink diagnose $log" "batlink monitor mqtt+http=$batlink $mon")
+    "batlink diagnose 10k=$batlink diagnose $log" "batlink monitor mqtt+http=$batlink $mon"
+    "batlink monitor none=$batlink $mon_none" "batlink monitor mqtt=$batlink $mon_mqtt"
+    "batlink monitor http=$batlink $mon_http" "mosquitto_sub=$msub")
 if [[ -n ${BL_BENCH_BASE:-} ]]; then
     tools+=("base start-up=$BL_BENCH_BASE dump $tmp/empty.log" "base dump 10k=$BL_BENCH_BASE dump $log"
-        "base diagnose 10k=$BL_BENCH_BASE diagnose $log" "base monitor mqtt+http=$BL_BENCH_BASE $mon")
+        "base diagnose 10k=$BL_BENCH_BASE diagnose $log" "base monitor mqtt+http=$BL_BENCH_BASE $mon"
+        "base monitor none=$BL_BENCH_BASE $mon_none" "base monitor mqtt=$BL_BENCH_BASE $mon_mqtt"
+        "base monitor http=$BL_BENCH_BASE $mon_http")
 fi
 echo "== $runs runs of each, interleaved; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # diagnose exits 1 when it has findings: interleave.py accepts any exit status with -k
@@ -79,6 +90,15 @@ checks = [
 print("== results (medians; RSS = highest peak)")
 for what, ok, bar in checks:
     print("   %-62s required %-22s %s" % (what, bar, "PASS" if ok else "FAIL"))
+print("== peak RSS of the monitor per configuration (KiB, highest of the runs; 2 s of sim:)")
+print("   %-22s %8s %8s %8s %8s   %s" % ("", "none", "mqtt", "http", "both", "peer (same runs)"))
+for who in ("batlink", "base"):
+    if who + " monitor none" not in r:
+        continue
+    print("   %-22s %8d %8d %8d %8d   %s" % (
+        who if who == "batlink" else "base (" + "before)", rss(who + " monitor none"), rss(who + " monitor mqtt"),
+        rss(who + " monitor http"), rss(who + " monitor mqtt+http"),
+        "mosquitto_sub %d" % rss("mosquitto_sub") if who == "batlink" else ""))
 if "base start-up" in r:
     b = r["base start-up"]
     print("   base: start-up CPU %.2f ms (%.2fx /bin/true), dump 10k %.2fx log2long, RSS dump %d, diagnose %d, monitor %d KiB"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/bms_out.h"
+#include "batlink/fmath.h"
 #include "batlink/bmscodec.h"
 
 void app__bms_json(const struct bl_bms *r, cJSON *o)
@@ -20,13 +21,13 @@ void app__bms_json(const struct bl_bms *r, cJSON *o)
             if (s != NULL) cJSON_AddStringToObject(o, q->key, s);
             continue;
         }
-        double m = pow(10.0, q->precision), v;
+        double m = bl_pow10(q->precision), v;
         if (q->scope == BL_BMS_QS_PACK) {
             if (bl_bms_qty_value(r, q, 0, &v) != BL_OK) continue;
             if (q->kind == BL_BMS_QK_BOOL)
                 cJSON_AddBoolToObject(o, q->key, v != 0);
             else
-                cJSON_AddNumberToObject(o, q->key, round(v * m) / m);
+                cJSON_AddNumberToObject(o, q->key, bl_round(v * m) / m);
             continue;
         }
         cJSON *a = cJSON_AddArrayToObject(o, q->key);
@@ -37,7 +38,7 @@ void app__bms_json(const struct bl_bms *r, cJSON *o)
             }
             cJSON_AddItemToArray(a, q->kind == BL_BMS_QK_BOOL
                                         ? cJSON_CreateBool(v != 0)
-                                        : cJSON_CreateNumber(round(v * m) / m));
+                                        : cJSON_CreateNumber(bl_round(v * m) / m));
         }
     }
 }

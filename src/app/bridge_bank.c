@@ -9,6 +9,7 @@
 #include "app/app.h"
 #include "app/bms_out.h"
 #include "app/bridge_bank.h"
+#include "batlink/fmath.h"
 #include "batlink/bmscodec.h"
 #include "batlink/log.h"
 
@@ -70,7 +71,7 @@ enum bl_err app__packs_config(struct app__packs *ps, const char *key, const char
     double v = strtod(value, &end);
     bool num = end != value && end != NULL && *end == '\0' && isfinite(v);
     if (strcmp(key, "min_packs") == 0) {
-        if (!num || v < 1 || v > BL_BANK_MAX_PACKS || v != floor(v)) {
+        if (!num || v < 1 || v > BL_BANK_MAX_PACKS || v != bl_floor(v)) {
             snprintf(reason, 128, "\"%.40s\": a whole number 1..%d", value, BL_BANK_MAX_PACKS);
             return BL_ERR_USAGE;
         }
@@ -82,7 +83,7 @@ enum bl_err app__packs_config(struct app__packs *ps, const char *key, const char
             snprintf(reason, 128, "\"%.40s\": volts, 0.01..60", value);
             return BL_ERR_USAGE;
         }
-        ps->cfg.voltage_warn_mv = (int32_t)lround(v * 1000.0);
+        ps->cfg.voltage_warn_mv = (int32_t)bl_lround(v * 1000.0);
         return BL_OK;
     }
     return BL_ERR_UNKNOWN_ID;

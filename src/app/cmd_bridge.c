@@ -23,6 +23,7 @@
 #include "app/site_wire.h"
 #include "app/bms_out.h"
 #include "app/bridge_bank.h"
+#include "batlink/fmath.h"
 #include "batlink/bmslink.h"
 #include "batlink/inv485.h"
 #include "batlink/config.h"
@@ -276,7 +277,7 @@ static void map_min_temperature(struct bridge *b)
 {
     if (!b->ex_min_temp) return;
     struct bl_ctl_curve *c = &b->ctl_cfg.charge_temp;
-    int32_t shift = (int32_t)lround(b->cfg.limits.min_charge_temperature * 10.0);
+    int32_t shift = (int32_t)bl_lround(b->cfg.limits.min_charge_temperature * 10.0);
     for (unsigned i = 0; i < c->n; i++)
         if (c->x[i] <= 100) c->x[i] += shift;
 }
@@ -519,16 +520,16 @@ static void apply_pack_caps(const struct bridge *b, struct bl_ctl_out *o)
 {
     if (o->state == BL_CTL_STARTING) return;
     int32_t cap = 0;
-    if (b->ex_charge_v) cap = (int32_t)lround(b->cfg.limits.charge_voltage * 1000.0);
+    if (b->ex_charge_v) cap = (int32_t)bl_lround(b->cfg.limits.charge_voltage * 1000.0);
     if (b->ex_float_v && o->phase == BL_CTL_FLOAT) {
-        int32_t f = (int32_t)lround(b->cfg.limits.float_voltage * 1000.0);
+        int32_t f = (int32_t)bl_lround(b->cfg.limits.float_voltage * 1000.0);
         if (cap == 0 || f < cap) cap = f;
     }
     if (cap > 0 && o->charge_voltage_mv > cap) {
         o->charge_voltage_mv = cap;
         o->charge_voltage_reason = BL_CTL_R_CONFIG_MAX;
     }
-    int32_t dv = (int32_t)lround(b->cfg.limits.discharge_voltage * 1000.0);
+    int32_t dv = (int32_t)bl_lround(b->cfg.limits.discharge_voltage * 1000.0);
     if (b->ex_discharge_v && o->discharge_voltage_mv < dv) {
         o->discharge_voltage_mv = dv;
         o->discharge_voltage_reason = BL_CTL_R_CONFIG;
@@ -659,7 +660,7 @@ static void add_limit(cJSON *o, const char *key, int32_t v, enum bl_ctl_reason r
 {
     cJSON *x = cJSON_AddObjectToObject(o, key);
     if (x == NULL) return;
-    cJSON_AddNumberToObject(x, "value", round(v * scale * 1000.0) / 1000.0);
+    cJSON_AddNumberToObject(x, "value", bl_round(v * scale * 1000.0) / 1000.0);
     cJSON_AddStringToObject(x, "reason", bl_ctl_reason_name(r));
 }
 
@@ -675,7 +676,7 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
     cJSON_AddBoolToObject(o, "transmitting", c->transmit);
     if (b->have_last) {
         cJSON_AddNumberToObject(o, "reading_age_s",
-                                round((double)(now - b->last_reading) / 1e3) / 1e3);
+                                bl_round((double)(now - b->last_reading) / 1e3) / 1e3);
         const struct bl_bms *r = &b->last;
         cJSON *cells = cJSON_AddArrayToObject(o, "cells_v");
         for (unsigned i = 0; cells != NULL && i < r->cell_count; i++)
@@ -736,7 +737,8 @@ static cJSON *bridge_json(const struct bridge *b, bl_us now)
         cJSON_AddNumberToObject(cn, "polls_answered", (double)b->polls_answered);
         cJSON_AddNumberToObject(cn, "polls_unanswered", (double)b->polls_unanswered);
         cJSON_AddNumberToObject(cn, "answer_frames", (double)b->answer_frames);
-        cJSON_AddNumberToObject(cn, "tx_late_max_ms", round((double)b->tx_late_max / 10.0) / 100.0);
+        cJSON_AddNumberToObject(cn, "tx_late_max_ms",
+                                bl_round((double)b->tx_late_max / 10.0) / 100.0);
         cJSON_AddNumberToObject(cn, "tx_deadlines_missed", (double)b->tx_missed);
     }
     cJSON *cm = cJSON_AddObjectToObject(o, "commands");
@@ -1251,7 +1253,7 @@ static const char *command(struct bridge *b, const char *key, const char *p, cha
         if (a < 0) return "negative";
         if (a * 1000.0 > (double)max)
             return "above the configured maximum (a command may only lower a limit)";
-        if (bl_ctl_set_user_limit(&b->ctl, dis, (int32_t)lround(a * 1000.0), until) != BL_OK)
+        if (bl_ctl_set_user_limit(&b->ctl, dis, (int32_t)bl_lround(a * 1000.0), until) != BL_OK)
             return "outside the configured safe range";
         snprintf(msg, n, "%.1f A for %.0f s", a, b->cfg.bridge.command_expiry);
         return NULL;
@@ -1430,8 +1432,8 @@ static int start(struct bridge *b)
     bl_coord_init(&b->coord);
     bl_coord_config_defaults(&b->coord_cfg);
     b->coord_cfg.enabled = b->cfg.site.coordinate;
-    b->coord_cfg.threshold_w = (int32_t)lround(b->cfg.site.coordinate_threshold);
-    b->coord_cfg.release_w = (int32_t)lround(b->cfg.site.coordinate_release);
+    b->coord_cfg.threshold_w = (int32_t)bl_lround(b->cfg.site.coordinate_threshold);
+    b->coord_cfg.release_w = (int32_t)bl_lround(b->cfg.site.coordinate_release);
     b->coord_cfg.engage_us = (bl_us)(b->cfg.site.coordinate_engage * 1e6);
     b->coord_cfg.hold_us = (bl_us)(b->cfg.site.coordinate_hold * 1e6);
     b->coord_cfg.grid_no_charge = b->cfg.site.grid_no_charge;

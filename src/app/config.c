@@ -10,6 +10,7 @@
 
 #include <ini.h>
 
+#include "batlink/fmath.h"
 #include "batlink/config.h"
 #include "batlink/control.h"
 #include "batlink/decimal.h"
@@ -295,7 +296,7 @@ static bool set_value(struct bl_config *c, const struct key *k, const char *v, c
             snprintf(reason, 128, "\"%.60s\" is not a number", v);
             return false;
         }
-        if (k->type == T_LONG && d != floor(d)) {
+        if (k->type == T_LONG && d != bl_floor(d)) {
             snprintf(reason, 128, "\"%.60s\" is not a whole number", v);
             return false;
         }

@@ -87,7 +87,7 @@ char *app__livediag_report(struct app__livediag *d, int64_t end_us)
         return strdup(d->done);
     struct bl_analysis *s = malloc(sizeof *s); /* finish works on a copy: the window runs on */
     if (s == NULL) return NULL;
-    memcpy(s, a, sizeof *s);
+    bl_analysis_copy(s, a); /* without the unused id slots: ~350 kB less touched per report */
     bl_analysis_finish(s, end_us > a->last_us ? end_us : a->last_us);
     char *r = report(s, d, false);
     free(s);

@@ -11,6 +11,7 @@
 
 #include "app/app.h"
 #include "app/site_wire.h"
+#include "batlink/fmath.h"
 #include "batlink/http.h"
 #include "batlink/log.h"
 #include "batlink/mqtt.h"
@@ -188,7 +189,7 @@ bool app__site_parse_payload(const char *payload, size_t len, const char *path, 
         *why = "value outside -1 MW..1 MW";
         return false;
     }
-    *w = (int32_t)lround(v);
+    *w = (int32_t)bl_lround(v);
     return true;
 }
 
@@ -294,9 +295,9 @@ char *app__site_json(const struct app__site *s, const struct bl_battery *b, bl_u
     if (o == NULL) return NULL;
     double w, other;
     if (can_power(b, now, &w)) {
-        cJSON_AddNumberToObject(o, "battery_power_w", round(w));
+        cJSON_AddNumberToObject(o, "battery_power_w", bl_round(w));
         if (bl_site_value(&s->site, BL_SITE_OTHER_BAT_POWER, &other))
-            cJSON_AddNumberToObject(o, "battery_power_difference_w", round(w - other));
+            cJSON_AddNumberToObject(o, "battery_power_difference_w", bl_round(w - other));
     }
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

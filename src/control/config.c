@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batlink/fmath.h"
 #include "batlink/control.h"
 #include "batlink/decimal.h"
 
@@ -172,7 +173,7 @@ static enum bl_err set_number(struct bl_ctl_config *c, const struct key *k, cons
         *reason = "out of range";
         return BL_ERR_RANGE;
     }
-    double scaled = round(v * scale_of(k->unit));
+    double scaled = bl_round(v * scale_of(k->unit));
     char *m = (char *)c + k->off;
     switch (k->type) {
     case T_U8:
@@ -222,8 +223,8 @@ static enum bl_err set_curve(struct bl_ctl_curve *dst, enum unit u, const char *
             *reason = "breakpoint out of range (percent 0..100)";
             return BL_ERR_RANGE;
         }
-        c.x[c.n] = (int32_t)round(x * scale_of(u));
-        c.permille[c.n] = (uint16_t)round(y * 10.0);
+        c.x[c.n] = (int32_t)bl_round(x * scale_of(u));
+        c.permille[c.n] = (uint16_t)bl_round(y * 10.0);
         c.n++;
         p = e;
         while (*p == ' ' || *p == '\t' || *p == ',')

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "batlink/fmath.h"
 #include "batlink/simbat.h"
 
 #define PI              3.14159265358979323846
@@ -68,7 +69,7 @@ static double clampd(double v, double lo, double hi)
 
 static int32_t to_i32(double v)
 {
-    return (int32_t)lround(clampd(v, -2.0e9, 2.0e9));
+    return (int32_t)bl_lround(clampd(v, -2.0e9, 2.0e9));
 }
 
 /* LFP open-circuit voltage per cell over SOC (typical LiFePO4 curve; flat middle, steep ends). */
@@ -102,7 +103,7 @@ static double pack_voltage(const struct bl_simbat *s, double soc, double current
 static double request_cycle(const struct bl_simbat *s)
 {
     double t = s->t_s + 150.0;
-    return 35.0 * sin(2.0 * PI * t / 900.0) + 8.0 * sin(2.0 * PI * t / 97.0) + s->noise_a;
+    return 35.0 * bl_sin(2.0 * PI * t / 900.0) + 8.0 * bl_sin(2.0 * PI * t / 97.0) + s->noise_a;
 }
 
 static double request_charge(const struct bl_simbat *s)
@@ -379,7 +380,7 @@ static void step(struct bl_simbat *s, double dt)
     }
     /* Ambient drifts +-1.5 degC over an hour; the pack follows with a 30-minute time constant
      * and warms by I^2 R losses (about +5 degC at 100 A steady). */
-    s->ambient_c = 24.0 + 1.5 * sin(2.0 * PI * s->t_s / 3600.0);
+    s->ambient_c = 24.0 + 1.5 * bl_sin(2.0 * PI * s->t_s / 3600.0);
     double heat = 2.8e-7 * s->current_a * s->current_a * 3.0 / (double)s->cfg.modules;
     s->temp_c += ((s->ambient_c - s->temp_c) / 1800.0 + heat) * dt;
     if (sc->physics != NULL) sc->physics(s, dt);

@@ -3,9 +3,11 @@
  * fixed memory, error frames by class, decoded state over time (through the tracker), and the
  * running sums that findings.c turns into findings. Pure: no I/O, no allocation, no clock. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "batlink/fmath.h"
 #include "batlink/diag.h"
 #include "batlink/profile.h"
 #include "diag/diag_int.h"
@@ -65,7 +67,7 @@ int64_t bl_period_quantile(const struct bl_period_hist *h, double q)
 double bl_period_jitter_us(const struct bl_period_hist *h)
 {
     if (h->n < 2) return 0.0;
-    return sqrt(h->m2 / (double)(h->n - 1u));
+    return bl_sqrt(h->m2 / (double)(h->n - 1u));
 }
 
 /* ---- id classes ---- */

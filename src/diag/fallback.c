@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "batlink/fmath.h"
 #include "batlink/diag.h"
 
 static bool seen(const struct bl_analysis *a, enum bl_field f)
@@ -79,8 +80,8 @@ void bl_fallback_compute(const struct bl_analysis *a, struct bl_fallback *fb)
         c[BL_FB_SPREAD].state = spread < 30 ? BL_FB_MET : BL_FB_NOT_MET;
     }
     if (seen(a, BL_F_CURRENT) && fb->capacity_ah > 0.0) {
-        double imax = fmax(fabs((double)a->range[BL_F_CURRENT].min),
-                           fabs((double)a->range[BL_F_CURRENT].max)) /
+        double imax = bl_fmax(fabs((double)a->range[BL_F_CURRENT].min),
+                              fabs((double)a->range[BL_F_CURRENT].max)) /
                       1000.0;
         double rate = imax / fb->capacity_ah;
         c[BL_FB_RATE].value = rate;

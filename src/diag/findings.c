@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batlink/fmath.h"
 #include "batlink/diag.h"
 #include "batlink/profile.h"
 #include "diag/diag_int.h"
@@ -624,7 +625,7 @@ static void interference_finding(struct bl_analysis *a)
     double cov = n * w->sxy - w->sx * w->sy;
     double vx = n * w->sxx - w->sx * w->sx, vy = n * w->syy - w->sy * w->sy;
     if (vx <= 0.0 || vy <= 0.0) return;
-    double r = cov / sqrt(vx * vy);
+    double r = cov / bl_sqrt(vx * vy);
     int lo = -1, hi = -1;
     for (unsigned b = 0; b < BL_ANALYSIS_IBUCKETS; b++)
         if (w->bucket_windows[b] > 0) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* site_json.c: the `site` object of the state JSON, built by iterating the site field table. */
+#include "batlink/fmath.h"
 #include "batlink/site_json.h"
 
 #include <math.h>
@@ -11,8 +12,8 @@
 
 static double round_to(double v, unsigned prec)
 {
-    double f = pow(10.0, prec);
-    return round(v * f) / f;
+    double f = bl_pow10(prec);
+    return bl_round(v * f) / f;
 }
 
 static bool add_input(cJSON *arr, const struct bl_site_input *in, bl_us now)

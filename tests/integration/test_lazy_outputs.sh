@@ -3,7 +3,8 @@
 # test_lazy_outputs.sh: a command loads only the libraries it uses (issue 11 item 2). dump,
 # diagnose, dbc, pinout, record and a monitor without outputs never load libmosquitto,
 # libmicrohttpd or a TLS library; a monitor with --mqtt loads the MQTT module (and
-# libmosquitto) but not the HTTP one, with --http the HTTP module but not libmosquitto. The
+# libmosquitto) but not the HTTP one, with --http the HTTP module but not libmosquitto (and
+# leaves the GnuTLS that libmicrohttpd links uninitialised); no command loads libm. The
 # dynamic loader's own log (LD_DEBUG=files) names every library a process loads.
 set -uo pipefail
 
@@ -59,6 +60,33 @@ loaded monitor_http "$BATLINK" monitor --duration 0.3 --http "127.0.0.1:0" sim: 
 has monitor_http 'batlink-http\.so'
 has monitor_http 'microhttpd'
 lacks monitor_http 'mosquitto|libssl|batlink-mqtt'
+
+# batlink serves plain HTTP only: libmicrohttpd's load-time gnutls_global_init() must bind to the
+# module's no-op (src/out/http_notls.c), never to GnuTLS, whose initialisation costs ~0.8 MiB of
+# RSS (LD_DEBUG=bindings logs which object each symbol is bound to)
+LD_DEBUG=bindings LD_DEBUG_OUTPUT=$work/bind "$BATLINK" monitor --duration 0.3 --http 127.0.0.1:0 \
+    sim: >/dev/null 2>"$work/bind.err" </dev/null || fail "monitor --http (bindings): exit $?"
+cat "$work"/bind.* 2>/dev/null | grep -E "symbol .gnutls_global_(de)?init" >"$work/gnutls_init"
+grep -E 'microhttpd.* to [^ ]*batlink-http\.so .*gnutls_global_init' "$work/gnutls_init" \
+    >/dev/null || fail "libmicrohttpd's gnutls_global_init is not the module's no-op:
+$(cat "$work/gnutls_init")"
+if grep -E ' to [^ ]*libgnutls[^ ]* .*gnutls_global_init' "$work/gnutls_init" >/dev/null; then
+    fail "gnutls_global_init bound to GnuTLS: $(grep libgnutls "$work/gnutls_init")"
+fi
+
+# batlink needs no libm (include/batlink/fmath.h): loading it alone costs ~0.3 MiB of RSS.
+# Neither the binary nor a module lists it; without the sanitizers (whose runtimes link libm)
+# no command loads it at all.
+for f in "$BATLINK" "$(dirname "$BATLINK")"/batlink-*.so; do
+    if readelf -d "$f" | grep -E 'NEEDED.*\[libm\.so' >/dev/null; then
+        fail "$(basename "$f") needs libm"
+    fi
+done
+if ! readelf -d "$BATLINK" | grep -E 'NEEDED.*lib(a|ub)san' >/dev/null; then
+    for c in dump dump_json diagnose dbc pinout record monitor monitor_mqtt monitor_http; do
+        lacks "$c" '(^|/)libm\.so'
+    done
+fi
 
 if ((fails)); then
     echo "$fails failure(s)"
