@@ -7,7 +7,7 @@
  * of the libraries it needs), so libmicrohttpd's calls bind here and do nothing; GnuTLS's own
  * load-time initialisation is skipped by GNUTLS_NO_IMPLICIT_INIT, set by src/app/outmod.c just
  * for this dlopen. Nothing in the module calls any other GnuTLS function. MQTT over TLS is
- * unaffected: libmosquitto uses OpenSSL. tests/integration/test_http_notls.sh checks that a
+ * unaffected: libmosquitto uses OpenSSL. tests/integration/test_lazy_outputs.sh checks that a
  * monitor serving HTTP has GnuTLS uninitialised. */
 
 int gnutls_global_init(void);
