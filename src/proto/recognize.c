@@ -475,7 +475,7 @@ bool bl_recog_mismatch(const struct bl_recog *r)
 static void put_ids(const struct bl_profile *p, uint32_t bits, char *buf, size_t n, size_t *k)
 {
     for (size_t j = 0; j < p->n_msgs && j < BL_RECOG_MAX_MSGS; j++)
-        if (bits & (1u << j)) PUT(" 0x%X%s", (unsigned)p->msgs[j].id, p->msgs[j].ext ? "x" : "");
+        if (bits & (1u << j)) PUT(p->msgs[j].ext ? " 0x%08X" : " 0x%X", (unsigned)p->msgs[j].id);
 }
 
 static void put_cand(const struct bl_recog *r, size_t i, char *buf, size_t n, size_t *k)
@@ -500,8 +500,8 @@ static void put_cand(const struct bl_recog *r, size_t i, char *buf, size_t n, si
     if (c->n_foreign > 0) {
         PUT(", foreign");
         for (unsigned j = 0; j < c->n_foreign; j++)
-            PUT(" 0x%X%s", (unsigned)(c->foreign_ids[j] & ~EXT_BIT),
-                c->foreign_ids[j] & EXT_BIT ? "x" : "");
+            PUT(c->foreign_ids[j] & EXT_BIT ? " 0x%08X" : " 0x%X",
+                (unsigned)(c->foreign_ids[j] & ~EXT_BIT));
     }
     PUT(", plausibility %d", plausibility(p, &c->st));
 }
