@@ -621,15 +621,29 @@ static void print_fallback_lines(FILE *out, const struct bl_fallback *fb, const 
                                          : "open: settle the unknown conditions first");
 }
 
+/* "NAME (evidence)"; the recogniser's evidence already starts with the name ("pylontech-hv
+ * (pylontech-hv: 1 of 1 frames, ...); inverter ..."), then it is the line as dump prints it. */
+static const char *profile_line(const struct bl_analysis *a, char *buf, size_t n)
+{
+    const char *name = bl_analysis_profile_name(a), *ev = a->profile_evidence;
+    size_t l = strlen(name);
+    if (ev[0] == '\0')
+        snprintf(buf, n, "%s", name);
+    else if (strncmp(ev, name, l) == 0 && ev[l] == ' ')
+        snprintf(buf, n, "%s", ev);
+    else
+        snprintf(buf, n, "%s (%s)", name, ev);
+    return buf;
+}
+
 static void print_text(FILE *out, const struct bl_analysis *a, const char *uri, double dur,
                        bool guide, bool fallback)
 {
     fprintf(out, "verdict: %s (%u fail, %u warn, %u info)\n", bl_verdict_name(a->verdict),
             count_sev(a, BL_SEV_FAIL), count_sev(a, BL_SEV_WARN), count_sev(a, BL_SEV_INFO));
     fprintf(out, "source:  %s\n", uri);
-    fprintf(out, "profile: %s%s%s%s\n", bl_analysis_profile_name(a),
-            a->profile_evidence[0] ? " (" : "", a->profile_evidence,
-            a->profile_evidence[0] ? ")" : "");
+    char line[BL_FINDING_TEXT + 64];
+    fprintf(out, "profile: %s\n", profile_line(a, line, sizeof line));
     if (bl_analysis_inverter(a) != NULL)
         fprintf(out, "inverter: %s (keep-alive family seen)\n", bl_analysis_inverter(a));
     fprintf(out,
@@ -899,8 +913,8 @@ static void print_md(FILE *out, const struct bl_analysis *a, const char *uri, do
     fprintf(out, "- **Date:** %s\n- **Source:** `%s`\n", date, uri);
     fprintf(out, "- **Verdict:** **%s** (%u fail, %u warn, %u info)\n", bl_verdict_name(a->verdict),
             count_sev(a, BL_SEV_FAIL), count_sev(a, BL_SEV_WARN), count_sev(a, BL_SEV_INFO));
-    fprintf(out, "- **Profile:** %s", bl_analysis_profile_name(a));
-    if (a->profile_evidence[0]) fprintf(out, " (%s)", a->profile_evidence);
+    char line[BL_FINDING_TEXT + 64];
+    fprintf(out, "- **Profile:** %s", profile_line(a, line, sizeof line));
     fprintf(out, "\n- **Inverter keep-alive seen:** %s",
             bl_analysis_inverter(a) != NULL ? bl_analysis_inverter(a) : "none");
     fprintf(out, "\n- **Inverter setting for this profile:** %s\n",
