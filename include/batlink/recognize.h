@@ -91,6 +91,20 @@ void bl_recog_init(struct bl_recog *r, const struct bl_profile *const *list, siz
 bool bl_recog_feed(struct bl_recog *r, const struct bl_frame *f);
 
 /**
+ * bl_recog_feed's settled case, inline for a caller's per-frame path: when recognition is settled
+ * and `f` is an 11-bit data frame of the chosen profile, count it as bl_recog_feed does and return
+ * true (nothing changed); otherwise return false without touching `r` (call bl_recog_feed).
+ */
+static inline bool bl_recog_feed_settled(struct bl_recog *r, const struct bl_frame *f)
+{
+    if (r->open || (f->flags & (BL_FRAME_EXT | BL_FRAME_ERR | BL_FRAME_RTR)) || f->len > 8 ||
+        f->id >= 2048 || !((r->ids11[f->id / 32] >> (f->id % 32)) & 1u))
+        return false;
+    r->frames++;
+    return true;
+}
+
+/**
  * The input ended (end of a file): decide with what was seen, counting a profile's burst
  * messages that never came against it even when less than a burst period was seen. Returns
  * true when that changed the status. Feeding again afterwards is allowed.

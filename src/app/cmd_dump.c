@@ -200,6 +200,10 @@ static void on_frame(void *ctx, const struct bl_frame *f)
         put_frame(d, d->p, f);
         return;
     }
+    if (d->npend == 0 && d->rec.status == BL_RECOG_SURE && bl_recog_feed_settled(&d->rec, f)) {
+        put_frame(d, d->rec.profile, f); /* settled: no cost beyond one bitmap test */
+        return;
+    }
     /* said once the profile is known (or changes); an inverter seen before waits for it */
     if (bl_recog_feed(&d->rec, f) && (d->said || d->rec.status != BL_RECOG_UNKNOWN)) {
         d->rec.changed = false;
