@@ -37,6 +37,11 @@ struct bl_link {
     uint32_t inverter_problems;
     /* ... and link.inverter_heartbeat.status: enum bl_comply_ka, 0 = not judged (not shown) */
     uint8_t inverter_keepalive;
+    /* filled by monitor when [monitor] on_link_down / on_link_up names a gpio: line
+     * (app/link_hook.c), published as link.hook.gpio_errors: sets that failed (each retry
+     * counts) */
+    bool hook_gpio;
+    uint64_t hook_gpio_errors;
 };
 
 /** "up", "stale", "down" (never NULL; "?" for values out of range). */

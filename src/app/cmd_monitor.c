@@ -157,6 +157,8 @@ static struct bl_link link_view(const struct monitor *m, bl_us now)
                                           : m->frame_wall + (now - m->frame_mono));
     l.inverter_problems = bl_comply_active(&c);
     l.inverter_keepalive = (uint8_t)bl_comply_keepalive_status(&c);
+    l.hook_gpio = m->hook.down_line.g != NULL || m->hook.up_line.g != NULL;
+    l.hook_gpio_errors = m->hook.gpio_errors;
     return l;
 }
 

@@ -126,6 +126,11 @@ static bool add_link(cJSON *o, const struct bl_link *l, bl_us now)
         cJSON_AddStringToObject(
             hb, "status", bl_comply_ka_name((enum bl_comply_ka)l->inverter_keepalive)) == NULL)
         return false;
+    if (l->hook_gpio) { /* [monitor] on_link_down / on_link_up drive a gpio: line */
+        cJSON *hk = cJSON_AddObjectToObject(lk, "hook");
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)l->hook_gpio_errors);
+        if (hk == NULL || !add_raw_number(hk, "gpio_errors", buf)) return false;
+    }
     return true;
 }
 

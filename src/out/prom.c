@@ -217,6 +217,12 @@ static void link_metrics(struct out *o, const struct bl_link *l, const char *dev
             put(o, "} %d\n", l->inverter_keepalive == k ? 1 : 0);
         }
     }
+    if (l->hook_gpio) { /* [monitor] on_link_down / on_link_up drive a gpio: line */
+        meta(o, "batlink_link_hook_gpio_errors_total", "counter",
+             "Failed sets of the GPIO line of on_link_down / on_link_up (each retry counts).");
+        sample_start(o, "batlink_link_hook_gpio_errors_total", dev);
+        put(o, "} %" PRIu64 "\n", l->hook_gpio_errors);
+    }
 }
 
 static void source_metrics(struct out *o, const struct bl_source_stats *st, const char *uri)

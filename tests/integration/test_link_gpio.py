@@ -8,9 +8,12 @@
 # start-up; on_link_down's line goes to 1 only after down_after, once per loss, back to 0 when
 # frames resume; on_link_up's (active_low) is 1 while the link is up; a command after the gpio
 # word runs too; at exit the lines are released without a last write; bad values are usage
-# errors (exit 2) naming the key and what is wrong.
+# errors (exit 2) naming the key and what is wrong. Failed sets are counted in the state
+# (link.hook.gpio_errors) and on /metrics (batlink_link_hook_gpio_errors_total).
 import ctypes.util
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +22,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bltest import wait_until  # noqa: E402
+import urllib.request  # noqa: E402
+
+from bltest import free_port, wait_until  # noqa: E402
 
 BATLINK = os.environ.get("BATLINK", "")
 BUILD = os.environ.get("BL_BUILD_DIR", "")
@@ -73,15 +78,41 @@ class Feeder:
             time.sleep(0.2)
 
 
-def start(ini, env):
+def start(ini, env, extra=()):
     """The monitor on stdin, its stdout and stderr lines collected by threads."""
-    mon = subprocess.Popen([BATLINK, "monitor", "--json", "--config", ini, "candump:-"],
+    mon = subprocess.Popen([BATLINK, "monitor", "--json", "--config", ini] + list(extra) +
+                           ["candump:-"],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, env=env)
     out, err = [], []
     for pipe, buf in ((mon.stdout, out), (mon.stderr, err)):
         threading.Thread(target=lambda p=pipe, b=buf: b.extend(p), daemon=True).start()
     return mon, out, err
+
+
+def hook_errors(lines):
+    """link.hook.gpio_errors of each JSON state line that has it."""
+    got = []
+    for line in list(lines):
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        h = o.get("link", {}).get("hook") if isinstance(o, dict) else None
+        if isinstance(h, dict) and "gpio_errors" in h:
+            got.append(h["gpio_errors"])
+    return got
+
+
+def metric_errors(port):
+    """batlink_link_hook_gpio_errors_total on /metrics, None while absent or unreachable."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    m = re.search(r'^batlink_link_hook_gpio_errors_total\{battery="[^"]*"\} (\d+)$', text, re.M)
+    return int(m.group(1)) if m else None
 
 
 def end(mon, feed):
@@ -114,7 +145,7 @@ def main():
             f.write("[monitor]\nstale_after = 1\ndown_after = %g\n"
                     "on_link_down = gpio:mockchip0:3 sh -c \"echo down >>%s\"\n"
                     "on_link_up = gpio:batlink-mock:4?active_low=1\n" % (DOWN_AFTER, hlog))
-        mon, _, errbuf = start(ini, env)
+        mon, outbuf, errbuf = start(ini, env)
         feed = Feeder(mon.stdin)
         try:
             check(wait_until(lambda: count(glog, "request") == 2),
@@ -168,6 +199,9 @@ def main():
               and ["release", "4", "0", "1", "batlink"] in records(glog),
               "released at the last values: %s" % records(glog))
         check("on_link_down: gpio:mockchip0:3 set to 1" in err, "the set is logged: %s" % err[-600:])
+        errs = hook_errors(outbuf)
+        check(len(errs) > 0 and set(errs) == {0},
+              "state: link.hook.gpio_errors 0 while every set succeeds: %s" % errs[-5:])
 
         # a failing set: logged, counted, retried every tick, never blocks the loop
         failf = os.path.join(tmp, "fail")
@@ -177,17 +211,32 @@ def main():
         with open(ini, "w") as f:
             f.write("[monitor]\nstale_after = 1\ndown_after = %g\n"
                     "on_link_down = gpio:mockchip0:2\n" % DOWN_AFTER)
-        mon, outbuf, errbuf = start(ini, env2)
+        hport = free_port()
+        mon, outbuf, errbuf = start(ini, env2, ["--http", "127.0.0.1:%d" % hport])
         feed = Feeder(mon.stdin)
         feed.on.set()
         check(wait_until(lambda: len(outbuf) > 0), "monitor prints state")
+        check(wait_until(lambda: metric_errors(hport) == 0),
+              "/metrics: batlink_link_hook_gpio_errors_total 0 before any failure: %s"
+              % metric_errors(hport))
         feed.on.clear()
         check(wait_until(lambda: sum("cannot set 1" in e for e in errbuf) >= 2),
               "a failed set is logged and retried: %s" % "".join(errbuf)[-600:])
         check(count(glog, "set") == 0, "no set recorded while sets fail: %s" % records(glog))
+        check(wait_until(lambda: any(n >= 1 for n in hook_errors(outbuf))),
+              "state on the loss: link.hook.gpio_errors >= 1: %s" % hook_errors(outbuf)[-5:])
+        check(wait_until(lambda: (metric_errors(hport) or 0) >= 1),
+              "/metrics: failed sets counted: %s" % metric_errors(hport))
+        n0 = metric_errors(hport) or 0
+        check(wait_until(lambda: (metric_errors(hport) or 0) > n0),
+              "/metrics: the count rises with each failed retry (from %d): %s"
+              % (n0, metric_errors(hport)))
         os.unlink(failf)
         check(wait_until(lambda: count(glog, "set", "2", "1") == 1),
               "the retry succeeds once the chip answers: %s" % records(glog))
+        n1 = metric_errors(hport)
+        check(n1 is not None and n1 > n0, "/metrics: the count kept after the retry succeeded: %s"
+              % n1)
         end(mon, feed)
         check(mon.returncode == 0, "monitor exit %s" % mon.returncode)
 

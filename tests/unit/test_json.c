@@ -241,6 +241,26 @@ static void keepalive_missing_and_not_sent(void **st)
     free(s);
 }
 
+/* link.hook.gpio_errors only when on_link_down / on_link_up drive a gpio: line */
+static void hook_gpio_errors(void **st)
+{
+    (void)st;
+    struct bl_battery b;
+    struct bl_link l;
+    bl_battery_init(&b);
+    memset(&l, 0, sizeof l);
+    l.state = BL_LINK_DOWN;
+    l.hook_gpio_errors = 3; /* not shown without a line */
+    char *s = print(&b, &l, NULL);
+    assert_null(strstr(s, "\"hook\""));
+    free(s);
+    l.hook_gpio = true;
+    s = print(&b, &l, NULL);
+    assert_non_null(
+        strstr(s, "\"inverter_heartbeat\":{\"seen\":false},\"hook\":{\"gpio_errors\":3}}"));
+    free(s);
+}
+
 /* a stored power value (from a decoder) wins over the derived one; keys appear only when known */
 static void known_power_kept_and_forget(void **st)
 {
@@ -288,6 +308,7 @@ int main(void)
         cmocka_unit_test(link_before_first_frame),
         cmocka_unit_test(link_conflict_ids),
         cmocka_unit_test(keepalive_missing_and_not_sent),
+        cmocka_unit_test(hook_gpio_errors),
         cmocka_unit_test(known_power_kept_and_forget),
         cmocka_unit_test(timestamps_exact),
     };

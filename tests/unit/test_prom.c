@@ -221,6 +221,24 @@ static void keepalive_missing_series(void **st)
         if (!has_line(text, want[i])) fail_msg("missing line: %s\n---\n%s", want[i], text);
 }
 
+/* the failed sets of a link hook's gpio: line, only when one is configured */
+static void hook_gpio_errors_series(void **st)
+{
+    (void)st;
+    struct bl_link l;
+    memset(&l, 0, sizeof l);
+    l.state = BL_LINK_DOWN;
+    l.hook_gpio_errors = 4;
+    struct bl_prom_input in = {.link = &l, .device = "house", .now = NOW};
+    bl_prom_write(text, sizeof text, &in);
+    assert_null(strstr(text, "batlink_link_hook_gpio_errors_total"));
+    l.hook_gpio = true;
+    bl_prom_write(text, sizeof text, &in);
+    check_format(text);
+    assert_true(has_line(text, "# TYPE batlink_link_hook_gpio_errors_total counter"));
+    assert_true(has_line(text, "batlink_link_hook_gpio_errors_total{battery=\"house\"} 4"));
+}
+
 /* label values escape backslash, double quote and newline */
 static void label_escaping(void **st)
 {
@@ -318,6 +336,7 @@ int main(void)
         cmocka_unit_test(energy_counters),
         cmocka_unit_test(site_label_on_every_sample),
         cmocka_unit_test(keepalive_missing_series),
+        cmocka_unit_test(hook_gpio_errors_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
