@@ -108,6 +108,31 @@ static bool short_frames_normal(const struct bl_profile *p)
     return false;
 }
 
+/* The battery's row that carries `field` in profile `p`, written as "0x35C requests.force_charge_1"
+ * (the id and names of the profile's table) into buf; false (buf "") when no row carries it. */
+static bool field_row(const struct bl_profile *p, enum bl_field field, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; p != NULL && i < p->n_msgs; i++) {
+        const struct bl_msg_desc *m = &p->msgs[i];
+        if (m->dir != BL_DIR_BATTERY_TO_INVERTER) continue;
+        for (size_t k = 0; k < m->n_sigs; k++)
+            if (m->sigs[k].field == field) {
+                snprintf(buf, n, "0x%0*X %s.%s", m->ext ? 8 : 3, (unsigned)m->id, m->name,
+                         m->sigs[k].name);
+                return true;
+            }
+    }
+    return false;
+}
+
+/* The Pylon set (0x351 limits, 0x355 SOC): the texts that name its ids apply. */
+static bool pylon_set(const struct bl_profile *p)
+{
+    return p != NULL && bl_profile_msg(p, 0x351, false) != NULL &&
+           bl_profile_msg(p, 0x355, false) != NULL;
+}
+
 static void identify(struct bl_analysis *a)
 {
     struct bl_recog *r = &a->recog;
@@ -351,10 +376,15 @@ static void keepalive_findings(struct bl_analysis *a)
     if (tail > mx) mx = tail;
     /* late against the table's period (Pylon LV: 1 s): median above 2x or a gap above 3x */
     int64_t per = ka->period_ms > 0 ? (int64_t)ka->period_ms * 1000 : (int64_t)S_US;
+    /* the Deye remark is about the Pylon LV keep-alive (0x305) */
+    bool pylon_ka = ka->id == 0x305 && !ka->ext;
     if ((mx > 3 * per || med > 2 * per) &&
         (f = add(a, "late_inverter_heartbeat", BL_SEV_WARN, 1,
-                 "Check the inverter's CAN settings and firmware; Deye answers only after 0x356 "
-                 "and pauses > 3 s about every 2 h, so judge repeated gaps, not one.")) != NULL) {
+                 pylon_ka ? "Check the inverter's CAN settings and firmware; Deye answers only "
+                            "after 0x356 and pauses > 3 s about every 2 h, so judge repeated "
+                            "gaps, not one."
+                          : "Check the inverter's CAN settings and firmware; judge repeated "
+                            "gaps, not one.")) != NULL) {
         snprintf(f->message, sizeof f->message,
                  "The inverter's %s (0x%0*X) is late: gaps of several seconds.", what, w, kid);
         snprintf(f->evidence, sizeof f->evidence,
@@ -388,8 +418,11 @@ static void timing_findings(struct bl_analysis *a)
     }
     if (ev[0] != '\0' &&
         (f = add(a, "missing_message", fail ? BL_SEV_FAIL : BL_SEV_WARN, 5,
-                 "Check the battery's protocol setting and firmware; an inverter may reject an "
-                 "incomplete set (0x351 limits and 0x355 SOC are essential).")) != NULL) {
+                 pylon_set(prof) ? "Check the battery's protocol setting and firmware; an "
+                                   "inverter may reject an incomplete set (0x351 limits and 0x355 "
+                                   "SOC are essential)."
+                                 : "Check the battery's protocol setting and firmware; an "
+                                   "inverter may reject an incomplete set.")) != NULL) {
         snprintf(f->message, sizeof f->message,
                  "Expected message(s) of %s never seen: the battery sends an incomplete set.",
                  prof->name);
@@ -483,9 +516,9 @@ static void protocol_findings(struct bl_analysis *a)
     if (impl > 0 &&
         (f = add(a, "implausible_value", BL_SEV_WARN, 5,
                  a->implausible_scale
-                     ? "The sender uses 0.1 V units in 0x356 where the profile has 0.01 V "
-                       "(Sol-Ark/Discover style): choose the matching protocol variant on both "
-                       "sides or update the gateway firmware."
+                     ? "The sender's pack voltage unit is 10x off the profile's (Sol-Ark/Discover "
+                       "style: 0.1 V where the Pylon set has 0.01 V): choose the matching "
+                       "protocol variant on both sides or update the gateway firmware."
                      : "Compare the decoded values with the BMS display; check the protocol "
                        "variant and firmware on both sides.")) != NULL) {
         snprintf(f->message, sizeof f->message, "%s",
@@ -493,6 +526,11 @@ static void protocol_findings(struct bl_analysis *a)
                                         "scaling mismatch."
                                       : "Decoded values outside what the battery's limits or "
                                         "physics allow.");
+        char row[96]; /* the profile's voltage row (the Pylon set: 0x356) */
+        if (a->implausible_scale && field_row(a->profile, BL_F_VOLTAGE, row, sizeof row))
+            snprintf(f->message, sizeof f->message,
+                     "Pack voltage (%s) is 10x off the battery's own limits: a scaling mismatch.",
+                     row);
         snprintf(f->evidence, sizeof f->evidence,
                  "%llu implausible (scaling %llu, SOC %llu, voltage vs limits %llu, out of "
                  "range %llu); first: %s",
@@ -594,8 +632,18 @@ static void protocol_findings(struct bl_analysis *a)
                  "it ran so low; allow grid charging for this request in the inverter.")) != NULL) {
         snprintf(f->message, sizeof f->message,
                  "The battery requests a force charge: its SOC is very low.");
-        snprintf(f->evidence, sizeof f->evidence, "0x35C force charge flag from %.1f s%s",
-                 at_s(a, a->force_first_us), a->range[BL_F_SOC].seen ? "" : "");
+        /* the flag that was set, in the profile's own message (Pylon set: 0x35C) */
+        enum bl_field ff =
+            a->range[BL_F_FORCE_CHARGE_1].seen && a->range[BL_F_FORCE_CHARGE_1].max != 0
+                ? BL_F_FORCE_CHARGE_1
+                : BL_F_FORCE_CHARGE_2;
+        char row[96];
+        if (field_row(a->profile, ff, row, sizeof row))
+            snprintf(f->evidence, sizeof f->evidence, "force charge flag (%s) from %.1f s", row,
+                     at_s(a, a->force_first_us));
+        else
+            snprintf(f->evidence, sizeof f->evidence, "force charge flag from %.1f s",
+                     at_s(a, a->force_first_us));
         if (a->range[BL_F_SOC].seen)
             cat(f->evidence, sizeof f->evidence, "; SOC %.0f..%.0f %%",
                 (double)a->range[BL_F_SOC].min / 100.0, (double)a->range[BL_F_SOC].max / 100.0);
@@ -608,8 +656,13 @@ static void protocol_findings(struct bl_analysis *a)
                  "The battery requests a full charge to recalibrate its SOC (Pylontech: every "
                  "28 days by an owner's report, after 30 days below 97 %% by its V1.2 CAN "
                  "document).");
-        snprintf(f->evidence, sizeof f->evidence, "0x35C full charge flag from %.1f s",
-                 at_s(a, a->full_first_us));
+        char row[96];
+        if (field_row(a->profile, BL_F_FULL_CHARGE_REQUEST, row, sizeof row))
+            snprintf(f->evidence, sizeof f->evidence, "full charge flag (%s) from %.1f s", row,
+                     at_s(a, a->full_first_us));
+        else
+            snprintf(f->evidence, sizeof f->evidence, "full charge flag from %.1f s",
+                     at_s(a, a->full_first_us));
     }
 }
 

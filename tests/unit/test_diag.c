@@ -337,6 +337,39 @@ static void test_scaling_10x(void **state)
     free(a);
 }
 
+/* A finding about a field names the message of the battery's own profile that carries it, not
+ * the Pylon LV id: Pylon HV's force-charge request is bit 3 of 0x4250 "status" (pylontech_hv.c),
+ * where the Pylon set has it in 0x35C. */
+static void test_finding_names_profile_message(void **state)
+{
+    (void)state;
+    struct bl_analysis *a = malloc(sizeof *a);
+    assert_non_null(a);
+    struct bl_analysis_opts o = {.force = &bl_profile_pylontech_hv};
+    bl_analysis_init(a, &o);
+    feed(a, T0, 0x4250, "0800000000000000"); /* status: force_charge_1 */
+    bl_analysis_finish(a, 0);
+    const struct bl_finding *f = bl_analysis_get(a, "force_charge_requested");
+    char ev[BL_FINDING_TEXT];
+    snprintf(ev, sizeof ev, "%s", f != NULL ? f->evidence : "(no finding)");
+    free(a);
+    /* 29-bit ids are written with 8 digits, as everywhere in diagnose */
+    if (strstr(ev, "0x35C") != NULL || strstr(ev, "0x00004250 status.force_charge_1") == NULL)
+        fail_msg("evidence names the wrong message: %s", ev);
+
+    /* the Pylon set still names 0x35C, with its row */
+    a = new_analysis();
+    o.force = &bl_profile_pylontech;
+    bl_analysis_init(a, &o);
+    feed(a, T0, 0x35C, "2000"); /* requests: force_charge_1 (bit 5) */
+    bl_analysis_finish(a, 0);
+    f = bl_analysis_get(a, "force_charge_requested");
+    snprintf(ev, sizeof ev, "%s", f != NULL ? f->evidence : "(no finding)");
+    free(a);
+    if (strstr(ev, "0x35C requests.force_charge_1") == NULL)
+        fail_msg("Pylon set: evidence without 0x35C requests.force_charge_1: %s", ev);
+}
+
 /* A SOC of 200 % is implausible in every profile that carries a SOC, whatever its id (0x355 in
  * the Pylon set, 0x150 BYD, 0x313 Growatt, 0x4210 Pylon HV): judged on the decoded field. */
 static void test_implausible_soc_every_profile(void **state)
@@ -832,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_profile_mismatch),
         cmocka_unit_test(test_missing_and_heartbeat),
         cmocka_unit_test(test_scaling_10x),
+        cmocka_unit_test(test_finding_names_profile_message),
         cmocka_unit_test(test_implausible_soc_every_profile),
         cmocka_unit_test(test_error_frames),
         cmocka_unit_test(test_only_errors),
