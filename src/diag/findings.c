@@ -374,8 +374,11 @@ static void keepalive_findings(struct bl_analysis *a)
     int64_t mx = hb->period.max_us;
     int64_t tail = a->end_us - hb->last_us;
     if (tail > mx) mx = tail;
-    /* late against the table's period (Pylon LV: 1 s): median above 2x or a gap above 3x */
-    int64_t per = ka->period_ms > 0 ? (int64_t)ka->period_ms * 1000 : (int64_t)S_US;
+    /* late against the table's period (Pylon LV: 1 s): median above 2x or a gap above 3x. A
+     * keep-alive whose period no source states (BYD's 0x151: can-profiles.md 7.1 gives none, and
+     * the captures hold a one-off handshake) is not judged late, as the monitor does not. */
+    if (ka->period_ms == 0) return;
+    int64_t per = (int64_t)ka->period_ms * 1000;
     /* the Deye remark is about the Pylon LV keep-alive (0x305) */
     bool pylon_ka = ka->id == 0x305 && !ka->ext;
     if ((mx > 3 * per || med > 2 * per) &&

@@ -228,6 +228,20 @@ for p in $("$BATLINK" dbc --list | awk '{print $1}'); do
     [[ " $out " == *" no_inverter_heartbeat:$sev "* ]] || fail "$p --no-inverter: no_inverter_heartbeat:$sev: $out"
 done
 
+# a keep-alive whose period no source states (BYD's 0x151) is not judged late; one with a stated
+# period (Pylon LV 0x305, 1 s) is, at the same 5 s spacing
+for pk in "byd-hvs 151 no" "pylontech 305 yes"; do
+    read -r p kid late <<<"$pk"
+    "$BATLINK" sim --profile "$p" --inverter --duration 60 --start 1700000000 "$work/ka.log" 2>/dev/null
+    awk -v id=" $kid#" 'index($0, id) == 0 || n++ % 5 == 0' "$work/ka.log" >"$work/ka5.log"
+    out=$(report "$work/ka5.log") || { fail "$p, $kid every 5 s: report"; continue; }
+    if [[ $late == yes ]]; then
+        [[ " $out " == *" late_inverter_heartbeat:"* ]] || fail "$p, 0x$kid every 5 s: late: $out"
+    else
+        [[ " $out " == *" late_inverter_heartbeat:"* ]] && fail "$p, 0x$kid every 5 s: not late: $out"
+    fi
+done
+
 # --- causes (issue 13 item 1): the top finding names the cause, with a likelihood; a look-alike
 # capture of another cause names that one; a healthy capture names none
 top_cause() { # file code|none
