@@ -167,16 +167,23 @@ class FakeJK:
 
 class CanetPeer:
     """The inverter side: a TCP server in the role of a CANET converter (13-byte records,
-    transports.md 1.1). Keeps (monotonic time, id, data) of every frame; can send 0x305."""
+    transports.md 1.1). Keeps (monotonic time, id, data) of every frame in `frames` and (time,
+    id, ext, data) in `frames_ext`. Sends `polls` in turn, one every `period` s (polls[i] = (id,
+    ext, data)); heartbeat=True is Pylon LV's 0x305, DLC 8, zeros (can-profiles.md 1.8)."""
 
-    def __init__(self, heartbeat=False, port=0):
+    def __init__(self, heartbeat=False, port=0, polls=None, period=1.0):
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.srv.bind(("127.0.0.1", port))
         self.srv.listen(1)
         self.port = self.srv.getsockname()[1]
         self.frames = []
-        self.heartbeat = heartbeat
+        self.frames_ext = []
+        if polls is None:
+            polls = [(0x305, False, bytes(8))] if heartbeat else []
+        self.polls = polls
+        self.period = period
+        self.sent = 0
         self.stop = False
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
@@ -193,12 +200,14 @@ class CanetPeer:
             return
         conn.settimeout(0.05)
         buf = b""
-        next_hb = time.monotonic()
+        nxt = time.monotonic()
         while not self.stop:
-            if self.heartbeat and time.monotonic() >= next_hb:
-                # 0x305, DLC 8, zeros (can-profiles.md 1.8): info byte 0x08, id 00 00 03 05
-                conn.sendall(bytes([0x08, 0, 0, 3, 5]) + bytes(8))
-                next_hb += 1.0
+            if self.polls and time.monotonic() >= nxt:
+                i, ext, d = self.polls[self.sent % len(self.polls)]
+                info = (0x80 if ext else 0) | len(d)
+                conn.sendall(bytes([info]) + i.to_bytes(4, "big") + d + bytes(8 - len(d)))
+                self.sent += 1
+                nxt += self.period
             try:
                 d = conn.recv(4096)
             except socket.timeout:
@@ -211,7 +220,9 @@ class CanetPeer:
             buf += d
             while len(buf) >= 13:
                 r, buf = buf[:13], buf[13:]
-                self.frames.append((now, int.from_bytes(r[1:5], "big"), r[5:5 + (r[0] & 0x0F)]))
+                i, d = int.from_bytes(r[1:5], "big"), r[5:5 + (r[0] & 0x0F)]
+                self.frames.append((now, i, d))
+                self.frames_ext.append((now, i, bool(r[0] & 0x80), d))
         conn.close()
 
     def bursts(self):

@@ -9,11 +9,9 @@
 # configured [bridge] address in the low id nibble. Waits are on conditions, never fixed sleeps.
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import test_bridge as tb
@@ -27,65 +25,6 @@ POLLS = {
     "pylontech-hv": [(0x4200, True, bytes(8)), (0x4200, True, bytes([2]) + bytes(7))],
     "byd-hvs": [(0x151, False, bytes([1]) + bytes(7))],
 }
-
-
-class Peer:
-    """CANET converter role (13-byte records): records (t, id, ext, data); sends `polls` in turn
-    every 0.3 s (polls[i] = (id, ext, data))."""
-
-    def __init__(self, polls):
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(1)
-        self.port = self.srv.getsockname()[1]
-        self.polls = polls
-        self.sent = 0
-        self.frames = []
-        self.stop = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        self.srv.settimeout(0.2)
-        conn = None
-        while not self.stop and conn is None:
-            try:
-                conn, _ = self.srv.accept()
-            except socket.timeout:
-                pass
-        if conn is None:
-            return
-        conn.settimeout(0.05)
-        buf = b""
-        nxt = time.monotonic()
-        while not self.stop:
-            if self.polls and time.monotonic() >= nxt:
-                i, ext, d = self.polls[self.sent % len(self.polls)]
-                info = (0x80 if ext else 0) | len(d)
-                conn.sendall(bytes([info]) + i.to_bytes(4, "big") + d + bytes(8 - len(d)))
-                self.sent += 1
-                nxt += 0.3
-            try:
-                d = conn.recv(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not d:
-                break
-            now = time.monotonic()
-            buf += d
-            while len(buf) >= 13:
-                r, buf = buf[:13], buf[13:]
-                self.frames.append((now, int.from_bytes(r[1:5], "big"), bool(r[0] & 0x80),
-                                    r[5:5 + (r[0] & 0x0F)]))
-        conn.close()
-
-    def close(self):
-        self.stop = True
-        self.t.join(1)
-        self.srv.close()
 
 
 def decode(profile, frames):
@@ -119,7 +58,7 @@ def profiles():
 def run_profile(name, address=0):
     print("# bridge --profile %s (address %d)" % (name, address), flush=True)
     jk = tb.FakeJK([tb.real_frame()] * 12 + [None])  # 12 readings, then the BMS is silent
-    peer = Peer(POLLS.get(name, []))
+    peer = tb.CanetPeer(polls=POLLS.get(name, []), period=0.3)
     cfg = tb.FAST.replace("[bridge]\n", "[bridge]\naddress = %d\n" % address)
     br = tb.Bridge(["--profile", name, "--bms", "jk:" + jk.path + tb.BMS_FAST,
                     "--can", "canet:127.0.0.1:%d" % peer.port], cfg)
@@ -128,14 +67,14 @@ def run_profile(name, address=0):
     t_stale = time.monotonic()
     # the stop is checked from 0.5 s after the bridge said "stale" (2.5 transmit periods); frames
     # until 1.5 s after it: several bursts and several answers to polls
-    wait = tb.wait_until(lambda: any(f[0] > t_stale + 1.5 for f in peer.frames), 10)
+    wait = tb.wait_until(lambda: any(f[0] > t_stale + 1.5 for f in peer.frames_ext), 10)
     last = br.last()
     rc = br.stop()
     peer.close()
     jk.close()
     check(rc == 0 and up and stale and wait,
           "%s: bridge up (CCL 30 A), then stale, frames after it, exit 0 (rc %s)" % (name, rc))
-    sig = decode(name, list(peer.frames))
+    sig = decode(name, list(peer.frames_ext))
     ccl = [(t, s["charge_current_limit_a"]) for t, s in sig if "charge_current_limit_a" in s]
     dcl = [(t, s["discharge_current_limit_a"]) for t, s in sig if "discharge_current_limit_a" in s]
     check(any(v == 30 for t, v in ccl), "%s: the charge limit 30 A is sent in the profile's "
@@ -159,7 +98,7 @@ def test_every_profile():
 def test_hv_poll_address():
     print("# pylontech-hv: polls 0x4200 answered with [bridge] address = 3", flush=True)
     peer, last = run_profile("pylontech-hv", 3)
-    got = [(i, d) for t, i, ext, d in peer.frames if ext and (i & 0xF000) in (0x4000, 0x7000)]
+    got = [(i, d) for t, i, ext, d in peer.frames_ext if ext and (i & 0xF000) in (0x4000, 0x7000)]
     check(len(got) > 0 and all(i & 0xF == 3 for i, d in got),
           "answers carry address 3 in the low nibble: %s" % sorted({hex(i) for i, d in got}))
     check(any(i & ~0xF == 0x4210 for i, d in got) and any(i & 0xF000 == 0x7000 for i, d in got),
