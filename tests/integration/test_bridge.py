@@ -126,6 +126,8 @@ class FakeJK:
         frame, every = self.chatter
         while not self.stop:
             time.sleep(every)
+            if self.stop:
+                return  # closed while asleep: its fd number may already be the next test's pty
             try:
                 os.write(self.master, frame)
                 self.chatty += 1
@@ -161,6 +163,8 @@ class FakeJK:
     def close(self):
         self.stop = True
         self.t.join(1)
+        if self.chatter is not None:
+            self.t2.join(5)  # before the fds go: a late write would land in a reused fd number
         os.close(self.master)
         os.close(self.slave)
 
