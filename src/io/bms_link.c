@@ -311,14 +311,19 @@ static void send_step(struct bl_bmslink *l, bl_us now)
         abandon(l); /* checked at open, and by step_done for build_next: cannot happen */
         return;
     }
+    /* The deadline counts from just before the write (`now` may be older): a process held up
+     * between write() and a clock read after it would otherwise stretch the reply's window by
+     * that hold-up and take a late reply for a reading. Read before, a hold-up can only shorten
+     * the window: a timeout, which fails safe. */
+    (void)now;
+    bl_us sent_at = bl_now_mono();
     if (!send_bytes(l, req, rl)) {
         abandon(l);
         return;
     }
-    (void)now; /* the deadline counts from the write, which may come later than `now` */
     l->st.requests++;
     l->waiting = true;
-    l->deadline = bl_now_mono() + l->timeout;
+    l->deadline = sent_at + l->timeout;
     bl_timer_set(l->timeout_t, l->deadline, 0);
 }
 
